@@ -1,0 +1,65 @@
+"""asv benchmarks: binning, training and prediction on fixed-seed synthetic data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import sapwood
+
+from ._data import binary_classification
+
+N_ROWS = 200_000
+
+
+class Binning:
+    def setup(self) -> None:
+        self.X, self.y = binary_classification(N_ROWS)
+
+    def time_fit_and_bin(self) -> None:
+        ds = sapwood.Dataset(self.X, self.y)
+        ds.construct(255, 200_000, 0, 2)
+
+    def peakmem_fit_and_bin(self) -> None:
+        ds = sapwood.Dataset(self.X, self.y)
+        ds.construct(255, 200_000, 0, 2)
+
+
+class Fit:
+    PARAMS = {"objective": "binary", "n_estimators": 50, "num_leaves": 63, "n_jobs": 2,
+              "random_state": 0}
+
+    def setup(self) -> None:
+        self.X, self.y = binary_classification(N_ROWS)
+        self.Xte, self.yte = binary_classification(50_000, seed=1)
+
+    def time_fit_binary(self) -> None:
+        sapwood.train(self.PARAMS, sapwood.Dataset(self.X, self.y))
+
+    def peakmem_fit_binary(self) -> None:
+        sapwood.train(self.PARAMS, sapwood.Dataset(self.X, self.y))
+
+    def track_test_auc(self) -> float:
+        b = sapwood.train(self.PARAMS, sapwood.Dataset(self.X, self.y))
+        return sapwood.metrics.auc(self.yte, b.predict(self.Xte))
+
+    track_test_auc.unit = "AUC"  # type: ignore[attr-defined]
+
+
+class Predict:
+    def setup(self) -> None:
+        X, y = binary_classification(N_ROWS)
+        self.booster = sapwood.train(
+            {"objective": "binary", "n_estimators": 100, "num_leaves": 63, "n_jobs": 2},
+            sapwood.Dataset(X, y),
+        )
+        self.Xte, _ = binary_classification(100_000, seed=1)
+        self.row = np.ascontiguousarray(self.Xte[:1])
+
+    def time_predict_batch(self) -> None:
+        self.booster.predict(self.Xte, n_jobs=2)
+
+    def time_predict_single_row(self) -> None:
+        self.booster.predict(self.row, n_jobs=1)
+
+    def peakmem_predict_batch(self) -> None:
+        self.booster.predict(self.Xte, n_jobs=2)

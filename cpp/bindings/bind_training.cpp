@@ -1,0 +1,84 @@
+#include <pybind11/stl.h>
+
+#include "common.hpp"
+#include "sapwood/objective.hpp"
+#include "sapwood/trainer.hpp"
+
+namespace sapwood::bindings {
+
+namespace {
+
+template <class T>
+T Get(const py::dict& d, const char* key) {
+  if (!d.contains(key)) throw ParameterError(std::string("missing parameter '") + key + "'");
+  return d[key].cast<T>();
+}
+
+std::vector<double> ToVector(const py::object& o) {
+  if (o.is_none()) return {};
+  auto a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(o);
+  if (!a || a.ndim() != 1) throw DataError("expected a 1-D array");
+  return std::vector<double>(a.data(), a.data() + a.size());
+}
+
+}  // namespace
+
+void BindTraining(py::module_& m) {
+  py::class_<Trainer>(m, "Trainer")
+      .def(py::init([](std::shared_ptr<BinnedMatrix> data, const py::object& label,
+                       const py::object& weight, const py::dict& params) {
+             TrainParams p;
+             p.grow.num_leaves = Get<int>(params, "num_leaves");
+             p.grow.max_depth = Get<int>(params, "max_depth");
+             p.grow.min_child_samples = Get<std::int64_t>(params, "min_child_samples");
+             p.grow.min_child_weight = Get<double>(params, "min_child_weight");
+             p.grow.min_split_gain = Get<double>(params, "min_split_gain");
+             p.grow.reg_lambda = Get<double>(params, "reg_lambda");
+             p.grow.reg_alpha = Get<double>(params, "reg_alpha");
+             p.grow.learning_rate = Get<double>(params, "learning_rate");
+             p.objective = ParseObjective(Get<std::string>(params, "objective"));
+             p.num_class = Get<int>(params, "num_class");
+             p.subsample = Get<double>(params, "subsample");
+             p.colsample_bytree = Get<double>(params, "colsample_bytree");
+             p.seed = Get<std::uint64_t>(params, "random_state");
+             p.n_threads = Get<int>(params, "n_jobs");
+             return std::make_unique<Trainer>(data, ToVector(label), ToVector(weight), p);
+           }),
+           py::arg("data"), py::arg("label"), py::arg("weight"), py::arg("params"))
+      .def("boost_round",
+           [](Trainer& t) {
+             std::vector<Tree> trees;
+             {
+               // Safe: the trainer owns all buffers it touches; no Python objects are used.
+               py::gil_scoped_release release;
+               trees = t.BoostRound();
+             }
+             py::list out;
+             for (const auto& tr : trees) out.append(TreeToDict(tr));
+             return out;
+           })
+      .def_property_readonly("init_score", [](const Trainer& t) { return ToArray(t.InitScore()); })
+      .def_property_readonly("num_outputs", &Trainer::NumOutputs)
+      .def("scores", [](const Trainer& t) {
+        const auto& s = t.Scores();
+        const py::ssize_t k = t.NumOutputs();
+        py::array_t<double> out({static_cast<py::ssize_t>(s.size()) / k, k});
+        std::copy(s.begin(), s.end(), out.mutable_data());
+        return out;
+      });
+
+  m.def(
+      "transform_scores",
+      [](const std::string& objective, int num_class, py::array_t<double> raw, int n_threads) {
+        if (!(raw.flags() & py::array::c_style)) throw DataError("raw scores must be C-contiguous");
+        Objective obj(ParseObjective(objective), num_class);
+        const std::int64_t k = obj.NumOutputs();
+        double* data = raw.mutable_data();
+        const std::int64_t n = raw.size() / k;
+        py::gil_scoped_release release;  // Safe: only the array's buffer is touched.
+        obj.Transform(data, n, n_threads);
+      },
+      py::arg("objective"), py::arg("num_class"), py::arg("raw"), py::arg("n_threads"));
+}
+
+}  // namespace sapwood::bindings

@@ -1,0 +1,42 @@
+#pragma once
+// The binned matrix: column-major bin codes, uint8 when every feature has at most 256 bins,
+// uint16 otherwise.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "sapwood/binning.hpp"
+#include "sapwood/types.hpp"
+
+namespace sapwood {
+
+class BinnedMatrix {
+ public:
+  BinnedMatrix() = default;
+
+  template <class T>
+  static std::shared_ptr<BinnedMatrix> FromDense(const MatrixView<T>& x, const BinMapper& mapper,
+                                                 int n_threads);
+
+  std::int64_t NumRows() const { return rows_; }
+  int NumFeatures() const { return cols_; }
+  bool IsWide() const { return wide_; }  // uint16 codes
+  const BinMapper& Mapper() const { return mapper_; }
+  const BinU8* Column8(int f) const { return data8_.data() + static_cast<std::size_t>(f) * rows_; }
+  const BinU16* Column16(int f) const {
+    return data16_.data() + static_cast<std::size_t>(f) * rows_;
+  }
+  int BinAt(std::int64_t r, int f) const {
+    return wide_ ? Column16(f)[r] : Column8(f)[r];
+  }
+
+ private:
+  std::int64_t rows_ = 0;
+  int cols_ = 0;
+  bool wide_ = false;
+  BinMapper mapper_;
+  std::vector<BinU8> data8_;
+  std::vector<BinU16> data16_;
+};
+
+}  // namespace sapwood

@@ -1,0 +1,92 @@
+#pragma once
+// Leaf-wise tree growth on binned data. The pieces live in cpp/src/tree/: histogram (build the
+// smaller child, subtract for the sibling), split_evaluator, row_partitioner and the short
+// growth loop in grower.cpp.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "sapwood/dataset.hpp"
+#include "sapwood/tree.hpp"
+#include "sapwood/types.hpp"
+
+namespace sapwood {
+
+// Gradient and hessian of one row in fixed point (value * scale, rounded). Integer sums are
+// exact, so histograms do not depend on the order or thread count in which rows are added,
+// and the sibling histogram obtained by subtraction is exact.
+struct GradPair {
+  std::int64_t g;
+  std::int64_t h;
+};
+
+struct HistBin {
+  std::int64_t g;
+  std::int64_t h;
+  std::int64_t c;
+};
+
+struct GrowParams {
+  int num_leaves = 31;
+  int max_depth = -1;  // <= 0: unlimited
+  std::int64_t min_child_samples = 20;
+  double min_child_weight = 1e-3;
+  double min_split_gain = 0.0;
+  double reg_lambda = 0.0;
+  double reg_alpha = 0.0;
+  double learning_rate = 0.1;
+};
+
+struct SplitInfo {
+  double gain = -1.0;  // < 0: no valid split
+  int feature = -1;
+  int threshold_bin = -1;
+  bool default_left = false;
+  HistBin left{0, 0, 0};
+  HistBin right{0, 0, 0};
+  bool Valid() const { return feature >= 0; }
+};
+
+// Feature layout of a flat histogram: feature f owns bins [offset[f], offset[f] + nbins[f]).
+struct HistLayout {
+  std::vector<std::uint32_t> offset;
+  std::vector<std::int32_t> nbins;
+  std::uint32_t total = 0;
+};
+
+class RowPartitioner;
+class HistogramBuilder;
+
+class TreeGrower {
+ public:
+  TreeGrower(std::shared_ptr<const BinnedMatrix> data, int n_threads);
+  ~TreeGrower();
+
+  // Grows one tree on the rows in `rows` (ascending) with their fixed-point gradients
+  // (indexed by row). `features` lists the features that may be split on.
+  Tree Grow(const GradPair* gh, double scale_g, double scale_h, const std::vector<std::uint32_t>& rows,
+            const std::vector<int>& features, const GrowParams& params);
+
+  // After Grow: the rows of each leaf, as (node id, begin, end) into PartitionedRows().
+  struct LeafRange {
+    std::int32_t node;
+    std::int64_t begin;
+    std::int64_t end;
+  };
+  const std::vector<LeafRange>& LeafRanges() const { return leaf_ranges_; }
+  const std::uint32_t* PartitionedRows() const;
+
+  // Leaf of row r in `tree` walking the binned data (for rows outside the grown sample).
+  std::int32_t LeafOfRow(const Tree& tree, std::int64_t r) const;
+
+ private:
+  std::shared_ptr<const BinnedMatrix> data_;
+  int n_threads_;
+  HistLayout layout_;
+  std::unique_ptr<HistogramBuilder> hist_;
+  std::unique_ptr<RowPartitioner> part_;
+  std::vector<LeafRange> leaf_ranges_;
+  std::vector<std::vector<HistBin>> pool_;  // one histogram per open leaf, reused across trees
+};
+
+}  // namespace sapwood

@@ -1,0 +1,51 @@
+#pragma once
+// One boosting session on a binned matrix: gradients -> fixed point -> one tree per output ->
+// training scores updated. The Python layer drives the rounds and the callbacks.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "sapwood/dataset.hpp"
+#include "sapwood/grower.hpp"
+#include "sapwood/objective.hpp"
+#include "sapwood/tree.hpp"
+
+namespace sapwood {
+
+struct TrainParams {
+  GrowParams grow;
+  ObjectiveKind objective = ObjectiveKind::kRegression;
+  int num_class = 1;
+  double subsample = 1.0;
+  double colsample_bytree = 1.0;
+  std::uint64_t seed = 0;
+  int n_threads = 1;
+};
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> labels,
+          std::vector<double> weights, const TrainParams& params);
+  ~Trainer();
+
+  // Grows one round (one tree per output) and updates the training scores.
+  std::vector<Tree> BoostRound();
+  const std::vector<double>& InitScore() const { return init_score_; }
+  const std::vector<double>& Scores() const { return scores_; }  // n x K raw margins
+  int NumOutputs() const { return objective_.NumOutputs(); }
+  int Iteration() const { return iteration_; }
+
+ private:
+  std::shared_ptr<const BinnedMatrix> data_;
+  std::vector<double> labels_, weights_;
+  TrainParams params_;
+  Objective objective_;
+  std::unique_ptr<TreeGrower> grower_;
+  std::vector<double> init_score_, scores_, grad_, hess_;
+  std::vector<GradPair> gh_;
+  std::vector<int> usable_features_;
+  std::vector<std::uint8_t> in_bag_;
+  int iteration_ = 0;
+};
+
+}  // namespace sapwood

@@ -1,0 +1,111 @@
+#include "sapwood/binning.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sapwood/error.hpp"
+#include "sapwood/random.hpp"
+#include "sapwood/threading.hpp"
+
+namespace sapwood {
+namespace {
+
+// A cut strictly between a and b (a < b) that keeps a on the left and b on the right:
+// the float32 midpoint when it separates them, else a itself.
+float CutBetween(float a, float b) {
+  double mid = (static_cast<double>(a) + static_cast<double>(b)) * 0.5;
+  float m = static_cast<float>(mid);
+  if (std::isfinite(m) && m >= a && m < b) return m;
+  return a;
+}
+
+}  // namespace
+
+std::vector<float> FindEdges(std::vector<float>& values, int max_bin) {
+  std::vector<float> edges;
+  if (values.empty() || max_bin <= 1) return edges;
+  std::sort(values.begin(), values.end());
+  // distinct values and their counts
+  std::vector<float> distinct;
+  std::vector<std::int64_t> counts;
+  for (float v : values) {
+    if (distinct.empty() || v != distinct.back()) {
+      distinct.push_back(v);
+      counts.push_back(1);
+    } else {
+      ++counts.back();
+    }
+  }
+  const std::size_t m = distinct.size();
+  if (m <= static_cast<std::size_t>(max_bin)) {
+    for (std::size_t i = 0; i + 1 < m; ++i) edges.push_back(CutBetween(distinct[i], distinct[i + 1]));
+  } else {
+    // Greedy equal-frequency cuts; a value heavier than one bin's share gets a bin of its own.
+    double remaining = static_cast<double>(values.size());
+    int bins_left = max_bin;
+    double cur = 0;
+    for (std::size_t i = 0; i + 1 < m && bins_left > 1; ++i) {
+      cur += static_cast<double>(counts[i]);
+      double target = remaining / bins_left;
+      bool next_is_heavy = static_cast<double>(counts[i + 1]) >= target;
+      if (cur >= target || next_is_heavy) {
+        edges.push_back(CutBetween(distinct[i], distinct[i + 1]));
+        remaining -= cur;
+        cur = 0;
+        --bins_left;
+      }
+    }
+  }
+  // Cuts must be strictly increasing (CutBetween can return a repeated lower value only when
+  // values are adjacent floats, which still keeps order); deduplicate defensively.
+  edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+  return edges;
+}
+
+template <class T>
+BinMapper BinMapper::Fit(const MatrixView<T>& x, const BinningParams& params) {
+  if (params.max_bin < 2 || params.max_bin > 65534) {
+    throw ParameterError("max_bin must be in [2, 65534], got " + std::to_string(params.max_bin));
+  }
+  const std::int64_t n = x.rows;
+  std::vector<std::int64_t> rows;
+  if (params.sample_rows > 0 && n > params.sample_rows) {
+    // Seeded sample without replacement (Floyd's algorithm), then sorted for locality.
+    Rng rng(params.seed ^ 0x5A5Aull);
+    std::vector<char> taken(static_cast<std::size_t>(n), 0);
+    const std::int64_t k = params.sample_rows;
+    rows.reserve(static_cast<std::size_t>(k));
+    for (std::int64_t j = n - k; j < n; ++j) {
+      std::int64_t t = static_cast<std::int64_t>(rng.Below(static_cast<std::uint64_t>(j + 1)));
+      if (taken[t]) t = j;
+      taken[t] = 1;
+    }
+    for (std::int64_t i = 0; i < n; ++i)
+      if (taken[i]) rows.push_back(i);
+  }
+  const bool sampled = !rows.empty();
+  const std::int64_t m = sampled ? static_cast<std::int64_t>(rows.size()) : n;
+  std::vector<FeatureBins> features(static_cast<std::size_t>(x.cols));
+  ParallelForDynamic(0, x.cols, params.n_threads, [&](std::int64_t f) {
+    std::vector<float> values;
+    values.reserve(static_cast<std::size_t>(m));
+    for (std::int64_t i = 0; i < m; ++i) {
+      std::int64_t r = sampled ? rows[i] : i;
+      float v = static_cast<float>(x.At(r, f));
+      if (!std::isnan(v)) values.push_back(v);
+    }
+    features[f].edges = FindEdges(values, params.max_bin);
+  });
+  return BinMapper(std::move(features));
+}
+
+int BinMapper::MaxNumBins() const {
+  int mx = 0;
+  for (const auto& f : features_) mx = std::max(mx, f.NumBins());
+  return mx;
+}
+
+template BinMapper BinMapper::Fit<float>(const MatrixView<float>&, const BinningParams&);
+template BinMapper BinMapper::Fit<double>(const MatrixView<double>&, const BinningParams&);
+
+}  // namespace sapwood

@@ -1,0 +1,57 @@
+#include "sapwood/dataset.hpp"
+
+#include <algorithm>
+
+#include "sapwood/error.hpp"
+#include "sapwood/threading.hpp"
+
+namespace sapwood {
+
+template <class T>
+std::shared_ptr<BinnedMatrix> BinnedMatrix::FromDense(const MatrixView<T>& x,
+                                                      const BinMapper& mapper, int n_threads) {
+  if (x.cols != mapper.NumFeatures()) {
+    throw DataError("data has " + std::to_string(x.cols) + " columns but the bin mapper has " +
+                    std::to_string(mapper.NumFeatures()) + " features");
+  }
+  auto out = std::make_shared<BinnedMatrix>();
+  out->rows_ = x.rows;
+  out->cols_ = static_cast<int>(x.cols);
+  out->mapper_ = mapper;
+  out->wide_ = mapper.MaxNumBins() > 256;
+  const std::size_t total = static_cast<std::size_t>(x.rows) * static_cast<std::size_t>(x.cols);
+  if (out->wide_) {
+    out->data16_.resize(total);
+  } else {
+    out->data8_.resize(total);
+  }
+  // Row blocks keep each block of input in cache while every column of it is binned.
+  constexpr std::int64_t kBlock = 2048;
+  const std::int64_t n_blocks = (x.rows + kBlock - 1) / kBlock;
+  BinnedMatrix* self = out.get();
+  ParallelFor(0, n_blocks, n_threads, [&](std::int64_t b) {
+    const std::int64_t r0 = b * kBlock;
+    const std::int64_t r1 = std::min(x.rows, r0 + kBlock);
+    for (std::int64_t f = 0; f < x.cols; ++f) {
+      const FeatureBins& fb = mapper.Feature(static_cast<int>(f));
+      const std::size_t base = static_cast<std::size_t>(f) * static_cast<std::size_t>(x.rows);
+      if (self->wide_) {
+        BinU16* col = self->data16_.data() + base;
+        for (std::int64_t r = r0; r < r1; ++r)
+          col[r] = static_cast<BinU16>(fb.ValueToBin(static_cast<float>(x.At(r, f))));
+      } else {
+        BinU8* col = self->data8_.data() + base;
+        for (std::int64_t r = r0; r < r1; ++r)
+          col[r] = static_cast<BinU8>(fb.ValueToBin(static_cast<float>(x.At(r, f))));
+      }
+    }
+  });
+  return out;
+}
+
+template std::shared_ptr<BinnedMatrix> BinnedMatrix::FromDense<float>(const MatrixView<float>&,
+                                                                     const BinMapper&, int);
+template std::shared_ptr<BinnedMatrix> BinnedMatrix::FromDense<double>(const MatrixView<double>&,
+                                                                      const BinMapper&, int);
+
+}  // namespace sapwood

@@ -1,0 +1,146 @@
+#include "sapwood/objective.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "sapwood/error.hpp"
+#include "sapwood/threading.hpp"
+
+namespace sapwood {
+
+ObjectiveKind ParseObjective(const std::string& name) {
+  if (name == "regression" || name == "l2" || name == "squared_error") return ObjectiveKind::kRegression;
+  if (name == "binary" || name == "logloss") return ObjectiveKind::kBinary;
+  if (name == "multiclass" || name == "softmax") return ObjectiveKind::kMulticlass;
+  throw ParameterError("unknown objective '" + name +
+                       "' (expected 'regression', 'binary' or 'multiclass')");
+}
+
+Objective::Objective(ObjectiveKind kind, int num_class) : kind_(kind), num_class_(num_class) {
+  if (kind_ == ObjectiveKind::kMulticlass && num_class_ < 2) {
+    throw ParameterError("num_class must be >= 2 for the multiclass objective, got " +
+                         std::to_string(num_class_));
+  }
+  if (kind_ != ObjectiveKind::kMulticlass) num_class_ = 1;
+}
+
+void Objective::CheckLabels(const double* y, std::int64_t n) const {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double v = y[i];
+    if (!std::isfinite(v)) {
+      throw DataError("label at row " + std::to_string(i) + " is not finite (" + std::to_string(v) +
+                      ")");
+    }
+    if (kind_ == ObjectiveKind::kBinary && v != 0.0 && v != 1.0) {
+      throw DataError("binary objective needs labels in {0, 1}; row " + std::to_string(i) +
+                      " has " + std::to_string(v));
+    }
+    if (kind_ == ObjectiveKind::kMulticlass &&
+        (v < 0 || v >= num_class_ || v != std::floor(v))) {
+      throw DataError("multiclass objective needs integer labels in [0, " +
+                      std::to_string(num_class_) + "); row " + std::to_string(i) + " has " +
+                      std::to_string(v));
+    }
+  }
+}
+
+std::vector<double> Objective::InitScore(const double* y, const double* w, std::int64_t n) const {
+  // Serial sums in row order: the same value on any thread count.
+  if (kind_ == ObjectiveKind::kMulticlass) {
+    std::vector<double> cnt(static_cast<std::size_t>(num_class_), 0.0);
+    double tot = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double wi = w ? w[i] : 1.0;
+      cnt[static_cast<std::size_t>(y[i])] += wi;
+      tot += wi;
+    }
+    std::vector<double> out(static_cast<std::size_t>(num_class_));
+    for (int k = 0; k < num_class_; ++k) {
+      const double p = std::max(cnt[static_cast<std::size_t>(k)] / tot, 1e-15);
+      out[static_cast<std::size_t>(k)] = std::log(p);
+    }
+    return out;
+  }
+  double sw = 0, swy = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double wi = w ? w[i] : 1.0;
+    sw += wi;
+    swy += wi * y[i];
+  }
+  const double mean = sw > 0 ? swy / sw : 0.0;
+  if (kind_ == ObjectiveKind::kBinary) {
+    const double p = std::min(std::max(mean, 1e-15), 1 - 1e-15);
+    return {std::log(p / (1 - p))};
+  }
+  return {mean};
+}
+
+void Objective::Gradients(const double* scores, const double* y, const double* w, std::int64_t n,
+                          double* grad, double* hess, int n_threads) const {
+  const int K = num_class_;
+  constexpr std::int64_t kBlock = 8192;
+  ParallelFor(0, (n + kBlock - 1) / kBlock, n_threads, [&](std::int64_t b) {
+    const std::int64_t r0 = b * kBlock, r1 = std::min(n, r0 + kBlock);
+    std::vector<double> p(static_cast<std::size_t>(K));
+    for (std::int64_t i = r0; i < r1; ++i) {
+      const double wi = w ? w[i] : 1.0;
+      switch (kind_) {
+        case ObjectiveKind::kRegression:
+          grad[i] = (scores[i] - y[i]) * wi;
+          hess[i] = wi;
+          break;
+        case ObjectiveKind::kBinary: {
+          const double pr = 1.0 / (1.0 + std::exp(-scores[i]));
+          grad[i] = (pr - y[i]) * wi;
+          hess[i] = std::max(pr * (1.0 - pr), 1e-16) * wi;
+          break;
+        }
+        case ObjectiveKind::kMulticlass: {
+          const double* s = scores + i * K;
+          double mx = s[0];
+          for (int k = 1; k < K; ++k) mx = std::max(mx, s[k]);
+          double sum = 0;
+          for (int k = 0; k < K; ++k) {
+            p[static_cast<std::size_t>(k)] = std::exp(s[k] - mx);
+            sum += p[static_cast<std::size_t>(k)];
+          }
+          const int label = static_cast<int>(y[i]);
+          const double factor = static_cast<double>(K) / (K - 1);
+          for (int k = 0; k < K; ++k) {
+            const double pk = p[static_cast<std::size_t>(k)] / sum;
+            grad[i * K + k] = (pk - (k == label ? 1.0 : 0.0)) * wi;
+            hess[i * K + k] = std::max(factor * pk * (1.0 - pk), 1e-16) * wi;
+          }
+          break;
+        }
+      }
+    }
+  });
+}
+
+void Objective::Transform(double* raw, std::int64_t n, int n_threads) const {
+  if (kind_ == ObjectiveKind::kRegression) return;
+  const int K = num_class_;
+  constexpr std::int64_t kBlock = 8192;
+  ParallelFor(0, (n + kBlock - 1) / kBlock, n_threads, [&](std::int64_t b) {
+    const std::int64_t r0 = b * kBlock, r1 = std::min(n, r0 + kBlock);
+    for (std::int64_t i = r0; i < r1; ++i) {
+      if (kind_ == ObjectiveKind::kBinary) {
+        raw[i] = 1.0 / (1.0 + std::exp(-raw[i]));
+      } else {
+        double* s = raw + i * K;
+        double mx = s[0];
+        for (int k = 1; k < K; ++k) mx = std::max(mx, s[k]);
+        double sum = 0;
+        for (int k = 0; k < K; ++k) {
+          s[k] = std::exp(s[k] - mx);
+          sum += s[k];
+        }
+        for (int k = 0; k < K; ++k) s[k] /= sum;
+      }
+    }
+  });
+}
+
+}  // namespace sapwood

@@ -1,0 +1,152 @@
+#include "sapwood/trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sapwood/error.hpp"
+#include "sapwood/random.hpp"
+#include "sapwood/threading.hpp"
+
+namespace sapwood {
+namespace {
+
+// A power-of-two scale that keeps |value| * n * scale below 2^61, so fixed-point sums of up to n
+// values cannot overflow.
+double FixedPointScale(double max_abs, std::int64_t n) {
+  const double bound = max_abs * static_cast<double>(std::max<std::int64_t>(n, 1));
+  if (!(bound > 0) || !std::isfinite(bound)) return 1.0;
+  int e = 0;
+  std::frexp(bound, &e);  // bound < 2^e
+  return std::ldexp(1.0, std::clamp(61 - e, -900, 900));
+}
+
+}  // namespace
+
+Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> labels,
+                 std::vector<double> weights, const TrainParams& params)
+    : data_(std::move(data)), labels_(std::move(labels)), weights_(std::move(weights)),
+      params_(params), objective_(params.objective, params.num_class) {
+  const std::int64_t n = data_->NumRows();
+  if (n == 0) throw DataError("training data has zero rows");
+  if (n > 0xFFFFFFFFll) throw DataError("training data has more than 2^32 rows");
+  if (static_cast<std::int64_t>(labels_.size()) != n) {
+    throw DataError("label has " + std::to_string(labels_.size()) + " rows but data has " +
+                    std::to_string(n));
+  }
+  if (!weights_.empty() && static_cast<std::int64_t>(weights_.size()) != n) {
+    throw DataError("weight has " + std::to_string(weights_.size()) + " rows but data has " +
+                    std::to_string(n));
+  }
+  for (std::size_t i = 0; i < weights_.size(); ++i) {
+    if (!std::isfinite(weights_[i]) || weights_[i] < 0) {
+      throw DataError("weight at row " + std::to_string(i) + " is negative or not finite");
+    }
+  }
+  objective_.CheckLabels(labels_.data(), n);
+  const double* w = weights_.empty() ? nullptr : weights_.data();
+  init_score_ = objective_.InitScore(labels_.data(), w, n);
+  const int K = objective_.NumOutputs();
+  scores_.resize(static_cast<std::size_t>(n) * K);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (int k = 0; k < K; ++k) scores_[static_cast<std::size_t>(i * K + k)] = init_score_[k];
+  grad_.resize(scores_.size());
+  hess_.resize(scores_.size());
+  gh_.resize(static_cast<std::size_t>(n));
+  in_bag_.assign(static_cast<std::size_t>(n), 1);
+  for (int f = 0; f < data_->NumFeatures(); ++f) {
+    if (data_->Mapper().Feature(f).NumBins() > 2) {
+      usable_features_.push_back(f);
+    } else {
+      // one numeric bin: splittable only when missing values are present in the data
+      const int nan_bin = data_->Mapper().Feature(f).NanBin();
+      bool has_nan = false;
+      for (std::int64_t r = 0; r < n && !has_nan; ++r) has_nan = data_->BinAt(r, f) == nan_bin;
+      if (has_nan) usable_features_.push_back(f);
+    }
+  }
+  grower_ = std::make_unique<TreeGrower>(data_, params_.n_threads);
+}
+
+Trainer::~Trainer() = default;
+
+std::vector<Tree> Trainer::BoostRound() {
+  const std::int64_t n = data_->NumRows();
+  const int K = objective_.NumOutputs();
+  const int T = params_.n_threads;
+  const double* w = weights_.empty() ? nullptr : weights_.data();
+  objective_.Gradients(scores_.data(), labels_.data(), w, n, grad_.data(), hess_.data(), T);
+
+  // Row subsample for this round: a counter-based draw per row.
+  std::vector<std::uint32_t> rows;
+  rows.reserve(static_cast<std::size_t>(n));
+  if (params_.subsample < 1.0) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      const bool keep = UniformCounter(params_.seed, 0x1000u + static_cast<std::uint64_t>(iteration_),
+                                       static_cast<std::uint64_t>(i)) < params_.subsample;
+      in_bag_[static_cast<std::size_t>(i)] = keep ? 1 : 0;
+      if (keep) rows.push_back(static_cast<std::uint32_t>(i));
+    }
+    if (rows.empty()) rows.push_back(0), in_bag_[0] = 1;
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) rows.push_back(static_cast<std::uint32_t>(i));
+  }
+
+  std::vector<Tree> trees;
+  for (int k = 0; k < K; ++k) {
+    // Column subsample for this tree.
+    std::vector<int> features = usable_features_;
+    if (params_.colsample_bytree < 1.0 && !features.empty()) {
+      Rng rng(HashCounter(params_.seed, 0x2000u + static_cast<std::uint64_t>(iteration_),
+                          static_cast<std::uint64_t>(k)));
+      const std::size_t keep = std::max<std::size_t>(
+          1, static_cast<std::size_t>(std::floor(params_.colsample_bytree *
+                                                 static_cast<double>(features.size()))));
+      for (std::size_t i = 0; i < keep; ++i) {
+        const std::size_t j = i + static_cast<std::size_t>(rng.Below(features.size() - i));
+        std::swap(features[i], features[j]);
+      }
+      features.resize(keep);
+      std::sort(features.begin(), features.end());
+    }
+    // Fixed-point gradients of this output.
+    double max_g = 0, max_h = 0;
+    for (std::uint32_t r : rows) {
+      max_g = std::max(max_g, std::fabs(grad_[static_cast<std::size_t>(r) * K + k]));
+      max_h = std::max(max_h, std::fabs(hess_[static_cast<std::size_t>(r) * K + k]));
+    }
+    const std::int64_t m = static_cast<std::int64_t>(rows.size());
+    const double sg = FixedPointScale(max_g, m), sh = FixedPointScale(max_h, m);
+    ParallelFor(0, (n + 8191) / 8192, T, [&](std::int64_t b) {
+      const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
+      for (std::int64_t r = r0; r < r1; ++r) {
+        gh_[static_cast<std::size_t>(r)].g =
+            std::llround(grad_[static_cast<std::size_t>(r * K + k)] * sg);
+        gh_[static_cast<std::size_t>(r)].h =
+            std::llround(hess_[static_cast<std::size_t>(r * K + k)] * sh);
+      }
+    });
+    Tree tree = grower_->Grow(gh_.data(), sg, sh, rows, features, params_.grow);
+    // Update training scores: in-bag rows from the partition, the rest by walking the tree.
+    const std::uint32_t* prow = grower_->PartitionedRows();
+    for (const auto& lr : grower_->LeafRanges()) {
+      const double v = tree.value[static_cast<std::size_t>(lr.node)];
+      for (std::int64_t i = lr.begin; i < lr.end; ++i)
+        scores_[static_cast<std::size_t>(prow[i]) * K + k] += v;
+    }
+    if (params_.subsample < 1.0) {
+      ParallelFor(0, (n + 8191) / 8192, T, [&](std::int64_t b) {
+        const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
+        for (std::int64_t r = r0; r < r1; ++r) {
+          if (in_bag_[static_cast<std::size_t>(r)]) continue;
+          scores_[static_cast<std::size_t>(r * K + k)] +=
+              tree.value[static_cast<std::size_t>(grower_->LeafOfRow(tree, r))];
+        }
+      });
+    }
+    trees.push_back(std::move(tree));
+  }
+  ++iteration_;
+  return trees;
+}
+
+}  // namespace sapwood

@@ -1,0 +1,26 @@
+#pragma once
+// The rows of every leaf as contiguous, ascending ranges of one index array; a split
+// partitions its leaf's range stably in place.
+#include <cstdint>
+#include <vector>
+
+#include "sapwood/dataset.hpp"
+
+namespace sapwood {
+
+class RowPartitioner {
+ public:
+  explicit RowPartitioner(int n_threads) : n_threads_(n_threads) {}
+  void Init(const std::vector<std::uint32_t>& rows) { idx_ = rows; }
+  // Partitions [begin, end) into rows going left then rows going right; returns the boundary.
+  std::int64_t Split(std::int64_t begin, std::int64_t end, const BinnedMatrix& data, int feature,
+                     int threshold_bin, bool default_left);
+  const std::uint32_t* Rows() const { return idx_.data(); }
+
+ private:
+  int n_threads_;
+  std::vector<std::uint32_t> idx_;
+  std::vector<std::uint32_t> tmp_;
+};
+
+}  // namespace sapwood

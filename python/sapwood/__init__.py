@@ -1,0 +1,47 @@
+"""sapwood: a compiled-core engine for tabular machine learning.
+
+Train gradient-boosted trees on tabular data, score them fast, and keep the model's
+contract (features, bins, metrics) with it.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .booster import Booster
+from .callbacks import EarlyStopping, EvaluationLog, TrainingCallback
+from .data import Dataset
+from .errors import (
+    DataError,
+    ModelFormatError,
+    NotFittedError,
+    ParameterError,
+    SapwoodError,
+    SchemaError,
+)
+from .sklearn import GBMClassifier, GBMRegressor
+from .training import train
+from . import metrics
+
+try:
+    __version__ = version("sapwood")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Booster",
+    "Dataset",
+    "train",
+    "TrainingCallback",
+    "EarlyStopping",
+    "EvaluationLog",
+    "GBMClassifier",
+    "GBMRegressor",
+    "SapwoodError",
+    "ParameterError",
+    "DataError",
+    "SchemaError",
+    "ModelFormatError",
+    "NotFittedError",
+    "__version__",
+]

@@ -1,0 +1,138 @@
+"""Training parameters: defaults, validation and the dict handed to the C++ core."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ParameterError
+
+__all__ = ["DEFAULTS", "resolve_params", "resolve_n_jobs"]
+
+DEFAULTS: dict[str, Any] = {
+    "objective": "regression",
+    "num_class": 1,
+    "metric": None,
+    "n_estimators": 100,
+    "learning_rate": 0.1,
+    "num_leaves": 31,
+    "max_depth": -1,
+    "min_child_samples": 20,
+    "min_child_weight": 1e-3,
+    "min_split_gain": 0.0,
+    "reg_lambda": 0.0,
+    "reg_alpha": 0.0,
+    "subsample": 1.0,
+    "colsample_bytree": 1.0,
+    "max_bin": 255,
+    "bin_sample_rows": 200_000,
+    "random_state": 0,
+    "n_jobs": -1,
+}
+
+OBJECTIVES = {
+    "regression": "regression",
+    "l2": "regression",
+    "squared_error": "regression",
+    "binary": "binary",
+    "multiclass": "multiclass",
+    "softmax": "multiclass",
+}
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Number of threads for n_jobs (None or <= 0: every core this process may use)."""
+    if n_jobs is None or n_jobs <= 0:
+        try:
+            avail = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            avail = os.cpu_count() or 1
+        if n_jobs is None or n_jobs == -1 or n_jobs == 0:
+            return max(1, avail)
+        return max(1, avail + 1 + n_jobs)  # -2: all but one, as in scikit-learn
+    return int(n_jobs)
+
+
+def _number(name: str, value: Any, *, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
+        value, "__index__"
+    ) and not hasattr(value, "__float__"):
+        raise ParameterError(f"parameter '{name}' must be a number, got {value!r}")
+    if integer:
+        try:
+            iv = int(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"parameter '{name}' must be an integer, got {value!r}") from None
+        if iv != value:
+            raise ParameterError(f"parameter '{name}' must be an integer, got {value!r}")
+        return iv
+    fv = float(value)
+    if fv != fv:
+        raise ParameterError(f"parameter '{name}' must not be NaN")
+    return fv
+
+
+def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Merge params over the defaults and validate every value; unknown names are errors."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter(s): {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(DEFAULTS))}"
+        )
+    p = {**DEFAULTS, **{k: v for k, v in params.items()}}
+    obj = p["objective"]
+    if not isinstance(obj, str) or obj not in OBJECTIVES:
+        raise ParameterError(
+            f"unknown objective {obj!r}; expected one of 'regression', 'binary', 'multiclass'"
+        )
+    p["objective"] = OBJECTIVES[obj]
+
+    def check(name: str, ok: bool, rule: str) -> None:
+        if not ok:
+            raise ParameterError(f"parameter '{name}' must be {rule}, got {p[name]!r}")
+
+    for name in ("num_class", "n_estimators", "num_leaves", "max_depth", "min_child_samples",
+                 "max_bin", "bin_sample_rows", "random_state"):
+        p[name] = _number(name, p[name], integer=True)
+    for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
+                 "reg_alpha", "subsample", "colsample_bytree"):
+        p[name] = _number(name, p[name])
+    check("n_estimators", p["n_estimators"] >= 1, ">= 1")
+    check("learning_rate", 0 < p["learning_rate"] < float("inf"), "> 0 and finite")
+    check("num_leaves", 2 <= p["num_leaves"] <= 131072, "in [2, 131072]")
+    check("max_depth", p["max_depth"] != 0, "-1 (no limit) or >= 1")
+    check("min_child_samples", p["min_child_samples"] >= 0, ">= 0")
+    check("min_child_weight", 0 <= p["min_child_weight"] < float("inf"), ">= 0 and finite")
+    check("min_split_gain", 0 <= p["min_split_gain"] < float("inf"), ">= 0 and finite")
+    check("reg_lambda", 0 <= p["reg_lambda"] < float("inf"), ">= 0 and finite")
+    check("reg_alpha", 0 <= p["reg_alpha"] < float("inf"), ">= 0 and finite")
+    check("subsample", 0 < p["subsample"] <= 1, "in (0, 1]")
+    check("colsample_bytree", 0 < p["colsample_bytree"] <= 1, "in (0, 1]")
+    check("max_bin", 2 <= p["max_bin"] <= 65534, "in [2, 65534]")
+    check("bin_sample_rows", p["bin_sample_rows"] >= 1, ">= 1")
+    check("random_state", 0 <= p["random_state"] < 2**63, "in [0, 2**63)")
+    if p["max_depth"] < 0:
+        p["max_depth"] = -1
+    if p["objective"] == "multiclass":
+        check("num_class", p["num_class"] >= 2, ">= 2 for the multiclass objective")
+    else:
+        p["num_class"] = 1
+    n_jobs = p["n_jobs"]
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int)):
+        raise ParameterError(f"parameter 'n_jobs' must be an integer or None, got {n_jobs!r}")
+    p["n_jobs"] = resolve_n_jobs(n_jobs)
+    metric = p["metric"]
+    if metric is not None and not isinstance(metric, (str, list, tuple)):
+        raise ParameterError(f"parameter 'metric' must be a name or a list of names, got {metric!r}")
+    return p
+
+
+def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of resolved params the C++ trainer reads."""
+    keys = ("num_leaves", "max_depth", "min_child_samples", "min_child_weight", "min_split_gain",
+            "reg_lambda", "reg_alpha", "learning_rate", "objective", "num_class", "subsample",
+            "colsample_bytree", "random_state", "n_jobs")
+    return {k: p[k] for k in keys}

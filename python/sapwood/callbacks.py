@@ -1,0 +1,106 @@
+"""Training callbacks: hooks before training, after each iteration (may stop) and after."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from .errors import ParameterError
+from .metrics import HIGHER_IS_BETTER
+
+if TYPE_CHECKING:
+    from .booster import Booster
+
+__all__ = ["TrainingCallback", "CallbackEnv", "EarlyStopping", "EvaluationLog"]
+
+
+@dataclass
+class CallbackEnv:
+    """What a callback sees after each iteration."""
+
+    booster: Booster
+    iteration: int  # 0-based round just finished
+    n_estimators: int
+    # evaluation[set_name][metric_name] = value at this iteration
+    evaluation: dict[str, dict[str, float]] = field(default_factory=dict)
+    # history[set_name][metric_name] = values of every iteration so far
+    history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+
+class TrainingCallback:
+    """Base class: override any hook. ``after_iteration`` returns True to stop training."""
+
+    def before_training(self, booster: Booster) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def after_iteration(self, env: CallbackEnv) -> bool:
+        return False
+
+    def after_training(self, booster: Booster) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+class EarlyStopping(TrainingCallback):
+    """Stop when the watched metric has not improved for ``rounds`` iterations.
+
+    Watches ``metric`` (default: the first metric) on ``data_name`` (default: the last
+    validation set). The booster keeps every tree, and ``best_iteration`` (1-based) marks the
+    best round; prediction uses the trees up to it by default.
+    """
+
+    def __init__(self, rounds: int, metric: str | None = None, data_name: str | None = None,
+                 min_delta: float = 0.0) -> None:
+        if not isinstance(rounds, int) or rounds < 1:
+            raise ParameterError(f"EarlyStopping rounds must be an integer >= 1, got {rounds!r}")
+        if min_delta < 0:
+            raise ParameterError(f"EarlyStopping min_delta must be >= 0, got {min_delta!r}")
+        self.rounds = rounds
+        self.metric = metric
+        self.data_name = data_name
+        self.min_delta = min_delta
+        self.best_score: float | None = None
+        self.best_iteration: int = 0
+
+    def before_training(self, booster: Booster) -> None:
+        self.best_score = None
+        self.best_iteration = 0
+
+    def after_iteration(self, env: CallbackEnv) -> bool:
+        if not env.evaluation:
+            raise ParameterError("EarlyStopping needs at least one validation set (valid_sets)")
+        name = self.data_name or list(env.evaluation)[-1]
+        if name not in env.evaluation:
+            raise ParameterError(f"EarlyStopping: no validation set named {name!r}")
+        metrics = env.evaluation[name]
+        metric = self.metric or next(iter(metrics))
+        if metric not in metrics:
+            raise ParameterError(f"EarlyStopping: metric {metric!r} is not evaluated")
+        score = metrics[metric]
+        higher = metric in HIGHER_IS_BETTER
+        if self.best_score is None or (
+            score > self.best_score + self.min_delta if higher
+            else score < self.best_score - self.min_delta
+        ):
+            self.best_score = score
+            self.best_iteration = env.iteration + 1
+        env.booster.best_iteration = self.best_iteration
+        env.booster.best_score = {name: {metric: float(self.best_score)}}
+        return env.iteration + 1 - self.best_iteration >= self.rounds
+
+
+class EvaluationLog(TrainingCallback):
+    """Print the evaluation results every ``period`` iterations."""
+
+    def __init__(self, period: int = 1, stream: TextIO | None = None) -> None:
+        if period < 1:
+            raise ParameterError(f"EvaluationLog period must be >= 1, got {period!r}")
+        self.period = period
+        self.stream = stream
+
+    def after_iteration(self, env: CallbackEnv) -> bool:
+        i = env.iteration + 1
+        if i % self.period == 0 or i == env.n_estimators:
+            parts = [f"{s}'s {m}: {v:.6g}" for s, ms in env.evaluation.items() for m, v in ms.items()]
+            print(f"[{i}]\t" + "\t".join(parts), file=self.stream or sys.stdout)
+        return False

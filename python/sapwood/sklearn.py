@@ -1,0 +1,184 @@
+"""scikit-learn estimators: GBMRegressor and GBMClassifier (binary and multiclass)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .booster import Booster
+from .callbacks import EarlyStopping, TrainingCallback
+from .data import Dataset
+from .errors import NotFittedError
+from .training import train
+
+try:  # scikit-learn is optional at import time; the estimators need it to be used.
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+except ImportError:  # pragma: no cover
+    BaseEstimator = object  # type: ignore[misc,assignment]
+    ClassifierMixin = RegressorMixin = object  # type: ignore[misc,assignment]
+
+__all__ = ["GBMRegressor", "GBMClassifier"]
+
+
+def _validate(est: Any, X: Any, y: Any = None, reset: bool = True) -> Any:
+    from sklearn.utils.validation import validate_data
+
+    kw: dict[str, Any] = {"ensure_all_finite": "allow-nan", "dtype": [np.float64, np.float32],
+                          "reset": reset, "order": None}
+    if y is None:
+        return validate_data(est, X, **kw)
+    return validate_data(est, X, y, y_numeric=isinstance(est, RegressorMixin), **kw)
+
+
+class _GBMBase(BaseEstimator):  # type: ignore[misc]
+    _objective = "regression"
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        learning_rate: float = 0.1,
+        num_leaves: int = 31,
+        max_depth: int = -1,
+        min_child_samples: int = 20,
+        min_child_weight: float = 1e-3,
+        min_split_gain: float = 0.0,
+        reg_lambda: float = 0.0,
+        reg_alpha: float = 0.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        max_bin: int = 255,
+        early_stopping_rounds: int | None = None,
+        metric: str | None = None,
+        random_state: int | None = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.min_child_weight = min_child_weight
+        self.min_split_gain = min_split_gain
+        self.reg_lambda = reg_lambda
+        self.reg_alpha = reg_alpha
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.max_bin = max_bin
+        self.early_stopping_rounds = early_stopping_rounds
+        self.metric = metric
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _train_params(self) -> dict[str, Any]:
+        p = self.get_params()
+        p.pop("early_stopping_rounds")
+        if p["random_state"] is None:
+            p["random_state"] = 0
+        elif isinstance(p["random_state"], np.random.RandomState):
+            p["random_state"] = int(p["random_state"].randint(0, 2**31 - 1))
+        if p["n_jobs"] is None:
+            p["n_jobs"] = -1
+        return p
+
+    def _fit(self, X: Any, y: np.ndarray, sample_weight: Any, eval_set: Any,
+             params: dict[str, Any], callbacks: Sequence[TrainingCallback]) -> None:
+        names = getattr(self, "feature_names_in_", None)
+        fnames = list(names) if names is not None else None
+        train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames)
+        valid = []
+        for i, (Xv, yv) in enumerate(eval_set or []):
+            Xv = _validate(self, Xv, reset=False)
+            valid.append(Dataset(Xv, self._encode_y(yv), feature_names=fnames))
+            del i
+        cbs = list(callbacks)
+        if self.early_stopping_rounds is not None and valid:
+            cbs.append(EarlyStopping(int(self.early_stopping_rounds)))
+        self.booster_: Booster = train(params, train_set, valid_sets=valid, callbacks=cbs)
+        self.evals_result_ = self.booster_.evals_result
+        self.best_iteration_ = self.booster_.best_iteration
+        self.n_estimators_ = self.booster_.num_rounds
+
+    def _encode_y(self, y: Any) -> np.ndarray:
+        return np.asarray(y, dtype=np.float64)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call fit first."
+            )
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Gain importance per feature, normalised to sum to 1."""
+        self._check_fitted()
+        imp = self.booster_.feature_importance("gain")
+        s = imp.sum()
+        return imp / s if s > 0 else imp
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
+    """Gradient-boosted trees for regression (squared error)."""
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
+            callbacks: Sequence[TrainingCallback] = ()) -> GBMRegressor:
+        X, y = _validate(self, X, y)
+        params = {**self._train_params(), "objective": "regression"}
+        self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        X = _validate(self, X, reset=False)
+        return self.booster_.predict(X)
+
+
+class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
+    """Gradient-boosted trees for binary and multiclass classification."""
+
+    def _encode_y(self, y: Any) -> np.ndarray:
+        y = np.asarray(y)
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        if not np.all(self.classes_[idx] == y):
+            raise ValueError("eval_set labels contain classes not seen in y")
+        return idx.astype(np.float64)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
+            callbacks: Sequence[TrainingCallback] = ()) -> GBMClassifier:
+        from sklearn.utils.multiclass import check_classification_targets
+
+        X, y = _validate(self, X, y)
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        self.n_classes_ = len(self.classes_)
+        if self.n_classes_ < 2:
+            raise ValueError(
+                f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two"
+            )
+        params = self._train_params()
+        if self.n_classes_ == 2:
+            params["objective"] = "binary"
+        else:
+            params["objective"] = "multiclass"
+            params["num_class"] = self.n_classes_
+        self._fit(X, y_enc.astype(np.float64), sample_weight, eval_set, params, callbacks)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        X = _validate(self, X, reset=False)
+        p = self.booster_.predict(X)
+        if self.n_classes_ == 2:
+            return np.column_stack([1.0 - p, p])
+        return p
+
+    def predict(self, X: Any) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -1,0 +1,143 @@
+"""train(): the boosting loop. Python drives the rounds and callbacks; C++ grows each tree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._params import core_params, resolve_params
+from .booster import Booster
+from .callbacks import CallbackEnv, TrainingCallback
+from .data import Dataset
+from .errors import DataError, ParameterError
+from .metrics import default_metric, get_metric
+
+__all__ = ["train"]
+
+
+def _metrics_for(p: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    m = p["metric"]
+    names = [default_metric(p["objective"])] if m is None else ([m] if isinstance(m, str) else list(m))
+    out = []
+    for name in names:
+        canon, fn = get_metric(str(name), p["objective"])
+        if canon not in [c for c, _ in out]:
+            out.append((canon, fn))
+    return out
+
+
+def _check_valid(ds: Dataset, train_set: Dataset, name: str) -> None:
+    if not isinstance(ds, Dataset):
+        raise DataError(f"valid set {name!r} must be a sapwood.Dataset, got {type(ds)!r}")
+    if ds.label is None:
+        raise DataError(f"valid set {name!r} has no label")
+    if ds.num_features != train_set.num_features:
+        raise DataError(
+            f"valid set {name!r} has {ds.num_features} features but the training data has "
+            f"{train_set.num_features}"
+        )
+
+
+def train(
+    params: Mapping[str, Any] | None,
+    train_set: Dataset,
+    valid_sets: Sequence[Dataset] = (),
+    valid_names: Sequence[str] | None = None,
+    callbacks: Sequence[TrainingCallback] = (),
+) -> Booster:
+    """Train a gradient-boosted tree ensemble.
+
+    params: objective ("regression", "binary", "multiclass" with num_class), n_estimators,
+    learning_rate, num_leaves, max_depth, min_child_samples, min_child_weight, min_split_gain,
+    reg_lambda, reg_alpha, subsample, colsample_bytree, max_bin, bin_sample_rows, metric,
+    random_state, n_jobs. Unknown names raise ParameterError.
+    valid_sets are scored after every round with the metrics; callbacks see the results and may
+    stop training (see EarlyStopping).
+    """
+    p = resolve_params(params)
+    if not isinstance(train_set, Dataset):
+        raise DataError(f"train_set must be a sapwood.Dataset, got {type(train_set)!r}")
+    if train_set.label is None:
+        raise DataError("train_set has no label")
+    y = train_set.label
+    if p["objective"] == "binary":
+        bad = np.flatnonzero((y != 0) & (y != 1))
+        if bad.size:
+            raise DataError(
+                f"binary objective needs labels in {{0, 1}}; row {bad[0]} has {y[bad[0]]}"
+            )
+        if np.unique(y).size < 2:
+            raise DataError(f"binary objective needs both classes; every label is {y[0]:g}")
+    if p["objective"] == "multiclass":
+        bad = np.flatnonzero((y < 0) | (y >= p["num_class"]) | (y != np.floor(y)))
+        if bad.size:
+            raise DataError(
+                f"multiclass objective needs integer labels in [0, {p['num_class']}); "
+                f"row {bad[0]} has {y[bad[0]]}"
+            )
+    names = list(valid_names) if valid_names is not None else [
+        "training" if v is train_set else f"valid_{i}" for i, v in enumerate(valid_sets)
+    ]
+    if len(names) != len(valid_sets):
+        raise ParameterError("valid_names must have one name per valid set")
+    for ds, name in zip(valid_sets, names):
+        _check_valid(ds, train_set, name)
+    metrics = _metrics_for(p)
+
+    binned = train_set.construct(p["max_bin"], p["bin_sample_rows"], p["random_state"], p["n_jobs"])
+    trainer = _core.Trainer(binned, train_set.label, train_set.weight, core_params(p))
+
+    booster = Booster()
+    booster.objective = p["objective"]
+    booster.num_class = p["num_class"]
+    booster.init_score = np.asarray(trainer.init_score, dtype=np.float64)
+    booster.feature_names = list(train_set.feature_names)
+    booster.bin_edges = [np.asarray(e) for e in (train_set.bin_edges or [])]
+    booster.params = dict(p)
+    k = booster.num_outputs
+
+    valid_scores = []
+    for ds in valid_sets:
+        s = np.empty((ds.num_rows, k), dtype=np.float64)
+        s[:] = booster.init_score.reshape(1, k)
+        valid_scores.append(s)
+    history: dict[str, dict[str, list[float]]] = {n: {m: [] for m, _ in metrics} for n in names}
+
+    for cb in callbacks:
+        cb.before_training(booster)
+    for it in range(p["n_estimators"]):
+        trees = trainer.boost_round()
+        if all(int(t["feature"].size) == 1 for t in trees) and it > 0:
+            break  # no split gains anything any more: further rounds would be identical
+        booster._add_round(trees)
+        evaluation: dict[str, dict[str, float]] = {}
+        if valid_sets:
+            forest = _core.Forest(trees, np.arange(k, dtype=np.int32), k, booster.num_features)
+            for ds, name, s in zip(valid_sets, names, valid_scores):
+                if ds is train_set:
+                    s[:] = trainer.scores()
+                else:
+                    forest.predict_raw(ds.X, 0, k, s, p["n_jobs"])
+                out = s.copy()
+                _core.transform_scores(booster.objective, booster.num_class, out, p["n_jobs"])
+                pred = out[:, 0] if k == 1 else out
+                evaluation[name] = {}
+                for m, fn in metrics:
+                    score = pred if m != "auc" else s[:, 0]
+                    val = float(fn(ds.label, score, ds.weight))
+                    evaluation[name][m] = val
+                    history[name][m].append(val)
+        env = CallbackEnv(booster=booster, iteration=it, n_estimators=p["n_estimators"],
+                          evaluation=evaluation, history=history)
+        stop = False
+        for cb in callbacks:
+            stop = bool(cb.after_iteration(env)) or stop
+        if stop:
+            break
+    booster.evals_result = history
+    for cb in callbacks:
+        cb.after_training(booster)
+    return booster
