@@ -12,12 +12,21 @@ namespace {
 
 // A power-of-two scale that keeps |value| * n * scale below 2^61, so fixed-point sums of up to n
 // values cannot overflow.
-double FixedPointScale(double max_abs, std::int64_t n) {
+double FixedPointScale(double max_abs, std::int64_t n, int bits) {
   const double bound = max_abs * static_cast<double>(std::max<std::int64_t>(n, 1));
   if (!(bound > 0) || !std::isfinite(bound)) return 1.0;
   int e = 0;
   std::frexp(bound, &e);  // bound < 2^e
-  return std::ldexp(1.0, std::clamp(61 - e, -900, 900));
+  return std::ldexp(1.0, std::clamp(bits - e, -900, 900));
+}
+
+int BitLength(std::uint64_t v) {
+  int b = 0;
+  while (v) {
+    ++b;
+    v >>= 1;
+  }
+  return b;
 }
 
 }  // namespace
@@ -115,17 +124,21 @@ std::vector<Tree> Trainer::BoostRound() {
       max_h = std::max(max_h, std::fabs(hess_[static_cast<std::size_t>(r) * K + k]));
     }
     const std::int64_t m = static_cast<std::int64_t>(rows.size());
-    const double sg = FixedPointScale(max_g, m), sh = FixedPointScale(max_h, m);
+    // Gradients get 61 bits for their sums; hessians share their word with the row count.
+    CountPacking pack;
+    pack.bits = BitLength(static_cast<std::uint64_t>(m));
+    const double sg = FixedPointScale(max_g, m, 61);
+    const double sh = FixedPointScale(max_h, m, 61 - pack.bits);
     ParallelFor(0, (n + 8191) / 8192, T, [&](std::int64_t b) {
       const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
       for (std::int64_t r = r0; r < r1; ++r) {
         gh_[static_cast<std::size_t>(r)].g =
             std::llround(grad_[static_cast<std::size_t>(r * K + k)] * sg);
-        gh_[static_cast<std::size_t>(r)].h =
-            std::llround(hess_[static_cast<std::size_t>(r * K + k)] * sh);
+        const std::int64_t hq = std::llround(hess_[static_cast<std::size_t>(r * K + k)] * sh);
+        gh_[static_cast<std::size_t>(r)].hc = (hq << pack.bits) | 1;
       }
     });
-    Tree tree = grower_->Grow(gh_.data(), sg, sh, rows, features, params_.grow);
+    Tree tree = grower_->Grow(gh_.data(), sg, sh, pack, rows, features, params_.grow);
     // Update training scores: in-bag rows from the partition, the rest by walking the tree.
     const std::uint32_t* prow = grower_->PartitionedRows();
     for (const auto& lr : grower_->LeafRanges()) {

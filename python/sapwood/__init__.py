@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import metrics
 from .booster import Booster
 from .callbacks import EarlyStopping, EvaluationLog, TrainingCallback
 from .data import Dataset
@@ -21,7 +22,6 @@ from .errors import (
 )
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
-from . import metrics
 
 try:
     __version__ = version("sapwood")
@@ -30,6 +30,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "Booster",
+    "metrics",
     "Dataset",
     "train",
     "TrainingCallback",

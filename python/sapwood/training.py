@@ -83,7 +83,7 @@ def train(
     ]
     if len(names) != len(valid_sets):
         raise ParameterError("valid_names must have one name per valid set")
-    for ds, name in zip(valid_sets, names):
+    for ds, name in zip(valid_sets, names, strict=False):
         _check_valid(ds, train_set, name)
     metrics = _metrics_for(p)
 
@@ -116,7 +116,7 @@ def train(
         evaluation: dict[str, dict[str, float]] = {}
         if valid_sets:
             forest = _core.Forest(trees, np.arange(k, dtype=np.int32), k, booster.num_features)
-            for ds, name, s in zip(valid_sets, names, valid_scores):
+            for ds, name, s in zip(valid_sets, names, valid_scores, strict=False):
                 if ds is train_set:
                     s[:] = trainer.scores()
                 else:

@@ -15,15 +15,30 @@ namespace sapwood {
 // Gradient and hessian of one row in fixed point (value * scale, rounded). Integer sums are
 // exact, so histograms do not depend on the order or thread count in which rows are added,
 // and the sibling histogram obtained by subtraction is exact.
+//
+// The hessian word also carries the row count: hc = (hessian_fixed << count_bits) | 1, where
+// 2^count_bits exceeds the number of rows. Hessians are non-negative, so sums and differences of
+// hc never borrow between the two parts, and one 16-byte add updates gradient, hessian and
+// count of a histogram bin at once.
 struct GradPair {
   std::int64_t g;
-  std::int64_t h;
+  std::int64_t hc;
 };
 
-struct HistBin {
-  std::int64_t g;
-  std::int64_t h;
-  std::int64_t c;
+using HistBin = GradPair;
+
+// Decoded sums of a set of rows.
+struct NodeSums {
+  std::int64_t g = 0;
+  std::int64_t h = 0;
+  std::int64_t c = 0;
+};
+
+struct CountPacking {
+  int bits = 32;
+  inline NodeSums Decode(const HistBin& b) const {
+    return {b.g, b.hc >> bits, b.hc & ((std::int64_t{1} << bits) - 1)};
+  }
 };
 
 struct GrowParams {
@@ -42,8 +57,8 @@ struct SplitInfo {
   int feature = -1;
   int threshold_bin = -1;
   bool default_left = false;
-  HistBin left{0, 0, 0};
-  HistBin right{0, 0, 0};
+  HistBin left{0, 0};   // packed sums of the rows going left
+  HistBin right{0, 0};
   bool Valid() const { return feature >= 0; }
 };
 
@@ -64,8 +79,9 @@ class TreeGrower {
 
   // Grows one tree on the rows in `rows` (ascending) with their fixed-point gradients
   // (indexed by row). `features` lists the features that may be split on.
-  Tree Grow(const GradPair* gh, double scale_g, double scale_h, const std::vector<std::uint32_t>& rows,
-            const std::vector<int>& features, const GrowParams& params);
+  Tree Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking packing,
+            const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
+            const GrowParams& params);
 
   // After Grow: the rows of each leaf, as (node id, begin, end) into PartitionedRows().
   struct LeafRange {

@@ -34,7 +34,7 @@ std::int32_t TreeGrower::LeafOfRow(const Tree& tree, std::int64_t r) const {
   return node;
 }
 
-Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h,
+Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking pack,
                       const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
                       const GrowParams& params) {
   struct OpenLeaf {
@@ -46,9 +46,13 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h,
     int slot;  // histogram pool slot, -1 when none is kept
   };
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
-  auto out_of = [&](const HistBin& s) {
+  auto out_of = [&](const HistBin& packed) {
+    const NodeSums s = pack.Decode(packed);
     return LeafOutput(static_cast<double>(s.g) * inv_g, static_cast<double>(s.h) * inv_h, params) *
            params.learning_rate;
+  };
+  auto hess_of = [&](const HistBin& packed) {
+    return static_cast<double>(pack.Decode(packed).h) * inv_h;
   };
   auto can_split = [&](std::int64_t count, int depth) {
     if (params.max_depth > 0 && depth >= params.max_depth) return false;
@@ -71,18 +75,18 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h,
   Tree tree;
   std::vector<OpenLeaf> leaves;
   {
-    HistBin total{0, 0, n};
+    HistBin total{0, 0};
     for (std::int64_t i = 0; i < n; ++i) {
       total.g += gh[rows[i]].g;
-      total.h += gh[rows[i]].h;
+      total.hc += gh[rows[i]].hc;
     }
-    OpenLeaf root{tree.AddLeaf(out_of(total), static_cast<double>(total.h) * inv_h, n), 0, n, 0,
+    OpenLeaf root{tree.AddLeaf(out_of(total), hess_of(total), n), 0, n, 0,
                   total, SplitInfo{}, -1};
     if (can_split(n, 0) && params.num_leaves > 1) {
       root.slot = take_slot();
       hist_->Build(part_->Rows(), n, gh, pool_[root.slot].data());
-      root.split = FindBestSplit(pool_[root.slot].data(), layout_, features, total, scale_g,
-                                 scale_h, params, n_threads_);
+      root.split = FindBestSplit(pool_[root.slot].data(), layout_, features, total, pack,
+                                 scale_g, scale_h, params, n_threads_);
     }
     leaves.push_back(root);
   }
@@ -99,10 +103,8 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h,
     const std::int64_t mid = part_->Split(parent.begin, parent.end, *data_, s.feature,
                                           s.threshold_bin, s.default_left);
     const FeatureBins& fb = data_->Mapper().Feature(s.feature);
-    const std::int32_t ln = tree.AddLeaf(out_of(s.left), static_cast<double>(s.left.h) * inv_h,
-                                         mid - parent.begin);
-    const std::int32_t rn = tree.AddLeaf(out_of(s.right), static_cast<double>(s.right.h) * inv_h,
-                                         parent.end - mid);
+    const std::int32_t ln = tree.AddLeaf(out_of(s.left), hess_of(s.left), mid - parent.begin);
+    const std::int32_t rn = tree.AddLeaf(out_of(s.right), hess_of(s.right), parent.end - mid);
     const std::int32_t p = parent.node;
     tree.feature[p] = s.feature;
     tree.threshold_bin[p] = s.threshold_bin;
@@ -130,8 +132,8 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h,
                       pool_[large.slot].data());
       for (OpenLeaf* c : {&L, &R}) {
         if (can_split(c->end - c->begin, c->depth)) {
-          c->split = FindBestSplit(pool_[c->slot].data(), layout_, features, c->total, scale_g,
-                                   scale_h, params, n_threads_);
+          c->split = FindBestSplit(pool_[c->slot].data(), layout_, features, c->total, pack,
+                                   scale_g, scale_h, params, n_threads_);
         }
         if (!c->split.Valid()) {
           free_slots.push_back(c->slot);

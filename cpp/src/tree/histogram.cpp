@@ -60,12 +60,11 @@ void HistogramBuilder::BuildRange(const BinT* rm, const std::uint32_t* rows, std
       __builtin_prefetch(gh + rows[i + kPrefetch]);
     }
     const BinT* b = rm + r * static_cast<std::size_t>(nf);
-    const std::int64_t g = gh[r].g, h = gh[r].h;
+    const std::int64_t g = gh[r].g, hc = gh[r].hc;
     for (int f = 0; f < nf; ++f) {
       HistBin& e = out[off[f] + b[f]];
       e.g += g;
-      e.h += h;
-      e.c += 1;
+      e.hc += hc;
     }
   }
 }
@@ -111,8 +110,7 @@ void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const Gr
       const HistBin* src = thread_bufs_[static_cast<std::size_t>(c)].data();
       for (std::size_t i = b; i < e; ++i) {
         out[i].g += src[i].g;
-        out[i].h += src[i].h;
-        out[i].c += src[i].c;
+        out[i].hc += src[i].hc;
       }
     }
   });
@@ -121,8 +119,7 @@ void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const Gr
 void HistogramBuilder::Subtract(const HistBin* parent, const HistBin* child, HistBin* out) const {
   for (std::size_t i = 0; i < layout_.total; ++i) {
     out[i].g = parent[i].g - child[i].g;
-    out[i].h = parent[i].h - child[i].h;
-    out[i].c = parent[i].c - child[i].c;
+    out[i].hc = parent[i].hc - child[i].hc;
   }
 }
 

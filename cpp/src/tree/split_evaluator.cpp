@@ -30,44 +30,49 @@ inline double LeafScore(double g, double h, const GrowParams& p) {
 
 struct Evaluator {
   const GrowParams& p;
-  const HistBin& total;
+  NodeSums total;
+  CountPacking pack;
   double inv_g, inv_h, parent_score;
 
-  // Gain of sending `left` left and the rest right; < 0 when a constraint fails.
+  // Gain of sending the packed sums `left` left and the rest right; < 0 when a constraint fails.
   inline double Gain(const HistBin& left) const {
-    const std::int64_t cl = left.c, cr = total.c - left.c;
+    const NodeSums l = pack.Decode(left);
+    const std::int64_t cl = l.c, cr = total.c - l.c;
     if (cl < p.min_child_samples || cr < p.min_child_samples || cl <= 0 || cr <= 0) return -1.0;
-    const double hl = static_cast<double>(left.h) * inv_h;
-    const double hr = static_cast<double>(total.h - left.h) * inv_h;
+    const double hl = static_cast<double>(l.h) * inv_h;
+    const double hr = static_cast<double>(total.h - l.h) * inv_h;
     if (hl < p.min_child_weight || hr < p.min_child_weight) return -1.0;
-    const double gl = static_cast<double>(left.g) * inv_g;
-    const double gr = static_cast<double>(total.g - left.g) * inv_g;
+    const double gl = static_cast<double>(l.g) * inv_g;
+    const double gr = static_cast<double>(total.g - l.g) * inv_g;
     return LeafScore(gl, hl, p) + LeafScore(gr, hr, p) - parent_score;
   }
 };
 
-inline HistBin Add(const HistBin& a, const HistBin& b) { return {a.g + b.g, a.h + b.h, a.c + b.c}; }
-inline HistBin Sub(const HistBin& a, const HistBin& b) { return {a.g - b.g, a.h - b.h, a.c - b.c}; }
+inline HistBin Add(const HistBin& a, const HistBin& b) { return {a.g + b.g, a.hc + b.hc}; }
+inline HistBin Sub(const HistBin& a, const HistBin& b) { return {a.g - b.g, a.hc - b.hc}; }
 
 }  // namespace
 
 SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
-                        const std::vector<int>& features, const HistBin& total, double scale_g,
-                        double scale_h, const GrowParams& params, int n_threads) {
+                        const std::vector<int>& features, const HistBin& total_packed,
+                        CountPacking pack, double scale_g, double scale_h,
+                        const GrowParams& params, int n_threads) {
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
-  Evaluator ev{params, total, inv_g, inv_h,
+  const NodeSums total = pack.Decode(total_packed);
+  Evaluator ev{params, total, pack, inv_g, inv_h,
                LeafScore(static_cast<double>(total.g) * inv_g, static_cast<double>(total.h) * inv_h,
-                     params)};
+                         params)};
   std::vector<SplitInfo> per_feature(features.size());
-  const int threads = features.size() >= 8 ? n_threads : 1;
+  const int threads = features.size() >= 16 ? n_threads : 1;
   ParallelFor(0, static_cast<std::int64_t>(features.size()), threads, [&](std::int64_t k) {
     const int f = features[static_cast<std::size_t>(k)];
     const HistBin* hb = hist + layout.offset[f];
     const int nb = layout.nbins[f];
     const int numeric = nb - 1;
     const HistBin nan = hb[nb - 1];
+    const bool has_nan = pack.Decode(nan).c > 0;
     SplitInfo best;
-    HistBin acc{0, 0, 0};
+    HistBin acc{0, 0};
     auto consider = [&](const HistBin& left, int t, bool dl) {
       const double gain = ev.Gain(left);
       if (gain > best.gain) {
@@ -76,23 +81,23 @@ SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
         best.threshold_bin = t;
         best.default_left = dl;
         best.left = left;
-        best.right = Sub(total, left);
+        best.right = Sub(total_packed, left);
       }
     };
     for (int t = 0; t < numeric; ++t) {
       acc = Add(acc, hb[t]);
       if (t == numeric - 1) {
         // every numeric value left, missing values right
-        if (nan.c > 0) consider(acc, t, false);
+        if (has_nan) consider(acc, t, false);
         break;
       }
-      if (hb[t].c == 0 && t > 0) continue;  // same partition as the previous threshold
-      if (nan.c > 0) {
+      if (hb[t].hc == 0 && t > 0) continue;  // empty bin: same partition as the previous threshold
+      if (has_nan) {
         consider(acc, t, false);
         consider(Add(acc, nan), t, true);
       } else {
         // No missing values seen: missing goes with the heavier side (by hessian).
-        const bool dl = 2 * acc.h >= total.h;
+        const bool dl = 2 * pack.Decode(acc).h >= total.h;
         consider(acc, t, dl);
       }
     }

@@ -11,7 +11,7 @@ double ThresholdL1(double g, double alpha);
 double LeafOutput(double g, double h, const GrowParams& p);
 
 SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
-                        const std::vector<int>& features, const HistBin& total, double scale_g,
-                        double scale_h, const GrowParams& params, int n_threads);
+                        const std::vector<int>& features, const HistBin& total, CountPacking pack,
+                        double scale_g, double scale_h, const GrowParams& params, int n_threads);
 
 }  // namespace sapwood
