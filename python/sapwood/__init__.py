@@ -19,6 +19,7 @@ from .errors import (
     SapwoodError,
     SchemaError,
 )
+from .importers import import_model
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
 from . import metrics
@@ -32,6 +33,7 @@ __all__ = [
     "Booster",
     "Dataset",
     "train",
+    "import_model",
     "TrainingCallback",
     "EarlyStopping",
     "EvaluationLog",

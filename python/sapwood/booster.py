@@ -38,6 +38,8 @@ class Booster:
         self.best_score: dict[str, dict[str, float]] = {}
         self.evals_result: dict[str, dict[str, list[float]]] = {}
         self._forest: Any = None
+        # LightGBM's category lists of the pandas categorical columns (imported models only).
+        self.pandas_categorical: list[list[Any]] | None = None
         self._threads: int | None = None  # resolved n_jobs, cached: predict is called per row
 
     # ------------------------------------------------------------------ structure
