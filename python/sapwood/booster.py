@@ -99,12 +99,34 @@ class Booster:
                 )
             if cols != self.feature_names:
                 X = X[self.feature_names]
+            if self.pandas_categorical is not None:
+                X = self._encode_pandas_categorical(X)
         arr, _ = to_matrix(X)
         if arr.shape[1] != self.num_features:
             raise DataError(
                 f"X has {arr.shape[1]} features but the model was trained on {self.num_features}"
             )
         return arr
+
+    def _encode_pandas_categorical(self, X: Any) -> Any:
+        """Categorical columns -> codes of the categories LightGBM saw (unseen/NA -> NaN)."""
+        import pandas as pd
+
+        cat_cols = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        if not cat_cols:
+            return X
+        cats = self.pandas_categorical or []
+        if len(cat_cols) != len(cats):
+            raise SchemaError(
+                f"X has {len(cat_cols)} categorical column(s) but the model was trained with "
+                f"{len(cats)}"
+            )
+        X = X.copy()
+        for c, categories in zip(cat_cols, cats, strict=True):
+            codes = pd.Categorical(X[c], categories=categories).codes.astype(np.float32)
+            codes[codes < 0] = np.nan
+            X[c] = codes
+        return X
 
     def _tree_range(self, iteration_range: tuple[int, int] | None) -> tuple[int, int]:
         k = self.num_outputs

@@ -563,6 +563,12 @@ def _lgb_tree(t: dict[str, str], ti: int, nfeat: int) -> dict[str, np.ndarray]:
     missing = (dt >> 2) & 3
     t_int = thr[oi]
     thr32 = _float32_le(np.where(cat, 0.0, t_int))
+    # LightGBM reads every |x| <= kZeroThreshold (1e-35f) as exactly 0.0 before scoring, so a
+    # threshold inside that band splits the band as 0.0 would go.
+    kz = float(np.float32(1e-35))
+    thr32 = np.where((t_int >= -kz) & (t_int < 0), np.nextafter(np.float32(-kz), np.float32(-1)),
+                     thr32)
+    thr32 = np.where((t_int >= 0) & (t_int < kz), np.float32(kz), thr32).astype(np.float32)
     # Missing type None: NaN is scored as 0.0, so it goes where 0.0 goes.
     dl = np.where(missing == 0, 0.0 <= t_int, dleft)
     dl = np.where(cat, False, dl)  # categorical: NaN goes right
