@@ -250,6 +250,12 @@ void Forest::RawBlock(const float* rows, std::int64_t row_stride, std::int64_t n
       for (int j = 0; j < kLanes; ++j) idx[j] = root;
       const float* base = rows + r * row_stride;
       for (int d = 0; d < depth; ++d) {
+        // Deep, unbalanced (loss-guided) trees: stop once every lane sits on a leaf.
+        if (d >= 6 && (d & 1) == 0) {
+          std::uint32_t all = PackedNode::kLeaf;
+          for (int j = 0; j < kLanes; ++j) all &= nodes[idx[j]].meta;
+          if (all) break;
+        }
         for (int j = 0; j < kLanes; ++j) {
           const PackedNode& n = nodes[idx[j]];
           const float v = base[j * row_stride + (n.meta & PackedNode::kFeatureMask)];
@@ -286,12 +292,32 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
   const int K = num_outputs_;
   if (x.rows < 2 * kLanes) {
     // Few rows: walk each row straight from the caller's buffer, on the calling thread,
-    // without touching any buffer of our own.
+    // without touching any buffer of our own. kLanes trees are walked in lock step (branch-free
+    // descents interleaved, as the batch kernel interleaves rows).
     const PackedNode* nodes = nodes_.data();
     for (std::int64_t r = 0; r < x.rows; ++r) {
       const T* row = x.data + r * x.row_stride;
       double* o = out + r * K;
-      for (int t = tree_begin; t < tree_end; ++t) {
+      int t = tree_begin;
+      for (; t + kLanes <= tree_end; t += kLanes) {
+        std::int32_t idx[kLanes];
+        int depth = 0;
+        for (int j = 0; j < kLanes; ++j) {
+          idx[j] = tree_root_[static_cast<std::size_t>(t + j)];
+          depth = std::max(depth, tree_depth_[static_cast<std::size_t>(t + j)]);
+        }
+        for (int d = 0; d < depth; ++d) {
+          for (int j = 0; j < kLanes; ++j) {
+            const PackedNode& n = nodes[idx[j]];
+            const auto f = static_cast<std::int64_t>(n.meta & PackedNode::kFeatureMask);
+            idx[j] = n.child[GoRight(n, static_cast<float>(row[f * x.col_stride]))];
+          }
+        }
+        for (int j = 0; j < kLanes; ++j) {
+          o[tree_output_[static_cast<std::size_t>(t + j)]] += value_[static_cast<std::size_t>(idx[j])];
+        }
+      }
+      for (; t < tree_end; ++t) {
         std::int32_t i = tree_root_[static_cast<std::size_t>(t)];
         while (!(nodes[i].meta & PackedNode::kLeaf)) {
           const PackedNode& n = nodes[i];
