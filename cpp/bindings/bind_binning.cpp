@@ -18,6 +18,12 @@ py::dict TreeToDict(const Tree& t) {
   d["gain"] = ToArray(t.gain);
   d["hess"] = ToArray(t.hess);
   d["count"] = ToArray(t.count);
+  if (!t.split_type.empty()) {
+    d["split_type"] = ToArray(t.split_type);
+    d["cat_begin"] = ToArray(t.cat_begin);
+    d["cat_size"] = ToArray(t.cat_size);
+    d["cat_bits"] = ToArray(t.cat_bits);
+  }
   return d;
 }
 
@@ -42,6 +48,13 @@ Tree TreeFromDict(const py::dict& d) {
   opt("gain", t.gain, 0.0);
   opt("hess", t.hess, 0.0);
   opt("count", t.count, std::int64_t{0});
+  // Optional split kinds (imported models): absent means every split is numeric.
+  if (d.contains("split_type")) {
+    t.split_type = FromArray<std::uint8_t>(d, "split_type", n, true);
+    opt("cat_begin", t.cat_begin, std::int32_t{0});
+    opt("cat_size", t.cat_size, std::int32_t{0});
+    if (d.contains("cat_bits")) t.cat_bits = FromArray<std::uint32_t>(d, "cat_bits", 0, false);
+  }
   return t;
 }
 

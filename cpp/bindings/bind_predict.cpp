@@ -1,30 +1,49 @@
 #include <pybind11/stl.h>
 
 #include "common.hpp"
+#include "sapwood/objective.hpp"
 #include "sapwood/predict.hpp"
 
 namespace sapwood::bindings {
 
+namespace {
+
+void CheckRows(const py::array& x) {
+  if (x.ndim() != 2) throw DataError("X must be 2-D (rows x features)");
+}
+
+}  // namespace
+
 void BindPredict(py::module_& m) {
   py::class_<Forest, std::shared_ptr<Forest>>(m, "Forest")
-      .def(py::init([](const py::list& trees, const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& tree_output,
+      .def(py::init([](const py::list& trees,
+                       const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>&
+                           tree_output,
                        int num_outputs, int num_features) {
              std::vector<Tree> ts;
+             ts.reserve(trees.size());
              for (const auto& t : trees) {
                if (!py::isinstance<py::dict>(t)) throw ModelFormatError("each tree must be a dict");
                ts.push_back(TreeFromDict(t.cast<py::dict>()));
              }
-             std::vector<std::int32_t> to(tree_output.data(), tree_output.data() + tree_output.size());
+             std::vector<std::int32_t> to(tree_output.data(),
+                                          tree_output.data() + tree_output.size());
+             // Safe: only C++ objects owned by this frame are touched while packing.
+             py::gil_scoped_release release;
              return std::make_shared<Forest>(ts, std::move(to), num_outputs, num_features);
            }),
-           py::arg("trees"), py::arg("tree_output"), py::arg("num_outputs"), py::arg("num_features"))
+           py::arg("trees"), py::arg("tree_output"), py::arg("num_outputs"),
+           py::arg("num_features"))
       .def_property_readonly("num_trees", &Forest::NumTrees)
       .def_property_readonly("num_outputs", &Forest::NumOutputs)
       .def_property_readonly("num_features", &Forest::NumFeatures)
+      .def_property_readonly("max_depth", &Forest::MaxDepth)
+      .def_property_readonly("has_special_splits", &Forest::HasSpecialSplits)
       .def(
           "predict_raw",
           [](const Forest& f, const py::array& x, int tree_begin, int tree_end,
              py::array_t<double> out, int n_threads) {
+            CheckRows(x);
             if (!(out.flags() & py::array::c_style) || out.ndim() != 2 ||
                 out.shape(0) != x.shape(0) || out.shape(1) != f.NumOutputs()) {
               throw DataError("out must be a C-contiguous (n_rows, num_outputs) float64 array");
@@ -40,9 +59,45 @@ void BindPredict(py::module_& m) {
           py::arg("X"), py::arg("tree_begin"), py::arg("tree_end"), py::arg("out"),
           py::arg("n_threads"))
       .def(
+          "predict",
+          // The whole of Booster.predict for "value"/"raw" in one call, so a single row costs
+          // one Python -> C++ crossing: out = init_score + margins, then the link if asked.
+          [](const Forest& f, const py::array& x, int tree_begin, int tree_end,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& init_score,
+             const std::string& objective, int num_class, bool transform, int n_threads) {
+            CheckRows(x);
+            const int K = f.NumOutputs();
+            if (init_score.size() != K) {
+              throw ModelFormatError("init_score has " + std::to_string(init_score.size()) +
+                                     " entries for " + std::to_string(K) + " outputs");
+            }
+            py::array_t<double> out =
+                K == 1 ? py::array_t<double>(x.shape(0))
+                       : py::array_t<double>({x.shape(0), static_cast<py::ssize_t>(K)});
+            double* o = out.mutable_data();
+            const double* init = init_score.data();
+            Objective obj(ParseObjective(objective), num_class);
+            if (obj.NumOutputs() != K) throw ModelFormatError("num_class does not match the trees");
+            WithMatrix(x, "X", [&](auto view) {
+              py::gil_scoped_release release;  // see predict_raw
+              const std::int64_t n = view.rows;
+              for (std::int64_t r = 0; r < n; ++r) {
+                for (int k = 0; k < K; ++k) o[r * K + k] = init[k];
+              }
+              f.PredictRaw(view, tree_begin, tree_end, o, n_threads);
+              if (transform) obj.Transform(o, n, n < 4096 ? 1 : n_threads);
+            });
+            return out;
+          },
+          py::arg("X"), py::arg("tree_begin"), py::arg("tree_end"), py::arg("init_score"),
+          py::arg("objective"), py::arg("num_class"), py::arg("transform"),
+          py::arg("n_threads"))
+      .def(
           "predict_leaf",
           [](const Forest& f, const py::array& x, int tree_begin, int tree_end, int n_threads) {
-            py::array_t<std::int32_t> out({x.shape(0), static_cast<py::ssize_t>(std::max(0, tree_end - tree_begin))});
+            CheckRows(x);
+            py::array_t<std::int32_t> out(
+                {x.shape(0), static_cast<py::ssize_t>(std::max(0, tree_end - tree_begin))});
             std::int32_t* o = out.mutable_data();
             WithMatrix(x, "X", [&](auto view) {
               py::gil_scoped_release release;  // see predict_raw
@@ -50,7 +105,36 @@ void BindPredict(py::module_& m) {
             });
             return out;
           },
-          py::arg("X"), py::arg("tree_begin"), py::arg("tree_end"), py::arg("n_threads"));
+          py::arg("X"), py::arg("tree_begin"), py::arg("tree_end"), py::arg("n_threads"))
+      .def(
+          "predict_contrib",
+          // (n, K, F + 1) contributions; the bias column holds init_score + expected values.
+          [](const Forest& f, const py::array& x, int tree_begin, int tree_end,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& init_score,
+             int n_threads) {
+            CheckRows(x);
+            const int K = f.NumOutputs();
+            const py::ssize_t F1 = f.NumFeatures() + 1;
+            if (init_score.size() != K) {
+              throw ModelFormatError("init_score has " + std::to_string(init_score.size()) +
+                                     " entries for " + std::to_string(K) + " outputs");
+            }
+            py::array_t<double> out({x.shape(0), static_cast<py::ssize_t>(K), F1});
+            double* o = out.mutable_data();
+            const double* init = init_score.data();
+            WithMatrix(x, "X", [&](auto view) {
+              py::gil_scoped_release release;  // see predict_raw
+              const std::int64_t n = view.rows;
+              std::fill(o, o + n * K * F1, 0.0);
+              for (std::int64_t r = 0; r < n; ++r) {
+                for (int k = 0; k < K; ++k) o[(r * K + k) * F1 + F1 - 1] = init[k];
+              }
+              f.PredictContrib(view, tree_begin, tree_end, o, n_threads);
+            });
+            return out;
+          },
+          py::arg("X"), py::arg("tree_begin"), py::arg("tree_end"), py::arg("init_score"),
+          py::arg("n_threads"));
 }
 
 }  // namespace sapwood::bindings

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "sapwood/error.hpp"
@@ -9,11 +10,27 @@
 
 namespace sapwood {
 
+namespace {
+
+std::string Where(std::size_t tree, std::int32_t node) {
+  return "tree " + std::to_string(tree) + ", node " + std::to_string(node);
+}
+
+template <class V>
+bool SizeIs(const V& v, std::int32_t n) {
+  return v.size() == static_cast<std::size_t>(n);
+}
+
+}  // namespace
+
 Forest::Forest(const std::vector<Tree>& trees, std::vector<std::int32_t> tree_output,
                int num_outputs, int num_features)
     : tree_output_(std::move(tree_output)), num_outputs_(num_outputs), num_features_(num_features) {
   if (num_outputs_ < 1) throw ModelFormatError("num_outputs must be >= 1");
   if (num_features_ < 0) throw ModelFormatError("num_features must be >= 0");
+  if (num_features_ > static_cast<int>(PackedNode::kFeatureMask)) {
+    throw ModelFormatError("num_features must be < 2^24");
+  }
   if (tree_output_.size() != trees.size()) {
     throw ModelFormatError("tree_output has " + std::to_string(tree_output_.size()) +
                            " entries for " + std::to_string(trees.size()) + " trees");
@@ -22,81 +39,144 @@ Forest::Forest(const std::vector<Tree>& trees, std::vector<std::int32_t> tree_ou
   for (const auto& t : trees) total += t.NumNodes();
   if (total > 0x7FFFFFFF) throw ModelFormatError("forest has more than 2^31 nodes");
   nodes_.reserve(static_cast<std::size_t>(total));
-  leaf_value_.reserve(static_cast<std::size_t>(total));
+  value_.reserve(static_cast<std::size_t>(total));
+  cover_.reserve(static_cast<std::size_t>(total));
   for (std::size_t ti = 0; ti < trees.size(); ++ti) {
     const Tree& t = trees[ti];
     const std::string where = "tree " + std::to_string(ti);
     const std::int32_t n = t.NumNodes();
     if (n < 1) throw ModelFormatError(where + ": has no nodes");
-    if (t.threshold.size() != static_cast<std::size_t>(n) || t.left.size() != static_cast<std::size_t>(n) ||
-        t.right.size() != static_cast<std::size_t>(n) || t.value.size() != static_cast<std::size_t>(n) ||
-        t.default_left.size() != static_cast<std::size_t>(n)) {
+    if (!SizeIs(t.threshold, n) || !SizeIs(t.left, n) || !SizeIs(t.right, n) ||
+        !SizeIs(t.value, n) || !SizeIs(t.default_left, n)) {
       throw ModelFormatError(where + ": node arrays differ in length");
     }
+    const bool typed = !t.split_type.empty();
+    if (typed && (!SizeIs(t.split_type, n) || !SizeIs(t.cat_begin, n) || !SizeIs(t.cat_size, n))) {
+      throw ModelFormatError(where + ": split_type/cat_begin/cat_size differ in length from "
+                             "the node arrays");
+    }
+    const bool has_cover = SizeIs(t.hess, n);
     if (tree_output_[ti] < 0 || tree_output_[ti] >= num_outputs_) {
       throw ModelFormatError(where + ": output index " + std::to_string(tree_output_[ti]) +
                              " out of range");
     }
     std::vector<std::int32_t> parents(static_cast<std::size_t>(n), 0);
+    std::vector<std::int32_t> depth(static_cast<std::size_t>(n), 0);
     const std::int32_t base = static_cast<std::int32_t>(nodes_.size());
+    std::int32_t tdepth = 0;
     for (std::int32_t i = 0; i < n; ++i) {
       PackedNode pn{};
-      pn.feature = t.feature[i];
-      pn.default_left = t.default_left[i] ? 1 : 0;
-      if (pn.feature >= 0) {
-        if (pn.feature >= num_features_) {
-          throw ModelFormatError(where + ", node " + std::to_string(i) + ": feature " +
-                                 std::to_string(pn.feature) + " out of range (model has " +
-                                 std::to_string(num_features_) + " features)");
+      const std::int32_t f = t.feature[i];
+      if (f >= 0) {
+        if (f >= num_features_) {
+          throw ModelFormatError(Where(ti, i) + ": feature " + std::to_string(f) +
+                                 " out of range (model has " + std::to_string(num_features_) +
+                                 " features)");
         }
         const std::int32_t l = t.left[i], r = t.right[i];
         if (l <= i || r <= i || l >= n || r >= n || l == r) {
-          throw ModelFormatError(where + ", node " + std::to_string(i) +
-                                 ": child index out of range");
-        }
-        if (std::isnan(t.threshold[i])) {
-          throw ModelFormatError(where + ", node " + std::to_string(i) + ": threshold is NaN");
+          throw ModelFormatError(Where(ti, i) + ": child index out of range");
         }
         ++parents[static_cast<std::size_t>(l)];
         ++parents[static_cast<std::size_t>(r)];
-        pn.threshold = t.threshold[i];
-        pn.left = base + l;
-        pn.right = base + r;
+        depth[static_cast<std::size_t>(l)] = depth[static_cast<std::size_t>(i)] + 1;
+        depth[static_cast<std::size_t>(r)] = depth[static_cast<std::size_t>(i)] + 1;
+        tdepth = std::max(tdepth, depth[static_cast<std::size_t>(i)] + 1);
+        const int type = typed ? t.split_type[i] : 0;
+        if (type > 2) {
+          throw ModelFormatError(Where(ti, i) + ": split_type " + std::to_string(type) +
+                                 " unknown (0 numeric, 1 zero-as-missing, 2 categorical)");
+        }
+        pn.meta = static_cast<std::uint32_t>(f) | (t.default_left[i] ? PackedNode::kDefaultLeft : 0u) |
+                  (static_cast<std::uint32_t>(type) << PackedNode::kTypeShift);
+        if (type == 2) {
+          const std::int64_t b = t.cat_begin[i], s = t.cat_size[i];
+          if (b < 0 || s < 0 || b + s > static_cast<std::int64_t>(t.cat_bits.size()) ||
+              s > (1 << 20)) {
+            throw ModelFormatError(Where(ti, i) + ": cat_begin/cat_size out of range of cat_bits");
+          }
+          const std::int32_t slot = static_cast<std::int32_t>(cat_slot_begin_.size());
+          cat_slot_begin_.push_back(static_cast<std::int32_t>(cat_bits_.size()));
+          cat_slot_size_.push_back(static_cast<std::int32_t>(s));
+          cat_bits_.insert(cat_bits_.end(), t.cat_bits.begin() + b, t.cat_bits.begin() + b + s);
+          std::memcpy(&pn.threshold, &slot, sizeof(slot));
+        } else {
+          if (std::isnan(t.threshold[i])) {
+            throw ModelFormatError(Where(ti, i) + ": threshold is NaN");
+          }
+          pn.threshold = t.threshold[i];
+        }
+        if (type != 0) has_special_ = true;
+        pn.child[0] = base + l;
+        pn.child[1] = base + r;
       } else {
-        if (pn.feature != -1) {
-          throw ModelFormatError(where + ", node " + std::to_string(i) + ": bad feature index");
-        }
+        if (f != -1) throw ModelFormatError(Where(ti, i) + ": bad feature index");
         if (!std::isfinite(t.value[i])) {
-          throw ModelFormatError(where + ", node " + std::to_string(i) + ": leaf value not finite");
+          throw ModelFormatError(Where(ti, i) + ": leaf value not finite");
         }
-        pn.left = pn.right = -1;
+        pn.meta = PackedNode::kLeaf;
+        pn.threshold = 0.0f;
+        pn.child[0] = pn.child[1] = base + i;
       }
       nodes_.push_back(pn);
-      leaf_value_.push_back(t.value[i]);
+      value_.push_back(t.value[i]);
+      cover_.push_back(has_cover ? t.hess[i] : 0.0);
     }
     for (std::int32_t i = 1; i < n; ++i) {
       if (parents[static_cast<std::size_t>(i)] != 1) {
-        throw ModelFormatError(where + ", node " + std::to_string(i) +
-                               ": not reachable exactly once from the root");
+        throw ModelFormatError(Where(ti, i) + ": not reachable exactly once from the root");
       }
     }
+    // Expected value under the cover distribution (TreeSHAP's bias term); NaN when some
+    // internal node has no usable cover.
+    std::vector<double> ev(static_cast<std::size_t>(n), 0.0);
+    bool cover_ok = true;
+    for (std::int32_t i = n - 1; i >= 0; --i) {
+      const auto ui = static_cast<std::size_t>(i);
+      if (t.feature[i] < 0) {
+        ev[ui] = t.value[i];
+      } else {
+        const double c = cover_[base + ui];
+        const double cl = cover_[base + static_cast<std::size_t>(t.left[i])];
+        const double cr = cover_[base + static_cast<std::size_t>(t.right[i])];
+        if (!(c > 0) || !std::isfinite(c) || !(cl >= 0) || !(cr >= 0) || !std::isfinite(cl) ||
+            !std::isfinite(cr)) {
+          cover_ok = false;
+          break;
+        }
+        ev[ui] = (cl * ev[static_cast<std::size_t>(t.left[i])] +
+                  cr * ev[static_cast<std::size_t>(t.right[i])]) / c;
+      }
+    }
+    tree_expected_.push_back(cover_ok ? ev[0] : std::nan(""));
     tree_root_.push_back(base);
+    tree_depth_.push_back(tdepth);
+    max_depth_ = std::max(max_depth_, tdepth);
   }
+}
+
+bool Forest::SpecialGoRight(const PackedNode& n, float v) const {
+  const bool dl = (n.meta & PackedNode::kDefaultLeft) != 0;
+  const std::uint32_t type = (n.meta & PackedNode::kTypeMask) >> PackedNode::kTypeShift;
+  if (std::isnan(v)) return !dl;
+  if (type == 1) {
+    // LightGBM's zero-as-missing: |x| <= kZeroThreshold (1e-35f) follows the default side.
+    if (v >= -1e-35f && v <= 1e-35f) return !dl;
+    return !(v <= n.threshold);
+  }
+  // Categorical: the category is the value truncated toward zero; negative categories and
+  // categories past the bitset go right.
+  std::int32_t slot;
+  std::memcpy(&slot, &n.threshold, sizeof(slot));
+  const std::int32_t words = cat_slot_size_[static_cast<std::size_t>(slot)];
+  if (!(v > -1.0f) || !(v < static_cast<float>(words) * 32.0f)) return true;
+  const auto c = static_cast<std::int32_t>(v);
+  const std::uint32_t w =
+      cat_bits_[static_cast<std::size_t>(cat_slot_begin_[static_cast<std::size_t>(slot)] + c / 32)];
+  return ((w >> (c % 32)) & 1u) == 0;
 }
 
 namespace {
-
-template <class T>
-inline std::int32_t Walk(const PackedNode* nodes, std::int32_t node, const MatrixView<T>& x,
-                         std::int64_t r) {
-  while (nodes[node].feature >= 0) {
-    const PackedNode& pn = nodes[node];
-    const float v = static_cast<float>(x.At(r, pn.feature));
-    const bool left = std::isnan(v) ? pn.default_left != 0 : v <= pn.threshold;
-    node = left ? pn.left : pn.right;
-  }
-  return node;
-}
 
 void CheckRange(const Forest& f, int b, int e) {
   if (b < 0 || e > f.NumTrees() || b > e) {
@@ -106,52 +186,185 @@ void CheckRange(const Forest& f, int b, int e) {
   }
 }
 
+template <class T>
+void CheckCols(const Forest& f, const MatrixView<T>& x) {
+  if (x.cols != f.NumFeatures()) {
+    throw DataError("input has " + std::to_string(x.cols) + " features but the model expects " +
+                    std::to_string(f.NumFeatures()));
+  }
+}
+
+// Rows of the batch kernels: a block of rows as float32, row-major. Float32 C-ordered input is
+// read in place; anything else is converted block by block into a buffer owned by the thread
+// and reused across calls (fresh pages are slow to get here).
+template <class T>
+const float* RowBlock(const MatrixView<T>& x, std::int64_t r0, std::int64_t nr,
+                      std::int64_t* stride) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (x.col_stride == 1 && x.cols > 0) {
+      *stride = x.row_stride;
+      return x.data + r0 * x.row_stride;
+    }
+  }
+  thread_local std::vector<float> buf;
+  const std::int64_t w = std::max<std::int64_t>(1, x.cols);
+  const auto need = static_cast<std::size_t>(nr * w);
+  if (buf.size() < need) buf.resize(need);
+  float* b = buf.data();
+  if (x.cols == 0) {
+    std::fill(b, b + need, 0.0f);
+  } else if (x.col_stride == 1) {
+    for (std::int64_t r = 0; r < nr; ++r) {
+      const T* src = x.data + (r0 + r) * x.row_stride;
+      for (std::int64_t c = 0; c < w; ++c) b[r * w + c] = static_cast<float>(src[c]);
+    }
+  } else {
+    // Column by column: Fortran-ordered input streams each column once.
+    for (std::int64_t c = 0; c < w; ++c) {
+      const T* src = x.data + c * x.col_stride + r0 * x.row_stride;
+      for (std::int64_t r = 0; r < nr; ++r) b[r * w + c] = static_cast<float>(src[r * x.row_stride]);
+    }
+  }
+  *stride = w;
+  return b;
+}
+
+constexpr std::int64_t kRowBlock = 128;
+constexpr int kLanes = 8;  // rows walked in lock step through one tree
+
 }  // namespace
+
+template <bool kSpecial>
+void Forest::RawBlock(const float* rows, std::int64_t row_stride, std::int64_t nrows,
+                      int tree_begin, int tree_end, double* out) const {
+  const PackedNode* nodes = nodes_.data();
+  const double* value = value_.data();
+  const int K = num_outputs_;
+  for (int t = tree_begin; t < tree_end; ++t) {
+    const std::int32_t root = tree_root_[static_cast<std::size_t>(t)];
+    const int depth = tree_depth_[static_cast<std::size_t>(t)];
+    const int k = tree_output_[static_cast<std::size_t>(t)];
+    std::int64_t r = 0;
+    for (; r + kLanes <= nrows; r += kLanes) {
+      std::int32_t idx[kLanes];
+      for (int j = 0; j < kLanes; ++j) idx[j] = root;
+      const float* base = rows + r * row_stride;
+      for (int d = 0; d < depth; ++d) {
+        // Deep, unbalanced (loss-guided) trees: stop once every lane sits on a leaf.
+        if (d >= 6 && (d & 1) == 0) {
+          std::uint32_t all = PackedNode::kLeaf;
+          for (int j = 0; j < kLanes; ++j) all &= nodes[idx[j]].meta;
+          if (all) break;
+        }
+        for (int j = 0; j < kLanes; ++j) {
+          const PackedNode& n = nodes[idx[j]];
+          const float v = base[j * row_stride + (n.meta & PackedNode::kFeatureMask)];
+          bool right;
+          if constexpr (kSpecial) {
+            right = GoRight(n, v);
+          } else {
+            const bool gt = v > n.threshold;
+            const bool not_le = !(v <= n.threshold);
+            right = (n.meta & PackedNode::kDefaultLeft) ? gt : not_le;
+          }
+          idx[j] = n.child[right];
+        }
+      }
+      for (int j = 0; j < kLanes; ++j) out[(r + j) * K + k] += value[idx[j]];
+    }
+    for (; r < nrows; ++r) {
+      const float* row = rows + r * row_stride;
+      std::int32_t i = root;
+      while (!(nodes[i].meta & PackedNode::kLeaf)) {
+        const PackedNode& n = nodes[i];
+        i = n.child[GoRight(n, row[n.meta & PackedNode::kFeatureMask])];
+      }
+      out[r * K + k] += value[i];
+    }
+  }
+}
 
 template <class T>
 void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, double* out,
                         int n_threads) const {
   CheckRange(*this, tree_begin, tree_end);
-  if (x.cols != num_features_) {
-    throw DataError("input has " + std::to_string(x.cols) + " features but the model expects " +
-                    std::to_string(num_features_));
-  }
-  constexpr std::int64_t kBlock = 256;
+  CheckCols(*this, x);
   const int K = num_outputs_;
-  const PackedNode* nodes = nodes_.data();
-  ParallelFor(0, (x.rows + kBlock - 1) / kBlock, x.rows >= 2 * kBlock ? n_threads : 1,
-              [&](std::int64_t b) {
-                const std::int64_t r0 = b * kBlock, r1 = std::min(x.rows, r0 + kBlock);
-                for (int t = tree_begin; t < tree_end; ++t) {
-                  const std::int32_t root = tree_root_[static_cast<std::size_t>(t)];
-                  const int k = tree_output_[static_cast<std::size_t>(t)];
-                  for (std::int64_t r = r0; r < r1; ++r) {
-                    out[r * K + k] += leaf_value_[static_cast<std::size_t>(Walk(nodes, root, x, r))];
-                  }
-                }
-              });
+  if (x.rows < 2 * kLanes) {
+    // Few rows: walk each row straight from the caller's buffer, on the calling thread,
+    // without touching any buffer of our own. kLanes trees are walked in lock step (branch-free
+    // descents interleaved, as the batch kernel interleaves rows).
+    const PackedNode* nodes = nodes_.data();
+    for (std::int64_t r = 0; r < x.rows; ++r) {
+      const T* row = x.data + r * x.row_stride;
+      double* o = out + r * K;
+      int t = tree_begin;
+      for (; t + kLanes <= tree_end; t += kLanes) {
+        std::int32_t idx[kLanes];
+        int depth = 0;
+        for (int j = 0; j < kLanes; ++j) {
+          idx[j] = tree_root_[static_cast<std::size_t>(t + j)];
+          depth = std::max(depth, tree_depth_[static_cast<std::size_t>(t + j)]);
+        }
+        for (int d = 0; d < depth; ++d) {
+          for (int j = 0; j < kLanes; ++j) {
+            const PackedNode& n = nodes[idx[j]];
+            const auto f = static_cast<std::int64_t>(n.meta & PackedNode::kFeatureMask);
+            idx[j] = n.child[GoRight(n, static_cast<float>(row[f * x.col_stride]))];
+          }
+        }
+        for (int j = 0; j < kLanes; ++j) {
+          o[tree_output_[static_cast<std::size_t>(t + j)]] += value_[static_cast<std::size_t>(idx[j])];
+        }
+      }
+      for (; t < tree_end; ++t) {
+        std::int32_t i = tree_root_[static_cast<std::size_t>(t)];
+        while (!(nodes[i].meta & PackedNode::kLeaf)) {
+          const PackedNode& n = nodes[i];
+          const auto f = static_cast<std::int64_t>(n.meta & PackedNode::kFeatureMask);
+          i = n.child[GoRight(n, static_cast<float>(row[f * x.col_stride]))];
+        }
+        o[tree_output_[static_cast<std::size_t>(t)]] += value_[static_cast<std::size_t>(i)];
+      }
+    }
+    return;
+  }
+  const std::int64_t nblocks = (x.rows + kRowBlock - 1) / kRowBlock;
+  ParallelFor(0, nblocks, n_threads, [&](std::int64_t b) {
+    const std::int64_t r0 = b * kRowBlock, nr = std::min(x.rows, r0 + kRowBlock) - r0;
+    std::int64_t stride = 0;
+    const float* rows = RowBlock(x, r0, nr, &stride);
+    if (has_special_) {
+      RawBlock<true>(rows, stride, nr, tree_begin, tree_end, out + r0 * K);
+    } else {
+      RawBlock<false>(rows, stride, nr, tree_begin, tree_end, out + r0 * K);
+    }
+  });
 }
 
 template <class T>
 void Forest::PredictLeaf(const MatrixView<T>& x, int tree_begin, int tree_end, std::int32_t* out,
                          int n_threads) const {
   CheckRange(*this, tree_begin, tree_end);
-  if (x.cols != num_features_) {
-    throw DataError("input has " + std::to_string(x.cols) + " features but the model expects " +
-                    std::to_string(num_features_));
-  }
+  CheckCols(*this, x);
   const int nt = tree_end - tree_begin;
-  constexpr std::int64_t kBlock = 256;
-  ParallelFor(0, (x.rows + kBlock - 1) / kBlock, x.rows >= 2 * kBlock ? n_threads : 1,
-              [&](std::int64_t b) {
-                const std::int64_t r0 = b * kBlock, r1 = std::min(x.rows, r0 + kBlock);
-                for (std::int64_t r = r0; r < r1; ++r) {
-                  for (int t = tree_begin; t < tree_end; ++t) {
-                    const std::int32_t root = tree_root_[static_cast<std::size_t>(t)];
-                    out[r * nt + (t - tree_begin)] = Walk(nodes_.data(), root, x, r) - root;
-                  }
-                }
-              });
+  const std::int64_t nblocks = (x.rows + kRowBlock - 1) / kRowBlock;
+  ParallelFor(0, nblocks, x.rows >= 2 * kRowBlock ? n_threads : 1, [&](std::int64_t b) {
+    const std::int64_t r0 = b * kRowBlock, r1 = std::min(x.rows, r0 + kRowBlock);
+    const PackedNode* nodes = nodes_.data();
+    for (std::int64_t r = r0; r < r1; ++r) {
+      for (int t = tree_begin; t < tree_end; ++t) {
+        const std::int32_t root = tree_root_[static_cast<std::size_t>(t)];
+        std::int32_t i = root;
+        while (!(nodes[i].meta & PackedNode::kLeaf)) {
+          const PackedNode& n = nodes[i];
+          const auto f = static_cast<std::int64_t>(n.meta & PackedNode::kFeatureMask);
+          i = n.child[GoRight(n, static_cast<float>(x.At(r, f)))];
+        }
+        out[r * nt + (t - tree_begin)] = i - root;
+      }
+    }
+  });
 }
 
 template void Forest::PredictRaw<float>(const MatrixView<float>&, int, int, double*, int) const;

@@ -20,6 +20,7 @@ from .errors import (
     SapwoodError,
     SchemaError,
 )
+from .importers import import_model
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
 
@@ -33,6 +34,7 @@ __all__ = [
     "metrics",
     "Dataset",
     "train",
+    "import_model",
     "TrainingCallback",
     "EarlyStopping",
     "EvaluationLog",

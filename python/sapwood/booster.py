@@ -13,7 +13,9 @@ from .errors import DataError, NotFittedError, ParameterError, SchemaError
 
 __all__ = ["Booster"]
 
-Output = Literal["value", "raw", "leaf"]
+Output = Literal["value", "raw", "leaf", "contrib"]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Booster:
@@ -36,6 +38,9 @@ class Booster:
         self.best_score: dict[str, dict[str, float]] = {}
         self.evals_result: dict[str, dict[str, list[float]]] = {}
         self._forest: Any = None
+        # LightGBM's category lists of the pandas categorical columns (imported models only).
+        self.pandas_categorical: list[list[Any]] | None = None
+        self._threads: int | None = None  # resolved n_jobs, cached: predict is called per row
 
     # ------------------------------------------------------------------ structure
     @property
@@ -71,6 +76,9 @@ class Booster:
         if forest is None:
             forest = _core.Forest(self._trees, np.asarray(self._tree_output, dtype=np.int32),
                                   self.num_outputs, self.num_features)
+            # What the fast path of predict() needs, resolved once per packed forest.
+            self._threads = resolve_n_jobs(self.params.get("n_jobs"))
+            self.init_score = np.ascontiguousarray(self.init_score, dtype=np.float64)
             self._forest = forest
         return forest
 
@@ -91,12 +99,34 @@ class Booster:
                 )
             if cols != self.feature_names:
                 X = X[self.feature_names]
+            if self.pandas_categorical is not None:
+                X = self._encode_pandas_categorical(X)
         arr, _ = to_matrix(X)
         if arr.shape[1] != self.num_features:
             raise DataError(
                 f"X has {arr.shape[1]} features but the model was trained on {self.num_features}"
             )
         return arr
+
+    def _encode_pandas_categorical(self, X: Any) -> Any:
+        """Categorical columns -> codes of the categories LightGBM saw (unseen/NA -> NaN)."""
+        import pandas as pd
+
+        cat_cols = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        if not cat_cols:
+            return X
+        cats = self.pandas_categorical or []
+        if len(cat_cols) != len(cats):
+            raise SchemaError(
+                f"X has {len(cat_cols)} categorical column(s) but the model was trained with "
+                f"{len(cats)}"
+            )
+        X = X.copy()
+        for c, categories in zip(cat_cols, cats, strict=True):
+            codes = pd.Categorical(X[c], categories=categories).codes.astype(np.float32)
+            codes[codes < 0] = np.nan
+            X[c] = codes
+        return X
 
     def _tree_range(self, iteration_range: tuple[int, int] | None) -> tuple[int, int]:
         k = self.num_outputs
@@ -126,27 +156,58 @@ class Booster:
     ) -> np.ndarray:
         """Score rows.
 
-        output: "value" (probabilities for classifiers, the prediction for regression),
-        "raw" (margins) or "leaf" (leaf index per tree). Multiclass value/raw outputs have one
-        column per class. iteration_range=(start, end) scores rounds [start, end); by default
-        the rounds up to ``best_iteration`` when early stopping set it, else all.
+        output:
+          "value": probabilities for classifiers, the prediction for regression;
+          "raw": margins (before the link);
+          "leaf": the leaf node index reached in each tree, shape (n_rows, n_trees);
+          "contrib": exact TreeSHAP feature contributions, shape (n_rows, n_features + 1)
+          (multiclass: (n_rows, num_class, n_features + 1)); the last column is the expected
+          value (bias), and each row sums to the raw margin.
+        Value/raw outputs have shape (n_rows,), multiclass (n_rows, num_class).
+        iteration_range=(start, end) scores rounds [start, end); by default the rounds up to
+        ``best_iteration`` when early stopping set it, else all. Inputs may be float32 or
+        float64 numpy arrays in C or Fortran order (read in place) or pandas DataFrames.
         """
-        if output not in ("value", "raw", "leaf"):
-            raise ParameterError(f"output must be 'value', 'raw' or 'leaf', got {output!r}")
+        # Fast path (one C++ call): a float numpy array, value/raw, default trees.
+        forest = self._forest
+        if (
+            forest is not None
+            and type(X) is np.ndarray
+            and iteration_range is None
+            and n_jobs is None
+            and (output == "value" or output == "raw")
+            and X.ndim == 2
+            and X.shape[1] == len(self.feature_names)
+            and X.dtype in _FLOAT_DTYPES
+            and X.dtype.isnative
+        ):
+            end = self.best_iteration or len(self._trees) // forest.num_outputs
+            out: np.ndarray = forest.predict(
+                X, 0, end * forest.num_outputs, self.init_score, self.objective, self.num_class,
+                output == "value", self._threads,
+            )
+            return out
+        if output not in ("value", "raw", "leaf", "contrib"):
+            raise ParameterError(
+                f"output must be 'value', 'raw', 'leaf' or 'contrib', got {output!r}"
+            )
         arr = self._matrix(X)
         b, e = self._tree_range(iteration_range)
-        threads = resolve_n_jobs(n_jobs if n_jobs is not None else self.params.get("n_jobs"))
+        if n_jobs is None:
+            threads = self._threads or resolve_n_jobs(self.params.get("n_jobs"))
+        else:
+            threads = resolve_n_jobs(n_jobs)
         forest = self._get_forest()
         if output == "leaf":
             out_leaf: np.ndarray = forest.predict_leaf(arr, b, e, threads)
             return out_leaf
-        k = self.num_outputs
-        out = np.empty((arr.shape[0], k), dtype=np.float64)
-        out[:] = self.init_score.reshape(1, k)
-        forest.predict_raw(arr, b, e, out, threads)
-        if output == "value":
-            _core.transform_scores(self.objective, self.num_class, out, threads)
-        return out[:, 0] if k == 1 else out
+        init = np.ascontiguousarray(self.init_score, dtype=np.float64)
+        if output == "contrib":
+            contrib: np.ndarray = forest.predict_contrib(arr, b, e, init, threads)
+            return contrib[:, 0, :] if self.num_outputs == 1 else contrib
+        res: np.ndarray = forest.predict(arr, b, e, init, self.objective, self.num_class,
+                                         output == "value", threads)
+        return res
 
     # ------------------------------------------------------------------ importance
     def feature_importance(self, kind: Literal["split", "gain"] = "split",
@@ -169,6 +230,7 @@ class Booster:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_forest"] = None
+        state["_threads"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

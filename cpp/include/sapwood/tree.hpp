@@ -17,6 +17,16 @@ struct Tree {
   std::vector<double> gain;   // split gain, 0 for leaves
   std::vector<double> hess;   // sum of hessians of the training rows reaching the node (cover)
   std::vector<std::int64_t> count;  // training rows reaching the node
+  // Optional split kinds (empty = every split numeric; only imported models fill them):
+  //   split_type[n] 0: numeric, go left when x <= threshold, NaN goes default_left;
+  //                 1: numeric with zero-as-missing: NaN and |x| <= 1e-35 go default_left;
+  //                 2: categorical: NaN goes default_left; otherwise left when x is a
+  //                    non-negative integer category c (truncated) whose bit is set in
+  //                    cat_bits[cat_begin[n] .. cat_begin[n] + cat_size[n]) (32 bits a word).
+  std::vector<std::uint8_t> split_type;
+  std::vector<std::int32_t> cat_begin;
+  std::vector<std::int32_t> cat_size;
+  std::vector<std::uint32_t> cat_bits;
 
   std::int32_t NumNodes() const { return static_cast<std::int32_t>(feature.size()); }
   bool IsLeaf(std::int32_t n) const { return feature[n] < 0; }

@@ -1,0 +1,44 @@
+"""asv benchmarks: batch scoring, single-row latency and TreeSHAP (small sizes, 2 threads)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sapwood
+
+from ._data import binary_classification
+
+
+class Predict:
+    PARAMS = {"objective": "binary", "n_estimators": 100, "num_leaves": 63, "n_jobs": 2,
+              "random_state": 0}
+
+    def setup(self) -> None:
+        X, y = binary_classification(20_000)
+        self.booster = sapwood.train(self.PARAMS, sapwood.Dataset(X, y))
+        self.X, _ = binary_classification(100_000, seed=1)
+        self.X64 = self.X.astype(np.float64)
+        self.XF = np.asfortranarray(self.X)
+        self.row = self.X[:1].copy()
+        self.rows100 = self.X[:100].copy()
+        self.booster.predict(self.row)  # pack the forest once
+
+    def time_batch_float32(self) -> None:
+        self.booster.predict(self.X)
+
+    def time_batch_float64(self) -> None:
+        self.booster.predict(self.X64)
+
+    def time_batch_fortran(self) -> None:
+        self.booster.predict(self.XF)
+
+    def time_single_row(self) -> None:
+        self.booster.predict(self.row)
+
+    def time_batch_100(self) -> None:
+        self.booster.predict(self.rows100)
+
+    def time_contrib_1000(self) -> None:
+        self.booster.predict(self.X[:1000], output="contrib")
+
+    def peakmem_batch_float32(self) -> None:
+        self.booster.predict(self.X)

@@ -1,0 +1,227 @@
+"""import_model: XGBoost and LightGBM models score the same as their own libraries."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import sapwood
+from sapwood import ModelFormatError, import_model
+
+xgb = pytest.importorskip("xgboost")
+lgb = pytest.importorskip("lightgbm")
+
+
+def make_data(seed: int = 0, n: int = 2000, m: int = 6) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m)).astype(np.float32)
+    X[:, 2] = np.round(X[:, 2] * 2) / 2  # repeated values: thresholds land on data values
+    X[rng.random(X.shape) < 0.06] = np.nan
+    X[rng.random(X.shape) < 0.06] = 0.0
+    Z = np.nan_to_num(X)
+    labels = {
+        "binary": (Z[:, 0] + Z[:, 1] * Z[:, 2] - (X[:, 3] == 0) > 0).astype(int),
+        "multiclass": np.minimum((Z[:, 0] > 0).astype(int) + (Z[:, 3] > 0.5) + np.isnan(X[:, 4]), 2),
+        "regression": 2 * Z[:, 0] + Z[:, 1] - 3 * np.isnan(X[:, 5]),
+    }
+    return X, labels
+
+
+def score_rows(model_thresholds: np.ndarray, X: np.ndarray, seed: int = 1) -> np.ndarray:
+    """Rows with NaN, zeros, negatives and values exactly on the model's thresholds."""
+    rng = np.random.default_rng(seed)
+    Xt = X[:600].copy()
+    thr = model_thresholds[np.abs(model_thresholds) < 1e38].astype(np.float32)
+    if thr.size:
+        mask = rng.random(Xt.shape) < 0.3
+        Xt[mask] = rng.choice(thr, size=int(mask.sum()))
+    Xt[:20] = 0.0
+    Xt[20:40] = np.nan
+    Xt[40:60] = -np.abs(Xt[40:60])
+    return Xt
+
+
+XGB_OBJ = {"binary": "binary:logistic", "multiclass": "multi:softprob",
+           "regression": "reg:squarederror"}
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("policy", ["depthwise", "lossguide"])
+@pytest.mark.parametrize("fmt", ["json", "ubj"])
+def test_xgboost_parity(tmp_path, task, policy, fmt) -> None:  # type: ignore[no-untyped-def]
+    X, y = make_data()
+    params = {"objective": XGB_OBJ[task], "grow_policy": policy, "max_leaves": 31,
+              "max_depth": 6 if policy == "depthwise" else 0, "eta": 0.3, "nthread": 1}
+    if task == "multiclass":
+        params["num_class"] = 3
+    bst = xgb.train(params, xgb.DMatrix(X, y[task]), 25)
+    path = tmp_path / f"m.{fmt}"
+    bst.save_model(str(path))
+    sb = import_model(path)
+    assert sb.objective == task and sb.num_features == X.shape[1]
+    dump = json.loads(bst.save_raw("json").decode())
+    conds = np.concatenate([t["split_conditions"] for t in
+                            dump["learner"]["gradient_booster"]["model"]["trees"]])
+    Xt = score_rows(np.asarray(conds), X)
+    np.testing.assert_allclose(sb.predict(Xt, output="raw"),
+                               bst.inplace_predict(Xt, predict_type="margin"), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(sb.predict(Xt), bst.inplace_predict(Xt), atol=1e-5, rtol=0)
+    ref_c = bst.predict(xgb.DMatrix(Xt[:100]), pred_contribs=True)
+    np.testing.assert_allclose(sb.predict(Xt[:100], output="contrib"), ref_c, atol=1e-4)
+    assert import_model(path.read_bytes()).num_trees == sb.num_trees
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("missing", ["nan", "zero", "none"])
+def test_lightgbm_parity(tmp_path, task, missing) -> None:  # type: ignore[no-untyped-def]
+    X, y = make_data(2)
+    if missing == "none":
+        X = np.nan_to_num(X)  # no NaN while training: missing type None
+    params = {"objective": task, "verbose": -1, "num_leaves": 31, "num_threads": 1,
+              "zero_as_missing": missing == "zero", "min_data_in_leaf": 5}
+    if task == "multiclass":
+        params["num_class"] = 3
+    bst = lgb.train(params, lgb.Dataset(X, y[task]), 25)
+    path = tmp_path / "model.txt"
+    bst.save_model(str(path))
+    sb = import_model(str(path))
+    thr = np.concatenate([np.atleast_1d(np.asarray(t.get("threshold", []), dtype=float))
+                          for t in _lgb_trees(bst)])
+    Xt = score_rows(thr, make_data(2)[0])
+    np.testing.assert_allclose(sb.predict(Xt, output="raw"), bst.predict(Xt, raw_score=True),
+                               atol=1e-4, rtol=0)
+    np.testing.assert_allclose(sb.predict(Xt), bst.predict(Xt), atol=1e-5, rtol=0)
+    got = sb.predict(Xt[:100], output="contrib")
+    np.testing.assert_allclose(got.reshape(100, -1), bst.predict(Xt[:100], pred_contrib=True),
+                               atol=1e-6)
+
+
+def _lgb_trees(bst):  # type: ignore[no-untyped-def]
+    out = []
+
+    def visit(node):  # type: ignore[no-untyped-def]
+        if "split_index" in node:
+            if isinstance(node["threshold"], (int, float)):
+                out.append(node["threshold"])
+            visit(node["left_child"])
+            visit(node["right_child"])
+
+    for t in bst.dump_model()["tree_info"]:
+        visit(t["tree_structure"])
+    return [{"threshold": out}]
+
+
+def test_lightgbm_categorical(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1)
+    n = 3000
+    X = rng.standard_normal((n, 4)).astype(np.float32)
+    X[:, 1] = rng.integers(0, 40, n)
+    X[:, 3] = rng.integers(0, 5, n)
+    X[rng.random(n) < 0.05, 1] = np.nan
+    y = (np.isin(X[:, 1], [1, 3, 5, 7, 30, 33]) ^ (X[:, 0] > 0) ^ (X[:, 3] == 2)).astype(int)
+    bst = lgb.train({"objective": "binary", "verbose": -1, "min_data_per_group": 5,
+                     "cat_smooth": 1, "max_cat_to_onehot": 4, "num_threads": 1},
+                    lgb.Dataset(X, y, categorical_feature=[1, 3]), 20)
+    sb = import_model(bst.model_to_string().encode())
+    Xt = X[:500].copy()
+    Xt[:50, 1] = -1
+    Xt[50:100, 1] = 100
+    Xt[100:150, 1] = -0.5
+    Xt[150:200, 1] = 2.7
+    Xt[200:250, 1] = np.inf
+    Xt[250:300, 3] = np.nan
+    np.testing.assert_allclose(sb.predict(Xt, output="raw"), bst.predict(Xt, raw_score=True),
+                               atol=1e-4)
+    np.testing.assert_allclose(sb.predict(Xt[:100], output="contrib"),
+                               bst.predict(Xt[:100], pred_contrib=True), atol=1e-6)
+
+
+def test_lightgbm_pandas_categorical() -> None:
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    n = 2000
+    df = pd.DataFrame({
+        "a": rng.standard_normal(n),
+        "b": pd.Categorical(np.array(list("abcdefgh"))[rng.integers(0, 8, n)]),
+        "c": rng.standard_normal(n),
+    })
+    y = (df.b.isin(["b", "d"]) ^ (df.a > 0)).astype(int)
+    bst = lgb.train({"objective": "binary", "verbose": -1, "min_data_per_group": 5,
+                     "num_threads": 1}, lgb.Dataset(df, y), 10)
+    sb = import_model(bst.model_to_string().encode())
+    assert sb.pandas_categorical == [list("abcdefgh")]
+    test = df.iloc[:300].copy()
+    test.loc[:10, "b"] = None
+    np.testing.assert_allclose(sb.predict(test), bst.predict(test), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- malformed
+def _xgb_doc() -> dict:  # type: ignore[type-arg]
+    X, y = make_data(n=300)
+    bst = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(X, y["binary"]),
+                    3)
+    return json.loads(bst.save_raw("json").decode())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda d: d["learner"].pop("objective"), "objective"),
+        (lambda d: d["learner"]["objective"].update(name="rank:pairwise"), "rank:pairwise"),
+        (lambda d: d["learner"]["gradient_booster"].update(name="gblinear"), "gbtree"),
+        (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][0].update(
+            split_indices=[99] * len(d["learner"]["gradient_booster"]["model"]["trees"][0]
+                                     ["split_indices"])), "split_indices"),
+        (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][1].update(
+            left_children=[5, -1, -1]), "trees\\[1\\]"),
+        (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][0].update(
+            split_type=[1] + [0] * 100), "categorical"),
+        (lambda d: d["learner"]["gradient_booster"]["model"].update(tree_info=[0]), "tree_info"),
+        (lambda d: d["learner"]["learner_model_param"].update(base_score="abc"), "base_score"),
+    ],
+)
+def test_xgboost_malformed(edit, match) -> None:  # type: ignore[no-untyped-def]
+    d = _xgb_doc()
+    edit(d)
+    with pytest.raises(ModelFormatError, match=match):
+        import_model(json.dumps(d).encode())
+
+
+def test_lightgbm_malformed() -> None:
+    X, y = make_data(n=300)
+    text = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y["binary"]),
+                     3).model_to_string()
+    with pytest.raises(ModelFormatError, match="left_child"):
+        import_model(text.replace("left_child=", "left_child=77 ", 1).encode())
+    with pytest.raises(ModelFormatError, match="split_feature"):
+        import_model(text.replace("split_feature=", "split_feature=1000 ", 1).encode())
+    with pytest.raises(ModelFormatError, match="objective"):
+        import_model(text.replace("objective=binary", "objective=lambdarank", 1).encode())
+    with pytest.raises(ModelFormatError, match="threshold"):
+        import_model(text.replace("threshold=", "threshold=abc ", 1).encode())
+
+
+@pytest.mark.parametrize("blob", [b"", b"garbage", b"{\"learner\": 3}", b"{L\x00\x00", b"{"])
+def test_unknown_or_truncated(blob: bytes) -> None:
+    with pytest.raises(ModelFormatError):
+        import_model(blob)
+
+
+def test_truncated_ubjson(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    X, y = make_data(n=300)
+    bst = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(X, y["binary"]), 3)
+    raw = bytes(bst.save_raw("ubj"))
+    for cut in (10, len(raw) // 2, len(raw) - 3):
+        with pytest.raises(ModelFormatError):
+            import_model(raw[:cut])
+    with pytest.raises(ModelFormatError):
+        import_model(tmp_path / "does-not-exist.json")
+
+
+def test_imported_booster_is_a_booster() -> None:
+    X, y = make_data(n=300)
+    bst = xgb.train({"objective": "reg:squarederror"}, xgb.DMatrix(X, y["regression"]), 3)
+    sb = import_model(bytes(bst.save_raw("json")))
+    assert isinstance(sb, sapwood.Booster) and sb.bin_edges == []
+    assert sb.feature_names == [f"f{i}" for i in range(X.shape[1])]
