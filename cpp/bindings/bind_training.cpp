@@ -68,6 +68,47 @@ void BindTraining(py::module_& m) {
       });
 
   m.def(
+      "build_histogram",
+      [](const BinnedMatrix& data, py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast> rows,
+         py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> g,
+         py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> h, int count_bits,
+         int n_threads) {
+        // For tests: the production histogram builder on fixed-point gradients. Returns
+        // (offsets, g, h, count) with one entry per histogram bin.
+        const std::int64_t n = data.NumRows();
+        if (g.size() != n || h.size() != n) throw DataError("g and h need one value per row");
+        std::vector<std::uint32_t> r(rows.data(), rows.data() + rows.size());
+        for (auto v : r) {
+          if (v >= n) throw DataError("row index out of range");
+        }
+        std::vector<GradPair> gh(static_cast<std::size_t>(n));
+        for (std::int64_t i = 0; i < n; ++i) {
+          if (h.data()[i] < 0) throw DataError("hessians must be >= 0");
+          gh[static_cast<std::size_t>(i)] = {g.data()[i], (h.data()[i] << count_bits) | 1};
+        }
+        HistLayout layout;
+        std::vector<HistBin> hist;
+        {
+          py::gil_scoped_release release;  // Safe: only C++-owned buffers are touched.
+          hist = BuildHistogram(data, r, gh, n_threads, &layout);
+        }
+        CountPacking pack;
+        pack.bits = count_bits;
+        std::vector<std::int64_t> og, oh, oc;
+        for (const auto& b : hist) {
+          NodeSums s = pack.Decode(b);
+          og.push_back(s.g);
+          oh.push_back(s.h);
+          oc.push_back(s.c);
+        }
+        std::vector<std::uint32_t> off = layout.offset;
+        off.push_back(layout.total);
+        return py::make_tuple(ToArray(off), ToArray(og), ToArray(oh), ToArray(oc));
+      },
+      py::arg("data"), py::arg("rows"), py::arg("g"), py::arg("h"), py::arg("count_bits"),
+      py::arg("n_threads"));
+
+  m.def(
       "transform_scores",
       [](const std::string& objective, int num_class, py::array_t<double> raw, int n_threads) {
         if (!(raw.flags() & py::array::c_style)) throw DataError("raw scores must be C-contiguous");

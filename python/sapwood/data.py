@@ -136,6 +136,8 @@ class Dataset:
                 raise DataError(
                     f"weight must be finite and >= 0; row {bad[0]} has {self.weight[bad[0]]}"
                 )
+            if not self.weight.sum() > 0:
+                raise DataError("weights sum to zero: at least one row needs a positive weight")
         self._binned: Any = None
         self._edges: list[np.ndarray] | None = None
         self._bin_key: tuple[int, int, int] | None = None

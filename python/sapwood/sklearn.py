@@ -15,21 +15,34 @@ from .training import train
 
 try:  # scikit-learn is optional at import time; the estimators need it to be used.
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 except ImportError:  # pragma: no cover
     BaseEstimator = object  # type: ignore[misc,assignment]
     ClassifierMixin = RegressorMixin = object  # type: ignore[misc,assignment]
+    _SklearnNotFitted = NotFittedError  # type: ignore[misc,assignment]
+
+
+class EstimatorNotFittedError(NotFittedError, _SklearnNotFitted):  # type: ignore[misc,valid-type]
+    """Raised by an unfitted estimator: both sapwood's and scikit-learn's NotFittedError."""
 
 __all__ = ["GBMRegressor", "GBMClassifier"]
 
 
-def _validate(est: Any, X: Any, y: Any = None, reset: bool = True) -> Any:
+_VALIDATE_KW: dict[str, Any] = {"ensure_all_finite": "allow-nan",
+                                "dtype": [np.float64, np.float32], "order": None}
+
+
+def _validate(est: Any, X: Any, reset: bool = False) -> Any:
     from sklearn.utils.validation import validate_data
 
-    kw: dict[str, Any] = {"ensure_all_finite": "allow-nan", "dtype": [np.float64, np.float32],
-                          "reset": reset, "order": None}
-    if y is None:
-        return validate_data(est, X, **kw)
-    return validate_data(est, X, y, y_numeric=isinstance(est, RegressorMixin), **kw)
+    return validate_data(est, X, reset=reset, **_VALIDATE_KW)
+
+
+def _validate_xy(est: Any, X: Any, y: Any) -> Any:
+    from sklearn.utils.validation import validate_data
+
+    return validate_data(est, X, y, reset=True, y_numeric=isinstance(est, RegressorMixin),
+                         **_VALIDATE_KW)
 
 
 class _GBMBase(BaseEstimator):  # type: ignore[misc]
@@ -105,7 +118,7 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "booster_"):
-            raise NotFittedError(
+            raise EstimatorNotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet; call fit first."
             )
 
@@ -128,7 +141,7 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
             callbacks: Sequence[TrainingCallback] = ()) -> GBMRegressor:
-        X, y = _validate(self, X, y)
+        X, y = _validate_xy(self, X, y)
         params = {**self._train_params(), "objective": "regression"}
         self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks)
         return self
@@ -154,13 +167,13 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
             callbacks: Sequence[TrainingCallback] = ()) -> GBMClassifier:
         from sklearn.utils.multiclass import check_classification_targets
 
-        X, y = _validate(self, X, y)
+        X, y = _validate_xy(self, X, y)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         self.n_classes_ = len(self.classes_)
         if self.n_classes_ < 2:
             raise ValueError(
-                f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two"
+                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two"
             )
         params = self._train_params()
         if self.n_classes_ == 2:

@@ -72,6 +72,12 @@ struct HistLayout {
 class RowPartitioner;
 class HistogramBuilder;
 
+// The histogram of `rows` (all rows when empty) through the production builder; for tests that
+// compare it with a plain reference. Returns the layout and one packed bin per histogram slot.
+std::vector<HistBin> BuildHistogram(const BinnedMatrix& data, const std::vector<std::uint32_t>& rows,
+                                    const std::vector<GradPair>& gh, int n_threads,
+                                    HistLayout* layout);
+
 class TreeGrower {
  public:
   TreeGrower(std::shared_ptr<const BinnedMatrix> data, int n_threads);

@@ -123,4 +123,18 @@ void HistogramBuilder::Subtract(const HistBin* parent, const HistBin* child, His
   }
 }
 
+std::vector<HistBin> BuildHistogram(const BinnedMatrix& data, const std::vector<std::uint32_t>& rows,
+                                    const std::vector<GradPair>& gh, int n_threads,
+                                    HistLayout* layout) {
+  *layout = MakeHistLayout(data.Mapper());
+  HistogramBuilder builder(data, *layout, n_threads);
+  std::vector<HistBin> out(layout->total);
+  if (rows.empty()) {
+    builder.Build(nullptr, data.NumRows(), gh.data(), out.data());
+  } else {
+    builder.Build(rows.data(), static_cast<std::int64_t>(rows.size()), gh.data(), out.data());
+  }
+  return out;
+}
+
 }  // namespace sapwood
