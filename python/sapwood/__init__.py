@@ -19,9 +19,10 @@ from .errors import (
     SapwoodError,
     SchemaError,
 )
+from .profile import Profile
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
-from . import metrics
+from . import metrics, monitoring
 
 try:
     __version__ = version("sapwood")
@@ -31,6 +32,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Booster",
     "Dataset",
+    "Profile",
+    "monitoring",
     "train",
     "TrainingCallback",
     "EarlyStopping",
