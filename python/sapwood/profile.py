@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -151,7 +151,7 @@ class NumericColumnProfile:
     @property
     def quantiles(self) -> dict[str, float]:
         vals = self.quantile(QUANTILES)
-        return {f"p{100 * q:g}": float(v) for q, v in zip(QUANTILES, vals)}
+        return {f"p{100 * q:g}": float(v) for q, v in zip(QUANTILES, vals, strict=False)}
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -237,10 +237,10 @@ class CategoricalColumnProfile:
         return self.null_count / n if n else 0.0
 
     def as_dict(self) -> dict[str, int]:
-        return {c: int(n) for c, n in zip(self.categories, self.counts)}
+        return {c: int(n) for c, n in zip(self.categories, self.counts, strict=False)}
 
     def summary(self) -> dict[str, Any]:
-        top = sorted(zip(self.categories, self.counts.tolist()), key=lambda t: -t[1])[:10]
+        top = sorted(zip(self.categories, self.counts.tolist(), strict=False), key=lambda t: -t[1])[:10]
         return {
             "kind": self.kind,
             "dtype": self.dtype,
@@ -253,7 +253,7 @@ class CategoricalColumnProfile:
 
     def merge(self, other: CategoricalColumnProfile) -> CategoricalColumnProfile:
         acc = self.as_dict()
-        for c, n in zip(other.categories, other.counts):
+        for c, n in zip(other.categories, other.counts, strict=False):
             acc[c] = acc.get(c, 0) + int(n)
         cats = sorted(acc)
         return CategoricalColumnProfile(
@@ -277,7 +277,7 @@ class CategoricalColumnProfile:
         }
 
 
-ColumnProfile = Union[NumericColumnProfile, CategoricalColumnProfile]
+ColumnProfile: TypeAlias = NumericColumnProfile | CategoricalColumnProfile
 EdgesSource = Any  # a Profile, a Booster, or a mapping name -> edges
 
 
@@ -304,14 +304,14 @@ def _categorical_counts(values: Any) -> tuple[list[str], np.ndarray, int, int]:
             codes = np.asarray(s.cat.codes.to_numpy(), dtype=np.int64)
             nulls = int((codes < 0).sum())
             bc = np.bincount(codes[codes >= 0], minlength=len(s.cat.categories))
-            for cat, n in zip(s.cat.categories, bc.tolist()):
+            for cat, n in zip(s.cat.categories, bc.tolist(), strict=False):
                 if n:
                     key = str(cat)
                     acc[key] = acc.get(key, 0) + int(n)
         else:
             nulls = int(s.isna().sum())
             vc = s.value_counts(dropna=True, sort=False)
-            for cat, n in zip(vc.index, vc.to_numpy().tolist()):
+            for cat, n in zip(vc.index, vc.to_numpy().tolist(), strict=False):
                 key = cat.decode() if isinstance(cat, bytes) else str(cat)
                 acc[key] = acc.get(key, 0) + int(n)
     else:  # pragma: no cover
@@ -389,11 +389,11 @@ def _columns_of_pandas(df: Any, categorical: set[str]) -> list[_Col]:
         dup = sorted({n for n in names if names.count(n) > 1})
         raise DataError(f"data has duplicate column names: {dup}")
     out: list[_Col] = []
-    for name, key in zip(names, df.columns):
+    for name, key in zip(names, df.columns, strict=False):
         s = df[key]
         dt = s.dtype
         dts = str(dt)
-        if name in categorical or isinstance(dt, pd.CategoricalDtype) or dt == object or \
+        if name in categorical or isinstance(dt, pd.CategoricalDtype) or getattr(dt, "kind", "") == "O" or \
                 pd.api.types.is_string_dtype(dt):
             out.append(_Col(name, dts if dts != "str" else "string", values=s))
         elif isinstance(dt, np.dtype) and dt.kind in "fiubMm":
@@ -462,7 +462,7 @@ def _edges_lookup(edges_from: EdgesSource) -> tuple[dict[str, np.ndarray], bool]
     if hasattr(edges_from, "bin_edges") and hasattr(edges_from, "feature_names"):
         names = list(edges_from.feature_names)
         edges = list(edges_from.bin_edges)
-        return {n: np.asarray(e, dtype=np.float32) for n, e in zip(names, edges)}, False
+        return {n: np.asarray(e, dtype=np.float32) for n, e in zip(names, edges, strict=False)}, False
     if isinstance(edges_from, Mapping):
         return {str(k): np.asarray(v, dtype=np.float32) for k, v in edges_from.items()}, True
     raise ParameterError(

@@ -207,7 +207,7 @@ def _categorical_checks(name: str, ref: CategoricalColumnProfile, cur: Categoric
     nn = cur.non_null_count
     out["unseen_share"] = unseen / nn if nn else math.nan
     ref_set = set(ref.categories)
-    new = sorted(((cat, int(n)) for cat, n in zip(cur.categories, cur.counts.tolist())
+    new = sorted(((cat, int(n)) for cat, n in zip(cur.categories, cur.counts.tolist(), strict=False)
                   if cat not in ref_set), key=lambda t: -t[1])
     out["unseen_categories"] = dict(new[:10])
     out["null_rate_reference"] = ref.null_rate

@@ -154,7 +154,7 @@ class MonitorConfig:
         try:
             import tomllib
         except ImportError:  # pragma: no cover - Python 3.10
-            import tomli as tomllib
+            import tomli as tomllib  # type: ignore[no-redef]
         text: str
         p = Path(path_or_text) if not isinstance(path_or_text, str) or "\n" not in path_or_text \
             else None

@@ -78,13 +78,15 @@ def decile_groups(ref_counts: np.ndarray, n_groups: int = 10) -> np.ndarray:
 
 def decile_cuts(edges: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The cut values of the groups: value v is in group g when cut[g-1] < float32(v) <= cut[g]."""
-    return np.asarray(edges, dtype=np.float32)[ends[:-1]]
+    cuts: np.ndarray = np.asarray(edges, dtype=np.float32)[ends[:-1]]
+    return cuts
 
 
 def grouped(counts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     cum = np.cumsum(np.asarray(counts, dtype=np.int64))
     g = cum[ends]
-    return np.diff(np.concatenate([[0], g]))
+    out: np.ndarray = np.diff(np.concatenate([[0], g]))
+    return out
 
 
 def _bounds(ref: NumericColumnProfile, cur: NumericColumnProfile) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +177,7 @@ def categorical_vectors(ref: CategoricalColumnProfile,
     r = np.concatenate([ref.counts.astype(np.int64), [ref.unseen_count]])
     c = np.zeros(len(ref.categories) + 1, dtype=np.int64)
     unseen = cur.unseen_count
-    for cat, n in zip(cur.categories, cur.counts.tolist()):
+    for cat, n in zip(cur.categories, cur.counts.tolist(), strict=False):
         i = ref_index.get(cat)
         if i is None:
             unseen += int(n)
