@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import sapwood
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import sapwood
 from sapwood import ModelFormatError, Profile
 from sapwood.profile import QUANTILES, NumericColumnProfile
 

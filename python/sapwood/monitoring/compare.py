@@ -294,7 +294,9 @@ def compare(reference: Any, current: Any, config: Any = None, *,
     ref, booster = _reference_profile(reference)
     if isinstance(current, Profile):
         cur = current
+        current_names = list(cur.columns)
     else:
+        current_names = _data_column_names(current)
         preds = None
         has_pred = any(_is_prediction(n) for n in ref.columns)
         if booster is not None and has_pred:
@@ -352,7 +354,7 @@ def compare(reference: Any, current: Any, config: Any = None, *,
                     f["drifted"] = True
                     f["status"] = "fail"
                     f["messages"].append(f"KS p-value {p:.3g} < {thr:.3g} (Bonferroni)")
-    unexpected = [n for n in cur.columns if n not in ref.columns]
+    unexpected = [n for n in current_names if n not in ref.columns]
     dataset = _dataset_checks(ref, cur, features, missing, unexpected, cfg)
     return MonitorReport(features, dataset, ref, cur, cfg)
 
@@ -408,6 +410,20 @@ def _dataset_checks(ref: Profile, cur: Profile, features: dict[str, dict[str, An
 
 
 # ---------------------------------------------------------------------------- helpers
+def _data_column_names(data: Any) -> list[str]:
+    if hasattr(data, "columns") and not isinstance(data, np.ndarray):
+        cols = data.columns
+        if callable(cols):  # pragma: no cover - defensive
+            cols = cols()
+        return [str(c) for c in cols]
+    if hasattr(data, "column_names"):
+        return [str(c) for c in data.column_names]
+    shape = getattr(data, "shape", None)
+    if shape is not None and len(shape) == 2:
+        return [f"f{i}" for i in range(int(shape[1]))]
+    return []
+
+
 def profile_for_booster(booster: Any, X: Any, predictions: Any = None, *,
                         categorical: Any = None, n_jobs: int | None = None) -> Profile:
     """The reference profile of a model's training data: features on bins that refine the

@@ -12,7 +12,10 @@ Numeric columns (reference and current counted over the same fine bins):
 - ``wasserstein``: the 1-Wasserstein distance between the two binned distributions, each
   taken as uniform within a bin (bounds clipped to the joint range). Its difference from the
   distance between the raw samples is at most :func:`wasserstein_error_bound`
-  = sum over bins of width * (p_ref + p_cur).
+  = sum over bins of width * (p_ref + p_cur). Within the reference range the fine bins keep it
+  near 1%; current values beyond the reference range are spread uniformly up to the current
+  min / max, so a heavy tail outside the range can make it larger (that batch is then flagged
+  by ``out_of_range_share`` anyway).
 - ``ks``: the two-sample Kolmogorov-Smirnov statistic evaluated at every bin end (exactly the
   raw-data statistic whenever the fine bins separate the distinct values, e.g. for discrete
   data; otherwise within one bin's mass of it) and its asymptotic p-value
