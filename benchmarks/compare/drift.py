@@ -131,19 +131,16 @@ def worker(kind: str, rows: int, ref_profile: str | None) -> dict[str, Any]:
         snapshot = Report([DataDriftPreset()]).run(current_data=cur, reference_data=ref)
         elapsed = time.perf_counter() - t0
         for m in snapshot.dict().get("metrics", []):
-            name = str(m.get("metric_name", m.get("metric_id", "")))
-            if name.startswith("ValueDrift"):
-                col = name.split("column=")[1].split(",")[0].rstrip(")")
-                value = m.get("value")
-                thr = 0.1
-                if "threshold=" in name:
-                    thr = float(name.split("threshold=")[1].split(")")[0].split(",")[0])
-                method = name
-                if isinstance(value, (int, float)):
-                    drift = value < thr if "p_value" in method or "K-S" in method else \
-                        value >= thr
-                    if drift:
-                        flagged.append(col)
+            cfg = m.get("config", {})
+            if not str(cfg.get("type", "")).endswith("ValueDrift"):
+                continue
+            value, thr = m.get("value"), float(cfg.get("threshold", 0.1))
+            method = str(cfg.get("method", "")).lower()
+            if isinstance(value, (int, float)):
+                # p-value tests drift below the threshold, distances at or above it
+                drift = value < thr if "p_value" in method or "test" in method else value >= thr
+                if drift:
+                    flagged.append(str(cfg.get("column")))
     else:
         raise SystemExit(f"unknown worker {kind}")
     peak = _rss_kib("VmHWM")
