@@ -9,8 +9,9 @@ are shifted. Times, in one run and each in a fresh worker process (so peak memor
 - Evidently 0.7 DataDriftPreset (its own venv under /tmp with pandas < 3; skipped when it
   cannot be installed).
 
-Peak memory is the worker's peak resident size during the step less its size before the data
-was made, over the size of the data the step reads. Run:
+Memory: "peak extra" is the growth of the worker's resident size during the step (after the
+data exist); "peak/data" is the worker's peak resident size during the step, less its size
+after the imports and before the data were made, over the size of the data the step reads. Run:
 
     python benchmarks/compare/drift.py [--rows 1000000] [--no-evidently]
 """
@@ -76,8 +77,15 @@ def _reset_peak() -> None:
 
 def worker(kind: str, rows: int, ref_profile: str | None) -> dict[str, Any]:
     import numpy as np
+    import pandas  # noqa: F401
 
-    import_rss = _rss_kib("VmRSS")
+    if kind == "sapwood":
+        import sapwood  # noqa: F401
+        from sapwood.monitoring import compare  # noqa: F401
+    elif kind == "evidently":
+        from evidently import Report  # noqa: F401
+        from evidently.presets import DataDriftPreset  # noqa: F401
+    import_rss = _rss_kib("VmRSS")  # after the imports: what follows is data and work
     cur = make_current(rows)
     data_bytes = int(cur.memory_usage(index=False).sum())
     ref = None if kind == "sapwood" else make_reference(rows)
