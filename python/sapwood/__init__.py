@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import metrics
+from . import metrics, monitoring
 from .booster import Booster
 from .callbacks import EarlyStopping, EvaluationLog, TrainingCallback
 from .data import Dataset
@@ -21,6 +21,7 @@ from .errors import (
     SchemaError,
 )
 from .importers import import_model
+from .profile import Profile
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
 
@@ -33,6 +34,8 @@ __all__ = [
     "Booster",
     "metrics",
     "Dataset",
+    "Profile",
+    "monitoring",
     "train",
     "import_model",
     "TrainingCallback",
