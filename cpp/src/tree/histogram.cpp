@@ -52,7 +52,7 @@ void HistogramBuilder::BuildRange(const BinT* rm, const std::uint32_t* rows, std
                                   std::int64_t end, const GradPair* gh, HistBin* out) const {
   const int nf = n_features_;
   const std::uint32_t* off = layout_.offset.data();
-  constexpr std::int64_t kPrefetch = 16;
+  constexpr std::int64_t kPrefetch = 32;
   for (std::int64_t i = begin; i < end; ++i) {
     const std::size_t r = rows ? rows[i] : static_cast<std::size_t>(i);
     if (rows && i + kPrefetch < end) {
