@@ -21,7 +21,8 @@ from .errors import (
 )
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
-from . import metrics
+from .io import load
+from . import io, metrics
 
 try:
     __version__ = version("sapwood")
@@ -32,6 +33,7 @@ __all__ = [
     "Booster",
     "Dataset",
     "train",
+    "load",
     "TrainingCallback",
     "EarlyStopping",
     "EvaluationLog",
