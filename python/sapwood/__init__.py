@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .booster import Booster
-from .callbacks import EarlyStopping, EvaluationLog, TrainingCallback
+from .callbacks import EarlyStopping, EvaluationLog, MLflowLogger, ProgressBar, TrainingCallback
 from .data import Dataset
 from .errors import (
     DataError,
@@ -22,6 +22,8 @@ from .errors import (
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
 from .io import load
+from .crossval import CVResult, cv
+from .tuning import TuneResult, tune
 from . import io, metrics
 
 try:
@@ -34,6 +36,12 @@ __all__ = [
     "Dataset",
     "train",
     "load",
+    "cv",
+    "CVResult",
+    "tune",
+    "TuneResult",
+    "ProgressBar",
+    "MLflowLogger",
     "TrainingCallback",
     "EarlyStopping",
     "EvaluationLog",
