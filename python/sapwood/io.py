@@ -399,6 +399,22 @@ def _check_array(a: Any, where: str, *, dtype: np.dtype[Any] | None = None,
     return a
 
 
+def _check_tree_field(a: Any, where: str, canonical: np.dtype[Any]) -> np.ndarray:
+    """A node array of the canonical dtype, or of another dtype of the same kind whose values
+    convert to it exactly (kept as stored, so re-saving gives the same bytes)."""
+    a = _check_array(a, where)
+    if a.dtype == canonical:
+        return a
+    kinds = "iub" if canonical.kind in "iub" else "f"
+    if a.dtype.kind not in kinds:
+        raise _fail(f"field '{where}' has dtype {a.dtype}, expected {canonical}")
+    with np.errstate(all="ignore"):
+        back = a.astype(canonical).astype(a.dtype)
+    if not np.array_equal(back, a, equal_nan=a.dtype.kind == "f"):
+        raise _fail(f"field '{where}' has {a.dtype} values that do not fit {canonical}")
+    return a
+
+
 def _check_str_dict(d: Any, where: str) -> dict[str, Any]:
     if not isinstance(d, dict):
         raise _fail(f"field '{where}' must be an object")
@@ -471,7 +487,7 @@ def _build_booster(model: dict[str, Any]) -> Booster:
         for name, a in arrays.items():
             aw = f"{where}.arrays.{name}"
             if name in TREE_FIELDS:
-                a = _check_array(a, aw, dtype=TREE_FIELDS[name])
+                a = _check_tree_field(a, aw, TREE_FIELDS[name])
                 if n is None:
                     n = a.shape[0]
                 if a.shape[0] != n:
