@@ -114,7 +114,7 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
     X = dataset.X
     n, m = X.shape
     cols = [hashlib.sha256() for _ in range(m)]
-    step = max(1, (1 << 22) // max(1, m))  # ~16 MiB of float32 per chunk
+    step = max(256, (1 << 19) // max(1, m))  # ~2 MiB chunks: the transpose stays in cache
     for r0 in range(0, n, step):
         chunk = np.ascontiguousarray(X[r0:r0 + step].T, dtype=np.dtype("<f4"))
         for j in range(m):
