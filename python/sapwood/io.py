@@ -466,6 +466,9 @@ def _build_booster(model: dict[str, Any]) -> Booster:
                    for i, e in enumerate(edges)]
 
     params = _check_str_dict(_req(model, "params"), "model.params")
+    nj = params.get("n_jobs")
+    if nj is not None and not _is_int(nj):  # predict() reads it
+        raise _fail(f"field 'model.params.n_jobs' must be an integer or null, got {nj!r}")
     b.params = params
 
     trees = _req(model, "trees")

@@ -223,6 +223,7 @@ def _set(path: list, value):  # type: ignore[no-untyped-def]
         (["blocks", 0, "shape"], [-1], r"blocks\[0\].shape"),
         (["blocks"], {}, "'blocks' must be a list"),
         (["model", "tags"], [], "model.tags"),
+        (["model", "params", "n_jobs"], "many", "model.params.n_jobs"),
         (["model", "provenance", "created_at"], 5, "created_at"),
     ],
 )
