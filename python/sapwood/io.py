@@ -399,10 +399,10 @@ def _check_array(a: Any, where: str, *, dtype: np.dtype[Any] | None = None,
     return a
 
 
-def _check_tree_field(a: Any, where: str, canonical: np.dtype[Any]) -> np.ndarray:
+def _check_tree_field(arr: Any, where: str, canonical: np.dtype[Any]) -> np.ndarray:
     """A node array of the canonical dtype, or of another dtype of the same kind whose values
     convert to it exactly (kept as stored, so re-saving gives the same bytes)."""
-    a = _check_array(a, where)
+    a: np.ndarray = _check_array(arr, where)
     if a.dtype == canonical:
         return a
     kinds = "iub" if canonical.kind in "iub" else "f"
