@@ -117,7 +117,7 @@ def _lookup_codes(values: np.ndarray, categories: list[Any]) -> np.ndarray:
         import pandas as pd
 
         idx = pd.Index(categories, dtype=object).get_indexer(pd.Index(values, dtype=object))
-        out = idx.astype(np.float32)
+        out: np.ndarray = idx.astype(np.float32)
         out[idx < 0] = np.nan
         return out
     except ImportError:  # pragma: no cover - pandas is optional
@@ -192,7 +192,7 @@ class _PandasColumn(_Column):
         self.is_stringy = self.is_cat or not (
             pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
         )
-        if self.is_stringy and not self.is_cat and dt == object:
+        if self.is_stringy and not self.is_cat and dt == np.dtype(object):
             # object columns of numbers (e.g. Decimal, mixed ints) are numbers
             try:
                 s.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -210,12 +210,13 @@ class _PandasColumn(_Column):
             return out
         if self.is_cat:
             cats = s.cat.categories
-            if not (cats.dtype.kind in "iufb"):
+            if cats.dtype.kind not in "iufb":
                 raise self._not_numeric()
             return np.asarray(s.astype(object).astype(np.float64))
         try:
             dtype = np.float64 if getattr(s.dtype, "itemsize", 4) > 4 else np.float32
-            return s.to_numpy(dtype=dtype, na_value=np.nan)
+            res: np.ndarray = s.to_numpy(dtype=dtype, na_value=np.nan)
+            return res
         except (TypeError, ValueError):
             raise self._not_numeric() from None
 
@@ -461,7 +462,7 @@ def kept_categories(counts: np.ndarray, max_bin: int, cat_min_count: int) -> int
     return min(k, max_bin - 1)
 
 
-def _resolve_categorical(cols: list[_Column], categorical_features: Any, named: bool) -> list[bool]:
+def _resolve_categorical(cols: Sequence[_Column], categorical_features: Any, named: bool) -> list[bool]:
     names = [c.name for c in cols]
     if categorical_features is None:
         chosen: set[int] = set()
@@ -523,6 +524,9 @@ class Dataset:
         self._stream: Any = None  # pyarrow.dataset.Dataset for Parquet sources
         self._batch_size = int(batch_size)
         self._X: np.ndarray | None = None
+        self._n_rows: int = 0
+        self.label: np.ndarray | None = None
+        self.weight: np.ndarray | None = None
         self._binned: Any = None
         self._edges: list[np.ndarray] | None = None
         self._bin_key: tuple[Any, ...] | None = None
@@ -664,7 +668,7 @@ class Dataset:
         lab: list[np.ndarray] = []
         wts: list[np.ndarray] = []
         for batch in self._batches(cols + extra):
-            for k, i in enumerate(cat_idx):
+            for k in range(len(cat_idx)):
                 vals, cnts = _ArrowColumn(cols[k], batch.column(cols[k])).value_counts()
                 for v, c in zip(vals, cnts, strict=True):
                     counters[k][v] += int(c)

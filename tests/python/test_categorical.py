@@ -7,10 +7,9 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+import sapwood
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import sapwood
 
 BASE = {"n_estimators": 1, "num_leaves": 2, "learning_rate": 1.0, "min_child_samples": 1,
         "min_child_weight": 0.0, "reg_lambda": 0.0, "cat_l2": 0.0, "cat_smooth": 0.0,

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import sapwood
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import sapwood
 from sapwood import DataError, SchemaError
 
 pa = pytest.importorskip("pyarrow")
