@@ -112,17 +112,10 @@ void BindData(py::module_& m) {
                           std::to_string(bm.NumFeatures()) + " features");
         }
         const std::vector<ColumnView> views = ColumnsOf(cols);
-        for (std::size_t f = 1; f < views.size(); ++f) {
-          if (views[f].rows != views[0].rows) {
-            throw DataError("column " + std::to_string(f) + " has " + std::to_string(views[f].rows) +
-                            " rows but column 0 has " + std::to_string(views[0].rows));
-          }
-        }
         // Safe: the arrays are held by `cols`; the matrix is not shared with a running trainer
         // (the Python layer fills it before training starts).
         py::gil_scoped_release release;
-        for (std::size_t f = 0; f < views.size(); ++f)
-          bm.FillColumn(static_cast<int>(f), row_offset, views[f], n_threads);
+        bm.FillColumns(row_offset, views, n_threads);
       },
       py::arg("matrix"), py::arg("row_offset"), py::arg("columns"), py::arg("n_threads"),
       "Bins one batch of columns into rows [row_offset, row_offset + batch rows).");

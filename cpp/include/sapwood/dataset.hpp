@@ -22,6 +22,8 @@ class BinnedMatrix {
   // inputs: Parquet record batches). Each FillColumn writes rows [row_offset, row_offset + n).
   static std::shared_ptr<BinnedMatrix> Allocate(std::int64_t rows, const BinMapper& mapper);
   void FillColumn(int f, std::int64_t row_offset, const ColumnView& col, int n_threads);
+  // Every feature of one batch (cols[f] is feature f) in one parallel region.
+  void FillColumns(std::int64_t row_offset, const std::vector<ColumnView>& cols, int n_threads);
 
   std::int64_t NumRows() const { return rows_; }
   int NumFeatures() const { return cols_; }
