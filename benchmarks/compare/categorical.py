@@ -14,9 +14,8 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import log_loss, roc_auc_score
-
 import sapwood
+from sklearn.metrics import log_loss, roc_auc_score
 
 CATS = ["carrier", "origin", "dest", "tailnum"]
 NUMS = ["month", "day", "dep_time", "sched_dep_time", "sched_arr_time", "distance", "hour",
