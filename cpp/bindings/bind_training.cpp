@@ -42,6 +42,15 @@ void BindTraining(py::module_& m) {
              p.colsample_bytree = Get<double>(params, "colsample_bytree");
              p.seed = Get<std::uint64_t>(params, "random_state");
              p.n_threads = Get<int>(params, "n_jobs");
+             // Categorical split settings: optional, GrowParams holds the defaults.
+             auto opt = [&](const char* key, auto& field) {
+               if (params.contains(key)) field = params[key].cast<std::decay_t<decltype(field)>>();
+             };
+             opt("max_cat_to_onehot", p.grow.max_cat_to_onehot);
+             opt("max_cat_threshold", p.grow.max_cat_threshold);
+             opt("cat_smooth", p.grow.cat_smooth);
+             opt("cat_l2", p.grow.cat_l2);
+             opt("min_data_per_group", p.grow.min_data_per_group);
              return std::make_unique<Trainer>(data, ToVector(label), ToVector(weight), p);
            }),
            py::arg("data"), py::arg("label"), py::arg("weight"), py::arg("params"))

@@ -12,6 +12,7 @@ void BindTraining(py::module_& m);
 void BindPredict(py::module_& m);
 void BindProfile(py::module_& m);
 void BindMetrics(py::module_& m);
+void BindData(py::module_& m);
 }  // namespace sapwood::bindings
 
 namespace {
@@ -59,4 +60,5 @@ PYBIND11_MODULE(_core, m) {
   sapwood::bindings::BindPredict(m);
   sapwood::bindings::BindProfile(m);
   sapwood::bindings::BindMetrics(m);
+  sapwood::bindings::BindData(m);
 }

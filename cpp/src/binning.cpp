@@ -62,15 +62,19 @@ std::vector<float> FindEdges(std::vector<float>& values, int max_bin) {
   return edges;
 }
 
-template <class T>
-BinMapper BinMapper::Fit(const MatrixView<T>& x, const BinningParams& params) {
+namespace {
+
+void CheckMaxBin(const BinningParams& params) {
   if (params.max_bin < 2 || params.max_bin > 65534) {
     throw ParameterError("max_bin must be in [2, 65534], got " + std::to_string(params.max_bin));
   }
-  const std::int64_t n = x.rows;
+}
+
+// The rows edges are fitted on: all when n <= sample_rows, else a seeded sample without
+// replacement (Floyd's algorithm), ascending. Empty means "all rows".
+std::vector<std::int64_t> SampleRows(std::int64_t n, const BinningParams& params) {
   std::vector<std::int64_t> rows;
   if (params.sample_rows > 0 && n > params.sample_rows) {
-    // Seeded sample without replacement (Floyd's algorithm), then sorted for locality.
     Rng rng(params.seed ^ 0x5A5Aull);
     std::vector<char> taken(static_cast<std::size_t>(n), 0);
     const std::int64_t k = params.sample_rows;
@@ -83,20 +87,60 @@ BinMapper BinMapper::Fit(const MatrixView<T>& x, const BinningParams& params) {
     for (std::int64_t i = 0; i < n; ++i)
       if (taken[i]) rows.push_back(i);
   }
+  return rows;
+}
+
+// Edges of every non-categorical feature; at(r, f) reads one value.
+template <class At>
+BinMapper FitWith(std::int64_t n, std::int64_t n_cols, const std::vector<int>& num_cats,
+                  const BinningParams& params, At at) {
+  CheckMaxBin(params);
+  const std::vector<std::int64_t> rows = SampleRows(n, params);
   const bool sampled = !rows.empty();
   const std::int64_t m = sampled ? static_cast<std::int64_t>(rows.size()) : n;
-  std::vector<FeatureBins> features(static_cast<std::size_t>(x.cols));
-  ParallelForDynamic(0, x.cols, params.n_threads, [&](std::int64_t f) {
+  std::vector<FeatureBins> features(static_cast<std::size_t>(n_cols));
+  ParallelForDynamic(0, n_cols, params.n_threads, [&](std::int64_t f) {
+    const int nc = num_cats.empty() ? -1 : num_cats[static_cast<std::size_t>(f)];
+    if (nc >= 0) {
+      features[f].num_cats = nc;
+      return;
+    }
     std::vector<float> values;
     values.reserve(static_cast<std::size_t>(m));
     for (std::int64_t i = 0; i < m; ++i) {
       std::int64_t r = sampled ? rows[i] : i;
-      float v = static_cast<float>(x.At(r, f));
+      float v = at(r, f);
       if (!std::isnan(v)) values.push_back(v);
     }
     features[f].edges = FindEdges(values, params.max_bin);
   });
   return BinMapper(std::move(features));
+}
+
+}  // namespace
+
+template <class T>
+BinMapper BinMapper::Fit(const MatrixView<T>& x, const BinningParams& params) {
+  return FitWith(x.rows, x.cols, {}, params, [&](std::int64_t r, std::int64_t f) {
+    return static_cast<float>(x.At(r, f));
+  });
+}
+
+BinMapper BinMapper::FitColumns(const std::vector<ColumnView>& cols,
+                                const std::vector<int>& num_cats, const BinningParams& params) {
+  const std::int64_t n = cols.empty() ? 0 : cols[0].rows;
+  for (std::size_t f = 0; f < cols.size(); ++f) {
+    if (cols[f].rows != n) {
+      throw DataError("column " + std::to_string(f) + " has " + std::to_string(cols[f].rows) +
+                      " rows but column 0 has " + std::to_string(n));
+    }
+  }
+  if (!num_cats.empty() && num_cats.size() != cols.size()) {
+    throw DataError("num_cats has " + std::to_string(num_cats.size()) + " entries for " +
+                    std::to_string(cols.size()) + " columns");
+  }
+  return FitWith(n, static_cast<std::int64_t>(cols.size()), num_cats, params,
+                 [&](std::int64_t r, std::int64_t f) { return cols[f].At(r); });
 }
 
 int BinMapper::MaxNumBins() const {

@@ -29,6 +29,13 @@ DEFAULTS: dict[str, Any] = {
     "bin_sample_rows": 200_000,
     "random_state": 0,
     "n_jobs": -1,
+    # categorical features (sapwood.data, cpp/src/tree/categorical_split.cpp)
+    "max_cat_to_onehot": 4,
+    "max_cat_threshold": 32,
+    "cat_smooth": 10.0,
+    "cat_l2": 10.0,
+    "min_data_per_group": 100,
+    "cat_min_count": 5,
 }
 
 OBJECTIVES = {
@@ -95,10 +102,11 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
             raise ParameterError(f"parameter '{name}' must be {rule}, got {p[name]!r}")
 
     for name in ("num_class", "n_estimators", "num_leaves", "max_depth", "min_child_samples",
-                 "max_bin", "bin_sample_rows", "random_state"):
+                 "max_bin", "bin_sample_rows", "random_state", "max_cat_to_onehot",
+                 "max_cat_threshold", "min_data_per_group", "cat_min_count"):
         p[name] = _number(name, p[name], integer=True)
     for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
-                 "reg_alpha", "subsample", "colsample_bytree"):
+                 "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2"):
         p[name] = _number(name, p[name])
     check("n_estimators", p["n_estimators"] >= 1, ">= 1")
     check("learning_rate", 0 < p["learning_rate"] < float("inf"), "> 0 and finite")
@@ -114,6 +122,12 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     check("max_bin", 2 <= p["max_bin"] <= 65534, "in [2, 65534]")
     check("bin_sample_rows", p["bin_sample_rows"] >= 1, ">= 1")
     check("random_state", 0 <= p["random_state"] < 2**63, "in [0, 2**63)")
+    check("max_cat_to_onehot", p["max_cat_to_onehot"] >= 1, ">= 1")
+    check("max_cat_threshold", p["max_cat_threshold"] >= 1, ">= 1")
+    check("min_data_per_group", p["min_data_per_group"] >= 1, ">= 1")
+    check("cat_min_count", p["cat_min_count"] >= 1, ">= 1")
+    check("cat_smooth", 0 <= p["cat_smooth"] < float("inf"), ">= 0 and finite")
+    check("cat_l2", 0 <= p["cat_l2"] < float("inf"), ">= 0 and finite")
     if p["max_depth"] < 0:
         p["max_depth"] = -1
     if p["objective"] == "multiclass":
@@ -134,5 +148,6 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of resolved params the C++ trainer reads."""
     keys = ("num_leaves", "max_depth", "min_child_samples", "min_child_weight", "min_split_gain",
             "reg_lambda", "reg_alpha", "learning_rate", "objective", "num_class", "subsample",
-            "colsample_bytree", "random_state", "n_jobs")
+            "colsample_bytree", "random_state", "n_jobs", "max_cat_to_onehot", "max_cat_threshold",
+            "cat_smooth", "cat_l2", "min_data_per_group")
     return {k: p[k] for k in keys}

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _core
 from ._params import resolve_n_jobs
-from .data import _is_pandas_frame, to_matrix
+from .data import FeatureSpec, _is_pandas_frame, encode_for_schema, to_matrix
 from .errors import DataError, NotFittedError, ParameterError, SchemaError
 
 __all__ = ["Booster"]
@@ -48,6 +48,11 @@ class Booster:
         # LightGBM's category lists of the pandas categorical columns (imported models only).
         self.pandas_categorical: list[list[Any]] | None = None
         self._threads: int | None = None  # resolved n_jobs, cached: predict is called per row
+        # The training data's schema (sapwood.data): one plain dict per feature with name,
+        # position, kind ("numeric" | "bool" | "categorical"), dtype and, for categorical
+        # features, "categories" (the values in code order). None for imported models.
+        self.schema: list[FeatureSpec] | None = None
+        self._fast_numpy = False  # numpy floats may go straight to the forest (no categoricals)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -85,6 +90,7 @@ class Booster:
                                   self.num_outputs, self.num_features)
             # What the fast path of predict() needs, resolved once per packed forest.
             self._threads = resolve_n_jobs(self.params.get("n_jobs"))
+            self._fast_numpy = not self._has_categorical()
             self.init_score = np.ascontiguousarray(self.init_score, dtype=np.float64)
             self._forest = forest
         return forest
@@ -94,9 +100,22 @@ class Booster:
         return [{k: v.copy() for k, v in t.items()} for t in self._trees]
 
     # ------------------------------------------------------------------ prediction
+    def _has_categorical(self) -> bool:
+        return any(s.get("kind") == "categorical" for s in (self.schema or []))
+
+    @property
+    def categorical_features(self) -> list[str]:
+        """Names of the features trained as categorical."""
+        return [s["name"] for s in (self.schema or []) if s.get("kind") == "categorical"]
+
     def _matrix(self, X: Any) -> np.ndarray:
         if not self.feature_names:
             raise NotFittedError("this Booster has no trees; train it first")
+        if self.schema is not None and (
+            self._has_categorical() or not isinstance(X, np.ndarray)
+        ):
+            # Tables by column name, categories through the stored values (sapwood.data).
+            return encode_for_schema(X, self.schema)
         if _is_pandas_frame(X):
             cols = [str(c) for c in X.columns]
             missing = [f for f in self.feature_names if f not in cols]
@@ -179,6 +198,7 @@ class Booster:
         forest = self._forest
         if (
             forest is not None
+            and self._fast_numpy
             and type(X) is np.ndarray
             and iteration_range is None
             and n_jobs is None

@@ -223,6 +223,10 @@ def _model_dict(b: Booster) -> dict[str, Any]:
         "provenance": prov,
         "tags": dict(b.tags),
         "extra": dict(b.extra),
+        # optional sections: written only when present, so older files re-save identically
+        **({"schema": [dict(f) for f in b.schema]} if b.schema is not None else {}),
+        **({"pandas_categorical": b.pandas_categorical}
+           if b.pandas_categorical is not None else {}),
         "trees": [{"output": int(k), "arrays": dict(t)}
                   for t, k in zip(b._trees, b._tree_output, strict=True)],
     }
@@ -528,6 +532,12 @@ def _build_booster(model: dict[str, Any]) -> Booster:
     b.provenance = prov
     b.tags = _check_str_dict(_req(model, "tags"), "model.tags")
     b.extra = _check_str_dict(_req(model, "extra"), "model.extra")
+    # Optional since they were added (files written before them load without them).
+    b.schema = _check_schema(model.get("schema"), b.feature_names)
+    pc = model.get("pandas_categorical")
+    if pc is not None and (not isinstance(pc, list) or not all(isinstance(c, list) for c in pc)):
+        raise _fail("field 'model.pandas_categorical' must be null or a list of lists")
+    b.pandas_categorical = pc
     try:
         b._get_forest()  # the C++ constructor checks child indices, reachability, features
     except ModelFormatError as e:
@@ -535,6 +545,37 @@ def _build_booster(model: dict[str, Any]) -> Booster:
     except SapwoodError as e:
         raise _fail(f"field 'model.trees': {e}") from None
     return b
+
+
+_SCALAR = (str, int, float, bool)
+
+
+def _check_schema(schema: Any, names: list[str]) -> Any:
+    """The per-feature schema (sapwood.data.FeatureSpec dicts), checked field by field."""
+    if schema is None:
+        return None
+    if not isinstance(schema, list) or len(schema) != len(names):
+        raise _fail(f"field 'model.schema' must be a list of {len(names)} feature entries")
+    out = []
+    for i, spec in enumerate(schema):
+        where = f"model.schema[{i}]"
+        spec = _check_str_dict(spec, where)
+        if _req(spec, "name", where) != names[i]:
+            raise _fail(f"field '{where}.name' is {spec['name']!r}, expected {names[i]!r}")
+        pos = _req(spec, "position", where)
+        if not _is_int(pos) or pos != i:
+            raise _fail(f"field '{where}.position' is {pos!r}, expected {i}")
+        kind = _req(spec, "kind", where)
+        if kind not in ("numeric", "bool", "categorical"):
+            raise _fail(f"field '{where}.kind' is {kind!r}, expected numeric, bool or categorical")
+        if not isinstance(_req(spec, "dtype", where), str):
+            raise _fail(f"field '{where}.dtype' must be a string")
+        if kind == "categorical":
+            cats = _req(spec, "categories", where)
+            if not isinstance(cats, list) or not all(isinstance(c, _SCALAR) for c in cats):
+                raise _fail(f"field '{where}.categories' must be a list of scalars")
+        out.append(spec)
+    return out
 
 
 def read_metadata(data: bytes | bytearray | memoryview) -> dict[str, Any]:

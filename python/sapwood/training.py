@@ -88,7 +88,8 @@ def train(
         _check_valid(ds, train_set, name)
     metrics = _metrics_for(p)
 
-    binned = train_set.construct(p["max_bin"], p["bin_sample_rows"], p["random_state"], p["n_jobs"])
+    binned = train_set.construct(p["max_bin"], p["bin_sample_rows"], p["random_state"], p["n_jobs"],
+                                 p["cat_min_count"])
     trainer = _core.Trainer(binned, train_set.label, train_set.weight, core_params(p))
 
     booster = Booster()
@@ -97,6 +98,9 @@ def train(
     booster.init_score = np.asarray(trainer.init_score, dtype=np.float64)
     booster.feature_names = list(train_set.feature_names)
     booster.bin_edges = [np.asarray(e) for e in (train_set.bin_edges or [])]
+    booster.schema = train_set.trained_schema(p["max_bin"], p["cat_min_count"])
+    # validation features encoded through the training schema (same category codes)
+    valid_X = [None if ds is train_set else ds.encoded_for(booster.schema) for ds in valid_sets]
     booster.params = dict(p)
     booster.provenance = make_provenance(train_set)  # model file: version, time, data hash
     k = booster.num_outputs
@@ -118,11 +122,11 @@ def train(
         evaluation: dict[str, dict[str, float]] = {}
         if valid_sets:
             forest = _core.Forest(trees, np.arange(k, dtype=np.int32), k, booster.num_features)
-            for ds, name, s in zip(valid_sets, names, valid_scores, strict=False):
-                if ds is train_set:
+            for ds, name, s, vx in zip(valid_sets, names, valid_scores, valid_X, strict=False):
+                if vx is None:
                     s[:] = trainer.scores()
                 else:
-                    forest.predict_raw(ds.X, 0, k, s, p["n_jobs"])
+                    forest.predict_raw(vx, 0, k, s, p["n_jobs"])
                 out = s.copy()
                 _core.transform_scores(booster.objective, booster.num_class, out, p["n_jobs"])
                 pred = out[:, 0] if k == 1 else out

@@ -81,9 +81,11 @@ def test_feature_count_at_predict() -> None:
 def test_non_numeric_columns() -> None:
     df = pd.DataFrame({"a": X[:, 0], "city": ["x", "y", "z"] * 100})
     with pytest.raises(DataError, match="'city'.*not numeric"):
-        sapwood.Dataset(df, Y)
-    with pytest.raises(DataError, match="numbers"):
-        sapwood.Dataset(np.array([["a", "b"], ["c", "d"]]), [0, 1])
+        sapwood.Dataset(df, Y, categorical_features=None)
+    with pytest.raises(DataError, match="'city'.*not numeric"):
+        sapwood.Dataset(df, Y, categorical_features=["a"])
+    with pytest.raises(DataError, match="not numeric"):
+        sapwood.Dataset(np.array([["a", "b"], ["c", "d"]]), [0, 1], categorical_features=None)
 
 
 @pytest.mark.parametrize("params,match", [

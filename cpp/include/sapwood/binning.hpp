@@ -6,6 +6,12 @@
 //   bin(NaN) = k + 1.
 // So "bin(v) <= t" is the same test as "v <= e_t": trees trained on bins predict on raw values.
 // -inf lands in bin 0 and +inf in the last numeric bin.
+//
+// A categorical feature (num_cats = k >= 0) arrives as float codes 0..k-1 (the Python layer
+// maps category values to codes, most frequent first). Code c has bin c; everything else --
+// NaN (missing), codes >= k (categories too rare to keep) and any other value -- lands in bin
+// k, the "other/missing" bin, whose direction each split learns like a NaN direction.
+// A code is the value truncated toward zero, as the predictor reads it.
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -15,13 +21,20 @@
 namespace sapwood {
 
 struct FeatureBins {
-  std::vector<float> edges;  // strictly increasing upper bounds
-  int NumNumericBins() const { return static_cast<int>(edges.size()) + 1; }
-  int NanBin() const { return static_cast<int>(edges.size()) + 1; }
-  int NumBins() const { return static_cast<int>(edges.size()) + 2; }
+  std::vector<float> edges;  // strictly increasing upper bounds (numeric features)
+  int num_cats = -1;         // >= 0: a categorical feature with this many kept categories
+  bool IsCategorical() const { return num_cats >= 0; }
+  int NumNumericBins() const {
+    return IsCategorical() ? num_cats : static_cast<int>(edges.size()) + 1;
+  }
+  int NanBin() const { return NumNumericBins(); }
+  int NumBins() const { return NumNumericBins() + 1; }
 
   inline int ValueToBin(float v) const {
     if (std::isnan(v)) return NanBin();
+    if (IsCategorical()) {
+      return (v > -1.0f && v < static_cast<float>(num_cats)) ? static_cast<int>(v) : num_cats;
+    }
     // lower_bound: first edge >= v
     int lo = 0, hi = static_cast<int>(edges.size());
     while (lo < hi) {
@@ -43,6 +56,17 @@ struct BinningParams {
   int n_threads = 1;
 };
 
+// One column of a caller's buffer (float32 or float64, element stride), read in place.
+struct ColumnView {
+  const float* f32 = nullptr;
+  const double* f64 = nullptr;
+  std::int64_t rows = 0;
+  std::int64_t stride = 1;  // in elements
+  inline float At(std::int64_t r) const {
+    return f32 ? f32[r * stride] : static_cast<float>(f64[r * stride]);
+  }
+};
+
 // Edges from sorted finite-or-infinite (non-NaN) float values.
 std::vector<float> FindEdges(std::vector<float>& values, int max_bin);
 
@@ -53,6 +77,10 @@ class BinMapper {
 
   template <class T>
   static BinMapper Fit(const MatrixView<T>& x, const BinningParams& params);
+  // The same edges from separate columns; num_cats[f] >= 0 marks feature f categorical with
+  // that many kept categories (no edges are fitted for it).
+  static BinMapper FitColumns(const std::vector<ColumnView>& cols,
+                              const std::vector<int>& num_cats, const BinningParams& params);
 
   int NumFeatures() const { return static_cast<int>(features_.size()); }
   const FeatureBins& Feature(int f) const { return features_[f]; }

@@ -18,6 +18,13 @@ class BinnedMatrix {
   static std::shared_ptr<BinnedMatrix> FromDense(const MatrixView<T>& x, const BinMapper& mapper,
                                                  int n_threads);
 
+  // An all-zero matrix of `rows` rows to be filled column batch by column batch (streamed
+  // inputs: Parquet record batches). Each FillColumn writes rows [row_offset, row_offset + n).
+  static std::shared_ptr<BinnedMatrix> Allocate(std::int64_t rows, const BinMapper& mapper);
+  void FillColumn(int f, std::int64_t row_offset, const ColumnView& col, int n_threads);
+  // Every feature of one batch (cols[f] is feature f) in one parallel region.
+  void FillColumns(std::int64_t row_offset, const std::vector<ColumnView>& cols, int n_threads);
+
   std::int64_t NumRows() const { return rows_; }
   int NumFeatures() const { return cols_; }
   bool IsWide() const { return wide_; }  // uint16 codes

@@ -50,6 +50,12 @@ struct GrowParams {
   double reg_lambda = 0.0;
   double reg_alpha = 0.0;
   double learning_rate = 0.1;
+  // Categorical features (see cpp/src/tree/categorical_split.cpp).
+  int max_cat_to_onehot = 4;       // <= this many categories: one-vs-rest splits
+  int max_cat_threshold = 32;      // most categories on the smaller side of a many-vs-many split
+  double cat_smooth = 10.0;        // added to the hessian when ordering categories
+  double cat_l2 = 10.0;            // extra L2 on the children of many-vs-many splits
+  std::int64_t min_data_per_group = 100;  // rows per group between candidate cuts
 };
 
 struct SplitInfo {
@@ -59,6 +65,10 @@ struct SplitInfo {
   bool default_left = false;
   HistBin left{0, 0};   // packed sums of the rows going left
   HistBin right{0, 0};
+  // Categorical splits: bit b of cat_left set = bin (category code) b goes left; the
+  // other/missing bin follows default_left.
+  bool categorical = false;
+  std::vector<std::uint32_t> cat_left;
   bool Valid() const { return feature >= 0; }
 };
 
@@ -67,6 +77,7 @@ struct HistLayout {
   std::vector<std::uint32_t> offset;
   std::vector<std::int32_t> nbins;
   std::uint32_t total = 0;
+  std::vector<std::int32_t> num_cats;  // per feature: -1 numeric, else number of categories
 };
 
 class RowPartitioner;

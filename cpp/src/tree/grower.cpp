@@ -14,6 +14,8 @@ namespace sapwood {
 TreeGrower::TreeGrower(std::shared_ptr<const BinnedMatrix> data, int n_threads)
     : data_(std::move(data)), n_threads_(n_threads) {
   layout_ = MakeHistLayout(data_->Mapper());
+  for (int f = 0; f < data_->NumFeatures(); ++f)
+    layout_.num_cats.push_back(data_->Mapper().Feature(f).num_cats);
   hist_ = std::make_unique<HistogramBuilder>(*data_, layout_, n_threads_);
   part_ = std::make_unique<RowPartitioner>(n_threads_);
 }
@@ -27,8 +29,16 @@ std::int32_t TreeGrower::LeafOfRow(const Tree& tree, std::int64_t r) const {
   while (!tree.IsLeaf(node)) {
     const int f = tree.feature[node];
     const int b = data_->BinAt(r, f);
-    const bool left = b == data_->Mapper().Feature(f).NanBin() ? tree.default_left[node] != 0
-                                                               : b <= tree.threshold_bin[node];
+    bool left;
+    if (b == data_->Mapper().Feature(f).NanBin()) {
+      left = tree.default_left[node] != 0;
+    } else if (!tree.split_type.empty() && tree.split_type[node] == 2) {
+      const std::int32_t w = b / 32;  // categorical: category b's bit
+      left = w < tree.cat_size[node] &&
+             ((tree.cat_bits[static_cast<std::size_t>(tree.cat_begin[node] + w)] >> (b % 32)) & 1u);
+    } else {
+      left = b <= tree.threshold_bin[node];
+    }
     node = left ? tree.left[node] : tree.right[node];
   }
   return node;
@@ -73,6 +83,7 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
   part_->Init(rows);
   const std::int64_t n = static_cast<std::int64_t>(rows.size());
   Tree tree;
+  std::vector<std::pair<std::int32_t, std::vector<std::uint32_t>>> cat_splits;  // node, bitset
   std::vector<OpenLeaf> leaves;
   {
     HistBin total{0, 0};
@@ -100,15 +111,26 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
     if (pick < 0) break;
     OpenLeaf parent = leaves[static_cast<std::size_t>(pick)];
     const SplitInfo& s = parent.split;
-    const std::int64_t mid = part_->Split(parent.begin, parent.end, *data_, s.feature,
-                                          s.threshold_bin, s.default_left);
     const FeatureBins& fb = data_->Mapper().Feature(s.feature);
+    std::int64_t mid;
+    if (s.categorical) {
+      std::vector<std::uint8_t> goes_left(static_cast<std::size_t>(fb.NumBins()), 0);
+      for (int b = 0; b < fb.num_cats; ++b)
+        goes_left[static_cast<std::size_t>(b)] = (s.cat_left[static_cast<std::size_t>(b / 32)] >> (b % 32)) & 1u;
+      goes_left[static_cast<std::size_t>(fb.NanBin())] = s.default_left ? 1 : 0;
+      mid = part_->SplitByTable(parent.begin, parent.end, *data_, s.feature, goes_left);
+      cat_splits.emplace_back(parent.node, s.cat_left);
+    } else {
+      mid = part_->Split(parent.begin, parent.end, *data_, s.feature, s.threshold_bin,
+                         s.default_left);
+    }
     const std::int32_t ln = tree.AddLeaf(out_of(s.left), hess_of(s.left), mid - parent.begin);
     const std::int32_t rn = tree.AddLeaf(out_of(s.right), hess_of(s.right), parent.end - mid);
     const std::int32_t p = parent.node;
     tree.feature[p] = s.feature;
     tree.threshold_bin[p] = s.threshold_bin;
-    tree.threshold[p] = s.threshold_bin < static_cast<int>(fb.edges.size())
+    tree.threshold[p] = s.categorical ? 0.0f
+                        : s.threshold_bin < static_cast<int>(fb.edges.size())
                             ? fb.edges[static_cast<std::size_t>(s.threshold_bin)]
                             : std::numeric_limits<float>::infinity();
     tree.default_left[p] = s.default_left ? 1 : 0;
@@ -147,6 +169,20 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
     leaves.push_back(R);
   }
 
+  if (!cat_splits.empty()) {
+    // Categorical splits in the predictor's representation (tree.hpp): split_type 2 and a
+    // bitset of the codes going left.
+    const std::size_t nn = static_cast<std::size_t>(tree.NumNodes());
+    tree.split_type.assign(nn, 0);
+    tree.cat_begin.assign(nn, 0);
+    tree.cat_size.assign(nn, 0);
+    for (const auto& [node, bits] : cat_splits) {
+      tree.split_type[static_cast<std::size_t>(node)] = 2;
+      tree.cat_begin[static_cast<std::size_t>(node)] = static_cast<std::int32_t>(tree.cat_bits.size());
+      tree.cat_size[static_cast<std::size_t>(node)] = static_cast<std::int32_t>(bits.size());
+      tree.cat_bits.insert(tree.cat_bits.end(), bits.begin(), bits.end());
+    }
+  }
   leaf_ranges_.clear();
   for (const auto& l : leaves) leaf_ranges_.push_back({l.node, l.begin, l.end});
   return tree;

@@ -15,6 +15,10 @@ class RowPartitioner {
   // Partitions [begin, end) into rows going left then rows going right; returns the boundary.
   std::int64_t Split(std::int64_t begin, std::int64_t end, const BinnedMatrix& data, int feature,
                      int threshold_bin, bool default_left);
+  // The same with goes_left[bin] saying where each bin code goes (categorical splits;
+  // defined in categorical_split.cpp).
+  std::int64_t SplitByTable(std::int64_t begin, std::int64_t end, const BinnedMatrix& data,
+                            int feature, const std::vector<std::uint8_t>& goes_left);
   const std::uint32_t* Rows() const { return idx_.data(); }
 
  private:

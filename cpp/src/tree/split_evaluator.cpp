@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "categorical_split.hpp"
 #include "sapwood/threading.hpp"
 
 namespace sapwood {
@@ -66,6 +67,12 @@ SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
   const int threads = features.size() >= 16 ? n_threads : 1;
   ParallelFor(0, static_cast<std::int64_t>(features.size()), threads, [&](std::int64_t k) {
     const int f = features[static_cast<std::size_t>(k)];
+    if (!layout.num_cats.empty() && layout.num_cats[static_cast<std::size_t>(f)] >= 0) {
+      per_feature[static_cast<std::size_t>(k)] = FindBestCategoricalSplit(
+          hist + layout.offset[f], f, layout.num_cats[static_cast<std::size_t>(f)], total_packed,
+          pack, inv_g, inv_h, params);
+      return;
+    }
     const HistBin* hb = hist + layout.offset[f];
     const int nb = layout.nbins[f];
     const int numeric = nb - 1;
