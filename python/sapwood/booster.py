@@ -52,6 +52,8 @@ class Booster:
         # position, kind ("numeric" | "bool" | "categorical"), dtype and, for categorical
         # features, "categories" (the values in code order). None for imported models.
         self.schema: list[FeatureSpec] | None = None
+        # The training data's monitoring profile (sapwood.Profile), set by train().
+        self.reference_profile: Any = None
         self._fast_numpy = False  # numpy floats may go straight to the forest (no categoricals)
 
     # ------------------------------------------------------------------ structure

@@ -543,6 +543,7 @@ class Dataset:
             if weight_name is None and weight is not None:
                 self.weight = _to_vector(weight, self._n_rows, "weight")
         else:
+            self._source = data  # a reference (no copy): training profiles it for monitoring
             cols, named = _frame_columns(data, "data")
             by_name = {c.name: c for c in cols}
             label_col = self._take_column(by_name, label_name, named, "label")

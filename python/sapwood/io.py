@@ -227,6 +227,8 @@ def _model_dict(b: Booster) -> dict[str, Any]:
         **({"schema": [dict(f) for f in b.schema]} if b.schema is not None else {}),
         **({"pandas_categorical": b.pandas_categorical}
            if b.pandas_categorical is not None else {}),
+        **({"reference_profile": b.reference_profile.to_dict()}
+           if b.reference_profile is not None else {}),
         "trees": [{"output": int(k), "arrays": dict(t)}
                   for t, k in zip(b._trees, b._tree_output, strict=True)],
     }
@@ -538,6 +540,14 @@ def _build_booster(model: dict[str, Any]) -> Booster:
     if pc is not None and (not isinstance(pc, list) or not all(isinstance(c, list) for c in pc)):
         raise _fail("field 'model.pandas_categorical' must be null or a list of lists")
     b.pandas_categorical = pc
+    rp = model.get("reference_profile")
+    if rp is not None:
+        from .profile import Profile
+
+        try:
+            b.reference_profile = Profile.from_dict(_check_str_dict(rp, "model.reference_profile"))
+        except SapwoodError as e:
+            raise _fail(f"field 'model.reference_profile': {e}") from None
     try:
         b._get_forest()  # the C++ constructor checks child indices, reachability, features
     except ModelFormatError as e:

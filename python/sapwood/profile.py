@@ -766,7 +766,8 @@ def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
     ):
         raise ModelFormatError(f"field '{where}.edges' must be a list of numbers")
     edges = np.asarray(raw_edges, dtype=np.float64).reshape(-1)
-    e32 = edges.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range edges are rejected below
+        e32 = edges.astype(np.float32)
     if edges.size and (not np.all(np.isfinite(edges)) or np.any(e32.astype(np.float64) != edges)
                        or np.any(np.diff(e32) <= 0)):
         raise ModelFormatError(f"field '{where}.edges' must be strictly increasing finite "

@@ -48,6 +48,8 @@ def train(
     valid_sets: Sequence[Dataset] = (),
     valid_names: Sequence[str] | None = None,
     callbacks: Sequence[TrainingCallback] = (),
+    *,
+    reference_profile: bool = True,
 ) -> Booster:
     """Train a gradient-boosted tree ensemble.
 
@@ -57,6 +59,9 @@ def train(
     random_state, n_jobs. Unknown names raise ParameterError.
     valid_sets are scored after every round with the metrics; callbacks see the results and may
     stop training (see EarlyStopping).
+    reference_profile: store the profile of the training data and of the model's predictions
+    on it in ``booster.reference_profile`` (and so in the model file), the reference that
+    ``sapwood.monitoring.compare(booster, batch)`` checks later batches against.
     """
     p = resolve_params(params)
     if not isinstance(train_set, Dataset):
@@ -144,6 +149,31 @@ def train(
         if stop:
             break
     booster.evals_result = history
+    if reference_profile:
+        _store_reference_profile(booster, train_set, trainer, p["n_jobs"])
     for cb in callbacks:
         cb.after_training(booster)
     return booster
+
+
+def _store_reference_profile(booster: Booster, train_set: Dataset, trainer: Any,
+                             n_jobs: int) -> None:
+    """Profile the training features and the model's predictions on them (sapwood.monitoring
+    compares later batches against it). In-memory data only: a streamed Parquet source is not
+    read a third time."""
+    source = getattr(train_set, "_source", None)
+    if source is None:
+        return
+    from .profile import Profile
+
+    if booster.best_iteration and booster.best_iteration < booster.num_rounds:
+        pred = booster.predict(source, n_jobs=n_jobs)
+    else:  # the training scores are the model's raw margins on the training rows
+        raw = np.ascontiguousarray(trainer.scores())
+        _core.transform_scores(booster.objective, booster.num_class, raw, n_jobs)
+        pred = raw[:, 0] if raw.shape[1] == 1 else raw
+    names = list(booster.feature_names)
+    is_frame = hasattr(source, "columns") or hasattr(source, "column_names")
+    booster.reference_profile = Profile.from_data(
+        source, edges_from=booster, categorical=booster.categorical_features,
+        predictions=pred, names=None if is_frame else names, columns=names, n_jobs=n_jobs)

@@ -275,7 +275,7 @@ def test_booster_reference_and_prediction_drift():
     rng = np.random.default_rng(15)
     X = rng.standard_normal((5000, 3))
     y = X[:, 0] * 2 + rng.standard_normal(5000) * 0.1
-    b = sapwood.train({"n_estimators": 10}, sapwood.Dataset(X, y))
+    b = sapwood.train({"n_estimators": 10}, sapwood.Dataset(X, y), reference_profile=False)
     with pytest.raises(sapwood.DataError, match="reference profile"):
         compare(b, X)
     b.reference_profile = profile_for_booster(b, X)

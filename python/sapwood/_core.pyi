@@ -1,0 +1,97 @@
+"""
+sapwood's compiled core (private: use the sapwood package)
+"""
+from __future__ import annotations
+
+import collections.abc
+import typing
+
+import numpy
+import numpy.typing
+
+__all__: list[str] = ['BinnedMatrix', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
+class BinnedMatrix:
+    @staticmethod
+    def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
+        ...
+    def to_numpy(self) -> numpy.typing.NDArray[numpy.uint16]:
+        ...
+    @property
+    def is_wide(self) -> bool:
+        ...
+    @property
+    def num_features(self) -> int:
+        ...
+    @property
+    def num_rows(self) -> int:
+        ...
+class Trainer:
+    def __init__(self, data: BinnedMatrix, label: typing.Any, weight: typing.Any, params: dict) -> None:
+        ...
+    def boost_round(self) -> list:
+        ...
+    def scores(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def init_score(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    @property
+    def num_outputs(self) -> int:
+        ...
+class Forest:
+    def __init__(self, trees: list, tree_output: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], num_outputs: typing.SupportsInt | typing.SupportsIndex, num_features: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def predict(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, transform: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def predict_contrib(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def predict_leaf(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int32]:
+        ...
+    def predict_raw(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, out: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def has_special_splits(self) -> bool:
+        ...
+    @property
+    def max_depth(self) -> int:
+        ...
+    @property
+    def num_features(self) -> int:
+        ...
+    @property
+    def num_outputs(self) -> int:
+        ...
+    @property
+    def num_trees(self) -> int:
+        ...
+def binned_allocate(rows: typing.SupportsInt | typing.SupportsIndex, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> BinnedMatrix:
+    ...
+def binned_fill_columns(matrix: BinnedMatrix, row_offset: typing.SupportsInt | typing.SupportsIndex, columns: collections.abc.Sequence[numpy.ndarray], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Bins one batch of columns into rows [row_offset, row_offset + batch rows).
+    """
+def build_histogram(data: BinnedMatrix, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], g: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], h: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], count_bits: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64]]:
+    ...
+def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
+    """
+    Quantile bin edges per column (list of float32 arrays).
+    """
+def fit_bin_edges_columns(columns: collections.abc.Sequence[numpy.ndarray], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
+    """
+    Quantile bin edges of each column (empty for categorical columns, num_cats >= 0).
+    """
+def profile_numeric(columns: list, rows: typing.SupportsInt | typing.SupportsIndex, edges: list, extra_edges: list, fine_bins: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
+    """
+    Profiles 1-D numeric columns in one pass: list of dicts (edges, counts, null/inf counts, min, max, exact sums as two's-complement bytes scaled by 2^exact_sum[_sq]_scale_bits).
+    """
+def ranking_metrics(y_true: typing.Any, y_score: typing.Any, sample_weight: typing.Any = None) -> tuple[float, float]:
+    """
+    (roc_auc, average_precision) of binary scores in O(n log n).
+    """
+def transform_scores(objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, raw: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
+    ...
+__version__: str = '0.1.0'
+cuda_compiled: bool = False
+exact_sum_scale_bits: int = 1152
+exact_sum_sq_scale_bits: int = 2208
+openmp: bool = True
