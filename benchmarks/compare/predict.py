@@ -139,6 +139,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="best of N for batch timings")
     ap.add_argument("--latency-calls", type=int, default=2000)
     ap.add_argument("--contrib-rows", type=int, default=5000)
+    ap.add_argument("--model-cache", default="",
+                    help="folder to save the trained LightGBM/XGBoost models in and reuse them "
+                         "from on later runs with the same settings")
     ap.add_argument("--skip", default="", help="comma list of peers to skip: tl2cgen,onnx,own")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -152,17 +155,30 @@ def main() -> None:
     Xtr, ytr = binary_classification(args.train_rows, args.features, seed=0)
     X, _ = binary_classification(args.rows, args.features, seed=1)
 
-    t0 = time.perf_counter()
-    lgb_model = lgb.train({"objective": "binary", "num_leaves": args.leaves, "verbose": -1,
-                           "num_threads": T, "min_data_in_leaf": 20, "seed": 0},
-                          lgb.Dataset(Xtr, ytr), args.trees)
-    print(f"trained LightGBM in {time.perf_counter() - t0:.1f} s", flush=True)
-    t0 = time.perf_counter()
-    xgb_model = xgb.train({"objective": "binary:logistic", "tree_method": "hist",
-                           "grow_policy": "lossguide", "max_leaves": args.leaves, "max_depth": 0,
-                           "nthread": T, "eta": 0.1, "seed": 0},
-                          xgb.DMatrix(Xtr, ytr), args.trees)
-    print(f"trained XGBoost in {time.perf_counter() - t0:.1f} s", flush=True)
+    tag = f"{args.train_rows}x{args.features}_{args.trees}t{args.leaves}l"
+    lgb_path = os.path.join(args.model_cache, f"lgb_{tag}.txt") if args.model_cache else ""
+    xgb_path = os.path.join(args.model_cache, f"xgb_{tag}.ubj") if args.model_cache else ""
+    if lgb_path and os.path.exists(lgb_path):
+        lgb_model = lgb.Booster(model_file=lgb_path)
+    else:
+        t0 = time.perf_counter()
+        lgb_model = lgb.train({"objective": "binary", "num_leaves": args.leaves, "verbose": -1,
+                               "num_threads": T, "min_data_in_leaf": 20, "seed": 0},
+                              lgb.Dataset(Xtr, ytr), args.trees)
+        print(f"trained LightGBM in {time.perf_counter() - t0:.1f} s", flush=True)
+        if lgb_path:
+            lgb_model.save_model(lgb_path)
+    if xgb_path and os.path.exists(xgb_path):
+        xgb_model = xgb.Booster(model_file=xgb_path)
+    else:
+        t0 = time.perf_counter()
+        xgb_model = xgb.train({"objective": "binary:logistic", "tree_method": "hist",
+                               "grow_policy": "lossguide", "max_leaves": args.leaves,
+                               "max_depth": 0, "nthread": T, "eta": 0.1, "seed": 0},
+                              xgb.DMatrix(Xtr, ytr), args.trees)
+        print(f"trained XGBoost in {time.perf_counter() - t0:.1f} s", flush=True)
+        if xgb_path:
+            xgb_model.save_model(xgb_path)
     sw_own = None
     if "own" not in skip:
         t0 = time.perf_counter()

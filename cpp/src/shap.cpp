@@ -1,6 +1,18 @@
-// Exact TreeSHAP (Lundberg, Erion & Lee 2018, "Consistent individualized feature attribution
-// for tree ensembles", Algorithm 2): per row and tree, one recursion over the tree that keeps
-// the set of features on the path with the weights of every subset size.
+// Exact TreeSHAP contributions, by leaf paths.
+//
+// A tree's value for a coalition S of "known" features is a sum over leaves: leaf l with
+// value v and the unique features U of its path (|U| = d) contributes
+//   v * prod_{j in U & S} hot_j * prod_{j in U \ S} zero_j,
+// where hot_j = 1 when the row follows every split on j along the path, and zero_j is the
+// product of the cover ratios of those splits. The Shapley value of feature i in U is then
+//   v * (hot_i - zero_i) * sum_s W(s, d) * e_s(U \ {i}),  W(s, d) = s!(d-1-s)!/d!,
+// and since hot is 0 or 1, e_s (the sum over subsets of size s of prod hot * prod zero of the
+// rest) is prod_{cold j} zero_j times the x^s coefficient of P(x) = prod_{hot j}(x + zero_j).
+// So per leaf: one polynomial over the hot features, one weighted sum shared by every cold
+// feature (they all get -v * prod_cold zero * sum_s W P_s), and for each hot feature P divided
+// by (x + zero_i). That is O(H^2) per leaf for H hot features, with no division in the inner
+// loops, against O(d^2) with divisions per leaf for the recursive algorithm (Lundberg, Erion
+// & Lee 2018, Algorithm 2), which is kept for trees whose paths are too long to store.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -78,6 +90,95 @@ double UnwoundPathSum(const PathElement* path, int depth, int index) {
 
 }  // namespace
 
+namespace {
+constexpr int kShapMaxElems = 64;         // unique features on one leaf path
+constexpr std::int64_t kShapMaxConds = 64;  // stored splits per node, on average, per tree
+}  // namespace
+
+void Forest::BuildShapPaths() {
+  const int M = kShapMaxElems;
+  shap_weight_.assign(static_cast<std::size_t>((M + 1) * (M + 1)), 0.0);
+  for (int d = 1; d <= M; ++d) {
+    double w = 1.0 / d;  // W(0, d)
+    for (int s = 0; s < d; ++s) {
+      shap_weight_[static_cast<std::size_t>(d * (M + 1) + s)] = w;
+      if (s + 1 < d) w = w * (s + 1) / static_cast<double>(d - 1 - s);
+    }
+  }
+  const int T = NumTrees();
+  shap_leaf_begin_.assign(static_cast<std::size_t>(T) + 1, 0);
+  shap_fast_.assign(static_cast<std::size_t>(T), 0);
+  struct Step {
+    std::int32_t feature;
+    std::int32_t cond;  // local parent << 1 | went right
+    double ratio;
+  };
+  std::vector<Step> steps;
+  std::vector<std::int32_t> parent;
+  for (int t = 0; t < T; ++t) {
+    shap_leaf_begin_[static_cast<std::size_t>(t)] = static_cast<std::int32_t>(shap_leaf_.size());
+    const std::int32_t root = tree_root_[static_cast<std::size_t>(t)];
+    const std::int32_t end = t + 1 < T ? tree_root_[static_cast<std::size_t>(t) + 1]
+                                       : static_cast<std::int32_t>(nodes_.size());
+    const std::int32_t n = end - root;
+    if (std::isnan(tree_expected_[static_cast<std::size_t>(t)]) || n < 2) continue;
+    const std::size_t leaf0 = shap_leaf_.size(), elem0 = shap_elem_.size(),
+                      cond0 = shap_cond_.size();
+    const std::int64_t cond_cap = kShapMaxConds * n;
+    std::int64_t conds = 0;
+    parent.assign(static_cast<std::size_t>(n), -1);
+    for (std::int32_t i = 0; i < n; ++i) {
+      const PackedNode& pn = nodes_[static_cast<std::size_t>(root + i)];
+      if (pn.meta & PackedNode::kLeaf) continue;
+      parent[static_cast<std::size_t>(pn.child[0] - root)] = i << 1;
+      parent[static_cast<std::size_t>(pn.child[1] - root)] = i << 1 | 1;
+    }
+    bool ok = true;
+    for (std::int32_t i = 0; i < n && ok; ++i) {
+      const PackedNode& leaf = nodes_[static_cast<std::size_t>(root + i)];
+      if (!(leaf.meta & PackedNode::kLeaf)) continue;
+      steps.clear();
+      for (std::int32_t c = i; parent[static_cast<std::size_t>(c)] >= 0;) {
+        const std::int32_t pc = parent[static_cast<std::size_t>(c)], p = pc >> 1;
+        const auto f = static_cast<std::int32_t>(
+            nodes_[static_cast<std::size_t>(root + p)].meta & PackedNode::kFeatureMask);
+        steps.push_back({f, pc, cover_[static_cast<std::size_t>(root + c)] /
+                                    cover_[static_cast<std::size_t>(root + p)]});
+        c = p;
+        if (++conds > cond_cap) break;
+      }
+      if (conds > cond_cap) {
+        ok = false;
+        break;
+      }
+      std::stable_sort(steps.begin(), steps.end(),
+                       [](const Step& x, const Step& y) { return x.feature < y.feature; });
+      ShapLeaf sl{value_[static_cast<std::size_t>(root + i)],
+                  static_cast<std::int32_t>(shap_elem_.size()), 0};
+      for (std::size_t k = 0; k < steps.size();) {
+        ShapElem e{1.0, steps[k].feature, static_cast<std::int32_t>(shap_cond_.size()), 0};
+        for (; k < steps.size() && steps[k].feature == e.feature; ++k) {
+          e.zero *= steps[k].ratio;
+          shap_cond_.push_back(steps[k].cond);
+          ++e.cond_count;
+        }
+        shap_elem_.push_back(e);
+        ++sl.elem_count;
+      }
+      if (sl.elem_count > kShapMaxElems || shap_cond_.size() > (std::size_t{1} << 30)) ok = false;
+      shap_leaf_.push_back(sl);
+    }
+    if (!ok) {
+      shap_leaf_.resize(leaf0);
+      shap_elem_.resize(elem0);
+      shap_cond_.resize(cond0);
+      continue;
+    }
+    shap_fast_[static_cast<std::size_t>(t)] = 1;
+  }
+  shap_leaf_begin_[static_cast<std::size_t>(T)] = static_cast<std::int32_t>(shap_leaf_.size());
+}
+
 void Forest::CheckContribReady(int tree_begin, int tree_end) const {
   for (int t = tree_begin; t < tree_end; ++t) {
     if (std::isnan(tree_expected_[static_cast<std::size_t>(t)])) {
@@ -135,6 +236,66 @@ void Recurse(const ShapContext& c, std::int32_t node, PathElement* parent_path, 
 
 }  // namespace
 
+void Forest::ShapTree(int t, const float* row, std::uint8_t* dec, double* phi) const {
+  const std::int32_t root = tree_root_[static_cast<std::size_t>(t)];
+  const std::int32_t end = t + 1 < NumTrees() ? tree_root_[static_cast<std::size_t>(t) + 1]
+                                              : static_cast<std::int32_t>(nodes_.size());
+  for (std::int32_t i = 0; i < end - root; ++i) {
+    const PackedNode& n = nodes_[static_cast<std::size_t>(root + i)];
+    if (n.meta & PackedNode::kLeaf) continue;
+    dec[i] = GoRight(n, row[n.meta & PackedNode::kFeatureMask]) ? 1 : 0;
+  }
+  constexpr int M = kShapMaxElems;
+  double hot_zero[M], poly[M + 1];
+  std::int32_t hot_feature[M], cold_feature[M];
+  const ShapLeaf* lb = shap_leaf_.data() + shap_leaf_begin_[static_cast<std::size_t>(t)];
+  const ShapLeaf* le = shap_leaf_.data() + shap_leaf_begin_[static_cast<std::size_t>(t) + 1];
+  for (const ShapLeaf* leaf = lb; leaf != le; ++leaf) {
+    const ShapElem* e = shap_elem_.data() + leaf->elem_begin;
+    const int d = leaf->elem_count;
+    int H = 0, C = 0;
+    double cold = 1.0;
+    for (int j = 0; j < d; ++j) {
+      const std::int32_t* c = shap_cond_.data() + e[j].cond_begin;
+      bool hot = true;
+      for (int k = 0; k < e[j].cond_count; ++k) hot &= dec[c[k] >> 1] == (c[k] & 1);
+      if (hot) {
+        hot_zero[H] = e[j].zero;
+        hot_feature[H++] = e[j].feature;
+      } else {
+        cold *= e[j].zero;
+        cold_feature[C++] = e[j].feature;
+      }
+    }
+    if (cold == 0.0) continue;  // every term carries the product of the cold zero fractions
+    poly[0] = 1.0;
+    for (int h = 0; h < H; ++h) {  // poly *= (x + hot_zero[h])
+      const double z = hot_zero[h];
+      poly[h + 1] = poly[h];
+      for (int k = h; k > 0; --k) poly[k] = poly[k - 1] + z * poly[k];
+      poly[0] *= z;
+    }
+    const double* w = shap_weight_.data() + static_cast<std::size_t>(d) * (M + 1);
+    const double v = leaf->value * cold;
+    if (C > 0) {
+      double sum = 0.0;
+      for (int s = 0; s <= H; ++s) sum += w[s] * poly[s];
+      const double add = -v * sum;
+      for (int j = 0; j < C; ++j) phi[cold_feature[j]] += add;
+    }
+    for (int h = 0; h < H; ++h) {
+      // poly / (x + z), from the top coefficient down.
+      const double z = hot_zero[h];
+      double q = poly[H], sum = w[H - 1] * q;
+      for (int k = H - 1; k > 0; --k) {
+        q = poly[k] - z * q;
+        sum += w[k - 1] * q;
+      }
+      phi[hot_feature[h]] += v * (1.0 - z) * sum;
+    }
+  }
+}
+
 template <class T>
 void Forest::PredictContrib(const MatrixView<T>& x, int tree_begin, int tree_end, double* out,
                             int n_threads) const {
@@ -155,22 +316,47 @@ void Forest::PredictContrib(const MatrixView<T>& x, int tree_begin, int tree_end
       static_cast<std::size_t>((max_depth_ + 2) * (max_depth_ + 3) / 2 + 1);
   constexpr std::int64_t kBlock = 16;
   const std::int64_t nblocks = (x.rows + kBlock - 1) / kBlock;
+  std::int32_t max_nodes = 1;
+  for (int t = 0; t < NumTrees(); ++t) {
+    const std::int32_t end = t + 1 < NumTrees() ? tree_root_[static_cast<std::size_t>(t) + 1]
+                                                : static_cast<std::int32_t>(nodes_.size());
+    max_nodes = std::max(max_nodes, end - tree_root_[static_cast<std::size_t>(t)]);
+  }
+  const std::int64_t F = std::max<std::int64_t>(1, num_features_);
   ParallelForDynamic(0, nblocks, x.rows > kBlock ? n_threads : 1, [&](std::int64_t b) {
-    std::vector<PathElement> path(path_len);
-    std::vector<float> row(static_cast<std::size_t>(std::max<std::int64_t>(1, num_features_)));
+    // Per-thread scratch, reused across calls (fresh pages are slow to get here).
+    thread_local std::vector<PathElement> path;
+    thread_local std::vector<float> rows;
+    thread_local std::vector<std::uint8_t> dec;
+    if (path.size() < path_len) path.resize(path_len);
+    if (rows.size() < static_cast<std::size_t>(kBlock * F)) {
+      rows.resize(static_cast<std::size_t>(kBlock * F));
+    }
+    if (dec.size() < static_cast<std::size_t>(max_nodes)) {
+      dec.resize(static_cast<std::size_t>(max_nodes));
+    }
     const std::int64_t r0 = b * kBlock, r1 = std::min(x.rows, r0 + kBlock);
     for (std::int64_t r = r0; r < r1; ++r) {
       for (std::int64_t f = 0; f < num_features_; ++f) {
-        row[static_cast<std::size_t>(f)] = static_cast<float>(x.At(r, f));
+        rows[static_cast<std::size_t>((r - r0) * F + f)] = static_cast<float>(x.At(r, f));
       }
-      for (int t = tree_begin; t < tree_end; ++t) {
-        const int k = tree_output_[static_cast<std::size_t>(t)];
+    }
+    // Tree by tree over the block: one tree's leaf paths stay in cache for all its rows.
+    for (int t = tree_begin; t < tree_end; ++t) {
+      const int k = tree_output_[static_cast<std::size_t>(t)];
+      const std::int32_t root = tree_root_[static_cast<std::size_t>(t)];
+      const bool leaf_root = (nodes_[static_cast<std::size_t>(root)].meta & PackedNode::kLeaf) != 0;
+      for (std::int64_t r = r0; r < r1; ++r) {
         double* phi = out + (r * K + k) * F1;
         phi[num_features_] += tree_expected_[static_cast<std::size_t>(t)];
-        const std::int32_t root = tree_root_[static_cast<std::size_t>(t)];
-        if (nodes_[static_cast<std::size_t>(root)].meta & PackedNode::kLeaf) continue;
-        ShapContext c{this, nodes_.data(), value_.data(), cover_.data(), row.data(), phi};
-        Recurse(c, root, path.data(), 0, 1.0, 1.0, -1);
+        if (leaf_root) continue;
+        const float* row = rows.data() + (r - r0) * F;
+        if (shap_fast_[static_cast<std::size_t>(t)]) {
+          ShapTree(t, row, dec.data(), phi);
+        } else {
+          ShapContext c{this, nodes_.data(), value_.data(), cover_.data(), row, phi};
+          Recurse(c, root, path.data(), 0, 1.0, 1.0, -1);
+        }
       }
     }
   });

@@ -203,7 +203,7 @@ class Booster:
             and self._fast_numpy
             and type(X) is np.ndarray
             and iteration_range is None
-            and n_jobs is None
+            and (n_jobs is None or (type(n_jobs) is int and n_jobs > 0))
             and (output == "value" or output == "raw")
             and X.ndim == 2
             and X.shape[1] == len(self.feature_names)
@@ -213,7 +213,7 @@ class Booster:
             end = self.best_iteration or len(self._trees) // forest.num_outputs
             out: np.ndarray = forest.predict(
                 X, 0, end * forest.num_outputs, self.init_score, self.objective, self.num_class,
-                output == "value", self._threads,
+                output == "value", self._threads if n_jobs is None else n_jobs,
             )
             return out
         if output not in ("value", "raw", "leaf", "contrib"):

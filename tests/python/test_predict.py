@@ -309,3 +309,37 @@ def test_trained_booster_contrib_sums_to_margin() -> None:
     # single rows agree with batches
     one = np.array([b.predict(X[i:i + 1])[0] for i in range(50)])
     np.testing.assert_array_equal(one, b.predict(X[:50]))
+
+
+def test_treeshap_long_paths_use_the_recursion() -> None:
+    # A 300-deep chain stores more path splits than the leaf-path kernel allows, so contrib
+    # falls back to the recursive algorithm; both must give the exact Shapley values.
+    rng = np.random.default_rng(8)
+    depth, m = 300, 3
+    n = 2 * depth + 1
+    t = {"feature": np.full(n, -1, np.int32), "threshold": np.zeros(n, np.float32),
+         "threshold_bin": np.zeros(n, np.int32), "default_left": np.zeros(n, np.uint8),
+         "left": np.full(n, -1, np.int32), "right": np.full(n, -1, np.int32),
+         "value": np.zeros(n), "gain": np.zeros(n), "hess": np.zeros(n),
+         "count": np.zeros(n, np.int64)}
+    for d in range(depth):  # node 2d splits; 2d + 1 is a leaf, 2d + 2 continues
+        i = 2 * d
+        t["feature"][i] = d % m
+        t["threshold"][i] = np.float32(rng.normal())
+        t["default_left"][i] = d % 2
+        t["left"][i], t["right"][i] = i + 1, i + 2
+        t["value"][i + 1] = rng.normal()
+    t["value"][n - 1] = rng.normal()
+    cover = np.zeros(n)
+    cover[n - 1] = 1.0
+    for d in reversed(range(depth)):
+        cover[2 * d + 1] = rng.uniform(0.5, 2.0)
+        cover[2 * d] = cover[2 * d + 1] + cover[2 * d + 2]
+    t["hess"] = cover
+    b = make_booster([t], m)
+    X = random_rows(rng, 4, m)
+    got = b.predict(X, output="contrib")
+    for r in range(4):
+        expect = brute_shap(t, X[r], m)
+        expect[m] += b.init_score[0]
+        np.testing.assert_allclose(got[r], expect, rtol=1e-9, atol=1e-9)

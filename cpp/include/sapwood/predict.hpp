@@ -27,6 +27,20 @@ struct PackedNode {
 };
 static_assert(sizeof(PackedNode) == 16, "PackedNode must stay 16 bytes");
 
+// The batch layout for forests of plain numeric splits: each feature's distinct thresholds are
+// ranked once, a block of rows is turned into those ranks (uint16 codes) once, and the trees
+// are walked on codes. "x <= threshold #j of its feature" is "code(x) <= j" with code(x) the
+// number of the feature's thresholds below x. Each row carries its codes twice: in the first
+// half NaN is 0xFFFF (greater than every rank: goes right), in the second 0 (goes left); a
+// default-left split reads the second half. Siblings are adjacent (right = left + 1); a leaf
+// points to itself with rank 0xFFFF, which no code exceeds, so walks can overrun a leaf.
+struct QuantNode {
+  std::uint16_t rank;     // go right when code > rank
+  std::uint16_t column;   // feature, + NumFeatures when NaN goes left
+  std::int32_t left;      // packed index of the left child (right = left + 1); a leaf: itself
+};
+static_assert(sizeof(QuantNode) == 8, "QuantNode must stay 8 bytes");
+
 class Forest {
  public:
   Forest() = default;
@@ -60,10 +74,30 @@ class Forest {
 
  private:
   bool SpecialGoRight(const PackedNode& n, float v) const;
+  void BuildQuantized();
+  void QuantizeBlock(const float* rows, std::int64_t row_stride, std::int64_t nrows,
+                     std::uint16_t* codes) const;
+  void QuantRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
+                     int tree_end, double* out) const;
   template <bool kSpecial>
   void RawBlock(const float* rows, std::int64_t row_stride, std::int64_t nrows, int tree_begin,
                 int tree_end, double* out) const;
   void CheckContribReady(int tree_begin, int tree_end) const;
+  // TreeSHAP by leaf paths (shap.cpp): built once at construction for every tree whose paths
+  // are short enough; other trees fall back to the recursive algorithm.
+  void BuildShapPaths();
+  // Adds tree t's contributions for one row (float32 features) to phi; dec: NumNodes scratch.
+  void ShapTree(int t, const float* row, std::uint8_t* dec, double* phi) const;
+
+  struct ShapLeaf {
+    double value;
+    std::int32_t elem_begin, elem_count;  // unique features on the path, in shap_elem_
+  };
+  struct ShapElem {
+    double zero;                          // product of the cover ratios of its splits
+    std::int32_t feature;
+    std::int32_t cond_begin, cond_count;  // its splits, in shap_cond_: local node << 1 | right
+  };
 
   std::vector<PackedNode> nodes_;
   std::vector<double> value_;   // per packed node (leaves: output; internal: unused)
@@ -75,6 +109,18 @@ class Forest {
   std::vector<std::int32_t> cat_slot_begin_;  // per categorical slot: first word in cat_bits_
   std::vector<std::int32_t> cat_slot_size_;   // number of 32-bit words
   std::vector<std::uint32_t> cat_bits_;
+  bool quantized_ = false;               // the QuantNode layout below is built
+  std::vector<std::int32_t> qthr_begin_;  // per feature + 1, into qthr_
+  std::vector<float> qthr_;               // each feature's distinct thresholds, ascending
+  std::vector<QuantNode> qnodes_;
+  std::vector<double> qvalue_;            // per QuantNode (leaves: output)
+  std::vector<std::int32_t> qroot_;       // per tree
+  std::vector<std::int32_t> shap_leaf_begin_;  // per tree + 1; empty range: use the recursion
+  std::vector<std::uint8_t> shap_fast_;        // per tree: leaf paths built
+  std::vector<ShapLeaf> shap_leaf_;
+  std::vector<ShapElem> shap_elem_;
+  std::vector<std::int32_t> shap_cond_;
+  std::vector<double> shap_weight_;  // (kShapMaxElems + 1)^2: s!(d-1-s)!/d! at [d * (M+1) + s]
   int num_outputs_ = 1;
   int num_features_ = 0;
   int max_depth_ = 0;
