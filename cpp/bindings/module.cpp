@@ -10,6 +10,7 @@ namespace sapwood::bindings {
 void BindBinning(py::module_& m);
 void BindTraining(py::module_& m);
 void BindPredict(py::module_& m);
+void BindMetrics(py::module_& m);
 }  // namespace sapwood::bindings
 
 namespace {
@@ -55,4 +56,5 @@ PYBIND11_MODULE(_core, m) {
   sapwood::bindings::BindBinning(m);
   sapwood::bindings::BindTraining(m);
   sapwood::bindings::BindPredict(m);
+  sapwood::bindings::BindMetrics(m);
 }

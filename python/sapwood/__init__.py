@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import metrics
 from .booster import Booster
-from .callbacks import EarlyStopping, EvaluationLog, TrainingCallback
+from .callbacks import EarlyStopping, EvaluationLog, MLflowLogger, ProgressBar, TrainingCallback
 from .data import Dataset
 from .errors import (
     DataError,
@@ -23,6 +23,10 @@ from .errors import (
 from .importers import import_model
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
+from .io import load
+from .crossval import CVResult, cv
+from .tuning import TuneResult, tune
+from . import io
 
 try:
     __version__ = version("sapwood")
@@ -35,6 +39,13 @@ __all__ = [
     "Dataset",
     "train",
     "import_model",
+    "load",
+    "cv",
+    "CVResult",
+    "tune",
+    "TuneResult",
+    "ProgressBar",
+    "MLflowLogger",
     "TrainingCallback",
     "EarlyStopping",
     "EvaluationLog",

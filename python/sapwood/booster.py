@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import numpy as np
@@ -37,6 +38,12 @@ class Booster:
         self.best_iteration: int | None = None
         self.best_score: dict[str, dict[str, float]] = {}
         self.evals_result: dict[str, dict[str, list[float]]] = {}
+        # library_version, created_at, data_fingerprint (set by train(), kept by save/load)
+        self.provenance: dict[str, Any] = {}
+        # free-form user tags (JSON-like values), stored in the model file
+        self.tags: dict[str, Any] = {}
+        # further sections (JSON-like values and numpy arrays), stored generically
+        self.extra: dict[str, Any] = {}
         self._forest: Any = None
         # LightGBM's category lists of the pandas categorical columns (imported models only).
         self.pandas_categorical: list[list[Any]] | None = None
@@ -226,16 +233,42 @@ class Booster:
                 np.add.at(out, f[mask], t["gain"][mask])
         return out
 
+    # ------------------------------------------------------------------ model file
+    def to_bytes(self) -> bytes:
+        """The model file's bytes (see :mod:`sapwood.io`): no pickle inside."""
+        from .io import dumps
+
+        return dumps(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Booster:
+        """A Booster from :meth:`to_bytes` output; raises ModelFormatError naming any fault."""
+        from .io import loads
+
+        return loads(data)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model file (atomically: a temporary file is renamed over ``path``)."""
+        from .io import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Booster:
+        """Read a model file written by :meth:`save`."""
+        from .io import load
+
+        return load(path)
+
     # ------------------------------------------------------------------ pickling
+    # Pickling (scikit-learn clone, joblib, multiprocessing) goes through the model file's
+    # bytes, so a pickled Booster is validated on load like any model file.
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_forest"] = None
-        state["_threads"] = None
-        return state
+        return {"sapwood_model": self.to_bytes()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._forest = None
+        other = Booster.from_bytes(state["sapwood_model"])
+        self.__dict__.update(other.__dict__)
 
     def __repr__(self) -> str:
         return (f"<sapwood.Booster objective={self.objective!r} rounds={self.num_rounds} "

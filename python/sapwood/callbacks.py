@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .errors import ParameterError
 from .metrics import HIGHER_IS_BETTER
@@ -12,7 +12,8 @@ from .metrics import HIGHER_IS_BETTER
 if TYPE_CHECKING:
     from .booster import Booster
 
-__all__ = ["TrainingCallback", "CallbackEnv", "EarlyStopping", "EvaluationLog"]
+__all__ = ["TrainingCallback", "CallbackEnv", "EarlyStopping", "EvaluationLog", "ProgressBar",
+           "MLflowLogger"]
 
 
 @dataclass
@@ -104,3 +105,98 @@ class EvaluationLog(TrainingCallback):
             parts = [f"{s}'s {m}: {v:.6g}" for s, ms in env.evaluation.items() for m, v in ms.items()]
             print(f"[{i}]\t" + "\t".join(parts), file=self.stream or sys.stdout)
         return False
+
+
+class ProgressBar(TrainingCallback):
+    """A tqdm progress bar: iteration, ETA and the latest metrics (off unless you pass it;
+    the ``sapwood`` command turns it on). Without tqdm installed it prints a line every
+    ``fallback_period`` iterations instead."""
+
+    def __init__(self, desc: str = "training", leave: bool = True, stream: TextIO | None = None,
+                 fallback_period: int = 50) -> None:
+        self.desc = desc
+        self.leave = leave
+        self.stream = stream
+        self.fallback_period = fallback_period
+        self._bar: Any = None
+
+    def before_training(self, booster: Booster) -> None:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - tqdm is in the test and demo extras
+            self._bar = None
+            return
+        total = booster.params.get("n_estimators")
+        self._bar = tqdm(total=total, desc=self.desc, leave=self.leave,
+                         file=self.stream or sys.stderr, unit="it")
+
+    def after_iteration(self, env: CallbackEnv) -> bool:
+        post = {f"{s}:{m}": f"{v:.5g}" for s, ms in env.evaluation.items() for m, v in ms.items()}
+        if self._bar is not None:
+            self._bar.update(1)
+            if post:
+                self._bar.set_postfix(post, refresh=False)
+        elif (env.iteration + 1) % self.fallback_period == 0:
+            print(f"[{env.iteration + 1}/{env.n_estimators}] {post}",
+                  file=self.stream or sys.stderr)
+        return False
+
+    def after_training(self, booster: Booster) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class MLflowLogger(TrainingCallback):
+    """Log params, every iteration's metrics and the model file to MLflow.
+
+    Uses the active run, or starts one (ended after training) under ``run_name``.
+    Metric names are ``<set>-<metric>`` (e.g. ``valid-auc``), logged with step = iteration.
+    """
+
+    def __init__(self, run_name: str | None = None, artifact_name: str = "model.sapwood",
+                 log_every: int = 1) -> None:
+        try:
+            import mlflow  # noqa: F401
+        except ImportError:
+            msg = "MLflowLogger needs the mlflow package (pip install mlflow)"
+            raise ParameterError(msg) from None
+        if log_every < 1:
+            raise ParameterError(f"MLflowLogger log_every must be >= 1, got {log_every!r}")
+        self.run_name = run_name
+        self.artifact_name = artifact_name
+        self.log_every = log_every
+        self._owns_run = False
+
+    def before_training(self, booster: Booster) -> None:
+        import mlflow
+
+        self._owns_run = mlflow.active_run() is None
+        if self._owns_run:
+            mlflow.start_run(run_name=self.run_name)
+        mlflow.log_params({k: ("None" if v is None else v) for k, v in booster.params.items()
+                           if k != "n_jobs"})
+
+    def after_iteration(self, env: CallbackEnv) -> bool:
+        import mlflow
+
+        if env.evaluation and (env.iteration + 1) % self.log_every == 0:
+            mlflow.log_metrics({f"{s}-{m}": float(v) for s, ms in env.evaluation.items()
+                                for m, v in ms.items()}, step=env.iteration)
+        return False
+
+    def after_training(self, booster: Booster) -> None:
+        import os
+        import tempfile
+
+        import mlflow
+
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, self.artifact_name)
+            booster.save(path)
+            mlflow.log_artifact(path)
+        if booster.best_iteration is not None:
+            mlflow.log_metric("best_iteration", booster.best_iteration)
+        if self._owns_run:
+            mlflow.end_run()
+            self._owns_run = False

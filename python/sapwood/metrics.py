@@ -1,76 +1,289 @@
-"""Evaluation metrics (weighted), used by train() and the estimators."""
+"""Evaluation metrics, each with sample weights.
+
+Public, scikit-learn-style functions ``f(y_true, y_pred, sample_weight=None)``: roc_auc, pr_auc
+(average precision), log_loss (binary or multiclass probabilities), brier, accuracy, precision,
+recall, f1 (binary at a threshold), f1_macro, f1_micro, rmse, mae, r2, mape. ROC AUC and
+average precision are computed in the C++ core in O(n log n).
+
+The short names train() evaluates (rmse, mae, logloss, auc, error, multi_logloss, multi_error),
+get_metric, default_metric and HIGHER_IS_BETTER stay as they were.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
-from .errors import ParameterError
+from .errors import DataError, ParameterError
 
 __all__ = ["rmse", "mae", "logloss", "auc", "error", "multi_logloss", "multi_error", "get_metric",
-           "HIGHER_IS_BETTER", "default_metric"]
+           "HIGHER_IS_BETTER", "default_metric",
+           "roc_auc", "pr_auc", "log_loss", "multiclass_log_loss", "brier", "accuracy",
+           "precision", "recall", "f1", "f1_macro", "f1_micro", "r2", "mape", "METRICS"]
 
 _EPS = 1e-15
+ArrayLike = npt.ArrayLike
 
 
-def _w(weight: np.ndarray | None, n: int) -> np.ndarray:
-    return np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+def _vec(v: ArrayLike, what: str, n: int | None = None) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise DataError(f"{what} must be 1-D, got shape {a.shape}")
+    if n is not None and a.shape[0] != n:
+        raise DataError(f"{what} has {a.shape[0]} rows, expected {n}")
+    return a
 
 
-def rmse(y: np.ndarray, pred: np.ndarray, weight: np.ndarray | None = None) -> float:
-    w = _w(weight, len(y))
-    return float(np.sqrt(np.sum(w * (y - pred.ravel()) ** 2) / np.sum(w)))
+def _w(weight: ArrayLike | None, n: int) -> np.ndarray:
+    if weight is None:
+        return np.ones(n)
+    w = _vec(weight, "sample_weight", n)
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise DataError(f"sample_weight must be finite and >= 0; row {bad[0]} has {w[bad[0]]}")
+    return w
 
 
-def mae(y: np.ndarray, pred: np.ndarray, weight: np.ndarray | None = None) -> float:
-    w = _w(weight, len(y))
-    return float(np.sum(w * np.abs(y - pred.ravel())) / np.sum(w))
+def _wmean(values: np.ndarray, w: np.ndarray) -> float:
+    total = float(np.sum(w))
+    if total <= 0:
+        raise DataError("the sample weights sum to zero")
+    return float(np.sum(w * values) / total)
 
 
-def logloss(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None) -> float:
-    w = _w(weight, len(y))
-    p = np.clip(prob.ravel(), _EPS, 1 - _EPS)
-    return float(-np.sum(w * (y * np.log(p) + (1 - y) * np.log1p(-p))) / np.sum(w))
+def rmse(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Root mean squared error."""
+    yy = _vec(y, "y_true")
+    p = _vec(pred, "y_pred", yy.shape[0])
+    return float(np.sqrt(_wmean((yy - p) ** 2, _w(weight, yy.shape[0]))))
 
 
-def error(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None) -> float:
-    w = _w(weight, len(y))
-    return float(np.sum(w * ((prob.ravel() > 0.5) != (y > 0.5))) / np.sum(w))
+def mae(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Mean absolute error."""
+    yy = _vec(y, "y_true")
+    p = _vec(pred, "y_pred", yy.shape[0])
+    return _wmean(np.abs(yy - p), _w(weight, yy.shape[0]))
 
 
-def auc(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """Area under the ROC curve, with ties counted as half (the Mann-Whitney statistic)."""
-    w = _w(weight, len(y))
-    s = score.ravel()
-    order = np.argsort(s, kind="mergesort")
-    s, yy, ww = s[order], y[order], w[order]
-    pos = ww * (yy > 0.5)
-    neg = ww * (yy <= 0.5)
-    tot_pos, tot_neg = pos.sum(), neg.sum()
-    if tot_pos == 0 or tot_neg == 0:
-        return float("nan")
-    # group ties
-    boundaries = np.flatnonzero(np.diff(s)) + 1
-    starts = np.concatenate(([0], boundaries))
-    gpos = np.add.reduceat(pos, starts)
-    gneg = np.add.reduceat(neg, starts)
-    neg_below = np.cumsum(gneg) - gneg
-    return float(np.sum(gpos * (neg_below + 0.5 * gneg)) / (tot_pos * tot_neg))
+def r2(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Coefficient of determination (1 - weighted SSE / weighted total sum of squares)."""
+    yy = _vec(y, "y_true")
+    p = _vec(pred, "y_pred", yy.shape[0])
+    w = _w(weight, yy.shape[0])
+    mean = _wmean(yy, w)
+    sse = float(np.sum(w * (yy - p) ** 2))
+    sst = float(np.sum(w * (yy - mean) ** 2))
+    if sst == 0:
+        return 1.0 if sse == 0 else 0.0
+    return 1.0 - sse / sst
 
 
-def multi_logloss(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None) -> float:
-    w = _w(weight, len(y))
-    p = np.clip(prob[np.arange(len(y)), y.astype(np.int64)], _EPS, 1.0)
-    return float(-np.sum(w * np.log(p)) / np.sum(w))
+def mape(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Mean absolute percentage error, as a fraction (|y - p| / max(|y|, machine epsilon))."""
+    yy = _vec(y, "y_true")
+    p = _vec(pred, "y_pred", yy.shape[0])
+    denom = np.maximum(np.abs(yy), np.finfo(np.float64).eps)
+    return _wmean(np.abs(yy - p) / denom, _w(weight, yy.shape[0]))
 
 
-def multi_error(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None) -> float:
-    w = _w(weight, len(y))
-    return float(np.sum(w * (np.argmax(prob, axis=1) != y.astype(np.int64))) / np.sum(w))
+def _ranking(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None) -> tuple[float, float]:
+    from . import _core
+
+    s = np.ascontiguousarray(_vec(score, "y_score"))
+    yy = np.ascontiguousarray(_vec(y, "y_true", s.shape[0]))
+    w = None if weight is None else np.ascontiguousarray(_w(weight, s.shape[0]))
+    roc, ap = _core.ranking_metrics(yy, s, w)
+    return float(roc), float(ap)
 
 
-Metric = Callable[[np.ndarray, np.ndarray, "np.ndarray | None"], float]
+def roc_auc(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Area under the ROC curve (ties count one half); NaN when a class is absent.
+
+    Labels > 0.5 are positives. Computed in C++ in O(n log n).
+    """
+    return _ranking(y, score, weight)[0]
+
+
+def pr_auc(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Area under the precision-recall curve as average precision (step-wise, no
+    interpolation: sum over thresholds of recall gained times precision)."""
+    return _ranking(y, score, weight)[1]
+
+
+auc = roc_auc
+
+
+def logloss(y: ArrayLike, prob: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Binary log loss of the positive-class probability (clipped to [1e-15, 1 - 1e-15])."""
+    yy = _vec(y, "y_true")
+    p = np.clip(_vec(prob, "y_prob", yy.shape[0]), _EPS, 1 - _EPS)
+    return _wmean(-(yy * np.log(p) + (1 - yy) * np.log1p(-p)), _w(weight, yy.shape[0]))
+
+
+def error(y: ArrayLike, prob: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Binary error rate at threshold 0.5."""
+    yy = _vec(y, "y_true")
+    p = _vec(prob, "y_prob", yy.shape[0])
+    return _wmean(((p > 0.5) != (yy > 0.5)).astype(np.float64), _w(weight, yy.shape[0]))
+
+
+def _classes(y: ArrayLike, prob: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    yy = _vec(y, "y_true")
+    p = np.asarray(prob, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != yy.shape[0]:
+        raise DataError(f"class probabilities must be (n_rows, n_classes) = ({yy.shape[0]}, k), "
+                        f"got shape {p.shape}")
+    k = p.shape[1]
+    bad = np.flatnonzero((yy < 0) | (yy >= k) | (yy != np.floor(yy)))
+    if bad.size:
+        raise DataError(f"labels must be class indices in [0, {k}); row {bad[0]} has {yy[bad[0]]}")
+    return yy.astype(np.int64), p
+
+
+def multi_logloss(y: ArrayLike, prob: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Multiclass log loss: labels are class indices, prob is (n_rows, n_classes)."""
+    yi, p = _classes(y, prob)
+    pt = np.clip(p[np.arange(yi.shape[0]), yi], _EPS, 1.0)
+    return _wmean(-np.log(pt), _w(weight, yi.shape[0]))
+
+
+multiclass_log_loss = multi_logloss
+
+
+def multi_error(y: ArrayLike, prob: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Multiclass error rate of the arg-max class."""
+    yi, p = _classes(y, prob)
+    return _wmean((np.argmax(p, axis=1) != yi).astype(np.float64), _w(weight, yi.shape[0]))
+
+
+def log_loss(y: ArrayLike, prob: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Log loss: binary (1-D positive-class probabilities) or multiclass ((n, k) probabilities
+    with class-index labels)."""
+    if np.ndim(prob) == 2 and np.shape(prob)[1] > 1:
+        return multi_logloss(y, prob, weight)
+    return logloss(y, prob, weight)
+
+
+def brier(y: ArrayLike, prob: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Brier score: mean squared difference of the positive-class probability and the label."""
+    yy = _vec(y, "y_true")
+    p = _vec(prob, "y_prob", yy.shape[0])
+    return _wmean((p - (yy > 0.5)) ** 2, _w(weight, yy.shape[0]))
+
+
+def _labels(y: ArrayLike, pred: ArrayLike, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted labels: (n, k) probabilities -> arg-max; 1-D scores -> > threshold."""
+    p = np.asarray(pred, dtype=np.float64)
+    if p.ndim == 2 and p.shape[1] > 1:
+        yi, pp = _classes(y, p)
+        return yi, np.argmax(pp, axis=1)
+    yy = _vec(y, "y_true")
+    pv = _vec(p, "y_pred", yy.shape[0])
+    return (yy > 0.5).astype(np.int64), (pv > threshold).astype(np.int64)
+
+
+def accuracy(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
+             threshold: float = 0.5) -> float:
+    """Share of rows classified right: 1-D scores at ``threshold`` or (n, k) probabilities."""
+    yt, yp = _labels(y, pred, threshold)
+    return _wmean((yt == yp).astype(np.float64), _w(weight, yt.shape[0]))
+
+
+def _binary_counts(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None,
+                   threshold: float) -> tuple[float, float, float]:
+    yy = _vec(y, "y_true")
+    p = _vec(pred, "y_pred", yy.shape[0])
+    w = _w(weight, yy.shape[0])
+    t, q = yy > 0.5, p > threshold
+    return float(np.sum(w[t & q])), float(np.sum(w[~t & q])), float(np.sum(w[t & ~q]))
+
+
+def precision(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
+              threshold: float = 0.5) -> float:
+    """Binary precision of ``pred > threshold`` (0 when nothing is predicted positive)."""
+    tp, fp, _ = _binary_counts(y, pred, weight, threshold)
+    return tp / (tp + fp) if tp + fp > 0 else 0.0
+
+
+def recall(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
+           threshold: float = 0.5) -> float:
+    """Binary recall of ``pred > threshold`` (0 when there are no positives)."""
+    tp, _, fn = _binary_counts(y, pred, weight, threshold)
+    return tp / (tp + fn) if tp + fn > 0 else 0.0
+
+
+def f1(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
+       threshold: float = 0.5) -> float:
+    """Binary F1 of ``pred > threshold``."""
+    tp, fp, fn = _binary_counts(y, pred, weight, threshold)
+    return 2 * tp / (2 * tp + fp + fn) if tp > 0 else 0.0
+
+
+def _class_counts(y: ArrayLike, pred: ArrayLike,
+                  weight: ArrayLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = np.asarray(pred)
+    if p.ndim == 2 and p.shape[1] > 1:
+        yt, yp = _labels(y, p, 0.5)
+    else:  # predicted class labels
+        yt = _vec(y, "y_true").astype(np.int64)
+        yp = _vec(p, "y_pred", yt.shape[0]).astype(np.int64)
+    w = _w(weight, yt.shape[0])
+    classes = np.union1d(yt, yp)
+    ti = np.searchsorted(classes, yt)
+    pi = np.searchsorted(classes, yp)
+    k = classes.shape[0]
+    tp = np.bincount(ti[ti == pi], weights=w[ti == pi], minlength=k)
+    pred_tot = np.bincount(pi, weights=w, minlength=k)
+    true_tot = np.bincount(ti, weights=w, minlength=k)
+    return tp, pred_tot - tp, true_tot - tp
+
+
+def f1_macro(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Unweighted mean over classes of per-class F1 (pred: class labels or (n, k) probabilities);
+    classes present in neither truth nor prediction are not counted."""
+    tp, fp, fn = _class_counts(y, pred, weight)
+    denom = 2 * tp + fp + fn
+    per = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float(per.mean()) if per.size else 0.0
+
+
+def f1_micro(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """F1 of the pooled counts over classes (equals accuracy for single-label problems)."""
+    tp, fp, fn = _class_counts(y, pred, weight)
+    denom = 2 * tp.sum() + fp.sum() + fn.sum()
+    return float(2 * tp.sum() / denom) if denom > 0 else 0.0
+
+
+Metric = Callable[..., float]
+
+# Every public metric by name (used by the validation criteria): (function, higher is better,
+# what it reads: "score" = ranking score, "prob" = probability, "value" = regression value).
+METRICS: dict[str, tuple[Metric, bool, str]] = {
+    "auc": (roc_auc, True, "score"),
+    "roc_auc": (roc_auc, True, "score"),
+    "pr_auc": (pr_auc, True, "score"),
+    "average_precision": (pr_auc, True, "score"),
+    "log_loss": (log_loss, False, "prob"),
+    "logloss": (log_loss, False, "prob"),
+    "brier": (brier, False, "prob"),
+    "accuracy": (accuracy, True, "prob"),
+    "error": (error, False, "prob"),
+    "precision": (precision, True, "prob"),
+    "recall": (recall, True, "prob"),
+    "f1": (f1, True, "prob"),
+    "f1_macro": (f1_macro, True, "prob"),
+    "f1_micro": (f1_micro, True, "prob"),
+    "multi_logloss": (multi_logloss, False, "prob"),
+    "multi_error": (multi_error, False, "prob"),
+    "rmse": (rmse, False, "value"),
+    "mae": (mae, False, "value"),
+    "r2": (r2, True, "value"),
+    "mape": (mape, False, "value"),
+}
 
 _METRICS: dict[str, Metric] = {
     "rmse": rmse,
@@ -97,7 +310,7 @@ _FOR = {
     "multi_logloss": {"multiclass"},
     "multi_error": {"multiclass"},
 }
-HIGHER_IS_BETTER = {"auc"}
+HIGHER_IS_BETTER = {name for name, (_, hib, _) in METRICS.items() if hib}
 
 
 def default_metric(objective: str) -> str:

@@ -13,6 +13,7 @@ from .booster import Booster
 from .callbacks import CallbackEnv, TrainingCallback
 from .data import Dataset
 from .errors import DataError, ParameterError
+from .io import make_provenance
 from .metrics import default_metric, get_metric
 
 __all__ = ["train"]
@@ -97,6 +98,7 @@ def train(
     booster.feature_names = list(train_set.feature_names)
     booster.bin_edges = [np.asarray(e) for e in (train_set.bin_edges or [])]
     booster.params = dict(p)
+    booster.provenance = make_provenance(train_set)  # model file: version, time, data hash
     k = booster.num_outputs
 
     valid_scores = []
