@@ -11,6 +11,7 @@ void BindBinning(py::module_& m);
 void BindTraining(py::module_& m);
 void BindPredict(py::module_& m);
 void BindMetrics(py::module_& m);
+void BindProfile(py::module_& m);
 }  // namespace sapwood::bindings
 
 namespace {
@@ -57,4 +58,5 @@ PYBIND11_MODULE(_core, m) {
   sapwood::bindings::BindTraining(m);
   sapwood::bindings::BindPredict(m);
   sapwood::bindings::BindMetrics(m);
+  sapwood::bindings::BindProfile(m);
 }

@@ -27,6 +27,8 @@ from .io import load
 from .crossval import CVResult, cv
 from .tuning import TuneResult, tune
 from . import io
+from .profile import Profile
+from . import monitoring
 
 try:
     __version__ = version("sapwood")
@@ -37,6 +39,8 @@ __all__ = [
     "Booster",
     "metrics",
     "Dataset",
+    "Profile",
+    "monitoring",
     "train",
     "import_model",
     "load",

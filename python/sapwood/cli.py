@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 __all__ = ["main"]
 
@@ -20,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     insp.add_argument("model", help="path to a .sapwood model file")
     insp.add_argument("--json", action="store_true", help="print the summary as JSON")
     insp.add_argument("--top", type=int, default=20, help="features listed by importance")
+    _add_monitor_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "monitor":
+        return _run_monitor(args)
     if args.command == "inspect":
         from .inspect import run_inspect
 
@@ -31,6 +35,91 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(n_estimators=args.n_estimators, n_jobs=args.n_jobs,
                         progress=not args.no_progress, compare=not args.no_lightgbm)
     return 2  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------- sapwood monitor
+def _add_monitor_parser(sub: Any) -> None:
+    mon = sub.add_parser(
+        "monitor", help="check a data batch against a reference profile or model for drift",
+        description="Exit 0: no drift; 1: drift or a data-quality gate failed; 2: could not run.")
+    mon.add_argument("--reference", required=True,
+                     help="a profile JSON (Profile.to_json) or a sapwood model file")
+    mon.add_argument("--current", required=True, help="the batch: Parquet, CSV, Feather/Arrow")
+    mon.add_argument("--config", help="thresholds (monitor.toml)")
+    mon.add_argument("--html", help="write the HTML report here")
+    mon.add_argument("--json", default="monitor_report.json",
+                     help="write the JSON report here (default: monitor_report.json; '-' for "
+                          "stdout)")
+    mon.add_argument("--n-jobs", type=int, default=None)
+
+
+def _read_table(path: str) -> Any:
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(p)
+    if suffix in (".feather", ".arrow", ".ipc"):
+        import pyarrow.feather as feather
+
+        return feather.read_table(p)
+    if suffix in (".csv", ".txt", ".gz"):
+        try:
+            import pyarrow.csv as pcsv
+
+            return pcsv.read_csv(p)
+        except ImportError:  # pragma: no cover
+            import pandas as pd
+
+            return pd.read_csv(p)
+    raise ValueError(f"cannot read {path}: expected .parquet, .csv or .feather")
+
+
+def _load_reference(path: str) -> Any:
+    from pathlib import Path
+
+    from . import Profile
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    with open(p, "rb") as fh:
+        head = fh.read(64).lstrip()
+    if head.startswith(b"{"):
+        return Profile.load(p)
+    import sapwood
+
+    loader = getattr(sapwood, "load", None)
+    if loader is None:
+        raise ValueError(f"{path} is not a profile JSON, and this sapwood cannot load model "
+                         "files yet")
+    return loader(p)
+
+
+def _run_monitor(args: Any) -> int:
+    from .errors import SapwoodError
+    from .monitoring import compare
+
+    try:
+        reference = _load_reference(args.reference)
+        current = _read_table(args.current)
+        report = compare(reference, current, args.config, n_jobs=args.n_jobs)
+        print(report.summary())
+        if args.json == "-":
+            print(report.to_json())
+        elif args.json:
+            report.to_json(args.json)
+        if args.html:
+            report.to_html(args.html)
+    except (SapwoodError, OSError, ValueError, ImportError) as e:
+        print(f"sapwood monitor: error: {e}", file=sys.stderr)
+        return 2
+    return 0 if report.passed else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,22 @@
+"""Drift and data-quality monitoring against a reference profile.
+
+``compare(reference, current)`` checks a batch (a Profile or any data input) against a reference
+Profile (or a Booster carrying one) and returns a :class:`MonitorReport`. Monitoring reads
+profiles and boosters only; it never reaches into training.
+"""
+
+from __future__ import annotations
+
+from .compare import MonitorReport, calibrate, compare, profile_for_booster
+from .config import DEFAULT_LEVELS, FeatureConfig, Level, MonitorConfig
+
+__all__ = [
+    "compare",
+    "MonitorReport",
+    "MonitorConfig",
+    "FeatureConfig",
+    "Level",
+    "DEFAULT_LEVELS",
+    "calibrate",
+    "profile_for_booster",
+]

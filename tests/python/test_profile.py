@@ -1,0 +1,233 @@
+"""sapwood.Profile: the one-pass kernel against numpy references, exact merge, adapters, JSON."""
+
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import sapwood
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sapwood import ModelFormatError, Profile
+from sapwood.profile import QUANTILES, NumericColumnProfile
+
+
+def _finite(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x[np.isfinite(x)]
+
+
+def _check_numeric(col: NumericColumnProfile, x: np.ndarray) -> None:
+    f = _finite(x)
+    assert col.finite_count == f.size
+    assert col.null_count == int(np.isnan(x.astype(np.float64)).sum())
+    assert col.pos_inf_count == int(np.isposinf(x).sum())
+    assert col.neg_inf_count == int(np.isneginf(x).sum())
+    # bins: float32 "v <= edge", as the trees compare
+    with np.errstate(over="ignore"):
+        ref_bins = np.searchsorted(col.edges, f.astype(np.float32), side="left")
+    np.testing.assert_array_equal(np.bincount(ref_bins, minlength=col.counts.size), col.counts)
+    if f.size:
+        assert col.min == f.min() and col.max == f.max()
+        # exact sums -> correctly rounded mean and variance
+        exact_mean = sum((Fraction(float(v)) for v in f), Fraction(0)) / f.size
+        assert col.mean == float(exact_mean)
+        assert col.mean == pytest.approx(np.mean(f), rel=1e-12, abs=1e-300)
+        if np.all(np.abs(f) < 1e150):
+            assert col.variance == pytest.approx(np.var(f), rel=1e-9, abs=1e-300)
+    else:
+        assert math.isnan(col.mean) and math.isnan(col.min)
+
+
+floats = hnp.arrays(
+    np.float64, st.integers(0, 300),
+    elements=st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                       st.floats(-1e6, 1e6), st.sampled_from([0.0, -0.0, 1.0, 5e-324])))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(floats, st.integers(2, 64))
+def test_kernel_matches_numpy_reference(x, fine_bins):
+    p = Profile.from_data(x.reshape(-1, 1), fine_bins=fine_bins)
+    _check_numeric(p["f0"], x)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(hnp.arrays(np.float32, st.integers(1, 200),
+                  elements=st.floats(width=32, allow_nan=True, allow_infinity=True)))
+def test_kernel_float32(x):
+    _check_numeric(Profile.from_data(x.reshape(-1, 1), fine_bins=16)["f0"], x)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                   np.uint32, np.uint64, np.float32, np.bool_])
+def test_kernel_dtypes(dtype):
+    rng = np.random.default_rng(3)
+    x = (rng.integers(0, 100, 5000)).astype(dtype)
+    col = Profile.from_data(x.reshape(-1, 1), fine_bins=32)["f0"]
+    _check_numeric(col, x.astype(np.float64))
+
+
+def test_quantiles_within_one_bin():
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(size=200_000)
+    col = Profile.from_data(x.reshape(-1, 1))["f0"]
+    got = col.quantile(QUANTILES)
+    want = np.quantile(x, QUANTILES)
+    lo, hi = col.bin_bounds()
+    for g, w in zip(got, want, strict=True):
+        b = int(np.searchsorted(col.edges, np.float32(w), side="left"))
+        width = hi[b] - lo[b]
+        assert abs(g - w) <= width + 1e-12
+    assert set(col.quantiles) == {"p0.1", "p1", "p5", "p25", "p50", "p75", "p95", "p99", "p99.9"}
+
+
+def test_range_bins_empty_on_the_reference():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(10_000)
+    col = Profile.from_data(x.reshape(-1, 1))["f0"]
+    assert col.counts[0] == 0 and col.counts[-1] == 0
+    assert col.edges[-1] == np.float32(x.max())
+
+
+@pytest.mark.parametrize("splits", [[1], [5, 17], [2049, 4096, 9000], [12_345]])
+def test_merge_equals_one_pass(splits):
+    rng = np.random.default_rng(2)
+    n = 20_000
+    X = rng.standard_normal((n, 4)) * [1, 1e3, 1e-3, 7]
+    X[rng.random((n, 4)) < 0.01] = np.nan
+    X[5, 2] = np.inf
+    df = pd.DataFrame(X, columns=list("abcd"))
+    df["cat"] = rng.choice(["x", "y", None], n)
+    whole = Profile.from_data(df)
+    bounds = [0, *splits, n]
+    parts = [Profile.from_data(df.iloc[a:b], edges_from=whole)
+             for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    merged = parts[0].merge(*parts[1:])
+    again = Profile.from_data(df, edges_from=whole)
+    assert merged == again
+    assert merged.to_json() == again.to_json()
+    # thread count does not change anything
+    assert Profile.from_data(df, edges_from=whole, n_jobs=1) == \
+        Profile.from_data(df, edges_from=whole, n_jobs=2)
+
+
+def test_merge_rejects_different_edges():
+    a = Profile.from_data(np.arange(100.0).reshape(-1, 1))
+    b = Profile.from_data(np.arange(50.0).reshape(-1, 1))
+    with pytest.raises(sapwood.DataError, match="f0"):
+        a.merge(b)
+
+
+def test_adapters_agree_and_categoricals():
+    rng = np.random.default_rng(4)
+    n = 3000
+    X = rng.standard_normal((n, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["s"] = rng.choice(["u", "v", "w"], n)
+    df.loc[::10, "s"] = None
+    df["k"] = pd.Categorical(rng.choice(["p", "q"], n), categories=["p", "q", "r"])
+    df["i"] = rng.integers(0, 5, n)
+    p_pd = Profile.from_data(df)
+    p_pa = Profile.from_data(pa.Table.from_pandas(df, preserve_index=False), edges_from=p_pd)
+    p_pd2 = Profile.from_data(df, edges_from=p_pd)
+    for name in df.columns:
+        a, b = p_pd2[name].to_dict(), p_pa[name].to_dict()
+        a.pop("dtype"), b.pop("dtype")
+        assert a == b, name
+    s = p_pd["s"]
+    assert s.kind == "categorical" and s.null_count == int(df["s"].isna().sum())
+    vc = df["s"].value_counts()
+    assert s.as_dict() == {k: int(v) for k, v in vc.items()}
+    assert p_pd["k"].as_dict() == {k: int(v) for k, v in df["k"].value_counts().items() if v}
+    # numpy: C and Fortran order read in place give the same profile
+    pc = Profile.from_data(np.ascontiguousarray(X))
+    pf = Profile.from_data(np.asfortranarray(X))
+    assert pc == pf
+    # forced categorical
+    pi = Profile.from_data(df, categorical=["i"])
+    assert pi["i"].kind == "categorical" and sorted(pi["i"].categories) == ["0", "1", "2", "3", "4"]
+
+
+def test_predictions_profiled_like_a_feature():
+    X = np.random.default_rng(0).standard_normal((500, 2))
+    p = Profile.from_data(X, predictions=X[:, 0] * 2)
+    assert "__prediction__" in p
+    _check_numeric(p["__prediction__"], X[:, 0] * 2)
+    p2 = Profile.from_data(X, predictions=np.c_[X[:, 0], X[:, 1]])
+    assert "__prediction_0__" in p2 and "__prediction_1__" in p2
+
+
+def test_booster_edges_are_refined_not_replaced():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((3000, 3))
+    y = X[:, 0] + rng.standard_normal(3000) * 0.1
+    b = sapwood.train({"n_estimators": 5, "max_bin": 31}, sapwood.Dataset(X, y))
+    p = sapwood.monitoring.profile_for_booster(b, X)
+    for name, edges in zip(b.feature_names, b.bin_edges, strict=True):
+        assert np.isin(edges, p[name].edges).all()
+        assert p[name].edges.size > edges.size
+    assert "__prediction__" in p
+
+
+def test_json_roundtrip_and_versioning(tmp_path):
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame({"a": rng.standard_normal(100), "s": rng.choice(["x", "y"], 100)})
+    df.loc[3, "a"] = np.nan
+    p = Profile.from_data(df)
+    assert Profile.from_json(p.to_json()) == p
+    path = tmp_path / "p.json"
+    p.save(path)
+    q = Profile.load(path)
+    assert q == p and q["a"].mean == p["a"].mean and q["a"].variance == p["a"].variance
+    assert json.loads(p.to_json())["version"] == 1
+    all_null = Profile.from_data(np.full((4, 1), np.nan))
+    assert Profile.from_json(all_null.to_json()) == all_null
+
+
+def _bad(d, mutate):
+    d = json.loads(json.dumps(d))
+    mutate(d)
+    return d
+
+
+@pytest.mark.parametrize("mutate,field", [
+    (lambda d: d.update(format="other"), "format"),
+    (lambda d: d.update(version=99), "version"),
+    (lambda d: d.update(num_rows=-1), "num_rows"),
+    (lambda d: d.update(columns={}), "columns"),
+    (lambda d: d["columns"][0].update(counts=[1, 2]), "columns[0].counts"),
+    (lambda d: d["columns"][0].update(edges=[2.0, 1.0]), "columns[0].edges"),
+    (lambda d: d["columns"][0].update(edges="x"), "columns[0].edges"),
+    (lambda d: d["columns"][0].update(sum="zz"), "columns[0].sum"),
+    (lambda d: d["columns"][0].update(null_count=-3), "columns[0].null_count"),
+    (lambda d: d["columns"][0].update(kind="weird"), "columns[0].kind"),
+    (lambda d: d["columns"][0].pop("name"), "columns[0].name"),
+    (lambda d: d["columns"][1].update(counts=[1]), "columns[1].counts"),
+    (lambda d: d["columns"][1].update(categories=[1, 2]), "columns[1].categories"),
+    (lambda d: d["columns"][0]["counts"].__setitem__(3, 10**6), "columns[0]"),
+])
+def test_malformed_json_names_the_field(mutate, field):
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"a": rng.standard_normal(50), "s": rng.choice(["x", "y"], 50)})
+    d = Profile.from_data(df, fine_bins=8).to_dict()
+    with pytest.raises(ModelFormatError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        Profile.from_dict(_bad(d, mutate))
+
+
+def test_not_json_and_bad_inputs():
+    with pytest.raises(ModelFormatError):
+        Profile.from_json("{not json")
+    with pytest.raises(sapwood.DataError):
+        Profile.from_data(np.zeros(5))
+    with pytest.raises(sapwood.DataError, match="duplicate"):
+        Profile.from_data(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+    with pytest.raises(sapwood.DataError):
+        Profile.from_data(object())
+    p = Profile.from_data(np.zeros((0, 2)))
+    assert p.num_rows == 0 and p["f0"].finite_count == 0
