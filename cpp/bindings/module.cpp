@@ -10,6 +10,7 @@ namespace sapwood::bindings {
 void BindBinning(py::module_& m);
 void BindTraining(py::module_& m);
 void BindPredict(py::module_& m);
+void BindPredictCuda(py::module_& m);
 void BindMetrics(py::module_& m);
 void BindProfile(py::module_& m);
 }  // namespace sapwood::bindings
@@ -57,6 +58,7 @@ PYBIND11_MODULE(_core, m) {
   sapwood::bindings::BindBinning(m);
   sapwood::bindings::BindTraining(m);
   sapwood::bindings::BindPredict(m);
+  sapwood::bindings::BindPredictCuda(m);
   sapwood::bindings::BindMetrics(m);
   sapwood::bindings::BindProfile(m);
 }

@@ -27,6 +27,8 @@ struct PackedNode {
 };
 static_assert(sizeof(PackedNode) == 16, "PackedNode must stay 16 bytes");
 
+class CudaForest;
+
 class Forest {
  public:
   Forest() = default;
@@ -59,6 +61,7 @@ class Forest {
   inline bool GoRight(const PackedNode& n, float v) const;
 
  private:
+  friend class CudaForest;  // copies the packed arrays to the GPU (predict_cuda.hpp)
   bool SpecialGoRight(const PackedNode& n, float v) const;
   template <bool kSpecial>
   void RawBlock(const float* rows, std::int64_t row_stride, std::int64_t nrows, int tree_begin,
