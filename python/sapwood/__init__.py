@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import metrics
+from . import io, metrics, monitoring
 from .booster import Booster
 from .callbacks import EarlyStopping, EvaluationLog, MLflowLogger, ProgressBar, TrainingCallback
+from .crossval import CVResult, cv
 from .data import Dataset
 from .errors import (
     DataError,
@@ -21,14 +22,11 @@ from .errors import (
     SchemaError,
 )
 from .importers import import_model
+from .io import load
+from .profile import Profile
 from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
-from .io import load
-from .crossval import CVResult, cv
 from .tuning import TuneResult, tune
-from . import io
-from .profile import Profile
-from . import monitoring
 
 try:
     __version__ = version("sapwood")
@@ -38,6 +36,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Booster",
     "metrics",
+    "io",
     "Dataset",
     "Profile",
     "monitoring",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -153,6 +153,26 @@ class Booster:
                 f"iteration_range {iteration_range!r} is outside [0, {self.num_rounds}]"
             )
         return start * k, end * k
+
+    @overload
+    def predict(
+        self,
+        X: Any,
+        output: Output = "value",
+        iteration_range: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+        device: Literal["cpu"] = "cpu",
+    ) -> np.ndarray: ...
+
+    @overload
+    def predict(
+        self,
+        X: Any,
+        output: Output = "value",
+        iteration_range: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+        device: str = "cpu",
+    ) -> Any: ...
 
     def predict(
         self,

@@ -452,7 +452,7 @@ class _Job:
             out[j, :] = vals
         return out.T
 
-    def _score(self, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    def _score(self, X: np.ndarray) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
         b = self.booster
         k = b.num_outputs
         kw: dict[str, Any] = {"n_jobs": self.n_jobs}
@@ -608,7 +608,8 @@ class _Job:
             if not ok:
                 stop.set()
                 for t in threads:
-                    t.join(timeout=30)
+                    if t.ident is not None:  # started (an interrupt may land in between)
+                        t.join(timeout=30)
                 if writer is not None:
                     try:
                         writer.close()
