@@ -58,7 +58,7 @@ class _ModelRef:
 
 
 def _model_ref(booster: Any) -> Any:
-    import dask
+    from dask.delayed import delayed
 
     if isinstance(booster, (str, os.PathLike)):
         with open(booster, "rb") as f:
@@ -69,7 +69,7 @@ def _model_ref(booster: Any) -> Any:
         raise ParameterError(f"booster must be a Booster or a model path, got {type(booster)!r}")
     ref = _ModelRef(data)
     # One graph key holding the model: every task depends on it, each worker fetches it once.
-    return dask.delayed(ref, name=f"sapwood-model-{ref.digest[:16]}", pure=True)
+    return delayed(ref, name=f"sapwood-model-{ref.digest[:16]}", pure=True)
 
 
 def _prediction_names(num_outputs: int) -> list[str]:
@@ -128,7 +128,8 @@ def score(booster: Any, source: str | os.PathLike[str], sink: str | os.PathLike[
     source: a folder or a glob (a single file is one task); sink: the output folder. Returns
     a :class:`sapwood.scoring.ScoreSummary` adding up the parts.
     """
-    import dask
+    from dask.base import compute
+    from dask.delayed import delayed
 
     from .scoring import ScoreSummary, _part_complete, _plan, _remove_stale_temporaries
 
@@ -148,11 +149,11 @@ def score(booster: Any, source: str | os.PathLike[str], sink: str | os.PathLike[
             total.parts_skipped += 1
             total.outputs.append(p.target)
             continue
-        tasks.append(dask.delayed(_score_part, pure=False)(ref, p.source, p.target, kwargs))
+        tasks.append(delayed(_score_part, pure=False)(ref, p.source, p.target, kwargs))
     import time
 
     t0 = time.perf_counter()
-    results = dask.compute(*tasks) if tasks else ()
+    results: tuple[Any, ...] = compute(*tasks) if tasks else ()  # type: ignore[no-untyped-call]
     for r in results:
         total.rows += r.rows
         total.batches += r.batches
@@ -188,7 +189,7 @@ def profile(ddf: Any, *, edges_from: Any = None, booster: Any = None,
     compare with it later); by default the edges are fitted on the first partition.
     booster: also profile its predictions (as ``__prediction__``).
     """
-    import dask
+    from dask.delayed import delayed
 
     from .profile import Profile
 
@@ -198,13 +199,13 @@ def profile(ddf: Any, *, edges_from: Any = None, booster: Any = None,
     cols = list(columns) if columns is not None else None
     parts = ddf.to_delayed()
     if edges_from is None:
-        first = dask.delayed(_profile_partition)(parts[0], None, ref, cols).compute()
+        first = delayed(_profile_partition)(parts[0], None, ref, cols).compute()
         edges_from = first
     if not isinstance(edges_from, Profile):
         raise ParameterError("edges_from must be a Profile")
-    edges = dask.delayed(edges_from, pure=True)  # one key, fetched once per worker
-    level = [dask.delayed(_profile_partition)(p, edges, ref, cols) for p in parts]
+    edges = delayed(edges_from, pure=True)  # one key, fetched once per worker
+    level = [delayed(_profile_partition)(p, edges, ref, cols) for p in parts]
     while len(level) > 1:
-        level = [dask.delayed(_merge)(*level[i:i + split_every])
+        level = [delayed(_merge)(*level[i:i + split_every])
                  for i in range(0, len(level), split_every)]
     return level[0].compute()
