@@ -337,7 +337,10 @@ class _Job:
         elif self.in_format == "ipc":
             fmt = ds.IpcFileFormat()
         elif self.in_format == "parquet":
-            fmt = ds.ParquetFileFormat()
+            # pre_buffer would read ahead whole row groups of every column (here: the whole
+            # file buffered at once); without it memory stays a few batches' worth.
+            fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+                pre_buffer=False))
         else:
             raise ParameterError(
                 f"input_format must be 'parquet', 'csv' or 'ipc', got {self.in_format!r}"
