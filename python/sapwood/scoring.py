@@ -24,7 +24,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -819,19 +819,6 @@ def _write_text_atomic(path: str, text: str) -> None:
 
 
 def _check_cuda() -> None:
-    from . import _core
+    from .gpu import _require_cuda
 
-    if not getattr(_core, "cuda_compiled", False):
-        raise SapwoodError(
-            "device='cuda': this sapwood was built without CUDA (nvcc was not found at build "
-            "time); rebuild with nvcc on PATH or use device='cpu'"
-        )
-
-
-def iter_batches(path: str, columns: Sequence[str], batch_rows: int) -> Iterator[Any]:
-    """Record batches of ``columns`` from one input file (used by sapwood.dask)."""
-    import pyarrow.dataset as ds
-
-    fmt = _input_format(path, None)
-    yield from ds.dataset(path, format=fmt).to_batches(columns=list(columns),
-                                                       batch_size=batch_rows)
+    _require_cuda()
