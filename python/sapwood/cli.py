@@ -144,6 +144,8 @@ def _add_score_parser(sub: Any) -> None:
     sc.add_argument("--batch-rows", type=int, default=131072)
     sc.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     sc.add_argument("--profile", help="write the scored rows' monitoring profile (JSON) here")
+    sc.add_argument("--profile-reference",
+                    help="reference profile JSON whose bin edges --profile counts on")
     sc.add_argument("--resume", action="store_true",
                     help="skip output parts that are complete; remove stale temporaries")
     sc.add_argument("--input-format", choices=["parquet", "csv", "ipc"])
@@ -168,7 +170,8 @@ def _run_score(args: Any) -> int:
             args.model, args.input, args.output_path,
             id_columns=[c for c in args.id_columns.split(",") if c],
             output=args.output, batch_rows=args.batch_rows, device=args.device,
-            profile=args.profile, resume=args.resume, input_format=args.input_format,
+            profile=args.profile, profile_reference=args.profile_reference,
+            resume=args.resume, input_format=args.input_format,
             output_format=args.output_format, n_jobs=args.n_jobs,
             progress=False if args.no_progress else None)
     except KeyboardInterrupt:

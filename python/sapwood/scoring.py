@@ -24,7 +24,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -318,22 +318,13 @@ class _Job:
     # ------------------------------------------------------------------ reading
     def _dataset(self) -> Any:
         import pyarrow as pa
-        import pyarrow.csv as pacsv
         import pyarrow.dataset as ds
 
         fmt: Any
         if self.in_format == "csv":
-            # Feature columns are read as float32 whatever the first block looks like (a later
-            # "1.5" after integer-looking rows must not fail); empty fields are nulls (NaN).
-            delim = "\t" if self.part.source.lower().endswith((".tsv", ".tsv.gz")) else ","
-            fmt = ds.CsvFileFormat(
-                parse_options=pacsv.ParseOptions(delimiter=delim),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={f: pa.float32() for f in self.features},
-                    strings_can_be_null=True,
-                ),
-                read_options=pacsv.ReadOptions(block_size=1 << 22),
-            )
+            parse, convert, read = self._csv_options()
+            fmt = ds.CsvFileFormat(parse_options=parse, convert_options=convert,
+                                   read_options=read)
         elif self.in_format == "ipc":
             fmt = ds.IpcFileFormat()
         elif self.in_format == "parquet":
@@ -350,6 +341,20 @@ class _Job:
         except (pa.ArrowException, OSError) as e:
             # CSV: the schema is inferred from the first block, so a bad value there fails here.
             raise self._read_error(e, 0, self._csv_header()) from None
+
+    def _csv_options(self, columns: list[str] | None = None) -> tuple[Any, Any, Any]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        # Feature columns are read as float32 whatever the first block looks like (a later
+        # "1.5" after integer-looking rows must not fail); empty fields are nulls (NaN).
+        delim = "\t" if self.part.source.lower().endswith((".tsv", ".tsv.gz")) else ","
+        convert = pacsv.ConvertOptions(column_types={f: pa.float32() for f in self.features},
+                                       strings_can_be_null=True)
+        if columns is not None:
+            convert.include_columns = columns
+        return (pacsv.ParseOptions(delimiter=delim), convert,
+                pacsv.ReadOptions(block_size=1 << 22))
 
     def _csv_header(self) -> list[str]:
         if self.in_format != "csv":
@@ -374,7 +379,6 @@ class _Job:
         if m and self.in_format == "csv":
             row = int(m.group(1)) - 2  # Arrow counts lines from 1, the header included
             if row >= 0:
-                batch = row // self.batch_rows
                 rows = (row, row + 1)
         where = self._where(batch, None, col)
         if rows is not None:
@@ -402,15 +406,52 @@ class _Job:
             if col not in names:
                 raise SchemaError(f"{self._where(0, None, col)}: id column missing from the input")
 
+    def _batches(self, dataset: Any, cols: list[str]) -> Iterator[Any]:
+        """Record batches of ``cols``, read on demand (pull-based).
+
+        The dataset scanner reads ahead of a slow consumer without bound (here it buffered
+        900 MB of a 2 GB file while the scorer worked), so batches are pulled from
+        per-format readers, which read only when asked: memory stays a few batches' worth.
+        """
+        import pyarrow as pa
+
+        n = self.batch_rows
+        if self.in_format == "parquet":
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(self.part.source, pre_buffer=False)
+            yield from pf.iter_batches(batch_size=n, columns=cols, use_threads=True)
+            return
+        if self.in_format == "ipc":
+            with pa.memory_map(self.part.source) as src:
+                try:
+                    reader = pa.ipc.open_file(src)
+                    batches: Any = (reader.get_batch(i)
+                                    for i in range(reader.num_record_batches))
+                except pa.ArrowInvalid:  # the IPC stream format
+                    src.seek(0)
+                    batches = pa.ipc.open_stream(src)
+                for b in batches:
+                    b = b.select(cols)
+                    for off in range(0, b.num_rows, n):
+                        yield b.slice(off, n)
+            return
+        import pyarrow.csv as pacsv
+
+        parse, convert, read = self._csv_options(cols)
+        reader = pacsv.open_csv(pa.input_stream(self.part.source), read_options=read,
+                                parse_options=parse, convert_options=convert)
+        for b in reader:
+            for off in range(0, b.num_rows, n):
+                yield b.slice(off, n)
+
     def _read(self, dataset: Any, q: queue.Queue[Any], stop: threading.Event) -> None:
         import pyarrow as pa
 
         cols = list(dict.fromkeys([*self.id_columns, *self.features]))
         i = 0
         try:
-            scanner = dataset.scanner(columns=cols, batch_size=self.batch_rows,
-                                      batch_readahead=1, fragment_readahead=1, use_threads=True)
-            for b in scanner.to_batches():
+            for b in self._batches(dataset, cols):
                 if b.num_rows == 0:
                     continue
                 _put(q, b, stop)
@@ -628,10 +669,15 @@ class _Job:
 class _Profiler:
     """Merges per-batch profiles of the features and predictions (on fixed bin edges)."""
 
-    def __init__(self, booster: Any, n_jobs: int | None) -> None:
+    def __init__(self, booster: Any, n_jobs: int | None, reference: Any = None) -> None:
         self.booster = booster
         self.n_jobs = n_jobs
-        ref = getattr(booster, "reference_profile", None)
+        ref = reference if reference is not None else getattr(booster, "reference_profile",
+                                                              None)
+        if isinstance(ref, (str, os.PathLike)):
+            from .profile import Profile
+
+            ref = Profile.load(os.fspath(ref))
         if ref is not None and not _is_profile(ref):
             from .profile import Profile
 
@@ -647,8 +693,9 @@ class _Profiler:
                               n_jobs=self.n_jobs)
         if self.profile is None:
             self.profile = p
-            if self.edges is None:
-                self.edges = p  # later batches count on the first batch's edges
+            # Later batches count on the first batch's edges (the reference's where it has the
+            # column; fitted on the first batch for the others, e.g. the predictions).
+            self.edges = {name: c.edges for name, c in p.columns.items() if hasattr(c, "edges")}
         else:
             self.profile = self.profile.merge(p)
 
@@ -724,6 +771,7 @@ def score(
     batch_rows: int = 131072,
     device: str = "cpu",
     profile: str | os.PathLike[str] | None = None,
+    profile_reference: Any = None,
     resume: bool = False,
     input_format: str | None = None,
     output_format: str | None = None,
@@ -744,6 +792,9 @@ def score(
     batch_rows: rows per record batch; memory grows with it, not with the input.
     device: "cpu" or "cuda".
     profile: write the monitoring profile of the scored rows (features and predictions) here.
+    profile_reference: a Profile (or its JSON path) whose bin edges the profile counts on, so
+        it compares with that reference; default: the model's ``reference_profile`` if it
+        carries one, else edges fitted on the first batch.
     resume: skip output parts that are already complete.
     progress: show a progress bar (default: when stderr is a terminal).
 
@@ -782,7 +833,7 @@ def score(
             summary.outputs.append(p.target)
         else:
             todo.append(p)
-    profiler = _Profiler(booster, n_jobs) if profile is not None else None
+    profiler = _Profiler(booster, n_jobs, profile_reference) if profile is not None else None
     bar, tick = _progress_bar(_count_rows(todo, input_format) if progress is not False else None,
                               progress)
     try:

@@ -198,6 +198,19 @@ def test_profile_written(tmp_path: Path, model_path: str,
     assert any("prediction" in c for c in prof.column_names)
     col = prof[FEATURES[0]]
     assert col.null_rate == pytest.approx(float(np.isnan(X[:, 0]).mean()))
+    # Against a reference profile: counted on its edges, so monitoring can compare the two.
+    from sapwood.monitoring import compare
+
+    ref = sapwood.Profile.from_data(_data(3000, 7), names=FEATURES)
+    ref.save(tmp_path / "ref.json")
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "out2.parquet"), "--batch-rows", "600",
+                       "--profile", str(tmp_path / "p2.json"),
+                       "--profile-reference", str(tmp_path / "ref.json")], capsys)
+    assert rc == 0, err
+    cur = sapwood.Profile.load(tmp_path / "p2.json")
+    np.testing.assert_array_equal(cur[FEATURES[0]].edges, ref[FEATURES[0]].edges)
+    assert compare(ref, cur) is not None
 
 
 # ---------------------------------------------------------------------------- bad inputs
