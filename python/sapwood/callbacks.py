@@ -136,7 +136,8 @@ class ProgressBar(TrainingCallback):
             self._bar.update(1)
             if post:
                 self._bar.set_postfix(post, refresh=False)
-        elif (env.iteration + 1) % self.fallback_period == 0:
+        elif (env.iteration + 1) % self.fallback_period == 0 or \
+                env.iteration + 1 == env.n_estimators:
             print(f"[{env.iteration + 1}/{env.n_estimators}] {post}",
                   file=self.stream or sys.stderr)
         return False

@@ -21,6 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     insp.add_argument("model", help="path to a .sapwood model file")
     insp.add_argument("--json", action="store_true", help="print the summary as JSON")
     insp.add_argument("--top", type=int, default=20, help="features listed by importance")
+    tr = sub.add_parser("train", help="train from a TOML config and write the model file")
+    tr.add_argument("config", help="path to the TOML config")
+    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    val = sub.add_parser("validate", help="check a model against acceptance criteria "
+                         "(exit 0 accepted, 1 rejected, 2 could not run)")
+    val.add_argument("model")
+    val.add_argument("--data", required=True, help="test data (.csv, .parquet, ...)")
+    val.add_argument("--criteria", required=True, help="acceptance criteria (TOML)")
+    val.add_argument("--baseline", help="the champion model to compare against")
+    val.add_argument("--report", help="write the JSON report here ('-' for stdout)")
+    val.add_argument("--html", help="write a self-contained HTML report here")
     _add_monitor_parser(sub)
     _add_score_parser(sub)
     args = parser.parse_args(argv)
@@ -28,6 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         return _run_score(args)
     if args.command == "monitor":
         return _run_monitor(args)
+    if args.command == "train":
+        from .config_train import run_train
+
+        return run_train(args.config, progress=not args.no_progress)
+    if args.command == "validate":
+        from .validation import run_validate
+
+        return run_validate(args.model, args.data, args.criteria, args.baseline,
+                            report_path=args.report, html_path=args.html)
     if args.command == "inspect":
         from .inspect import run_inspect
 

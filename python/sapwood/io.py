@@ -114,7 +114,7 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
     X = dataset.X
     n, m = X.shape
     cols = [hashlib.sha256() for _ in range(m)]
-    step = max(1, (1 << 22) // max(1, m))  # ~16 MiB of float32 per chunk
+    step = max(256, (1 << 19) // max(1, m))  # ~2 MiB chunks: the transpose stays in cache
     for r0 in range(0, n, step):
         chunk = np.ascontiguousarray(X[r0:r0 + step].T, dtype=np.dtype("<f4"))
         for j in range(m):
@@ -399,6 +399,22 @@ def _check_array(a: Any, where: str, *, dtype: np.dtype[Any] | None = None,
     return a
 
 
+def _check_tree_field(arr: Any, where: str, canonical: np.dtype[Any]) -> np.ndarray:
+    """A node array of the canonical dtype, or of another dtype of the same kind whose values
+    convert to it exactly (kept as stored, so re-saving gives the same bytes)."""
+    a: np.ndarray = _check_array(arr, where)
+    if a.dtype == canonical:
+        return a
+    kinds = "iub" if canonical.kind in "iub" else "f"
+    if a.dtype.kind not in kinds:
+        raise _fail(f"field '{where}' has dtype {a.dtype}, expected {canonical}")
+    with np.errstate(all="ignore"):
+        back = a.astype(canonical).astype(a.dtype)
+    if not np.array_equal(back, a, equal_nan=a.dtype.kind == "f"):
+        raise _fail(f"field '{where}' has {a.dtype} values that do not fit {canonical}")
+    return a
+
+
 def _check_str_dict(d: Any, where: str) -> dict[str, Any]:
     if not isinstance(d, dict):
         raise _fail(f"field '{where}' must be an object")
@@ -450,6 +466,9 @@ def _build_booster(model: dict[str, Any]) -> Booster:
                    for i, e in enumerate(edges)]
 
     params = _check_str_dict(_req(model, "params"), "model.params")
+    nj = params.get("n_jobs")
+    if nj is not None and not _is_int(nj):  # predict() reads it
+        raise _fail(f"field 'model.params.n_jobs' must be an integer or null, got {nj!r}")
     b.params = params
 
     trees = _req(model, "trees")
@@ -471,7 +490,7 @@ def _build_booster(model: dict[str, Any]) -> Booster:
         for name, a in arrays.items():
             aw = f"{where}.arrays.{name}"
             if name in TREE_FIELDS:
-                a = _check_array(a, aw, dtype=TREE_FIELDS[name])
+                a = _check_tree_field(a, aw, TREE_FIELDS[name])
                 if n is None:
                     n = a.shape[0]
                 if a.shape[0] != n:

@@ -223,6 +223,7 @@ def _set(path: list, value):  # type: ignore[no-untyped-def]
         (["blocks", 0, "shape"], [-1], r"blocks\[0\].shape"),
         (["blocks"], {}, "'blocks' must be a list"),
         (["model", "tags"], [], "model.tags"),
+        (["model", "params", "n_jobs"], "many", "model.params.n_jobs"),
         (["model", "provenance", "created_at"], 5, "created_at"),
     ],
 )
@@ -265,3 +266,22 @@ def test_non_json_and_deep_nesting(binary) -> None:
     with pytest.raises(sapwood.ModelFormatError, match="JSON"):
         sapwood.Booster.from_bytes(_resign(body))
     assert raw  # the fixture stays valid
+
+
+def test_node_arrays_of_other_widths_load_when_exact(binary) -> None:
+    b, X = binary
+    b = sapwood.Booster.from_bytes(b.to_bytes())
+    b._trees[0]["default_left"] = b._trees[0]["default_left"].astype(bool)
+    b._trees[0]["feature"] = b._trees[0]["feature"].astype(np.int64)
+    raw = b.to_bytes()
+    b2 = sapwood.Booster.from_bytes(raw)
+    assert b2.to_bytes() == raw
+    np.testing.assert_array_equal(b.predict(X), b2.predict(X))
+    b._trees[0]["feature"][0] = 2**32  # would wrap to 0 as int32: rejected
+    with pytest.raises(sapwood.ModelFormatError, match=r"trees\[0\].arrays.feature"):
+        sapwood.Booster.from_bytes(b.to_bytes())
+
+
+def test_empty_booster_round_trips() -> None:
+    b = pickle.loads(pickle.dumps(sapwood.Booster()))
+    assert b.num_trees == 0 and b.to_bytes() == sapwood.Booster.from_bytes(b.to_bytes()).to_bytes()

@@ -163,3 +163,17 @@ def test_mlflow_logger_real_file_store(tmp_path: Any) -> None:
     runs = mlflow.search_runs()
     assert len(runs) == 1
     assert "metrics.train-logloss" in runs.columns
+
+
+def test_tune_with_optuna_is_seeded() -> None:
+    pytest.importorskip("optuna")
+    X, y = _data(400)
+    ds = sapwood.Dataset(X, y)
+    space = {"objective": "binary", "n_estimators": 10, "num_leaves": (4, 16),
+             "learning_rate": {"low": 0.05, "high": 0.3, "log": True}}
+    r1 = sapwood.tune(space, ds, n_trials=4, use_optuna=True, seed=3)
+    r2 = sapwood.tune(space, ds, n_trials=4, use_optuna=True, seed=3)
+    assert r1.sampler == "optuna-tpe"
+    assert [t.params for t in r1.trials] == [t.params for t in r2.trials]
+    assert r1.best_score == r2.best_score
+    assert 4 <= r1.best_params["num_leaves"] <= 16

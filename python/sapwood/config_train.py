@@ -1,0 +1,163 @@
+"""``sapwood train CONFIG.toml``: a declarative training run.
+
+    [data]
+    path = "train.parquet"        # .csv, .tsv, .parquet or .feather
+    label = "label"
+    features = ["a", "b"]         # optional: default every column but label/weight/drop
+    drop = ["id"]                 # optional
+    weight = "w"                  # optional
+    [params]                      # any sapwood.train parameter
+    objective = "binary"
+    n_estimators = 500
+    [validation]                  # optional: hold out a split for early stopping
+    fraction = 0.2                # random rows (seeded by params.random_state) ...
+    time_column = "t"             # ... or the last rows in time order
+    early_stopping_rounds = 30
+    [cv]                          # optional: cross-validate first, report mean/std
+    folds = 5
+    [output]
+    path = "model.sapwood"
+    tags = { team = "risk" }
+    created_at = "2026-01-01T00:00:00Z"   # optional
+
+The same config and data give the same model file: created_at defaults to
+SOURCE_DATE_EPOCH when set, else to the newest modification time of the config and data.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from ._toml import ConfigError, line_of, load_toml
+from .errors import SapwoodError
+
+__all__ = ["run_train", "train_from_config"]
+
+_SECTIONS = {"data": {"path", "label", "features", "drop", "weight"},
+             "params": None, "validation": {"fraction", "time_column", "early_stopping_rounds"},
+             "cv": {"folds", "stratified", "group_column", "time_column",
+                    "early_stopping_rounds"},
+             "output": {"path", "tags", "created_at"}}
+
+
+def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
+    from ._tables import read_table
+    from .callbacks import EarlyStopping, ProgressBar, TrainingCallback
+    from .crossval import cv
+    from .data import Dataset
+    from .training import train
+
+    doc, text = load_toml(path)
+
+    def fail(key: str, section: str | None, msg: str) -> ConfigError:
+        line = line_of(text, key, section)
+        return ConfigError(f"{path}: line {line or '?'}: key "
+                           f"'{section + '.' if section else ''}{key}': {msg}")
+
+    for sec, v in doc.items():
+        if sec not in _SECTIONS:
+            raise fail(sec, None, f"unknown section; known: {', '.join(_SECTIONS)}")
+        if not isinstance(v, dict):
+            raise fail(sec, None, "must be a table")
+        allowed = _SECTIONS[sec]
+        if allowed is not None:
+            for k in v:
+                if k not in allowed:
+                    raise fail(k, sec, f"unknown key; allowed: {', '.join(sorted(allowed))}")
+    data = doc.get("data", {})
+    out = doc.get("output", {})
+    for sec, key in (("data", "path"), ("data", "label"), ("output", "path")):
+        if not isinstance(doc.get(sec, {}).get(key), str):
+            raise fail(key, sec, "required (a string)")
+    base = os.path.dirname(os.path.abspath(path))
+    data_path = os.path.join(base, data["path"])
+    df = read_table(data_path)
+    cols = [str(c) for c in df.columns]
+    label, weight = data["label"], data.get("weight")
+    for key, col in (("label", label), ("weight", weight)):
+        if col is not None and col not in cols:
+            raise fail(key, "data", f"column {col!r} is not in {data['path']}")
+    drop = set(data.get("drop", [])) | {label} | ({weight} if weight else set())
+    features = data.get("features") or [c for c in cols if c not in drop]
+    missing = [f for f in features if f not in cols]
+    if missing:
+        raise fail("features", "data", f"columns not in the data: {missing[:10]}")
+    params = dict(doc.get("params", {}))
+    seed = int(params.get("random_state", 0))
+    y = df[label].to_numpy(dtype=np.float64)
+    w = None if weight is None else df[weight].to_numpy(dtype=np.float64)
+    X = df[features]
+    result: dict[str, Any] = {}
+    if "cv" in doc:
+        c = doc["cv"]
+        ds = Dataset(X, y, w)
+        res = cv(params, ds, int(c.get("folds", 5)), stratified=c.get("stratified"),
+                 groups=None if "group_column" not in c else df[c["group_column"]].to_numpy(),
+                 time_column=None if "time_column" not in c else
+                 df[c["time_column"]].to_numpy(dtype=np.float64),
+                 early_stopping_rounds=c.get("early_stopping_rounds"))
+        result["cv"] = {"best_iteration": res.best_iteration, "best_score": res.best_score,
+                        "std": {m: h["std"][res.best_iteration - 1]
+                                for m, h in res.history.items()}}
+    callbacks: list[TrainingCallback] = [ProgressBar()] if progress else []
+    val = doc.get("validation")
+    if val:
+        n = len(df)
+        if "time_column" in val:
+            order = np.argsort(df[val["time_column"]].to_numpy(dtype=np.float64), kind="stable")
+        else:
+            order = np.random.default_rng(seed).permutation(n)
+        frac = float(val.get("fraction", 0.2))
+        if not 0 < frac < 1:
+            raise fail("fraction", "validation", f"must be in (0, 1), got {frac!r}")
+        cut = n - max(1, int(round(n * frac)))
+        tr, va = np.sort(order[:cut]), np.sort(order[cut:])
+        train_set = Dataset(X.iloc[tr], y[tr], None if w is None else w[tr])
+        valid_set = Dataset(X.iloc[va], y[va], None if w is None else w[va])
+        if "early_stopping_rounds" in val:
+            callbacks.append(EarlyStopping(int(val["early_stopping_rounds"])))
+        booster = train(params, train_set, valid_sets=[valid_set], valid_names=["valid"],
+                        callbacks=callbacks)
+    else:
+        booster = train(params, Dataset(X, y, w), callbacks=callbacks)
+    created = out.get("created_at")
+    if created is None:
+        sde = os.environ.get("SOURCE_DATE_EPOCH")
+        ts = int(sde) if sde and sde.isdigit() else int(max(os.path.getmtime(path),
+                                                            os.path.getmtime(data_path)))
+        created = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).isoformat().replace(
+            "+00:00", "Z")
+    booster.provenance["created_at"] = str(created)
+    booster.provenance["config"] = os.path.basename(path)
+    tags = out.get("tags", {})
+    if not isinstance(tags, dict):
+        raise fail("tags", "output", "must be a table")
+    booster.tags = dict(tags)
+    if "cv" in result:
+        booster.extra["cv"] = result["cv"]
+    out_path = os.path.join(base, out["path"])
+    booster.save(out_path)
+    result.update({"model": out_path, "rounds": booster.num_rounds,
+                   "best_iteration": booster.best_iteration, "best_score": booster.best_score})
+    return result
+
+
+def run_train(path: str, progress: bool = True) -> int:
+    try:
+        res = train_from_config(path, progress=progress)
+    except (SapwoodError, OSError) as e:
+        print(f"sapwood train: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {res['model']} ({res['rounds']} rounds"
+          + (f", best iteration {res['best_iteration']}" if res["best_iteration"] else "")
+          + ")")
+    if "cv" in res:
+        cvr = res["cv"]
+        parts = [f"{m}={v:.6g}±{cvr['std'][m]:.3g}" for m, v in cvr["best_score"].items()]
+        print(f"cv: best iteration {cvr['best_iteration']}: {', '.join(parts)}")
+    return 0

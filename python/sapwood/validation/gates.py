@@ -1,0 +1,210 @@
+"""Run acceptance criteria against a model and test data; build the report."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from ..booster import Booster
+from ..errors import DataError, SchemaError
+from ..metrics import METRICS
+from .criteria import Criteria, Threshold
+
+__all__ = ["evaluate", "ACCEPTED", "REJECTED", "ERROR"]
+
+ACCEPTED, REJECTED, ERROR = 0, 1, 2
+
+
+def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
+            w: np.ndarray | None, threshold: float) -> float:
+    fn, _, _ = METRICS[name]
+    if name in ("accuracy", "precision", "recall", "f1"):
+        if booster.objective == "multiclass" and name != "accuracy":
+            raise DataError(f"metric {name!r} is binary; use f1_macro / f1_micro for multiclass")
+        return float(fn(y, pred, w, threshold=threshold))
+    if name in ("auc", "roc_auc", "pr_auc", "average_precision", "brier", "precision",
+                "recall", "f1", "error", "logloss") and booster.objective != "binary":
+        raise DataError(f"metric {name!r} needs a binary model, this one is "
+                        f"{booster.objective!r}")
+    if name in ("rmse", "mae", "r2", "mape") and booster.objective != "regression":
+        raise DataError(f"metric {name!r} needs a regression model")
+    return float(fn(y, pred, w))
+
+
+def _check(t: Threshold, observed: float, where: str) -> dict[str, Any]:
+    ok = t.passes(observed)
+    return {"criterion": f"{where}{t}", "kind": "metric", "metric": t.metric,
+            "observed": observed, "op": t.op, "threshold": t.value, "passed": ok,
+            "margin": t.margin(observed)}
+
+
+def _latency(booster: Booster, X: Any, reps: int = 300) -> tuple[float, float]:
+    """p99 single-row latency (us) and batch rows/s, measured on the spot."""
+    arr = booster._matrix(X)
+    one = np.ascontiguousarray(arr[:1])
+    for _ in range(20):
+        booster.predict(one, n_jobs=1)
+    times = np.empty(reps)
+    for i in range(reps):
+        row = np.ascontiguousarray(arr[i % arr.shape[0]:i % arr.shape[0] + 1])
+        t = time.perf_counter()
+        booster.predict(row, n_jobs=1)
+        times[i] = time.perf_counter() - t
+    p99 = float(np.percentile(times, 99)) * 1e6
+    batch = arr
+    while batch.shape[0] < 200_000:  # time a batch big enough to measure
+        batch = np.concatenate([batch, batch])
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        booster.predict(batch)
+        best = min(best, time.perf_counter() - t)
+    return p99, batch.shape[0] / best
+
+
+def _bootstrap_diff(name: str, challenger: Booster, champion: Booster, y: np.ndarray,
+                    pc: np.ndarray, pb: np.ndarray, w: np.ndarray | None, c: Criteria
+                    ) -> tuple[float, float]:
+    rng = np.random.default_rng(c.seed)
+    n = y.shape[0]
+    diffs = []
+    for _ in range(c.bootstrap):
+        idx = rng.integers(0, n, n)
+        ww = None if w is None else w[idx]
+        try:
+            a = _metric(name, challenger, y[idx], pc[idx], ww, c.threshold)
+            b = _metric(name, champion, y[idx], pb[idx], ww, c.threshold)
+        except DataError:
+            continue
+        if a == a and b == b:
+            diffs.append(a - b)
+    if not diffs:
+        return float("nan"), float("nan")
+    alpha = (1 - c.confidence) / 2
+    lo, hi = np.quantile(diffs, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None = None,
+             baseline: Booster | None = None) -> dict[str, Any]:
+    """The report: every check with observed value, threshold, pass/fail and margin."""
+    cols = [str(x) for x in df.columns]
+    for col, what in ((c.label, "label"), (c.weight, "weight")):
+        if col is not None and col not in cols:
+            raise SchemaError(f"--data has no {what} column {col!r} (columns: {cols[:20]})")
+    missing = [f for f in booster.feature_names if f not in cols]
+    if missing:
+        raise SchemaError(f"--data is missing feature column(s) the model needs: {missing[:10]}")
+    y = df[c.label].to_numpy(dtype=np.float64)
+    w = None if c.weight is None else df[c.weight].to_numpy(dtype=np.float64)
+    X = df[booster.feature_names]
+    pred = booster.predict(X)
+    checks: list[dict[str, Any]] = []
+    metrics: dict[str, float] = {}
+    for t in c.thresholds:
+        v = _metric(t.metric, booster, y, pred, w, c.threshold)
+        metrics[t.metric] = v
+        checks.append(_check(t, v, ""))
+    baseline_info: dict[str, Any] | None = None
+    if baseline is not None:
+        schema_issues = []
+        if baseline.feature_names != booster.feature_names:
+            gone = [f for f in baseline.feature_names if f not in booster.feature_names]
+            new = [f for f in booster.feature_names if f not in baseline.feature_names]
+            schema_issues.append(f"features differ (removed {gone[:10]}, added {new[:10]}"
+                                 + (", order changed" if not gone and not new else "") + ")")
+        if (baseline.objective, baseline.num_class) != (booster.objective, booster.num_class):
+            schema_issues.append(f"objective {baseline.objective!r}/{baseline.num_class} -> "
+                                 f"{booster.objective!r}/{booster.num_class}")
+        if c.schema_compatible:
+            checks.append({"criterion": "schema compatible with baseline", "kind": "schema",
+                           "passed": not schema_issues, "issues": schema_issues})
+        missing_b = [f for f in baseline.feature_names if f not in cols]
+        if missing_b:
+            raise SchemaError(f"--data is missing column(s) the baseline needs: {missing_b[:10]}")
+        pb = baseline.predict(df[baseline.feature_names])
+        baseline_info = {"metrics": {}}
+        for name, max_drop in c.max_drop.items():
+            a = _metric(name, booster, y, pred, w, c.threshold)
+            b = _metric(name, baseline, y, pb, w, c.threshold)
+            higher = METRICS[name][1]
+            drop = (b - a) if higher else (a - b)
+            lo, hi = _bootstrap_diff(name, booster, baseline, y, pred, pb, w, c)
+            baseline_info["metrics"][name] = {"challenger": a, "champion": b}
+            checks.append({"criterion": f"{name} drop vs baseline <= {max_drop:g}",
+                           "kind": "baseline", "metric": name, "challenger": a, "champion": b,
+                           "difference": a - b, "drop": drop,
+                           "difference_ci": [lo, hi], "confidence": c.confidence,
+                           "max_drop": max_drop, "passed": bool(drop <= max_drop),
+                           "margin": max_drop - drop})
+    slices_out = []
+    for s in c.slices:
+        if s.column not in cols:
+            raise SchemaError(f"--data has no slice column {s.column!r}")
+        keys = df[s.column].astype("string").fillna("<NA>").to_numpy()
+        for value in sorted(set(keys)):
+            mask = keys == value
+            n = int(mask.sum())
+            row: dict[str, Any] = {"column": s.column, "value": str(value), "rows": n,
+                                   "metrics": {}}
+            if n < s.min_rows:
+                row["skipped"] = f"fewer than {s.min_rows} rows"
+                slices_out.append(row)
+                continue
+            for t in s.thresholds:
+                try:
+                    v = _metric(t.metric, booster, y[mask], pred[mask],
+                                None if w is None else w[mask], c.threshold)
+                except DataError as e:
+                    v = float("nan")
+                    row["error"] = str(e)
+                row["metrics"][t.metric] = v
+                chk = _check(t, v, f"slice {s.column}={value}: ")
+                chk["kind"] = "slice"
+                checks.append(chk)
+            slices_out.append(row)
+    latency: dict[str, float] | None = None
+    if c.p99_single_row_us is not None or c.min_batch_rows_per_s is not None:
+        p99, rps = _latency(booster, X)
+        latency = {"p99_single_row_us": p99, "batch_rows_per_s": rps}
+        if c.p99_single_row_us is not None:
+            checks.append({"criterion": f"p99 single-row latency <= {c.p99_single_row_us:g} us",
+                           "kind": "latency", "observed": p99, "passed": p99 <=
+                           c.p99_single_row_us, "margin": c.p99_single_row_us - p99})
+        if c.min_batch_rows_per_s is not None:
+            checks.append({"criterion": f"batch rows/s >= {c.min_batch_rows_per_s:g}",
+                           "kind": "latency", "observed": rps,
+                           "passed": rps >= c.min_batch_rows_per_s,
+                           "margin": rps - c.min_batch_rows_per_s})
+    if c.max_file_bytes is not None and model_bytes is not None:
+        checks.append({"criterion": f"model file size <= {c.max_file_bytes} bytes",
+                       "kind": "size", "observed": model_bytes,
+                       "passed": model_bytes <= c.max_file_bytes,
+                       "margin": c.max_file_bytes - model_bytes})
+    for chk in checks:
+        chk["passed"] = bool(chk["passed"])
+    failed = [chk["criterion"] for chk in checks if not chk["passed"]]
+    return {
+        "accepted": not failed,
+        "exit_code": ACCEPTED if not failed else REJECTED,
+        "failed": failed,
+        "checks": checks,
+        "metrics": metrics,
+        "rows": int(len(df)),
+        "model": {"objective": booster.objective, "num_class": booster.num_class,
+                  "features": booster.feature_names, "rounds": booster.num_rounds,
+                  "file_bytes": model_bytes, "provenance": booster.provenance},
+        "baseline": baseline_info,
+        "slices": slices_out,
+        "latency": latency,
+        "_pred": pred,
+        "_y": y,
+        "_w": w,
+    }
+
+
+def file_size(path: str) -> int:
+    return os.path.getsize(path)
