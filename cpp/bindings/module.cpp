@@ -13,6 +13,7 @@ void BindPredict(py::module_& m);
 void BindProfile(py::module_& m);
 void BindMetrics(py::module_& m);
 void BindData(py::module_& m);
+void BindPredictCuda(py::module_& m);
 }  // namespace sapwood::bindings
 
 namespace {
@@ -61,4 +62,5 @@ PYBIND11_MODULE(_core, m) {
   sapwood::bindings::BindProfile(m);
   sapwood::bindings::BindMetrics(m);
   sapwood::bindings::BindData(m);
+  sapwood::bindings::BindPredictCuda(m);
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -175,13 +175,34 @@ class Booster:
             )
         return start * k, end * k
 
+    @overload
     def predict(
         self,
         X: Any,
         output: Output = "value",
         iteration_range: tuple[int, int] | None = None,
         n_jobs: int | None = None,
-    ) -> np.ndarray:
+        device: Literal["cpu"] = "cpu",
+    ) -> np.ndarray: ...
+
+    @overload
+    def predict(
+        self,
+        X: Any,
+        output: Output = "value",
+        iteration_range: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+        device: str = "cpu",
+    ) -> Any: ...
+
+    def predict(
+        self,
+        X: Any,
+        output: Output = "value",
+        iteration_range: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+        device: str = "cpu",
+    ) -> Any:
         """Score rows.
 
         output:
@@ -195,7 +216,14 @@ class Booster:
         iteration_range=(start, end) scores rounds [start, end); by default the rounds up to
         ``best_iteration`` when early stopping set it, else all. Inputs may be float32 or
         float64 numpy arrays in C or Fortran order (read in place) or pandas DataFrames.
+        device: "cpu", or "cuda" for value/raw outputs on the GPU (equal to the CPU result
+        within 1e-6): numpy/pandas input is copied to the device in pinned chunks and the
+        result is a numpy array; input with ``__cuda_array_interface__`` (CuPy, Numba,
+        PyTorch) is read in place and the result stays on the device (a CuPy array when CuPy
+        is installed, else an object with ``__cuda_array_interface__`` and ``.get()``).
         """
+        if device != "cpu":
+            return self._predict_cuda(X, output, iteration_range, device)
         # Fast path (one C++ call): a float numpy array, value/raw, default trees.
         forest = self._forest
         if (
@@ -237,6 +265,12 @@ class Booster:
         res: np.ndarray = forest.predict(arr, b, e, init, self.objective, self.num_class,
                                          output == "value", threads)
         return res
+
+    def _predict_cuda(self, X: Any, output: str, iteration_range: tuple[int, int] | None,
+                      device: str) -> Any:
+        from .gpu import predict_cuda
+
+        return predict_cuda(self, X, output, iteration_range, device)
 
     # ------------------------------------------------------------------ importance
     def feature_importance(self, kind: Literal["split", "gain"] = "split",

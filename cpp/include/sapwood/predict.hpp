@@ -27,6 +27,8 @@ struct PackedNode {
 };
 static_assert(sizeof(PackedNode) == 16, "PackedNode must stay 16 bytes");
 
+class CudaForest;
+
 // The batch layout for forests of plain numeric splits: each feature's distinct thresholds are
 // ranked once, a block of rows is turned into those ranks (uint16 codes) once, and the trees
 // are walked on codes. "x <= threshold #j of its feature" is "code(x) <= j" with code(x) the
@@ -73,6 +75,7 @@ class Forest {
   inline bool GoRight(const PackedNode& n, float v) const;
 
  private:
+  friend class CudaForest;  // copies the packed arrays to the GPU (predict_cuda.hpp)
   bool SpecialGoRight(const PackedNode& n, float v) const;
   void BuildQuantized();
   void QuantizeBlock(const float* rows, std::int64_t row_stride, std::int64_t nrows,

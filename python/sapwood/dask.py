@@ -1,0 +1,211 @@
+"""Scoring and profiling on Dask (one machine or a cluster): ``pip install sapwood[dask]``.
+
+- ``predict(booster, ddf)``: a Dask Series (DataFrame for multiclass) of predictions, one task
+  per partition. The model travels as its model-file bytes in a single graph key, so each
+  worker receives it once (not once per partition) and parses it once (a per-process cache
+  keyed by the bytes' digest).
+- ``score(booster, "in/*.parquet", "out/")``: a whole scoring job, one task per input file,
+  each writing its part atomically (see :func:`sapwood.scoring.score`); ``resume=True``
+  skips finished parts. Paths must be visible to every worker (a shared file system).
+- ``profile(ddf)``: the monitoring profile of the whole frame, merged from partition profiles
+  in a tree reduction (exact: equal to profiling the concatenated data on the same edges).
+
+Works with whatever scheduler is active: a ``distributed.Client`` (local or remote cluster)
+or Dask's local schedulers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = ["predict", "score", "profile"]
+
+_CACHE: OrderedDict[str, Any] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 4
+
+
+class _ModelRef:
+    """A model's file bytes and digest: what is shipped to workers (pickles as bytes)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.digest = hashlib.sha256(data).hexdigest()
+
+    def booster(self) -> Any:
+        with _CACHE_LOCK:
+            b = _CACHE.get(self.digest)
+            if b is not None:
+                _CACHE.move_to_end(self.digest)
+                return b
+        from .booster import Booster
+
+        b = Booster.from_bytes(self.data)
+        with _CACHE_LOCK:
+            b = _CACHE.setdefault(self.digest, b)
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        return b
+
+
+def _model_ref(booster: Any) -> Any:
+    from dask.delayed import delayed
+
+    if isinstance(booster, (str, os.PathLike)):
+        with open(booster, "rb") as f:
+            data = f.read()
+    elif hasattr(booster, "to_bytes"):
+        data = booster.to_bytes()
+    else:
+        raise ParameterError(f"booster must be a Booster or a model path, got {type(booster)!r}")
+    ref = _ModelRef(data)
+    # One graph key holding the model: every task depends on it, each worker fetches it once.
+    return delayed(ref, name=f"sapwood-model-{ref.digest[:16]}", pure=True)
+
+
+def _prediction_names(num_outputs: int) -> list[str]:
+    return ["prediction"] if num_outputs == 1 else [f"prediction_{k}" for k in range(num_outputs)]
+
+
+def _predict_partition(pdf: Any, ref: _ModelRef, output: str, device: str) -> Any:
+    import pandas as pd
+
+    b = ref.booster()
+    names = _prediction_names(b.num_outputs)
+    if len(pdf) == 0:
+        pred = np.zeros((0, len(names)))
+    else:
+        pred = np.asarray(b.predict(pdf[b.feature_names], output=output, device=device))
+    if len(names) == 1:
+        return pd.Series(pred.reshape(-1), index=pdf.index, name=names[0], dtype=np.float64)
+    return pd.DataFrame(pred.reshape(len(pdf), -1), index=pdf.index, columns=names)
+
+
+def predict(booster: Any, ddf: Any, *, output: str = "value", device: str = "cpu") -> Any:
+    """Predictions for a Dask DataFrame with the booster's feature columns.
+
+    Returns a Dask Series named ``prediction`` (a DataFrame ``prediction_<k>`` for
+    multiclass) aligned with ``ddf``'s index and partitions. ``output`` is "value" or "raw".
+    """
+    import pandas as pd
+
+    if output not in ("value", "raw"):
+        raise ParameterError(f"output must be 'value' or 'raw', got {output!r}")
+    ref = _model_ref(booster)
+    k = booster.num_outputs if hasattr(booster, "num_outputs") else ref.compute().booster(
+    ).num_outputs
+    names = _prediction_names(k)
+    meta: Any
+    if k == 1:
+        meta = pd.Series([], dtype=np.float64, name=names[0])
+    else:
+        meta = pd.DataFrame({n: pd.Series([], dtype=np.float64) for n in names})
+    return ddf.map_partitions(_predict_partition, ref, output, device, meta=meta)
+
+
+def _score_part(ref: _ModelRef, source: str, target: str, kwargs: dict[str, Any]) -> Any:
+    from .scoring import score as _score
+
+    return _score(ref.booster(), source, target, progress=False, **kwargs)
+
+
+def score(booster: Any, source: str | os.PathLike[str], sink: str | os.PathLike[str], *,
+          id_columns: Sequence[str] | None = None, output: str = "value",
+          batch_rows: int = 131072, resume: bool = False, input_format: str | None = None,
+          output_format: str | None = None, n_jobs: int | None = None,
+          device: str = "cpu") -> Any:
+    """Score every input file as one Dask task (one output part per input file).
+
+    source: a folder or a glob (a single file is one task); sink: the output folder. Returns
+    a :class:`sapwood.scoring.ScoreSummary` adding up the parts.
+    """
+    from dask.base import compute
+    from dask.delayed import delayed
+
+    from .scoring import ScoreSummary, _part_complete, _plan, _remove_stale_temporaries
+
+    src, dst = os.fspath(source), os.fspath(sink)
+    if not dst.endswith(("/", os.sep)):
+        dst += os.sep
+    parts, out_fmt = _plan(src, dst, output_format)
+    ref = _model_ref(booster)
+    kwargs = {"id_columns": list(id_columns or ()), "output": output, "batch_rows": batch_rows,
+              "input_format": input_format, "output_format": out_fmt, "n_jobs": n_jobs,
+              "device": device}
+    total = ScoreSummary()
+    tasks = []
+    for p in parts:
+        if resume and _part_complete(p, input_format, out_fmt):
+            _remove_stale_temporaries(p.target)
+            total.parts_skipped += 1
+            total.outputs.append(p.target)
+            continue
+        tasks.append(delayed(_score_part, pure=False)(ref, p.source, p.target, kwargs))
+    import time
+
+    t0 = time.perf_counter()
+    results: tuple[Any, ...] = compute(*tasks) if tasks else ()  # type: ignore[no-untyped-call]
+    for r in results:
+        total.rows += r.rows
+        total.batches += r.batches
+        total.parts_written += r.parts_written
+        total.outputs.extend(r.outputs)
+        total.peak_memory_mb = max(total.peak_memory_mb, r.peak_memory_mb)
+    total.seconds = time.perf_counter() - t0
+    return total
+
+
+def _profile_partition(pdf: Any, edges: Any, ref: _ModelRef | None,
+                       columns: list[str] | None) -> Any:
+    from .profile import Profile
+
+    preds = None
+    if ref is not None:
+        b = ref.booster()
+        preds = np.asarray(b.predict(pdf[b.feature_names])) if len(pdf) else np.zeros(0)
+    return Profile.from_data(pdf, edges_from=edges, predictions=preds, columns=columns)
+
+
+def _merge(*profiles: Any) -> Any:
+    return profiles[0].merge(*profiles[1:])
+
+
+def profile(ddf: Any, *, edges_from: Any = None, booster: Any = None,
+            columns: Sequence[str] | None = None, split_every: int = 8) -> Any:
+    """The :class:`sapwood.Profile` of a whole Dask DataFrame.
+
+    Partition profiles are counted on fixed bin edges and merged in a tree reduction
+    (``split_every`` profiles per merge), so the result equals profiling the whole frame on
+    those edges. edges_from: a reference Profile (use the model's reference profile to
+    compare with it later); by default the edges are fitted on the first partition.
+    booster: also profile its predictions (as ``__prediction__``).
+    """
+    from dask.delayed import delayed
+
+    from .profile import Profile
+
+    if split_every < 2:
+        raise ParameterError(f"split_every must be >= 2, got {split_every}")
+    ref = _model_ref(booster) if booster is not None else None
+    cols = list(columns) if columns is not None else None
+    parts = ddf.to_delayed()
+    if edges_from is None:
+        first = delayed(_profile_partition)(parts[0], None, ref, cols).compute()
+        edges_from = first
+    if not isinstance(edges_from, Profile):
+        raise ParameterError("edges_from must be a Profile")
+    edges = delayed(edges_from, pure=True)  # one key, fetched once per worker
+    level = [delayed(_profile_partition)(p, edges, ref, cols) for p in parts]
+    while len(level) > 1:
+        level = [delayed(_merge)(*level[i:i + split_every])
+                 for i in range(0, len(level), split_every)]
+    return level[0].compute()

@@ -1,0 +1,388 @@
+"""sapwood score / sapwood.scoring.score: formats, layouts, atomicity, resume, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+pacsv = pytest.importorskip("pyarrow.csv")
+paipc = pytest.importorskip("pyarrow.feather")
+
+import sapwood  # noqa: E402
+from sapwood.cli import main  # noqa: E402
+from sapwood.scoring import TMP_SUFFIX, score  # noqa: E402
+
+F = 6
+FEATURES = [f"x{i}" for i in range(F)]
+
+
+def _data(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, F)).astype(np.float32)
+    X[rng.random((n, F)) < 0.05] = np.nan
+    return X
+
+
+def _table(n: int, seed: int = 0, id0: int = 0) -> tuple[pa.Table, np.ndarray]:
+    X = _data(n, seed)
+    cols = {"id": pa.array(np.arange(id0, id0 + n, dtype=np.int64)),
+            "name": pa.array([f"r{i}" for i in range(id0, id0 + n)])}
+    for j, f in enumerate(FEATURES[::-1]):  # a different column order than the model's
+        cols[f] = pa.array(X[:, F - 1 - j])
+    cols["unused"] = pa.array(np.zeros(n))
+    return pa.table(cols), X
+
+
+def _train(objective: str = "binary", rounds: int = 15) -> sapwood.Booster:
+    X = _data(3000, 42)
+    if objective == "multiclass":
+        y = (np.nan_to_num(X[:, 0]) > 0).astype(int) + (np.nan_to_num(X[:, 1]) > 0.5)
+        params = {"objective": "multiclass", "num_class": 3}
+    else:
+        y = (np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 2]) > 0).astype(float)
+        params = {"objective": objective}
+    params.update(num_leaves=15, learning_rate=0.2, n_jobs=2, n_estimators=rounds)
+    return sapwood.train(params, sapwood.Dataset(X, y, feature_names=FEATURES))
+
+
+@pytest.fixture(scope="module")
+def booster() -> sapwood.Booster:
+    return _train()
+
+
+@pytest.fixture()
+def model_path(tmp_path: Path, booster: sapwood.Booster) -> str:
+    p = tmp_path / "model.sapwood"
+    booster.save(p)
+    return str(p)
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    rc = main(["score", "--no-progress", *args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _no_temporaries(folder: Path) -> bool:
+    return not [p for p in folder.rglob("*") if p.name.endswith(TMP_SUFFIX)]
+
+
+# ---------------------------------------------------------------------------- formats
+def test_parquet_to_parquet_matches_predict(tmp_path: Path, model_path: str,
+                                            booster: sapwood.Booster,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    t, X = _table(5000)
+    pq.write_table(t, tmp_path / "in.parquet", row_group_size=1200)
+    out = tmp_path / "out.parquet"
+    rc, stdout, _ = _run([model_path, str(tmp_path / "in.parquet"), "-o", str(out),
+                          "--id-columns", "id,name", "--batch-rows", "700"], capsys)
+    assert rc == 0
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["rows"] == 5000 and summary["parts_written"] == 1
+    assert summary["peak_memory_mb"] > 0 and summary["rows_per_s"] > 0
+    res = pq.read_table(out)
+    assert res.column_names == ["id", "name", "prediction"]
+    np.testing.assert_array_equal(res["id"].to_numpy(), np.arange(5000))
+    assert res["name"].to_pylist()[:2] == ["r0", "r1"]
+    np.testing.assert_array_equal(res["prediction"].to_numpy(), booster.predict(X))
+    assert _no_temporaries(tmp_path)
+
+
+def test_csv_to_csv(tmp_path: Path, model_path: str, booster: sapwood.Booster,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    t, X = _table(3000)
+    pacsv.write_csv(t, tmp_path / "in.csv")
+    out = tmp_path / "out.csv"
+    rc, _, err = _run([model_path, str(tmp_path / "in.csv"), "-o", str(out),
+                       "--id-columns", "id", "--batch-rows", "1000"], capsys)
+    assert rc == 0, err
+    res = pacsv.read_csv(out)
+    assert res.column_names == ["id", "prediction"]
+    np.testing.assert_array_equal(res["id"].to_numpy(), np.arange(3000))
+    np.testing.assert_allclose(res["prediction"].to_numpy(), booster.predict(X), rtol=1e-12)
+
+
+def test_ipc_input_and_output_kinds(tmp_path: Path, model_path: str, booster: sapwood.Booster,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    t, X = _table(1500)
+    paipc.write_feather(t, tmp_path / "in.arrow")
+    out = tmp_path / "out.parquet"
+    rc, _, err = _run([model_path, str(tmp_path / "in.arrow"), "-o", str(out),
+                       "--output", "raw,leaf,contrib", "--batch-rows", "400"], capsys)
+    assert rc == 0, err
+    res = pq.read_table(out)
+    n_trees = booster.num_trees
+    assert res.column_names == (["prediction"] + [f"leaf_{t}" for t in range(n_trees)]
+                                + [f"contrib_{f}" for f in FEATURES] + ["contrib_bias"])
+    np.testing.assert_array_equal(res["prediction"].to_numpy(), booster.predict(X, "raw"))
+    leaf = np.column_stack([res[f"leaf_{t}"].to_numpy() for t in range(n_trees)])
+    np.testing.assert_array_equal(leaf, booster.predict(X, "leaf"))
+    contrib = np.column_stack([res[c].to_numpy() for c in res.column_names[1 + n_trees:]])
+    np.testing.assert_array_equal(contrib, booster.predict(X, "contrib"))
+
+
+def test_multiclass_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = _train("multiclass", rounds=5)
+    b.save(tmp_path / "m.sapwood")
+    t, X = _table(800)
+    pq.write_table(t, tmp_path / "in.parquet")
+    rc, _, err = _run([str(tmp_path / "m.sapwood"), str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "out.parquet"), "--id-columns", "id"], capsys)
+    assert rc == 0, err
+    res = pq.read_table(tmp_path / "out.parquet")
+    assert res.column_names == ["id", "prediction_0", "prediction_1", "prediction_2"]
+    got = np.column_stack([res[f"prediction_{k}"].to_numpy() for k in range(3)])
+    np.testing.assert_array_equal(got, b.predict(X))
+
+
+def _folder_input(root: Path, sizes: list[int]) -> np.ndarray:
+    root.mkdir()
+    Xs = []
+    start = 0
+    for i, n in enumerate(sizes):
+        t, X = _table(n, seed=i, id0=start)
+        pq.write_table(t, root / f"part-{i}.parquet")
+        Xs.append(X)
+        start += n
+    (root / "_SUCCESS").write_text("")
+    return np.vstack(Xs)
+
+
+def test_folder_and_glob(tmp_path: Path, model_path: str, booster: sapwood.Booster,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    X = _folder_input(tmp_path / "in", [700, 0, 1300])
+    for src, dst in [(str(tmp_path / "in"), tmp_path / "out1"),
+                     (str(tmp_path / "in" / "part-*.parquet"), tmp_path / "out2")]:
+        rc, stdout, err = _run([model_path, src, "-o", str(dst), "--id-columns", "id",
+                                "--batch-rows", "500"], capsys)
+        assert rc == 0, err
+        assert sorted(p.name for p in dst.iterdir()) == [f"part-{i}.parquet" for i in range(3)]
+        res = pa.concat_tables([pq.read_table(dst / f"part-{i}.parquet") for i in range(3)])
+        np.testing.assert_array_equal(res["id"].to_numpy(), np.arange(2000))
+        np.testing.assert_array_equal(res["prediction"].to_numpy(), booster.predict(X))
+        assert json.loads(stdout.strip().splitlines()[-1])["parts_written"] == 3
+
+
+def test_library_call_with_booster_and_csv_output(tmp_path: Path,
+                                                  booster: sapwood.Booster) -> None:
+    t, X = _table(900)
+    pq.write_table(t, tmp_path / "in.parquet")
+    s = score(booster, tmp_path / "in.parquet", f"{tmp_path}/out/", output_format="csv",
+              id_columns=["id"], progress=False)
+    assert s.rows == 900 and s.outputs == [os.path.join(f"{tmp_path}/out/", "in.csv")]
+    res = pacsv.read_csv(tmp_path / "out" / "in.csv")
+    np.testing.assert_allclose(res["prediction"].to_numpy(), booster.predict(X), rtol=1e-12)
+
+
+def test_profile_written(tmp_path: Path, model_path: str,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    t, X = _table(2500)
+    pq.write_table(t, tmp_path / "in.parquet")
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "out.parquet"), "--batch-rows", "600",
+                       "--profile", str(tmp_path / "p.json")], capsys)
+    assert rc == 0, err
+    prof = sapwood.Profile.load(tmp_path / "p.json")
+    assert prof.num_rows == 2500
+    assert set(FEATURES) <= set(prof.column_names)
+    assert any("prediction" in c for c in prof.column_names)
+    col = prof[FEATURES[0]]
+    assert col.null_rate == pytest.approx(float(np.isnan(X[:, 0]).mean()))
+    # Against a reference profile: counted on its edges, so monitoring can compare the two.
+    from sapwood.monitoring import compare
+
+    ref = sapwood.Profile.from_data(_data(3000, 7), names=FEATURES)
+    ref.save(tmp_path / "ref.json")
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "out2.parquet"), "--batch-rows", "600",
+                       "--profile", str(tmp_path / "p2.json"),
+                       "--profile-reference", str(tmp_path / "ref.json")], capsys)
+    assert rc == 0, err
+    cur = sapwood.Profile.load(tmp_path / "p2.json")
+    np.testing.assert_array_equal(cur[FEATURES[0]].edges, ref[FEATURES[0]].edges)
+    assert compare(ref, cur) is not None
+
+
+# ---------------------------------------------------------------------------- bad inputs
+def test_missing_column_names_file_batch_column(tmp_path: Path, model_path: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    t, _ = _table(100)
+    t = t.drop(["x3"])
+    pq.write_table(t, tmp_path / "in.parquet")
+    out = tmp_path / "out.parquet"
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o", str(out)], capsys)
+    assert rc == 1
+    assert "in.parquet" in err and "batch 0" in err and "'x3'" in err
+    assert not out.exists() and _no_temporaries(tmp_path)
+
+
+def test_non_numeric_feature_and_missing_id(tmp_path: Path, model_path: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    t, _ = _table(100)
+    t = t.set_column(t.column_names.index("x1"), "x1", pa.array(["a"] * 100))
+    pq.write_table(t, tmp_path / "in.parquet")
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "o.parquet")], capsys)
+    assert rc == 1 and "'x1'" in err and "numeric" in err
+    t2, _ = _table(10)
+    pq.write_table(t2, tmp_path / "in2.parquet")
+    rc, _, err = _run([model_path, str(tmp_path / "in2.parquet"), "-o",
+                       str(tmp_path / "o.parquet"), "--id-columns", "nope"], capsys)
+    assert rc == 1 and "'nope'" in err
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_bad_row_mid_file_leaves_no_output(tmp_path: Path, model_path: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    t, _ = _table(20000)
+    pacsv.write_csv(t, tmp_path / "in.csv")
+    lines = (tmp_path / "in.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    j = header.index('"x2"') if '"x2"' in header else header.index("x2")
+    row = lines[15001].split(",")
+    row[j] = "oops"
+    lines[15001] = ",".join(row)
+    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.parquet"
+    rc, _, err = _run([model_path, str(tmp_path / "in.csv"), "-o", str(out),
+                       "--batch-rows", "1000"], capsys)
+    assert rc == 1
+    assert "in.csv" in err and "batch" in err and "'x2'" in err, err
+    assert not out.exists() and _no_temporaries(tmp_path)
+
+
+def test_bad_arguments(tmp_path: Path, model_path: str,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = _run([model_path, str(tmp_path / "nope.parquet"), "-o",
+                       str(tmp_path / "o.parquet")], capsys)
+    assert rc == 1 and "does not exist" in err
+    t, _ = _table(10)
+    pq.write_table(t, tmp_path / "in.parquet")
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "o.parquet"), "--output", "proba"], capsys)
+    assert rc == 1 and "output" in err
+    rc, _, err = _run([str(tmp_path / "in.parquet"), str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "o.parquet")], capsys)
+    assert rc == 1 and "model" in err.lower()
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_cuda_without_device_is_a_clear_error(tmp_path: Path, model_path: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from sapwood.gpu import cuda_available
+
+    if cuda_available():
+        pytest.skip("a GPU is present")
+    t, _ = _table(10)
+    pq.write_table(t, tmp_path / "in.parquet")
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "o.parquet"), "--device", "cuda"], capsys)
+    assert rc == 1 and "cuda" in err.lower()
+    assert not (tmp_path / "o.parquet").exists()
+
+
+# ---------------------------------------------------------------------------- kill / resume
+def _spawn(args: list[str], delay: float) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, SAPWOOD_SCORE_TEST_WRITE_DELAY=str(delay))
+    return subprocess.Popen([sys.executable, "-m", "sapwood.cli", "score", "--no-progress",
+                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(pred, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for the scoring run")
+
+
+def test_sigkill_leaves_no_output_and_resume_completes(tmp_path: Path, model_path: str,
+                                                       booster: sapwood.Booster) -> None:
+    t, X = _table(20000)
+    pq.write_table(t, tmp_path / "in.parquet")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "scores.parquet"
+    proc = _spawn([model_path, str(tmp_path / "in.parquet"), "-o", str(out),
+                   "--id-columns", "id", "--batch-rows", "500"], delay=0.1)
+    try:
+        _wait_for(lambda: any(p.name.endswith(TMP_SUFFIX) for p in out_dir.iterdir()))
+        time.sleep(0.3)  # some batches written
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    left = list(out_dir.iterdir())
+    assert left, "the killed run's temporary should still be there"
+    for p in left:  # unmistakable: hidden, and not a .parquet name
+        assert p.name.startswith(".") and p.name.endswith(TMP_SUFFIX)
+        assert not p.name.endswith(".parquet")
+    r = subprocess.run([sys.executable, "-m", "sapwood.cli", "score", "--no-progress",
+                        model_path, str(tmp_path / "in.parquet"), "-o", str(out),
+                        "--id-columns", "id", "--batch-rows", "5000", "--resume"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["rows"] == 20000
+    assert [p.name for p in out_dir.iterdir()] == ["scores.parquet"]
+    res = pq.read_table(out)
+    np.testing.assert_array_equal(res["id"].to_numpy(), np.arange(20000))
+    np.testing.assert_array_equal(res["prediction"].to_numpy(), booster.predict(X))
+
+
+def test_folder_resume_skips_finished_parts(tmp_path: Path, model_path: str,
+                                            booster: sapwood.Booster) -> None:
+    X = _folder_input(tmp_path / "in", [3000, 3000, 3000])
+    out = tmp_path / "out"
+    proc = _spawn([model_path, str(tmp_path / "in"), "-o", str(out), "--id-columns", "id",
+                   "--batch-rows", "300"], delay=0.05)
+    try:
+        _wait_for(lambda: (out / "part-0.parquet").exists()
+                  and any(p.name.endswith(TMP_SUFFIX) for p in out.iterdir()))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert not (out / "part-2.parquet").exists()
+    done_before = {p.name for p in out.iterdir() if p.suffix == ".parquet"}
+    r = subprocess.run([sys.executable, "-m", "sapwood.cli", "score", "--no-progress",
+                        model_path, str(tmp_path / "in"), "-o", str(out), "--id-columns", "id",
+                        "--resume"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["parts_skipped"] == len(done_before) >= 1
+    assert summary["parts_written"] == 3 - len(done_before)
+    assert sorted(p.name for p in out.iterdir()) == [f"part-{i}.parquet" for i in range(3)]
+    res = pa.concat_tables([pq.read_table(out / f"part-{i}.parquet") for i in range(3)])
+    np.testing.assert_array_equal(res["id"].to_numpy(), np.arange(9000))
+    np.testing.assert_array_equal(res["prediction"].to_numpy(), booster.predict(X))
+
+
+def test_sigint_and_sigterm_clean_up(tmp_path: Path, model_path: str) -> None:
+    t, _ = _table(20000)
+    pq.write_table(t, tmp_path / "in.parquet")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        out = tmp_path / f"out-{int(sig)}.parquet"
+        proc = _spawn([model_path, str(tmp_path / "in.parquet"), "-o", str(out),
+                       "--batch-rows", "500"], delay=0.1)
+        try:
+            _wait_for(lambda: any(p.name.endswith(TMP_SUFFIX) for p in tmp_path.iterdir()))
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, err
+        assert b"interrupted" in err
+        assert not out.exists() and _no_temporaries(tmp_path)
