@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -64,6 +64,30 @@ class Forest:
     @property
     def num_trees(self) -> int:
         ...
+class DeviceArray:
+    def get(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        copy to a numpy array
+        """
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        ...
+    @property
+    def shape(self) -> tuple:
+        ...
+class CudaForest:
+    def __init__(self, forest: Forest) -> None:
+        ...
+    def predict(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], transform: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def predict_device(self, ptr: typing.SupportsInt | typing.SupportsIndex, typestr: str, shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], strides: typing.Any, stream: typing.SupportsInt | typing.SupportsIndex, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], transform: typing.SupportsInt | typing.SupportsIndex) -> DeviceArray:
+        ...
+    @property
+    def device(self) -> int:
+        ...
+    @property
+    def num_outputs(self) -> int:
+        ...
 def binned_allocate(rows: typing.SupportsInt | typing.SupportsIndex, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> BinnedMatrix:
     ...
 def binned_fill_columns(matrix: BinnedMatrix, row_offset: typing.SupportsInt | typing.SupportsIndex, columns: collections.abc.Sequence[numpy.ndarray], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
@@ -72,6 +96,10 @@ def binned_fill_columns(matrix: BinnedMatrix, row_offset: typing.SupportsInt | t
     """
 def build_histogram(data: BinnedMatrix, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], g: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], h: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], count_bits: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64]]:
     ...
+def cuda_available() -> tuple[bool, str]:
+    """
+    (available, reason): whether device='cuda' can run here, and why not
+    """
 def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
     """
     Quantile bin edges per column (list of float32 arrays).
@@ -91,7 +119,7 @@ def ranking_metrics(y_true: typing.Any, y_score: typing.Any, sample_weight: typi
 def transform_scores(objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, raw: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 __version__: str = '0.1.0'
-cuda_compiled: bool = False
+cuda_compiled: bool = True
 exact_sum_scale_bits: int = 1152
 exact_sum_sq_scale_bits: int = 2208
 openmp: bool = True
