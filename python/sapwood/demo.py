@@ -150,4 +150,19 @@ def run_demo(n_estimators: int = 300, n_jobs: int = 2, progress: bool = True,
     print(f"\n4. Monitoring the test months against the training profile stored in the model "
           f"({mon_s:.2f} s): {'PASSED' if report.passed else 'DRIFT'}; features not ok: "
           f"{', '.join(drifted) if drifted else 'none'}\n   report: {html}")
+
+    from .profile import Profile
+    from .scoring import score
+
+    scored = os.path.join(workdir, "test_months_scored.parquet")
+    prof_path = os.path.join(workdir, "test_months_profile.json")
+    summary = score(model_path, test_path, scored, id_columns=["origin", "dest"],
+                    profile=prof_path, n_jobs=n_jobs, progress=False)
+    print(f"\n5. Batch scoring: sapwood score {model_path} {test_path} -o {scored} "
+          f"--id-columns origin,dest --profile {prof_path}\n   {summary.rows:,} rows in "
+          f"{summary.seconds:.2f} s ({summary.rows_per_s:,.0f} rows/s), peak memory "
+          f"{summary.peak_memory_mb:.0f} MB")
+    scored_report = monitor_compare(booster, Profile.load(prof_path))
+    print(f"   monitoring the scored batch's profile: "
+          f"{'PASSED' if scored_report.passed else 'DRIFT'}")
     return 0

@@ -288,6 +288,7 @@ class _Job:
         self.profiler = profiler
         self.progress = progress
         self.features: list[str] = list(booster.feature_names)
+        self.booster_has_categorical = bool(getattr(booster, "categorical_features", None))
         self.batch = 0  # index of the batch being processed (for messages)
         self.row0 = 0
         self.rows = 0
@@ -389,7 +390,15 @@ class _Job:
         import pyarrow as pa
 
         names = set(schema.names)
+        categorical = set(getattr(self.booster, "categorical_features", None) or [])
         for col in self.features:
+            if col in categorical:  # strings/categories map through the model's schema
+                if col not in names:
+                    raise SchemaError(
+                        f"{self._where(0, None, col)}: missing from the input (the model needs "
+                        f"{len(self.features)} feature columns; the input has "
+                        f"{schema.names[:20]})")
+                continue
             if col not in names:
                 raise SchemaError(
                     f"{self._where(0, None, col)}: missing from the input (the model needs "
@@ -615,7 +624,11 @@ class _Job:
                     n = item.num_rows
                     if n > buf.shape[1]:
                         buf = np.empty((len(self.features), n), dtype=np.float32)
-                    X = self._matrix(item, buf)
+                    if self.booster_has_categorical:
+                        # categories map by value through the model's schema (Booster.predict)
+                        X = pa.Table.from_batches([item]).select(self.features)
+                    else:
+                        X = self._matrix(item, buf)
                     try:
                         cols, pred = self._score(X)
                     except SapwoodError as e:
@@ -685,12 +698,14 @@ class _Profiler:
         self.edges: Any = ref
         self.profile: Any = None
 
-    def add(self, X: np.ndarray, pred: np.ndarray) -> None:
+    def add(self, X: Any, pred: np.ndarray) -> None:
         from .profile import Profile
 
-        p = Profile.from_data(np.asarray(X), edges_from=self.edges or self.booster,
-                              names=list(self.booster.feature_names), predictions=pred,
-                              n_jobs=self.n_jobs)
+        table = hasattr(X, "column_names")  # an Arrow table (models with categorical features)
+        p = Profile.from_data(X if table else np.asarray(X), edges_from=self.edges or self.booster,
+                              names=None if table else list(self.booster.feature_names),
+                              categorical=getattr(self.booster, "categorical_features", None),
+                              predictions=pred, n_jobs=self.n_jobs)
         if self.profile is None:
             self.profile = p
             # Later batches count on the first batch's edges (the reference's where it has the

@@ -386,3 +386,29 @@ def test_sigint_and_sigterm_clean_up(tmp_path: Path, model_path: str) -> None:
         assert proc.returncode == 130, err
         assert b"interrupted" in err
         assert not out.exists() and _no_temporaries(tmp_path)
+
+
+def test_categorical_model_scores_like_predict(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+    import pyarrow.parquet as pq
+    import sapwood
+    from sapwood.scoring import score
+
+    rng = np.random.default_rng(21)
+    n = 3000
+    df = pd.DataFrame({"x": rng.standard_normal(n),
+                       "city": rng.choice(["oslo", "rome", "lima", "kiev"], n)})
+    y = ((df["city"] == "rome") ^ (df["x"] > 0)).astype(float).to_numpy()
+    b = sapwood.train({"objective": "binary", "n_estimators": 20, "min_child_samples": 5},
+                      sapwood.Dataset(df, y))
+    test = df.iloc[:1000].copy()
+    test.loc[test.index[:50], "city"] = "paris"  # unseen category
+    test["id"] = np.arange(1000)
+    src = tmp_path / "in.parquet"
+    test[["id", "city", "x"]].to_parquet(src)  # reordered columns
+    out = tmp_path / "out.parquet"
+    score(b, src, out, id_columns=["id"], batch_rows=256, profile=tmp_path / "p.json",
+          progress=False)
+    got = pq.read_table(out).to_pandas()
+    np.testing.assert_array_equal(got["id"], np.arange(1000))
+    np.testing.assert_array_equal(got["prediction"], b.predict(test[["x", "city"]]))
