@@ -86,19 +86,22 @@ std::vector<Tree> Trainer::BoostRound() {
   objective_.Gradients(scores_.data(), labels_.data(), w, n, grad_.data(), hess_.data(), T);
 
   // Row subsample for this round: a counter-based draw per row.
-  std::vector<std::uint32_t> rows;
-  rows.reserve(static_cast<std::size_t>(n));
+  // Row subsample for this round: a counter-based draw per row. Without subsampling the row
+  // list (all rows) is built once and reused.
   if (params_.subsample < 1.0) {
+    all_rows_.clear();
     for (std::int64_t i = 0; i < n; ++i) {
       const bool keep = UniformCounter(params_.seed, 0x1000u + static_cast<std::uint64_t>(iteration_),
                                        static_cast<std::uint64_t>(i)) < params_.subsample;
       in_bag_[static_cast<std::size_t>(i)] = keep ? 1 : 0;
-      if (keep) rows.push_back(static_cast<std::uint32_t>(i));
+      if (keep) all_rows_.push_back(static_cast<std::uint32_t>(i));
     }
-    if (rows.empty()) rows.push_back(0), in_bag_[0] = 1;
-  } else {
-    for (std::int64_t i = 0; i < n; ++i) rows.push_back(static_cast<std::uint32_t>(i));
+    if (all_rows_.empty()) all_rows_.push_back(0), in_bag_[0] = 1;
+  } else if (static_cast<std::int64_t>(all_rows_.size()) != n) {
+    all_rows_.resize(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) all_rows_[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(i);
   }
+  const std::vector<std::uint32_t>& rows = all_rows_;
 
   std::vector<Tree> trees;
   for (int k = 0; k < K; ++k) {
@@ -118,10 +121,25 @@ std::vector<Tree> Trainer::BoostRound() {
       std::sort(features.begin(), features.end());
     }
     // Fixed-point gradients of this output.
+    // max |g| and |h| over the bag: a parallel max (order-free, so thread-count independent)
+    const std::int64_t nb = static_cast<std::int64_t>(rows.size());
+    const std::int64_t n_chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(64, nb / 16384));
+    std::vector<double> cmax_g(static_cast<std::size_t>(n_chunks), 0.0);
+    std::vector<double> cmax_h(static_cast<std::size_t>(n_chunks), 0.0);
+    ParallelFor(0, n_chunks, T, [&](std::int64_t c) {
+      double mg = 0, mh = 0;
+      for (std::int64_t i = nb * c / n_chunks; i < nb * (c + 1) / n_chunks; ++i) {
+        const std::size_t r = rows[static_cast<std::size_t>(i)];
+        mg = std::max(mg, std::fabs(grad_[r * K + k]));
+        mh = std::max(mh, std::fabs(hess_[r * K + k]));
+      }
+      cmax_g[static_cast<std::size_t>(c)] = mg;
+      cmax_h[static_cast<std::size_t>(c)] = mh;
+    });
     double max_g = 0, max_h = 0;
-    for (std::uint32_t r : rows) {
-      max_g = std::max(max_g, std::fabs(grad_[static_cast<std::size_t>(r) * K + k]));
-      max_h = std::max(max_h, std::fabs(hess_[static_cast<std::size_t>(r) * K + k]));
+    for (std::int64_t c = 0; c < n_chunks; ++c) {
+      max_g = std::max(max_g, cmax_g[static_cast<std::size_t>(c)]);
+      max_h = std::max(max_h, cmax_h[static_cast<std::size_t>(c)]);
     }
     const std::int64_t m = static_cast<std::int64_t>(rows.size());
     // Gradients get 61 bits for their sums; hessians share their word with the row count.
@@ -141,11 +159,14 @@ std::vector<Tree> Trainer::BoostRound() {
     Tree tree = grower_->Grow(gh_.data(), sg, sh, pack, rows, features, params_.grow);
     // Update training scores: in-bag rows from the partition, the rest by walking the tree.
     const std::uint32_t* prow = grower_->PartitionedRows();
-    for (const auto& lr : grower_->LeafRanges()) {
+    const auto& ranges = grower_->LeafRanges();
+    // Leaves own disjoint rows: each score is written once, whatever the thread count.
+    ParallelForDynamic(0, static_cast<std::int64_t>(ranges.size()), T, [&](std::int64_t li) {
+      const auto& lr = ranges[static_cast<std::size_t>(li)];
       const double v = tree.value[static_cast<std::size_t>(lr.node)];
       for (std::int64_t i = lr.begin; i < lr.end; ++i)
         scores_[static_cast<std::size_t>(prow[i]) * K + k] += v;
-    }
+    });
     if (params_.subsample < 1.0) {
       ParallelFor(0, (n + 8191) / 8192, T, [&](std::int64_t b) {
         const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);

@@ -45,6 +45,7 @@ class Trainer {
   std::vector<GradPair> gh_;
   std::vector<int> usable_features_;
   std::vector<std::uint8_t> in_bag_;
+  std::vector<std::uint32_t> all_rows_;  // the rows grown on this round (reused buffer)
   int iteration_ = 0;
 };
 

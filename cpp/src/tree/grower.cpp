@@ -95,7 +95,9 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
                   total, SplitInfo{}, -1};
     if (can_split(n, 0) && params.num_leaves > 1) {
       root.slot = take_slot();
-      hist_->Build(part_->Rows(), n, gh, pool_[root.slot].data());
+      // all rows in order: read them sequentially, without the index indirection
+      const bool identity = n == data_->NumRows();
+      hist_->Build(identity ? nullptr : part_->Rows(), n, gh, pool_[root.slot].data());
       root.split = FindBestSplit(pool_[root.slot].data(), layout_, features, total, pack,
                                  scale_g, scale_h, params, n_threads_);
     }
