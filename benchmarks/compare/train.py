@@ -78,9 +78,9 @@ def fit_one(name: str, rows: int, rounds: int, leaves: int, threads: int) -> dic
             p = model.predict_proba(Xte)[:, 1]
     else:
         raise SystemExit(f"unknown peer {name}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before importing sklearn
     from sklearn.metrics import log_loss, roc_auc_score
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"fit_s": fit, "auc": float(roc_auc_score(yte, p)), "logloss": float(log_loss(yte, p)),
             "peak_mb": peak, "data_mb": base_rss, "train_peak_mb": peak - base_rss}
 

@@ -7,6 +7,7 @@ contract (features, bins, metrics) with it.
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from . import io, metrics, monitoring
 from .booster import Booster
@@ -24,9 +25,22 @@ from .errors import (
 from .importers import import_model
 from .io import load
 from .profile import Profile
-from .sklearn import GBMClassifier, GBMRegressor
 from .training import train
 from .tuning import TuneResult, tune
+
+if TYPE_CHECKING:
+    from .sklearn import GBMClassifier, GBMRegressor
+
+
+def __getattr__(name: str) -> object:
+    # The scikit-learn estimators import scikit-learn (and with it scipy and pandas): load them
+    # on first use, so that `import sapwood` (the CLI, scoring jobs) stays light.
+    if name in ("GBMClassifier", "GBMRegressor"):
+        from . import sklearn as _sk
+
+        return getattr(_sk, name)
+    raise AttributeError(f"module 'sapwood' has no attribute {name!r}")
+
 
 try:
     __version__ = version("sapwood")
