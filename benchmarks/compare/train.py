@@ -115,8 +115,8 @@ def main() -> None:
     ref = results.get("sapwood")
     print(f"\n{args.rows:,} rows x 32, {args.rounds} rounds, {args.leaves} leaves, "
           f"{args.threads} threads")
-    print("peak MB: the process's max RSS; +train MB: above the RSS once the data was made "
-          "(imports and the 1M x 32 float32 data: ~150 MB + ~128 MB)")
+    print("peak MB: the process's max RSS (the 1M x 32 float32 data included); +train MB: its "
+          "growth after the data was made (the library's imports included)")
     print(f"{'library':22s} {'fit s':>8s} {'test AUC':>9s} {'logloss':>8s} {'peak MB':>8s} "
           f"{'+train MB':>9s} {'time / sapwood':>15s}")
     for name, r in results.items():
