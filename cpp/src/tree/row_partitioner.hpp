@@ -25,6 +25,7 @@ class RowPartitioner {
   int n_threads_;
   std::vector<std::uint32_t> idx_;
   std::vector<std::uint32_t> tmp_;
+  std::vector<std::uint8_t> table_;  // goes-left per bin for numeric splits (reused)
 };
 
 }  // namespace sapwood
