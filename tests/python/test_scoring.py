@@ -412,3 +412,34 @@ def test_categorical_model_scores_like_predict(tmp_path) -> None:  # type: ignor
     got = pq.read_table(out).to_pandas()
     np.testing.assert_array_equal(got["id"], np.arange(1000))
     np.testing.assert_array_equal(got["prediction"], b.predict(test[["x", "city"]]))
+
+
+def test_mixed_column_types_and_nulls(tmp_path: Path, booster: sapwood.Booster) -> None:
+    """Nullable integers, booleans, float64 and float32 with nulls score as float32 with NaN,
+    also in batches that are slices (non-zero offsets) of a row group."""
+    n = 1000
+    rng = np.random.default_rng(7)
+    X = _data(n, 3)
+    X[:, 1] = np.round(X[:, 1] * 3)  # integer-valued
+    X[:, 2] = np.where(np.isnan(X[:, 2]), np.nan, (X[:, 2] > 0).astype(np.float32))
+    null = rng.random((n, F)) < 0.1
+    cols = {"id": pa.array(np.arange(n))}
+    for j, f in enumerate(FEATURES):
+        missing = null[:, j] | np.isnan(X[:, j])
+        if j == 1:
+            arr = pa.array(np.nan_to_num(X[:, 1]).astype(np.int64), mask=missing)
+        elif j == 2:
+            arr = pa.array(X[:, 2] > 0, mask=missing)
+        elif j == 3:
+            arr = pa.array(X[:, 3].astype(np.float64), mask=missing)
+        else:
+            arr = pa.array(X[:, j], mask=missing)
+        X[missing, j] = np.nan
+        cols[f] = arr
+    src = tmp_path / "mixed.parquet"
+    pq.write_table(pa.table(cols), src, row_group_size=300)
+    out = tmp_path / "out.parquet"
+    score(booster, src, out, id_columns=["id"], batch_rows=128, n_jobs=1)
+    got = pq.read_table(out)
+    assert got["id"].to_pylist() == list(range(n))
+    np.testing.assert_allclose(got["prediction"].to_numpy(), booster.predict(X), rtol=0, atol=0)
