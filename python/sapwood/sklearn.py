@@ -17,12 +17,12 @@ try:  # scikit-learn is optional at import time; the estimators need it to be us
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 except ImportError:  # pragma: no cover
-    BaseEstimator = object  # type: ignore[misc,assignment]
-    ClassifierMixin = RegressorMixin = object  # type: ignore[misc,assignment]
-    _SklearnNotFitted = NotFittedError  # type: ignore[misc,assignment]
+    BaseEstimator = object  # type: ignore[misc,assignment,unused-ignore]
+    ClassifierMixin = RegressorMixin = object  # type: ignore[misc,assignment,unused-ignore]
+    _SklearnNotFitted = NotFittedError  # type: ignore[misc,assignment,unused-ignore]
 
 
-class EstimatorNotFittedError(NotFittedError, _SklearnNotFitted):  # type: ignore[misc,valid-type]
+class EstimatorNotFittedError(NotFittedError, _SklearnNotFitted):  # type: ignore[misc,valid-type,unused-ignore]
     """Raised by an unfitted estimator: both sapwood's and scikit-learn's NotFittedError."""
 
 __all__ = ["GBMRegressor", "GBMClassifier"]
@@ -93,7 +93,7 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
             p["random_state"] = int(p["random_state"].randint(0, 2**31 - 1))
         if p["n_jobs"] is None:
             p["n_jobs"] = -1
-        return p
+        return dict(p)
 
     def _fit(self, X: Any, y: np.ndarray, sample_weight: Any, eval_set: Any,
              params: dict[str, Any], callbacks: Sequence[TrainingCallback]) -> None:
@@ -161,7 +161,7 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
         idx = np.clip(idx, 0, len(self.classes_) - 1)
         if not np.all(self.classes_[idx] == y):
             raise ValueError("eval_set labels contain classes not seen in y")
-        return idx.astype(np.float64)
+        return np.asarray(idx, dtype=np.float64)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
             callbacks: Sequence[TrainingCallback] = ()) -> GBMClassifier:
@@ -194,4 +194,4 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
 
     def predict(self, X: Any) -> np.ndarray:
         proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return np.asarray(self.classes_[np.argmax(proba, axis=1)])

@@ -22,7 +22,7 @@ __all__ = ["train"]
 def _metrics_for(p: Mapping[str, Any]) -> list[tuple[str, Any]]:
     m = p["metric"]
     names = [default_metric(p["objective"])] if m is None else ([m] if isinstance(m, str) else list(m))
-    out = []
+    out: list[tuple[str, Any]] = []
     for name in names:
         canon, fn = get_metric(str(name), p["objective"])
         if canon not in [c for c, _ in out]:
