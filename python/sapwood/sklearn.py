@@ -9,7 +9,7 @@ import numpy as np
 
 from .booster import Booster
 from .callbacks import EarlyStopping, TrainingCallback
-from .data import Dataset
+from .data import Dataset, _is_arrow_table, _is_pandas_frame, _is_polars_frame
 from .errors import NotFittedError
 from .training import train
 
@@ -45,6 +45,48 @@ def _validate_xy(est: Any, X: Any, y: Any) -> Any:
                          **_VALIDATE_KW)
 
 
+def _is_table_input(X: Any, categorical_features: Any) -> bool:
+    """Whether X goes to the Dataset as a table (categoricals by value, columns by name)
+    rather than through scikit-learn's conversion to a float matrix.
+
+    polars and Arrow tables always do; a pandas frame does when it has a non-numeric column
+    (category, string, object) or categorical_features names columns.
+    """
+    if _is_polars_frame(X) or _is_arrow_table(X):
+        return True
+    if not _is_pandas_frame(X):
+        return False
+    if categorical_features is not None and not isinstance(categorical_features, str):
+        return len(list(categorical_features)) > 0
+    if categorical_features is None:
+        return False
+    import pandas as pd
+
+    return any(not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
+               or isinstance(dt, pd.CategoricalDtype) for dt in X.dtypes)
+
+
+def _check_table(est: Any, X: Any, reset: bool) -> Any:
+    """Feature names and count checks only; the Dataset / Booster read the table itself."""
+    from sklearn.utils.validation import validate_data
+
+    validate_data(est, X, reset=reset, skip_check_array=True)
+    if reset and getattr(est, "feature_names_in_", None) is None and _is_arrow_table(X):
+        est.feature_names_in_ = np.asarray(X.column_names, dtype=object)
+    return X
+
+
+def _check_table_y(est: Any, X: Any, y: Any) -> np.ndarray:
+    from sklearn.utils import check_consistent_length
+    from sklearn.utils.validation import check_array, column_or_1d
+
+    y = check_array(y, ensure_2d=False, dtype="numeric" if isinstance(est, RegressorMixin)
+                    else None, ensure_all_finite=True, input_name="y")
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(np.empty((X.shape[0], 0)), y)
+    return np.asarray(y)
+
+
 class _GBMBase(BaseEstimator):  # type: ignore[misc]
     _objective = "regression"
 
@@ -66,6 +108,7 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
         metric: str | None = None,
         random_state: int | None = 0,
         n_jobs: int | None = None,
+        categorical_features: str | Sequence[str | int] | None = "auto",
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -83,10 +126,12 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
         self.metric = metric
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.categorical_features = categorical_features
 
     def _train_params(self) -> dict[str, Any]:
         p = self.get_params()
         p.pop("early_stopping_rounds")
+        p.pop("categorical_features")
         if p["random_state"] is None:
             p["random_state"] = 0
         elif isinstance(p["random_state"], np.random.RandomState):
@@ -99,12 +144,17 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
              params: dict[str, Any], callbacks: Sequence[TrainingCallback]) -> None:
         names = getattr(self, "feature_names_in_", None)
         fnames = list(names) if names is not None else None
-        train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames)
-        valid = []
-        for i, (Xv, yv) in enumerate(eval_set or []):
-            Xv = _validate(self, Xv, reset=False)
-            valid.append(Dataset(Xv, self._encode_y(yv), feature_names=fnames))
-            del i
+        if self._table_input_:
+            cats = self.categorical_features
+            train_set = Dataset(X, y, weight=sample_weight, categorical_features=cats)
+            valid = [Dataset(_check_table(self, Xv, reset=False), self._encode_y(yv),
+                             categorical_features=cats)
+                     for Xv, yv in eval_set or []]
+        else:
+            train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames)
+            valid = [Dataset(_validate(self, Xv, reset=False), self._encode_y(yv),
+                             feature_names=fnames)
+                     for Xv, yv in eval_set or []]
         cbs = list(callbacks)
         if self.early_stopping_rounds is not None and valid:
             cbs.append(EarlyStopping(int(self.early_stopping_rounds)))
@@ -115,6 +165,19 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
 
     def _encode_y(self, y: Any) -> np.ndarray:
         return np.asarray(y, dtype=np.float64)
+
+    def _validate_fit(self, X: Any, y: Any) -> tuple[Any, Any]:
+        self._table_input_ = _is_table_input(X, self.categorical_features)
+        if self._table_input_:
+            return _check_table(self, X, reset=True), _check_table_y(self, X, y)
+        return _validate_xy(self, X, y)
+
+    def _validate_predict(self, X: Any) -> Any:
+        if getattr(self, "_table_input_", False) and (
+                _is_pandas_frame(X) or _is_polars_frame(X) or _is_arrow_table(X)):
+            # the Booster matches columns by name and maps categories by value
+            return _check_table(self, X, reset=False)
+        return _validate(self, X, reset=False)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "booster_"):
@@ -141,15 +204,14 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
             callbacks: Sequence[TrainingCallback] = ()) -> GBMRegressor:
-        X, y = _validate_xy(self, X, y)
+        X, y = self._validate_fit(X, y)
         params = {**self._train_params(), "objective": "regression"}
         self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
         self._check_fitted()
-        X = _validate(self, X, reset=False)
-        return self.booster_.predict(X)
+        return self.booster_.predict(self._validate_predict(X))
 
 
 class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
@@ -167,7 +229,7 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
             callbacks: Sequence[TrainingCallback] = ()) -> GBMClassifier:
         from sklearn.utils.multiclass import check_classification_targets
 
-        X, y = _validate_xy(self, X, y)
+        X, y = self._validate_fit(X, y)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         self.n_classes_ = len(self.classes_)
@@ -186,8 +248,7 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         self._check_fitted()
-        X = _validate(self, X, reset=False)
-        p = self.booster_.predict(X)
+        p = self.booster_.predict(self._validate_predict(X))
         if self.n_classes_ == 2:
             return np.column_stack([1.0 - p, p])
         return p

@@ -75,3 +75,56 @@ def test_feature_names_in_from_dataframe() -> None:
     reg = sapwood.GBMRegressor(n_estimators=5).fit(df, y)
     assert list(reg.feature_names_in_) == list("abcdefgh")
     assert reg.booster_.feature_names == list("abcdefgh")
+
+
+def _frame_with_categories(n: int, seed: int) -> tuple[object, np.ndarray]:
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    city = rng.choice(["oslo", "lima", "rome", "pune", "kiev"], size=n)
+    effect = {"oslo": -1.0, "lima": 0.5, "rome": 1.5, "pune": -0.5, "kiev": 0.0}
+    x = rng.normal(size=n)
+    level = pd.Categorical(rng.choice(["lo", "mid", "hi"], size=n), categories=["lo", "mid", "hi"])
+    logit = np.array([effect[c] for c in city]) + x + (np.asarray(level) == "hi") * 1.0
+    y = (logit + rng.logistic(size=n) > 0).astype(int)
+    city = city.astype(object)
+    city[rng.random(n) < 0.05] = None
+    return pd.DataFrame({"x": x, "city": city, "level": level}), y
+
+
+def test_dataframe_with_categorical_columns_trains_like_the_dataset_api() -> None:
+    """A frame with string and category columns is trained on natively (as train + Dataset
+    with categorical_features="auto" would), not refused by a float conversion."""
+    X, y = _frame_with_categories(4000, 0)
+    params = {"n_estimators": 20, "num_leaves": 8, "random_state": 0, "n_jobs": 1}
+    clf = sapwood.GBMClassifier(**params).fit(X, y)
+    assert clf.booster_.categorical_features == ["city", "level"]
+    assert clf.n_features_in_ == 3 and list(clf.feature_names_in_) == ["x", "city", "level"]
+    ref = sapwood.train({**params, "objective": "binary"}, sapwood.Dataset(X, y))
+    np.testing.assert_array_equal(clf.predict_proba(X)[:, 1], ref.predict(X))
+    # Unseen and missing categories at predict time take the learned other/missing branch.
+    Xn = X.head(5).copy()
+    Xn.loc[:, "city"] = ["paris", None, "oslo", "oslo", "lima"]
+    np.testing.assert_array_equal(clf.predict_proba(Xn)[:, 1], ref.predict(Xn))
+    # Same predictions from polars and Arrow views of the table, and after pickling.
+    pl = pytest.importorskip("polars")
+    pa = pytest.importorskip("pyarrow")
+    p = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict_proba(pl.from_pandas(X)), p)
+    np.testing.assert_array_equal(clf.predict_proba(pa.Table.from_pandas(X)), p)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), p)
+    # A missing column is a clear error naming it.
+    with pytest.raises(ValueError, match="city"):
+        clf.predict(X.drop(columns=["city"]))
+
+
+def test_categorical_features_param_and_eval_set() -> None:
+    X, y = _frame_with_categories(3000, 1)
+    Xtr, Xva, ytr, yva = X.iloc[:2000], X.iloc[2000:], y[:2000], y[2000:]
+    reg = sapwood.GBMRegressor(n_estimators=200, early_stopping_rounds=5, n_jobs=1,
+                               categorical_features=["level"])
+    reg.fit(Xtr[["x", "level"]], ytr.astype(float), eval_set=[(Xva[["x", "level"]], yva)])
+    assert reg.booster_.categorical_features == ["level"]
+    assert reg.best_iteration_ is not None and reg.best_iteration_ < 200
+    # categorical_features=None keeps scikit-learn's numeric conversion: strings are refused.
+    with pytest.raises(ValueError):
+        sapwood.GBMClassifier(n_estimators=5, categorical_features=None).fit(X, y)
