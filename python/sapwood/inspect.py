@@ -12,7 +12,7 @@ import numpy as np
 
 from .booster import Booster
 from .errors import SapwoodError
-from .io import loads
+from .io import MAGIC, loads_any
 
 __all__ = ["summarize", "run_inspect"]
 
@@ -28,8 +28,8 @@ def _depth(t: dict[str, np.ndarray]) -> int:
 
 def summarize(data: bytes, top: int = 20) -> dict[str, Any]:
     """A JSON-able summary of model-file bytes (loads and validates them first)."""
-    b: Booster = loads(data)
-    (version,) = struct.unpack_from("<I", data, 8)
+    b: Booster = loads_any(data)  # XGBoost / LightGBM files are summarised as imported
+    version = struct.unpack_from("<I", data, 8)[0] if bytes(data[:8]) == MAGIC else None
     nodes = [int(t["feature"].shape[0]) for t in b._trees]
     leaves = [int(np.sum(t["feature"] < 0)) for t in b._trees]
     depths = [_depth(t) for t in b._trees]
@@ -39,6 +39,8 @@ def summarize(data: bytes, top: int = 20) -> dict[str, Any]:
     order = sorted(range(b.num_features), key=lambda j: (-gain[j], -split[j], j))[:max(0, top)]
     return {
         "file": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                 "format": "sapwood" if version is not None
+                 else str(b.params.get("source", "imported")).split(":")[0],
                  "format_version": version},
         "model": {"objective": b.objective, "num_class": b.num_class,
                   "num_features": b.num_features, "rounds": b.num_rounds,
@@ -66,8 +68,9 @@ def summarize(data: bytes, top: int = 20) -> dict[str, Any]:
 def _print_text(s: dict[str, Any], out: TextIO) -> None:
     f, m, t = s["file"], s["model"], s["trees"]
     w = out.write
-    w(f"file            {f['bytes']:,} bytes, format version {f['format_version']}, "
-      f"sha256 {f['sha256'][:16]}...\n")
+    kind = (f"format version {f['format_version']}" if f["format"] == "sapwood"
+            else f"{f['format']} model, imported")
+    w(f"file            {f['bytes']:,} bytes, {kind}, sha256 {f['sha256'][:16]}...\n")
     w(f"objective       {m['objective']}" + (f" ({m['num_class']} classes)"
                                              if m["num_class"] > 1 else "") + "\n")
     w(f"features        {m['num_features']}\n")

@@ -614,3 +614,24 @@ def load(path: str | os.PathLike[str]) -> Booster:
     with open(os.fspath(path), "rb") as f:
         data = f.read()
     return loads(data)
+
+
+def loads_any(data: bytes) -> Booster:
+    """A Booster from sapwood model-file bytes, or from an XGBoost JSON/UBJSON or LightGBM text
+    model (imported with :func:`sapwood.import_model`), recognised by content. The command-line
+    tools use it, so ``sapwood score model.txt ...`` scores a LightGBM model directly."""
+    if bytes(data[:8]) == MAGIC:
+        return loads(data)
+    head = bytes(data[:64]).lstrip()
+    if head.startswith((b"{", b"tree", b"version=")):
+        from .importers import import_model
+
+        return import_model(data)
+    return loads(data)  # names the fault (bad magic bytes)
+
+
+def load_any(path: str | os.PathLike[str]) -> Booster:
+    """:func:`loads_any` of a file's bytes."""
+    with open(os.fspath(path), "rb") as f:
+        data = f.read()
+    return loads_any(data)

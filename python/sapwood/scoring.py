@@ -741,9 +741,9 @@ def _is_profile(obj: Any) -> bool:
 # ---------------------------------------------------------------------------- entry point
 def _load_model(model: Any) -> Any:
     if isinstance(model, (str, os.PathLike)):
-        from .io import load
+        from .io import load_any
 
-        return load(model)
+        return load_any(model)
     if not (hasattr(model, "predict") and hasattr(model, "feature_names")):
         raise ParameterError(f"model must be a Booster or a model file path, got {type(model)!r}")
     return model

@@ -443,3 +443,30 @@ def test_mixed_column_types_and_nulls(tmp_path: Path, booster: sapwood.Booster) 
     got = pq.read_table(out)
     assert got["id"].to_pylist() == list(range(n))
     np.testing.assert_allclose(got["prediction"].to_numpy(), booster.predict(X), rtol=0, atol=0)
+
+
+def test_lightgbm_and_xgboost_model_files_score_directly(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`sapwood score` / `inspect` take a LightGBM text or XGBoost JSON model as they are."""
+    lgb = pytest.importorskip("lightgbm")
+    xgb = pytest.importorskip("xgboost")
+    table, X = _table(800, seed=5)
+    y = (np.nan_to_num(X[:, 0]) > 0).astype(int)
+    src = tmp_path / "in.parquet"
+    pq.write_table(table, src)
+    lm = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7},
+                   lgb.Dataset(X, y, feature_name=FEATURES), 10)
+    lm.save_model(str(tmp_path / "model.txt"))
+    xm = xgb.train({"objective": "binary:logistic", "max_depth": 3},
+                   xgb.DMatrix(X, y, feature_names=FEATURES), 10)
+    xm.save_model(str(tmp_path / "model.json"))
+    for path, expected in [(tmp_path / "model.txt", lm.predict(X)),
+                           (tmp_path / "model.json",
+                            xm.predict(xgb.DMatrix(X, feature_names=FEATURES)))]:
+        out = tmp_path / f"{path.suffix[1:]}.parquet"
+        rc, _, err = _run([str(path), str(src), "-o", str(out)], capsys)
+        assert rc == 0, err
+        np.testing.assert_allclose(pq.read_table(out)["prediction"].to_numpy(), expected,
+                                   atol=1e-6)
+        assert main(["inspect", str(path)]) == 0
+        assert "imported" in capsys.readouterr().out
