@@ -41,11 +41,66 @@ DEFAULTS: dict[str, Any] = {
 OBJECTIVES = {
     "regression": "regression",
     "l2": "regression",
+    "mse": "regression",
+    "regression_l2": "regression",
     "squared_error": "regression",
+    "reg:squarederror": "regression",
     "binary": "binary",
+    "binary:logistic": "binary",
     "multiclass": "multiclass",
     "softmax": "multiclass",
+    "multi:softprob": "multiclass",
 }
+
+# The names LightGBM, XGBoost and scikit-learn users type for the same parameters (only those
+# with the same meaning: LightGBM's `alpha` is a loss parameter, XGBoost's an L1 penalty, so
+# neither is an alias). Each maps to one canonical name; giving a name twice is an error.
+ALIASES: dict[str, str] = {
+    "num_iterations": "n_estimators", "num_iteration": "n_estimators",
+    "num_boost_round": "n_estimators", "num_trees": "n_estimators", "num_round": "n_estimators",
+    "eta": "learning_rate", "shrinkage_rate": "learning_rate",
+    "num_leaf": "num_leaves", "max_leaves": "num_leaves", "max_leaf_nodes": "num_leaves",
+    "min_data_in_leaf": "min_child_samples", "min_data_per_leaf": "min_child_samples",
+    "min_samples_leaf": "min_child_samples",
+    "min_sum_hessian_in_leaf": "min_child_weight", "min_hessian": "min_child_weight",
+    "min_gain_to_split": "min_split_gain", "gamma": "min_split_gain",
+    "min_split_loss": "min_split_gain",
+    "lambda_l2": "reg_lambda", "lambda": "reg_lambda", "l2_regularization": "reg_lambda",
+    "lambda_l1": "reg_alpha",
+    "bagging_fraction": "subsample", "sub_row": "subsample",
+    "feature_fraction": "colsample_bytree",
+    "max_bins": "max_bin",
+    "seed": "random_state", "random_seed": "random_state",
+    "num_threads": "n_jobs", "nthread": "n_jobs", "n_threads": "n_jobs",
+    "num_classes": "num_class",
+    "eval_metric": "metric",
+}
+
+
+def _canonical_names(params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for k, v in params.items():
+        name = ALIASES.get(k, k)
+        if name in given:
+            raise ParameterError(
+                f"parameter '{name}' is given twice (as {given[name]!r} and {k!r})"
+            )
+        given[name] = k
+        out[name] = v
+    unknown = sorted(set(out) - set(DEFAULTS))
+    if unknown:
+        import difflib
+
+        hints = []
+        for u in unknown:
+            close = difflib.get_close_matches(u, [*DEFAULTS, *ALIASES], n=1, cutoff=0.75)
+            hints.append(f"{u!r}" + (f" (did you mean {ALIASES.get(close[0], close[0])!r}?)"
+                                     if close else ""))
+        raise ParameterError(
+            f"unknown parameter(s): {', '.join(hints)}; known: {', '.join(sorted(DEFAULTS))}"
+        )
+    return out
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
@@ -82,13 +137,7 @@ def _number(name: str, value: Any, *, integer: bool = False) -> float:
 
 def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Merge params over the defaults and validate every value; unknown names are errors."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise ParameterError(
-            f"unknown parameter(s): {', '.join(map(repr, unknown))}; "
-            f"known: {', '.join(sorted(DEFAULTS))}"
-        )
+    params = _canonical_names(params or {})
     p = {**DEFAULTS, **{k: v for k, v in params.items()}}
     obj = p["objective"]
     if not isinstance(obj, str) or obj not in OBJECTIVES:

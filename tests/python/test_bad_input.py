@@ -93,7 +93,9 @@ def test_non_numeric_columns() -> None:
     ({"learning_rate": 0}, "learning_rate"),
     ({"num_leaves": 1}, "num_leaves"),
     ({"objective": "poisson_banana"}, "objective"),
-    ({"num_leafs": 31}, "unknown parameter.*num_leafs"),
+    ({"num_leafs": 31}, "unknown parameter.*num_leafs.*did you mean 'num_leaves'"),
+    ({"n_estimators": 5, "num_iterations": 5}, "'n_estimators' is given twice"),
+    ({"eta": 0.1, "learning_rate": 0.1}, "'learning_rate' is given twice"),
     ({"subsample": 0.0}, "subsample"),
     ({"colsample_bytree": 1.5}, "colsample_bytree"),
     ({"max_bin": 1}, "max_bin"),
@@ -110,6 +112,22 @@ def test_non_numeric_columns() -> None:
 def test_invalid_parameters(params: dict, match: str) -> None:
     with pytest.raises(ParameterError, match=match):
         fit(params)
+
+
+def test_lightgbm_and_xgboost_parameter_names_are_aliases() -> None:
+    """The names users bring from LightGBM/XGBoost train the same model as sapwood's own."""
+    def fit(params: dict) -> sapwood.Booster:
+        return sapwood.train(params, sapwood.Dataset(X, Y))
+
+    ours = fit({"n_estimators": 7, "learning_rate": 0.3, "num_leaves": 5, "min_child_samples": 3,
+                "reg_lambda": 1.0, "random_state": 4})
+    lgb_names = fit({"num_iterations": 7, "shrinkage_rate": 0.3, "num_leaf": 5,
+                     "min_data_in_leaf": 3, "lambda_l2": 1.0, "seed": 4})
+    xgb_names = fit({"num_boost_round": 7, "eta": 0.3, "max_leaves": 5,
+                     "min_samples_leaf": 3, "lambda": 1.0, "random_seed": 4})
+    for b in (lgb_names, xgb_names):
+        np.testing.assert_array_equal(b.predict(X), ours.predict(X))
+        assert b.params["n_estimators"] == 7 and "eta" not in b.params
 
 
 def test_errors_share_a_base_class() -> None:
