@@ -93,6 +93,7 @@ class _Column:
     name: str
     dtype: str
     is_stringy = False  # holds strings / categories (not numbers)
+    is_temporal = False  # dates, times, durations: never guessed to be categories
     is_bool = False
 
     def __len__(self) -> int:
@@ -133,6 +134,8 @@ class _NumpyColumn(_Column):
         self.values = values
         self.dtype = str(values.dtype)
         self.is_bool = values.dtype.kind == "b"
+        self.is_temporal = values.dtype.kind in "mM"
+        self.is_stringy = self.is_temporal
         if values.dtype.kind in "OUS":
             self.is_stringy = any(isinstance(v, (str, bytes)) for v in values[:1000])
             if not self.is_stringy and values.dtype.kind == "O":
@@ -192,6 +195,9 @@ class _PandasColumn(_Column):
         self.is_stringy = self.is_cat or not (
             pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
         )
+        self.is_temporal = (pd.api.types.is_datetime64_any_dtype(dt)
+                            or pd.api.types.is_timedelta64_dtype(dt)
+                            or isinstance(dt, pd.PeriodDtype))
         if self.is_stringy and not self.is_cat and dt == np.dtype(object):
             # object columns of numbers (e.g. Decimal, mixed ints) are numbers
             try:
@@ -269,6 +275,7 @@ class _ArrowColumn(_Column):
             or pa.types.is_binary(t)
             or pa.types.is_large_binary(t)
         )
+        self.is_temporal = pa.types.is_temporal(t)
         numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or self.is_bool
         numeric = numeric or pa.types.is_decimal(t)
         if not numeric and not self.is_stringy:
@@ -474,7 +481,7 @@ def _resolve_categorical(cols: Sequence[_Column], categorical_features: Any, nam
             )
         # "auto": every column of categories or strings (pandas category/object/string, Arrow
         # dictionary/string, polars Categorical/Enum/String) is categorical.
-        chosen = {i for i, c in enumerate(cols) if c.is_stringy}
+        chosen = {i for i, c in enumerate(cols) if c.is_stringy and not c.is_temporal}
     else:
         chosen = set()
         for item in categorical_features:
@@ -489,6 +496,13 @@ def _resolve_categorical(cols: Sequence[_Column], categorical_features: Any, nam
                 raise DataError(f"categorical_features names column {item!r}, which is not in "
                                 f"the data (columns: {names[:20]})")
     for i, c in enumerate(cols):
+        if c.is_temporal and i not in chosen:
+            raise DataError(
+                f"column {c.name!r} holds dates/times (dtype {c.dtype}, e.g. {c.example()!r}); "
+                "sapwood does not guess how to use them: derive numeric features from it "
+                "(hour, day of week, days since an event), list it in categorical_features, "
+                "or drop it"
+            )
         if c.is_stringy and i not in chosen:
             raise DataError(
                 f"column {c.name!r} is not numeric (dtype {c.dtype}, e.g. "

@@ -237,3 +237,21 @@ def test_property_random_tables(n, n_cats, null_rate, seed):
     np.testing.assert_allclose(b.predict(df[["i", "x", "c"]]), ref, atol=1e-12)
     b2 = sapwood.train(params, sapwood.Dataset(t, label=y))
     np.testing.assert_allclose(b2.predict(df), ref, atol=1e-12)
+
+
+def test_date_and_time_columns_are_refused_not_guessed() -> None:
+    """Datetime/timedelta columns are not silently turned into categories (every timestamp its
+    own category) but refused with the column named; listing one explicitly is allowed."""
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    n = 60
+    df = pd.DataFrame({"x": np.arange(n, dtype=float),
+                       "when": pd.date_range("2024-01-01", periods=n, freq="h")})
+    y = np.arange(n) % 2
+    for data in (df, df.assign(when=df["when"] - df["when"].iloc[0]),
+                 pa.Table.from_pandas(df), pl.from_pandas(df)):
+        with pytest.raises(sapwood.DataError, match="'when' holds dates/times"):
+            sapwood.Dataset(data, y)
+    ds = sapwood.Dataset(df, y, categorical_features=["when"])
+    assert ds.num_features == 2
