@@ -280,7 +280,7 @@ class _ArrowColumn(_Column):
     def _decoded(self) -> Any:
         import pyarrow as pa
 
-        a = self.arr
+        a = self.arr._head() if isinstance(self.arr, _TypedEmpty) else self.arr
         if self.is_dict:
             a = a.cast(a.type.value_type)
         if isinstance(a, pa.ChunkedArray):
@@ -358,6 +358,23 @@ class _ArrowColumn(_Column):
         a = self._decoded()
         n = min(len(a), 1000)
         return _example(a.slice(0, n).to_pylist())
+
+
+class _TypedEmpty:
+    """An empty Arrow array of a Parquet column's type (kinds come from the type alone) that
+    reads the column's first row group only if an error message needs an example value."""
+
+    def __init__(self, type_: Any, ds: Any, name: str) -> None:
+        self.type = type_
+        self._ds, self._name = ds, name
+
+    def _head(self) -> Any:
+        import pyarrow as pa
+
+        for batch in self._ds._batches([self._name]):
+            col = batch.column(self._name)
+            return col.slice(0, 1000)
+        return pa.array([], type=self.type)
 
 
 def _frame_columns(data: Any, what: str) -> tuple[list[_Column], bool]:
@@ -525,6 +542,7 @@ class Dataset:
         batch_size: int = 1 << 16,
     ) -> None:
         self._stream: Any = None  # pyarrow.dataset.Dataset for Parquet sources
+        self._groups: list[tuple[Any, int, int]] = []  # its row groups (file, index, rows)
         self._batch_size = int(batch_size)
         self._X: np.ndarray | None = None
         self._n_rows: int = 0
@@ -640,11 +658,12 @@ class Dataset:
         self._feature_cols = [n for n in names if n not in (label, weight)]
         if not self._feature_cols:
             raise DataError("data has zero columns")
-        # Kinds from a small head batch (types are the file schema's).
-        head = ds.head(min(1000, max(1, ds.count_rows())), columns=self._feature_cols)
-        cols = [_ArrowColumn(n, head.column(n)) for n in self._feature_cols]
+        self._groups = self._row_groups(ds)
+        self._n_rows = sum(n for _, _, n in self._groups)
+        # Kinds from the file schema's types; a value for error messages only when needed.
+        cols = [_ArrowColumn(n, _TypedEmpty(schema.field(n).type, self, n))
+                for n in self._feature_cols]
         is_cat = _resolve_categorical(cols, categorical_features, True)
-        self._n_rows = int(ds.count_rows())
         self._specs = []
         self._counts = [None] * len(cols)
         for pos, (c, cat) in enumerate(zip(cols, is_cat, strict=True)):
@@ -660,8 +679,34 @@ class Dataset:
         if label is not None or weight is not None or any(is_cat):
             self._first_pass()
 
+    @staticmethod
+    def _row_groups(ds: Any) -> list[tuple[Any, int, int]]:
+        """(ParquetFile, row group, rows) of every row group, in the dataset's file order."""
+        import pyarrow.parquet as pq
+
+        out: list[tuple[Any, int, int]] = []
+        for f in ds.files:
+            try:
+                pf = pq.ParquetFile(f)
+            except (OSError, ValueError) as e:
+                raise DataError(f"cannot read Parquet file {f!r}: {e}") from None
+            md = pf.metadata
+            out.extend((pf, i, md.row_group(i).num_rows) for i in range(md.num_row_groups))
+        return out
+
+    def _group_batches(self, g: int, columns: list[str]) -> Iterator[Any]:
+        """Row group g as tables of at most about 4 * batch_size rows. A whole row group is read
+        at once (all columns decoded in parallel, buffers reused from group to group)."""
+        pf, i, n = self._groups[g]
+        if n <= 4 * self._batch_size:
+            yield pf.read_row_group(i, columns=columns, use_threads=True)
+        else:
+            yield from pf.iter_batches(batch_size=self._batch_size, row_groups=[i],
+                                       columns=columns, use_threads=True)
+
     def _batches(self, columns: list[str]) -> Iterator[Any]:
-        yield from self._stream.to_batches(columns=columns, batch_size=self._batch_size)
+        for g in range(len(self._groups)):
+            yield from self._group_batches(g, columns)
 
     def _first_pass(self) -> None:
         """Label, weight and exact category counts: one pass over just those columns."""
@@ -774,65 +819,57 @@ class Dataset:
 
     def _construct_stream(self, num_cats: list[int], max_bin: int, sample_rows: int, seed: int,
                           n_jobs: int) -> tuple[Any, list[np.ndarray]]:
-        """Two passes: a seeded sample of row groups for the edges, then every batch to bins."""
+        """Two passes: a seeded sample of row groups is read into float32 columns and the edges
+        fitted on it; those rows are binned from memory, every other row group streamed to
+        bins (each row group is read once)."""
         names = [s["name"] for s in self._specs]
-        numeric = [s["name"] for s in self._specs if s["kind"] != "categorical"]
-        sample: list[list[np.ndarray]] = [[] for _ in numeric]
-        if numeric:
-            for batch in self._sample_batches(numeric, sample_rows, seed):
-                for j, nm in enumerate(numeric):
-                    sample[j].append(_ArrowColumn(nm, batch.column(nm)).numeric())
-        cols_for_fit: list[np.ndarray] = []
-        j = 0
-        empty = np.empty(0, np.float32)
-        for s in self._specs:
-            if s["kind"] == "categorical":
-                cols_for_fit.append(empty)
-            else:
-                parts = sample[j]
-                cols_for_fit.append(np.concatenate(parts).astype(np.float32, copy=False)
-                                    if parts else empty)
-                j += 1
-        n_sample = max((len(c) for c in cols_for_fit), default=0)
-        cols_for_fit = [c if len(c) == n_sample else np.full(n_sample, np.nan, np.float32)
-                        for c in cols_for_fit]
-        edges = _core.fit_bin_edges_columns(cols_for_fit, num_cats, max_bin, max(sample_rows, 1),
+        picked = self._sample_groups(sample_rows, seed)
+        starts = np.concatenate([[0], np.cumsum([n for _, _, n in self._groups])]).astype(np.int64)
+        m = int(sum(self._groups[g][2] for g in picked))
+        sample = [np.empty(m, np.float32) for _ in names]
+        pos = 0
+        for g in picked:
+            for batch in self._group_batches(g, names):
+                k = batch.num_rows
+                for j, c in enumerate(self._batch_columns(batch)):
+                    sample[j][pos:pos + k] = c
+                pos += k
+        edges = _core.fit_bin_edges_columns(sample, num_cats, max_bin, max(sample_rows, 1),
                                             seed, n_jobs)
-        del cols_for_fit, sample
         binned = _core.binned_allocate(self._n_rows, edges, num_cats)
-        offset = 0
-        for batch in self._batches(names):
-            cols = self._batch_columns(batch)
-            _core.binned_fill_columns(binned, offset, cols, n_jobs)
-            offset += batch.num_rows
-        if offset != self._n_rows:
-            raise DataError(f"Parquet data changed while reading: {offset} rows read, "
-                            f"{self._n_rows} counted")
+        pos = 0
+        for g in picked:
+            k = self._groups[g][2]
+            _core.binned_fill_columns(binned, int(starts[g]), [c[pos:pos + k] for c in sample],
+                                      n_jobs)
+            pos += k
+        del sample
+        chosen = set(picked)
+        for g in range(len(self._groups)):
+            if g in chosen:
+                continue
+            offset = int(starts[g])
+            for batch in self._group_batches(g, names):
+                _core.binned_fill_columns(binned, offset, self._batch_columns(batch), n_jobs)
+                offset += batch.num_rows
+            if offset != starts[g + 1]:
+                raise DataError(f"Parquet data changed while reading: row group {g} has "
+                                f"{offset - starts[g]} rows, {starts[g + 1] - starts[g]} counted")
         return binned, edges
 
-    def _sample_batches(self, columns: list[str], sample_rows: int, seed: int) -> Iterator[Any]:
-        """Batches of a seeded random subset of row groups holding >= sample_rows rows."""
+    def _sample_groups(self, sample_rows: int, seed: int) -> list[int]:
+        """A seeded random subset of row groups holding >= sample_rows rows (all when the data
+        has no more rows than that), in file order."""
         if self._n_rows <= sample_rows:
-            yield from self._batches(columns)
-            return
-        groups = []
-        for frag in self._stream.get_fragments():
-            try:
-                for rg in frag.split_by_row_group():
-                    groups.append(rg)
-            except (AttributeError, NotImplementedError):  # pragma: no cover
-                groups.append(frag)
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(groups))
+            return list(range(len(self._groups)))
+        order = np.random.default_rng(seed).permutation(len(self._groups))
         picked, rows = [], 0
         for i in order:
             if rows >= sample_rows:
                 break
-            g = groups[int(i)]
             picked.append(int(i))
-            rows += g.count_rows()
-        for i in sorted(picked):
-            yield from groups[i].to_batches(columns=columns, batch_size=self._batch_size)
+            rows += self._groups[int(i)][2]
+        return sorted(picked)
 
     @property
     def bin_edges(self) -> list[np.ndarray] | None:
