@@ -19,6 +19,15 @@ The schema (``Booster.schema``) is a list of plain dicts, one per feature::
     {"name": str, "position": int, "kind": "numeric" | "bool" | "categorical",
      "dtype": str, "categories": [values...]}   # "categories" only for categorical features
 
+With ``cat_encoding="target_stats"`` (or ``"auto"`` for features with more than
+``cat_ts_min_categories`` categories) a categorical feature is trained as a numeric feature:
+its ordered target statistic (:func:`ordered_target_stats`, as CatBoost computes it: each
+row sees only the rows before it in a seeded random permutation, so its own label never leaks
+into its value). The spec then also holds ``"encoding": "target_stats"`` and
+``"target_stats"``: per category, the statistic over all training rows, which is what the
+feature's value is at predict time. Missing and unseen categories are NaN (the split's learned
+missing direction), as in the native encoding.
+
 At predict, :func:`encode_for_schema` matches columns by name (numpy: by position), maps
 categories through the stored values (never through pandas/Arrow codes) and raises
 ``SchemaError``/``DataError`` naming the column at fault.
@@ -35,9 +44,9 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from .errors import DataError, SchemaError
+from .errors import DataError, ParameterError, SchemaError
 
-__all__ = ["Dataset", "to_matrix", "encode_for_schema", "FeatureSpec"]
+__all__ = ["Dataset", "to_matrix", "encode_for_schema", "FeatureSpec", "ordered_target_stats"]
 
 FeatureSpec = dict[str, Any]
 
@@ -479,6 +488,53 @@ def kept_categories(counts: np.ndarray, max_bin: int, cat_min_count: int) -> int
     return min(k, max_bin - 1)
 
 
+def ordered_target_stats(codes: np.ndarray, num_categories: int, y: np.ndarray,
+                         weight: np.ndarray | None, prior_weight: float,
+                         seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ordered target statistics of a category-code column (NaN = missing).
+
+    Rows are visited in a seeded random permutation; row i of category c gets
+    ``(sum of w*y over earlier rows of c + a * prior) / (sum of w over them + a)`` where
+    ``prior`` is the weighted mean label and ``a = prior_weight``. Returns the per-row values
+    (float32, NaN where the code is missing) and, per category, the same statistic over all
+    rows (what predict uses).
+    """
+    n = codes.shape[0]
+    w = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+    wy = w * np.asarray(y, dtype=np.float64)
+    prior = float(wy.sum() / w.sum())
+    present = ~np.isnan(codes)
+    c_all = np.where(present, codes, 0).astype(np.int64)
+    lut = ((np.bincount(c_all[present], weights=wy[present], minlength=num_categories)
+            + prior_weight * prior)
+           / (np.bincount(c_all[present], weights=w[present], minlength=num_categories)
+              + prior_weight))
+    perm = np.random.default_rng(seed).permutation(n)
+    perm = perm[present[perm]]  # rows with a category, in permutation order
+    order = perm[np.argsort(c_all[perm], kind="stable")]  # by category, permutation inside
+    cs = c_all[order]
+    start = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]) if cs.size else np.empty(0, int)
+    first = np.repeat(start, np.diff(np.r_[start, cs.size]))
+    out = np.full(n, np.nan, dtype=np.float32)
+    sums = []
+    for x in (wy[order], w[order]):
+        excl = np.cumsum(x) - x  # sum of everything before, in this order
+        sums.append(excl - excl[first])  # ... within the row's own category
+    out[order] = ((sums[0] + prior_weight * prior) / (sums[1] + prior_weight)).astype(np.float32)
+    return out, lut
+
+
+def _apply_target_stats(codes: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """A categorical feature's engine column: its codes, or for a target-statistics feature
+    the statistic of each code (NaN for missing and unseen categories)."""
+    if spec.get("encoding") != "target_stats":
+        return codes
+    lut = np.append(np.asarray(spec["target_stats"], dtype=np.float32), np.float32(np.nan))
+    idx = np.where(np.isnan(codes), len(lut) - 1, codes).astype(np.int64)
+    out: np.ndarray = lut[idx]
+    return out
+
+
 def _resolve_categorical(cols: Sequence[_Column], categorical_features: Any, named: bool) -> list[bool]:
     names = [c.name for c in cols]
     if categorical_features is None:
@@ -552,6 +608,7 @@ class Dataset:
         self._edges: list[np.ndarray] | None = None
         self._bin_key: tuple[Any, ...] | None = None
         self._num_cats: list[int] = []
+        self._ts: dict[int, np.ndarray] = {}  # position -> per-category target statistic
         label_name = label if isinstance(label, str) else None
         weight_name = weight if isinstance(weight, str) else None
         if _is_path_source(data):
@@ -782,35 +839,66 @@ class Dataset:
         return list(self._cols)
 
     def trained_schema(self, max_bin: int, cat_min_count: int) -> list[FeatureSpec]:
-        """The schema a model trained with these settings keeps (categories cut to the kept)."""
+        """The schema a model trained with these settings keeps (categories cut to the kept;
+        target-statistics features, as chosen by the last construct(), keep every category
+        and their statistics)."""
         out = []
-        for s, counts in zip(self._specs, self._counts, strict=True):
+        for pos, (s, counts) in enumerate(zip(self._specs, self._counts, strict=True)):
             s = dict(s)
-            if s["kind"] == "categorical":
+            if pos in self._ts:
+                s["encoding"] = "target_stats"
+                s["target_stats"] = [float(v) for v in self._ts[pos]]
+            elif s["kind"] == "categorical":
                 assert counts is not None
                 s["categories"] = list(s["categories"][: kept_categories(counts, max_bin,
                                                                           cat_min_count)])
             out.append(s)
         return out
 
+    def _target_stat_features(self, cat_encoding: str, min_categories: int) -> list[int]:
+        if cat_encoding not in ("native", "target_stats", "auto"):
+            raise ParameterError(f"cat_encoding must be 'native', 'target_stats' or 'auto', "
+                                 f"got {cat_encoding!r}")
+        if cat_encoding == "native":
+            return []
+        return [i for i, s in enumerate(self._specs) if s["kind"] == "categorical"
+                and (cat_encoding == "target_stats" or len(s["categories"]) > min_categories)]
+
     def construct(self, max_bin: int, bin_sample_rows: int, seed: int, n_jobs: int,
-                  cat_min_count: int = 5) -> Any:
+                  cat_min_count: int = 5, cat_encoding: str = "native",
+                  cat_ts_min_categories: int = 64, cat_ts_prior_weight: float = 1.0) -> Any:
         """Fit bin edges and bin the data (cached for the same binning settings)."""
-        key = (max_bin, bin_sample_rows, seed, cat_min_count)
+        key = (max_bin, bin_sample_rows, seed, cat_min_count, cat_encoding,
+               cat_ts_min_categories, cat_ts_prior_weight)
         if self._binned is not None and self._bin_key == key:
             return self._binned
         num_cats = [
             -1 if counts is None else kept_categories(counts, max_bin, cat_min_count)
             for counts in self._counts
         ]
+        ts = self._target_stat_features(cat_encoding, cat_ts_min_categories)
+        self._ts = {}
         if self._stream is not None:
+            if ts:
+                raise ParameterError("cat_encoding target statistics need in-memory data; "
+                                     "Parquet sources train with native categoricals "
+                                     "(cat_encoding='native')")
             self._binned, edges = self._construct_stream(num_cats, max_bin, bin_sample_rows,
                                                          seed, n_jobs)
         else:
-            edges = _core.fit_bin_edges_columns(self._cols, num_cats, max_bin, bin_sample_rows,
+            cols = list(self._cols)
+            if ts and self.label is None:
+                raise DataError("target statistics for categorical features need the label")
+            for j in ts:
+                assert self.label is not None
+                cols[j], self._ts[j] = ordered_target_stats(
+                    self._cols[j], len(self._specs[j]["categories"]), self.label, self.weight,
+                    cat_ts_prior_weight, seed)
+                num_cats[j] = -1
+            edges = _core.fit_bin_edges_columns(cols, num_cats, max_bin, bin_sample_rows,
                                                 seed, n_jobs)
             binned = _core.binned_allocate(self._n_rows, edges, num_cats)
-            _core.binned_fill_columns(binned, 0, self._cols, n_jobs)
+            _core.binned_fill_columns(binned, 0, cols, n_jobs)
             self._binned = binned
         self._edges = [np.asarray(e) for e in edges]
         self._num_cats = num_cats
@@ -904,13 +992,14 @@ class Dataset:
                                     "but categorical here")
                 cols.append(c)
             elif own["kind"] != "categorical":
-                cols.append(_lookup_codes(c.astype(np.float64), list(s["categories"])))
+                cols.append(_apply_target_stats(
+                    _lookup_codes(c.astype(np.float64), list(s["categories"])), s))
             else:
                 stored = {v: i for i, v in enumerate(s["categories"])}
                 lut = np.array([stored.get(v, np.nan) for v in own["categories"]] + [np.nan],
                                dtype=np.float32)
                 idx = np.where(np.isnan(c), len(lut) - 1, c).astype(np.int64)
-                cols.append(lut[idx])
+                cols.append(_apply_target_stats(lut[idx], s))
         return _stack(cols)
 
 
@@ -952,7 +1041,7 @@ def encode_for_schema(X: Any, schema: list[FeatureSpec], what: str = "X") -> np.
                     f"column {s['name']!r} was trained as categorical with string categories "
                     f"(e.g. {cats[0]!r}) but {what} holds numbers (e.g. {c.example()!r})"
                 )
-            out.append(c.codes(cats))
+            out.append(_apply_target_stats(c.codes(cats), s))
         else:
             if c.is_stringy:
                 raise DataError(
