@@ -119,6 +119,23 @@ void BindData(py::module_& m) {
       },
       py::arg("matrix"), py::arg("row_offset"), py::arg("columns"), py::arg("n_threads"),
       "Bins one batch of columns into rows [row_offset, row_offset + batch rows).");
+
+  m.def(
+      "lookup_bins",
+      [](const py::array_t<float, py::array::c_style | py::array::forcecast>& values,
+         const py::array_t<float, py::array::c_style | py::array::forcecast>& edges) {
+        std::vector<py::array_t<float, py::array::c_style | py::array::forcecast>> e{edges};
+        const BinLookup lookup(MapperOf(e, {}).Feature(0));
+        py::array_t<std::int32_t> out(values.size());
+        const float* v = values.data();
+        std::int32_t* o = out.mutable_data();
+        // Safe: both arrays are held by the caller's frame; no Python object is touched.
+        py::gil_scoped_release release;
+        for (py::ssize_t i = 0; i < values.size(); ++i) o[i] = lookup.Bin(v[i]);
+        return out;
+      },
+      py::arg("values"), py::arg("edges"),
+      "Bins of values through the table lookup used for large matrices (tests).");
 }
 
 }  // namespace sapwood::bindings

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 #include "sapwood/error.hpp"
 #include "sapwood/random.hpp"
@@ -19,12 +21,45 @@ float CutBetween(float a, float b) {
   return a;
 }
 
+// Sorts non-NaN floats ascending: an LSD radix sort (3 passes of 11 bits) on OrderKey for
+// large inputs, std::sort for small ones. -0.0 becomes +0.0 (they compare equal).
+void SortFloats(std::vector<float>& values) {
+  const std::size_t n = values.size();
+  if (n < 4096) {
+    for (float& v : values) v = (v == 0.0f) ? 0.0f : v;
+    std::sort(values.begin(), values.end());
+    return;
+  }
+  std::vector<std::uint32_t> a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) a[i] = OrderKey(values[i]);
+  constexpr int kRadix = 11;
+  constexpr std::uint32_t kMask = (1u << kRadix) - 1;
+  std::vector<std::size_t> count(std::size_t{1} << kRadix);
+  for (int shift = 0; shift < 32; shift += kRadix) {
+    std::fill(count.begin(), count.end(), 0);
+    for (std::uint32_t k : a) ++count[(k >> shift) & kMask];
+    std::size_t sum = 0;
+    for (std::size_t& c : count) {
+      const std::size_t c0 = c;
+      c = sum;
+      sum += c0;
+    }
+    for (std::uint32_t k : a) b[count[(k >> shift) & kMask]++] = k;
+    a.swap(b);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t k = a[i];
+    const std::uint32_t u = (k & 0x80000000u) ? (k ^ 0x80000000u) : ~k;
+    std::memcpy(&values[i], &u, sizeof u);
+  }
+}
+
 }  // namespace
 
 std::vector<float> FindEdges(std::vector<float>& values, int max_bin) {
   std::vector<float> edges;
   if (values.empty() || max_bin <= 1) return edges;
-  std::sort(values.begin(), values.end());
+  SortFloats(values);
   // distinct values and their counts
   std::vector<float> distinct;
   std::vector<std::int64_t> counts;
@@ -60,6 +95,21 @@ std::vector<float> FindEdges(std::vector<float>& values, int max_bin) {
   // values are adjacent floats, which still keeps order); deduplicate defensively.
   edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
   return edges;
+}
+
+BinLookup::BinLookup(const FeatureBins& fb)
+    : edges_(fb.edges), num_cats_(fb.num_cats), nan_bin_(fb.NanBin()) {
+  if (fb.IsCategorical()) return;
+  const std::size_t n = edges_.size();
+  edges_.push_back(std::numeric_limits<float>::infinity());
+  constexpr std::uint64_t kBuckets = std::uint64_t{1} << kBits;
+  first_.resize(static_cast<std::size_t>(kBuckets + 1));
+  std::size_t j = 0;
+  for (std::uint64_t k = 0; k <= kBuckets; ++k) {
+    // edges whose key is below the bucket's smallest key are below every value in it
+    while (j < n && OrderKey(edges_[j]) < (k << (32 - kBits))) ++j;
+    first_[static_cast<std::size_t>(k)] = static_cast<std::uint16_t>(j);
+  }
 }
 
 namespace {

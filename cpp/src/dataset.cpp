@@ -25,6 +25,7 @@ std::shared_ptr<BinnedMatrix> BinnedMatrix::FromDense(const MatrixView<T>& x,
   } else {
     out->data8_.resize(total);
   }
+  out->BuildLookups();
   // Row blocks keep each block of input in cache while every column of it is binned.
   constexpr std::int64_t kBlock = 2048;
   const std::int64_t n_blocks = (x.rows + kBlock - 1) / kBlock;
@@ -35,14 +36,22 @@ std::shared_ptr<BinnedMatrix> BinnedMatrix::FromDense(const MatrixView<T>& x,
     for (std::int64_t f = 0; f < x.cols; ++f) {
       const FeatureBins& fb = mapper.Feature(static_cast<int>(f));
       const std::size_t base = static_cast<std::size_t>(f) * static_cast<std::size_t>(x.rows);
-      if (self->wide_) {
-        BinU16* col = self->data16_.data() + base;
-        for (std::int64_t r = r0; r < r1; ++r)
-          col[r] = static_cast<BinU16>(fb.ValueToBin(static_cast<float>(x.At(r, f))));
+      auto fill = [&](const auto& bin) {
+        if (self->wide_) {
+          BinU16* col = self->data16_.data() + base;
+          for (std::int64_t r = r0; r < r1; ++r)
+            col[r] = static_cast<BinU16>(bin(static_cast<float>(x.At(r, f))));
+        } else {
+          BinU8* col = self->data8_.data() + base;
+          for (std::int64_t r = r0; r < r1; ++r)
+            col[r] = static_cast<BinU8>(bin(static_cast<float>(x.At(r, f))));
+        }
+      };
+      if (self->lookup_.empty()) {
+        fill([&](float v) { return fb.ValueToBin(v); });
       } else {
-        BinU8* col = self->data8_.data() + base;
-        for (std::int64_t r = r0; r < r1; ++r)
-          col[r] = static_cast<BinU8>(fb.ValueToBin(static_cast<float>(x.At(r, f))));
+        const BinLookup& lk = self->lookup_[static_cast<std::size_t>(f)];
+        fill([&](float v) { return lk.Bin(v); });
       }
     }
   });
@@ -62,7 +71,37 @@ std::shared_ptr<BinnedMatrix> BinnedMatrix::Allocate(std::int64_t rows, const Bi
   } else {
     out->data8_.resize(total);
   }
+  out->BuildLookups();
   return out;
+}
+
+void BinnedMatrix::BuildLookups() {
+  // A table costs about as much to build as binary-searching a few thousand values.
+  constexpr std::int64_t kMinRows = 16384;
+  lookup_.clear();
+  if (rows_ < kMinRows) return;
+  lookup_.reserve(static_cast<std::size_t>(cols_));
+  for (int f = 0; f < cols_; ++f) lookup_.emplace_back(mapper_.Feature(f));
+}
+
+template <class Bin>
+void BinnedMatrix::FillRange(std::size_t base, const ColumnView& col, std::int64_t r0,
+                             std::int64_t r1, const Bin& bin) {
+  if (wide_) {
+    BinU16* dst = data16_.data() + base;
+    if (col.f32 && col.stride == 1) {
+      for (std::int64_t r = r0; r < r1; ++r) dst[r] = static_cast<BinU16>(bin(col.f32[r]));
+    } else {
+      for (std::int64_t r = r0; r < r1; ++r) dst[r] = static_cast<BinU16>(bin(col.At(r)));
+    }
+  } else {
+    BinU8* dst = data8_.data() + base;
+    if (col.f32 && col.stride == 1) {
+      for (std::int64_t r = r0; r < r1; ++r) dst[r] = static_cast<BinU8>(bin(col.f32[r]));
+    } else {
+      for (std::int64_t r = r0; r < r1; ++r) dst[r] = static_cast<BinU8>(bin(col.At(r)));
+    }
+  }
 }
 
 void BinnedMatrix::FillColumn(int f, std::int64_t row_offset, const ColumnView& col,
@@ -82,12 +121,11 @@ void BinnedMatrix::FillColumn(int f, std::int64_t row_offset, const ColumnView& 
   constexpr std::int64_t kBlock = 16384;
   ParallelFor(0, (col.rows + kBlock - 1) / kBlock, n_threads, [&](std::int64_t b) {
     const std::int64_t r0 = b * kBlock, r1 = std::min(col.rows, r0 + kBlock);
-    if (wide_) {
-      BinU16* dst = data16_.data() + base;
-      for (std::int64_t r = r0; r < r1; ++r) dst[r] = static_cast<BinU16>(fb.ValueToBin(col.At(r)));
+    if (lookup_.empty()) {
+      FillRange(base, col, r0, r1, [&](float v) { return fb.ValueToBin(v); });
     } else {
-      BinU8* dst = data8_.data() + base;
-      for (std::int64_t r = r0; r < r1; ++r) dst[r] = static_cast<BinU8>(fb.ValueToBin(col.At(r)));
+      const BinLookup& lk = lookup_[static_cast<std::size_t>(f)];
+      FillRange(base, col, r0, r1, [&](float v) { return lk.Bin(v); });
     }
   });
 }
@@ -120,12 +158,11 @@ void BinnedMatrix::FillColumns(std::int64_t row_offset, const std::vector<Column
     const ColumnView& col = cols[static_cast<std::size_t>(f)];
     const std::size_t base = static_cast<std::size_t>(f) * static_cast<std::size_t>(rows_) +
                              static_cast<std::size_t>(row_offset);
-    if (wide_) {
-      BinU16* dst = data16_.data() + base;
-      for (std::int64_t r = r0; r < r1; ++r) dst[r] = static_cast<BinU16>(fb.ValueToBin(col.At(r)));
+    if (lookup_.empty()) {
+      FillRange(base, col, r0, r1, [&](float v) { return fb.ValueToBin(v); });
     } else {
-      BinU8* dst = data8_.data() + base;
-      for (std::int64_t r = r0; r < r1; ++r) dst[r] = static_cast<BinU8>(fb.ValueToBin(col.At(r)));
+      const BinLookup& lk = lookup_[static_cast<std::size_t>(f)];
+      FillRange(base, col, r0, r1, [&](float v) { return lk.Bin(v); });
     }
   });
 }

@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -107,6 +107,10 @@ def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.Support
 def fit_bin_edges_columns(columns: collections.abc.Sequence[numpy.ndarray], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
     """
     Quantile bin edges of each column (empty for categorical columns, num_cats >= 0).
+    """
+def lookup_bins(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], edges: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.int32]:
+    """
+    Bins of values through the table lookup used for large matrices (tests).
     """
 def profile_numeric(columns: list, rows: typing.SupportsInt | typing.SupportsIndex, edges: list, extra_edges: list, fine_bins: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
     """

@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "cat_l2": 10.0,
     "min_data_per_group": 100,
     "cat_min_count": 5,
+    # "native" (category splits), "target_stats" (every categorical feature becomes its ordered
+    # target statistic, a numeric feature) or "auto" (target stats for features with more than
+    # cat_ts_min_categories categories, native splits for the others); see sapwood.data
+    "cat_encoding": "native",
+    "cat_ts_min_categories": 64,
+    "cat_ts_prior_weight": 1.0,
 }
 
 OBJECTIVES = {
@@ -152,10 +158,11 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
     for name in ("num_class", "n_estimators", "num_leaves", "max_depth", "min_child_samples",
                  "max_bin", "bin_sample_rows", "random_state", "max_cat_to_onehot",
-                 "max_cat_threshold", "min_data_per_group", "cat_min_count"):
+                 "max_cat_threshold", "min_data_per_group", "cat_min_count",
+                 "cat_ts_min_categories"):
         p[name] = _number(name, p[name], integer=True)
     for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
-                 "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2"):
+                 "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2", "cat_ts_prior_weight"):
         p[name] = _number(name, p[name])
     check("n_estimators", p["n_estimators"] >= 1, ">= 1")
     check("learning_rate", 0 < p["learning_rate"] < float("inf"), "> 0 and finite")
@@ -177,10 +184,17 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     check("cat_min_count", p["cat_min_count"] >= 1, ">= 1")
     check("cat_smooth", 0 <= p["cat_smooth"] < float("inf"), ">= 0 and finite")
     check("cat_l2", 0 <= p["cat_l2"] < float("inf"), ">= 0 and finite")
+    check("cat_encoding", p["cat_encoding"] in ("native", "target_stats", "auto"),
+          "'native', 'target_stats' or 'auto'")
+    check("cat_ts_min_categories", p["cat_ts_min_categories"] >= 0, ">= 0")
+    check("cat_ts_prior_weight", 0 < p["cat_ts_prior_weight"] < float("inf"), "> 0 and finite")
     if p["max_depth"] < 0:
         p["max_depth"] = -1
     if p["objective"] == "multiclass":
         check("num_class", p["num_class"] >= 2, ">= 2 for the multiclass objective")
+        check("cat_encoding", p["cat_encoding"] == "native",
+              "'native' for the multiclass objective (target statistics are one number per "
+              "row)")
     else:
         p["num_class"] = 1
     n_jobs = p["n_jobs"]

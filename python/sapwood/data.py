@@ -19,6 +19,15 @@ The schema (``Booster.schema``) is a list of plain dicts, one per feature::
     {"name": str, "position": int, "kind": "numeric" | "bool" | "categorical",
      "dtype": str, "categories": [values...]}   # "categories" only for categorical features
 
+With ``cat_encoding="target_stats"`` (or ``"auto"`` for features with more than
+``cat_ts_min_categories`` categories) a categorical feature is trained as a numeric feature:
+its ordered target statistic (:func:`ordered_target_stats`, as CatBoost computes it: each
+row sees only the rows before it in a seeded random permutation, so its own label never leaks
+into its value). The spec then also holds ``"encoding": "target_stats"`` and
+``"target_stats"``: per category, the statistic over all training rows, which is what the
+feature's value is at predict time. Missing and unseen categories are NaN (the split's learned
+missing direction), as in the native encoding.
+
 At predict, :func:`encode_for_schema` matches columns by name (numpy: by position), maps
 categories through the stored values (never through pandas/Arrow codes) and raises
 ``SchemaError``/``DataError`` naming the column at fault.
@@ -35,9 +44,9 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from .errors import DataError, SchemaError
+from .errors import DataError, ParameterError, SchemaError
 
-__all__ = ["Dataset", "to_matrix", "encode_for_schema", "FeatureSpec"]
+__all__ = ["Dataset", "to_matrix", "encode_for_schema", "FeatureSpec", "ordered_target_stats"]
 
 FeatureSpec = dict[str, Any]
 
@@ -287,7 +296,7 @@ class _ArrowColumn(_Column):
     def _decoded(self) -> Any:
         import pyarrow as pa
 
-        a = self.arr
+        a = self.arr._head() if isinstance(self.arr, _TypedEmpty) else self.arr
         if self.is_dict:
             a = a.cast(a.type.value_type)
         if isinstance(a, pa.ChunkedArray):
@@ -365,6 +374,23 @@ class _ArrowColumn(_Column):
         a = self._decoded()
         n = min(len(a), 1000)
         return _example(a.slice(0, n).to_pylist())
+
+
+class _TypedEmpty:
+    """An empty Arrow array of a Parquet column's type (kinds come from the type alone) that
+    reads the column's first row group only if an error message needs an example value."""
+
+    def __init__(self, type_: Any, ds: Any, name: str) -> None:
+        self.type = type_
+        self._ds, self._name = ds, name
+
+    def _head(self) -> Any:
+        import pyarrow as pa
+
+        for batch in self._ds._batches([self._name]):
+            col = batch.column(self._name)
+            return col.slice(0, 1000)
+        return pa.array([], type=self.type)
 
 
 def _frame_columns(data: Any, what: str) -> tuple[list[_Column], bool]:
@@ -469,6 +495,53 @@ def kept_categories(counts: np.ndarray, max_bin: int, cat_min_count: int) -> int
     return min(k, max_bin - 1)
 
 
+def ordered_target_stats(codes: np.ndarray, num_categories: int, y: np.ndarray,
+                         weight: np.ndarray | None, prior_weight: float,
+                         seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ordered target statistics of a category-code column (NaN = missing).
+
+    Rows are visited in a seeded random permutation; row i of category c gets
+    ``(sum of w*y over earlier rows of c + a * prior) / (sum of w over them + a)`` where
+    ``prior`` is the weighted mean label and ``a = prior_weight``. Returns the per-row values
+    (float32, NaN where the code is missing) and, per category, the same statistic over all
+    rows (what predict uses).
+    """
+    n = codes.shape[0]
+    w = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+    wy = w * np.asarray(y, dtype=np.float64)
+    prior = float(wy.sum() / w.sum())
+    present = ~np.isnan(codes)
+    c_all = np.where(present, codes, 0).astype(np.int64)
+    lut = ((np.bincount(c_all[present], weights=wy[present], minlength=num_categories)
+            + prior_weight * prior)
+           / (np.bincount(c_all[present], weights=w[present], minlength=num_categories)
+              + prior_weight))
+    perm = np.random.default_rng(seed).permutation(n)
+    perm = perm[present[perm]]  # rows with a category, in permutation order
+    order = perm[np.argsort(c_all[perm], kind="stable")]  # by category, permutation inside
+    cs = c_all[order]
+    start = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]) if cs.size else np.empty(0, int)
+    first = np.repeat(start, np.diff(np.r_[start, cs.size]))
+    out = np.full(n, np.nan, dtype=np.float32)
+    sums = []
+    for x in (wy[order], w[order]):
+        excl = np.cumsum(x) - x  # sum of everything before, in this order
+        sums.append(excl - excl[first])  # ... within the row's own category
+    out[order] = ((sums[0] + prior_weight * prior) / (sums[1] + prior_weight)).astype(np.float32)
+    return out, lut
+
+
+def _apply_target_stats(codes: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """A categorical feature's engine column: its codes, or for a target-statistics feature
+    the statistic of each code (NaN for missing and unseen categories)."""
+    if spec.get("encoding") != "target_stats":
+        return codes
+    lut = np.append(np.asarray(spec["target_stats"], dtype=np.float32), np.float32(np.nan))
+    idx = np.where(np.isnan(codes), len(lut) - 1, codes).astype(np.int64)
+    out: np.ndarray = lut[idx]
+    return out
+
+
 def _resolve_categorical(cols: Sequence[_Column], categorical_features: Any, named: bool) -> list[bool]:
     names = [c.name for c in cols]
     if categorical_features is None:
@@ -539,6 +612,7 @@ class Dataset:
         batch_size: int = 1 << 16,
     ) -> None:
         self._stream: Any = None  # pyarrow.dataset.Dataset for Parquet sources
+        self._groups: list[tuple[Any, int, int]] = []  # its row groups (file, index, rows)
         self._batch_size = int(batch_size)
         self._X: np.ndarray | None = None
         self._n_rows: int = 0
@@ -548,6 +622,7 @@ class Dataset:
         self._edges: list[np.ndarray] | None = None
         self._bin_key: tuple[Any, ...] | None = None
         self._num_cats: list[int] = []
+        self._ts: dict[int, np.ndarray] = {}  # position -> per-category target statistic
         label_name = label if isinstance(label, str) else None
         weight_name = weight if isinstance(weight, str) else None
         if _is_path_source(data):
@@ -654,11 +729,12 @@ class Dataset:
         self._feature_cols = [n for n in names if n not in (label, weight)]
         if not self._feature_cols:
             raise DataError("data has zero columns")
-        # Kinds from a small head batch (types are the file schema's).
-        head = ds.head(min(1000, max(1, ds.count_rows())), columns=self._feature_cols)
-        cols = [_ArrowColumn(n, head.column(n)) for n in self._feature_cols]
+        self._groups = self._row_groups(ds)
+        self._n_rows = sum(n for _, _, n in self._groups)
+        # Kinds from the file schema's types; a value for error messages only when needed.
+        cols = [_ArrowColumn(n, _TypedEmpty(schema.field(n).type, self, n))
+                for n in self._feature_cols]
         is_cat = _resolve_categorical(cols, categorical_features, True)
-        self._n_rows = int(ds.count_rows())
         self._specs = []
         self._counts = [None] * len(cols)
         for pos, (c, cat) in enumerate(zip(cols, is_cat, strict=True)):
@@ -674,8 +750,34 @@ class Dataset:
         if label is not None or weight is not None or any(is_cat):
             self._first_pass()
 
+    @staticmethod
+    def _row_groups(ds: Any) -> list[tuple[Any, int, int]]:
+        """(ParquetFile, row group, rows) of every row group, in the dataset's file order."""
+        import pyarrow.parquet as pq
+
+        out: list[tuple[Any, int, int]] = []
+        for f in ds.files:
+            try:
+                pf = pq.ParquetFile(f)
+            except (OSError, ValueError) as e:
+                raise DataError(f"cannot read Parquet file {f!r}: {e}") from None
+            md = pf.metadata
+            out.extend((pf, i, md.row_group(i).num_rows) for i in range(md.num_row_groups))
+        return out
+
+    def _group_batches(self, g: int, columns: list[str]) -> Iterator[Any]:
+        """Row group g as tables of at most about 4 * batch_size rows. A whole row group is read
+        at once (all columns decoded in parallel, buffers reused from group to group)."""
+        pf, i, n = self._groups[g]
+        if n <= 4 * self._batch_size:
+            yield pf.read_row_group(i, columns=columns, use_threads=True)
+        else:
+            yield from pf.iter_batches(batch_size=self._batch_size, row_groups=[i],
+                                       columns=columns, use_threads=True)
+
     def _batches(self, columns: list[str]) -> Iterator[Any]:
-        yield from self._stream.to_batches(columns=columns, batch_size=self._batch_size)
+        for g in range(len(self._groups)):
+            yield from self._group_batches(g, columns)
 
     def _first_pass(self) -> None:
         """Label, weight and exact category counts: one pass over just those columns."""
@@ -751,35 +853,66 @@ class Dataset:
         return list(self._cols)
 
     def trained_schema(self, max_bin: int, cat_min_count: int) -> list[FeatureSpec]:
-        """The schema a model trained with these settings keeps (categories cut to the kept)."""
+        """The schema a model trained with these settings keeps (categories cut to the kept;
+        target-statistics features, as chosen by the last construct(), keep every category
+        and their statistics)."""
         out = []
-        for s, counts in zip(self._specs, self._counts, strict=True):
+        for pos, (s, counts) in enumerate(zip(self._specs, self._counts, strict=True)):
             s = dict(s)
-            if s["kind"] == "categorical":
+            if pos in self._ts:
+                s["encoding"] = "target_stats"
+                s["target_stats"] = [float(v) for v in self._ts[pos]]
+            elif s["kind"] == "categorical":
                 assert counts is not None
                 s["categories"] = list(s["categories"][: kept_categories(counts, max_bin,
                                                                           cat_min_count)])
             out.append(s)
         return out
 
+    def _target_stat_features(self, cat_encoding: str, min_categories: int) -> list[int]:
+        if cat_encoding not in ("native", "target_stats", "auto"):
+            raise ParameterError(f"cat_encoding must be 'native', 'target_stats' or 'auto', "
+                                 f"got {cat_encoding!r}")
+        if cat_encoding == "native":
+            return []
+        return [i for i, s in enumerate(self._specs) if s["kind"] == "categorical"
+                and (cat_encoding == "target_stats" or len(s["categories"]) > min_categories)]
+
     def construct(self, max_bin: int, bin_sample_rows: int, seed: int, n_jobs: int,
-                  cat_min_count: int = 5) -> Any:
+                  cat_min_count: int = 5, cat_encoding: str = "native",
+                  cat_ts_min_categories: int = 64, cat_ts_prior_weight: float = 1.0) -> Any:
         """Fit bin edges and bin the data (cached for the same binning settings)."""
-        key = (max_bin, bin_sample_rows, seed, cat_min_count)
+        key = (max_bin, bin_sample_rows, seed, cat_min_count, cat_encoding,
+               cat_ts_min_categories, cat_ts_prior_weight)
         if self._binned is not None and self._bin_key == key:
             return self._binned
         num_cats = [
             -1 if counts is None else kept_categories(counts, max_bin, cat_min_count)
             for counts in self._counts
         ]
+        ts = self._target_stat_features(cat_encoding, cat_ts_min_categories)
+        self._ts = {}
         if self._stream is not None:
+            if ts:
+                raise ParameterError("cat_encoding target statistics need in-memory data; "
+                                     "Parquet sources train with native categoricals "
+                                     "(cat_encoding='native')")
             self._binned, edges = self._construct_stream(num_cats, max_bin, bin_sample_rows,
                                                          seed, n_jobs)
         else:
-            edges = _core.fit_bin_edges_columns(self._cols, num_cats, max_bin, bin_sample_rows,
+            cols = list(self._cols)
+            if ts and self.label is None:
+                raise DataError("target statistics for categorical features need the label")
+            for j in ts:
+                assert self.label is not None
+                cols[j], self._ts[j] = ordered_target_stats(
+                    self._cols[j], len(self._specs[j]["categories"]), self.label, self.weight,
+                    cat_ts_prior_weight, seed)
+                num_cats[j] = -1
+            edges = _core.fit_bin_edges_columns(cols, num_cats, max_bin, bin_sample_rows,
                                                 seed, n_jobs)
             binned = _core.binned_allocate(self._n_rows, edges, num_cats)
-            _core.binned_fill_columns(binned, 0, self._cols, n_jobs)
+            _core.binned_fill_columns(binned, 0, cols, n_jobs)
             self._binned = binned
         self._edges = [np.asarray(e) for e in edges]
         self._num_cats = num_cats
@@ -788,65 +921,57 @@ class Dataset:
 
     def _construct_stream(self, num_cats: list[int], max_bin: int, sample_rows: int, seed: int,
                           n_jobs: int) -> tuple[Any, list[np.ndarray]]:
-        """Two passes: a seeded sample of row groups for the edges, then every batch to bins."""
+        """Two passes: a seeded sample of row groups is read into float32 columns and the edges
+        fitted on it; those rows are binned from memory, every other row group streamed to
+        bins (each row group is read once)."""
         names = [s["name"] for s in self._specs]
-        numeric = [s["name"] for s in self._specs if s["kind"] != "categorical"]
-        sample: list[list[np.ndarray]] = [[] for _ in numeric]
-        if numeric:
-            for batch in self._sample_batches(numeric, sample_rows, seed):
-                for j, nm in enumerate(numeric):
-                    sample[j].append(_ArrowColumn(nm, batch.column(nm)).numeric())
-        cols_for_fit: list[np.ndarray] = []
-        j = 0
-        empty = np.empty(0, np.float32)
-        for s in self._specs:
-            if s["kind"] == "categorical":
-                cols_for_fit.append(empty)
-            else:
-                parts = sample[j]
-                cols_for_fit.append(np.concatenate(parts).astype(np.float32, copy=False)
-                                    if parts else empty)
-                j += 1
-        n_sample = max((len(c) for c in cols_for_fit), default=0)
-        cols_for_fit = [c if len(c) == n_sample else np.full(n_sample, np.nan, np.float32)
-                        for c in cols_for_fit]
-        edges = _core.fit_bin_edges_columns(cols_for_fit, num_cats, max_bin, max(sample_rows, 1),
+        picked = self._sample_groups(sample_rows, seed)
+        starts = np.concatenate([[0], np.cumsum([n for _, _, n in self._groups])]).astype(np.int64)
+        m = int(sum(self._groups[g][2] for g in picked))
+        sample = [np.empty(m, np.float32) for _ in names]
+        pos = 0
+        for g in picked:
+            for batch in self._group_batches(g, names):
+                k = batch.num_rows
+                for j, c in enumerate(self._batch_columns(batch)):
+                    sample[j][pos:pos + k] = c
+                pos += k
+        edges = _core.fit_bin_edges_columns(sample, num_cats, max_bin, max(sample_rows, 1),
                                             seed, n_jobs)
-        del cols_for_fit, sample
         binned = _core.binned_allocate(self._n_rows, edges, num_cats)
-        offset = 0
-        for batch in self._batches(names):
-            cols = self._batch_columns(batch)
-            _core.binned_fill_columns(binned, offset, cols, n_jobs)
-            offset += batch.num_rows
-        if offset != self._n_rows:
-            raise DataError(f"Parquet data changed while reading: {offset} rows read, "
-                            f"{self._n_rows} counted")
+        pos = 0
+        for g in picked:
+            k = self._groups[g][2]
+            _core.binned_fill_columns(binned, int(starts[g]), [c[pos:pos + k] for c in sample],
+                                      n_jobs)
+            pos += k
+        del sample
+        chosen = set(picked)
+        for g in range(len(self._groups)):
+            if g in chosen:
+                continue
+            offset = int(starts[g])
+            for batch in self._group_batches(g, names):
+                _core.binned_fill_columns(binned, offset, self._batch_columns(batch), n_jobs)
+                offset += batch.num_rows
+            if offset != starts[g + 1]:
+                raise DataError(f"Parquet data changed while reading: row group {g} has "
+                                f"{offset - starts[g]} rows, {starts[g + 1] - starts[g]} counted")
         return binned, edges
 
-    def _sample_batches(self, columns: list[str], sample_rows: int, seed: int) -> Iterator[Any]:
-        """Batches of a seeded random subset of row groups holding >= sample_rows rows."""
+    def _sample_groups(self, sample_rows: int, seed: int) -> list[int]:
+        """A seeded random subset of row groups holding >= sample_rows rows (all when the data
+        has no more rows than that), in file order."""
         if self._n_rows <= sample_rows:
-            yield from self._batches(columns)
-            return
-        groups = []
-        for frag in self._stream.get_fragments():
-            try:
-                for rg in frag.split_by_row_group():
-                    groups.append(rg)
-            except (AttributeError, NotImplementedError):  # pragma: no cover
-                groups.append(frag)
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(groups))
+            return list(range(len(self._groups)))
+        order = np.random.default_rng(seed).permutation(len(self._groups))
         picked, rows = [], 0
         for i in order:
             if rows >= sample_rows:
                 break
-            g = groups[int(i)]
             picked.append(int(i))
-            rows += g.count_rows()
-        for i in sorted(picked):
-            yield from groups[i].to_batches(columns=columns, batch_size=self._batch_size)
+            rows += self._groups[int(i)][2]
+        return sorted(picked)
 
     @property
     def bin_edges(self) -> list[np.ndarray] | None:
@@ -881,13 +1006,14 @@ class Dataset:
                                     "but categorical here")
                 cols.append(c)
             elif own["kind"] != "categorical":
-                cols.append(_lookup_codes(c.astype(np.float64), list(s["categories"])))
+                cols.append(_apply_target_stats(
+                    _lookup_codes(c.astype(np.float64), list(s["categories"])), s))
             else:
                 stored = {v: i for i, v in enumerate(s["categories"])}
                 lut = np.array([stored.get(v, np.nan) for v in own["categories"]] + [np.nan],
                                dtype=np.float32)
                 idx = np.where(np.isnan(c), len(lut) - 1, c).astype(np.int64)
-                cols.append(lut[idx])
+                cols.append(_apply_target_stats(lut[idx], s))
         return _stack(cols)
 
 
@@ -929,7 +1055,7 @@ def encode_for_schema(X: Any, schema: list[FeatureSpec], what: str = "X") -> np.
                     f"column {s['name']!r} was trained as categorical with string categories "
                     f"(e.g. {cats[0]!r}) but {what} holds numbers (e.g. {c.example()!r})"
                 )
-            out.append(c.codes(cats))
+            out.append(_apply_target_stats(c.codes(cats), s))
         else:
             if c.is_stringy:
                 raise DataError(

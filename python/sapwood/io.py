@@ -584,6 +584,18 @@ def _check_schema(schema: Any, names: list[str]) -> Any:
             cats = _req(spec, "categories", where)
             if not isinstance(cats, list) or not all(isinstance(c, _SCALAR) for c in cats):
                 raise _fail(f"field '{where}.categories' must be a list of scalars")
+            # optional since target statistics were added (absent: native categories)
+            enc = spec.get("encoding", "native")
+            if enc not in ("native", "target_stats"):
+                raise _fail(f"field '{where}.encoding' is {enc!r}, expected native or "
+                            "target_stats")
+            if enc == "target_stats":
+                ts = spec.get("target_stats")
+                if not isinstance(ts, list) or len(ts) != len(cats) or not all(
+                        isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and math.isfinite(v) for v in ts):
+                    raise _fail(f"field '{where}.target_stats' must be a list of "
+                                f"{len(cats)} finite numbers (one per category)")
         out.append(spec)
     return out
 

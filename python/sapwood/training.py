@@ -94,7 +94,8 @@ def train(
     metrics = _metrics_for(p)
 
     binned = train_set.construct(p["max_bin"], p["bin_sample_rows"], p["random_state"], p["n_jobs"],
-                                 p["cat_min_count"])
+                                 p["cat_min_count"], p["cat_encoding"], p["cat_ts_min_categories"],
+                                 p["cat_ts_prior_weight"])
     trainer = _core.Trainer(binned, train_set.label, train_set.weight, core_params(p))
 
     booster = Booster()

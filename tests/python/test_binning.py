@@ -173,3 +173,91 @@ def test_bad_binning_inputs() -> None:
         _core.fit_bin_edges(np.zeros((3, 1), np.int64), 16, 10, 0, 1)
     with pytest.raises(DataError, match="2-D"):
         _core.fit_bin_edges(np.zeros(3, np.float32), 16, 10, 0, 1)
+
+
+def reference_edges(values: np.ndarray, max_bin: int) -> np.ndarray:
+    """FindEdges in numpy: cuts between distinct float32 values, greedy equal-frequency when
+    there are more distinct values than bins (a heavy next value closes the bin early)."""
+    v = values.astype(np.float32)
+    v = v[~np.isnan(v)]
+    if v.size == 0 or max_bin <= 1:
+        return np.empty(0, np.float32)
+    distinct, counts = np.unique(v, return_counts=True)
+
+    def cut(a: np.float32, b: np.float32) -> np.float32:
+        m = np.float32((np.float64(a) + np.float64(b)) * 0.5)
+        return m if np.isfinite(m) and a <= m < b else a
+
+    edges = []
+    if distinct.size <= max_bin:
+        edges = [cut(distinct[i], distinct[i + 1]) for i in range(distinct.size - 1)]
+    else:
+        remaining, bins_left, cur = float(v.size), max_bin, 0.0
+        for i in range(distinct.size - 1):
+            if bins_left <= 1:
+                break
+            cur += counts[i]
+            target = remaining / bins_left
+            if cur >= target or counts[i + 1] >= target:
+                edges.append(cut(distinct[i], distinct[i + 1]))
+                remaining -= cur
+                cur = 0.0
+                bins_left -= 1
+    out = np.asarray(edges, dtype=np.float32)
+    return out[np.concatenate([[True], np.diff(out) != 0])] if out.size else out
+
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 1.5, 1e-45, -1e-45, 3.4e38,
+                    -3.4e38, 1.17549435e-38], dtype=np.float32)
+
+
+@pytest.mark.parametrize("n", [50, 5000, 70_000])  # small inputs std::sort, large radix sort
+@pytest.mark.parametrize("kind", ["normal", "ints", "special", "cluster"])
+def test_edges_match_numpy_reference(n: int, kind: str) -> None:
+    rng = np.random.default_rng(n)
+    if kind == "normal":
+        x = rng.normal(size=n).astype(np.float32)
+    elif kind == "ints":
+        x = rng.integers(-300, 300, n).astype(np.float32)
+    elif kind == "special":
+        x = rng.choice(SPECIAL, n).astype(np.float32)
+        x[: n // 2] = rng.normal(size=n // 2) * 1e-3
+    else:  # many edges inside one lookup bucket
+        x = (1000 + rng.random(n) * 0.01).astype(np.float32)
+    for max_bin in (2, 16, 255, 1000):
+        e = np.asarray(_core.fit_bin_edges(x.reshape(-1, 1), max_bin, n, 0, 1)[0])
+        np.testing.assert_array_equal(e, reference_edges(x, max_bin))
+        # the table lookup (used for matrices of >= 16384 rows) bins exactly like searchsorted
+        probe = np.concatenate([x, SPECIAL, e, np.nextafter(e, np.float32(np.inf)),
+                                np.nextafter(e, np.float32(-np.inf))]).astype(np.float32)
+        np.testing.assert_array_equal(_core.lookup_bins(probe, e), reference_bins(probe, e))
+
+
+@SETTINGS
+@given(
+    x=hnp.arrays(np.float32, st.integers(1, 400), elements=values),
+    edges=hnp.arrays(np.float32, st.integers(0, 300),
+                     elements=st.floats(-1e6, 1e6, width=32), unique=True),
+)
+def test_lookup_bins_match_searchsorted(x: np.ndarray, edges: np.ndarray) -> None:
+    e = np.unique(edges + np.float32(0.0))  # strictly increasing, -0.0 folded into 0.0
+    probe = np.concatenate([x, e, np.nextafter(e, np.float32(np.inf)),
+                            np.nextafter(e, np.float32(-np.inf))]).astype(np.float32)
+    np.testing.assert_array_equal(_core.lookup_bins(probe, e), reference_bins(probe, e))
+
+
+def test_large_matrix_bins_through_lookup_like_reference() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40_000, 3)).astype(np.float32)
+    x[::7, 0] = np.nan
+    x[::5, 1] = rng.choice(SPECIAL, x[::5, 1].shape)
+    x[:, 2] = 1000 + rng.random(40_000).astype(np.float32) * 0.01
+    for max_bin in (255, 1000):  # uint8 and uint16 codes
+        edges = _core.fit_bin_edges(x, max_bin, 10_000, 0, 2)
+        codes = _core.BinnedMatrix.from_dense(x, edges, 2).to_numpy()
+        streamed = _core.binned_allocate(x.shape[0], edges, [-1, -1, -1])
+        _core.binned_fill_columns(streamed, 0, [x[:, j].copy() for j in range(3)], 2)
+        for f in range(3):
+            ref = reference_bins(x[:, f], np.asarray(edges[f]))
+            np.testing.assert_array_equal(codes[:, f], ref)
+            np.testing.assert_array_equal(streamed.to_numpy()[:, f], ref)

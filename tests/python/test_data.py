@@ -184,9 +184,16 @@ def test_parquet_streamed_binning_matches_in_memory(tmp_path):
     b = streamed.construct(255, 200000, 0, 1).to_numpy()
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(streamed.label, y)
-    # sampled edges (a subset of row groups) still bin every row
+    # sampled edges (a subset of row groups, binned from memory; the others streamed) bin
+    # every row exactly as the in-memory columns bin through the same edges
     c = streamed.construct(255, 1000, 0, 1)
     assert c.num_rows == 3000
+    ref = sapwood._core.binned_allocate(3000, streamed.bin_edges, streamed.num_cats)
+    sapwood._core.binned_fill_columns(ref, 0, mem.columns(), 1)
+    np.testing.assert_array_equal(c.to_numpy(), ref.to_numpy())
+    # row groups larger than 4 batches are read in batches: same bins
+    small = sapwood.Dataset(str(path), label="target", batch_size=50)
+    np.testing.assert_array_equal(small.construct(255, 1000, 0, 1).to_numpy(), c.to_numpy())
     booster = sapwood.train({**PARAMS, "bin_sample_rows": 1000}, streamed)
     assert booster.predict(str(path)).shape == (3000,)
     folder = tmp_path / "parts"

@@ -38,12 +38,19 @@ class BinnedMatrix {
   }
 
  private:
+  // Table lookups (BinLookup) once the matrix is large enough to repay building them.
+  void BuildLookups();
+  template <class Bin>
+  void FillRange(std::size_t base, const ColumnView& col, std::int64_t r0, std::int64_t r1,
+                 const Bin& bin);
+
   std::int64_t rows_ = 0;
   int cols_ = 0;
   bool wide_ = false;
   BinMapper mapper_;
   std::vector<BinU8> data8_;
   std::vector<BinU16> data16_;
+  std::vector<BinLookup> lookup_;  // one per feature, or empty (binary search per value)
 };
 
 }  // namespace sapwood
