@@ -9,6 +9,7 @@ run; tests/fuzz/fuzz_model_file.py runs the loader under atheris for hours.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -165,7 +166,9 @@ def test_fuzz_metadata_edits(edits: list[tuple[Any, str, Any, int]]) -> None:
     meta = json.loads(json.dumps(META))
     for path, action, value, delta in edits:  # cumulative: the file after each edit is a case
         try:
-            _edit(meta, path, action, delta if action == "number" else value)
+            # a copy: hypothesis may hand the same object to two edits, and inserting it into
+            # itself would make a cyclic document no file can hold
+            _edit(meta, path, action, delta if action == "number" else copy.deepcopy(value))
         except (KeyError, IndexError, TypeError):
             pass  # an earlier edit removed the path
         _load(_pack(meta, SECTION))
