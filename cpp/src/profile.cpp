@@ -20,6 +20,9 @@
 #else
 #define SAPWOOD_PROFILE_AVX2 0
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sapwood {
 
@@ -272,9 +275,53 @@ struct BlockSums {
   }
 };
 
-// Counts one block of <= kBlockRows values of a contiguous column into s. Three passes over
-// the (L1-resident) block: classify and find the bins, count, then min / max / exact sums;
-// each pass is a short loop without cross-iteration dependencies beyond its accumulators.
+// min and max of x[0..n) over the non-NaN values (+inf / -inf when there are none), and
+// whether any value is NaN.
+inline void MinMaxNan(const double* x, std::int64_t n, double* mn, double* mx, bool* any_nan) {
+  const double inf = std::numeric_limits<double>::infinity();
+  std::int64_t i = 0;
+#if defined(__SSE2__)
+  __m128d vmin0 = _mm_set1_pd(inf), vmin1 = vmin0;
+  __m128d vmax0 = _mm_set1_pd(-inf), vmax1 = vmax0;
+  __m128d vnan = _mm_setzero_pd();
+  for (; i + 4 <= n; i += 4) {
+    const __m128d a = _mm_loadu_pd(x + i);
+    const __m128d b = _mm_loadu_pd(x + i + 2);
+    vmin0 = _mm_min_pd(a, vmin0);  // a NaN in `a` keeps the second operand
+    vmin1 = _mm_min_pd(b, vmin1);
+    vmax0 = _mm_max_pd(a, vmax0);
+    vmax1 = _mm_max_pd(b, vmax1);
+    vnan = _mm_or_pd(vnan, _mm_or_pd(_mm_cmpunord_pd(a, a), _mm_cmpunord_pd(b, b)));
+  }
+  double lo[4], hi[4];
+  _mm_storeu_pd(lo, vmin0);
+  _mm_storeu_pd(lo + 2, vmin1);
+  _mm_storeu_pd(hi, vmax0);
+  _mm_storeu_pd(hi + 2, vmax1);
+  double l = inf, h = -inf;
+  for (int k = 0; k < 4; ++k) {
+    l = lo[k] < l ? lo[k] : l;
+    h = hi[k] > h ? hi[k] : h;
+  }
+  bool nan = _mm_movemask_pd(vnan) != 0;
+#else
+  double l = inf, h = -inf;
+  bool nan = false;
+#endif
+  for (; i < n; ++i) {
+    const double v = x[i];
+    l = v < l ? v : l;
+    h = v > h ? v : h;
+    nan = nan || v != v;
+  }
+  *mn = l;
+  *mx = h;
+  *any_nan = nan;
+}
+
+// Counts one block of <= kBlockRows values of a contiguous column into s, in short passes over
+// the (L1-resident) block, each without cross-iteration dependencies beyond its accumulators:
+// min / max / NaN check (SIMD), bins (SIMD where available), counts, exact sums.
 template <class T>
 void AccumulateBlock(const T* p, std::int64_t n, const BinIndex& index, BlockSums* sums,
                      NumericStats* s) {
@@ -287,25 +334,23 @@ void AccumulateBlock(const T* p, std::int64_t n, const BinIndex& index, BlockSum
     for (std::int64_t i = 0; i < n; ++i) sums->values[i] = static_cast<double>(p[i]);
     x = sums->values;
   }
-  bool all_finite = true;
-  if constexpr (std::is_floating_point_v<T>) {
-    std::uint64_t bad = 0;
-    for (std::int64_t i = 0; i < n; ++i) {
-      std::uint64_t bits;
-      std::memcpy(&bits, &x[i], sizeof(bits));
-      bad |= ((bits & 0x7FF0000000000000ull) == 0x7FF0000000000000ull) ? 1 : 0;
-    }
-    all_finite = bad == 0;
-  }
-  if (!all_finite) {  // rare: count the non-finite values and compact the finite ones
+  // One vectorised sweep: min, max and whether anything is NaN (NaN never wins a min / max
+  // compare; an infinity shows up as the min or max).
+  double mn = 0, mx = 0;
+  bool any_nan = false;
+  MinMaxNan(x, n, &mn, &mx, &any_nan);
+  const double inf = std::numeric_limits<double>::infinity();
+  if (any_nan || mn == -inf || mx == inf) {  // rare: count the non-finite values, compact
     double* out = sums->values;
     m = 0;
+    mn = inf;
+    mx = -inf;
     for (std::int64_t i = 0; i < n; ++i) {
       const double v = x[i];
       if (std::isfinite(v)) {
-        out[m] = v;
-        bins[m] = 0;
-        ++m;
+        out[m++] = v;
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
       } else if (std::isnan(v)) {
         ++s->nan_count;
       } else if (v > 0) {
@@ -327,24 +372,7 @@ void AccumulateBlock(const T* p, std::int64_t n, const BinIndex& index, BlockSum
   }
   std::int64_t* counts = s->counts.data();
   for (std::int64_t i = 0; i < m; ++i) ++counts[bins[i]];
-  // min and max (four independent lanes), then the exact sums.
-  const double inf = std::numeric_limits<double>::infinity();
-  double mn[4] = {inf, inf, inf, inf}, mx[4] = {-inf, -inf, -inf, -inf};
-  std::int64_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    for (int l = 0; l < 4; ++l) {
-      mn[l] = x[i + l] < mn[l] ? x[i + l] : mn[l];
-      mx[l] = x[i + l] > mx[l] ? x[i + l] : mx[l];
-    }
-  }
-  for (; i < m; ++i) {
-    mn[0] = x[i] < mn[0] ? x[i] : mn[0];
-    mx[0] = x[i] > mx[0] ? x[i] : mx[0];
-  }
-  for (int l = 1; l < 4; ++l) {
-    mn[0] = mn[l] < mn[0] ? mn[l] : mn[0];
-    mx[0] = mx[l] > mx[0] ? mx[l] : mx[0];
-  }
+  // the exact sums
   for (std::int64_t j = 0; j < m; ++j) {
     std::uint64_t bits;
     std::memcpy(&bits, &x[j], sizeof(bits));
@@ -353,11 +381,11 @@ void AccumulateBlock(const T* p, std::int64_t n, const BinIndex& index, BlockSum
   sums->Flush(&s->sum, &s->sum_sq);
   if (m > 0) {
     if (s->finite_count > 0) {
-      mn[0] = s->min < mn[0] ? s->min : mn[0];
-      mx[0] = s->max > mx[0] ? s->max : mx[0];
+      mn = s->min < mn ? s->min : mn;
+      mx = s->max > mx ? s->max : mx;
     }
-    s->min = mn[0];
-    s->max = mx[0];
+    s->min = mn;
+    s->max = mx;
     s->finite_count += m;
   }
 }
