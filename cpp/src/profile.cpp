@@ -1,6 +1,7 @@
 #include "sapwood/profile.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -52,6 +53,8 @@ namespace {
 // Rows per column sweep: bounds the exponent buckets of BlockSums (1024 mantissas of < 2^53
 // each fit an int64) and keeps a strided tile in L1.
 constexpr std::int64_t kBlockRows = 1024;
+// Rows per task of the pass (a multiple of kBlockRows).
+constexpr std::int64_t kTaskRows = 64 * kBlockRows;
 
 // First i with v <= edges[i] (k when v is above every edge): branch-free lower_bound.
 inline int LowerBound(const float* edges, int k, float v) {
@@ -548,14 +551,21 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
     });
   }
 
-  // 2. One pass: each thread counts a contiguous row range (all columns, in cache-sized row
-  //    blocks); the thread results merge exactly, so the split does not change the answer.
-  const std::int64_t n_parts =
-      std::max<std::int64_t>(1, std::min<std::int64_t>(threads, rows / kBlockRows));
+  // 2. One pass, split into tasks of kTaskRows rows of one contiguous column (or of all the
+  //    strided columns) that the threads take from a shared counter, so a thread that the OS
+  //    holds back does not hold up the others. Each thread accumulates into its own stats;
+  //    those merge exactly, so neither the thread count nor the task order changes the answer.
+  std::vector<std::size_t> contiguous, strided;
+  for (std::size_t j = 0; j < m; ++j) (cols[j].stride == 1 ? contiguous : strided).push_back(j);
+  const std::int64_t n_chunks = (rows + kTaskRows - 1) / kTaskRows;
+  const std::int64_t n_tasks =
+      n_chunks * (static_cast<std::int64_t>(contiguous.size()) + (strided.empty() ? 0 : 1));
+  const std::int64_t n_parts = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, n_tasks));
   std::vector<std::vector<NumericStats>> parts(static_cast<std::size_t>(n_parts));
   std::vector<BinIndex> indexes;
   indexes.reserve(m);
   for (std::size_t j = 0; j < m; ++j) indexes.emplace_back(col_edges[j]);
+  std::atomic<std::int64_t> next_task{0};
   ParallelFor(0, n_parts, threads, [&](std::int64_t t) {
     std::vector<NumericStats>& local = parts[static_cast<std::size_t>(t)];
     local.resize(m);
@@ -563,27 +573,27 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
       local[j].edges = col_edges[j];
       local[j].counts.assign(col_edges[j].size() + 1, 0);
     }
-    const std::int64_t begin = rows * t / n_parts;
-    const std::int64_t end = rows * (t + 1) / n_parts;
-    // Contiguous columns: one column at a time over the whole range, so its edges, index and
-    // counts stay in L1 while the values stream in.
     auto sums = std::make_unique<BlockSums>();  // buckets and block buffers (~76 KiB), reused
-    std::vector<std::size_t> strided;
-    for (std::size_t j = 0; j < m; ++j) {
-      if (cols[j].stride != 1) {
-        strided.push_back(j);
+    std::vector<std::vector<std::uint64_t>> buf;
+    for (;;) {
+      const std::int64_t task = next_task.fetch_add(1, std::memory_order_relaxed);
+      if (task >= n_tasks) break;
+      const std::int64_t chunk = task % n_chunks;
+      const std::int64_t begin = chunk * kTaskRows;
+      const std::int64_t end = std::min(rows, begin + kTaskRows);
+      const std::size_t col_task = static_cast<std::size_t>(task / n_chunks);
+      if (col_task < contiguous.size()) {
+        // one column over the chunk: its index and counts stay in cache while values stream in
+        const std::size_t j = contiguous[col_task];
+        for (std::int64_t b = begin; b < end; b += kBlockRows) {
+          Accumulate(cols[j], b, std::min(end, b + kBlockRows) - b, indexes[j], sums.get(),
+                     &local[j]);
+        }
         continue;
       }
-      for (std::int64_t b = begin; b < end; b += kBlockRows) {
-        Accumulate(cols[j], b, std::min(end, b + kBlockRows) - b, indexes[j], sums.get(),
-                   &local[j]);
-      }
-    }
-    // Strided columns (row-major matrices): copy a tile of rows into contiguous per-column
-    // buffers (one sequential sweep over the rows), then count each column from its buffer.
-    if (!strided.empty()) {
-      std::vector<std::vector<std::uint64_t>> buf(strided.size(),
-                                                  std::vector<std::uint64_t>(kBlockRows));
+      // Strided columns (row-major matrices): copy a tile of rows into contiguous per-column
+      // buffers (one sequential sweep over the rows), then count each column from its buffer.
+      if (buf.empty()) buf.assign(strided.size(), std::vector<std::uint64_t>(kBlockRows));
       for (std::int64_t b = begin; b < end; b += kBlockRows) {
         const std::int64_t e = std::min(end, b + kBlockRows);
         for (std::int64_t r = b; r < e; ++r) {
@@ -591,7 +601,8 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
             const ColumnRef& c = cols[strided[q]];
             const std::size_t size = ItemSize(c.type);
             const char* src = static_cast<const char*>(c.data) +
-                              static_cast<std::ptrdiff_t>(r * c.stride) * static_cast<std::ptrdiff_t>(size);
+                              static_cast<std::ptrdiff_t>(r * c.stride) *
+                                  static_cast<std::ptrdiff_t>(size);
             std::memcpy(reinterpret_cast<char*>(buf[q].data()) + (r - b) * size, src, size);
           }
         }

@@ -274,3 +274,19 @@ def test_bin_lookup_on_hard_edges(case):
         col = Profile.from_data(xd.reshape(-1, 1), edges_from={"f0": e})["f0"]
         np.testing.assert_array_equal(col.edges, e)
         _check_numeric(col, xd)
+
+
+def test_thread_count_does_not_change_the_profile():
+    """Many row tasks (contiguous and strided columns) taken by 1, 2 or 3 threads in any
+    order merge to the same bytes."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300_000, 3)) * [1.0, 1e-3, 1e6]
+    X[rng.random(300_000) < 0.01, 1] = np.nan
+    df = pd.DataFrame({"a": X[:, 0].copy(), "b": X[:, 1].copy()})
+    base = Profile.from_data(X)  # row-major: strided columns
+    for n in (1, 2, 3):
+        assert Profile.from_data(X, n_jobs=n) == base
+        assert Profile.from_data(np.asfortranarray(X), n_jobs=n) == base
+    ref = Profile.from_data(df, n_jobs=1)
+    assert Profile.from_data(df, edges_from=ref, n_jobs=3) == Profile.from_data(
+        df, edges_from=ref, n_jobs=1)
