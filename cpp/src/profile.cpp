@@ -1,6 +1,7 @@
 #include "sapwood/profile.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,17 @@
 #include "sapwood/error.hpp"
 #include "sapwood/random.hpp"
 #include "sapwood/threading.hpp"
+
+// Bin lookups pick AVX2 at run time where the CPU has it (GCC / Clang on x86-64).
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define SAPWOOD_PROFILE_AVX2 1
+#include <immintrin.h>
+#else
+#define SAPWOOD_PROFILE_AVX2 0
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sapwood {
 
@@ -38,9 +50,11 @@ void NumericStats::Merge(const NumericStats& o) {
 
 namespace {
 
-// Rows per column sweep: keeps row-major cache lines warm across columns, and bounds the
-// exponent buckets (1024 mantissas of < 2^53 each fit an int64).
+// Rows per column sweep: bounds the exponent buckets of BlockSums (1024 mantissas of < 2^53
+// each fit an int64) and keeps a strided tile in L1.
 constexpr std::int64_t kBlockRows = 1024;
+// Rows per task of the pass (a multiple of kBlockRows).
+constexpr std::int64_t kTaskRows = 64 * kBlockRows;
 
 // First i with v <= edges[i] (k when v is above every edge): branch-free lower_bound.
 inline int LowerBound(const float* edges, int k, float v) {
@@ -55,38 +69,73 @@ inline int LowerBound(const float* edges, int k, float v) {
   return static_cast<int>(base - edges) + (*base < v ? 1 : 0);
 }
 
-// Bin lookup through a uniform grid over the central edges: the cell c of v bounds its bin to
-// [start(c), start(c + 1)] (the cell map is monotone in v, so every edge of an earlier cell is
-// below v and every edge of a later cell above it). Cells with at most kFixed edges finish with
-// kFixed branch-free compares (edges past the cell are above v, and +inf pads the end); the
-// rest (outer cells, heavy tails) with a binary search over their range.
+// Order-preserving integer key of a float (-0 is folded into +0 first, so that keys order
+// exactly as the float compares do): a < b  <=>  Key(a) < Key(b) for non-NaN floats.
+inline std::uint32_t Key(float v) {
+  v += 0.0f;  // -0 -> +0
+  std::uint32_t u;
+  std::memcpy(&u, &v, sizeof(u));
+  const std::uint32_t mask = static_cast<std::uint32_t>(static_cast<std::int32_t>(u) >> 31);
+  return u ^ (mask | 0x80000000u);
+}
+
+// Bin lookup through a table indexed by the top bits of the float's order-preserving key (a
+// piecewise-linear, log-like scale, so heavy tails and offset data both spread over the cells).
+// The cell of v bounds its bin to [start(c), start(c + 1)]: cells are monotone in v, so every
+// edge of an earlier cell is below v and every edge of a later one above it. The shift is the
+// largest one that leaves at most kFixed edges in every cell (capped at kMaxCells cells); those
+// cells finish with kFixed branch-free compares (+inf pads the end), the rest with a binary
+// search over their range.
 class BinIndex {
  public:
-  static constexpr int kFixed = 3;
+  static constexpr int kFixed = 1;
   static constexpr std::uint32_t kWide = 0x80000000u;
+  static constexpr std::uint32_t kMaxCells = 1u << 14;
 
   explicit BinIndex(const std::vector<float>& edges) : k_(static_cast<int>(edges.size())) {
-    if (k_ == 0) return;
     padded_ = edges;
     padded_.insert(padded_.end(), kFixed, std::numeric_limits<float>::infinity());
-    cells_ = 2 * k_ + 2;
-    const int tail = k_ / 64;
-    e0_ = edges[static_cast<std::size_t>(tail)];
-    const double span = static_cast<double>(edges[static_cast<std::size_t>(k_ - 1 - tail)]) - e0_;
-    inv_w_ = span > 0 ? (cells_ - 2) / span : 0.0;
-    std::vector<std::int32_t> lo(static_cast<std::size_t>(cells_) + 1, 0);
-    for (int i = 0; i < k_; ++i) ++lo[static_cast<std::size_t>(Cell(edges[i])) + 1];
-    for (int c = 0; c < cells_; ++c) lo[c + 1] += lo[c];
-    start_.resize(static_cast<std::size_t>(cells_) + 1);
-    for (int c = 0; c <= cells_; ++c) {
-      std::uint32_t v = static_cast<std::uint32_t>(lo[c]);
-      if (c < cells_ && lo[c + 1] - lo[c] > kFixed) v |= kWide;
+    if (k_ == 0) {
+      start_.assign(2, 0);
+      return;
+    }
+    std::vector<std::uint32_t> keys(edges.size());
+    for (std::size_t i = 0; i < edges.size(); ++i) keys[i] = Key(edges[i]);
+    // Collapse the widest gap between consecutive edge keys (for data around zero: the ~200
+    // binades of tiny magnitudes) so that the cells spread over where the edges are.
+    std::size_t g = 0;
+    for (std::size_t i = 1; i + 1 < keys.size(); ++i) {
+      if (keys[i + 1] - keys[i] > keys[g + 1] - keys[g]) g = i;
+    }
+    if (keys.size() >= 2 && keys[g + 1] - keys[g] > 1) {
+      gap_lo_ = keys[g] + 1;
+      gap_hi_ = keys[g + 1];
+    }
+    for (std::uint32_t& k : keys) k = Squeeze(k);
+    lo_ = keys.front();
+    const std::uint32_t range = keys.back() - lo_;
+    std::uint32_t min_gap = 0xFFFFFFFFu;
+    for (int i = 0; i + kFixed < k_; ++i) min_gap = std::min(min_gap, keys[i + kFixed] - keys[i]);
+    shift_ = 0;
+    while (shift_ < 31 && (std::uint64_t{1} << (shift_ + 1)) <= min_gap) ++shift_;
+    while ((range >> shift_) + 1 > kMaxCells) ++shift_;
+    last_ = (range >> shift_) + 1;  // the cell of every key above the last edge
+    std::vector<std::uint32_t> lo(static_cast<std::size_t>(last_) + 2, 0);
+    for (int i = 0; i < k_; ++i) ++lo[((keys[i] - lo_) >> shift_) + 1];
+    for (std::uint32_t c = 0; c <= last_; ++c) lo[c + 1] += lo[c];
+    start_.resize(static_cast<std::size_t>(last_) + 2);
+    for (std::uint32_t c = 0; c <= last_ + 1; ++c) {
+      std::uint32_t v = lo[c];
+      if (c <= last_ && lo[c + 1] - lo[c] > static_cast<std::uint32_t>(kFixed)) v |= kWide;
       start_[c] = v;
     }
   }
+
   __attribute__((always_inline)) inline int Lookup(float v) const {
-    if (k_ == 0) return 0;
-    const int c = Cell(v);
+    const std::uint32_t key = Squeeze(Key(v));
+    std::uint32_t c = (key - lo_) >> shift_;
+    c = c < last_ ? c : last_;
+    c = key < lo_ ? 0 : c;
     const std::uint32_t st = start_[c];
     const float* e = padded_.data();
     if (__builtin_expect((st & kWide) != 0, 0)) {
@@ -95,134 +144,253 @@ class BinIndex {
       return a + LowerBound(e + a, b - a, v);
     }
     const int a = static_cast<int>(st);
-    return a + (e[a] < v ? 1 : 0) + (e[a + 1] < v ? 1 : 0) + (e[a + 2] < v ? 1 : 0);
+    int bin = a;
+    for (int j = 0; j < kFixed; ++j) bin += e[a + j] < v ? 1 : 0;
+    return bin;
   }
 
+  // bins[i] = Lookup(float(x[i])) for i < n (x finite).
+  void LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const;
+
  private:
-  inline int Cell(float v) const {
-    const double t = (static_cast<double>(v) - e0_) * inv_w_ + 1.0;
-    if (!(t > 0)) return 0;
-    if (t >= cells_ - 1) return cells_ - 1;
-    return static_cast<int>(t);
+#if SAPWOOD_PROFILE_AVX2
+  void LookupBlockAvx2(const double* x, std::int64_t n, std::uint32_t* bins) const;
+#endif
+  // Monotone map of keys that sends the whole gap [gap_lo_, gap_hi_) to gap_lo_.
+  inline std::uint32_t Squeeze(std::uint32_t key) const {
+    std::uint32_t t = key < gap_lo_ ? gap_lo_ : key;
+    t = t > gap_hi_ ? gap_hi_ : t;
+    return key - (t - gap_lo_);
   }
   int k_;
-  int cells_ = 1;
-  double e0_ = 0, inv_w_ = 0;
+  std::uint32_t gap_lo_ = 0, gap_hi_ = 0;
+  std::uint32_t lo_ = 0;
+  int shift_ = 0;
+  std::uint32_t last_ = 0;
   std::vector<float> padded_;
   std::vector<std::uint32_t> start_;
 };
 
-// Register accumulators for the exact sums of x and x^2 over one block of <= 1024 values.
-// x = m * 2^(e - 1075) with m < 2^53 and e = max(biased exponent, 1). Terms are kept in fixed
-// point anchored at the largest exponent seen so far; a term more than 60 binades below the
-// anchor goes straight to the ExactSum (rare), and a new largest exponent flushes and re-anchors
-// (about ln(block) times per block for iid data). Bounds: sum of 1024 terms < 2^(53+60+10) fits
-// a signed 128-bit integer; for squares (m^2 < 2^106) 2^(106+60+10) fits 192 bits.
-struct BlockSums {
-  static constexpr int kSlack = 60;
-  unsigned __int128 s1 = 0;  // two's complement
-  int anchor1 = 0;           // 0: nothing accumulated
-  unsigned __int128 s2_lo = 0;
-  std::uint64_t s2_hi = 0;
-  int anchor2 = 0;
+#if SAPWOOD_PROFILE_AVX2
+// Eight lookups at a time: keys, cells and the three compares in AVX2 lanes, the table and
+// edges read with gathers. Lanes whose cell is wide (rare) are redone by the scalar Lookup.
+__attribute__((target("avx2"))) void BinIndex::LookupBlockAvx2(const double* x, std::int64_t n,
+                                                              std::uint32_t* bins) const {
+  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256i gap_lo = _mm256_set1_epi32(static_cast<int>(gap_lo_));
+  const __m256i gap_hi = _mm256_set1_epi32(static_cast<int>(gap_hi_));
+  const __m256i lo = _mm256_set1_epi32(static_cast<int>(lo_));
+  const __m256i last = _mm256_set1_epi32(static_cast<int>(last_));
+  const __m256i wide = _mm256_set1_epi32(static_cast<int>(kWide));
+  const __m128i shift = _mm_cvtsi32_si128(shift_);
+  const int* table = reinterpret_cast<const int*>(start_.data());
+  const float* e = padded_.data();
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128 f0 = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i));
+    const __m128 f1 = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i + 4));
+    const __m256 f = _mm256_add_ps(_mm256_set_m128(f1, f0), _mm256_setzero_ps());  // -0 -> +0
+    const __m256i u = _mm256_castps_si256(f);
+    __m256i key = _mm256_xor_si256(u, _mm256_or_si256(_mm256_srai_epi32(u, 31), sign));
+    const __m256i t = _mm256_min_epu32(_mm256_max_epu32(key, gap_lo), gap_hi);
+    key = _mm256_sub_epi32(key, _mm256_sub_epi32(t, gap_lo));
+    const __m256i below = _mm256_cmpeq_epi32(_mm256_max_epu32(key, lo), lo);  // key <= lo
+    __m256i c = _mm256_srl_epi32(_mm256_sub_epi32(key, lo), shift);
+    c = _mm256_andnot_si256(below, _mm256_min_epu32(c, last));
+    const __m256i st = _mm256_i32gather_epi32(table, c, 4);
+    const __m256i a = _mm256_andnot_si256(wide, st);
+    __m256i bin = a;
+    for (int j = 0; j < kFixed; ++j) {
+      const __m256 ej = _mm256_i32gather_ps(e + j, a, 4);
+      bin = _mm256_sub_epi32(bin, _mm256_castps_si256(_mm256_cmp_ps(ej, f, _CMP_LT_OQ)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bins + i), bin);
+    const int wide_lanes = _mm256_movemask_ps(_mm256_castsi256_ps(st));
+    if (__builtin_expect(wide_lanes != 0, 0)) {
+      for (int l = 0; l < 8; ++l) {
+        if (wide_lanes & (1 << l)) {
+          bins[i + l] = static_cast<std::uint32_t>(Lookup(static_cast<float>(x[i + l])));
+        }
+      }
+    }
+  }
+  for (; i < n; ++i) bins[i] = static_cast<std::uint32_t>(Lookup(static_cast<float>(x[i])));
+}
+#endif
 
-  __attribute__((always_inline)) inline void Add(double x, ExactSum* sum, ExactSumSq* sum_sq) {
-    std::uint64_t bits;
-    std::memcpy(&bits, &x, sizeof(bits));
+void BinIndex::LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const {
+#if SAPWOOD_PROFILE_AVX2
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  if (has_avx2 && k_ > 0) return LookupBlockAvx2(x, n, bins);
+#endif
+  for (std::int64_t i = 0; i < n; ++i) {
+    bins[i] = static_cast<std::uint32_t>(Lookup(static_cast<float>(x[i])));
+  }
+}
+
+// Exact sums of x and x^2 over one block of <= kBlockRows finite doubles, in buckets by binary
+// exponent: x = m * 2^(e - 1075) with m < 2^53 and e = max(biased exponent, 1), so x^2 =
+// m^2 * 2^(2e - 2150) and both sums are exact integers per bucket (1024 mantissas < 2^63, 1024
+// squares < 2^116). Flush() moves the touched buckets into the exact accumulators.
+struct BlockSums {
+  struct Bucket {  // one cache-line-friendly record per exponent
+    unsigned __int128 s2;  // sum of m^2
+    std::int64_t s1;       // sum of +-m
+    std::int64_t pad;
+  };
+  Bucket bucket[2048];
+  int emin = 2048, emax = -1;
+  double values[kBlockRows];       // a block converted to double / its finite values
+  std::uint32_t bins[kBlockRows];  // bin of each value of a block
+
+  BlockSums() { std::memset(bucket, 0, sizeof(bucket)); }
+
+  __attribute__((always_inline)) inline void Add(std::uint64_t bits) {
     const int be = static_cast<int>((bits >> 52) & 0x7FF);
-    const std::uint64_t mant =
-        (bits & ((std::uint64_t{1} << 52) - 1)) | (be != 0 ? (std::uint64_t{1} << 52) : 0);
+    const std::uint64_t implicit = be != 0 ? (std::uint64_t{1} << 52) : 0;
+    const std::uint64_t mant = (bits & ((std::uint64_t{1} << 52) - 1)) | implicit;
     const int e = be != 0 ? be : 1;
-    const bool neg = (bits >> 63) != 0;
-    // sum of x
-    if (__builtin_expect(e > anchor1, 0)) {
-      Flush1(sum);
-      anchor1 = e;
-    }
-    const int sh1 = e - anchor1 + kSlack;
-    if (__builtin_expect(sh1 >= 0, 1)) {
-      const unsigned __int128 t = static_cast<unsigned __int128>(mant) << sh1;
-      s1 = neg ? s1 - t : s1 + t;
-    } else {
-      sum->AddAtBit(mant, neg, e - 1075 + ExactSum::kScaleBits);
-    }
-    // sum of x^2 = m^2 * 2^(2e - 2150)
-    const unsigned __int128 sq = static_cast<unsigned __int128>(mant) * mant;
-    const int e2 = 2 * e;
-    if (__builtin_expect(e2 > anchor2, 0)) {
-      Flush2(sum_sq);
-      anchor2 = e2;
-    }
-    const int sh2 = e2 - anchor2 + kSlack;
-    if (__builtin_expect(sh2 >= 0, 1)) {
-      const unsigned __int128 lo = sq << sh2;
-      const std::uint64_t hi = sh2 == 0 ? 0 : static_cast<std::uint64_t>(sq >> (128 - sh2));
-      s2_lo += lo;
-      s2_hi += hi + (s2_lo < lo ? 1 : 0);
-    } else {
-      sum_sq->AddAtBit(sq, false, e2 - 2150 + ExactSumSq::kScaleBits);
-    }
+    const std::int64_t sm = static_cast<std::int64_t>(mant);
+    Bucket& b = bucket[e];
+    b.s1 += (bits >> 63) != 0 ? -sm : sm;
+    b.s2 += static_cast<unsigned __int128>(mant) * mant;
+    emin = e < emin ? e : emin;
+    emax = e > emax ? e : emax;
   }
-  __attribute__((noinline)) void Flush1(ExactSum* sum) {
-    if (s1 != 0) {
-      const bool neg = (s1 >> 127) != 0;
-      const unsigned __int128 mag = neg ? (~s1 + 1) : s1;
-      sum->AddAtBit(mag, neg, anchor1 - kSlack - 1075 + ExactSum::kScaleBits);
-      s1 = 0;
-    }
-  }
-  __attribute__((noinline)) void Flush2(ExactSumSq* sum_sq) {
-    const int bit = anchor2 - kSlack - 2150 + ExactSumSq::kScaleBits;
-    if (s2_lo != 0) sum_sq->AddAtBit(s2_lo, false, bit);
-    if (s2_hi != 0) sum_sq->AddAtBit(s2_hi, false, bit + 128);
-    s2_lo = 0;
-    s2_hi = 0;
-  }
+
   void Flush(ExactSum* sum, ExactSumSq* sum_sq) {
-    Flush1(sum);
-    Flush2(sum_sq);
-    anchor1 = 0;
-    anchor2 = 0;
+    for (int e = emin; e <= emax; ++e) {
+      Bucket& b = bucket[e];
+      if (b.s1 != 0) {
+        const bool neg = b.s1 < 0;
+        const std::uint64_t mag =
+            neg ? ~static_cast<std::uint64_t>(b.s1) + 1 : static_cast<std::uint64_t>(b.s1);
+        sum->AddAtBit(mag, neg, e - 1075 + ExactSum::kScaleBits);
+        b.s1 = 0;
+      }
+      if (b.s2 != 0) {
+        sum_sq->AddAtBit(b.s2, false, 2 * e - 2150 + ExactSumSq::kScaleBits);
+        b.s2 = 0;
+      }
+    }
+    emin = 2048;
+    emax = -1;
   }
 };
 
+// min and max of x[0..n) over the non-NaN values (+inf / -inf when there are none), and
+// whether any value is NaN.
+inline void MinMaxNan(const double* x, std::int64_t n, double* mn, double* mx, bool* any_nan) {
+  const double inf = std::numeric_limits<double>::infinity();
+  std::int64_t i = 0;
+#if defined(__SSE2__)
+  __m128d vmin0 = _mm_set1_pd(inf), vmin1 = vmin0;
+  __m128d vmax0 = _mm_set1_pd(-inf), vmax1 = vmax0;
+  __m128d vnan = _mm_setzero_pd();
+  for (; i + 4 <= n; i += 4) {
+    const __m128d a = _mm_loadu_pd(x + i);
+    const __m128d b = _mm_loadu_pd(x + i + 2);
+    vmin0 = _mm_min_pd(a, vmin0);  // a NaN in `a` keeps the second operand
+    vmin1 = _mm_min_pd(b, vmin1);
+    vmax0 = _mm_max_pd(a, vmax0);
+    vmax1 = _mm_max_pd(b, vmax1);
+    vnan = _mm_or_pd(vnan, _mm_or_pd(_mm_cmpunord_pd(a, a), _mm_cmpunord_pd(b, b)));
+  }
+  double lo[4], hi[4];
+  _mm_storeu_pd(lo, vmin0);
+  _mm_storeu_pd(lo + 2, vmin1);
+  _mm_storeu_pd(hi, vmax0);
+  _mm_storeu_pd(hi + 2, vmax1);
+  double l = inf, h = -inf;
+  for (int k = 0; k < 4; ++k) {
+    l = lo[k] < l ? lo[k] : l;
+    h = hi[k] > h ? hi[k] : h;
+  }
+  bool nan = _mm_movemask_pd(vnan) != 0;
+#else
+  double l = inf, h = -inf;
+  bool nan = false;
+#endif
+  for (; i < n; ++i) {
+    const double v = x[i];
+    l = v < l ? v : l;
+    h = v > h ? v : h;
+    nan = nan || v != v;
+  }
+  *mn = l;
+  *mx = h;
+  *any_nan = nan;
+}
+
+// Counts one block of <= kBlockRows values of a contiguous column into s, in short passes over
+// the (L1-resident) block, each without cross-iteration dependencies beyond its accumulators:
+// min / max / NaN check (SIMD), bins (SIMD where available), counts, exact sums.
 template <class T>
-void AccumulateBlock(const T* p, std::int64_t stride, std::int64_t begin, std::int64_t end,
-                     const BinIndex& index, NumericStats* s) {
-  std::int64_t* counts = s->counts.data();
-  double mn = s->min, mx = s->max;
-  std::int64_t finite = s->finite_count;
-  BlockSums sums;
-  for (std::int64_t i = begin; i < end; ++i) {
-    const T raw = p[i * stride];
-    const double x = static_cast<double>(raw);
-    if constexpr (std::is_floating_point_v<T>) {
-      if (!std::isfinite(x)) {
-        if (std::isnan(x)) {
-          ++s->nan_count;
-        } else if (x > 0) {
-          ++s->pos_inf_count;
-        } else {
-          ++s->neg_inf_count;
-        }
-        continue;
+void AccumulateBlock(const T* p, std::int64_t n, const BinIndex& index, BlockSums* sums,
+                     NumericStats* s) {
+  std::uint32_t* bins = sums->bins;
+  const double* x = nullptr;
+  std::int64_t m = n;
+  if constexpr (std::is_same_v<T, double>) {
+    x = p;
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) sums->values[i] = static_cast<double>(p[i]);
+    x = sums->values;
+  }
+  // One vectorised sweep: min, max and whether anything is NaN (NaN never wins a min / max
+  // compare; an infinity shows up as the min or max).
+  double mn = 0, mx = 0;
+  bool any_nan = false;
+  MinMaxNan(x, n, &mn, &mx, &any_nan);
+  const double inf = std::numeric_limits<double>::infinity();
+  if (any_nan || mn == -inf || mx == inf) {  // rare: count the non-finite values, compact
+    double* out = sums->values;
+    m = 0;
+    mn = inf;
+    mx = -inf;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double v = x[i];
+      if (std::isfinite(v)) {
+        out[m++] = v;
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+      } else if (std::isnan(v)) {
+        ++s->nan_count;
+      } else if (v > 0) {
+        ++s->pos_inf_count;
+      } else {
+        ++s->neg_inf_count;
       }
     }
-    // Bins compare in float32, exactly as the trees do.
-    ++counts[index.Lookup(static_cast<float>(raw))];
-    if (finite == 0) {
-      mn = mx = x;
-    } else {
-      mn = x < mn ? x : mn;
-      mx = x > mx ? x : mx;
-    }
-    ++finite;
-    sums.Add(x, &s->sum, &s->sum_sq);
+    x = out;
   }
-  sums.Flush(&s->sum, &s->sum_sq);
-  s->min = mn;
-  s->max = mx;
-  s->finite_count = finite;
+  if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, std::uint64_t>) {
+    // Bins compare in float32(raw), which can differ from float32(double(raw)) for 64-bit
+    // integers (double rounding).
+    for (std::int64_t i = 0; i < m; ++i) {
+      bins[i] = static_cast<std::uint32_t>(index.Lookup(static_cast<float>(p[i])));
+    }
+  } else {
+    index.LookupBlock(x, m, bins);
+  }
+  std::int64_t* counts = s->counts.data();
+  for (std::int64_t i = 0; i < m; ++i) ++counts[bins[i]];
+  // the exact sums
+  for (std::int64_t j = 0; j < m; ++j) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &x[j], sizeof(bits));
+    sums->Add(bits);
+  }
+  sums->Flush(&s->sum, &s->sum_sq);
+  if (m > 0) {
+    if (s->finite_count > 0) {
+      mn = s->min < mn ? s->min : mn;
+      mx = s->max > mx ? s->max : mx;
+    }
+    s->min = mn;
+    s->max = mx;
+    s->finite_count += m;
+  }
 }
 
 std::size_t ItemSize(ColumnType t) {
@@ -242,29 +410,23 @@ std::size_t ItemSize(ColumnType t) {
   }
 }
 
-void Accumulate(const ColumnRef& c, std::int64_t begin, std::int64_t end, const BinIndex& ix,
-                NumericStats* s) {
+void Accumulate(const ColumnRef& c, std::int64_t begin, std::int64_t n, const BinIndex& ix,
+                BlockSums* sums, NumericStats* s) {
   switch (c.type) {
-    case ColumnType::kFloat32:
-      return AccumulateBlock(static_cast<const float*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kFloat64:
-      return AccumulateBlock(static_cast<const double*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kInt8:
-      return AccumulateBlock(static_cast<const std::int8_t*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kInt16:
-      return AccumulateBlock(static_cast<const std::int16_t*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kInt32:
-      return AccumulateBlock(static_cast<const std::int32_t*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kInt64:
-      return AccumulateBlock(static_cast<const std::int64_t*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kUInt8:
-      return AccumulateBlock(static_cast<const std::uint8_t*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kUInt16:
-      return AccumulateBlock(static_cast<const std::uint16_t*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kUInt32:
-      return AccumulateBlock(static_cast<const std::uint32_t*>(c.data), c.stride, begin, end, ix, s);
-    case ColumnType::kUInt64:
-      return AccumulateBlock(static_cast<const std::uint64_t*>(c.data), c.stride, begin, end, ix, s);
+#define SAPWOOD_PROFILE_CASE(TAG, T) \
+  case ColumnType::TAG:              \
+    return AccumulateBlock(static_cast<const T*>(c.data) + begin, n, ix, sums, s);
+    SAPWOOD_PROFILE_CASE(kFloat32, float)
+    SAPWOOD_PROFILE_CASE(kFloat64, double)
+    SAPWOOD_PROFILE_CASE(kInt8, std::int8_t)
+    SAPWOOD_PROFILE_CASE(kInt16, std::int16_t)
+    SAPWOOD_PROFILE_CASE(kInt32, std::int32_t)
+    SAPWOOD_PROFILE_CASE(kInt64, std::int64_t)
+    SAPWOOD_PROFILE_CASE(kUInt8, std::uint8_t)
+    SAPWOOD_PROFILE_CASE(kUInt16, std::uint16_t)
+    SAPWOOD_PROFILE_CASE(kUInt32, std::uint32_t)
+    SAPWOOD_PROFILE_CASE(kUInt64, std::uint64_t)
+#undef SAPWOOD_PROFILE_CASE
   }
 }
 
@@ -389,14 +551,21 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
     });
   }
 
-  // 2. One pass: each thread counts a contiguous row range (all columns, in cache-sized row
-  //    blocks); the thread results merge exactly, so the split does not change the answer.
-  const std::int64_t n_parts =
-      std::max<std::int64_t>(1, std::min<std::int64_t>(threads, rows / kBlockRows));
+  // 2. One pass, split into tasks of kTaskRows rows of one contiguous column (or of all the
+  //    strided columns) that the threads take from a shared counter, so a thread that the OS
+  //    holds back does not hold up the others. Each thread accumulates into its own stats;
+  //    those merge exactly, so neither the thread count nor the task order changes the answer.
+  std::vector<std::size_t> contiguous, strided;
+  for (std::size_t j = 0; j < m; ++j) (cols[j].stride == 1 ? contiguous : strided).push_back(j);
+  const std::int64_t n_chunks = (rows + kTaskRows - 1) / kTaskRows;
+  const std::int64_t n_tasks =
+      n_chunks * (static_cast<std::int64_t>(contiguous.size()) + (strided.empty() ? 0 : 1));
+  const std::int64_t n_parts = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, n_tasks));
   std::vector<std::vector<NumericStats>> parts(static_cast<std::size_t>(n_parts));
   std::vector<BinIndex> indexes;
   indexes.reserve(m);
   for (std::size_t j = 0; j < m; ++j) indexes.emplace_back(col_edges[j]);
+  std::atomic<std::int64_t> next_task{0};
   ParallelFor(0, n_parts, threads, [&](std::int64_t t) {
     std::vector<NumericStats>& local = parts[static_cast<std::size_t>(t)];
     local.resize(m);
@@ -404,25 +573,27 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
       local[j].edges = col_edges[j];
       local[j].counts.assign(col_edges[j].size() + 1, 0);
     }
-    const std::int64_t begin = rows * t / n_parts;
-    const std::int64_t end = rows * (t + 1) / n_parts;
-    // Contiguous columns: one column at a time over the whole range, so its edges, index and
-    // counts stay in L1 while the values stream in.
-    std::vector<std::size_t> strided;
-    for (std::size_t j = 0; j < m; ++j) {
-      if (cols[j].stride != 1) {
-        strided.push_back(j);
+    auto sums = std::make_unique<BlockSums>();  // buckets and block buffers (~76 KiB), reused
+    std::vector<std::vector<std::uint64_t>> buf;
+    for (;;) {
+      const std::int64_t task = next_task.fetch_add(1, std::memory_order_relaxed);
+      if (task >= n_tasks) break;
+      const std::int64_t chunk = task % n_chunks;
+      const std::int64_t begin = chunk * kTaskRows;
+      const std::int64_t end = std::min(rows, begin + kTaskRows);
+      const std::size_t col_task = static_cast<std::size_t>(task / n_chunks);
+      if (col_task < contiguous.size()) {
+        // one column over the chunk: its index and counts stay in cache while values stream in
+        const std::size_t j = contiguous[col_task];
+        for (std::int64_t b = begin; b < end; b += kBlockRows) {
+          Accumulate(cols[j], b, std::min(end, b + kBlockRows) - b, indexes[j], sums.get(),
+                     &local[j]);
+        }
         continue;
       }
-      for (std::int64_t b = begin; b < end; b += kBlockRows) {
-        Accumulate(cols[j], b, std::min(end, b + kBlockRows), indexes[j], &local[j]);
-      }
-    }
-    // Strided columns (row-major matrices): copy a tile of rows into contiguous per-column
-    // buffers (one sequential sweep over the rows), then count each column from its buffer.
-    if (!strided.empty()) {
-      std::vector<std::vector<std::uint64_t>> buf(strided.size(),
-                                                  std::vector<std::uint64_t>(kBlockRows));
+      // Strided columns (row-major matrices): copy a tile of rows into contiguous per-column
+      // buffers (one sequential sweep over the rows), then count each column from its buffer.
+      if (buf.empty()) buf.assign(strided.size(), std::vector<std::uint64_t>(kBlockRows));
       for (std::int64_t b = begin; b < end; b += kBlockRows) {
         const std::int64_t e = std::min(end, b + kBlockRows);
         for (std::int64_t r = b; r < e; ++r) {
@@ -430,7 +601,8 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
             const ColumnRef& c = cols[strided[q]];
             const std::size_t size = ItemSize(c.type);
             const char* src = static_cast<const char*>(c.data) +
-                              static_cast<std::ptrdiff_t>(r * c.stride) * static_cast<std::ptrdiff_t>(size);
+                              static_cast<std::ptrdiff_t>(r * c.stride) *
+                                  static_cast<std::ptrdiff_t>(size);
             std::memcpy(reinterpret_cast<char*>(buf[q].data()) + (r - b) * size, src, size);
           }
         }
@@ -438,7 +610,7 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
           ColumnRef tile = cols[strided[q]];
           tile.data = buf[q].data();
           tile.stride = 1;
-          Accumulate(tile, 0, e - b, indexes[strided[q]], &local[strided[q]]);
+          Accumulate(tile, 0, e - b, indexes[strided[q]], sums.get(), &local[strided[q]]);
         }
       }
     }

@@ -67,7 +67,10 @@ def _add_monitor_parser(sub: Any) -> None:
         description="Exit 0: no drift; 1: drift or a data-quality gate failed; 2: could not run.")
     mon.add_argument("--reference", required=True,
                      help="a profile JSON (Profile.to_json) or a sapwood model file")
-    mon.add_argument("--current", required=True, help="the batch: Parquet, CSV, Feather/Arrow")
+    mon.add_argument("--current", required=True,
+                     help="the batch: Parquet, CSV, Feather/Arrow, or its profile JSON (as "
+                          "written by `sapwood score --profile` or Profile.to_json, counted on "
+                          "the reference's bin edges)")
     mon.add_argument("--config", help="thresholds (monitor.toml)")
     mon.add_argument("--html", help="write the HTML report here")
     mon.add_argument("--json", default="monitor_report.json",
@@ -103,17 +106,35 @@ def _read_table(path: str) -> Any:
     raise ValueError(f"cannot read {path}: expected .parquet, .csv or .feather")
 
 
+def _is_json_file(path: str) -> bool:
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if p.is_dir():
+        return False
+    with open(p, "rb") as fh:
+        head = fh.read(64).lstrip()
+    return head.startswith(b"{")
+
+
+def _load_current(path: str) -> Any:
+    """A data file, or a profile JSON (Profile.to_json / `sapwood score --profile`)."""
+    if _is_json_file(path):
+        from . import Profile
+
+        return Profile.load(path)
+    return _read_table(path)
+
+
 def _load_reference(path: str) -> Any:
     from pathlib import Path
 
     from . import Profile
 
     p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    with open(p, "rb") as fh:
-        head = fh.read(64).lstrip()
-    if head.startswith(b"{"):
+    if _is_json_file(path):
         return Profile.load(p)
     import sapwood
 
@@ -130,7 +151,7 @@ def _run_monitor(args: Any) -> int:
 
     try:
         reference = _load_reference(args.reference)
-        current = _read_table(args.current)
+        current = _load_current(args.current)
         report = compare(reference, current, args.config, n_jobs=args.n_jobs)
         print(report.summary())
         if args.json == "-":

@@ -77,7 +77,12 @@ class NumericColumnProfile:
 
     @property
     def finite_count(self) -> int:
-        return int(self.counts.sum())
+        # cached per counts array (profiles are not mutated in place; a new array recounts)
+        cache = self.__dict__.get("_finite_cache")
+        if cache is None or cache[0] is not self.counts:
+            cache = (self.counts, int(self.counts.sum()))
+            self.__dict__["_finite_cache"] = cache
+        return cache[1]
 
     @property
     def num_rows(self) -> int:

@@ -352,3 +352,33 @@ def test_cli_monitor_exit_codes(tmp_path, capsys):
                  str(good)]) == 2
     assert main(["monitor", "--reference", str(bad), "--current", str(good)]) == 2
     assert math.isfinite(json.loads(out_json.read_text())["features"]["c1"]["psi"])
+
+
+def test_cli_monitor_current_profile_json(tmp_path):
+    """--current also takes a profile JSON counted on the reference's edges; the report is the
+    one the data itself gives, and a profile on other edges cannot run (exit 2)."""
+    pytest.importorskip("pyarrow")
+    from sapwood.cli import main
+
+    rng = np.random.default_rng(23)
+    ref_df = _frame(rng, 4000, 3)
+    ref = Profile.from_data(ref_df)
+    prof = tmp_path / "ref.json"
+    ref.save(prof)
+    cur_df = _frame(rng, 3000, 3).assign(c1=lambda d: d.c1 + 2)
+    data = tmp_path / "cur.parquet"
+    cur_df.to_parquet(data)
+    cur_prof = tmp_path / "cur_profile.json"
+    Profile.from_data(cur_df, edges_from=ref).to_json(cur_prof)
+    from_data, from_prof = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["monitor", "--reference", str(prof), "--current", str(data),
+                 "--json", str(from_data)]) == 1
+    assert main(["monitor", "--reference", str(prof), "--current", str(cur_prof),
+                 "--json", str(from_prof)]) == 1
+    a, b = json.loads(from_data.read_text()), json.loads(from_prof.read_text())
+    assert a["features"] == b["features"] and a["passed"] is b["passed"] is False
+    assert a["features"]["c1"]["status"] == "fail"
+    other = tmp_path / "other_edges.json"
+    Profile.from_data(cur_df).to_json(other)  # fitted on its own edges
+    assert main(["monitor", "--reference", str(prof), "--current", str(other),
+                 "--json", str(tmp_path / "c.json")]) == 2

@@ -241,3 +241,52 @@ def test_not_json_and_bad_inputs():
         Profile.from_data(object())
     p = Profile.from_data(np.zeros((0, 2)))
     assert p.num_rows == 0 and p["f0"].finite_count == 0
+
+
+@pytest.mark.parametrize("case", ["clustered", "wide_range", "zero_edges", "few", "offset"])
+def test_bin_lookup_on_hard_edges(case):
+    """The table-driven bin lookup (scalar and SIMD paths, cells holding several edges) gives
+    exactly numpy's float32 "v <= edge" bins, on edges built to stress it."""
+    rng = np.random.default_rng(11)
+    if case == "clustered":  # many edges packed into a tiny range among spread ones
+        e = np.concatenate([1 + np.arange(400) * 1e-6, np.linspace(-50, 50, 300)])
+    elif case == "wide_range":  # magnitudes from 1e-30 to 1e30, both signs
+        m = np.logspace(-30, 30, 500)
+        e = np.concatenate([-m, m])
+    elif case == "zero_edges":  # -0 / +0 and subnormals
+        e = np.array([-1.0, -1e-40, 0.0, 1e-45, 1e-40, 1.0])
+    elif case == "few":
+        e = np.array([0.5])
+    else:  # data far from zero: 1e6 + small spread
+        e = 1e6 + np.sort(rng.standard_normal(1000)) * 3
+    e = np.unique(e.astype(np.float32))
+    x = np.concatenate([
+        rng.choice(e.astype(np.float64), 3000),  # exactly on edges
+        np.nextafter(rng.choice(e, 3000), np.float32(np.inf)).astype(np.float64),
+        np.nextafter(rng.choice(e, 3000), np.float32(-np.inf)).astype(np.float64),
+        rng.standard_normal(5000) * float(np.abs(e).max() + 1),
+        rng.standard_normal(5000) * 1e-3 + float(np.median(e)),
+        [0.0, -0.0, 1e300, 5e-324, np.nan, np.inf, -np.inf],
+    ])
+    rng.shuffle(x)
+    for dtype in (np.float64, np.float32):
+        xd = x.astype(dtype) if dtype is np.float64 else np.clip(x, -3e38, 3e38).astype(dtype)
+        col = Profile.from_data(xd.reshape(-1, 1), edges_from={"f0": e})["f0"]
+        np.testing.assert_array_equal(col.edges, e)
+        _check_numeric(col, xd)
+
+
+def test_thread_count_does_not_change_the_profile():
+    """Many row tasks (contiguous and strided columns) taken by 1, 2 or 3 threads in any
+    order merge to the same bytes."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300_000, 3)) * [1.0, 1e-3, 1e6]
+    X[rng.random(300_000) < 0.01, 1] = np.nan
+    df = pd.DataFrame({"a": X[:, 0].copy(), "b": X[:, 1].copy()})
+    base = Profile.from_data(X)  # row-major: strided columns
+    for n in (1, 2, 3):
+        assert Profile.from_data(X, n_jobs=n) == base
+        assert Profile.from_data(np.asfortranarray(X), n_jobs=n) == base
+    ref = Profile.from_data(df, n_jobs=1)
+    assert Profile.from_data(df, edges_from=ref, n_jobs=3) == Profile.from_data(
+        df, edges_from=ref, n_jobs=1)

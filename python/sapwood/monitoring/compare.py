@@ -154,9 +154,7 @@ def _numeric_checks(name: str, ref: NumericColumnProfile, cur: NumericColumnProf
                         "bin edges; build it with Profile.from_data(data, edges_from=reference)")
     out: dict[str, Any] = {"kind": "numeric"}
     ends = st.decile_groups(ref.counts)
-    rg, cg = st.grouped(ref.counts, ends), st.grouped(cur.counts, ends)
-    out["psi"] = st.psi(rg, cg)
-    w_raw = st.wasserstein_binned(ref, cur)
+    out["psi"], w_raw, d = st.numeric_drift(ref, cur, ends)
     sd = ref.std
     if math.isnan(w_raw):
         w = math.nan
@@ -166,7 +164,6 @@ def _numeric_checks(name: str, ref: NumericColumnProfile, cur: NumericColumnProf
         w = 0.0 if w_raw == 0 else math.inf
     out["wasserstein"] = w
     out["wasserstein_raw"] = w_raw
-    d = st.ks_binned(ref, cur)
     out["ks_statistic"] = d
     out["ks_pvalue"] = st.ks_pvalue(d, ref.finite_count, cur.finite_count)
     out["null_rate_reference"] = ref.null_rate
@@ -174,9 +171,10 @@ def _numeric_checks(name: str, ref: NumericColumnProfile, cur: NumericColumnProf
     out["null_rate_increase"] = cur.null_rate - ref.null_rate
     # values outside the reference range: bins before the first / after the last reference bin
     nz = np.flatnonzero(ref.counts)
-    if nz.size and cur.finite_count:
-        outside = int(cur.counts[: nz[0]].sum() + cur.counts[nz[-1] + 1:].sum())
-        out["out_of_range_share"] = outside / cur.finite_count
+    n_cur = cur.finite_count
+    if nz.size and n_cur:
+        outside = n_cur - int(cur.counts[nz[0]: nz[-1] + 1].sum())
+        out["out_of_range_share"] = outside / n_cur
     else:
         out["out_of_range_share"] = math.nan
     ref_inf = (ref.neg_inf_count + ref.pos_inf_count) / max(ref.num_rows, 1)
@@ -188,7 +186,7 @@ def _numeric_checks(name: str, ref: NumericColumnProfile, cur: NumericColumnProf
     out["std_reference"], out["std_current"] = sd, cur.std
     out["min_reference"], out["min_current"] = ref.min, cur.min
     out["max_reference"], out["max_current"] = ref.max, cur.max
-    out["decile_cuts"] = [float(c) for c in st.decile_cuts(ref.edges, ends)]
+    out["decile_cuts"] = st.decile_cuts(ref.edges, ends).astype(np.float64).tolist()
     checks = {
         "psi": cfg.level(name, "psi").status(out["psi"]),
         "wasserstein": cfg.level(name, "wasserstein").status(w),
