@@ -42,3 +42,32 @@ class Predict:
 
     def peakmem_batch_float32(self) -> None:
         self.booster.predict(self.X)
+
+
+class PredictKernels:
+    """Each rank-coded kernel forced in turn (batch of 20k rows, one row); "auto" is the
+    choice per shape and call. Kernels the forest or CPU lacks fall back to "auto"."""
+
+    params = ["auto", "refill-avx2", "lockstep-avx2", "lockstep"]
+    param_names = ["kernel"]
+
+    def setup(self, kernel: str) -> None:
+        from sapwood import _core
+
+        X, y = binary_classification(20_000)
+        self.booster = sapwood.train(Predict.PARAMS, sapwood.Dataset(X, y))
+        self.X, _ = binary_classification(20_000, seed=1)
+        self.row = self.X[:1].copy()
+        _core.set_predict_kernel(kernel)
+        self.booster.predict(self.row)
+
+    def teardown(self, kernel: str) -> None:
+        from sapwood import _core
+
+        _core.set_predict_kernel("auto")
+
+    def time_batch(self, kernel: str) -> None:
+        self.booster.predict(self.X)
+
+    def time_single_row(self, kernel: str) -> None:
+        self.booster.predict(self.row)

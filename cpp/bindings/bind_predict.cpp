@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "sapwood/objective.hpp"
 #include "sapwood/predict.hpp"
+#include "../src/predict_simd.hpp"
 
 namespace sapwood::bindings {
 
@@ -15,6 +16,13 @@ void CheckRows(const py::array& x) {
 }  // namespace
 
 void BindPredict(py::module_& m) {
+  m.def("set_predict_simd", &simd::SetSimdEnabled, py::arg("enabled"),
+        "Switch the AVX2 prediction kernels off (False) or back on where the CPU has them; "
+        "for tests and benchmarks of the portable kernels.");
+  m.def("set_predict_kernel", &SetPredictKernel, py::arg("name"),
+        "Force the rank-coded prediction kernel process-wide: 'auto', 'refill-avx2', "
+        "'lockstep-avx2' or 'lockstep' (where the forest has that layout and the CPU AVX2); "
+        "for tests and benchmarks.");
   py::class_<Forest, std::shared_ptr<Forest>>(m, "Forest")
       .def(py::init([](const py::list& trees,
                        const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>&
@@ -39,6 +47,8 @@ void BindPredict(py::module_& m) {
       .def_property_readonly("num_features", &Forest::NumFeatures)
       .def_property_readonly("max_depth", &Forest::MaxDepth)
       .def_property_readonly("has_special_splits", &Forest::HasSpecialSplits)
+      .def_property_readonly("kernel", &Forest::Kernel)
+      .def_property_readonly("single_row_kernel", &Forest::SingleRowKernel)
       .def(
           "predict_raw",
           [](const Forest& f, const py::array& x, int tree_begin, int tree_end,

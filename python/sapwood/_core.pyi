@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'openmp', 'profile_numeric', 'ranking_metrics', 'set_predict_kernel', 'set_predict_simd', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -51,6 +51,12 @@ class Forest:
         ...
     @property
     def has_special_splits(self) -> bool:
+        ...
+    @property
+    def kernel(self) -> str:
+        ...
+    @property
+    def single_row_kernel(self) -> str:
         ...
     @property
     def max_depth(self) -> int:
@@ -119,6 +125,14 @@ def profile_numeric(columns: list, rows: typing.SupportsInt | typing.SupportsInd
 def ranking_metrics(y_true: typing.Any, y_score: typing.Any, sample_weight: typing.Any = None) -> tuple[float, float]:
     """
     (roc_auc, average_precision) of binary scores in O(n log n).
+    """
+def set_predict_kernel(name: str) -> None:
+    """
+    Force the rank-coded prediction kernel process-wide: 'auto', 'refill-avx2', 'lockstep-avx2' or 'lockstep' (where the forest has that layout and the CPU AVX2); for tests and benchmarks.
+    """
+def set_predict_simd(enabled: bool) -> None:
+    """
+    Switch the AVX2 prediction kernels off (False) or back on where the CPU has them; for tests and benchmarks of the portable kernels.
     """
 def transform_scores(objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, raw: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...

@@ -1,0 +1,113 @@
+"""Each batch and single-row prediction kernel against the plain Python tree walk.
+
+The kernel is chosen per forest shape and call (rank-coded: AVX2 refill, AVX2 lock step,
+scalar lock step; float thresholds for categorical and zero-as-missing splits).
+``_core.set_predict_kernel`` forces each rank-coded kernel and ``_core.set_predict_simd(False)``
+the portable ones, so every kernel runs here on a machine that has AVX2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import sapwood
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sapwood import _core
+from test_predict import GRID, make_booster, random_rows, random_tree, walk
+
+KERNELS = ("auto", "refill-avx2", "lockstep-avx2", "lockstep")
+
+
+@pytest.fixture
+def simd_switch() -> Iterator[None]:
+    yield
+    _core.set_predict_simd(True)
+    _core.set_predict_kernel("auto")
+
+
+def settings_to_try() -> list[tuple[bool, str]]:
+    return [(True, k) for k in KERNELS] + [(False, "auto")]
+
+
+def forest_with_thresholds(rng: np.random.Generator, m: int, leaves: int, n_trees: int,
+                           special: bool) -> list[dict[str, np.ndarray]]:
+    trees = [random_tree(rng, m, leaves, special) for _ in range(n_trees)]
+    # Besides the shared grid, many distinct thresholds per feature (ranks up to hundreds).
+    for t in trees:
+        internal = t["feature"] >= 0
+        fresh = rng.normal(0, 3, size=int(internal.sum())).astype(np.float32)
+        keep = rng.random(fresh.size) < 0.5
+        t["threshold"][internal] = np.where(keep, t["threshold"][internal], fresh)
+    return trees
+
+
+def expected(trees: list[dict[str, np.ndarray]], X: np.ndarray, init: np.ndarray,
+             k: int) -> np.ndarray:
+    out = np.tile(init, (X.shape[0], 1))
+    for j, t in enumerate(trees):
+        for r in range(X.shape[0]):
+            out[r, j % k] += t["value"][walk(t, X[r])]
+    return out[:, 0] if k == 1 else out
+
+
+@pytest.mark.usefixtures("simd_switch")
+@settings(derandomize=True, deadline=None, max_examples=30)
+@given(seed=st.integers(0, 2**31 - 1), leaves=st.sampled_from([1, 2, 12, 63, 200]),
+       m=st.sampled_from([1, 5, 40, 130]), special=st.booleans(), k=st.sampled_from([1, 3]),
+       n_rows=st.sampled_from([1, 3, 15, 16, 17, 40, 129, 300]))
+def test_every_kernel_matches_python_walk(seed: int, leaves: int, m: int, special: bool, k: int,
+                                          n_rows: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_trees = int(rng.integers(1, 20)) * k
+    trees = forest_with_thresholds(rng, m, leaves, n_trees, special)
+    b = make_booster(trees, m, k, "multiclass" if k > 1 else "regression")
+    X = random_rows(rng, n_rows, m)
+    # Rows that sit exactly on thresholds of the model.
+    thr = np.concatenate([t["threshold"][t["feature"] >= 0] for t in trees] + [GRID])
+    on = rng.random(X.shape) < 0.3
+    X[on] = rng.choice(thr, size=int(on.sum()))
+    expect = expected(trees, X, b.init_score, k)
+    has_special = special and any(np.any(t.get("split_type", np.zeros(1)) != 0) for t in trees)
+    for simd, name in settings_to_try():
+        _core.set_predict_simd(simd)
+        _core.set_predict_kernel(name)
+        forest = b._get_forest()
+        if not simd:
+            assert "avx2" not in forest.kernel and "avx2" not in forest.single_row_kernel
+        if has_special:
+            assert forest.kernel == forest.single_row_kernel == "float-special"
+        for arr in (X, X.astype(np.float64), np.asfortranarray(X)):
+            got = b.predict(arr, output="raw")
+            np.testing.assert_allclose(got, expect, rtol=0, atol=1e-12)
+            # single rows and small batches take the few-rows path; same sums, bit for bit
+            single = np.stack([b.predict(arr[i:i + 1], output="raw")[0] for i in range(n_rows)])
+            np.testing.assert_array_equal(single, got)
+            np.testing.assert_array_equal(b.predict(arr[:3], output="raw"), got[:3])
+        np.testing.assert_array_equal(b.predict(X, output="raw", n_jobs=1),
+                                      b.predict(X, output="raw", n_jobs=2))
+
+
+def test_kernel_choice_by_shape(simd_switch: None) -> None:
+    rng = np.random.default_rng(1)
+    small = make_booster([random_tree(rng, 8, 63, False) for _ in range(4)], 8)
+    wide = make_booster([random_tree(rng, 200, 8, False) for _ in range(4)], 200)
+    cat = make_booster([random_tree(rng, 8, 8, True) for _ in range(8)], 8)
+    _core.set_predict_simd(False)
+    assert small._get_forest().kernel == "quant-lockstep"
+    assert small._get_forest().single_row_kernel == "float"
+    assert wide._get_forest().kernel == "quant-lockstep"
+    assert cat._get_forest().kernel == "float-special"
+    _core.set_predict_simd(True)
+    if small._get_forest().single_row_kernel != "float":  # a CPU with AVX2
+        assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
+        _core.set_predict_kernel("refill-avx2")
+        assert small._get_forest().kernel == "quant-refill-avx2"
+        assert small._get_forest().single_row_kernel == "quant-refill-avx2"
+    # 400 code columns do not fit the 8 bits of the AVX2 layouts
+    assert wide._get_forest().kernel == "quant-lockstep"
+    assert wide._get_forest().single_row_kernel == "float"
+    with pytest.raises(sapwood.ParameterError, match="kernel"):
+        _core.set_predict_kernel("fastest")
