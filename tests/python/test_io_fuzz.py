@@ -9,6 +9,7 @@ run; tests/fuzz/fuzz_model_file.py runs the loader under atheris for hours.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -140,6 +141,9 @@ def _pack(meta: Any, section: bytes) -> bytes:
 
 
 def _edit(meta: Any, path: tuple[Any, ...], action: str, value: Any) -> None:
+    # a copy: st.just() hands out one shared dict, which later edits would otherwise mutate
+    # (into a cycle that json.dumps rejects, or a state leaking between examples)
+    value = copy.deepcopy(value)
     parent = meta
     for k in path[:-1]:
         parent = parent[k]
