@@ -141,6 +141,9 @@ def _pack(meta: Any, section: bytes) -> bytes:
 
 
 def _edit(meta: Any, path: tuple[Any, ...], action: str, value: Any) -> None:
+    # a copy: st.just() hands out one shared dict, which later edits would otherwise mutate
+    # (into a cycle that json.dumps rejects, or a state leaking between examples)
+    value = copy.deepcopy(value)
     parent = meta
     for k in path[:-1]:
         parent = parent[k]
@@ -166,9 +169,7 @@ def test_fuzz_metadata_edits(edits: list[tuple[Any, str, Any, int]]) -> None:
     meta = json.loads(json.dumps(META))
     for path, action, value, delta in edits:  # cumulative: the file after each edit is a case
         try:
-            # a copy: hypothesis may hand the same object to two edits, and inserting it into
-            # itself would make a cyclic document no file can hold
-            _edit(meta, path, action, delta if action == "number" else copy.deepcopy(value))
+            _edit(meta, path, action, delta if action == "number" else value)
         except (KeyError, IndexError, TypeError):
             pass  # an earlier edit removed the path
         _load(_pack(meta, SECTION))
