@@ -97,21 +97,6 @@ std::vector<float> FindEdges(std::vector<float>& values, int max_bin) {
   return edges;
 }
 
-BinLookup::BinLookup(const FeatureBins& fb)
-    : edges_(fb.edges), num_cats_(fb.num_cats), nan_bin_(fb.NanBin()) {
-  if (fb.IsCategorical()) return;
-  const std::size_t n = edges_.size();
-  edges_.push_back(std::numeric_limits<float>::infinity());
-  constexpr std::uint64_t kBuckets = std::uint64_t{1} << kBits;
-  first_.resize(static_cast<std::size_t>(kBuckets + 1));
-  std::size_t j = 0;
-  for (std::uint64_t k = 0; k <= kBuckets; ++k) {
-    // edges whose key is below the bucket's smallest key are below every value in it
-    while (j < n && OrderKey(edges_[j]) < (k << (32 - kBits))) ++j;
-    first_[static_cast<std::size_t>(k)] = static_cast<std::uint16_t>(j);
-  }
-}
-
 namespace {
 
 void CheckMaxBin(const BinningParams& params) {

@@ -9,18 +9,12 @@
 #include <string>
 #include <type_traits>
 
+#include "sapwood/bin_index.hpp"
 #include "sapwood/binning.hpp"
 #include "sapwood/error.hpp"
 #include "sapwood/random.hpp"
 #include "sapwood/threading.hpp"
 
-// Bin lookups pick AVX2 at run time where the CPU has it (GCC / Clang on x86-64).
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-#define SAPWOOD_PROFILE_AVX2 1
-#include <immintrin.h>
-#else
-#define SAPWOOD_PROFILE_AVX2 0
-#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -55,178 +49,6 @@ namespace {
 constexpr std::int64_t kBlockRows = 1024;
 // Rows per task of the pass (a multiple of kBlockRows).
 constexpr std::int64_t kTaskRows = 64 * kBlockRows;
-
-// First i with v <= edges[i] (k when v is above every edge): branch-free lower_bound.
-inline int LowerBound(const float* edges, int k, float v) {
-  if (k == 0) return 0;
-  const float* base = edges;
-  int len = k;
-  while (len > 1) {
-    const int half = len >> 1;
-    base += (base[half - 1] < v) ? half : 0;
-    len -= half;
-  }
-  return static_cast<int>(base - edges) + (*base < v ? 1 : 0);
-}
-
-// Order-preserving integer key of a float (-0 is folded into +0 first, so that keys order
-// exactly as the float compares do): a < b  <=>  Key(a) < Key(b) for non-NaN floats.
-inline std::uint32_t Key(float v) {
-  v += 0.0f;  // -0 -> +0
-  std::uint32_t u;
-  std::memcpy(&u, &v, sizeof(u));
-  const std::uint32_t mask = static_cast<std::uint32_t>(static_cast<std::int32_t>(u) >> 31);
-  return u ^ (mask | 0x80000000u);
-}
-
-// Bin lookup through a table indexed by the top bits of the float's order-preserving key (a
-// piecewise-linear, log-like scale, so heavy tails and offset data both spread over the cells).
-// The cell of v bounds its bin to [start(c), start(c + 1)]: cells are monotone in v, so every
-// edge of an earlier cell is below v and every edge of a later one above it. The shift is the
-// largest one that leaves at most kFixed edges in every cell (capped at kMaxCells cells); those
-// cells finish with kFixed branch-free compares (+inf pads the end), the rest with a binary
-// search over their range.
-class BinIndex {
- public:
-  static constexpr int kFixed = 1;
-  static constexpr std::uint32_t kWide = 0x80000000u;
-  static constexpr std::uint32_t kMaxCells = 1u << 14;
-
-  explicit BinIndex(const std::vector<float>& edges) : k_(static_cast<int>(edges.size())) {
-    padded_ = edges;
-    padded_.insert(padded_.end(), kFixed, std::numeric_limits<float>::infinity());
-    if (k_ == 0) {
-      start_.assign(2, 0);
-      return;
-    }
-    std::vector<std::uint32_t> keys(edges.size());
-    for (std::size_t i = 0; i < edges.size(); ++i) keys[i] = Key(edges[i]);
-    // Collapse the widest gap between consecutive edge keys (for data around zero: the ~200
-    // binades of tiny magnitudes) so that the cells spread over where the edges are.
-    std::size_t g = 0;
-    for (std::size_t i = 1; i + 1 < keys.size(); ++i) {
-      if (keys[i + 1] - keys[i] > keys[g + 1] - keys[g]) g = i;
-    }
-    if (keys.size() >= 2 && keys[g + 1] - keys[g] > 1) {
-      gap_lo_ = keys[g] + 1;
-      gap_hi_ = keys[g + 1];
-    }
-    for (std::uint32_t& k : keys) k = Squeeze(k);
-    lo_ = keys.front();
-    const std::uint32_t range = keys.back() - lo_;
-    std::uint32_t min_gap = 0xFFFFFFFFu;
-    for (int i = 0; i + kFixed < k_; ++i) min_gap = std::min(min_gap, keys[i + kFixed] - keys[i]);
-    shift_ = 0;
-    while (shift_ < 31 && (std::uint64_t{1} << (shift_ + 1)) <= min_gap) ++shift_;
-    while ((range >> shift_) + 1 > kMaxCells) ++shift_;
-    last_ = (range >> shift_) + 1;  // the cell of every key above the last edge
-    std::vector<std::uint32_t> lo(static_cast<std::size_t>(last_) + 2, 0);
-    for (int i = 0; i < k_; ++i) ++lo[((keys[i] - lo_) >> shift_) + 1];
-    for (std::uint32_t c = 0; c <= last_; ++c) lo[c + 1] += lo[c];
-    start_.resize(static_cast<std::size_t>(last_) + 2);
-    for (std::uint32_t c = 0; c <= last_ + 1; ++c) {
-      std::uint32_t v = lo[c];
-      if (c <= last_ && lo[c + 1] - lo[c] > static_cast<std::uint32_t>(kFixed)) v |= kWide;
-      start_[c] = v;
-    }
-  }
-
-  __attribute__((always_inline)) inline int Lookup(float v) const {
-    const std::uint32_t key = Squeeze(Key(v));
-    std::uint32_t c = (key - lo_) >> shift_;
-    c = c < last_ ? c : last_;
-    c = key < lo_ ? 0 : c;
-    const std::uint32_t st = start_[c];
-    const float* e = padded_.data();
-    if (__builtin_expect((st & kWide) != 0, 0)) {
-      const int a = static_cast<int>(st & ~kWide);
-      const int b = static_cast<int>(start_[c + 1] & ~kWide);
-      return a + LowerBound(e + a, b - a, v);
-    }
-    const int a = static_cast<int>(st);
-    int bin = a;
-    for (int j = 0; j < kFixed; ++j) bin += e[a + j] < v ? 1 : 0;
-    return bin;
-  }
-
-  // bins[i] = Lookup(float(x[i])) for i < n (x finite).
-  void LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const;
-
- private:
-#if SAPWOOD_PROFILE_AVX2
-  void LookupBlockAvx2(const double* x, std::int64_t n, std::uint32_t* bins) const;
-#endif
-  // Monotone map of keys that sends the whole gap [gap_lo_, gap_hi_) to gap_lo_.
-  inline std::uint32_t Squeeze(std::uint32_t key) const {
-    std::uint32_t t = key < gap_lo_ ? gap_lo_ : key;
-    t = t > gap_hi_ ? gap_hi_ : t;
-    return key - (t - gap_lo_);
-  }
-  int k_;
-  std::uint32_t gap_lo_ = 0, gap_hi_ = 0;
-  std::uint32_t lo_ = 0;
-  int shift_ = 0;
-  std::uint32_t last_ = 0;
-  std::vector<float> padded_;
-  std::vector<std::uint32_t> start_;
-};
-
-#if SAPWOOD_PROFILE_AVX2
-// Eight lookups at a time: keys, cells and the three compares in AVX2 lanes, the table and
-// edges read with gathers. Lanes whose cell is wide (rare) are redone by the scalar Lookup.
-__attribute__((target("avx2"))) void BinIndex::LookupBlockAvx2(const double* x, std::int64_t n,
-                                                              std::uint32_t* bins) const {
-  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
-  const __m256i gap_lo = _mm256_set1_epi32(static_cast<int>(gap_lo_));
-  const __m256i gap_hi = _mm256_set1_epi32(static_cast<int>(gap_hi_));
-  const __m256i lo = _mm256_set1_epi32(static_cast<int>(lo_));
-  const __m256i last = _mm256_set1_epi32(static_cast<int>(last_));
-  const __m256i wide = _mm256_set1_epi32(static_cast<int>(kWide));
-  const __m128i shift = _mm_cvtsi32_si128(shift_);
-  const int* table = reinterpret_cast<const int*>(start_.data());
-  const float* e = padded_.data();
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128 f0 = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i));
-    const __m128 f1 = _mm256_cvtpd_ps(_mm256_loadu_pd(x + i + 4));
-    const __m256 f = _mm256_add_ps(_mm256_set_m128(f1, f0), _mm256_setzero_ps());  // -0 -> +0
-    const __m256i u = _mm256_castps_si256(f);
-    __m256i key = _mm256_xor_si256(u, _mm256_or_si256(_mm256_srai_epi32(u, 31), sign));
-    const __m256i t = _mm256_min_epu32(_mm256_max_epu32(key, gap_lo), gap_hi);
-    key = _mm256_sub_epi32(key, _mm256_sub_epi32(t, gap_lo));
-    const __m256i below = _mm256_cmpeq_epi32(_mm256_max_epu32(key, lo), lo);  // key <= lo
-    __m256i c = _mm256_srl_epi32(_mm256_sub_epi32(key, lo), shift);
-    c = _mm256_andnot_si256(below, _mm256_min_epu32(c, last));
-    const __m256i st = _mm256_i32gather_epi32(table, c, 4);
-    const __m256i a = _mm256_andnot_si256(wide, st);
-    __m256i bin = a;
-    for (int j = 0; j < kFixed; ++j) {
-      const __m256 ej = _mm256_i32gather_ps(e + j, a, 4);
-      bin = _mm256_sub_epi32(bin, _mm256_castps_si256(_mm256_cmp_ps(ej, f, _CMP_LT_OQ)));
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bins + i), bin);
-    const int wide_lanes = _mm256_movemask_ps(_mm256_castsi256_ps(st));
-    if (__builtin_expect(wide_lanes != 0, 0)) {
-      for (int l = 0; l < 8; ++l) {
-        if (wide_lanes & (1 << l)) {
-          bins[i + l] = static_cast<std::uint32_t>(Lookup(static_cast<float>(x[i + l])));
-        }
-      }
-    }
-  }
-  for (; i < n; ++i) bins[i] = static_cast<std::uint32_t>(Lookup(static_cast<float>(x[i])));
-}
-#endif
-
-void BinIndex::LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const {
-#if SAPWOOD_PROFILE_AVX2
-  static const bool has_avx2 = __builtin_cpu_supports("avx2");
-  if (has_avx2 && k_ > 0) return LookupBlockAvx2(x, n, bins);
-#endif
-  for (std::int64_t i = 0; i < n; ++i) {
-    bins[i] = static_cast<std::uint32_t>(Lookup(static_cast<float>(x[i])));
-  }
-}
 
 // Exact sums of x and x^2 over one block of <= kBlockRows finite doubles, in buckets by binary
 // exponent: x = m * 2^(e - 1075) with m < 2^53 and e = max(biased exponent, 1), so x^2 =

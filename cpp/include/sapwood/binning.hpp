@@ -17,6 +17,7 @@
 #include <cstring>
 #include <vector>
 
+#include "sapwood/bin_index.hpp"
 #include "sapwood/types.hpp"
 
 namespace sapwood {
@@ -50,49 +51,26 @@ struct FeatureBins {
   }
 };
 
-// The float's 32-bit key in float order: a < b (non-NaN floats) exactly when
-// OrderKey(a) < OrderKey(b). -0.0 takes +0.0's key, as they compare equal.
-inline std::uint32_t OrderKey(float v) {
-  std::uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  if (u == 0x80000000u) u = 0;
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-// FeatureBins::ValueToBin through a table, for binning many values: the top kBits bits of a
-// value's OrderKey name its bucket, first_[k] counts the edges below every value of bucket k,
-// so bin(v) lies in [first_[k], first_[k + 1]] and a search of that (usually empty or
-// one-edge) range finds it. Exact: the same bin as ValueToBin for every float.
+// FeatureBins::ValueToBin through a BinIndex table (bin_index.hpp), for binning many values.
+// Exact: the same bin as ValueToBin for every float.
 class BinLookup {
  public:
-  static constexpr int kBits = 16;
   BinLookup() = default;
-  explicit BinLookup(const FeatureBins& fb);
+  explicit BinLookup(const FeatureBins& fb)
+      : index_(fb.IsCategorical() ? std::vector<float>{} : fb.edges),
+        num_cats_(fb.num_cats),
+        nan_bin_(fb.NanBin()) {}
 
   inline int Bin(float v) const {
     if (std::isnan(v)) return nan_bin_;
     if (num_cats_ >= 0) {
       return (v > -1.0f && v < static_cast<float>(num_cats_)) ? static_cast<int>(v) : num_cats_;
     }
-    const std::uint32_t k = OrderKey(v) >> (32 - kBits);
-    int lo = first_[k], hi = first_[k + 1];
-    // edges_[hi] >= v always (its key is past the bucket; the +inf sentinel at the end), so
-    // a bucket holding at most one edge needs a single comparison.
-    if (hi - lo <= 1) return lo + static_cast<int>(edges_[lo] < v);
-    while (lo < hi) {
-      int mid = (lo + hi) >> 1;
-      if (edges_[mid] < v) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
-    return lo;
+    return index_.Lookup(v);
   }
 
  private:
-  std::vector<float> edges_;           // the feature's edges, then a +inf sentinel
-  std::vector<std::uint16_t> first_;  // (1 << kBits) + 1 entries; empty for categoricals
+  BinIndex index_;
   int num_cats_ = -1;
   int nan_bin_ = 0;
 };
