@@ -639,7 +639,10 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     return;
   }
   const std::int64_t nblocks = (x.rows + kRowBlock - 1) / kRowBlock;
-  ParallelFor(0, nblocks, n_threads, [&](std::int64_t b) {
+  // Blocks are handed out dynamically: when another thread of the process (a scoring job's
+  // reader or writer) shares a core with one of ours, the others take its share instead of
+  // waiting for it at the end. Rows are independent, so the result does not change.
+  ParallelForDynamic(0, nblocks, n_threads, [&](std::int64_t b) {
     const std::int64_t r0 = b * kRowBlock, nr = std::min(x.rows, r0 + kRowBlock) - r0;
     std::int64_t stride = 0;
     const float* rows = RowBlock(x, r0, nr, &stride);
@@ -689,7 +692,7 @@ void Forest::PredictLeaf(const MatrixView<T>& x, int tree_begin, int tree_end, s
   CheckCols(*this, x);
   const int nt = tree_end - tree_begin;
   const std::int64_t nblocks = (x.rows + kRowBlock - 1) / kRowBlock;
-  ParallelFor(0, nblocks, x.rows >= 2 * kRowBlock ? n_threads : 1, [&](std::int64_t b) {
+  ParallelForDynamic(0, nblocks, x.rows >= 2 * kRowBlock ? n_threads : 1, [&](std::int64_t b) {
     const std::int64_t r0 = b * kRowBlock, r1 = std::min(x.rows, r0 + kRowBlock);
     const PackedNode* nodes = nodes_.data();
     for (std::int64_t r = r0; r < r1; ++r) {
