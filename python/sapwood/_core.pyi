@@ -26,9 +26,9 @@ class BinnedMatrix:
     def num_rows(self) -> int:
         ...
 class Trainer:
-    def __init__(self, data: BinnedMatrix, label: typing.Any, weight: typing.Any, params: dict) -> None:
+    def __init__(self, data: BinnedMatrix, label: typing.Any, weight: typing.Any, params: dict[str, typing.Any]) -> None:
         ...
-    def boost_round(self) -> list:
+    def boost_round(self) -> list[typing.Any]:
         ...
     def scores(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
@@ -39,7 +39,7 @@ class Trainer:
     def num_outputs(self) -> int:
         ...
 class Forest:
-    def __init__(self, trees: list, tree_output: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], num_outputs: typing.SupportsInt | typing.SupportsIndex, num_features: typing.SupportsInt | typing.SupportsIndex) -> None:
+    def __init__(self, trees: list[typing.Any], tree_output: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], num_outputs: typing.SupportsInt | typing.SupportsIndex, num_features: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
     def predict(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, transform: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
@@ -76,10 +76,10 @@ class DeviceArray:
         copy to a numpy array
         """
     @property
-    def __cuda_array_interface__(self) -> dict:
+    def __cuda_array_interface__(self) -> dict[str, typing.Any]:
         ...
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> tuple[typing.Any, ...]:
         ...
 class CudaForest:
     def __init__(self, forest: Forest) -> None:
@@ -106,11 +106,11 @@ def cuda_available() -> tuple[bool, str]:
     """
     (available, reason): whether device='cuda' can run here, and why not
     """
-def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
+def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
     """
     Quantile bin edges per column (list of float32 arrays).
     """
-def fit_bin_edges_columns(columns: collections.abc.Sequence[numpy.ndarray], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
+def fit_bin_edges_columns(columns: collections.abc.Sequence[numpy.ndarray], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
     """
     Quantile bin edges of each column (empty for categorical columns, num_cats >= 0).
     """
@@ -118,7 +118,7 @@ def lookup_bins(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32],
     """
     Bins of values through the table lookup used for large matrices (tests).
     """
-def profile_numeric(columns: list, rows: typing.SupportsInt | typing.SupportsIndex, edges: list, extra_edges: list, fine_bins: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list:
+def profile_numeric(columns: list[typing.Any], rows: typing.SupportsInt | typing.SupportsIndex, edges: list[typing.Any], extra_edges: list[typing.Any], fine_bins: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
     """
     Profiles 1-D numeric columns in one pass: list of dicts (edges, counts, null/inf counts, min, max, exact sums as two's-complement bytes scaled by 2^exact_sum[_sq]_scale_bits).
     """

@@ -170,7 +170,8 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
         self._table_input_ = _is_table_input(X, self.categorical_features)
         if self._table_input_:
             return _check_table(self, X, reset=True), _check_table_y(self, X, y)
-        return _validate_xy(self, X, y)
+        Xv, yv = _validate_xy(self, X, y)
+        return Xv, yv
 
     def _validate_predict(self, X: Any) -> Any:
         if getattr(self, "_table_input_", False) and (
