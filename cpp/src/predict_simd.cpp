@@ -55,6 +55,24 @@ __attribute__((target("avx2"))) inline bool AllLeaves(__m256i n) {
   return _mm256_movemask_epi8(leaf) == -1;
 }
 
+// Walks two registers (16 lanes) of node indices down to their leaves, at most `depth` levels,
+// stopping early once every lane is on a leaf; the leaf indices land in leaf[0..15]. oa / ob:
+// the code index of each lane's row. Two registers are in flight because each level's two
+// gathers per register wait on the previous level: the second register's work fills the wait.
+__attribute__((target("avx2"))) inline void Descend2(const int* nodes, const int* codes,
+                                                    __m256i a, __m256i b, __m256i oa,
+                                                    __m256i ob, int depth, std::int32_t* leaf) {
+  for (int d = 0; d < depth; ++d) {
+    const __m256i na = _mm256_i32gather_epi32(nodes, a, 4);
+    const __m256i nbv = _mm256_i32gather_epi32(nodes, b, 4);
+    if (AllLeaves(_mm256_or_si256(na, nbv))) break;
+    a = Step(a, na, oa, codes);
+    b = Step(b, nbv, ob, codes);
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf), a);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf + 8), b);
+}
+
 }  // namespace
 
 __attribute__((target("avx2"))) void WalkRowsAvx2(const std::uint32_t* nodes,
@@ -68,22 +86,11 @@ __attribute__((target("avx2"))) void WalkRowsAvx2(const std::uint32_t* nodes,
   const __m256i lane =
       _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(w));
   const __m256i root_v = _mm256_set1_epi32(root);
-  // Two registers (16 rows) in flight: each level's two gathers per register wait on the
-  // previous level, so the second register's work fills that wait.
-  for (std::int64_t r = 0; r < nrows; r += 16) {
-    __m256i a = root_v, b = root_v;
+  for (std::int64_t r = 0; r < nrows; r += 16) {  // 16 rows of one tree
     const __m256i oa = _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(r * w)));
     const __m256i ob = _mm256_add_epi32(oa, _mm256_set1_epi32(8 * w));
-    for (int d = 0; d < depth; ++d) {
-      const __m256i na = _mm256_i32gather_epi32(nb, a, 4);
-      const __m256i nbv = _mm256_i32gather_epi32(nb, b, 4);
-      if (AllLeaves(_mm256_or_si256(na, nbv))) break;
-      a = Step(a, na, oa, cb);
-      b = Step(b, nbv, ob, cb);
-    }
     alignas(32) std::int32_t leaf[16];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(leaf), a);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8), b);
+    Descend2(nb, cb, root_v, root_v, oa, ob, depth, leaf);
     const std::int64_t n = std::min<std::int64_t>(16, live - r);
     double* o = out + r * K;
     for (std::int64_t j = 0; j < n; ++j) o[j * K] += value[leaf[j]];
@@ -100,19 +107,11 @@ __attribute__((target("avx2"))) void WalkTreesAvx2(const std::uint32_t* nodes,
   const int* nb = reinterpret_cast<const int*>(nodes);
   const int* cb = reinterpret_cast<const int*>(codes);
   const __m256i off = _mm256_setzero_si256();
-  for (int t = tree_begin; t < tree_end; t += 16) {
-    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots + t));
-    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots + t + 8));
-    for (int d = 0; d < max_depth; ++d) {
-      const __m256i na = _mm256_i32gather_epi32(nb, a, 4);
-      const __m256i nbv = _mm256_i32gather_epi32(nb, b, 4);
-      if (AllLeaves(_mm256_or_si256(na, nbv))) break;
-      a = Step(a, na, off, cb);
-      b = Step(b, nbv, off, cb);
-    }
+  for (int t = tree_begin; t < tree_end; t += 16) {  // 16 trees of one row
     alignas(32) std::int32_t leaf[16];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(leaf), a);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8), b);
+    Descend2(nb, cb, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots + t)),
+             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots + t + 8)), off, off,
+             max_depth, leaf);
     const int n = std::min(16, tree_end - t);
     for (int j = 0; j < n; ++j) out[tree_output[t + j]] += value[leaf[j]];
   }

@@ -251,11 +251,12 @@ def dumps(booster: Booster) -> bytes:
     return body + hashlib.sha256(body).digest()
 
 
-def save(booster: Booster, path: str | os.PathLike[str]) -> None:
-    """Write the model file atomically (a temporary file renamed over ``path``)."""
-    data = dumps(booster)
-    target = os.fspath(path)
-    tmp = f"{target}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+def write_atomic(target: str, data: bytes, tmp: str | None = None) -> None:
+    """Write ``data`` to a temporary file (``tmp``, default a unique name beside ``target``)
+    and rename it over ``target``: readers see the old file or the whole new one, never a
+    part; on any failure the temporary file is removed."""
+    if tmp is None:
+        tmp = f"{target}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with open(tmp, "xb") as f:  # a plain open, so the usual umask applies
             f.write(data)
@@ -264,6 +265,11 @@ def save(booster: Booster, path: str | os.PathLike[str]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def save(booster: Booster, path: str | os.PathLike[str]) -> None:
+    """Write the model file atomically (a temporary file renamed over ``path``)."""
+    write_atomic(os.fspath(path), dumps(booster))
 
 
 # --------------------------------------------------------------------------- decoding

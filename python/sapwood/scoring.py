@@ -442,14 +442,7 @@ class _Job:
             return
         if self.in_format == "ipc":
             with pa.memory_map(self.part.source) as src:
-                try:
-                    reader = pa.ipc.open_file(src)
-                    batches: Any = (reader.get_batch(i)
-                                    for i in range(reader.num_record_batches))
-                except pa.ArrowInvalid:  # the IPC stream format
-                    src.seek(0)
-                    batches = pa.ipc.open_stream(src)
-                for b in batches:
+                for b in _ipc_reader(src)[1]:
                     b = b.select(cols)
                     for off in range(0, b.num_rows, n):
                         yield b.slice(off, n)
@@ -767,19 +760,28 @@ def _progress_bar(total: int | None, enabled: bool | None) -> tuple[Any, Callabl
     return bar, bar.update
 
 
+def _ipc_reader(src: Any) -> tuple[Any, Iterator[Any]]:
+    """(schema, record batches) of a memory-mapped Arrow IPC file, or IPC stream."""
+    import pyarrow as pa
+
+    try:
+        r = pa.ipc.open_file(src)
+        return r.schema, (r.get_batch(i) for i in range(r.num_record_batches))
+    except pa.ArrowInvalid:  # the IPC stream format
+        src.seek(0)
+        s = pa.ipc.open_stream(src)
+        return s.schema, iter(s)
+
+
 def _ipc_schema(path: str) -> Any:
     import pyarrow as pa
 
     with pa.memory_map(path) as src:
-        try:
-            return pa.ipc.open_file(src).schema
-        except pa.ArrowInvalid:  # the IPC stream format
-            src.seek(0)
-            return pa.ipc.open_stream(src).schema
+        return _ipc_reader(src)[0]
 
 
 def _num_rows(path: str, fmt: str) -> int:
-    """Rows of a Parquet or Arrow IPC file, from its metadata (no data is decoded)."""
+    """Rows of a Parquet file (from its metadata) or an Arrow IPC file (memory-mapped)."""
     import pyarrow as pa
 
     if fmt == "parquet":
@@ -787,12 +789,7 @@ def _num_rows(path: str, fmt: str) -> int:
 
         return int(pq.ParquetFile(path).metadata.num_rows)
     with pa.memory_map(path) as src:
-        try:
-            r = pa.ipc.open_file(src)
-            return sum(r.get_batch(i).num_rows for i in range(r.num_record_batches))
-        except pa.ArrowInvalid:
-            src.seek(0)
-            return sum(b.num_rows for b in pa.ipc.open_stream(src))
+        return sum(b.num_rows for b in _ipc_reader(src)[1])
 
 
 def _count_rows(parts: list[_Part], in_format: str | None) -> int | None:
@@ -915,22 +912,14 @@ def score(
     if profiler is not None and profile is not None:
         summary.profile = os.fspath(profile)
         if profiler.profile is not None:
-            _write_text_atomic(summary.profile, profiler.profile.to_json())
+            from .io import write_atomic
+
+            _remove_stale_temporaries(summary.profile)
+            write_atomic(summary.profile, profiler.profile.to_json().encode("utf-8"),
+                         _tmp_name(summary.profile))
     summary.seconds = time.perf_counter() - t0
     summary.peak_memory_mb = _peak_rss_mb()
     return summary
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _check_cuda() -> None:
