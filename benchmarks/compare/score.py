@@ -1,7 +1,9 @@
 """`sapwood score` on a generated Parquet file vs its floor and vs pandas + LightGBM.
 
 Generates a Parquet file of --rows rows x --features float32 columns (2% NaN) plus an int64
-id, trains a LightGBM model (--trees trees of up to --leaves leaves) on a sample and imports it
+id (PLAIN-encoded floats by default, as the issue's ~1.3 GB file; `--encoding dictionary`
+writes pyarrow's default, dictionary pages that fall back to PLAIN: a 2 GB file that costs
+about twice the CPU to decode), trains a LightGBM model (--trees trees of up to --leaves leaves) on a sample and imports it
 into sapwood, so both pipelines score the same trees. Each stage runs in its own process so
 its peak memory (ru_maxrss) is its own:
 
@@ -85,7 +87,7 @@ def _run(cmd: list[str]) -> tuple[float, str, float]:
     return wall, proc.stdout, _children_cpu() - c0
 
 
-def _generate(path: str, rows: int, features: int, seed: int) -> None:
+def _generate(path: str, rows: int, features: int, seed: int, dictionary: bool) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -93,7 +95,9 @@ def _generate(path: str, rows: int, features: int, seed: int) -> None:
     names = [f"f{i}" for i in range(features)]
     schema = pa.schema([("id", pa.int64())] + [(n, pa.float32()) for n in names])
     chunk = 1_000_000
-    with pq.ParquetWriter(path, schema) as w:
+    # the id column keeps pyarrow's default (it is near-unique: the fallback is quick)
+    use_dict: bool | list[str] = True if dictionary else ["id"]
+    with pq.ParquetWriter(path, schema, use_dictionary=use_dict) as w:
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
             X = rng.standard_normal((n, features), dtype=np.float32)
@@ -125,6 +129,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--features", type=int, default=32)
+    ap.add_argument("--encoding", choices=["plain", "dictionary"], default="plain",
+                    help="how the generated file stores the float columns")
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--leaves", type=int, default=31)
     ap.add_argument("--threads", type=int, default=2)
@@ -135,13 +141,14 @@ def main() -> None:
     args = ap.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="sapwood-score-bench-")
     os.makedirs(work, exist_ok=True)
-    data = os.path.join(work, f"in-{args.rows}x{args.features}.parquet")
+    suffix = "-dict" if args.encoding == "dictionary" else ""
+    data = os.path.join(work, f"in-{args.rows}x{args.features}{suffix}.parquet")
     model_txt = os.path.join(work, "model.txt")
     model_sw = os.path.join(work, "model.sapwood")
     py = sys.executable
     if not os.path.exists(data):
         t = time.perf_counter()
-        _generate(data, args.rows, args.features, 0)
+        _generate(data, args.rows, args.features, 0, args.encoding == "dictionary")
         print(f"generated {data} ({os.path.getsize(data) / 1e9:.2f} GB) in "
               f"{time.perf_counter() - t:.1f} s", flush=True)
     _train(data, model_txt, model_sw, args.trees, args.leaves, args.threads)
@@ -183,7 +190,8 @@ def main() -> None:
         print(f"max |sapwood - lightgbm| = {np.max(np.abs(a - b)):.2e}")
     floor = max(res["read"]["seconds"], res["predict"]["seconds"])
     print(f"\n{args.rows} rows x {args.features} float32 columns, {args.trees} trees of <= "
-          f"{args.leaves} leaves, {args.threads} threads, best of {args.repeat} rounds")
+          f"{args.leaves} leaves, {args.threads} threads, best of {args.repeat} rounds, "
+          f"{args.encoding} encoding, input {os.path.getsize(data) / 1e9:.2f} GB")
     print(f"{'stage':<34} {'seconds':>9} {'cpu s':>9} {'peak MB':>9}")
     rows = [("pyarrow read_table (floor)", res["read"]),
             ("sapwood predict in memory (floor)", res["predict"]),

@@ -16,6 +16,8 @@ parts that are already complete.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import glob as _glob
 import json
 import os
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ._params import resolve_n_jobs
 from .errors import DataError, ParameterError, SapwoodError, SchemaError
 
 __all__ = ["score", "ScoreSummary", "OUTPUT_KINDS", "TMP_SUFFIX", "prediction_columns"]
@@ -268,6 +271,22 @@ def _get(q: queue.Queue[Any], stop: threading.Event) -> Any:
 _CSV_COLUMN_RE = re.compile(r"CSV column #(\d+)")
 _CSV_ROW_RE = re.compile(r"Row #(\d+)")
 _IN_COLUMN_RE = re.compile(r"column '([^']+)'|column \"([^\"]+)\"|column ([A-Za-z_][\w.]*)")
+
+
+def _scorer_layout(device: str, n_jobs: int | None) -> tuple[int, int]:
+    """(batches scored at once, threads per batch) for a job of ``n_jobs`` threads.
+
+    On the CPU, batches are scored side by side rather than one at a time across all threads:
+    the reader and writer threads share the cores with the scorer, and a multi-threaded
+    predict waits at its end for its slowest thread, which OpenMP does by spinning (a
+    millisecond or more per call, with a core taken from the reader or writer). Up to 4
+    batches at once bounds the memory in flight; bigger machines give each more threads.
+    """
+    threads = resolve_n_jobs(n_jobs)
+    if device != "cpu" or threads <= 1:
+        return 1, threads
+    workers = min(threads, 4)
+    return workers, max(1, threads // workers)
 
 
 class _Job:
@@ -512,10 +531,10 @@ class _Job:
             out[j, :] = vals
         return out.T
 
-    def _score(self, X: np.ndarray) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+    def _score(self, X: Any, n_jobs: int | None) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
         b = self.booster
         k = b.num_outputs
-        kw: dict[str, Any] = {"n_jobs": self.n_jobs}
+        kw: dict[str, Any] = {"n_jobs": n_jobs}
         if self.device != "cpu":
             kw["device"] = self.device
         primary = "raw" if "raw" in self.kinds else "value"
@@ -528,12 +547,12 @@ class _Job:
             cols.extend((names[j], np.ascontiguousarray(pred[:, j])) for j in range(k))
         pos = k
         if "leaf" in self.kinds:
-            leaf = np.asarray(b.predict(X, output="leaf", n_jobs=self.n_jobs))
+            leaf = np.asarray(b.predict(X, output="leaf", n_jobs=n_jobs))
             for t in range(leaf.shape[1]):
                 cols.append((names[pos + t], np.ascontiguousarray(leaf[:, t])))
             pos += leaf.shape[1]
         if "contrib" in self.kinds:
-            c = np.asarray(b.predict(X, output="contrib", n_jobs=self.n_jobs))
+            c = np.asarray(b.predict(X, output="contrib", n_jobs=n_jobs))
             c = c.reshape(c.shape[0], -1)
             for t in range(c.shape[1]):
                 cols.append((names[pos + t], np.ascontiguousarray(c[:, t])))
@@ -630,7 +649,32 @@ class _Job:
             ]
             for t in threads:
                 t.start()
-            buf = np.empty((len(self.features), self.batch_rows), dtype=np.float32)
+            workers, per_worker = _scorer_layout(self.device, self.n_jobs)
+            pool = concurrent.futures.ThreadPoolExecutor(workers, "sapwood-score") \
+                if workers > 1 else None
+            # Batches being scored, oldest first: (batch index, first row, rows, input batch,
+            # features, future or finished result). Finished in order, so the output keeps
+            # the input's row order.
+            pending: collections.deque[tuple[int, int, int, Any, Any, Any]] = \
+                collections.deque()
+            spare: list[np.ndarray] = []  # feature buffers of finished batches, reused
+
+            def finish() -> None:
+                index, row0, n, item, X, job = pending.popleft()
+                try:
+                    cols, pred = job.result() if pool is not None else job
+                except SapwoodError as e:
+                    raise type(e)(f"{self._where(index, (row0, row0 + n))}: {e}") from None
+                if self.profiler is not None:
+                    self.profiler.add(X, pred)
+                if isinstance(X, np.ndarray):
+                    spare.append(X.base if X.base is not None else X)
+                arrays = [item.column(c) for c in self.id_columns]
+                arrays += [pa.array(a) for _, a in cols]
+                _put(q_out, pa.RecordBatch.from_arrays(arrays, schema=out_schema), stop)
+                if self.progress is not None:
+                    self.progress(n)
+
             try:
                 while True:
                     item = _get(q_in, stop)
@@ -639,31 +683,37 @@ class _Job:
                     if isinstance(item, _Failure):
                         raise item.exc
                     n = item.num_rows
-                    if n > buf.shape[1]:
-                        buf = np.empty((len(self.features), n), dtype=np.float32)
                     if self.booster_has_categorical:
                         # categories map by value through the model's schema (Booster.predict)
                         X = pa.Table.from_batches([item]).select(self.features)
                     else:
+                        buf = spare.pop() if spare else None
+                        if buf is None or n > buf.shape[1]:
+                            buf = np.empty((len(self.features), max(n, self.batch_rows)),
+                                           dtype=np.float32)
                         X = self._matrix(item, buf)
-                    try:
-                        cols, pred = self._score(X)
-                    except SapwoodError as e:
-                        raise type(e)(
-                            f"{self._where(self.batch, (self.row0, self.row0 + n))}: {e}"
-                        ) from None
-                    if self.profiler is not None:
-                        self.profiler.add(X, pred)
-                    arrays = [item.column(c) for c in self.id_columns]
-                    arrays += [pa.array(a) for _, a in cols]
-                    _put(q_out, pa.RecordBatch.from_arrays(arrays, schema=out_schema), stop)
+                    if pool is not None:
+                        job: Any = pool.submit(self._score, X, per_worker)
+                    else:
+                        try:
+                            job = self._score(X, per_worker)
+                        except SapwoodError as e:
+                            raise type(e)(
+                                f"{self._where(self.batch, (self.row0, self.row0 + n))}: {e}"
+                            ) from None
+                    pending.append((self.batch, self.row0, n, item, X, job))
                     self.batch += 1
                     self.row0 += n
-                    if self.progress is not None:
-                        self.progress(n)
+                    if len(pending) >= workers:
+                        finish()
+                while pending:
+                    finish()
                 _put(q_out, _END, stop)
             except _Stop:
                 pass
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
             for t in threads:
                 t.join()
             if write_errors:
