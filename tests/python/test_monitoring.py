@@ -226,6 +226,17 @@ def test_schema_mismatches_fail_naming_the_column():
     json.loads(rep.to_json())
 
 
+def test_unexpected_columns_are_named_for_every_table_kind():
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(11)
+    df = _frame(rng, 2000, 2)
+    ref = Profile.from_data(df)
+    cur = df.assign(extra=1.0)
+    for data in (cur, pa.Table.from_pandas(cur, preserve_index=False)):
+        rep = compare(ref, data)
+        assert rep.dataset["unexpected_columns"] == ["extra"], type(data)
+
+
 def test_row_count_and_empty_batch():
     rng = np.random.default_rng(12)
     ref = Profile.from_data(_frame(rng, 5000, 2))

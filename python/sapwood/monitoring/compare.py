@@ -409,13 +409,14 @@ def _dataset_checks(ref: Profile, cur: Profile, features: dict[str, dict[str, An
 
 # ---------------------------------------------------------------------------- helpers
 def _data_column_names(data: Any) -> list[str]:
+    # pyarrow first: a Table's ``columns`` are its column arrays, not their names
+    if hasattr(data, "column_names"):
+        return [str(c) for c in data.column_names]
     if hasattr(data, "columns") and not isinstance(data, np.ndarray):
         cols = data.columns
         if callable(cols):  # pragma: no cover - defensive
             cols = cols()
         return [str(c) for c in cols]
-    if hasattr(data, "column_names"):
-        return [str(c) for c in data.column_names]
     shape = getattr(data, "shape", None)
     if shape is not None and len(shape) == 2:
         return [f"f{i}" for i in range(int(shape[1]))]
