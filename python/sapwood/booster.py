@@ -47,6 +47,9 @@ class Booster:
         self._forest: Any = None
         # LightGBM's category lists of the pandas categorical columns (imported models only).
         self.pandas_categorical: list[list[Any]] | None = None
+        # Imported LightGBM models: the features pandas_categorical's lists belong to, in order
+        # (lets Arrow / polars tables and files map categories by value, as pandas frames do).
+        self.pandas_categorical_features: list[str] | None = None
         self._threads: int | None = None  # resolved n_jobs, cached: predict is called per row
         # The training data's schema (sapwood.data): one plain dict per feature with name,
         # position, kind ("numeric" | "bool" | "categorical"), dtype and, for categorical
@@ -107,7 +110,10 @@ class Booster:
 
     @property
     def categorical_features(self) -> list[str]:
-        """Names of the features trained as categorical."""
+        """Names of the features trained as categorical (for an imported LightGBM model, those
+        its ``pandas_categorical`` lists belong to)."""
+        if self.schema is None and self.pandas_categorical_features is not None:
+            return list(self.pandas_categorical_features)
         return [s["name"] for s in (self.schema or []) if s.get("kind") == "categorical"]
 
     def _matrix(self, X: Any) -> np.ndarray:
@@ -118,6 +124,11 @@ class Booster:
         ):
             # Tables by column name, categories through the stored values (sapwood.data).
             return encode_for_schema(X, self.schema)
+        if self.pandas_categorical is not None and not isinstance(X, np.ndarray) \
+                and not _is_pandas_frame(X):
+            # Another table (Arrow, polars, a file's batch): categories by value, as LightGBM
+            # maps a pandas frame's category columns.
+            return encode_for_schema(X, self._pandas_categorical_schema())
         if _is_pandas_frame(X):
             cols = [str(c) for c in X.columns]
             missing = [f for f in self.feature_names if f not in cols]
@@ -135,6 +146,20 @@ class Booster:
                 f"X has {arr.shape[1]} features but the model was trained on {self.num_features}"
             )
         return arr
+
+    def _pandas_categorical_schema(self) -> list[dict[str, Any]]:
+        cats = self.pandas_categorical or []
+        names = self.pandas_categorical_features
+        if names is None or len(names) != len(cats):
+            raise SchemaError(
+                "this imported LightGBM model does not say which features its "
+                "pandas_categorical lists belong to: pass a pandas DataFrame whose categorical "
+                "features have the category dtype"
+            )
+        by_name = dict(zip(names, cats, strict=True))
+        return [{"name": f, "kind": "categorical", "categories": list(by_name[f])}
+                if f in by_name else {"name": f, "kind": "numeric"}
+                for f in self.feature_names]
 
     def _encode_pandas_categorical(self, X: Any) -> Any:
         """Categorical columns -> codes of the categories LightGBM saw (unseen/NA -> NaN)."""

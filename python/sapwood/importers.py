@@ -422,6 +422,8 @@ def _lgb_sections(text: str) -> tuple[dict[str, str], list[dict[str, str]], str 
             in_params = False
             continue
         if in_params:
+            if line.startswith("[categorical_feature:"):
+                header["[categorical_feature]"] = line[len("[categorical_feature:"):-1].strip()
             continue
         if line == "end of trees" or line.startswith("feature_importances:"):
             cur = {}
@@ -489,7 +491,30 @@ def _import_lightgbm(data: bytes) -> Booster:
             booster.pandas_categorical = json.loads(pandas_cat)
         except json.JSONDecodeError:
             raise ModelFormatError("field 'pandas_categorical' is not valid JSON") from None
+        if booster.pandas_categorical is not None:
+            cat_idx = _lgb_categorical_indices(header, nfeat)
+            if cat_idx is not None and len(cat_idx) == len(booster.pandas_categorical):
+                booster.pandas_categorical_features = [booster.feature_names[i]
+                                                       for i in cat_idx]
     return _finish(booster)
+
+
+def _lgb_categorical_indices(header: dict[str, str], nfeat: int) -> list[int] | None:
+    """The categorical features' indices, in column order: from the training parameters, else
+    from ``feature_infos`` (a categorical feature lists its categories, a numeric one its
+    [min:max] range). None when neither says."""
+    raw = header.get("[categorical_feature]")
+    if raw is not None:
+        try:
+            idx = sorted({int(v) for v in raw.replace(",", " ").split()})
+        except ValueError:
+            idx = []
+        if idx and all(0 <= i < nfeat for i in idx):
+            return idx
+    infos = header.get("feature_infos", "").split()
+    if len(infos) != nfeat:
+        return None
+    return [i for i, v in enumerate(infos) if v != "none" and not v.startswith("[")]
 
 
 def _lgb_tree(t: dict[str, str], ti: int, nfeat: int) -> dict[str, np.ndarray]:

@@ -227,6 +227,8 @@ def _model_dict(b: Booster) -> dict[str, Any]:
         **({"schema": [dict(f) for f in b.schema]} if b.schema is not None else {}),
         **({"pandas_categorical": b.pandas_categorical}
            if b.pandas_categorical is not None else {}),
+        **({"pandas_categorical_features": list(b.pandas_categorical_features)}
+           if b.pandas_categorical_features is not None else {}),
         **({"reference_profile": b.reference_profile.to_dict()}
            if b.reference_profile is not None else {}),
         "trees": [{"output": int(k), "arrays": dict(t)}
@@ -546,6 +548,14 @@ def _build_booster(model: dict[str, Any]) -> Booster:
     if pc is not None and (not isinstance(pc, list) or not all(isinstance(c, list) for c in pc)):
         raise _fail("field 'model.pandas_categorical' must be null or a list of lists")
     b.pandas_categorical = pc
+    pcf = model.get("pandas_categorical_features")
+    if pcf is not None and (
+        not isinstance(pcf, list) or not all(isinstance(c, str) for c in pcf)
+        or not set(pcf) <= set(b.feature_names) or pc is None or len(pcf) != len(pc)
+    ):
+        raise _fail("field 'model.pandas_categorical_features' must be null or a list of "
+                    "feature names, one per pandas_categorical list")
+    b.pandas_categorical_features = pcf
     rp = model.get("reference_profile")
     if rp is not None:
         from .profile import Profile

@@ -308,6 +308,7 @@ class _Job:
         self.profiler = profiler
         self.progress = progress
         self.features: list[str] = list(booster.feature_names)
+        # categories map by value through the model (Booster.predict on the batch's table)
         self.booster_has_categorical = bool(getattr(booster, "categorical_features", None))
         self.batch = 0  # index of the batch being processed (for messages)
         self.row0 = 0
@@ -373,8 +374,11 @@ class _Job:
         # Feature columns are read as float32 whatever the first block looks like (a later
         # "1.5" after integer-looking rows must not fail); empty fields are nulls (NaN).
         delim = "\t" if self.part.source.lower().endswith((".tsv", ".tsv.gz")) else ","
-        convert = pacsv.ConvertOptions(column_types={f: pa.float32() for f in self.features},
-                                       strings_can_be_null=True)
+        # (Categorical features keep their inferred type: they map by value.)
+        cats = set(getattr(self.booster, "categorical_features", None) or [])
+        convert = pacsv.ConvertOptions(
+            column_types={f: pa.float32() for f in self.features if f not in cats},
+            strings_can_be_null=True)
         if columns is not None:
             convert.include_columns = columns
         return (pacsv.ParseOptions(delimiter=delim), convert,

@@ -156,6 +156,56 @@ def test_lightgbm_pandas_categorical() -> None:
     np.testing.assert_allclose(sb.predict(test), bst.predict(test), atol=1e-5)
 
 
+def test_lightgbm_pandas_categorical_from_tables_files_and_model_files(tmp_path) -> None:
+    """Arrow tables, Parquet and CSV files map the categories by value, as a pandas frame
+    does in LightGBM; the model file keeps which features the lists belong to."""
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    from sapwood.scoring import score
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    # two categorical columns, one carrying no signal (it still counts for the list order)
+    df = pd.DataFrame({
+        "a": rng.standard_normal(n),
+        "u": pd.Categorical(np.array(["p", "q"])[rng.integers(0, 2, n)]),
+        "b": pd.Categorical(np.array(list("abcdefgh"))[rng.integers(0, 8, n)]),
+        "c": rng.standard_normal(n),
+    })
+    y = (df.b.isin(["b", "d"]) ^ (df.a > 0)).astype(int)
+    bst = lgb.train({"objective": "binary", "verbose": -1, "min_data_per_group": 5,
+                     "num_threads": 1}, lgb.Dataset(df, y), 10)
+    sb = import_model(bst.model_to_string().encode())
+    assert sb.pandas_categorical_features == ["u", "b"]
+    assert sb.categorical_features == ["u", "b"]
+    test = df.iloc[:400].copy()
+    test.loc[:10, "b"] = None
+    # categories in another order and an unseen one: mapped by value (unseen -> missing)
+    b = test.b.astype(object)
+    b[20:30] = "z"
+    test["b"] = pd.Categorical(b, categories=["z", *reversed("abcdefgh")])
+    want = bst.predict(test)
+    table = pa.Table.from_pandas(test, preserve_index=False)
+    np.testing.assert_allclose(sb.predict(table), want, atol=1e-6)
+    path = tmp_path / "m.sapwood"
+    sb.save(path)
+    back = sapwood.load(path)
+    assert back.pandas_categorical_features == ["u", "b"]
+    np.testing.assert_allclose(back.predict(table), want, atol=1e-6)
+    # files through the scoring job: Parquet (dictionary columns) and CSV (strings)
+    pq.write_table(table.append_column("id", pa.array(np.arange(len(test)))), tmp_path / "in.parquet")
+    test.assign(id=np.arange(len(test))).to_csv(tmp_path / "in.csv", index=False)
+    for src in ("in.parquet", "in.csv"):
+        score(path, str(tmp_path / src), str(tmp_path / f"{src}.out.parquet"), id_columns=["id"])
+        got = pq.read_table(tmp_path / f"{src}.out.parquet")
+        np.testing.assert_allclose(got["prediction"].to_numpy(), want, atol=1e-6, err_msg=src)
+    # numpy input keeps LightGBM's meaning: the codes themselves
+    codes = test.assign(u=test.u.cat.codes, b=test.b.cat.codes.replace(-1, np.nan)).to_numpy(
+        dtype=float)
+    np.testing.assert_allclose(sb.predict(codes), bst.predict(codes), atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- malformed
 def _xgb_doc() -> dict:  # type: ignore[type-arg]
     X, y = make_data(n=300)
