@@ -231,3 +231,18 @@ def test_sklearn_regressor_objective() -> None:
     assert reg.booster_.params["tweedie_variance_power"] == 1.2
     with pytest.raises(ParameterError, match="objective"):
         sapwood.GBMRegressor(objective="binary").fit(X, (y > 1).astype(float))
+
+
+def test_validation_gate_metrics() -> None:
+    from sapwood.validation.gates import _metric
+
+    X, y = _count_data("tweedie", 1000, 11)
+    b = sapwood.train({"objective": "tweedie", "tweedie_variance_power": 1.3, "n_estimators": 5,
+                       "n_jobs": 1}, sapwood.Dataset(X, y))
+    pred = b.predict(X)
+    assert _metric("tweedie_nloglik", b, y, pred, None, 0.5) == pytest.approx(
+        M.tweedie_nloglik(y, pred, power=1.3), rel=1e-12)
+    assert _metric("rmse", b, y, pred, None, 0.5) == pytest.approx(M.rmse(y, pred))
+    reg = sapwood.train({"n_estimators": 2, "n_jobs": 1}, sapwood.Dataset(X, y))
+    with pytest.raises(DataError, match="poisson, gamma or tweedie"):
+        _metric("poisson_deviance", reg, y, reg.predict(X), None, 0.5)
