@@ -246,3 +246,16 @@ def test_validation_gate_metrics() -> None:
     reg = sapwood.train({"n_estimators": 2, "n_jobs": 1}, sapwood.Dataset(X, y))
     with pytest.raises(DataError, match="poisson, gamma or tweedie"):
         _metric("poisson_deviance", reg, y, reg.predict(X), None, 0.5)
+
+
+@pytest.mark.parametrize("obj", ["poisson", "gamma", "tweedie"])
+def test_same_model_on_any_thread_count(obj: str) -> None:
+    X, y = _count_data(obj, 3000, 12)
+    y = y + (0.1 if obj == "gamma" else 0.0)
+    models = [sapwood.train({"objective": obj, "n_estimators": 10, "subsample": 0.8,
+                             "n_jobs": nj}, sapwood.Dataset(X, y), reference_profile=False)
+              for nj in (1, 2)]
+    np.testing.assert_array_equal(models[0].predict(X, output="raw"),
+                                  models[1].predict(X, output="raw"))
+    assert [t["value"].tolist() for t in models[0]._trees] == \
+        [t["value"].tolist() for t in models[1]._trees]
