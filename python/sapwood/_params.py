@@ -176,8 +176,8 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
                  "cat_ts_min_categories"):
         p[name] = _number(name, p[name], integer=True)
     for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
-                 "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2", "cat_ts_prior_weight",
-                 "tweedie_variance_power", "poisson_max_delta_step"):
+                 "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2",
+                 "cat_ts_prior_weight", "tweedie_variance_power", "poisson_max_delta_step"):
         p[name] = _number(name, p[name])
     check("n_estimators", p["n_estimators"] >= 1, ">= 1")
     check("learning_rate", 0 < p["learning_rate"] < float("inf"), "> 0 and finite")

@@ -4,24 +4,25 @@
 as the source library (float32 feature comparisons, as both libraries do):
 
 * XGBoost ``gbtree`` models with objective ``reg:squarederror`` (and the other identity-link
-  regressions), ``binary:logistic`` / ``reg:logistic``, ``multi:softprob`` /
-  ``multi:softmax`` (sapwood returns class probabilities for both), ``count:poisson``,
-  ``reg:gamma`` and ``reg:tweedie`` (log link: sapwood objectives "poisson", "gamma",
-  "tweedie", value = exp(raw); the tweedie power is read from
-  ``tweedie_regression_param.tweedie_variance_power``), and the objectives whose prediction is
-  the raw margin, ``binary:logitraw`` and ``rank:pairwise`` / ``rank:ndcg`` / ``rank:map``
-  (imported as "regression", the identity link). XGBoost sends a row left
-  when ``x < split_condition``; sapwood's test is ``x <= threshold``, so the threshold becomes
-  the next float32 below the split condition, which is the same test on every float32 input.
-  ``base_score`` is read as XGBoost stores it (a probability for logistic objectives, a mean on the response scale for the log-link ones (margin =
-  log(base_score)), a margin otherwise; a scalar or, from XGBoost 3, a per-output vector). Categorical splits raise
-  :class:`ModelFormatError` (not supported yet).
+  regressions), ``binary:logistic`` / ``reg:logistic``, ``multi:softprob`` / ``multi:softmax``
+  (sapwood returns class probabilities for both), ``count:poisson``, ``reg:gamma`` and
+  ``reg:tweedie`` (log link: sapwood objectives "poisson", "gamma", "tweedie", value =
+  exp(raw); the tweedie power is read from ``tweedie_regression_param.tweedie_variance_power``),
+  and the objectives whose prediction is the raw margin, ``binary:logitraw`` and
+  ``rank:pairwise`` / ``rank:ndcg`` / ``rank:map`` (imported as "regression", the identity
+  link). XGBoost sends a row left when ``x < split_condition``; sapwood's test is
+  ``x <= threshold``, so the threshold becomes the next float32 below the split condition,
+  which is the same test on every float32 input. ``base_score`` is read as XGBoost stores it
+  (a probability for the logistic objectives, a mean on the response scale for the log-link
+  ones: margin = log(base_score), a margin otherwise; a scalar or, from XGBoost 3, a
+  per-output vector). Categorical splits raise :class:`ModelFormatError` (not supported yet).
 * LightGBM text models with objectives ``regression*``/``huber``/``fair``/``quantile``/``mape``
   and the ranking ``lambdarank`` / ``rank_xendcg`` (identity), ``binary`` / ``cross_entropy``
   (``xentropy``) (sigmoid), ``multiclass`` (softmax) and ``poisson`` / ``gamma`` / ``tweedie``
-  (log link; ``tweedie_variance_power`` from the objective line). Missing
-  types None / Zero / NaN, ``default_left``, zero-as-missing and categorical bitset splits are
-  all reproduced; the ``pandas_categorical`` line is kept as ``booster.pandas_categorical``.
+  (log link; LightGBM's raw scores already include the initial score; the tweedie power comes
+  from the objective line or the parameters section). Missing types None / Zero / NaN,
+  ``default_left``, zero-as-missing and categorical bitset splits are all reproduced; the
+  ``pandas_categorical`` line is kept as ``booster.pandas_categorical``.
 
 The imported Booster has no bin edges (it was not trained here); its trees carry the source's
 cover (XGBoost ``sum_hessian``, LightGBM data counts) in ``hess``, so ``output="contrib"``
