@@ -51,6 +51,8 @@ void BindTraining(py::module_& m) {
              opt("cat_smooth", p.grow.cat_smooth);
              opt("cat_l2", p.grow.cat_l2);
              opt("min_data_per_group", p.grow.min_data_per_group);
+             opt("tweedie_variance_power", p.objective_params.tweedie_variance_power);
+             opt("poisson_max_delta_step", p.objective_params.poisson_max_delta_step);
              return std::make_unique<Trainer>(data, ToVector(label), ToVector(weight), p);
            }),
            py::arg("data"), py::arg("label"), py::arg("weight"), py::arg("params"))
@@ -129,6 +131,36 @@ void BindTraining(py::module_& m) {
         obj.Transform(data, n, n_threads);
       },
       py::arg("objective"), py::arg("num_class"), py::arg("raw"), py::arg("n_threads"));
+
+  m.def(
+      "objective_gradients",
+      [](const std::string& objective, const py::array_t<double, py::array::c_style |
+                                                             py::array::forcecast>& scores,
+         const py::object& label, const py::object& weight, const py::dict& params) {
+        // For tests: the built-in objective's labels check, initial score and grad/hess of a
+        // single-output objective at the given raw scores. Returns (init_score, grad, hess).
+        ObjectiveParams op;
+        if (params.contains("tweedie_variance_power"))
+          op.tweedie_variance_power = params["tweedie_variance_power"].cast<double>();
+        if (params.contains("poisson_max_delta_step"))
+          op.poisson_max_delta_step = params["poisson_max_delta_step"].cast<double>();
+        Objective obj(ParseObjective(objective), 1, op);
+        if (obj.NumOutputs() != 1) throw ParameterError("single-output objectives only");
+        const std::vector<double> y = ToVector(label), w = ToVector(weight);
+        const std::int64_t n = static_cast<std::int64_t>(y.size());
+        if (scores.ndim() != 1 || scores.size() != n) throw DataError("scores need one per label");
+        if (!w.empty() && static_cast<std::int64_t>(w.size()) != n) {
+          throw DataError("weight needs one value per label");
+        }
+        obj.CheckLabels(y.data(), n);
+        const double* wp = w.empty() ? nullptr : w.data();
+        std::vector<double> init = obj.InitScore(y.data(), wp, n);
+        std::vector<double> g(static_cast<std::size_t>(n)), h(static_cast<std::size_t>(n));
+        obj.Gradients(scores.data(), y.data(), wp, n, g.data(), h.data(), 1);
+        return py::make_tuple(ToArray(init), ToArray(g), ToArray(h));
+      },
+      py::arg("objective"), py::arg("scores"), py::arg("label"), py::arg("weight"),
+      py::arg("params"));
 }
 
 }  // namespace sapwood::bindings

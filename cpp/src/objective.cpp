@@ -13,16 +13,31 @@ ObjectiveKind ParseObjective(const std::string& name) {
   if (name == "regression" || name == "l2" || name == "squared_error") return ObjectiveKind::kRegression;
   if (name == "binary" || name == "logloss") return ObjectiveKind::kBinary;
   if (name == "multiclass" || name == "softmax") return ObjectiveKind::kMulticlass;
+  if (name == "poisson" || name == "count:poisson") return ObjectiveKind::kPoisson;
+  if (name == "gamma" || name == "reg:gamma") return ObjectiveKind::kGamma;
+  if (name == "tweedie" || name == "reg:tweedie") return ObjectiveKind::kTweedie;
   throw ParameterError("unknown objective '" + name +
-                       "' (expected 'regression', 'binary' or 'multiclass')");
+                       "' (expected 'regression', 'binary', 'multiclass', 'poisson', 'gamma' "
+                       "or 'tweedie')");
 }
 
-Objective::Objective(ObjectiveKind kind, int num_class) : kind_(kind), num_class_(num_class) {
+Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& params)
+    : kind_(kind), num_class_(num_class), params_(params) {
   if (kind_ == ObjectiveKind::kMulticlass && num_class_ < 2) {
     throw ParameterError("num_class must be >= 2 for the multiclass objective, got " +
                          std::to_string(num_class_));
   }
   if (kind_ != ObjectiveKind::kMulticlass) num_class_ = 1;
+  const double p = params_.tweedie_variance_power;
+  if (kind_ == ObjectiveKind::kTweedie && !(p > 1.0 && p < 2.0)) {
+    throw ParameterError("parameter 'tweedie_variance_power' must be in (1, 2), got " +
+                         std::to_string(p));
+  }
+  const double mds = params_.poisson_max_delta_step;
+  if (kind_ == ObjectiveKind::kPoisson && !(mds >= 0.0 && std::isfinite(mds))) {
+    throw ParameterError("parameter 'poisson_max_delta_step' must be >= 0 and finite, got " +
+                         std::to_string(mds));
+  }
 }
 
 void Objective::CheckLabels(const double* y, std::int64_t n) const {
@@ -40,6 +55,15 @@ void Objective::CheckLabels(const double* y, std::int64_t n) const {
         (v < 0 || v >= num_class_ || v != std::floor(v))) {
       throw DataError("multiclass objective needs integer labels in [0, " +
                       std::to_string(num_class_) + "); row " + std::to_string(i) + " has " +
+                      std::to_string(v));
+    }
+    if ((kind_ == ObjectiveKind::kPoisson || kind_ == ObjectiveKind::kTweedie) && v < 0) {
+      throw DataError(std::string(kind_ == ObjectiveKind::kPoisson ? "poisson" : "tweedie") +
+                      " objective needs labels >= 0; row " + std::to_string(i) + " has " +
+                      std::to_string(v));
+    }
+    if (kind_ == ObjectiveKind::kGamma && !(v > 0)) {
+      throw DataError("gamma objective needs labels > 0; row " + std::to_string(i) + " has " +
                       std::to_string(v));
     }
   }
@@ -69,6 +93,15 @@ std::vector<double> Objective::InitScore(const double* y, const double* w, std::
     swy += wi * y[i];
   }
   const double mean = sw > 0 ? swy / sw : 0.0;
+  if (LogLink()) {
+    // log link: the constant that minimises each of these losses is log(weighted mean)
+    if (!(mean > 0)) {
+      throw DataError(std::string("the weighted mean label is ") + std::to_string(mean) +
+                      ": the log-link objectives need a positive mean (its log is the initial "
+                      "score); every label (or every weight) is zero");
+    }
+    return {std::log(mean)};
+  }
   if (kind_ == ObjectiveKind::kBinary) {
     const double p = std::min(std::max(mean, 1e-15), 1 - 1e-15);
     return {std::log(p / (1 - p))};
@@ -114,6 +147,30 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
           }
           break;
         }
+        case ObjectiveKind::kPoisson: {
+          // loss exp(f) - y f; the hessian is inflated by exp(max_delta_step) (LightGBM's
+          // safeguard against huge steps where y is 0 and exp(f) is tiny)
+          const double ef = std::exp(scores[i]);
+          grad[i] = (ef - y[i]) * wi;
+          hess[i] = std::exp(scores[i] + params_.poisson_max_delta_step) * wi;
+          break;
+        }
+        case ObjectiveKind::kGamma: {
+          // loss y exp(-f) + f
+          const double ye = y[i] * std::exp(-scores[i]);
+          grad[i] = (1.0 - ye) * wi;
+          hess[i] = std::max(ye, 1e-16) * wi;
+          break;
+        }
+        case ObjectiveKind::kTweedie: {
+          // loss -y exp((1-p) f) / (1-p) + exp((2-p) f) / (2-p)
+          const double rho = params_.tweedie_variance_power;
+          const double e1 = std::exp((1.0 - rho) * scores[i]);
+          const double e2 = std::exp((2.0 - rho) * scores[i]);
+          grad[i] = (-y[i] * e1 + e2) * wi;
+          hess[i] = std::max(-y[i] * (1.0 - rho) * e1 + (2.0 - rho) * e2, 1e-16) * wi;
+          break;
+        }
       }
     }
   });
@@ -128,6 +185,8 @@ void Objective::Transform(double* raw, std::int64_t n, int n_threads) const {
     for (std::int64_t i = r0; i < r1; ++i) {
       if (kind_ == ObjectiveKind::kBinary) {
         raw[i] = 1.0 / (1.0 + std::exp(-raw[i]));
+      } else if (LogLink()) {
+        raw[i] = std::exp(raw[i]);
       } else {
         double* s = raw + i * K;
         double mx = s[0];

@@ -34,7 +34,7 @@ int BitLength(std::uint64_t v) {
 Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> labels,
                  std::vector<double> weights, const TrainParams& params)
     : data_(std::move(data)), labels_(std::move(labels)), weights_(std::move(weights)),
-      params_(params), objective_(params.objective, params.num_class) {
+      params_(params), objective_(params.objective, params.num_class, params.objective_params) {
   const std::int64_t n = data_->NumRows();
   if (n == 0) throw DataError("training data has zero rows");
   if (n > 0xFFFFFFFFll) throw DataError("training data has more than 2^32 rows");

@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'openmp', 'profile_numeric', 'ranking_metrics', 'set_predict_kernel', 'set_predict_simd', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_numeric', 'ranking_metrics', 'set_predict_kernel', 'set_predict_simd', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -134,6 +134,8 @@ def set_predict_simd(enabled: bool) -> None:
     """
     Switch the AVX2 prediction kernels off (False) or back on where the CPU has them; for tests and benchmarks of the portable kernels.
     """
+def objective_gradients(objective: str, scores: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], label: typing.Any, weight: typing.Any, params: dict[str, typing.Any]) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    ...
 def transform_scores(objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, raw: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 __version__: str = '0.1.0'

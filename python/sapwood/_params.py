@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "cat_encoding": "native",
     "cat_ts_min_categories": 64,
     "cat_ts_prior_weight": 1.0,
+    # log-link objectives (poisson, gamma, tweedie); the defaults are LightGBM's
+    "tweedie_variance_power": 1.5,
+    "poisson_max_delta_step": 0.7,
 }
 
 OBJECTIVES = {
@@ -56,6 +59,16 @@ OBJECTIVES = {
     "multiclass": "multiclass",
     "softmax": "multiclass",
     "multi:softprob": "multiclass",
+    # log link: the prediction is exp(raw margin)
+    "poisson": "poisson",
+    "count:poisson": "poisson",
+    "regression_poisson": "poisson",
+    "gamma": "gamma",
+    "reg:gamma": "gamma",
+    "regression_gamma": "gamma",
+    "tweedie": "tweedie",
+    "reg:tweedie": "tweedie",
+    "regression_tweedie": "tweedie",
 }
 
 # The names LightGBM, XGBoost and scikit-learn users type for the same parameters (only those
@@ -148,7 +161,8 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     obj = p["objective"]
     if not isinstance(obj, str) or obj not in OBJECTIVES:
         raise ParameterError(
-            f"unknown objective {obj!r}; expected one of 'regression', 'binary', 'multiclass'"
+            f"unknown objective {obj!r}; expected one of 'regression', 'binary', 'multiclass', "
+            "'poisson', 'gamma', 'tweedie'"
         )
     p["objective"] = OBJECTIVES[obj]
 
@@ -162,7 +176,8 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
                  "cat_ts_min_categories"):
         p[name] = _number(name, p[name], integer=True)
     for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
-                 "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2", "cat_ts_prior_weight"):
+                 "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2",
+                 "cat_ts_prior_weight", "tweedie_variance_power", "poisson_max_delta_step"):
         p[name] = _number(name, p[name])
     check("n_estimators", p["n_estimators"] >= 1, ">= 1")
     check("learning_rate", 0 < p["learning_rate"] < float("inf"), "> 0 and finite")
@@ -188,6 +203,9 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
           "'native', 'target_stats' or 'auto'")
     check("cat_ts_min_categories", p["cat_ts_min_categories"] >= 0, ">= 0")
     check("cat_ts_prior_weight", 0 < p["cat_ts_prior_weight"] < float("inf"), "> 0 and finite")
+    check("tweedie_variance_power", 1 < p["tweedie_variance_power"] < 2, "in (1, 2)")
+    check("poisson_max_delta_step", 0 <= p["poisson_max_delta_step"] < float("inf"),
+          ">= 0 and finite")
     if p["max_depth"] < 0:
         p["max_depth"] = -1
     if p["objective"] == "multiclass":
@@ -212,5 +230,6 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("num_leaves", "max_depth", "min_child_samples", "min_child_weight", "min_split_gain",
             "reg_lambda", "reg_alpha", "learning_rate", "objective", "num_class", "subsample",
             "colsample_bytree", "random_state", "n_jobs", "max_cat_to_onehot", "max_cat_threshold",
-            "cat_smooth", "cat_l2", "min_data_per_group")
+            "cat_smooth", "cat_l2", "min_data_per_group", "tweedie_variance_power",
+            "poisson_max_delta_step")
     return {k: p[k] for k in keys}

@@ -19,7 +19,7 @@ from .errors import DataError, ParameterError, SapwoodError
 __all__ = ["cuda_available", "cuda_compiled", "predict_cuda"]
 
 _TRANSFORM = {"regression": 0, "l2": 0, "squared_error": 0, "binary": 1, "logloss": 1,
-              "multiclass": 2, "softmax": 2}
+              "multiclass": 2, "softmax": 2, "poisson": 3, "gamma": 3, "tweedie": 3}
 
 
 def cuda_compiled() -> bool:

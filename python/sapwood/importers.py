@@ -4,21 +4,31 @@
 as the source library (float32 feature comparisons, as both libraries do):
 
 * XGBoost ``gbtree`` models with objective ``reg:squarederror`` (and the other identity-link
-  regressions), ``binary:logistic`` / ``reg:logistic`` and ``multi:softprob`` /
-  ``multi:softmax`` (sapwood returns class probabilities for both). XGBoost sends a row left
-  when ``x < split_condition``; sapwood's test is ``x <= threshold``, so the threshold becomes
-  the next float32 below the split condition, which is the same test on every float32 input.
-  ``base_score`` is read as XGBoost stores it (a probability for logistic objectives, a margin
-  otherwise; a scalar or, from XGBoost 3, a per-output vector). Categorical splits raise
-  :class:`ModelFormatError` (not supported yet).
+  regressions), ``binary:logistic`` / ``reg:logistic``, ``multi:softprob`` / ``multi:softmax``
+  (sapwood returns class probabilities for both), ``count:poisson``, ``reg:gamma`` and
+  ``reg:tweedie`` (log link: sapwood objectives "poisson", "gamma", "tweedie", value =
+  exp(raw); the tweedie power is read from ``tweedie_regression_param.tweedie_variance_power``),
+  and the objectives whose prediction is the raw margin, ``binary:logitraw`` and
+  ``rank:pairwise`` / ``rank:ndcg`` / ``rank:map`` (imported as "regression", the identity
+  link). XGBoost sends a row left when ``x < split_condition``; sapwood's test is
+  ``x <= threshold``, so the threshold becomes the next float32 below the split condition,
+  which is the same test on every float32 input. ``base_score`` is read as XGBoost stores it
+  (a probability for the logistic objectives, a mean on the response scale for the log-link
+  ones: margin = log(base_score), a margin otherwise; a scalar or, from XGBoost 3, a
+  per-output vector). Categorical splits raise :class:`ModelFormatError` (not supported yet).
 * LightGBM text models with objectives ``regression*``/``huber``/``fair``/``quantile``/``mape``
-  (identity), ``binary`` / ``cross_entropy`` (sigmoid) and ``multiclass`` (softmax). Missing
-  types None / Zero / NaN, ``default_left``, zero-as-missing and categorical bitset splits are
-  all reproduced; the ``pandas_categorical`` line is kept as ``booster.pandas_categorical``.
+  and the ranking ``lambdarank`` / ``rank_xendcg`` (identity), ``binary`` / ``cross_entropy``
+  (``xentropy``) (sigmoid), ``multiclass`` (softmax) and ``poisson`` / ``gamma`` / ``tweedie``
+  (log link; LightGBM's raw scores already include the initial score; the tweedie power comes
+  from the objective line or the parameters section). Missing types None / Zero / NaN,
+  ``default_left``, zero-as-missing and categorical bitset splits are all reproduced; the
+  ``pandas_categorical`` line is kept as ``booster.pandas_categorical``.
 
 The imported Booster has no bin edges (it was not trained here); its trees carry the source's
 cover (XGBoost ``sum_hessian``, LightGBM data counts) in ``hess``, so ``output="contrib"``
-matches the source library's ``pred_contrib``.
+matches the source library's ``pred_contrib``. The source objective is kept as
+``booster.params["source"]`` (e.g. ``"xgboost:rank:pairwise"``). Any other objective raises
+:class:`ModelFormatError` naming the field.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -141,8 +152,23 @@ _XGB_IDENTITY = {
     "reg:squarederror", "reg:linear", "reg:absoluteerror", "reg:pseudohubererror",
     "reg:squaredlogerror",
 }
+# the prediction is the raw margin: imported with the identity link
+_XGB_MARGIN = {"binary:logitraw", "rank:pairwise", "rank:ndcg", "rank:map"}
 _XGB_LOGISTIC = {"binary:logistic", "reg:logistic"}
 _XGB_SOFTMAX = {"multi:softprob", "multi:softmax"}
+_XGB_LOG = {"count:poisson": "poisson", "reg:gamma": "gamma", "reg:tweedie": "tweedie"}
+
+
+def _tweedie_power(raw: Any, where: str) -> float:
+    try:
+        p = float(raw)
+    except (TypeError, ValueError):
+        raise ModelFormatError(f"field '{where}' is not a number: {raw!r}") from None
+    if not 1.0 < p < 2.0:
+        # the power only matters for evaluation, but sapwood's tweedie objective needs (1, 2)
+        raise ModelFormatError(f"field '{where}' is {p}; sapwood supports tweedie powers in "
+                               "(1, 2)")
+    return p
 
 
 def _parse_base_score(raw: Any) -> list[float]:
@@ -182,9 +208,25 @@ def _import_xgboost(doc: Any) -> Booster:
                                "(multi-target models) is not supported")
     base = _parse_base_score(_field(mparam, "base_score", "learner.learner_model_param."))
     booster = Booster()
+    extra: dict[str, Any] = {}
     if objective in _XGB_IDENTITY:
         booster.objective, k = "regression", 1
         init = base[:1]
+    elif objective in _XGB_MARGIN:
+        booster.objective, k = "regression", 1
+        init = base[:1]  # a margin (binary:logitraw too: its link is the identity)
+    elif objective in _XGB_LOG:
+        booster.objective, k = _XGB_LOG[objective], 1
+        mean = base[0]
+        if not mean > 0.0:  # stored on the response scale: margin = log(base_score)
+            raise ModelFormatError(f"field 'base_score' {mean} must be > 0 for {objective}")
+        init = [math.log(mean)]
+        if objective == "reg:tweedie":
+            oparam = learner["objective"].get("tweedie_regression_param", {})
+            where = "learner.objective.tweedie_regression_param.tweedie_variance_power"
+            extra["tweedie_variance_power"] = _tweedie_power(
+                oparam.get("tweedie_variance_power", 1.5) if isinstance(oparam, dict) else 1.5,
+                where)
     elif objective in _XGB_LOGISTIC:
         booster.objective, k = "binary", 1
         p = base[0]
@@ -199,7 +241,8 @@ def _import_xgboost(doc: Any) -> Booster:
     else:
         raise ModelFormatError(
             f"field 'learner.objective.name' is {objective!r}, which is not supported "
-            "(reg:squarederror, binary:logistic, multi:softprob/softmax and relatives are)"
+            "(reg:squarederror, binary:logistic, multi:softprob/softmax, count:poisson, "
+            "reg:gamma, reg:tweedie, binary:logitraw, rank:* and relatives are)"
         )
     if len(init) != k:
         raise ModelFormatError(f"field 'base_score' has {len(init)} values for {k} outputs")
@@ -225,7 +268,8 @@ def _import_xgboost(doc: Any) -> Booster:
     # way for multi-class; keep the source's output index per tree in any case.
     booster._trees = out_trees
     booster._tree_output = [int(v) for v in info]
-    booster.params = {"objective": booster.objective, "source": f"xgboost:{objective}"}
+    booster.params = {"objective": booster.objective, "source": f"xgboost:{objective}",
+                      **extra}
     return _finish(booster)
 
 
@@ -399,7 +443,10 @@ class _UbjReader:
 _LGB_IDENTITY = {
     "regression", "regression_l2", "l2", "mean_squared_error", "mse", "regression_l1", "l1",
     "mean_absolute_error", "mae", "huber", "fair", "quantile", "mape",
+    # ranking: the prediction is the raw score
+    "lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart",
 }
+_LGB_LOG = {"poisson": "poisson", "gamma": "gamma", "tweedie": "tweedie"}
 
 
 def _lgb_sections(text: str) -> tuple[dict[str, str], list[dict[str, str]], str | None]:
@@ -457,6 +504,7 @@ def _import_lightgbm(data: bytes) -> Booster:
     obj = obj_line[0] if obj_line else "regression"
     opts = dict(o.split(":", 1) for o in obj_line[1:] if ":" in o)
     booster = Booster()
+    extra: dict[str, Any] = {}
     if obj in _LGB_IDENTITY:
         booster.objective, k = "regression", 1
     elif obj in ("binary", "cross_entropy", "xentropy"):
@@ -466,10 +514,22 @@ def _import_lightgbm(data: bytes) -> Booster:
         booster.objective, k = "binary", 1
     elif obj in ("multiclass", "softmax"):
         booster.objective, k = "multiclass", num_class
+    elif obj in _LGB_LOG:
+        booster.objective, k = _LGB_LOG[obj], 1
+        if obj == "tweedie":
+            # the objective line carries the power in some LightGBM versions; the parameters
+            # section ("[tweedie_variance_power: 1.3]") in others
+            power = opts.get("tweedie_variance_power")
+            where = "objective.tweedie_variance_power"
+            if power is None:
+                found = re.search(r"^\[tweedie_variance_power: *([^\]]*)\]", text, re.M)
+                power, where = (found.group(1), "parameters.tweedie_variance_power") if found \
+                    else ("1.5", where)
+            extra["tweedie_variance_power"] = _tweedie_power(power, where)
     else:
         raise ModelFormatError(
-            f"field 'objective' is {obj!r}, which is not supported (regression, binary and "
-            "multiclass objectives are)"
+            f"field 'objective' is {obj!r}, which is not supported (regression, binary, "
+            "multiclass, poisson, gamma, tweedie and ranking objectives are)"
         )
     if per_iter != k:
         raise ModelFormatError(f"field 'num_tree_per_iteration' is {per_iter}, expected {k}")
@@ -485,7 +545,7 @@ def _import_lightgbm(data: bytes) -> Booster:
     booster.feature_names = names or [f"Column_{i}" for i in range(nfeat)]
     booster._trees = [_lgb_tree(t, i, nfeat) for i, t in enumerate(trees)]
     booster._tree_output = [i % k for i in range(len(trees))]
-    booster.params = {"objective": booster.objective, "source": f"lightgbm:{obj}"}
+    booster.params = {"objective": booster.objective, "source": f"lightgbm:{obj}", **extra}
     if pandas_cat is not None:
         try:
             booster.pandas_categorical = json.loads(pandas_cat)

@@ -84,7 +84,7 @@ TREE_FIELDS: dict[str, np.dtype[Any]] = {
     "count": np.dtype(np.int64),
 }
 _REQUIRED_TREE_FIELDS = ("feature", "threshold", "default_left", "left", "right", "value")
-OBJECTIVES = ("regression", "binary", "multiclass")
+OBJECTIVES = ("regression", "binary", "multiclass", "poisson", "gamma", "tweedie")
 _MAX_DIMS = 8
 
 
@@ -483,6 +483,11 @@ def _build_booster(model: dict[str, Any]) -> Booster:
     nj = params.get("n_jobs")
     if nj is not None and not _is_int(nj):  # predict() reads it
         raise _fail(f"field 'model.params.n_jobs' must be an integer or null, got {nj!r}")
+    tp = params.get("tweedie_variance_power")
+    if tp is not None and (isinstance(tp, bool) or not isinstance(tp, (int, float))
+                           or not 1 < tp < 2):
+        raise _fail(f"field 'model.params.tweedie_variance_power' must be a number in (1, 2), "
+                    f"got {tp!r}")
     b.params = params
 
     trees = _req(model, "trees")

@@ -2,11 +2,13 @@
 
 Public, scikit-learn-style functions ``f(y_true, y_pred, sample_weight=None)``: roc_auc, pr_auc
 (average precision), log_loss (binary or multiclass probabilities), brier, accuracy, precision,
-recall, f1 (binary at a threshold), f1_macro, f1_micro, rmse, mae, r2, mape. ROC AUC and
-average precision are computed in the C++ core in O(n log n).
+recall, f1 (binary at a threshold), f1_macro, f1_micro, rmse, mae, r2, mape, and for counts and
+amounts (predictions > 0) poisson_deviance, poisson_nloglik, gamma_deviance, tweedie_nloglik.
+ROC AUC and average precision are computed in the C++ core in O(n log n).
 
-The short names train() evaluates (rmse, mae, logloss, auc, error, multi_logloss, multi_error),
-get_metric, default_metric and HIGHER_IS_BETTER stay as they were.
+The short names train() evaluates (rmse, mae, logloss, auc, error, multi_logloss, multi_error,
+poisson_deviance, poisson_nloglik, gamma_deviance, tweedie_nloglik), get_metric,
+default_metric and HIGHER_IS_BETTER stay as they were.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from .errors import DataError, ParameterError
 __all__ = ["rmse", "mae", "logloss", "auc", "error", "multi_logloss", "multi_error", "get_metric",
            "HIGHER_IS_BETTER", "default_metric",
            "roc_auc", "pr_auc", "log_loss", "multiclass_log_loss", "brier", "accuracy",
-           "precision", "recall", "f1", "f1_macro", "f1_micro", "r2", "mape", "METRICS"]
+           "precision", "recall", "f1", "f1_macro", "f1_micro", "r2", "mape", "METRICS",
+           "poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik"]
 
 _EPS = 1e-15
 ArrayLike = npt.ArrayLike
@@ -88,6 +91,54 @@ def mape(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> floa
     p = _vec(pred, "y_pred", yy.shape[0])
     denom = np.maximum(np.abs(yy), np.finfo(np.float64).eps)
     return _wmean(np.abs(yy - p) / denom, _w(weight, yy.shape[0]))
+
+
+def _log_link(y: ArrayLike, pred: ArrayLike, what: str, *,
+              label_positive: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and predictions of a log-link loss: labels >= 0 (> 0 when label_positive),
+    predictions >= 0 (a prediction that underflowed to 0 counts as the smallest double)."""
+    yy = _vec(y, "y_true")
+    p = _vec(pred, "y_pred", yy.shape[0])
+    bad = np.flatnonzero(~(yy > 0) if label_positive else ~(yy >= 0))
+    if bad.size:
+        raise DataError(f"{what} needs labels {'> 0' if label_positive else '>= 0'}; row "
+                        f"{bad[0]} has {yy[bad[0]]}")
+    bad = np.flatnonzero(~(p >= 0))
+    if bad.size:
+        raise DataError(f"{what} needs predictions > 0; row {bad[0]} has {p[bad[0]]}")
+    return yy, np.maximum(p, np.finfo(np.float64).tiny)
+
+
+def poisson_deviance(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Mean Poisson deviance, 2 (y log(y / p) - y + p) (as sklearn's mean_poisson_deviance)."""
+    yy, p = _log_link(y, pred, "poisson_deviance", label_positive=False)
+    ylogy = np.where(yy > 0, yy * np.log(np.where(yy > 0, yy, 1.0) / p), 0.0)
+    return _wmean(2.0 * (ylogy - yy + p), _w(weight, yy.shape[0]))
+
+
+def poisson_nloglik(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Mean Poisson negative log-likelihood without the log(y!) term, p - y log(p) (LightGBM's
+    "poisson" metric)."""
+    yy, p = _log_link(y, pred, "poisson_nloglik", label_positive=False)
+    return _wmean(p - yy * np.log(p), _w(weight, yy.shape[0]))
+
+
+def gamma_deviance(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Mean gamma deviance, 2 (log(p / y) + y / p - 1) (as sklearn's mean_gamma_deviance)."""
+    yy, p = _log_link(y, pred, "gamma_deviance", label_positive=True)
+    return _wmean(2.0 * (np.log(p / yy) + yy / p - 1.0), _w(weight, yy.shape[0]))
+
+
+def tweedie_nloglik(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
+                    power: float = 1.5) -> float:
+    """Mean Tweedie negative log-likelihood at variance power ``power`` in (1, 2), up to terms
+    of y alone: -y p^(1-power) / (1-power) + p^(2-power) / (2-power) (LightGBM's "tweedie")."""
+    if not 1.0 < float(power) < 2.0:
+        raise ParameterError(f"tweedie power must be in (1, 2), got {power!r}")
+    yy, p = _log_link(y, pred, "tweedie_nloglik", label_positive=False)
+    a, b = 1.0 - power, 2.0 - power
+    lp = np.log(p)
+    return _wmean(-yy * np.exp(a * lp) / a + np.exp(b * lp) / b, _w(weight, yy.shape[0]))
 
 
 def _ranking(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None) -> tuple[float, float]:
@@ -283,6 +334,10 @@ METRICS: dict[str, tuple[Metric, bool, str]] = {
     "mae": (mae, False, "value"),
     "r2": (r2, True, "value"),
     "mape": (mape, False, "value"),
+    "poisson_deviance": (poisson_deviance, False, "value"),
+    "poisson_nloglik": (poisson_nloglik, False, "value"),
+    "gamma_deviance": (gamma_deviance, False, "value"),
+    "tweedie_nloglik": (tweedie_nloglik, False, "value"),
 }
 
 _METRICS: dict[str, Metric] = {
@@ -298,12 +353,27 @@ _METRICS: dict[str, Metric] = {
     "multi_logloss": multi_logloss,
     "mlogloss": multi_logloss,
     "multi_error": multi_error,
+    "poisson_deviance": poisson_deviance,
+    "poisson_nloglik": poisson_nloglik,
+    "poisson": poisson_nloglik,
+    "poisson-nloglik": poisson_nloglik,
+    "gamma_deviance": gamma_deviance,
+    "gamma-deviance": gamma_deviance,
+    "tweedie_nloglik": tweedie_nloglik,
+    "tweedie": tweedie_nloglik,
 }
 _CANONICAL = {"l2_root": "rmse", "l1": "mae", "binary_logloss": "logloss",
-              "binary_error": "error", "mlogloss": "multi_logloss"}
+              "binary_error": "error", "mlogloss": "multi_logloss", "poisson": "poisson_nloglik",
+              "poisson-nloglik": "poisson_nloglik", "gamma-deviance": "gamma_deviance",
+              "tweedie": "tweedie_nloglik"}
+LOG_LINK = {"poisson", "gamma", "tweedie"}  # objectives whose value is exp(raw margin)
 _FOR = {
-    "rmse": {"regression"},
-    "mae": {"regression"},
+    "rmse": {"regression"} | LOG_LINK,
+    "mae": {"regression"} | LOG_LINK,
+    "poisson_deviance": {"poisson", "tweedie"},
+    "poisson_nloglik": {"poisson", "tweedie"},
+    "gamma_deviance": {"gamma"},
+    "tweedie_nloglik": {"tweedie"},
     "logloss": {"binary"},
     "auc": {"binary"},
     "error": {"binary"},
@@ -314,7 +384,9 @@ HIGHER_IS_BETTER = {name for name, (_, hib, _) in METRICS.items() if hib}
 
 
 def default_metric(objective: str) -> str:
-    return {"regression": "rmse", "binary": "logloss", "multiclass": "multi_logloss"}[objective]
+    return {"regression": "rmse", "binary": "logloss", "multiclass": "multi_logloss",
+            "poisson": "poisson_deviance", "gamma": "gamma_deviance",
+            "tweedie": "tweedie_nloglik"}[objective]
 
 
 def get_metric(name: str, objective: str) -> tuple[str, Metric]:

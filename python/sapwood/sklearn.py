@@ -201,12 +201,59 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
 
 
 class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
-    """Gradient-boosted trees for regression (squared error)."""
+    """Gradient-boosted trees for regression.
+
+    objective: "regression" (squared error, the default), or for counts and positive amounts
+    "poisson" (labels >= 0), "gamma" (labels > 0) and "tweedie" (labels >= 0, variance power
+    ``tweedie_variance_power`` in (1, 2)); these three use a log link, so ``predict`` returns
+    exp(raw margin) and is always positive.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        learning_rate: float = 0.1,
+        num_leaves: int = 31,
+        max_depth: int = -1,
+        min_child_samples: int = 20,
+        min_child_weight: float = 1e-3,
+        min_split_gain: float = 0.0,
+        reg_lambda: float = 0.0,
+        reg_alpha: float = 0.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        max_bin: int = 255,
+        early_stopping_rounds: int | None = None,
+        metric: str | None = None,
+        random_state: int | None = 0,
+        n_jobs: int | None = None,
+        categorical_features: str | Sequence[str | int] | None = "auto",
+        objective: str = "regression",
+        tweedie_variance_power: float = 1.5,
+    ) -> None:
+        super().__init__(
+            n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
+            max_depth=max_depth, min_child_samples=min_child_samples,
+            min_child_weight=min_child_weight, min_split_gain=min_split_gain,
+            reg_lambda=reg_lambda, reg_alpha=reg_alpha, subsample=subsample,
+            colsample_bytree=colsample_bytree, max_bin=max_bin,
+            early_stopping_rounds=early_stopping_rounds, metric=metric,
+            random_state=random_state, n_jobs=n_jobs, categorical_features=categorical_features,
+        )
+        self.objective = objective
+        self.tweedie_variance_power = tweedie_variance_power
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
             callbacks: Sequence[TrainingCallback] = ()) -> GBMRegressor:
         X, y = self._validate_fit(X, y)
-        params = {**self._train_params(), "objective": "regression"}
+        params = self._train_params()
+        if params["objective"] not in ("regression", "l2", "mse", "squared_error",
+                                       "reg:squarederror", "poisson", "count:poisson", "gamma",
+                                       "reg:gamma", "tweedie", "reg:tweedie"):
+            from .errors import ParameterError
+
+            raise ParameterError(f"GBMRegressor: objective must be 'regression', 'poisson', "
+                                 f"'gamma' or 'tweedie', got {params['objective']!r}")
         self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks)
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,8 @@ def _metrics_for(p: Mapping[str, Any]) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for name in names:
         canon, fn = get_metric(str(name), p["objective"])
+        if canon == "tweedie_nloglik":  # at the model's own variance power
+            fn = functools.partial(fn, power=p["tweedie_variance_power"])
         if canon not in [c for c, _ in out]:
             out.append((canon, fn))
     return out
@@ -53,7 +56,8 @@ def train(
 ) -> Booster:
     """Train a gradient-boosted tree ensemble.
 
-    params: objective ("regression", "binary", "multiclass" with num_class), n_estimators,
+    params: objective ("regression", "binary", "multiclass" with num_class; "poisson", "gamma",
+    "tweedie" with tweedie_variance_power in (1, 2): log link, predictions exp(raw)), n_estimators,
     learning_rate, num_leaves, max_depth, min_child_samples, min_child_weight, min_split_gain,
     reg_lambda, reg_alpha, subsample, colsample_bytree, max_bin, bin_sample_rows, metric,
     random_state, n_jobs. Unknown names raise ParameterError.

@@ -37,12 +37,14 @@ def _train(objective: str, n_estimators: int = 40) -> sapwood.Booster:
         params["num_class"] = 3
     elif objective == "binary":
         y = (x0 + x1 > 0).astype(float)
+    elif objective == "poisson":  # log link: the device applies exp
+        y = np.round(np.exp(0.5 * x0 + 0.3 * np.sin(x1)))
     else:
         y = x0 * 2 + np.sin(x1)
     return sapwood.train(params, sapwood.Dataset(X, y))
 
 
-@pytest.fixture(scope="module", params=["regression", "binary", "multiclass"])
+@pytest.fixture(scope="module", params=["regression", "binary", "multiclass", "poisson"])
 def booster(request: pytest.FixtureRequest) -> sapwood.Booster:
     return _train(request.param)
 

@@ -97,6 +97,99 @@ def test_lightgbm_parity(tmp_path, task, missing) -> None:  # type: ignore[no-un
                                atol=1e-6)
 
 
+def _count_labels(seed: int, X: np.ndarray) -> dict[str, np.ndarray]:
+    """Positive amounts and counts (with zeros) depending on the features and on NaN."""
+    rng = np.random.default_rng(seed)
+    Z = np.nan_to_num(X)
+    mu = np.exp(0.5 * Z[:, 0] - 0.3 * Z[:, 1] + 0.4 * np.isnan(X[:, 4]))
+    return {"poisson": rng.poisson(mu).astype(float), "gamma": rng.gamma(2.0, mu / 2.0),
+            "tweedie": rng.poisson(mu).astype(float) * rng.gamma(3.0, 1.0, mu.shape)}
+
+
+XGB_LOG = {"poisson": "count:poisson", "gamma": "reg:gamma", "tweedie": "reg:tweedie"}
+
+
+@pytest.mark.parametrize("task", ["poisson", "gamma", "tweedie"])
+@pytest.mark.parametrize("fmt", ["json", "ubj"])
+def test_xgboost_log_link_parity(tmp_path, task, fmt) -> None:  # type: ignore[no-untyped-def]
+    X, _ = make_data(3)
+    y = _count_labels(3, X)[task]
+    params = {"objective": XGB_LOG[task], "max_depth": 5, "eta": 0.3, "nthread": 1}
+    if task == "tweedie":
+        params["tweedie_variance_power"] = 1.3
+    bst = xgb.train(params, xgb.DMatrix(X, y), 20)
+    path = tmp_path / f"m.{fmt}"
+    bst.save_model(str(path))
+    sb = import_model(path)
+    assert sb.objective == task and sb.params["source"] == f"xgboost:{XGB_LOG[task]}"
+    if task == "tweedie":
+        assert sb.params["tweedie_variance_power"] == pytest.approx(1.3, rel=1e-6)
+    dump = json.loads(bst.save_raw("json").decode())
+    conds = np.concatenate([t["split_conditions"] for t in
+                            dump["learner"]["gradient_booster"]["model"]["trees"]])
+    Xt = score_rows(np.asarray(conds), X)
+    assert np.isnan(Xt).any()
+    np.testing.assert_allclose(sb.predict(Xt, output="raw"),
+                               bst.inplace_predict(Xt, predict_type="margin"), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(sb.predict(Xt), bst.inplace_predict(Xt), rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("objective", ["binary:logitraw", "rank:pairwise", "rank:ndcg",
+                                       "rank:map"])
+def test_xgboost_margin_objectives(objective) -> None:  # type: ignore[no-untyped-def]
+    X, y = make_data(4)
+    label = y["binary"] if objective in ("binary:logitraw", "rank:map") else y["multiclass"]
+    d = xgb.DMatrix(X, label)
+    if objective.startswith("rank:"):
+        d.set_group(np.full(X.shape[0] // 25, 25))
+    bst = xgb.train({"objective": objective, "max_depth": 4, "eta": 0.3, "nthread": 1}, d, 15)
+    sb = import_model(bst.save_raw("json"))
+    assert sb.objective == "regression" and sb.params["source"] == f"xgboost:{objective}"
+    Xt = score_rows(np.zeros(0), X)
+    ref = bst.inplace_predict(Xt, predict_type="margin")
+    np.testing.assert_allclose(sb.predict(Xt, output="raw"), ref, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(sb.predict(Xt), bst.inplace_predict(Xt), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("task", ["poisson", "gamma", "tweedie"])
+def test_lightgbm_log_link_parity(task) -> None:  # type: ignore[no-untyped-def]
+    X, _ = make_data(5)
+    y = _count_labels(5, X)[task]
+    bst = lgb.train({"objective": task, "verbose": -1, "num_leaves": 31, "num_threads": 1,
+                     "min_data_in_leaf": 5, "tweedie_variance_power": 1.7},
+                    lgb.Dataset(X, y), 20)
+    sb = import_model(bst.model_to_string().encode())
+    assert sb.objective == task and sb.params["source"] == f"lightgbm:{task}"
+    if task == "tweedie":
+        assert sb.params["tweedie_variance_power"] == 1.7
+    thr = np.concatenate([np.atleast_1d(np.asarray(t.get("threshold", []), dtype=float))
+                          for t in _lgb_trees(bst)])
+    Xt = score_rows(thr, X)
+    np.testing.assert_allclose(sb.predict(Xt, output="raw"), bst.predict(Xt, raw_score=True),
+                               atol=1e-4, rtol=0)
+    np.testing.assert_allclose(sb.predict(Xt), bst.predict(Xt), rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("objective, expect", [("lambdarank", "regression"),
+                                               ("rank_xendcg", "regression"),
+                                               ("cross_entropy", "binary"),
+                                               ("xentropy", "binary")])
+def test_lightgbm_margin_and_xentropy(objective, expect) -> None:  # type: ignore[no-untyped-def]
+    X, y = make_data(6)
+    label = y["binary"] if expect == "binary" else y["multiclass"]
+    ds = lgb.Dataset(X, label)
+    if objective in ("lambdarank", "rank_xendcg"):
+        ds.set_group(np.full(X.shape[0] // 25, 25))
+    bst = lgb.train({"objective": objective, "verbose": -1, "num_leaves": 15, "num_threads": 1},
+                    ds, 15)
+    sb = import_model(bst.model_to_string().encode())
+    assert sb.objective == expect and sb.params["source"].startswith("lightgbm:")
+    Xt = score_rows(np.zeros(0), X)
+    np.testing.assert_allclose(sb.predict(Xt, output="raw"), bst.predict(Xt, raw_score=True),
+                               atol=1e-4, rtol=0)
+    np.testing.assert_allclose(sb.predict(Xt), bst.predict(Xt), atol=1e-5, rtol=0)
+
+
 def _lgb_trees(bst):  # type: ignore[no-untyped-def]
     out = []
 
@@ -218,7 +311,9 @@ def _xgb_doc() -> dict:  # type: ignore[type-arg]
     "edit, match",
     [
         (lambda d: d["learner"].pop("objective"), "objective"),
-        (lambda d: d["learner"]["objective"].update(name="rank:pairwise"), "rank:pairwise"),
+        (lambda d: d["learner"]["objective"].update(name="survival:cox"), "survival:cox"),
+        (lambda d: d["learner"]["learner_model_param"].update(base_score="0") or
+         d["learner"]["objective"].update(name="count:poisson"), "base_score"),
         (lambda d: d["learner"]["gradient_booster"].update(name="gblinear"), "gbtree"),
         (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][0].update(
             split_indices=[99] * len(d["learner"]["gradient_booster"]["model"]["trees"][0]
@@ -247,7 +342,11 @@ def test_lightgbm_malformed() -> None:
     with pytest.raises(ModelFormatError, match="split_feature"):
         import_model(text.replace("split_feature=", "split_feature=1000 ", 1).encode())
     with pytest.raises(ModelFormatError, match="objective"):
-        import_model(text.replace("objective=binary", "objective=lambdarank", 1).encode())
+        import_model(text.replace("objective=binary", "objective=cross_entropy_lambda",
+                                  1).encode())
+    with pytest.raises(ModelFormatError, match="tweedie_variance_power"):
+        import_model(text.replace("objective=binary", "objective=tweedie "
+                                  "tweedie_variance_power:2.5", 1).encode())
     with pytest.raises(ModelFormatError, match="threshold"):
         import_model(text.replace("threshold=", "threshold=abc ", 1).encode())
 

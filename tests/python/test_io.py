@@ -206,7 +206,8 @@ def _set(path: list, value):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("path", "value", "match"),
     [
-        (["model", "objective"], "poisson", "model.objective"),
+        (["model", "objective"], "quantile", "model.objective"),
+        (["model", "params", "tweedie_variance_power"], 2.5, "tweedie_variance_power"),
         (["model", "num_class"], 3, "model.num_class"),
         (["model", "num_features"], 99, "model.num_features"),
         (["model", "feature_names"], KeyError, "model.feature_names' is missing"),

@@ -39,7 +39,8 @@ class CudaBuffer {
   int device_ = 0;
 };
 
-// transform: 0 none (raw / regression), 1 sigmoid (binary), 2 softmax (multiclass).
+// transform: 0 none (raw / regression), 1 sigmoid (binary), 2 softmax (multiclass),
+// 3 exp (poisson, gamma, tweedie: log link).
 class CudaForest {
  public:
   explicit CudaForest(const Forest& forest);

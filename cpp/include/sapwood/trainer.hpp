@@ -16,6 +16,7 @@ struct TrainParams {
   GrowParams grow;
   ObjectiveKind objective = ObjectiveKind::kRegression;
   int num_class = 1;
+  ObjectiveParams objective_params;
   double subsample = 1.0;
   double colsample_bytree = 1.0;
   std::uint64_t seed = 0;

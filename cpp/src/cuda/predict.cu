@@ -107,7 +107,7 @@ __global__ void PredictKernel(const T* __restrict__ x, std::int64_t rows, int co
     }
   }
   if (K == 1) {
-    o[0] = transform == 1 ? 1.0 / (1.0 + exp(-acc)) : acc;
+    o[0] = transform == 1 ? 1.0 / (1.0 + exp(-acc)) : transform == 3 ? exp(acc) : acc;
   } else if (transform == 2) {
     double mx = o[0];
     for (int k = 1; k < K; ++k) mx = fmax(mx, o[k]);
@@ -301,7 +301,7 @@ void CheckArgs(int num_trees, int num_features, std::int64_t cols, int tb, int t
     throw DataError("input has " + std::to_string(cols) + " features but the model expects " +
                     std::to_string(num_features));
   }
-  if (transform < 0 || transform > 2) throw ParameterError("unknown transform");
+  if (transform < 0 || transform > 3) throw ParameterError("unknown transform");
 }
 
 }  // namespace

@@ -29,8 +29,15 @@ def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
                 "recall", "f1", "error", "logloss") and booster.objective != "binary":
         raise DataError(f"metric {name!r} needs a binary model, this one is "
                         f"{booster.objective!r}")
-    if name in ("rmse", "mae", "r2", "mape") and booster.objective != "regression":
+    if name in ("rmse", "mae", "r2", "mape") and booster.objective not in (
+            "regression", "poisson", "gamma", "tweedie"):
         raise DataError(f"metric {name!r} needs a regression model")
+    if name in ("poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik") \
+            and booster.objective not in ("poisson", "gamma", "tweedie"):
+        raise DataError(f"metric {name!r} needs a poisson, gamma or tweedie model")
+    if name == "tweedie_nloglik":
+        power = booster.params.get("tweedie_variance_power", 1.5)
+        return float(fn(y, pred, w, power=float(power)))
     return float(fn(y, pred, w))
 
 
