@@ -393,3 +393,62 @@ def test_cli_monitor_current_profile_json(tmp_path):
     Profile.from_data(cur_df).to_json(other)  # fitted on its own edges
     assert main(["monitor", "--reference", str(prof), "--current", str(other),
                  "--json", str(tmp_path / "c.json")]) == 2
+
+
+# ---------------------------------------------------------------------------- small samples
+def test_chi2_against_scipy():
+    for dof in (1, 2, 3, 7, 30, 200):
+        for x in (0.0, 0.01, 0.5, 1.0, dof * 0.7, dof, dof + 3.0, dof * 2.5, 400.0):
+            assert mst.chi2_sf(x, dof) == pytest.approx(sps.chi2.sf(x, dof), rel=1e-9, abs=1e-300)
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        k = int(rng.integers(2, 12))
+        r, c = rng.integers(0, 60, k), rng.integers(0, 40, k)
+        r[0] += 1
+        c[1] += 1
+        stat, p = mst.chi2_homogeneity(r, c)
+        keep = (r + c) > 0
+        want = sps.chi2_contingency(np.vstack([r[keep], c[keep]]), correction=False)
+        assert stat == pytest.approx(want[0], rel=1e-9)
+        assert p == pytest.approx(want[1], rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_small_batches_of_unchanged_data_do_not_fail(seed):
+    """PSI on deciles averages ~9 (1/n + 1/m) on unchanged data: at a few hundred rows the
+    distances alone would flag most columns; the tests gate instead."""
+    rng = np.random.default_rng(seed)
+    ref_df = _frame(rng, 400, 20).assign(s=rng.choice(list("abcd"), 400))
+    cur_df = _frame(rng, 150, 20).assign(s=rng.choice(list("abcd"), 150))
+    ref = Profile.from_data(ref_df)
+    rep = compare(ref, cur_df)
+    assert rep.passed, rep.summary()
+    assert rep.dataset["n_drifted"] == 0
+    assert set(rep.dataset["small_sample_features"]) == set(ref_df.columns)
+    # the distances alone (the big-data rule) would have failed the report
+    big_rule = compare(ref, cur_df, MonitorConfig.from_dict({"dataset": {"small_sample_rows": 0}}))
+    assert not big_rule.passed
+
+
+def test_small_batches_still_catch_real_shifts():
+    rng = np.random.default_rng(9)
+    ref_df = _frame(rng, 400, 5).assign(s=rng.choice(list("abcd"), 400, p=[.4, .3, .2, .1]))
+    cur_df = _frame(rng, 150, 5).assign(s=rng.choice(list("abcd"), 150, p=[.1, .2, .3, .4]))
+    cur_df["c1"] += 1.0  # one standard deviation
+    rep = compare(Profile.from_data(ref_df), cur_df)
+    assert not rep.passed
+    assert rep.features["c1"]["status"] == "fail" and rep.features["c1"]["checks"]["ks"] == "fail"
+    assert rep.features["s"]["status"] == "fail" and rep.features["s"]["checks"]["chi2"] == "fail"
+    assert sorted(rep.dataset["drifted_features"]) == ["c1", "s"]
+    assert rep.features["c1"]["ks_threshold"] == pytest.approx(0.05 / 6)
+
+
+def test_small_sample_config_keys():
+    cfg = MonitorConfig.from_dict({"dataset": {"small_sample_rows": 50,
+                                               "small_sample_alpha": 0.01}})
+    assert cfg.small_sample_rows == 50 and cfg.small_sample_alpha == 0.01
+    assert MonitorConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(sapwood.ParameterError, match="small_sample_rows"):
+        MonitorConfig.from_dict({"dataset": {"small_sample_rows": -1}})
+    with pytest.raises(sapwood.ParameterError, match="small_sample_alpha"):
+        MonitorConfig.from_dict({"dataset": {"small_sample_alpha": 2}})

@@ -193,7 +193,9 @@ def _numeric_checks(name: str, ref: NumericColumnProfile, cur: NumericColumnProf
     }
     quality = {k: cfg.level(name, k).status(out[k])
                for k in ("null_rate_increase", "out_of_range_share", "inf_share_increase")}
-    return _finish(out, checks, quality)
+    small = min(ref.finite_count, cur.finite_count) < cfg.small_sample_rows
+    return _finish(out, checks, quality,
+                   advisory=("psi", "wasserstein", "out_of_range_share") if small else ())
 
 
 def _categorical_checks(name: str, ref: CategoricalColumnProfile, cur: CategoricalColumnProfile,
@@ -211,21 +213,33 @@ def _categorical_checks(name: str, ref: CategoricalColumnProfile, cur: Categoric
     out["null_rate_reference"] = ref.null_rate
     out["null_rate_current"] = cur.null_rate
     out["null_rate_increase"] = cur.null_rate - ref.null_rate
+    out["chi2_statistic"], out["chi2_pvalue"] = st.chi2_homogeneity(r, c)
     checks = {
         "psi": cfg.level(name, "psi").status(out["psi"]),
         "jensen_shannon": cfg.level(name, "jensen_shannon").status(out["jensen_shannon"]),
     }
     quality = {k: cfg.level(name, k).status(out[k])
                for k in ("unseen_share", "null_rate_increase")}
-    return _finish(out, checks, quality)
+    small = min(ref.non_null_count, nn) < cfg.small_sample_rows
+    return _finish(out, checks, quality, advisory=("psi", "jensen_shannon") if small else ())
 
 
-def _finish(out: dict[str, Any], checks: dict[str, str], quality: dict[str, str]) -> dict[str, Any]:
-    out["drift_status"] = _worst(*checks.values())
-    out["quality_status"] = _worst(*quality.values())
+def _finish(out: dict[str, Any], checks: dict[str, str], quality: dict[str, str],
+            advisory: tuple[str, ...] = ()) -> dict[str, Any]:
+    """advisory: checks that may only warn and never count as drift (small samples; a test
+    gates those features' drift after all features are compared)."""
+    for k in advisory:
+        if k in checks and checks[k] == "fail":
+            checks[k] = "warn"
+        if k in quality and quality[k] == "fail":
+            quality[k] = "warn"
+    out["small_sample"] = bool(advisory)
+    out["drift_status"] = _worst(*(v for k, v in checks.items() if k not in advisory))
+    out["quality_status"] = _worst(*(v for k, v in quality.items() if k not in advisory))
     out["checks"] = {**checks, **quality}
     out["drifted"] = out["drift_status"] != "ok"
-    out["status"] = _worst(out["drift_status"], out["quality_status"])
+    out["status"] = _worst(out["drift_status"], out["quality_status"],
+                           *(out["checks"][k] for k in advisory if k in out["checks"]))
     out["messages"] = [f"{k} at {v}" for k, v in out["checks"].items() if v != "ok"]
     return out
 
@@ -352,6 +366,25 @@ def compare(reference: Any, current: Any, config: Any = None, *,
                     f["drifted"] = True
                     f["status"] = "fail"
                     f["messages"].append(f"KS p-value {p:.3g} < {thr:.3g} (Bonferroni)")
+    # Small samples: a test gates drift (Bonferroni over the features tested that way), unless
+    # the KS gate above already judged the numeric ones.
+    small = [n for n, f in features.items() if f.get("small_sample")
+             and not (cfg.ks_alpha is not None and f.get("kind") == "numeric")]
+    if small:
+        thr = cfg.small_sample_alpha / len(small)
+        for n in small:
+            f = features[n]
+            test = "ks" if f.get("kind") == "numeric" else "chi2"
+            p = f.get(f"{test}_pvalue")
+            s = "fail" if isinstance(p, float) and not math.isnan(p) and p < thr else "ok"
+            f["checks"][test] = s
+            f[f"{test}_threshold"] = thr
+            if s == "fail":
+                f["drift_status"] = "fail"
+                f["drifted"] = True
+                f["status"] = "fail"
+                f["messages"].append(f"small sample: {test} p-value {p:.3g} < {thr:.3g} "
+                                     "(Bonferroni)")
     unexpected = [n for n in current_names if n not in ref.columns]
     dataset = _dataset_checks(ref, cur, features, missing, unexpected, cfg)
     return MonitorReport(features, dataset, ref, cur, cfg)
@@ -378,6 +411,11 @@ def _dataset_checks(ref: Profile, cur: Profile, features: dict[str, dict[str, An
         messages.append(f"column(s) missing from the current data: {missing[:20]}")
     if unexpected:
         messages.append(f"column(s) not in the reference (not monitored): {unexpected[:20]}")
+    small = [n for n, f in features.items() if f.get("small_sample")]
+    if small:
+        messages.append(f"{len(small)} column(s) have fewer than {cfg.small_sample_rows} values "
+                        "on a side: their PSI / Wasserstein / Jensen-Shannon only warn, and a KS "
+                        "or chi-square test judges their drift")
     rows = cur.num_rows
     if rows == 0:
         checks["row_count"] = "fail"
@@ -404,6 +442,7 @@ def _dataset_checks(ref: Profile, cur: Profile, features: dict[str, dict[str, An
         "checks": checks,
         "messages": messages,
         "ks_alpha": cfg.ks_alpha,
+        "small_sample_features": small,
     }
 
 

@@ -248,3 +248,61 @@ def jensen_shannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
 
     js = 0.5 * kl(p) + 0.5 * kl(q)
     return math.sqrt(max(js, 0.0))
+
+
+def chi2_sf(x: float, dof: int) -> float:
+    """P(X > x) for a chi-square variable with ``dof`` degrees of freedom
+    (scipy.stats.chi2.sf): the regularised upper incomplete gamma Q(dof / 2, x / 2)."""
+    if math.isnan(x) or dof <= 0:
+        return math.nan
+    if x <= 0:
+        return 1.0
+    a, z = dof / 2.0, x / 2.0
+    log_front = a * math.log(z) - z - math.lgamma(a)
+    if z < a + 1.0:
+        # series for the lower function P(a, z) = front * sum z^k / (a (a+1) ... (a+k))
+        term = total = 1.0 / a
+        ap = a
+        for _ in range(10000):
+            ap += 1.0
+            term *= z / ap
+            total += term
+            if abs(term) < abs(total) * 1e-16:
+                break
+        return max(0.0, min(1.0, 1.0 - math.exp(log_front) * total))
+    # continued fraction for Q(a, z) (modified Lentz)
+    tiny = 1e-300
+    b = z + 1.0 - a
+    c = 1.0 / tiny
+    d = 1.0 / b
+    h = d
+    for i in range(1, 10000):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-16:
+            break
+    return max(0.0, min(1.0, math.exp(log_front) * h))
+
+
+def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
+    """Pearson's chi-square test that two count vectors come from one distribution (the 2 x K
+    contingency table of scipy.stats.chi2_contingency without continuity correction, over
+    the categories seen on either side): (statistic, p-value)."""
+    r = np.asarray(ref_counts, dtype=np.float64)
+    c = np.asarray(cur_counts, dtype=np.float64)
+    keep = (r + c) > 0
+    r, c = r[keep], c[keep]
+    nr, nc = r.sum(), c.sum()
+    if nr <= 0 or nc <= 0 or r.size < 2:
+        return math.nan, math.nan
+    tot = r + c
+    er, ec = tot * nr / (nr + nc), tot * nc / (nr + nc)
+    stat = float(np.sum((r - er) ** 2 / er) + np.sum((c - ec) ** 2 / ec))
+    return stat, chi2_sf(stat, int(r.size) - 1)
