@@ -9,7 +9,13 @@ import numpy as np
 
 from . import _core
 from ._params import resolve_n_jobs
-from .data import FeatureSpec, _is_pandas_frame, encode_for_schema, to_matrix
+from .data import (
+    FeatureSpec,
+    _is_pandas_frame,
+    encode_category_codes,
+    encode_for_schema,
+    to_matrix,
+)
 from .errors import DataError, NotFittedError, ParameterError, SchemaError
 
 __all__ = ["Booster"]
@@ -50,6 +56,9 @@ class Booster:
         # Imported LightGBM models: the features pandas_categorical's lists belong to, in order
         # (lets Arrow / polars tables and files map categories by value, as pandas frames do).
         self.pandas_categorical_features: list[str] | None = None
+        # Imported XGBoost models: categorical features, read as category codes as XGBoost
+        # does (a pandas category / Arrow dictionary column's codes, or the numbers given).
+        self.category_code_features: list[str] | None = None
         self._threads: int | None = None  # resolved n_jobs, cached: predict is called per row
         # The training data's schema (sapwood.data): one plain dict per feature with name,
         # position, kind ("numeric" | "bool" | "categorical"), dtype and, for categorical
@@ -114,6 +123,8 @@ class Booster:
         its ``pandas_categorical`` lists belong to)."""
         if self.schema is None and self.pandas_categorical_features is not None:
             return list(self.pandas_categorical_features)
+        if self.schema is None and self.category_code_features:
+            return list(self.category_code_features)
         return [s["name"] for s in (self.schema or []) if s.get("kind") == "categorical"]
 
     def _matrix(self, X: Any) -> np.ndarray:
@@ -124,6 +135,8 @@ class Booster:
         ):
             # Tables by column name, categories through the stored values (sapwood.data).
             return encode_for_schema(X, self.schema)
+        if self.category_code_features and not isinstance(X, np.ndarray):
+            return encode_category_codes(X, self.feature_names, set(self.category_code_features))
         if self.pandas_categorical is not None and not isinstance(X, np.ndarray) \
                 and not _is_pandas_frame(X):
             # Another table (Arrow, polars, a file's batch): categories by value, as LightGBM

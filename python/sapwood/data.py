@@ -120,6 +120,17 @@ class _Column:
     def example(self) -> Any:
         raise NotImplementedError
 
+    def category_codes(self) -> np.ndarray:
+        """The column's own category codes (XGBoost's reading of a categorical feature): a
+        pandas category column's codes (NaN when missing); numbers are codes already."""
+        if self.is_stringy:
+            raise DataError(
+                f"column {self.name!r} is categorical in the model, which reads category codes: "
+                f"pass a pandas category column or the integer codes, "
+                f"not {self.dtype} values (e.g. {self.example()!r})"
+            )
+        return self.numeric()
+
 
 def _lookup_codes(values: np.ndarray, categories: list[Any]) -> np.ndarray:
     """Codes of object/number values in `categories` (NaN when not there)."""
@@ -261,6 +272,13 @@ class _PandasColumn(_Column):
             return lut[np.where(codes < 0, len(level), codes)]
         return _lookup_codes(s.to_numpy(dtype=object, na_value=None), categories)
 
+    def category_codes(self) -> np.ndarray:
+        if not self.is_cat:
+            return super().category_codes()
+        codes: np.ndarray = self.s.cat.codes.to_numpy().astype(np.float32)
+        codes[codes < 0] = np.nan
+        return codes
+
     def example(self) -> Any:
         nn = self.s.dropna()
         return _plain(nn.iloc[0]) if len(nn) else None
@@ -329,6 +347,19 @@ class _ArrowColumn(_Column):
             a = pc.fill_null(a, float("nan"))
         res: np.ndarray = a.to_numpy(zero_copy_only=False)
         return res
+
+    def category_codes(self) -> np.ndarray:
+        if self.is_dict:
+            # An Arrow dictionary's indices depend on how the table was built (a Parquet file
+            # read in batches has one dictionary per row group): taking them as the model's
+            # codes could score silently wrong.
+            raise DataError(
+                f"column {self.name!r} is categorical in the model, which reads category "
+                "codes; the codes of an Arrow dictionary column depend on how the table was "
+                "built, so pass the integer codes the model was trained with (or a pandas "
+                "DataFrame with the training categories)"
+            )
+        return super().category_codes()
 
     def value_counts(self) -> tuple[list[Any], np.ndarray]:
         import pyarrow.compute as pc
@@ -1018,6 +1049,15 @@ class Dataset:
 
 
 # ---------------------------------------------------------------------------- predict side
+def encode_category_codes(X: Any, names: list[str], code_features: set[str],
+                          what: str = "X") -> np.ndarray:
+    """X's features as the engine's float matrix for a model that reads some features as
+    category codes (imported XGBoost categorical models): tables by column name, numpy by
+    position; those features take each column's own codes, the others its numbers."""
+    return encode_for_schema(X, [{"name": n, "kind": "code" if n in code_features else "numeric"}
+                                 for n in names], what)
+
+
 def encode_for_schema(X: Any, schema: list[FeatureSpec], what: str = "X") -> np.ndarray:
     """X's features as the engine's float matrix, matched to a trained model's schema.
 
@@ -1048,7 +1088,9 @@ def encode_for_schema(X: Any, schema: list[FeatureSpec], what: str = "X") -> np.
         use = cols
     out = []
     for s, c in zip(schema, use, strict=True):
-        if s["kind"] == "categorical":
+        if s["kind"] == "code":  # only from encode_category_codes: never stored in a model
+            out.append(c.category_codes())
+        elif s["kind"] == "categorical":
             cats = list(s.get("categories", []))
             if not c.is_stringy and cats and any(isinstance(v, str) for v in cats):
                 raise DataError(

@@ -15,7 +15,10 @@ as the source library (float32 feature comparisons, as both libraries do):
   which is the same test on every float32 input. ``base_score`` is read as XGBoost stores it
   (a probability for the logistic objectives, a mean on the response scale for the log-link
   ones: margin = log(base_score), a margin otherwise; a scalar or, from XGBoost 3, a
-  per-output vector). Categorical splits raise :class:`ModelFormatError` (not supported yet).
+  per-output vector). Categorical splits (partition and one-hot) become bitset splits; as in
+  XGBoost, a categorical feature is read as category codes: a pandas category column's codes,
+  or the numbers given (``booster.category_code_features``; Arrow dictionary and string
+  columns raise DataError: their codes are not the training ones).
 * LightGBM text models with objectives ``regression*``/``huber``/``fair``/``quantile``/``mape``
   and the ranking ``lambdarank`` / ``rank_xendcg`` (identity), ``binary`` / ``cross_entropy``
   (``xentropy``) (sigmoid), ``multiclass`` (softmax) and ``poisson`` / ``gamma`` / ``tweedie``
@@ -254,6 +257,10 @@ def _import_xgboost(doc: Any) -> Booster:
             f"field 'learner.feature_names' has {len(names)} names for {num_feature} features"
         )
     booster.feature_names = [str(v) for v in names] or [f"f{i}" for i in range(num_feature)]
+    types = learner.get("feature_types") or []
+    if types and len(types) == num_feature and "c" in types:
+        booster.category_code_features = [f for f, t in zip(booster.feature_names, types,
+                                                               strict=True) if t == "c"]
     trees = _field(model, "trees", "learner.gradient_booster.model.")
     info = _array(_field(model, "tree_info", "learner.gradient_booster.model."), np.int64,
                   "tree_info")
@@ -293,10 +300,15 @@ def _xgb_tree(t: Any, ti: int, num_feature: int) -> dict[str, np.ndarray]:
     hess = get("sum_hessian", np.float64)
     gain = get("loss_changes", np.float64)
     stype = t.get("split_type")
-    if stype is not None and np.any(_array(stype, np.int64, f"{w}.split_type") != 0):
-        raise ModelFormatError(
-            f"field '{w}.split_type': categorical splits in XGBoost models are not supported yet"
-        )
+    is_cat = np.zeros(n, dtype=bool)
+    if stype is not None:
+        st = _array(stype, np.int64, f"{w}.split_type")
+        if st.size != n:
+            raise ModelFormatError(f"field '{w}.split_type' has {st.size} entries, expected {n}")
+        if np.any((st != 0) & (st != 1)):
+            raise ModelFormatError(f"field '{w}.split_type' has a value other than 0 "
+                                   "(numeric) or 1 (categorical)")
+        is_cat = (st == 1) & (left >= 0)
     is_leaf = left < 0
     if np.any((right < 0) != is_leaf):
         raise ModelFormatError(f"field '{w}.right_children': a node has exactly one child")
@@ -307,16 +319,18 @@ def _xgb_tree(t: Any, ti: int, num_feature: int) -> dict[str, np.ndarray]:
                                f"{int(feat[i])}, outside [0, {num_feature})")
     old, nl, nr = _renumber(left, right, n, w)
     leaf = is_leaf[old]
+    cat = is_cat[old]
     # x < c  <=>  x <= nextafter(c, -inf) for every float32 x.
     c32 = cond[old].astype(np.float32)
-    thr = np.where(leaf, np.float32(0), np.nextafter(c32, np.float32(-np.inf)))
-    if np.any(~leaf & ~np.isfinite(cond[old])):
+    thr = np.where(leaf | cat, np.float32(0), np.nextafter(c32, np.float32(-np.inf)))
+    if np.any(~leaf & ~cat & ~np.isfinite(cond[old])):
         raise ModelFormatError(f"field '{w}.split_conditions' has a non-finite split value")
-    return {
+    dl = np.where(leaf, 0, dleft[old] != 0).astype(np.uint8)
+    tree: dict[str, np.ndarray] = {
         "feature": np.where(leaf, -1, feat[old]).astype(np.int32),
         "threshold": thr.astype(np.float32),
         "threshold_bin": np.zeros(old.size, dtype=np.int32),
-        "default_left": np.where(leaf, 0, dleft[old] != 0).astype(np.uint8),
+        "default_left": dl,
         "left": nl,
         "right": nr,
         "value": np.where(leaf, c32.astype(np.float64), 0.0),
@@ -324,6 +338,67 @@ def _xgb_tree(t: Any, ti: int, num_feature: int) -> dict[str, np.ndarray]:
         "hess": hess[old].astype(np.float64),
         "count": np.zeros(old.size, dtype=np.int64),
     }
+    if np.any(cat):
+        tree.update(_xgb_categorical_splits(t, w, n, is_cat, old, tree))
+    return tree
+
+
+_XGB_MAX_CATEGORY = 1 << 24  # category codes are float32 values: exact integers up to here
+
+
+def _xgb_categorical_splits(t: Any, w: str, n: int, is_cat: np.ndarray, old: np.ndarray,
+                            tree: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """XGBoost's categorical splits as bitset splits (tree.hpp split_type 2).
+
+    XGBoost sends a category in the node's set right, any other category (and a negative or
+    too large one) left, and a missing value to its default side. Here a category in the bitset
+    goes left and any other right, so each such node's children swap sides (and its default
+    side with them); the category is the feature value truncated toward zero, as in XGBoost.
+    """
+    nodes = _array(_field(t, "categories_nodes", w + "."), np.int64, f"{w}.categories_nodes")
+    segs = _array(_field(t, "categories_segments", w + "."), np.int64,
+                  f"{w}.categories_segments")
+    sizes = _array(_field(t, "categories_sizes", w + "."), np.int64, f"{w}.categories_sizes")
+    cats = _array(_field(t, "categories", w + "."), np.int64, f"{w}.categories")
+    if not nodes.size == segs.size == sizes.size:
+        raise ModelFormatError(f"fields '{w}.categories_nodes/segments/sizes' differ in length")
+    if np.any((segs < 0) | (sizes < 0) | (segs + sizes > cats.size)):
+        raise ModelFormatError(f"field '{w}.categories_segments' points outside "
+                               f"'{w}.categories'")
+    if np.any((cats < 0) | (cats >= _XGB_MAX_CATEGORY)):
+        raise ModelFormatError(f"field '{w}.categories' has a category outside "
+                               f"[0, {_XGB_MAX_CATEGORY})")
+    if np.any((nodes < 0) | (nodes >= n)) or len(set(nodes.tolist())) != nodes.size:
+        raise ModelFormatError(f"field '{w}.categories_nodes' has a bad or repeated node")
+    listed = np.zeros(n, dtype=bool)
+    listed[nodes] = True
+    if np.any(listed != is_cat):
+        raise ModelFormatError(f"field '{w}.categories_nodes' does not list exactly the "
+                               "categorical splits")
+    where = {int(v): i for i, v in enumerate(nodes.tolist())}
+    m = old.size
+    split_type = np.zeros(m, np.uint8)
+    cat_begin = np.zeros(m, np.int32)
+    cat_size = np.zeros(m, np.int32)
+    words: list[np.ndarray] = []
+    used = 0
+    left, right, dl = tree["left"].copy(), tree["right"].copy(), tree["default_left"].copy()
+    for i in np.flatnonzero(is_cat[old]).tolist():
+        j = where[int(old[i])]
+        members = cats[segs[j]: segs[j] + sizes[j]]
+        nw = int(members.max()) // 32 + 1 if members.size else 1
+        bits = np.zeros(nw, np.uint32)
+        np.bitwise_or.at(bits, members // 32, (np.uint32(1) << (members % 32).astype(np.uint32)))
+        words.append(bits)
+        split_type[i] = 2
+        cat_begin[i] = used
+        cat_size[i] = nw
+        used += nw
+        left[i], right[i] = right[i], left[i]
+        dl[i] = 1 - dl[i]
+    return {"left": left, "right": right, "default_left": dl, "split_type": split_type,
+            "cat_begin": cat_begin, "cat_size": cat_size,
+            "cat_bits": np.concatenate(words).astype(np.uint32)}
 
 
 class _UbjReader:

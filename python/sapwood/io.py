@@ -229,6 +229,8 @@ def _model_dict(b: Booster) -> dict[str, Any]:
            if b.pandas_categorical is not None else {}),
         **({"pandas_categorical_features": list(b.pandas_categorical_features)}
            if b.pandas_categorical_features is not None else {}),
+        **({"category_code_features": list(b.category_code_features)}
+           if b.category_code_features is not None else {}),
         **({"reference_profile": b.reference_profile.to_dict()}
            if b.reference_profile is not None else {}),
         "trees": [{"output": int(k), "arrays": dict(t)}
@@ -561,6 +563,12 @@ def _build_booster(model: dict[str, Any]) -> Booster:
         raise _fail("field 'model.pandas_categorical_features' must be null or a list of "
                     "feature names, one per pandas_categorical list")
     b.pandas_categorical_features = pcf
+    ccf = model.get("category_code_features")
+    if ccf is not None and (not isinstance(ccf, list) or not all(isinstance(c, str) for c in ccf)
+                            or not set(ccf) <= set(b.feature_names)):
+        raise _fail("field 'model.category_code_features' must be null or a list of feature "
+                    "names")
+    b.category_code_features = ccf
     rp = model.get("reference_profile")
     if rp is not None:
         from .profile import Profile

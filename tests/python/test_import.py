@@ -299,6 +299,51 @@ def test_lightgbm_pandas_categorical_from_tables_files_and_model_files(tmp_path)
     np.testing.assert_allclose(sb.predict(codes), bst.predict(codes), atol=1e-6)
 
 
+@pytest.mark.parametrize("onehot", [1, 64])
+def test_xgboost_categorical_splits(onehot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Partition and one-hot categorical splits score as XGBoost does: category codes of
+    pandas category columns, or the codes themselves; unseen, negative and missing codes
+    included. Arrow dictionary columns are refused (their codes depend on the table)."""
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(3)
+    n = 4000
+    df = pd.DataFrame({
+        "a": rng.standard_normal(n),
+        "c": pd.Categorical(rng.choice([f"k{i}" for i in range(40)], n)),
+        "d": pd.Categorical(rng.choice(list("xyz"), n)),
+    })
+    df.loc[rng.random(n) < 0.1, "c"] = None
+    y = ((df.a > 0) ^ df.c.isin([f"k{i}" for i in range(0, 40, 3)]) ^ (df.d == "y")).astype(int)
+    bst = xgb.train({"objective": "binary:logistic", "max_cat_to_onehot": onehot,
+                     "max_depth": 4, "nthread": 1},
+                    xgb.DMatrix(df, y, enable_categorical=True), 15)
+    sb = import_model(bst.save_raw("json"))
+    assert sb.category_code_features == ["c", "d"] and sb.categorical_features == ["c", "d"]
+    assert any("split_type" in t for t in sb._trees)  # categorical splits were imported
+    want = bst.predict(xgb.DMatrix(df, enable_categorical=True))
+    np.testing.assert_allclose(sb.predict(df), want, atol=1e-6)
+    with pytest.raises(sapwood.DataError, match="'c'.*Arrow dictionary"):
+        sb.predict(pa.Table.from_pandas(df, preserve_index=False))
+    as_codes = df.assign(c=df.c.cat.codes.replace(-1, np.nan), d=df.d.cat.codes)
+    np.testing.assert_allclose(sb.predict(pa.Table.from_pandas(as_codes, preserve_index=False)),
+                               want, atol=1e-6)
+    codes = np.column_stack([df.a.to_numpy(), df.c.cat.codes.replace(-1, np.nan).to_numpy(float),
+                             df.d.cat.codes.to_numpy(float)])
+    codes[:40, 1] = 45  # a category XGBoost never saw
+    codes[40:50, 1] = -3
+    want = bst.predict(xgb.DMatrix(codes, feature_names=["a", "c", "d"],
+                                   feature_types=["float", "c", "c"], enable_categorical=True))
+    np.testing.assert_allclose(sb.predict(codes), want, atol=1e-6)
+    path = tmp_path / "m.sapwood"
+    sb.save(path)
+    back = sapwood.load(path)
+    assert back.category_code_features == ["c", "d"]
+    np.testing.assert_allclose(back.predict(codes), want, atol=1e-6)
+    with pytest.raises(sapwood.DataError, match="'c'.*category codes"):
+        sb.predict(df.assign(c=df.c.astype(str)))
+
+
 # ----------------------------------------------------------------------------- malformed
 def _xgb_doc() -> dict:  # type: ignore[type-arg]
     X, y = make_data(n=300)
@@ -321,7 +366,13 @@ def _xgb_doc() -> dict:  # type: ignore[type-arg]
         (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][1].update(
             left_children=[5, -1, -1]), "trees\\[1\\]"),
         (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][0].update(
-            split_type=[1] + [0] * 100), "categorical"),
+            split_type=[1] + [0] * 100), "split_type"),
+        (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][0].update(
+            split_type=[1] + [0] * (len(d["learner"]["gradient_booster"]["model"]["trees"][0]
+                                        ["split_type"]) - 1)), "categories_nodes"),
+        (lambda d: d["learner"]["gradient_booster"]["model"]["trees"][0].update(
+            split_type=[3] * len(d["learner"]["gradient_booster"]["model"]["trees"][0]
+                                 ["split_type"])), "split_type"),
         (lambda d: d["learner"]["gradient_booster"]["model"].update(tree_info=[0]), "tree_info"),
         (lambda d: d["learner"]["learner_model_param"].update(base_score="abc"), "base_score"),
     ],
