@@ -181,6 +181,18 @@ void Forest::BuildQuantized() {
   }
   qthr_begin_[F] = static_cast<std::int32_t>(all.size());
   qthr_ = std::move(all);
+  // Codes through BinIndex tables when they fit 8 MiB for the forest, else a binary search.
+  // Measured here (32 features of ~250 thresholds; 1.4 MiB of tables), ns per row of codes:
+  // 173-264 against 393-635 (binary search) for the LightGBM model, 488-550 against 661-666
+  // for the XGBoost model, whose crowded thresholds leave several in most cells.
+  constexpr std::size_t kQuantIndexBytes = std::size_t{8} << 20;
+  qindex_.clear();
+  std::size_t bytes = 0;
+  for (std::size_t f = 0; f < F && bytes <= kQuantIndexBytes; ++f) {
+    qindex_.emplace_back(thr[f]);
+    bytes += qindex_.back().Bytes();
+  }
+  if (bytes > kQuantIndexBytes) qindex_.clear();
   qnodes_.resize(nodes_.size());
   qvalue_.resize(nodes_.size());
   qroot_.resize(tree_root_.size());
@@ -516,10 +528,13 @@ void Forest::RawBlock(const float* rows, std::int64_t row_stride, std::int64_t n
   }
 }
 
-// The search for a code runs the same number of steps for every value of a feature
-// (branch-free lower bound).
+// Through the feature's BinIndex table; else a search that runs the same number of steps for
+// every value of a feature (branch-free lower bound).
 inline std::uint16_t Forest::QuantCode(std::int64_t f, float x) const {
   if (std::isnan(x)) return 0xFFFF;
+  if (!qindex_.empty()) {
+    return static_cast<std::uint16_t>(qindex_[static_cast<std::size_t>(f)].Lookup(x));
+  }
   const float* a = qthr_.data() + qthr_begin_[static_cast<std::size_t>(f)];
   std::int64_t n = qthr_begin_[static_cast<std::size_t>(f) + 1] -
                    qthr_begin_[static_cast<std::size_t>(f)];

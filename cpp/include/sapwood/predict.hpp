@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sapwood/bin_index.hpp"
 #include "sapwood/tree.hpp"
 #include "sapwood/types.hpp"
 
@@ -155,6 +156,10 @@ class Forest {
   bool quantized_ = false;               // the QuantNode layout below is built
   std::vector<std::int32_t> qthr_begin_;  // per feature + 1, into qthr_
   std::vector<float> qthr_;               // each feature's distinct thresholds, ascending
+  // Per feature, the lookup of a value's rank code (BinIndex::Lookup is the number of
+  // thresholds below the value); empty (binary search in qthr_) when the tables would take
+  // more than 8 MiB (see BuildQuantized).
+  std::vector<BinIndex> qindex_;
   std::vector<QuantNode> qnodes_;
   std::vector<double> qvalue_;            // per QuantNode (leaves: output)
   std::vector<std::int32_t> qroot_;       // per tree
