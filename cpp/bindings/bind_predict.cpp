@@ -21,7 +21,7 @@ void BindPredict(py::module_& m) {
         "for tests and benchmarks of the portable kernels.");
   m.def("set_predict_kernel", &SetPredictKernel, py::arg("name"),
         "Force the rank-coded prediction kernel process-wide: 'auto', 'refill-avx2', "
-        "'lockstep-avx2' or 'lockstep' (where the forest has that layout and the CPU AVX2); "
+        "'lockstep-avx2' or 'super' (where the forest has that layout and the CPU AVX2); "
         "for tests and benchmarks.");
   py::class_<Forest, std::shared_ptr<Forest>>(m, "Forest")
       .def(py::init([](const py::list& trees,

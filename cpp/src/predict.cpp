@@ -181,6 +181,18 @@ void Forest::BuildQuantized() {
   }
   qthr_begin_[F] = static_cast<std::int32_t>(all.size());
   qthr_ = std::move(all);
+  // Codes through BinIndex tables when they fit 8 MiB for the forest, else a binary search.
+  // Measured here (32 features of ~250 thresholds; 1.4 MiB of tables), ns per row of codes:
+  // 173-264 against 393-635 (binary search) for the LightGBM model, 488-550 against 661-666
+  // for the XGBoost model, whose crowded thresholds leave several in most cells.
+  constexpr std::size_t kQuantIndexBytes = std::size_t{8} << 20;
+  qindex_.clear();
+  std::size_t bytes = 0;
+  for (std::size_t f = 0; f < F && bytes <= kQuantIndexBytes; ++f) {
+    qindex_.emplace_back(thr[f]);
+    bytes += qindex_.back().Bytes();
+  }
+  if (bytes > kQuantIndexBytes) qindex_.clear();
   qnodes_.resize(nodes_.size());
   qvalue_.resize(nodes_.size());
   qroot_.resize(tree_root_.size());
@@ -213,8 +225,52 @@ void Forest::BuildQuantized() {
     }
   }
   quantized_ = true;
+  BuildSuperNodes();
   BuildNode32();
   BuildRefillNodes();
+}
+
+void Forest::BuildSuperNodes() {
+  snodes_.clear();
+  svalue_.clear();
+  sroot_.assign(qroot_.size(), 0);
+  const auto is_leaf = [&](std::int32_t i) {
+    return qnodes_[static_cast<std::size_t>(i)].left == i;
+  };
+  // Slot q of tree t holds the subtree of QuantNode todo[q]; breadth-first, so each node's four
+  // children take adjacent slots.
+  std::vector<std::int32_t> todo;
+  for (std::size_t t = 0; t < qroot_.size(); ++t) {
+    const auto root = static_cast<std::int32_t>(snodes_.size());
+    sroot_[t] = root;
+    todo.assign(1, qroot_[t]);
+    for (std::size_t q = 0; q < todo.size(); ++q) {
+      const std::int32_t v = todo[q];
+      svalue_.push_back(qvalue_[static_cast<std::size_t>(v)]);
+      if (is_leaf(v)) {
+        snodes_.push_back(SuperNode{{0xFFFF, 0xFFFF, 0xFFFF}, {0, 0, 0},
+                                    root + static_cast<std::int32_t>(q)});
+        continue;
+      }
+      const QuantNode& a = qnodes_[static_cast<std::size_t>(v)];
+      SuperNode sn{{a.rank, 0xFFFF, 0xFFFF}, {a.column, 0, 0},
+                   root + static_cast<std::int32_t>(todo.size())};
+      for (int c = 0; c < 2; ++c) {
+        const std::int32_t child = a.left + c;
+        if (is_leaf(child)) {
+          todo.push_back(child);
+          todo.push_back(child);
+        } else {
+          const QuantNode& b = qnodes_[static_cast<std::size_t>(child)];
+          sn.rank[1 + c] = b.rank;
+          sn.column[1 + c] = b.column;
+          todo.push_back(b.left);
+          todo.push_back(b.left + 1);
+        }
+      }
+      snodes_.push_back(sn);
+    }
+  }
 }
 
 void Forest::BuildRefillNodes() {
@@ -290,14 +346,14 @@ std::atomic<int> g_kernel{0};  // 0 auto, else 1 + Forest::QuantKernel
 }  // namespace
 
 void SetPredictKernel(const std::string& name) {
-  static const char* const kNames[] = {"auto", "refill-avx2", "lockstep-avx2", "lockstep"};
+  static const char* const kNames[] = {"auto", "refill-avx2", "lockstep-avx2", "super"};
   for (int i = 0; i < 4; ++i) {
     if (name == kNames[i]) {
       g_kernel.store(i, std::memory_order_relaxed);
       return;
     }
   }
-  throw ParameterError("kernel must be 'auto', 'refill-avx2', 'lockstep-avx2' or 'lockstep', "
+  throw ParameterError("kernel must be 'auto', 'refill-avx2', 'lockstep-avx2' or 'super', "
                        "got '" +
                        name + "'");
 }
@@ -306,17 +362,18 @@ bool Forest::UseAvx2() const { return !qnodes32_.empty() && simd::Avx2Enabled();
 
 // Measured here (Zen 3, 2 shared cores, the benchmark's 300 trees of 63 leaves grown
 // leaf-wise): for single rows, 16 trees in lock step in two AVX2 registers beat the scalar
-// float walk 2.4x and the refill kernel 1.1-1.5x; for batches the three rank-coded kernels
-// came within the noise of each other (19-22 ns per row and tree), so batches keep the
-// scalar lock step, which needs no gathers.
+// float walk 2.4x and the refill kernel 1.1-1.5x. For batches the scalar walk on two-level
+// nodes (SuperRawBlock) wins: 4 rows in lock step, 1.15-1.2x end to end (1.4x on the walk
+// alone) over the scalar binary lock step it replaced and over the two AVX2 kernels, whose
+// gathers cost ~9 cycles each (36 latency) here.
 Forest::QuantKernel Forest::ChooseQuantKernel(bool few_rows) const {
   const int forced = g_kernel.load(std::memory_order_relaxed);
   const bool refill = !rnodes_.empty() && simd::Avx2Enabled();
   if (forced == 1 && refill) return QuantKernel::kRefillAvx2;
   if (forced == 2 && UseAvx2()) return QuantKernel::kLockstepAvx2;
-  if (forced == 3) return QuantKernel::kLockstep;
+  if (forced == 3) return QuantKernel::kSuper;
   if (few_rows && UseAvx2()) return QuantKernel::kLockstepAvx2;
-  return QuantKernel::kLockstep;
+  return QuantKernel::kSuper;
 }
 
 const char* Forest::Kernel() const {
@@ -324,7 +381,7 @@ const char* Forest::Kernel() const {
   switch (ChooseQuantKernel(false)) {
     case QuantKernel::kRefillAvx2: return "quant-refill-avx2";
     case QuantKernel::kLockstepAvx2: return "quant-lockstep-avx2";
-    default: return "quant-lockstep";
+    default: return "quant-super";
   }
 }
 
@@ -417,7 +474,7 @@ const float* RowBlock(const MatrixView<T>& x, std::int64_t r0, std::int64_t nr,
 constexpr std::int64_t kRowBlock = 128;
 static_assert(kRowBlock <= 256, "the level kernel keeps a row of a block in 8 bits");
 constexpr int kLanes = 8;  // rows walked in lock step through one tree
-constexpr int kQuantLanes = 4;  // the same, for the rank-coded kernel
+constexpr int kSuperLanes = 4;  // the same, for the rank-coded kernel
 
 }  // namespace
 
@@ -471,10 +528,13 @@ void Forest::RawBlock(const float* rows, std::int64_t row_stride, std::int64_t n
   }
 }
 
-// The search for a code runs the same number of steps for every value of a feature
-// (branch-free lower bound).
+// Through the feature's BinIndex table; else a search that runs the same number of steps for
+// every value of a feature (branch-free lower bound).
 inline std::uint16_t Forest::QuantCode(std::int64_t f, float x) const {
   if (std::isnan(x)) return 0xFFFF;
+  if (!qindex_.empty()) {
+    return static_cast<std::uint16_t>(qindex_[static_cast<std::size_t>(f)].Lookup(x));
+  }
   const float* a = qthr_.data() + qthr_begin_[static_cast<std::size_t>(f)];
   std::int64_t n = qthr_begin_[static_cast<std::size_t>(f) + 1] -
                    qthr_begin_[static_cast<std::size_t>(f)];
@@ -502,39 +562,46 @@ void Forest::QuantizeBlock(const float* rows, std::int64_t row_stride, std::int6
   }
 }
 
-void Forest::QuantRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
+void Forest::SuperRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
                            int tree_end, double* out) const {
-  const QuantNode* nodes = qnodes_.data();
-  const double* value = qvalue_.data();
+  const SuperNode* nodes = snodes_.data();
+  const double* value = svalue_.data();
   const int K = num_outputs_;
   const std::int64_t W = 2 * static_cast<std::int64_t>(num_features_);
-  // Rows walked in lock step through one tree. Measured here (Zen 3, 300 trees of 63 leaves):
-  // 4 lanes beat 8 and 16 by 15-30% (fewer registers spilled, and the early exit below fires
-  // sooner on unbalanced trees) and 2 by 25%.
-  constexpr int L = kQuantLanes;
+  // Rows walked in lock step through one tree. Measured here (Zen 3, the benchmark's 300 trees
+  // of up to 63 leaves, leaf-wise, whose rows end at depth 4 on average but whose trees run
+  // 14 deep): 4 lanes beat 2, 6 and 8 (more lanes walk to a deeper max; fewer leave the
+  // loads' latency bare); checking "every lane on a leaf" before every step beats folding the
+  // check into the step (which stops one step later); a second level
+  // picked after the first (one code load waiting on another, 11 instead of 20 instructions a
+  // step), 8-bit codes, and walks that restart on the next row as soon as theirs reaches a
+  // leaf (scalar or AVX2; their bookkeeping costs more than the steps they save) all lost.
+  constexpr int L = kSuperLanes;
   for (int t = tree_begin; t < tree_end; ++t) {
-    const std::int32_t root = qroot_[static_cast<std::size_t>(t)];
-    const int depth = tree_depth_[static_cast<std::size_t>(t)];
-    const int k = tree_output_[static_cast<std::size_t>(t)];
+    const std::int32_t root = sroot_[static_cast<std::size_t>(t)];
+    const int steps = (tree_depth_[static_cast<std::size_t>(t)] + 1) / 2;
+    double* o = out + tree_output_[static_cast<std::size_t>(t)];
     // The caller pads the codes to a multiple of L rows (extra rows are all 0).
     for (std::int64_t r = 0; r < nrows; r += L) {
       std::int32_t idx[L];
       for (int j = 0; j < L; ++j) idx[j] = root;
       const std::uint16_t* base = codes + r * W;
-      for (int d = 0; d < depth; ++d) {
-        // Deep, unbalanced (loss-guided) trees: stop once every lane sits on a leaf.
-        if (d >= 6 && (d & 1) == 0) {
-          bool all = true;
-          for (int j = 0; j < L; ++j) all &= nodes[idx[j]].left == idx[j];
-          if (all) break;
-        }
+      for (int s = 0; s < steps; ++s) {
+        bool live = false;  // stop once every lane sits on a leaf
+        for (int j = 0; j < L; ++j) live |= nodes[idx[j]].base != idx[j];
+        if (!live) break;
         for (int j = 0; j < L; ++j) {
-          const QuantNode n = nodes[idx[j]];
-          idx[j] = n.left + (base[j * W + n.column] > n.rank ? 1 : 0);
+          const SuperNode& q = nodes[idx[j]];
+          const std::uint16_t* row = base + j * W;
+          const std::int32_t a = row[q.column[0]] > q.rank[0] ? 1 : 0;
+          const std::int32_t b = row[q.column[1]] > q.rank[1] ? 1 : 0;
+          const std::int32_t c = row[q.column[2]] > q.rank[2] ? 1 : 0;
+          // a ? c : b by masks (a branch would mispredict).
+          idx[j] = q.base + 2 * a + (b ^ ((b ^ c) & -a));
         }
       }
       const std::int64_t live = std::min<std::int64_t>(L, nrows - r);
-      for (int j = 0; j < live; ++j) out[(r + j) * K + k] += value[idx[j]];
+      for (int j = 0; j < live; ++j) o[(r + j) * K] += value[idx[j]];
     }
   }
 }
@@ -567,9 +634,9 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
   CheckCols(*this, x);
   const int K = num_outputs_;
   const QuantKernel qk =
-      quantized_ ? ChooseQuantKernel(x.rows < 2 * kLanes) : QuantKernel::kLockstep;
+      quantized_ ? ChooseQuantKernel(x.rows < 2 * kLanes) : QuantKernel::kSuper;
   if (x.rows < 2 * kLanes && quantized_ && num_features_ <= 128 &&
-      qk != QuantKernel::kLockstep) {
+      qk != QuantKernel::kSuper) {
     // Few rows, rank-coded: each row's codes go to the stack (no allocation, nothing shared),
     // then the trees are walked level by level, or 16 at a time (8 per AVX2 register).
     const std::int64_t F = num_features_;
@@ -651,7 +718,7 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
       const std::int64_t W = 2 * static_cast<std::int64_t>(num_features_);
       const bool avx2 = qk == QuantKernel::kLockstepAvx2;
       // Padded to whole groups of walks with zero codes (+ one spare code for 32-bit reads).
-      const std::int64_t lanes = avx2 ? 16 : kQuantLanes;
+      const std::int64_t lanes = avx2 ? 16 : kSuperLanes;
       std::int64_t padded = (nr + lanes - 1) / lanes * lanes;
       if (qk == QuantKernel::kRefillAvx2) {  // rows up to the next power of two are walked
         padded = 1;
@@ -675,7 +742,7 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
                              out + r0 * K + tree_output_[static_cast<std::size_t>(t)], K);
         }
       } else {
-        QuantRawBlock(codes.data(), nr, tree_begin, tree_end, out + r0 * K);
+        SuperRawBlock(codes.data(), nr, tree_begin, tree_end, out + r0 * K);
       }
     } else if (has_special_) {
       RawBlock<true>(rows, stride, nr, tree_begin, tree_end, out + r0 * K);

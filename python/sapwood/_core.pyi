@@ -128,7 +128,7 @@ def ranking_metrics(y_true: typing.Any, y_score: typing.Any, sample_weight: typi
     """
 def set_predict_kernel(name: str) -> None:
     """
-    Force the rank-coded prediction kernel process-wide: 'auto', 'refill-avx2', 'lockstep-avx2' or 'lockstep' (where the forest has that layout and the CPU AVX2); for tests and benchmarks.
+    Force the rank-coded prediction kernel process-wide: 'auto', 'refill-avx2', 'lockstep-avx2' or 'super' (where the forest has that layout and the CPU AVX2); for tests and benchmarks.
     """
 def set_predict_simd(enabled: bool) -> None:
     """

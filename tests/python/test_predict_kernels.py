@@ -1,7 +1,7 @@
 """Each batch and single-row prediction kernel against the plain Python tree walk.
 
 The kernel is chosen per forest shape and call (rank-coded: AVX2 refill, AVX2 lock step,
-scalar lock step; float thresholds for categorical and zero-as-missing splits).
+scalar two-level lock step; float thresholds for categorical and zero-as-missing splits).
 ``_core.set_predict_kernel`` forces each rank-coded kernel and ``_core.set_predict_simd(False)``
 the portable ones, so every kernel runs here on a machine that has AVX2.
 """
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sapwood import _core
 from test_predict import GRID, make_booster, random_rows, random_tree, walk
 
-KERNELS = ("auto", "refill-avx2", "lockstep-avx2", "lockstep")
+KERNELS = ("auto", "refill-avx2", "lockstep-avx2", "super")
 
 
 @pytest.fixture
@@ -96,9 +96,9 @@ def test_kernel_choice_by_shape(simd_switch: None) -> None:
     wide = make_booster([random_tree(rng, 200, 8, False) for _ in range(4)], 200)
     cat = make_booster([random_tree(rng, 8, 8, True) for _ in range(8)], 8)
     _core.set_predict_simd(False)
-    assert small._get_forest().kernel == "quant-lockstep"
+    assert small._get_forest().kernel == "quant-super"
     assert small._get_forest().single_row_kernel == "float"
-    assert wide._get_forest().kernel == "quant-lockstep"
+    assert wide._get_forest().kernel == "quant-super"
     assert cat._get_forest().kernel == "float-special"
     _core.set_predict_simd(True)
     if small._get_forest().single_row_kernel != "float":  # a CPU with AVX2
@@ -107,7 +107,7 @@ def test_kernel_choice_by_shape(simd_switch: None) -> None:
         assert small._get_forest().kernel == "quant-refill-avx2"
         assert small._get_forest().single_row_kernel == "quant-refill-avx2"
     # 400 code columns do not fit the 8 bits of the AVX2 layouts
-    assert wide._get_forest().kernel == "quant-lockstep"
+    assert wide._get_forest().kernel == "quant-super"
     assert wide._get_forest().single_row_kernel == "float"
     with pytest.raises(sapwood.ParameterError, match="kernel"):
         _core.set_predict_kernel("fastest")

@@ -113,6 +113,9 @@ class BinIndex {
   // bins[i] = Lookup(float(x[i])) for i < n (x finite).
   void LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const;
 
+  // Memory held by the table and the edges.
+  std::size_t Bytes() const { return (start_.size() + padded_.size()) * 4; }
+
  private:
 #if SAPWOOD_BIN_INDEX_AVX2
   void LookupBlockAvx2(const double* x, std::int64_t n, std::uint32_t* bins) const;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sapwood/bin_index.hpp"
 #include "sapwood/tree.hpp"
 #include "sapwood/types.hpp"
 
@@ -31,8 +32,8 @@ static_assert(sizeof(PackedNode) == 16, "PackedNode must stay 16 bytes");
 class CudaForest;
 
 // Which rank-coded kernel predictions use, process-wide: "auto" (the one chosen per forest
-// shape and call), "refill-avx2", "lockstep-avx2" or "lockstep" (when the forest has that
-// layout and the CPU AVX2, else auto).
+// shape and call), "refill-avx2", "lockstep-avx2" or "super" (when the forest has that layout
+// and the CPU AVX2, else auto).
 // For tests and benchmarks of every kernel; throws ParameterError for another name.
 void SetPredictKernel(const std::string& name);
 
@@ -50,6 +51,20 @@ struct QuantNode {
 };
 static_assert(sizeof(QuantNode) == 8, "QuantNode must stay 8 bytes");
 
+// Two levels of a rank-coded tree in one node (the scalar batch kernel): split A (index 0) and
+// the splits of its children B (left, 1) and C (right, 2). A walk goes on to node
+//   base + 2 * (A right) + (A right ? C right : B right)
+// so a step costs one node load and three independent code loads, against two dependent node
+// and code loads for two levels of QuantNode. A child that is a leaf has rank 0xFFFF (never
+// right) and both of its two slots hold the leaf; a leaf has ranks 0xFFFF and base = itself,
+// so walks can overrun it, as with QuantNode.
+struct SuperNode {
+  std::uint16_t rank[3];
+  std::uint16_t column[3];  // as QuantNode::column
+  std::int32_t base;
+};
+static_assert(sizeof(SuperNode) == 16, "SuperNode must stay 16 bytes");
+
 class Forest {
  public:
   Forest() = default;
@@ -63,8 +78,9 @@ class Forest {
   int MaxDepth() const { return max_depth_; }
   // The batch kernel this forest runs on this machine: "quant-refill-avx2" (rank codes, 8
   // walks per AVX2 register, each restarted on the next row or tree as soon as it reaches a
-  // leaf), "quant-lockstep-avx2" (rank codes, 8 walks per AVX2 register), "quant-lockstep"
-  // (rank codes, scalar), "float" or "float-special" (categorical or zero-as-missing splits:
+  // leaf), "quant-lockstep-avx2" (rank codes, 8 walks per AVX2 register), "quant-super"
+  // (rank codes, scalar, two levels per step: SuperNode), "float" or "float-special"
+  // (categorical or zero-as-missing splits:
   // float thresholds). SingleRowKernel: the same for calls of fewer than 16 rows.
   const char* Kernel() const;
   const char* SingleRowKernel() const;
@@ -94,7 +110,8 @@ class Forest {
   void BuildQuantized();
   void BuildNode32();
   void BuildRefillNodes();
-  enum class QuantKernel { kRefillAvx2, kLockstepAvx2, kLockstep };
+  void BuildSuperNodes();
+  enum class QuantKernel { kRefillAvx2, kLockstepAvx2, kSuper };
   void RefillRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
                       int tree_end, double* out) const;
   // The rank-coded kernel for a call (few_rows: the single-row path).
@@ -103,7 +120,7 @@ class Forest {
   std::uint16_t QuantCode(std::int64_t f, float x) const;
   void QuantizeBlock(const float* rows, std::int64_t row_stride, std::int64_t nrows,
                      std::uint16_t* codes) const;
-  void QuantRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
+  void SuperRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
                      int tree_end, double* out) const;
   bool UseAvx2() const;
   template <bool kSpecial>
@@ -139,9 +156,16 @@ class Forest {
   bool quantized_ = false;               // the QuantNode layout below is built
   std::vector<std::int32_t> qthr_begin_;  // per feature + 1, into qthr_
   std::vector<float> qthr_;               // each feature's distinct thresholds, ascending
+  // Per feature, the lookup of a value's rank code (BinIndex::Lookup is the number of
+  // thresholds below the value); empty (binary search in qthr_) when the tables would take
+  // more than 8 MiB (see BuildQuantized).
+  std::vector<BinIndex> qindex_;
   std::vector<QuantNode> qnodes_;
   std::vector<double> qvalue_;            // per QuantNode (leaves: output)
   std::vector<std::int32_t> qroot_;       // per tree
+  std::vector<SuperNode> snodes_;         // the same trees, two levels per node
+  std::vector<double> svalue_;            // per SuperNode (leaves: output)
+  std::vector<std::int32_t> sroot_;       // per tree
   // The same nodes packed in 32 bits (simd::Node32) when every column fits 8 bits and every
   // left child lies within 255 slots of its parent; empty otherwise. qroot32_: qroot_ plus 16
   // entries that point at a spare leaf (the last node), for the 8-wide tree loads.
