@@ -273,6 +273,19 @@ _CSV_ROW_RE = re.compile(r"Row #(\d+)")
 _IN_COLUMN_RE = re.compile(r"column '([^']+)'|column \"([^\"]+)\"|column ([A-Za-z_][\w.]*)")
 
 
+def _arrow_array(a: np.ndarray) -> Any:
+    """A 1-D numpy array of numbers as an Arrow array, sharing its memory.
+
+    ``pyarrow.array`` first asks whether the object is a pandas Series, which imports pandas
+    (about half a second of a scoring job)."""
+    import pyarrow as pa
+
+    a = np.ascontiguousarray(a)
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    return pa.Array.from_buffers(pa.from_numpy_dtype(a.dtype), len(a), [None, pa.py_buffer(a)])
+
+
 def _scorer_layout(device: str, n_jobs: int | None) -> tuple[int, int]:
     """(batches scored at once, threads per batch) for a job of ``n_jobs`` threads.
 
@@ -509,7 +522,6 @@ class _Job:
     def _matrix(self, batch: Any, buf: np.ndarray) -> np.ndarray:
         """The batch's features as a float32 (n, F) Fortran-ordered view of ``buf``."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         n = batch.num_rows
         out = buf[:, :n]
@@ -517,6 +529,8 @@ class _Job:
             col = batch.column(name)
             try:
                 if col.type != pa.float32() or col.null_count:
+                    import pyarrow.compute as pc  # only here: its import costs ~0.15 s
+
                     if pa.types.is_boolean(col.type) or pa.types.is_decimal(col.type) or \
                             pa.types.is_null(col.type):
                         col = pc.cast(col, pa.float64())
@@ -674,7 +688,7 @@ class _Job:
                 if isinstance(X, np.ndarray):
                     spare.append(X.base if X.base is not None else X)
                 arrays = [item.column(c) for c in self.id_columns]
-                arrays += [pa.array(a) for _, a in cols]
+                arrays += [_arrow_array(a) for _, a in cols]
                 _put(q_out, pa.RecordBatch.from_arrays(arrays, schema=out_schema), stop)
                 if self.progress is not None:
                     self.progress(n)
