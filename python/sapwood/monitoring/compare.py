@@ -352,42 +352,39 @@ def compare(reference: Any, current: Any, config: Any = None, *,
         features[name] = f
     # KS as a gate (Bonferroni over the compared numeric features), only when asked
     if cfg.ks_alpha is not None:
-        tested = [n for n, f in features.items() if f.get("kind") == "numeric" and "ks_pvalue" in f]
-        if tested:
-            thr = cfg.ks_alpha / len(tested)
-            for n in tested:
-                f = features[n]
-                p = f["ks_pvalue"]
-                s = "fail" if isinstance(p, float) and not math.isnan(p) and p < thr else "ok"
-                f["checks"]["ks"] = s
-                f["ks_threshold"] = thr
-                if s == "fail":
-                    f["drift_status"] = "fail"
-                    f["drifted"] = True
-                    f["status"] = "fail"
-                    f["messages"].append(f"KS p-value {p:.3g} < {thr:.3g} (Bonferroni)")
+        _gate_by_test(features, [n for n, f in features.items()
+                                 if f.get("kind") == "numeric" and "ks_pvalue" in f],
+                      cfg.ks_alpha, "")
     # Small samples: a test gates drift (Bonferroni over the features tested that way), unless
     # the KS gate above already judged the numeric ones.
-    small = [n for n, f in features.items() if f.get("small_sample")
-             and not (cfg.ks_alpha is not None and f.get("kind") == "numeric")]
-    if small:
-        thr = cfg.small_sample_alpha / len(small)
-        for n in small:
-            f = features[n]
-            test = "ks" if f.get("kind") == "numeric" else "chi2"
-            p = f.get(f"{test}_pvalue")
-            s = "fail" if isinstance(p, float) and not math.isnan(p) and p < thr else "ok"
-            f["checks"][test] = s
-            f[f"{test}_threshold"] = thr
-            if s == "fail":
-                f["drift_status"] = "fail"
-                f["drifted"] = True
-                f["status"] = "fail"
-                f["messages"].append(f"small sample: {test} p-value {p:.3g} < {thr:.3g} "
-                                     "(Bonferroni)")
+    _gate_by_test(features, [n for n, f in features.items() if f.get("small_sample")
+                             and not (cfg.ks_alpha is not None and f.get("kind") == "numeric")],
+                  cfg.small_sample_alpha, "small sample: ")
     unexpected = [n for n in current_names if n not in ref.columns]
     dataset = _dataset_checks(ref, cur, features, missing, unexpected, cfg)
     return MonitorReport(features, dataset, ref, cur, cfg)
+
+
+def _gate_by_test(features: dict[str, dict[str, Any]], names: list[str], alpha: float,
+                  why: str) -> None:
+    """Fails the drift of each named feature whose test p-value (KS for numeric, chi-square
+    for categorical features) is below alpha / len(names) (Bonferroni)."""
+    if not names:
+        return
+    thr = alpha / len(names)
+    for n in names:
+        f = features[n]
+        test = "ks" if f.get("kind") == "numeric" else "chi2"
+        p = f.get(f"{test}_pvalue")
+        s = "fail" if isinstance(p, float) and not math.isnan(p) and p < thr else "ok"
+        f["checks"][test] = s
+        f[f"{test}_threshold"] = thr
+        if s == "fail":
+            f["drift_status"] = "fail"
+            f["drifted"] = True
+            f["status"] = "fail"
+            label = "KS" if test == "ks" else "chi-square"
+            f["messages"].append(f"{why}{label} p-value {p:.3g} < {thr:.3g} (Bonferroni)")
 
 
 def _dataset_checks(ref: Profile, cur: Profile, features: dict[str, dict[str, Any]],
