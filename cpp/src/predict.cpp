@@ -227,7 +227,6 @@ void Forest::BuildQuantized() {
   quantized_ = true;
   BuildSuperNodes();
   BuildNode32();
-  BuildRefillNodes();
 }
 
 void Forest::BuildSuperNodes() {
@@ -273,57 +272,6 @@ void Forest::BuildSuperNodes() {
   }
 }
 
-void Forest::BuildRefillNodes() {
-  rnodes_.clear();
-  rvalue_.clear();
-  rroot_.clear();
-  if (2 * static_cast<std::int64_t>(num_features_) > 256) return;
-  std::vector<std::uint32_t> nodes;
-  std::vector<double> values;
-  std::vector<std::int32_t> roots;
-  const auto is_leaf = [&](std::int32_t i) {
-    return qnodes_[static_cast<std::size_t>(i)].left == i;
-  };
-  const auto single_leaf = [&](double v) {  // an internal node over two copies of the leaf
-    roots.push_back(static_cast<std::int32_t>(nodes.size()));
-    nodes.push_back(simd::RefillNode(0, true, true, 0, 1));
-    nodes.push_back(0);
-    nodes.push_back(0);
-    values.push_back(0.0);
-    values.push_back(v);
-    values.push_back(v);
-  };
-  for (std::size_t t = 0; t < qroot_.size(); ++t) {
-    const std::int32_t root = qroot_[t];
-    const std::int32_t end =
-        t + 1 < qroot_.size() ? qroot_[t + 1] : static_cast<std::int32_t>(qnodes_.size());
-    if (is_leaf(root)) {
-      single_leaf(qvalue_[static_cast<std::size_t>(root)]);
-      continue;
-    }
-    roots.push_back(static_cast<std::int32_t>(nodes.size()));
-    for (std::int32_t i = root; i < end; ++i) {
-      const QuantNode& q = qnodes_[static_cast<std::size_t>(i)];
-      values.push_back(qvalue_[static_cast<std::size_t>(i)]);
-      if (is_leaf(i)) {
-        nodes.push_back(0);
-        continue;
-      }
-      const std::int64_t delta = q.left - static_cast<std::int64_t>(i);
-      if (q.rank > 0x3FFF || delta > 255) return;
-      nodes.push_back(simd::RefillNode(q.rank, is_leaf(q.left), is_leaf(q.left + 1), q.column,
-                                       static_cast<std::uint32_t>(delta)));
-    }
-  }
-  const auto spare = static_cast<std::int32_t>(nodes.size());
-  single_leaf(0.0);
-  roots.pop_back();
-  roots.insert(roots.end(), 16, spare);
-  rnodes_ = std::move(nodes);
-  rvalue_ = std::move(values);
-  rroot_ = std::move(roots);
-}
-
 void Forest::BuildNode32() {
   qnodes32_.clear();
   qroot32_.clear();
@@ -342,58 +290,39 @@ void Forest::BuildNode32() {
 }
 
 namespace {
-std::atomic<int> g_kernel{0};  // 0 auto, else 1 + Forest::QuantKernel
+std::atomic<int> g_kernel{0};  // 0 auto, 1 lockstep-avx2, 2 super (see SetPredictKernel)
 }  // namespace
 
 void SetPredictKernel(const std::string& name) {
-  static const char* const kNames[] = {"auto", "refill-avx2", "lockstep-avx2", "super"};
-  for (int i = 0; i < 4; ++i) {
+  static const char* const kNames[] = {"auto", "lockstep-avx2", "super"};
+  for (int i = 0; i < 3; ++i) {
     if (name == kNames[i]) {
       g_kernel.store(i, std::memory_order_relaxed);
       return;
     }
   }
-  throw ParameterError("kernel must be 'auto', 'refill-avx2', 'lockstep-avx2' or 'super', "
-                       "got '" +
-                       name + "'");
+  throw ParameterError("kernel must be 'auto', 'lockstep-avx2' or 'super', got '" + name + "'");
 }
-
-bool Forest::UseAvx2() const { return !qnodes32_.empty() && simd::Avx2Enabled(); }
 
 // Measured here (Zen 3, 2 shared cores, the benchmark's 300 trees of 63 leaves grown
 // leaf-wise): for single rows, 16 trees in lock step in two AVX2 registers beat the scalar
-// float walk 2.4x and the refill kernel 1.1-1.5x. For batches the scalar walk on two-level
-// nodes (SuperRawBlock) wins: 4 rows in lock step, 1.15-1.2x end to end (1.4x on the walk
-// alone) over the scalar binary lock step it replaced and over the two AVX2 kernels, whose
-// gathers cost ~9 cycles each (36 latency) here.
-Forest::QuantKernel Forest::ChooseQuantKernel(bool few_rows) const {
-  const int forced = g_kernel.load(std::memory_order_relaxed);
-  const bool refill = !rnodes_.empty() && simd::Avx2Enabled();
-  if (forced == 1 && refill) return QuantKernel::kRefillAvx2;
-  if (forced == 2 && UseAvx2()) return QuantKernel::kLockstepAvx2;
-  if (forced == 3) return QuantKernel::kSuper;
-  if (few_rows && UseAvx2()) return QuantKernel::kLockstepAvx2;
-  return QuantKernel::kSuper;
+// float walk 2.4x and an AVX2 kernel that refilled finished walks 1.1-1.5x. For batches the
+// scalar walk on two-level nodes (SuperRawBlock) wins: 4 rows in lock step, 1.15-1.2x end to
+// end (1.4x on the walk alone) over the scalar binary lock step it replaced and over AVX2
+// batch kernels (rows in lock step, or refilled), whose gathers cost ~9 cycles each (36
+// latency) here; those were removed.
+bool Forest::SingleRowAvx2() const {
+  return g_kernel.load(std::memory_order_relaxed) != 2 && quantized_ && num_features_ <= 128 &&
+         !qnodes32_.empty() && simd::Avx2Enabled();
 }
 
 const char* Forest::Kernel() const {
   if (!quantized_) return has_special_ ? "float-special" : "float";
-  switch (ChooseQuantKernel(false)) {
-    case QuantKernel::kRefillAvx2: return "quant-refill-avx2";
-    case QuantKernel::kLockstepAvx2: return "quant-lockstep-avx2";
-    default: return "quant-super";
-  }
+  return "quant-super";
 }
 
 const char* Forest::SingleRowKernel() const {
-  // The few-rows path keeps its codes on the stack: up to 128 features.
-  if (quantized_ && num_features_ <= 128) {
-    switch (ChooseQuantKernel(true)) {
-      case QuantKernel::kRefillAvx2: return "quant-refill-avx2";
-      case QuantKernel::kLockstepAvx2: return "quant-lockstep-avx2";
-      default: break;
-    }
-  }
+  if (SingleRowAvx2()) return "quant-lockstep-avx2";
   return has_special_ ? "float-special" : "float";
 }
 
@@ -472,7 +401,6 @@ const float* RowBlock(const MatrixView<T>& x, std::int64_t r0, std::int64_t nr,
 }
 
 constexpr std::int64_t kRowBlock = 128;
-static_assert(kRowBlock <= 256, "the level kernel keeps a row of a block in 8 bits");
 constexpr int kLanes = 8;  // rows walked in lock step through one tree
 constexpr int kSuperLanes = 4;  // the same, for the rank-coded kernel
 
@@ -606,41 +534,17 @@ void Forest::SuperRawBlock(const std::uint16_t* codes, std::int64_t nrows, int t
   }
 }
 
-// Tree blocks of 16 trees: the walks of (tree, row) pairs go through simd::WalkItemsAvx2,
-// then each row's leaves are added in tree order.
-void Forest::RefillRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
-                            int tree_end, double* out) const {
-  constexpr int kTrees = 16;
-  const int K = num_outputs_;
-  const int W = 2 * num_features_;
-  int shift = 0;
-  while ((std::int64_t{1} << shift) < nrows) ++shift;
-  std::int32_t done[kTrees * kRowBlock + 1];
-  for (int t0 = tree_begin; t0 < tree_end; t0 += kTrees) {
-    const int nt = std::min(kTrees, tree_end - t0);
-    simd::WalkItemsAvx2(rnodes_.data(), rroot_.data() + t0, codes, W, shift, nt << shift, done);
-    for (int j = 0; j < nt; ++j) {
-      const std::int32_t* d = done + (j << shift);
-      double* o = out + tree_output_[static_cast<std::size_t>(t0 + j)];
-      for (std::int64_t r = 0; r < nrows; ++r) o[r * K] += rvalue_[static_cast<std::size_t>(d[r])];
-    }
-  }
-}
-
 template <class T>
 void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, double* out,
                         int n_threads) const {
   CheckRange(*this, tree_begin, tree_end);
   CheckCols(*this, x);
   const int K = num_outputs_;
-  const QuantKernel qk =
-      quantized_ ? ChooseQuantKernel(x.rows < 2 * kLanes) : QuantKernel::kSuper;
-  if (x.rows < 2 * kLanes && quantized_ && num_features_ <= 128 &&
-      qk != QuantKernel::kSuper) {
+  if (x.rows < 2 * kLanes && SingleRowAvx2()) {
     // Few rows, rank-coded: each row's codes go to the stack (no allocation, nothing shared),
-    // then the trees are walked level by level, or 16 at a time (8 per AVX2 register).
+    // then the trees are walked 16 at a time (8 per AVX2 register).
     const std::int64_t F = num_features_;
-    std::uint16_t codes[2 * 128 + 2];
+    std::uint16_t codes[2 * 128 + 2];  // SingleRowAvx2: at most 128 features
     for (std::int64_t r = 0; r < x.rows; ++r) {
       for (std::int64_t f = 0; f < F; ++f) {
         const std::uint16_t code = QuantCode(f, static_cast<float>(x.At(r, f)));
@@ -648,21 +552,8 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
         codes[F + f] = code == 0xFFFF ? 0 : code;
       }
       codes[2 * F] = codes[2 * F + 1] = 0;
-      if (qk == QuantKernel::kRefillAvx2) {
-        std::int32_t done[257];
-        double* o = out + r * K;
-        for (int t0 = tree_begin; t0 < tree_end; t0 += 256) {
-          const int nt = std::min(256, tree_end - t0);
-          simd::WalkItemsAvx2(rnodes_.data(), rroot_.data() + t0, codes, 0, 0, nt, done);
-          for (int j = 0; j < nt; ++j) {
-            o[tree_output_[static_cast<std::size_t>(t0 + j)]] +=
-                rvalue_[static_cast<std::size_t>(done[j])];
-          }
-        }
-      } else {
-        simd::WalkTreesAvx2(qnodes32_.data(), qvalue_.data(), codes, qroot32_.data(),
-                            tree_output_.data(), tree_begin, tree_end, max_depth_, out + r * K);
-      }
+      simd::WalkTreesAvx2(qnodes32_.data(), qvalue_.data(), codes, qroot32_.data(),
+                          tree_output_.data(), tree_begin, tree_end, max_depth_, out + r * K);
     }
     return;
   }
@@ -716,34 +607,13 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     if (quantized_) {
       thread_local std::vector<std::uint16_t> codes;
       const std::int64_t W = 2 * static_cast<std::int64_t>(num_features_);
-      const bool avx2 = qk == QuantKernel::kLockstepAvx2;
-      // Padded to whole groups of walks with zero codes (+ one spare code for 32-bit reads).
-      const std::int64_t lanes = avx2 ? 16 : kSuperLanes;
-      std::int64_t padded = (nr + lanes - 1) / lanes * lanes;
-      if (qk == QuantKernel::kRefillAvx2) {  // rows up to the next power of two are walked
-        padded = 1;
-        while (padded < nr) padded *= 2;
-      }
-      const auto need = static_cast<std::size_t>((kRowBlock + 16) * W + 2);
+      // Padded to whole groups of lanes with zero codes.
+      const std::int64_t padded = (nr + kSuperLanes - 1) / kSuperLanes * kSuperLanes;
+      const auto need = static_cast<std::size_t>(kRowBlock * W);
       if (codes.size() < need) codes.resize(need);
       QuantizeBlock(rows, stride, nr, codes.data());
-      // (and one more row: the padding row of the level kernel's idle walks)
-      std::fill(codes.data() + nr * W, codes.data() + std::max(padded, nr + 1) * W + 2,
-                std::uint16_t{0});
-      if (qk == QuantKernel::kRefillAvx2) {
-        RefillRawBlock(codes.data(), nr, tree_begin, tree_end, out + r0 * K);
-
-      } else if (avx2) {
-        for (int t = tree_begin; t < tree_end; ++t) {
-          simd::WalkRowsAvx2(qnodes32_.data(), qvalue_.data(), codes.data(),
-                             static_cast<int>(W), padded, nr,
-                             qroot32_[static_cast<std::size_t>(t)],
-                             tree_depth_[static_cast<std::size_t>(t)],
-                             out + r0 * K + tree_output_[static_cast<std::size_t>(t)], K);
-        }
-      } else {
-        SuperRawBlock(codes.data(), nr, tree_begin, tree_end, out + r0 * K);
-      }
+      std::fill(codes.data() + nr * W, codes.data() + padded * W, std::uint16_t{0});
+      SuperRawBlock(codes.data(), nr, tree_begin, tree_end, out + r0 * K);
     } else if (has_special_) {
       RawBlock<true>(rows, stride, nr, tree_begin, tree_end, out + r0 * K);
     } else {

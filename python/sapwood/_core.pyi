@@ -128,7 +128,7 @@ def ranking_metrics(y_true: typing.Any, y_score: typing.Any, sample_weight: typi
     """
 def set_predict_kernel(name: str) -> None:
     """
-    Force the rank-coded prediction kernel process-wide: 'auto', 'refill-avx2', 'lockstep-avx2' or 'super' (where the forest has that layout and the CPU AVX2); for tests and benchmarks.
+    Force the rank-coded prediction kernels process-wide: 'auto', 'lockstep-avx2' (few rows: the AVX2 tree lock step where the forest has that layout and the CPU AVX2; the default) or 'super' (few rows: the float walk); batches always walk two-level nodes. For tests and benchmarks.
     """
 def set_predict_simd(enabled: bool) -> None:
     """

@@ -1,7 +1,8 @@
 """Each batch and single-row prediction kernel against the plain Python tree walk.
 
-The kernel is chosen per forest shape and call (rank-coded: AVX2 refill, AVX2 lock step,
-scalar two-level lock step; float thresholds for categorical and zero-as-missing splits).
+The kernel is chosen per forest shape and call (rank-coded: the scalar two-level lock step for
+batches, the AVX2 tree lock step for few rows; float thresholds for categorical and
+zero-as-missing splits, and for few rows without AVX2).
 ``_core.set_predict_kernel`` forces each rank-coded kernel and ``_core.set_predict_simd(False)``
 the portable ones, so every kernel runs here on a machine that has AVX2.
 """
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from sapwood import _core
 from test_predict import GRID, make_booster, random_rows, random_tree, walk
 
-KERNELS = ("auto", "refill-avx2", "lockstep-avx2", "super")
+KERNELS = ("auto", "lockstep-avx2", "super")
 
 
 @pytest.fixture
@@ -103,9 +104,9 @@ def test_kernel_choice_by_shape(simd_switch: None) -> None:
     _core.set_predict_simd(True)
     if small._get_forest().single_row_kernel != "float":  # a CPU with AVX2
         assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
-        _core.set_predict_kernel("refill-avx2")
-        assert small._get_forest().kernel == "quant-refill-avx2"
-        assert small._get_forest().single_row_kernel == "quant-refill-avx2"
+        _core.set_predict_kernel("super")
+        assert small._get_forest().kernel == "quant-super"
+        assert small._get_forest().single_row_kernel == "float"
     # 400 code columns do not fit the 8 bits of the AVX2 layouts
     assert wide._get_forest().kernel == "quant-super"
     assert wide._get_forest().single_row_kernel == "float"

@@ -31,9 +31,9 @@ static_assert(sizeof(PackedNode) == 16, "PackedNode must stay 16 bytes");
 
 class CudaForest;
 
-// Which rank-coded kernel predictions use, process-wide: "auto" (the one chosen per forest
-// shape and call), "refill-avx2", "lockstep-avx2" or "super" (when the forest has that layout
-// and the CPU AVX2, else auto).
+// Which kernel calls of few rows use on rank-coded forests, process-wide: "auto" and
+// "lockstep-avx2" (the AVX2 tree lock step, when the forest has that layout and the CPU AVX2;
+// else the float walk) or "super" (the float walk). Batches always walk two-level nodes.
 // For tests and benchmarks of every kernel; throws ParameterError for another name.
 void SetPredictKernel(const std::string& name);
 
@@ -76,12 +76,11 @@ class Forest {
   int NumFeatures() const { return num_features_; }
   bool HasSpecialSplits() const { return has_special_; }
   int MaxDepth() const { return max_depth_; }
-  // The batch kernel this forest runs on this machine: "quant-refill-avx2" (rank codes, 8
-  // walks per AVX2 register, each restarted on the next row or tree as soon as it reaches a
-  // leaf), "quant-lockstep-avx2" (rank codes, 8 walks per AVX2 register), "quant-super"
-  // (rank codes, scalar, two levels per step: SuperNode), "float" or "float-special"
-  // (categorical or zero-as-missing splits:
-  // float thresholds). SingleRowKernel: the same for calls of fewer than 16 rows.
+  // The batch kernel this forest runs on this machine: "quant-super" (rank codes, scalar,
+  // two levels per step: SuperNode), "float" or "float-special" (categorical or
+  // zero-as-missing splits: float thresholds). SingleRowKernel: the same for calls of fewer
+  // than 16 rows, where "quant-lockstep-avx2" (rank codes, 16 trees in two AVX2 registers)
+  // replaces "quant-super".
   const char* Kernel() const;
   const char* SingleRowKernel() const;
 
@@ -109,20 +108,15 @@ class Forest {
   bool SpecialGoRight(const PackedNode& n, float v) const;
   void BuildQuantized();
   void BuildNode32();
-  void BuildRefillNodes();
   void BuildSuperNodes();
-  enum class QuantKernel { kRefillAvx2, kLockstepAvx2, kSuper };
-  void RefillRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
-                      int tree_end, double* out) const;
-  // The rank-coded kernel for a call (few_rows: the single-row path).
-  QuantKernel ChooseQuantKernel(bool few_rows) const;
+  // Whether few rows are walked by the AVX2 tree lock step (else the float walk).
+  bool SingleRowAvx2() const;
   // The rank code of x among feature f's thresholds (see QuantNode), NaN as 0xFFFF.
   std::uint16_t QuantCode(std::int64_t f, float x) const;
   void QuantizeBlock(const float* rows, std::int64_t row_stride, std::int64_t nrows,
                      std::uint16_t* codes) const;
   void SuperRawBlock(const std::uint16_t* codes, std::int64_t nrows, int tree_begin,
                      int tree_end, double* out) const;
-  bool UseAvx2() const;
   template <bool kSpecial>
   void RawBlock(const float* rows, std::int64_t row_stride, std::int64_t nrows, int tree_begin,
                 int tree_end, double* out) const;
@@ -170,12 +164,6 @@ class Forest {
   // left child lies within 255 slots of its parent; empty otherwise. qroot32_: qroot_ plus 16
   // entries that point at a spare leaf (the last node), for the 8-wide tree loads.
   std::vector<std::uint32_t> qnodes32_;
-  // The layout of simd::WalkItemsAvx2 (simd::RefillNode), when every column fits 8 bits, every
-  // rank 14 bits and every left child lies within 255 slots: nodes, their values, and each
-  // tree's root plus 16 spare roots (a spare tree: an internal node over two leaves).
-  std::vector<std::uint32_t> rnodes_;
-  std::vector<double> rvalue_;
-  std::vector<std::int32_t> rroot_;
   std::vector<std::int32_t> qroot32_;
   std::vector<std::int32_t> shap_leaf_begin_;  // per tree + 1; empty range: use the recursion
   std::vector<std::uint8_t> shap_fast_;        // per tree: leaf paths built
