@@ -57,7 +57,8 @@ class Booster:
         # (lets Arrow / polars tables and files map categories by value, as pandas frames do).
         self.pandas_categorical_features: list[str] | None = None
         # Imported XGBoost models: categorical features, read as category codes as XGBoost
-        # does (a pandas category / Arrow dictionary column's codes, or the numbers given).
+        # does (a pandas category column's codes, or the numbers given; see
+        # sapwood.data._Column.category_codes).
         self.category_code_features: list[str] | None = None
         self._threads: int | None = None  # resolved n_jobs, cached: predict is called per row
         # The training data's schema (sapwood.data): one plain dict per feature with name,
@@ -119,8 +120,8 @@ class Booster:
 
     @property
     def categorical_features(self) -> list[str]:
-        """Names of the features trained as categorical (for an imported LightGBM model, those
-        its ``pandas_categorical`` lists belong to)."""
+        """Names of the features trained as categorical (for an imported model: LightGBM's
+        ``pandas_categorical_features``, XGBoost's ``category_code_features``)."""
         if self.schema is None and self.pandas_categorical_features is not None:
             return list(self.pandas_categorical_features)
         if self.schema is None and self.category_code_features:
