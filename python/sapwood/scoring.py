@@ -286,6 +286,21 @@ def _arrow_array(a: np.ndarray) -> Any:
     return pa.Array.from_buffers(pa.from_numpy_dtype(a.dtype), len(a), [None, pa.py_buffer(a)])
 
 
+class _InlineExecutor:
+    """The one-scorer case of the job's executor: runs each batch at once, on this thread."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        f: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            f.set_result(fn(*args))
+        except Exception as e:  # noqa: BLE001 - handed to the caller through the future
+            f.set_exception(e)
+        return f
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
 def _scorer_layout(device: str, n_jobs: int | None) -> tuple[int, int]:
     """(batches scored at once, threads per batch) for a job of ``n_jobs`` threads.
 
@@ -668,10 +683,10 @@ class _Job:
             for t in threads:
                 t.start()
             workers, per_worker = _scorer_layout(self.device, self.n_jobs)
-            pool = concurrent.futures.ThreadPoolExecutor(workers, "sapwood-score") \
-                if workers > 1 else None
+            pool: Any = concurrent.futures.ThreadPoolExecutor(workers, "sapwood-score") \
+                if workers > 1 else _InlineExecutor()
             # Batches being scored, oldest first: (batch index, first row, rows, input batch,
-            # features, future or finished result). Finished in order, so the output keeps
+            # features, future). Finished in order, so the output keeps
             # the input's row order.
             pending: collections.deque[tuple[int, int, int, Any, Any, Any]] = \
                 collections.deque()
@@ -680,7 +695,7 @@ class _Job:
             def finish() -> None:
                 index, row0, n, item, X, job = pending.popleft()
                 try:
-                    cols, pred = job.result() if pool is not None else job
+                    cols, pred = job.result()
                 except SapwoodError as e:
                     raise type(e)(f"{self._where(index, (row0, row0 + n))}: {e}") from None
                 if self.profiler is not None:
@@ -710,15 +725,7 @@ class _Job:
                             buf = np.empty((len(self.features), max(n, self.batch_rows)),
                                            dtype=np.float32)
                         X = self._matrix(item, buf)
-                    if pool is not None:
-                        job: Any = pool.submit(self._score, X, per_worker)
-                    else:
-                        try:
-                            job = self._score(X, per_worker)
-                        except SapwoodError as e:
-                            raise type(e)(
-                                f"{self._where(self.batch, (self.row0, self.row0 + n))}: {e}"
-                            ) from None
+                    job = pool.submit(self._score, X, per_worker)
                     pending.append((self.batch, self.row0, n, item, X, job))
                     self.batch += 1
                     self.row0 += n
@@ -730,8 +737,7 @@ class _Job:
             except _Stop:
                 pass
             finally:
-                if pool is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=True, cancel_futures=True)
             for t in threads:
                 t.join()
             if write_errors:
