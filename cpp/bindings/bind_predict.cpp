@@ -20,10 +20,12 @@ void BindPredict(py::module_& m) {
         "Switch the AVX2 prediction kernels off (False) or back on where the CPU has them; "
         "for tests and benchmarks of the portable kernels.");
   m.def("set_predict_kernel", &SetPredictKernel, py::arg("name"),
-        "Force the rank-coded prediction kernels process-wide: 'auto', 'lockstep-avx2' "
-        "(few rows: the AVX2 tree lock step where the forest has that layout and the CPU "
-        "AVX2; the default) or 'super' (few rows: the float walk); batches always walk "
-        "two-level nodes. For tests and benchmarks.");
+        "Force the rank-coded prediction kernels process-wide: 'auto' and 'bitvector-avx2' "
+        "(batches: the AVX2 bit-vector kernel, trees of more than 64 leaves walked on "
+        "two-level nodes; few rows: the AVX2 tree lock step; the default), 'lockstep-avx2' "
+        "(batches walk two-level nodes; few rows as auto) or 'super' (batches walk two-level "
+        "nodes; few rows: the float walk). Each AVX2 kernel needs the CPU's AVX2 and the "
+        "forest's layout. For tests and benchmarks.");
   py::class_<Forest, std::shared_ptr<Forest>>(m, "Forest")
       .def(py::init([](const py::list& trees,
                        const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>&

@@ -95,7 +95,91 @@ __attribute__((target("avx2"))) void WalkTreesAvx2(const std::uint32_t* nodes,
   }
 }
 
+namespace {
+
+// NV registers of 16 rows (16 * NV rows per pass) through a tree of W words. Per record and
+// register: one compare (with the codes straight from memory), one OR and one AND.
+template <int W, int NV>
+__attribute__((target("avx2"))) void BitvecPasses(const BitvecTree& tree,
+                                                  const BitvecRecord* rec,
+                                                  const double* leaf_value,
+                                                  const std::int16_t* codes, std::int64_t nrows,
+                                                  double* out, std::int64_t out_stride) {
+  // Where each row's 64 leaf bits land after the interleave below (per 128-bit lane).
+  static constexpr int kRow[16] = {0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15};
+  const __m256i ones = _mm256_set1_epi32(-1);
+  for (std::int64_t r = 0; r < nrows; r += 16 * NV) {
+    __m256i s[NV][W];
+    for (int v = 0; v < NV; ++v) {
+      for (int w = 0; w < W; ++w) s[v][w] = ones;
+    }
+    const std::int16_t* c = codes + r;
+    std::int32_t i = tree.rec_begin;
+    for (int w = 0; w < W; ++w) {
+      const std::int32_t e = tree.word_end[w];
+      for (; i < e; ++i) {
+        const BitvecRecord& q = rec[i];
+        const __m256i rank = _mm256_set1_epi32(static_cast<int>(q.rank));
+        const __m256i keep = _mm256_set1_epi32(static_cast<int>(q.keep));
+        const std::int16_t* p = c + q.offset;
+        for (int v = 0; v < NV; ++v) {
+          const __m256i code = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 * v));
+          // -1 where the row goes left (code <= rank): then the word keeps all its bits.
+          const __m256i left = _mm256_cmpgt_epi16(rank, code);
+          s[v][w] = _mm256_and_si256(s[v][w], _mm256_or_si256(left, keep));
+        }
+      }
+    }
+    for (int v = 0; v < NV; ++v) {
+      const std::int64_t r0 = r + 16 * v;
+      if (r0 >= nrows) break;
+      const __m256i zero = _mm256_setzero_si256();
+      const __m256i w0 = s[v][0];
+      const __m256i w1 = W > 1 ? s[v][W > 1 ? 1 : 0] : zero;
+      const __m256i w2 = W > 2 ? s[v][W > 2 ? 2 : 0] : zero;
+      const __m256i w3 = W > 3 ? s[v][W > 3 ? 3 : 0] : zero;
+      // Each row's four words into one 64-bit word (leaf j at bit j).
+      const __m256i a = _mm256_unpacklo_epi16(w0, w1), b = _mm256_unpackhi_epi16(w0, w1);
+      const __m256i cc = _mm256_unpacklo_epi16(w2, w3), d = _mm256_unpackhi_epi16(w2, w3);
+      alignas(32) std::uint64_t bits[16];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits), _mm256_unpacklo_epi32(a, cc));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 4), _mm256_unpackhi_epi32(a, cc));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 8), _mm256_unpacklo_epi32(b, d));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 12), _mm256_unpackhi_epi32(b, d));
+      const double* lv = leaf_value + tree.leaf_begin;
+      double* o = out + r0 * out_stride;
+      // The rightmost leaf is in no left subtree, so every row keeps a bit.
+      if (nrows - r0 >= 16) {
+        for (int j = 0; j < 16; ++j) o[kRow[j] * out_stride] += lv[__builtin_ctzll(bits[j])];
+      } else {
+        for (int j = 0; j < 16; ++j) {
+          if (kRow[j] < nrows - r0) o[kRow[j] * out_stride] += lv[__builtin_ctzll(bits[j])];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+__attribute__((target("avx2"))) void ScoreBitvecAvx2(const BitvecTree& tree,
+                                                     const BitvecRecord* rec,
+                                                     const double* leaf_value,
+                                                     const std::int16_t* codes,
+                                                     std::int64_t nrows, double* out,
+                                                     std::int64_t out_stride) {
+  switch (tree.words) {
+    case 1: return BitvecPasses<1, 4>(tree, rec, leaf_value, codes, nrows, out, out_stride);
+    case 2: return BitvecPasses<2, 4>(tree, rec, leaf_value, codes, nrows, out, out_stride);
+    case 3: return BitvecPasses<3, 4>(tree, rec, leaf_value, codes, nrows, out, out_stride);
+    default: return BitvecPasses<4, 4>(tree, rec, leaf_value, codes, nrows, out, out_stride);
+  }
+}
+
 #else
+
+void ScoreBitvecAvx2(const BitvecTree&, const BitvecRecord*, const double*, const std::int16_t*,
+                     std::int64_t, double*, std::int64_t) {}
 
 void WalkTreesAvx2(const std::uint32_t*, const double*, const std::uint16_t*,
                    const std::int32_t*, const std::int32_t*, int, int, int, double*) {}

@@ -1,14 +1,15 @@
 #pragma once
-// The AVX2 kernel of the rank-coded predictor's single-row path (predict.cpp), compiled with a
-// target attribute and chosen at run time, so the library itself stays portable x86-64 (and
-// builds elsewhere). Batches of rows use the scalar two-level walk: measured here, gathers
-// cost ~9 cycles each and AVX2 batch walks (rows in lock step, or refilled as walks finish)
-// lost to it.
+// The AVX2 kernels of the rank-coded predictor (predict.cpp), compiled with a target
+// attribute and chosen at run time, so the library itself stays portable x86-64 (and builds
+// elsewhere): the bit-vector batch kernel (BitvecRecord, predict.hpp) and the single-row walk.
 //
-// They walk the 32-bit node layout (Node32 below): 8 walks per 256-bit register, one gather for
-// the nodes and one for the codes per level, every lane advanced branch-free; a lane that sits
-// on a leaf stays there, and a walk stops as soon as all its lanes do.
+// The single-row walk runs on the 32-bit node layout (Node32 below): 8 walks (trees) per
+// 256-bit register, one gather for the nodes and one for the codes per level, every lane
+// advanced branch-free; a lane that sits on a leaf stays there, and a walk stops as soon as all
+// its lanes do. Gathers cost ~9 cycles each here, which is why batches do not walk this way.
 #include <cstdint>
+
+#include "sapwood/predict.hpp"
 
 namespace sapwood::simd {
 
@@ -29,5 +30,12 @@ void SetSimdEnabled(bool on);
 void WalkTreesAvx2(const std::uint32_t* nodes, const double* value, const std::uint16_t* codes,
                    const std::int32_t* roots, const std::int32_t* tree_output, int tree_begin,
                    int tree_end, int max_depth, double* out);
+
+// Adds one bit-vector tree's leaf values to out[r * out_stride] for the block's rows r < nrows
+// (at most kBitvecRows). codes: the block's column-major codes (see BitvecRecord), readable for
+// nrows rounded up to 64 rows in every column.
+void ScoreBitvecAvx2(const BitvecTree& tree, const BitvecRecord* rec, const double* leaf_value,
+                     const std::int16_t* codes, std::int64_t nrows, double* out,
+                     std::int64_t out_stride);
 
 }  // namespace sapwood::simd

@@ -1,7 +1,8 @@
 """Each batch and single-row prediction kernel against the plain Python tree walk.
 
-The kernel is chosen per forest shape and call (rank-coded: the scalar two-level lock step for
-batches, the AVX2 tree lock step for few rows; float thresholds for categorical and
+The kernel is chosen per forest shape and call (rank-coded: the AVX2 bit-vector kernel for
+batches, with the scalar two-level lock step for trees of more than 64 leaves and on CPUs
+without AVX2; the AVX2 tree lock step for few rows; float thresholds for categorical and
 zero-as-missing splits, and for few rows without AVX2).
 ``_core.set_predict_kernel`` forces each rank-coded kernel and ``_core.set_predict_simd(False)``
 the portable ones, so every kernel runs here on a machine that has AVX2.
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from sapwood import _core
 from test_predict import GRID, make_booster, random_rows, random_tree, walk
 
-KERNELS = ("auto", "lockstep-avx2", "super")
+KERNELS = ("auto", "lockstep-avx2", "super", "bitvector-avx2")
 
 
 @pytest.fixture
@@ -96,19 +97,51 @@ def test_kernel_choice_by_shape(simd_switch: None) -> None:
     small = make_booster([random_tree(rng, 8, 63, False) for _ in range(4)], 8)
     wide = make_booster([random_tree(rng, 200, 8, False) for _ in range(4)], 200)
     cat = make_booster([random_tree(rng, 8, 8, True) for _ in range(8)], 8)
+    big = [random_tree(rng, 8, 400, False) for _ in range(3)]
+    assert max(int((t["feature"] < 0).sum()) for t in big) > 64
+    mixed = make_booster([random_tree(rng, 8, 10, False)] + big, 8)
     _core.set_predict_simd(False)
     assert small._get_forest().kernel == "quant-super"
     assert small._get_forest().single_row_kernel == "float"
     assert wide._get_forest().kernel == "quant-super"
+    assert mixed._get_forest().kernel == "quant-super"
     assert cat._get_forest().kernel == "float-special"
     _core.set_predict_simd(True)
     if small._get_forest().single_row_kernel != "float":  # a CPU with AVX2
+        assert small._get_forest().kernel == "quant-bitvector-avx2"
         assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
+        # trees of more than 64 leaves are walked, the others take the bit vectors
+        assert mixed._get_forest().kernel == "quant-bitvector-avx2+super"
+        assert wide._get_forest().kernel == "quant-bitvector-avx2"
         _core.set_predict_kernel("super")
         assert small._get_forest().kernel == "quant-super"
         assert small._get_forest().single_row_kernel == "float"
-    # 400 code columns do not fit the 8 bits of the AVX2 layouts
-    assert wide._get_forest().kernel == "quant-super"
+        _core.set_predict_kernel("lockstep-avx2")
+        assert small._get_forest().kernel == "quant-super"
+        assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
+    # 400 code columns do not fit the 8 bits of the AVX2 single-row layout
     assert wide._get_forest().single_row_kernel == "float"
     with pytest.raises(sapwood.ParameterError, match="kernel"):
         _core.set_predict_kernel("fastest")
+
+
+def test_bitvector_word_boundaries_match_walk(simd_switch: None) -> None:
+    # Trees of exactly 1, 16, 17, 32, 33, 48, 49, 64 and 65 leaves (the 16-leaf words of the
+    # bit-vector kernel and its 64-leaf limit), with rows exactly on thresholds and NaN.
+    rng = np.random.default_rng(7)
+    trees = []
+    for n in (1, 16, 17, 32, 33, 48, 49, 64, 65):
+        while True:
+            t = random_tree(rng, 6, n, False)
+            if int((t["feature"] < 0).sum()) == n:
+                break
+        trees.append(t)
+    b = make_booster(trees, 6)
+    X = random_rows(rng, 333, 6)
+    thr = np.concatenate([t["threshold"][t["feature"] >= 0] for t in trees])
+    on = rng.random(X.shape) < 0.3
+    X[on] = rng.choice(thr, size=int(on.sum()))
+    expect = expected(trees, X, b.init_score, 1)
+    for name in KERNELS:
+        _core.set_predict_kernel(name)
+        np.testing.assert_allclose(b.predict(X, output="raw"), expect, rtol=0, atol=1e-12)

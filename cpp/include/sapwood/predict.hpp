@@ -31,10 +31,12 @@ static_assert(sizeof(PackedNode) == 16, "PackedNode must stay 16 bytes");
 
 class CudaForest;
 
-// Which kernel calls of few rows use on rank-coded forests, process-wide: "auto" and
-// "lockstep-avx2" (the AVX2 tree lock step, when the forest has that layout and the CPU AVX2;
-// else the float walk) or "super" (the float walk). Batches always walk two-level nodes.
-// For tests and benchmarks of every kernel; throws ParameterError for another name.
+// Which kernels rank-coded forests use, process-wide: "auto" and "bitvector-avx2" (batches:
+// the bit-vector kernel for trees of at most 64 leaves, two-level nodes for the rest; few
+// rows: the AVX2 tree lock step), "lockstep-avx2" (batches: two-level nodes; few rows: the
+// AVX2 tree lock step) or "super" (batches: two-level nodes; few rows: the float walk). The
+// AVX2 kernels need the CPU's AVX2 and the forest's layout; else the portable ones run. For
+// tests and benchmarks of every kernel; throws ParameterError for another name.
 void SetPredictKernel(const std::string& name);
 
 // The batch layout for forests of plain numeric splits: each feature's distinct thresholds are
@@ -65,6 +67,33 @@ struct SuperNode {
 };
 static_assert(sizeof(SuperNode) == 16, "SuperNode must stay 16 bytes");
 
+// The bit-vector layout (QuickScorer's idea, vectorised across rows) for rank-coded trees of at
+// most 64 leaves. Number a tree's leaves left to right; a row's leaf is the first leaf that no
+// split going right rules out, where a split going right rules out the leaves of its left
+// subtree. A block of rows holds its codes by column (kBitvecRows codes of one column, then the
+// next) as int16 (code ^ 0x8000, so a signed compare orders them as unsigned), and each split
+// is tested for 16 rows in one AVX2 compare, every split for every row: no branch and no load
+// that waits on another, against a walk whose every step waits on the last. The 64 leaf bits
+// of a row live in four 16-bit words, one register per word for 16 rows; a split touches the
+// words its left subtree's leaves fall in, one record per word.
+struct BitvecRecord {
+  std::int32_t offset;  // column * kBitvecRows: where the split's codes start in the block
+  std::uint32_t rank;   // (rank + 1) ^ 0x8000 in both halves: the row goes left when rank > code
+  std::uint32_t keep;   // the word's bits outside the split's left subtree, in both halves
+  std::int32_t unused = 0;
+};
+static_assert(sizeof(BitvecRecord) == 16, "BitvecRecord must stay 16 bytes");
+
+struct BitvecTree {
+  std::int32_t words = 0;       // 1-4 (16 leaves each); 0: more than 64 leaves, walked instead
+  std::int32_t rec_begin = 0;   // into the records, word 0's first
+  std::int32_t word_end[4] = {0, 0, 0, 0};  // each word's records end (absolute)
+  std::int32_t leaf_begin = 0;  // leaf values, left to right
+};
+
+// Rows per block of the bit-vector kernel's column-major codes (a multiple of 64).
+constexpr std::int64_t kBitvecRows = 128;
+
 class Forest {
  public:
   Forest() = default;
@@ -76,8 +105,10 @@ class Forest {
   int NumFeatures() const { return num_features_; }
   bool HasSpecialSplits() const { return has_special_; }
   int MaxDepth() const { return max_depth_; }
-  // The batch kernel this forest runs on this machine: "quant-super" (rank codes, scalar,
-  // two levels per step: SuperNode), "float" or "float-special" (categorical or
+  // The batch kernel this forest runs on this machine: "quant-bitvector-avx2" (rank codes,
+  // BitvecTree; "+super" when some trees have more than 64 leaves and walk SuperNodes),
+  // "quant-super" (rank codes, scalar, two levels per step: SuperNode; without AVX2),
+  // "float" or "float-special" (categorical or
   // zero-as-missing splits: float thresholds). SingleRowKernel: the same for calls of fewer
   // than 16 rows, where "quant-lockstep-avx2" (rank codes, 16 trees in two AVX2 registers)
   // replaces "quant-super".
@@ -109,6 +140,12 @@ class Forest {
   void BuildQuantized();
   void BuildNode32();
   void BuildSuperNodes();
+  void BuildBitvec();
+  // Whether batches use the bit-vector kernel for the trees that have its layout.
+  bool BatchBitvec() const;
+  // Codes of a block of rows by column for the bit-vector kernel (see BitvecRecord).
+  void QuantizeColumns(const float* rows, std::int64_t row_stride, std::int64_t nrows,
+                       std::int16_t* codes) const;
   // Whether few rows are walked by the AVX2 tree lock step (else the float walk).
   bool SingleRowAvx2() const;
   // The rank code of x among feature f's thresholds (see QuantNode), NaN as 0xFFFF.
@@ -160,6 +197,11 @@ class Forest {
   std::vector<SuperNode> snodes_;         // the same trees, two levels per node
   std::vector<double> svalue_;            // per SuperNode (leaves: output)
   std::vector<std::int32_t> sroot_;       // per tree
+  std::vector<BitvecTree> bv_tree_;       // per tree
+  std::vector<BitvecRecord> bv_rec_;
+  std::vector<double> bv_value_;          // leaf values, each tree's left to right
+  bool bv_all_ = false;                   // every tree has the bit-vector layout
+  bool bv_any_ = false;
   // The same nodes packed in 32 bits (simd::Node32) when every column fits 8 bits and every
   // left child lies within 255 slots of its parent; empty otherwise. qroot32_: qroot_ plus 16
   // entries that point at a spare leaf (the last node), for the 8-wide tree loads.
