@@ -33,7 +33,7 @@ void WalkTreesAvx2(const std::uint32_t* nodes, const double* value, const std::u
 
 // Adds one bit-vector tree's leaf values to out[r * out_stride] for the block's rows r < nrows
 // (at most kBitvecRows). codes: the block's column-major codes (see BitvecRecord), readable for
-// nrows rounded up to 64 rows in every column.
+// nrows rounded up to 16 rows in every column.
 void ScoreBitvecAvx2(const BitvecTree& tree, const BitvecRecord* rec, const double* leaf_value,
                      const std::int16_t* codes, std::int64_t nrows, double* out,
                      std::int64_t out_stride);

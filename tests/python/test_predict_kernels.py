@@ -145,3 +145,34 @@ def test_bitvector_word_boundaries_match_walk(simd_switch: None) -> None:
     for name in KERNELS:
         _core.set_predict_kernel(name)
         np.testing.assert_allclose(b.predict(X, output="raw"), expect, rtol=0, atol=1e-12)
+
+
+def test_crowded_thresholds_rank_exactly(simd_switch: None) -> None:
+    # Rank codes come from per-feature tables whose cells hold up to 8 thresholds; crowded
+    # cells (here 60 adjacent floats, and thresholds around zero, denormals and huge values)
+    # fall back to a search. Rows sit on, just below and just above every threshold.
+    rng = np.random.default_rng(11)
+    crowded = [np.float32(1.0)]
+    for _ in range(59):
+        crowded.append(np.nextafter(crowded[-1], np.float32(2.0)))
+    special = np.array([-0.0, 0.0, 1e-40, -1e-40, 1e-30, -3.4e38, 3.4e38, -2.5, 7.0, 1e6],
+                       dtype=np.float32)
+    pool = np.concatenate([np.array(crowded, dtype=np.float32), special])
+    trees = []
+    for _ in range(12):
+        t = random_tree(rng, 3, 40, False)
+        internal = t["feature"] >= 0
+        t["threshold"][internal] = rng.choice(pool, size=int(internal.sum()))
+        trees.append(t)
+    b = make_booster(trees, 3)
+    near = np.concatenate([pool, np.nextafter(pool, np.float32(-np.inf)),
+                           np.nextafter(pool, np.float32(np.inf)),
+                           np.array([np.nan, np.inf, -np.inf], dtype=np.float32)])
+    X = rng.choice(near, size=(500, 3)).astype(np.float32)
+    expect = expected(trees, X, b.init_score, 1)
+    for simd, name in settings_to_try():
+        _core.set_predict_simd(simd)
+        _core.set_predict_kernel(name)
+        np.testing.assert_allclose(b.predict(X, output="raw"), expect, rtol=0, atol=1e-12)
+        single = np.stack([b.predict(X[i:i + 1], output="raw")[0] for i in range(40)])
+        np.testing.assert_allclose(single, expect[:40], rtol=0, atol=1e-12)

@@ -91,7 +91,7 @@ struct BitvecTree {
   std::int32_t leaf_begin = 0;  // leaf values, left to right
 };
 
-// Rows per block of the bit-vector kernel's column-major codes (a multiple of 64).
+// Rows per block of the bit-vector kernel's column-major codes (a multiple of 16).
 constexpr std::int64_t kBitvecRows = 128;
 
 class Forest {
