@@ -21,7 +21,7 @@ void BindPredict(py::module_& m) {
         "for tests and benchmarks of the portable kernels.");
   m.def("set_predict_kernel", &SetPredictKernel, py::arg("name"),
         "Force the rank-coded prediction kernels process-wide: 'auto' and 'bitvector-avx2' "
-        "(batches: the AVX2 bit-vector kernel, trees of more than 64 leaves walked on "
+        "(batches: the AVX2 bit-vector kernel, trees of more than 256 leaves walked on "
         "two-level nodes; few rows: the AVX2 tree lock step; the default), 'lockstep-avx2' "
         "(batches walk two-level nodes; few rows as auto) or 'super' (batches walk two-level "
         "nodes; few rows: the float walk). Each AVX2 kernel needs the CPU's AVX2 and the "

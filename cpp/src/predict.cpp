@@ -263,14 +263,14 @@ void Forest::BuildBitvec() {
     return self(self, qnodes_[static_cast<std::size_t>(node)].left + 1);
   };
   for (std::size_t t = 0; t < qroot_.size(); ++t) {
-    // Leaves first: a tree of more than 64 leaves is walked instead (and is never recursed,
-    // however deep it is).
+    // Leaves first: a tree of more leaves than the words hold is walked instead (and is never
+    // recursed, however deep it is).
     const std::int32_t begin = qroot_[t];
     const std::int32_t end = t + 1 < qroot_.size() ? qroot_[t + 1]
                                                    : static_cast<std::int32_t>(qnodes_.size());
     std::int32_t n_leaves = 0;
     for (std::int32_t i = begin; i < end; ++i) n_leaves += is_leaf(i) ? 1 : 0;
-    if (n_leaves > 64) {
+    if (n_leaves > 16 * kBitvecMaxWords) {
       bv_all_ = false;
       continue;
     }
@@ -384,7 +384,7 @@ bool Forest::BatchBitvec() const {
 // Measured here (Zen 3, 2 shared cores, the benchmark's 300 trees of 63 leaves grown
 // leaf-wise): for single rows, 16 trees in lock step in two AVX2 registers beat the scalar
 // float walk 2.4x and an AVX2 kernel that refilled finished walks 1.1-1.5x. For batches the
-// bit-vector kernel (BitvecTree, trees of at most 64 leaves) beats every walk: 4.0-5.0 against
+// bit-vector kernel (BitvecTree, trees of at most 256 leaves) beats every walk: 4.0-5.0 against
 // 16-22 ns per row and tree for the scalar walk on two-level nodes (SuperRawBlock; 4 rows in
 // lock step), one thread, the benchmark's models. Those trees end at depth 4 on average but run
 // 14 deep, and every walk step waits on the last; the bit-vector kernel tests every split of a

@@ -97,26 +97,31 @@ __attribute__((target("avx2"))) void WalkTreesAvx2(const std::uint32_t* nodes,
 
 namespace {
 
-// NV registers of 16 rows (16 * NV rows per pass) through a tree of W words. Per record and
-// register: one compare (with the codes straight from memory), one OR and one AND.
+// NV registers of 16 rows (16 * NV rows per pass) through a tree of at most W words (words
+// past the tree's have no records and keep all their bits, which changes nothing: the
+// rightmost leaf keeps its bit, and it comes first). Per record and register: one compare
+// (with the codes straight from memory), one OR and one AND.
 template <int W, int NV>
 __attribute__((target("avx2"))) void BitvecPasses(const BitvecTree& tree,
                                                   const BitvecRecord* rec,
                                                   const double* leaf_value,
                                                   const std::int16_t* codes, std::int64_t nrows,
                                                   double* out, std::int64_t out_stride) {
-  // Where each row's 64 leaf bits land after the interleave below (per 128-bit lane).
+  constexpr int G = (W + 3) / 4;  // 64-leaf groups
+  // Where each row's 64 leaf bits of a group land after the interleave below (per 128-bit
+  // lane).
   static constexpr int kRow[16] = {0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15};
   const __m256i ones = _mm256_set1_epi32(-1);
+  const __m256i zero = _mm256_setzero_si256();
   for (std::int64_t r = 0; r < nrows; r += 16 * NV) {
-    __m256i s[NV][W];
+    __m256i s[NV][4 * G];
     for (int v = 0; v < NV; ++v) {
-      for (int w = 0; w < W; ++w) s[v][w] = ones;
+      for (int w = 0; w < 4 * G; ++w) s[v][w] = w < W ? ones : zero;
     }
     const std::int16_t* c = codes + r;
     std::int32_t i = tree.rec_begin;
     for (int w = 0; w < W; ++w) {
-      const std::int32_t e = tree.word_end[w];
+      const std::int32_t e = w < tree.words ? tree.word_end[w] : i;
       for (; i < e; ++i) {
         const BitvecRecord& q = rec[i];
         const __m256i rank = _mm256_set1_epi32(static_cast<int>(q.rank));
@@ -130,31 +135,41 @@ __attribute__((target("avx2"))) void BitvecPasses(const BitvecTree& tree,
         }
       }
     }
+    const double* lv = leaf_value + tree.leaf_begin;
     for (int v = 0; v < NV; ++v) {
       const std::int64_t r0 = r + 16 * v;
       if (r0 >= nrows) break;
-      const __m256i zero = _mm256_setzero_si256();
-      const __m256i w0 = s[v][0];
-      const __m256i w1 = W > 1 ? s[v][W > 1 ? 1 : 0] : zero;
-      const __m256i w2 = W > 2 ? s[v][W > 2 ? 2 : 0] : zero;
-      const __m256i w3 = W > 3 ? s[v][W > 3 ? 3 : 0] : zero;
-      // Each row's four words into one 64-bit word (leaf j at bit j).
-      const __m256i a = _mm256_unpacklo_epi16(w0, w1), b = _mm256_unpackhi_epi16(w0, w1);
-      const __m256i cc = _mm256_unpacklo_epi16(w2, w3), d = _mm256_unpackhi_epi16(w2, w3);
-      alignas(32) std::uint64_t bits[16];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bits), _mm256_unpacklo_epi32(a, cc));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 4), _mm256_unpackhi_epi32(a, cc));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 8), _mm256_unpacklo_epi32(b, d));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bits + 12), _mm256_unpackhi_epi32(b, d));
-      const double* lv = leaf_value + tree.leaf_begin;
+      // Each row's four words of a group into one 64-bit word (leaf 64 g + j at bit j).
+      alignas(32) std::uint64_t bits[G][16];
+      for (int g = 0; g < G; ++g) {
+        const __m256i* q = s[v] + 4 * g;
+        const __m256i a = _mm256_unpacklo_epi16(q[0], q[1]), b = _mm256_unpackhi_epi16(q[0], q[1]);
+        const __m256i cc = _mm256_unpacklo_epi16(q[2], q[3]);
+        const __m256i d = _mm256_unpackhi_epi16(q[2], q[3]);
+        __m256i* o = reinterpret_cast<__m256i*>(bits[g]);
+        _mm256_store_si256(o, _mm256_unpacklo_epi32(a, cc));
+        _mm256_store_si256(o + 1, _mm256_unpackhi_epi32(a, cc));
+        _mm256_store_si256(o + 2, _mm256_unpacklo_epi32(b, d));
+        _mm256_store_si256(o + 3, _mm256_unpackhi_epi32(b, d));
+      }
       double* o = out + r0 * out_stride;
-      // The rightmost leaf is in no left subtree, so every row keeps a bit.
-      if (nrows - r0 >= 16) {
-        for (int j = 0; j < 16; ++j) o[kRow[j] * out_stride] += lv[__builtin_ctzll(bits[j])];
-      } else {
-        for (int j = 0; j < 16; ++j) {
-          if (kRow[j] < nrows - r0) o[kRow[j] * out_stride] += lv[__builtin_ctzll(bits[j])];
+      const std::int64_t live = std::min<std::int64_t>(16, nrows - r0);
+      for (int j = 0; j < 16; ++j) {
+        if (kRow[j] >= live) continue;
+        // The first group with a bit left (the rightmost leaf's group always has one).
+        int leaf = 0;
+        if constexpr (G == 1) {
+          leaf = __builtin_ctzll(bits[0][j]);
+        } else {
+          // Branch-free (the group varies from row to row): the last group first, each earlier
+          // one with a bit left replacing it.
+          for (int g = G - 1; g >= 0; --g) {
+            const std::uint64_t b = bits[g][j];
+            const int at = 64 * g + __builtin_ctzll(b | (std::uint64_t{1} << 63));
+            leaf = b != 0 ? at : leaf;
+          }
         }
+        o[kRow[j] * out_stride] += lv[leaf];
       }
     }
   }
@@ -187,8 +202,11 @@ __attribute__((target("avx2"))) void ScoreBitvecAvx2(const BitvecTree& tree,
     case 1: return BitvecRows<1>(tree, rec, leaf_value, codes, nrows, out, out_stride);
     case 2: return BitvecRows<2>(tree, rec, leaf_value, codes, nrows, out, out_stride);
     case 3: return BitvecRows<3>(tree, rec, leaf_value, codes, nrows, out, out_stride);
-    default: return BitvecRows<4>(tree, rec, leaf_value, codes, nrows, out, out_stride);
+    case 4: return BitvecRows<4>(tree, rec, leaf_value, codes, nrows, out, out_stride);
+    default: break;
   }
+  if (tree.words <= 8) return BitvecRows<8>(tree, rec, leaf_value, codes, nrows, out, out_stride);
+  return BitvecRows<kBitvecMaxWords>(tree, rec, leaf_value, codes, nrows, out, out_stride);
 }
 
 #else

@@ -1,7 +1,7 @@
 """Each batch and single-row prediction kernel against the plain Python tree walk.
 
 The kernel is chosen per forest shape and call (rank-coded: the AVX2 bit-vector kernel for
-batches, with the scalar two-level lock step for trees of more than 64 leaves and on CPUs
+batches, with the scalar two-level lock step for trees of more than 256 leaves and on CPUs
 without AVX2; the AVX2 tree lock step for few rows; float thresholds for categorical and
 zero-as-missing splits, and for few rows without AVX2).
 ``_core.set_predict_kernel`` forces each rank-coded kernel and ``_core.set_predict_simd(False)``
@@ -97,8 +97,9 @@ def test_kernel_choice_by_shape(simd_switch: None) -> None:
     small = make_booster([random_tree(rng, 8, 63, False) for _ in range(4)], 8)
     wide = make_booster([random_tree(rng, 200, 8, False) for _ in range(4)], 200)
     cat = make_booster([random_tree(rng, 8, 8, True) for _ in range(8)], 8)
-    big = [random_tree(rng, 8, 400, False) for _ in range(3)]
-    assert max(int((t["feature"] < 0).sum()) for t in big) > 64
+    big = [random_tree(rng, 8, 60, False)]
+    while int((big[-1]["feature"] < 0).sum()) <= 256:
+        big[-1] = random_tree(rng, 8, 600, False)
     mixed = make_booster([random_tree(rng, 8, 10, False)] + big, 8)
     _core.set_predict_simd(False)
     assert small._get_forest().kernel == "quant-super"
@@ -110,7 +111,7 @@ def test_kernel_choice_by_shape(simd_switch: None) -> None:
     if small._get_forest().single_row_kernel != "float":  # a CPU with AVX2
         assert small._get_forest().kernel == "quant-bitvector-avx2"
         assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
-        # trees of more than 64 leaves are walked, the others take the bit vectors
+        # trees of more than 256 leaves are walked, the others take the bit vectors
         assert mixed._get_forest().kernel == "quant-bitvector-avx2+super"
         assert wide._get_forest().kernel == "quant-bitvector-avx2"
         _core.set_predict_kernel("super")
@@ -126,11 +127,11 @@ def test_kernel_choice_by_shape(simd_switch: None) -> None:
 
 
 def test_bitvector_word_boundaries_match_walk(simd_switch: None) -> None:
-    # Trees of exactly 1, 16, 17, 32, 33, 48, 49, 64 and 65 leaves (the 16-leaf words of the
-    # bit-vector kernel and its 64-leaf limit), with rows exactly on thresholds and NaN.
+    # Trees of exactly 1, 16, 17, 32, 33, ... leaves (the 16-leaf words and 64-leaf groups of
+    # the bit-vector kernel, and its 256-leaf limit), with rows on thresholds and NaN.
     rng = np.random.default_rng(7)
     trees = []
-    for n in (1, 16, 17, 32, 33, 48, 49, 64, 65):
+    for n in (1, 16, 17, 32, 33, 48, 49, 64, 65, 128, 129, 200, 255, 256, 257):
         while True:
             t = random_tree(rng, 6, n, False)
             if int((t["feature"] < 0).sum()) == n:

@@ -32,7 +32,7 @@ static_assert(sizeof(PackedNode) == 16, "PackedNode must stay 16 bytes");
 class CudaForest;
 
 // Which kernels rank-coded forests use, process-wide: "auto" and "bitvector-avx2" (batches:
-// the bit-vector kernel for trees of at most 64 leaves, two-level nodes for the rest; few
+// the bit-vector kernel for trees of at most 256 leaves, two-level nodes for the rest; few
 // rows: the AVX2 tree lock step), "lockstep-avx2" (batches: two-level nodes; few rows: the
 // AVX2 tree lock step) or "super" (batches: two-level nodes; few rows: the float walk). The
 // AVX2 kernels need the CPU's AVX2 and the forest's layout; else the portable ones run. For
@@ -68,14 +68,14 @@ struct SuperNode {
 static_assert(sizeof(SuperNode) == 16, "SuperNode must stay 16 bytes");
 
 // The bit-vector layout (QuickScorer's idea, vectorised across rows) for rank-coded trees of at
-// most 64 leaves. Number a tree's leaves left to right; a row's leaf is the first leaf that no
+// most 256 leaves. Number a tree's leaves left to right; a row's leaf is the first leaf that no
 // split going right rules out, where a split going right rules out the leaves of its left
 // subtree. A block of rows holds its codes by column (kBitvecRows codes of one column, then the
 // next) as int16 (code ^ 0x8000, so a signed compare orders them as unsigned), and each split
 // is tested for 16 rows in one AVX2 compare, every split for every row: no branch and no load
-// that waits on another, against a walk whose every step waits on the last. The 64 leaf bits
-// of a row live in four 16-bit words, one register per word for 16 rows; a split touches the
-// words its left subtree's leaves fall in, one record per word.
+// that waits on another, against a walk whose every step waits on the last. The leaf bits of
+// a row live in 16-bit words, one register per word for 16 rows; a split touches the words its
+// left subtree's leaves fall in, one record per word.
 struct BitvecRecord {
   std::int32_t offset;  // column * kBitvecRows: where the split's codes start in the block
   std::uint32_t rank;   // (rank + 1) ^ 0x8000 in both halves: the row goes left when rank > code
@@ -84,11 +84,13 @@ struct BitvecRecord {
 };
 static_assert(sizeof(BitvecRecord) == 16, "BitvecRecord must stay 16 bytes");
 
+constexpr int kBitvecMaxWords = 16;  // trees of at most 256 leaves
+
 struct BitvecTree {
-  std::int32_t words = 0;       // 1-4 (16 leaves each); 0: more than 64 leaves, walked instead
+  std::int32_t words = 0;       // 1-16 (16 leaves each); 0: more leaves, walked instead
   std::int32_t rec_begin = 0;   // into the records, word 0's first
-  std::int32_t word_end[4] = {0, 0, 0, 0};  // each word's records end (absolute)
   std::int32_t leaf_begin = 0;  // leaf values, left to right
+  std::int32_t word_end[kBitvecMaxWords] = {};  // each word's records end (absolute)
 };
 
 // Rows per block of the bit-vector kernel's column-major codes (a multiple of 16).
@@ -106,7 +108,7 @@ class Forest {
   bool HasSpecialSplits() const { return has_special_; }
   int MaxDepth() const { return max_depth_; }
   // The batch kernel this forest runs on this machine: "quant-bitvector-avx2" (rank codes,
-  // BitvecTree; "+super" when some trees have more than 64 leaves and walk SuperNodes),
+  // BitvecTree; "+super" when some trees have more than 256 leaves and walk SuperNodes),
   // "quant-super" (rank codes, scalar, two levels per step: SuperNode; without AVX2),
   // "float" or "float-special" (categorical or
   // zero-as-missing splits: float thresholds). SingleRowKernel: the same for calls of fewer
