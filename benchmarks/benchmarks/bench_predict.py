@@ -48,7 +48,7 @@ class PredictKernels:
     """Each rank-coded kernel forced in turn (batch of 20k rows, one row); "auto" is the
     choice per shape and call. Kernels the forest or CPU lacks fall back to "auto"."""
 
-    params = ["auto", "lockstep-avx2", "super"]
+    params = ["auto", "bitvector-avx2", "lockstep-avx2", "super"]
     param_names = ["kernel"]
 
     def setup(self, kernel: str) -> None:

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "sapwood/error.hpp"
@@ -181,6 +182,18 @@ void Forest::BuildQuantized() {
   }
   qthr_begin_[F] = static_cast<std::int32_t>(all.size());
   qthr_ = std::move(all);
+  qsearch_.clear();
+  qsearch_begin_.assign(F, 0);
+  qsearch_steps_.assign(F, 0);
+  for (std::size_t f = 0; f < F; ++f) {
+    int steps = 0;
+    while ((std::size_t{1} << steps) < thr[f].size() + 1) ++steps;
+    qsearch_begin_[f] = static_cast<std::int32_t>(qsearch_.size());
+    qsearch_steps_[f] = steps;
+    qsearch_.insert(qsearch_.end(), thr[f].begin(), thr[f].end());
+    qsearch_.insert(qsearch_.end(), (std::size_t{1} << steps) - 1 - thr[f].size(),
+                    std::numeric_limits<float>::infinity());
+  }
   // Codes through BinIndex tables when they fit 8 MiB for the forest, else a binary search.
   // Measured here (32 features of ~250 thresholds; 1.4 MiB of tables), ns per row of codes:
   // 173-264 against 393-635 (binary search) for the LightGBM model, 488-550 against 661-666
@@ -453,7 +466,10 @@ template <class T>
 const float* RowBlock(const MatrixView<T>& x, std::int64_t r0, std::int64_t nr,
                       std::int64_t* stride) {
   if constexpr (std::is_same_v<T, float>) {
-    if (x.col_stride == 1 && x.cols > 0) {
+    // (Row strides of 2^27 floats or more are copied: the AVX2 code search gathers 8 rows at
+    // 32-bit offsets.)
+    if (x.col_stride == 1 && x.cols > 0 && x.row_stride < (std::int64_t{1} << 27) &&
+        x.row_stride > -(std::int64_t{1} << 27)) {
       *stride = x.row_stride;
       return x.data + r0 * x.row_stride;
     }
@@ -568,21 +584,6 @@ void Forest::QuantizeBlock(const float* rows, std::int64_t row_stride, std::int6
       std::uint16_t* c = codes + r * W;
       c[f] = code;
       c[F + f] = code == 0xFFFF ? 0 : code;
-    }
-  }
-}
-
-// Codes of a block of rows by column, as int16 (code ^ 0x8000; see BitvecRecord).
-void Forest::QuantizeColumns(const float* rows, std::int64_t row_stride, std::int64_t nrows,
-                             std::int16_t* codes) const {
-  const std::int64_t F = num_features_;
-  for (std::int64_t f = 0; f < F; ++f) {
-    std::int16_t* nan_right = codes + f * kBitvecRows;
-    std::int16_t* nan_left = codes + (F + f) * kBitvecRows;
-    for (std::int64_t r = 0; r < nrows; ++r) {
-      const std::uint16_t code = QuantCode(f, rows[r * row_stride + f]);
-      nan_right[r] = static_cast<std::int16_t>(code ^ 0x8000u);
-      nan_left[r] = static_cast<std::int16_t>((code == 0xFFFF ? 0u : code) ^ 0x8000u);
     }
   }
 }
@@ -709,7 +710,7 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
       if (bitvec) {
         // Rows past nr stay as they were (any codes): their sums are never stored.
         if (columns.size() < need) columns.resize(need);
-        QuantizeColumns(rows, stride, nr, columns.data());
+        QuantizeColumnsAvx2(rows, stride, nr, columns.data());
       }
       thread_local std::vector<std::uint16_t> codes;
       if (!bitvec || !bv_all_) {

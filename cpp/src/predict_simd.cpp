@@ -220,3 +220,73 @@ void WalkTreesAvx2(const std::uint32_t*, const double*, const std::uint16_t*,
 #endif
 
 }  // namespace sapwood::simd
+
+namespace sapwood {
+
+#ifdef SAPWOOD_X86_SIMD
+
+// Rank codes of a block by column (see BitvecRecord): 8 rows of one feature per register, 4
+// registers at once so that the gathers' latencies overlap, each a branch-free binary search
+// over the feature's thresholds padded with +inf (qsearch_). Measured here against a lookup
+// per value through the BinIndex tables (the single-row path's codes), one thread, ns per row
+// of codes with one tree: 179-242 against 306-330 (the tables' cache misses and branches).
+__attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
+    const float* rows, std::int64_t row_stride, std::int64_t nrows, std::int16_t* codes) const {
+  constexpr int kRegs = 4;
+  const std::int64_t F = num_features_;
+  const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                          _mm256_set1_epi32(static_cast<int>(row_stride)));
+  const __m256i bias = _mm256_set1_epi32(0x8000);
+  const __m256i nan_code = _mm256_set1_epi32(0xFFFF);
+  // nrows rounded up to 32: the block's rows past nrows are read from the caller's rows only
+  // where they exist (gathers masked), and their codes are never used.
+  for (std::int64_t f = 0; f < F; ++f) {
+    const float* e = qsearch_.data() + qsearch_begin_[static_cast<std::size_t>(f)];
+    const int steps = qsearch_steps_[static_cast<std::size_t>(f)];
+    std::int16_t* nan_right = codes + f * kBitvecRows;
+    std::int16_t* nan_left = codes + (F + f) * kBitvecRows;
+    for (std::int64_t r = 0; r < nrows; r += 8 * kRegs) {
+      __m256 x[kRegs];
+      __m256i pos[kRegs];
+      for (int k = 0; k < kRegs; ++k) {
+        const std::int64_t r0 = r + 8 * k;
+        const std::int64_t live = std::min<std::int64_t>(8, std::max<std::int64_t>(0, nrows - r0));
+        const __m256i on = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(live)),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        x[k] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), rows + (live > 0 ? r0 * row_stride : 0) + f, lane,
+                                        _mm256_castsi256_ps(on), 4);
+        pos[k] = _mm256_setzero_si256();
+      }
+      for (int s = steps - 1; s >= 0; --s) {
+        const __m256i step = _mm256_set1_epi32(1 << s);
+        const __m256i off = _mm256_set1_epi32((1 << s) - 1);
+        for (int k = 0; k < kRegs; ++k) {
+          const __m256 g = _mm256_i32gather_ps(e, _mm256_add_epi32(pos[k], off), 4);
+          const __m256i below = _mm256_castps_si256(_mm256_cmp_ps(g, x[k], _CMP_LT_OQ));
+          pos[k] = _mm256_add_epi32(pos[k], _mm256_and_si256(below, step));
+        }
+      }
+      for (int k = 0; k < kRegs; k += 2) {
+        __m256i right[2], left[2];
+        for (int h = 0; h < 2; ++h) {
+          const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x[k + h], x[k + h], _CMP_UNORD_Q));
+          right[h] = _mm256_xor_si256(_mm256_blendv_epi8(pos[k + h], nan_code, nan), bias);
+          left[h] = _mm256_xor_si256(_mm256_andnot_si256(nan, pos[k + h]), bias);
+        }
+        // 32-bit lanes (all below 0x10000) to 16 bits, in order.
+        const __m256i pr = _mm256_permute4x64_epi64(_mm256_packus_epi32(right[0], right[1]), 0xD8);
+        const __m256i pl = _mm256_permute4x64_epi64(_mm256_packus_epi32(left[0], left[1]), 0xD8);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(nan_right + r + 8 * k), pr);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(nan_left + r + 8 * k), pl);
+      }
+    }
+  }
+}
+
+#else
+
+void Forest::QuantizeColumnsAvx2(const float*, std::int64_t, std::int64_t, std::int16_t*) const {}
+
+#endif
+
+}  // namespace sapwood

@@ -145,9 +145,10 @@ class Forest {
   void BuildBitvec();
   // Whether batches use the bit-vector kernel for the trees that have its layout.
   bool BatchBitvec() const;
-  // Codes of a block of rows by column for the bit-vector kernel (see BitvecRecord).
-  void QuantizeColumns(const float* rows, std::int64_t row_stride, std::int64_t nrows,
-                       std::int16_t* codes) const;
+  // Codes of a block of rows by column for the bit-vector kernel (see BitvecRecord), by an
+  // AVX2 search of 8 values at once (predict_simd.cpp; CPUs with AVX2).
+  void QuantizeColumnsAvx2(const float* rows, std::int64_t row_stride, std::int64_t nrows,
+                           std::int16_t* codes) const;
   // Whether few rows are walked by the AVX2 tree lock step (else the float walk).
   bool SingleRowAvx2() const;
   // The rank code of x among feature f's thresholds (see QuantNode), NaN as 0xFFFF.
@@ -193,6 +194,12 @@ class Forest {
   // thresholds below the value); empty (binary search in qthr_) when the tables would take
   // more than 8 MiB (see BuildQuantized).
   std::vector<BinIndex> qindex_;
+  // Per feature, its thresholds padded with +inf to 2^steps - 1 values, for a branch-free
+  // search of 8 values at once (QuantizeColumnsAvx2): from qsearch_begin_[f], with
+  // qsearch_steps_[f] steps.
+  std::vector<float> qsearch_;
+  std::vector<std::int32_t> qsearch_begin_;
+  std::vector<std::int32_t> qsearch_steps_;
   std::vector<QuantNode> qnodes_;
   std::vector<double> qvalue_;            // per QuantNode (leaves: output)
   std::vector<std::int32_t> qroot_;       // per tree
