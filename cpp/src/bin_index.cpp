@@ -56,7 +56,7 @@ __attribute__((target("avx2"))) void BinIndex::LookupBlockAvx2(const double* x, 
 void BinIndex::LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const {
 #if SAPWOOD_BIN_INDEX_AVX2
   static const bool has_avx2 = __builtin_cpu_supports("avx2");
-  if (has_avx2 && k_ > 0 && per_cell_ == kFixed) return LookupBlockAvx2(x, n, bins);
+  if (has_avx2 && k_ > 0) return LookupBlockAvx2(x, n, bins);
 #endif
   for (std::int64_t i = 0; i < n; ++i) {
     bins[i] = static_cast<std::uint32_t>(Lookup(static_cast<float>(x[i])));

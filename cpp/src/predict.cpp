@@ -194,22 +194,18 @@ void Forest::BuildQuantized() {
     qsearch_.insert(qsearch_.end(), (std::size_t{1} << steps) - 1 - thr[f].size(),
                     std::numeric_limits<float>::infinity());
   }
-  // Codes through BinIndex tables when they fit 8 MiB for the forest, else a binary search.
-  // Measured here (32 features of ~250 thresholds; 1.4 MiB of tables), ns per row of codes:
-  // 173-264 against 393-635 (binary search) for the LightGBM model, 488-550 against 661-666
-  // for the XGBoost model, whose crowded thresholds leave several in most cells.
-  // Cells of up to 8 thresholds (8 compares finish a lookup) and at most 4096 cells a feature
-  // (16 KiB): 32 tables of 1 edge per cell and up to 16384 cells (64 KiB each) were evicted by
-  // the bit-vector records streaming through the cache between blocks, and their random reads
-  // took 40% of the XGBoost model's batch time (perf). Measured here, one thread, ns per row
-  // and tree, both models: 4.0-4.2 against 4.5-5.4 (LightGBM), 4.1-4.3 against 5.0-8.2
-  // (XGBoost); 1024 cells left too many thresholds in crowded cells (binary searches).
-  constexpr std::uint32_t kQuantCells = 4096;
+  // Codes for the single-row path and the two-level walk (batches without AVX2, trees of more
+  // than 256 leaves) through BinIndex tables when they fit 8 MiB for the forest, else a binary
+  // search; AVX2 batches search qsearch_ instead (QuantizeColumnsAvx2), as the tables' random
+  // reads missed the cache once the bit-vector records streamed through it (40% of the
+  // XGBoost model's batch time, perf). Measured here (32 features of ~250 thresholds), ns per
+  // row of codes: 173-264 against 393-635 (binary search) for the LightGBM model, 488-550
+  // against 661-666 for the XGBoost model, whose crowded thresholds leave several in most cells.
   constexpr std::size_t kQuantIndexBytes = std::size_t{8} << 20;
   qindex_.clear();
   std::size_t bytes = 0;
   for (std::size_t f = 0; f < F && bytes <= kQuantIndexBytes; ++f) {
-    qindex_.emplace_back(thr[f], BinIndex::kGroup, kQuantCells);
+    qindex_.emplace_back(thr[f]);
     bytes += qindex_.back().Bytes();
   }
   if (bytes > kQuantIndexBytes) qindex_.clear();

@@ -149,9 +149,10 @@ def test_bitvector_word_boundaries_match_walk(simd_switch: None) -> None:
 
 
 def test_crowded_thresholds_rank_exactly(simd_switch: None) -> None:
-    # Rank codes come from per-feature tables whose cells hold up to 8 thresholds; crowded
-    # cells (here 60 adjacent floats, and thresholds around zero, denormals and huge values)
-    # fall back to a search. Rows sit on, just below and just above every threshold.
+    # Rank codes: batches search each feature's thresholds 8 rows at a time; few rows go
+    # through per-feature tables whose crowded cells (here 60 adjacent floats, and thresholds
+    # around zero, denormals and huge values) fall back to a search. Rows sit on, just below
+    # and just above every threshold.
     rng = np.random.default_rng(11)
     crowded = [np.float32(1.0)]
     for _ in range(59):

@@ -43,25 +43,19 @@ inline int LowerBound(const float* edges, int k, float v) {
 // piecewise-linear, log-like scale, so heavy tails and offset data both spread over the cells).
 // The cell of v bounds its bin to [start(c), start(c + 1)]: cells are monotone in v, so every
 // edge of an earlier cell is below v and every edge of a later one above it. The shift is the
-// largest one that leaves at most per_cell edges in every cell (1 or kGroup; capped at
-// max_cells cells); those cells finish with per_cell branch-free compares (+inf pads the end:
-// the edges past the cell are above v, so counting them changes nothing), the rest with a
-// binary search over their range. per_cell = kGroup trades compares for a table 8x smaller,
-// for lookups whose tables would not stay in cache (prediction's rank codes, one table per
-// feature, each read at random).
+// largest one that leaves at most kFixed edges in every cell (capped at kMaxCells cells); those
+// cells finish with kFixed branch-free compares (+inf pads the end), the rest with a binary
+// search over their range.
 class BinIndex {
  public:
   static constexpr int kFixed = 1;
-  static constexpr int kGroup = 8;
   static constexpr std::uint32_t kWide = 0x80000000u;
   static constexpr std::uint32_t kMaxCells = 1u << 14;
 
   BinIndex() : BinIndex(std::vector<float>{}) {}
-  explicit BinIndex(const std::vector<float>& edges, int per_cell = kFixed,
-                    std::uint32_t max_cells = kMaxCells)
-      : k_(static_cast<int>(edges.size())), per_cell_(per_cell == kGroup ? kGroup : kFixed) {
+  explicit BinIndex(const std::vector<float>& edges) : k_(static_cast<int>(edges.size())) {
     padded_ = edges;
-    padded_.insert(padded_.end(), kGroup, std::numeric_limits<float>::infinity());
+    padded_.insert(padded_.end(), kFixed, std::numeric_limits<float>::infinity());
     if (k_ == 0) {
       start_.assign(2, 0);
       return;
@@ -82,12 +76,10 @@ class BinIndex {
     lo_ = keys.front();
     const std::uint32_t range = keys.back() - lo_;
     std::uint32_t min_gap = 0xFFFFFFFFu;
-    for (int i = 0; i + per_cell_ < k_; ++i) {
-      min_gap = std::min(min_gap, keys[i + per_cell_] - keys[i]);
-    }
+    for (int i = 0; i + kFixed < k_; ++i) min_gap = std::min(min_gap, keys[i + kFixed] - keys[i]);
     shift_ = 0;
     while (shift_ < 31 && (std::uint64_t{1} << (shift_ + 1)) <= min_gap) ++shift_;
-    while (shift_ < 31 && (range >> shift_) + 1 > std::max<std::uint32_t>(max_cells, 1)) ++shift_;
+    while ((range >> shift_) + 1 > kMaxCells) ++shift_;
     last_ = (range >> shift_) + 1;  // the cell of every key above the last edge
     std::vector<std::uint32_t> lo(static_cast<std::size_t>(last_) + 2, 0);
     for (int i = 0; i < k_; ++i) ++lo[((keys[i] - lo_) >> shift_) + 1];
@@ -95,7 +87,7 @@ class BinIndex {
     start_.resize(static_cast<std::size_t>(last_) + 2);
     for (std::uint32_t c = 0; c <= last_ + 1; ++c) {
       std::uint32_t v = lo[c];
-      if (c <= last_ && lo[c + 1] - lo[c] > static_cast<std::uint32_t>(per_cell_)) v |= kWide;
+      if (c <= last_ && lo[c + 1] - lo[c] > static_cast<std::uint32_t>(kFixed)) v |= kWide;
       start_[c] = v;
     }
   }
@@ -114,12 +106,11 @@ class BinIndex {
     }
     const int a = static_cast<int>(st);
     int bin = a;
-    if (per_cell_ == kFixed) return bin + (e[a] < v ? 1 : 0);
-    for (int j = 0; j < kGroup; ++j) bin += e[a + j] < v ? 1 : 0;
+    for (int j = 0; j < kFixed; ++j) bin += e[a + j] < v ? 1 : 0;
     return bin;
   }
 
-  // bins[i] = Lookup(float(x[i])) for i < n (x finite); AVX2 for one edge per cell.
+  // bins[i] = Lookup(float(x[i])) for i < n (x finite).
   void LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const;
 
   // Memory held by the table and the edges.
@@ -136,7 +127,6 @@ class BinIndex {
     return key - (t - gap_lo_);
   }
   int k_;
-  int per_cell_;
   std::uint32_t gap_lo_ = 0, gap_hi_ = 0;
   std::uint32_t lo_ = 0;
   int shift_ = 0;
