@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "sapwood/error.hpp"
 #include "sapwood/threading.hpp"
@@ -696,17 +697,33 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
   // waiting for it at the end. Rows are independent, so the result does not change.
   ParallelForDynamic(0, nblocks, n_threads, [&](std::int64_t b) {
     const std::int64_t r0 = b * kRowBlock, nr = std::min(x.rows, r0 + kRowBlock) - r0;
+    const bool bitvec = BatchBitvec();
+    // float32 input of any layout is coded in place by the bit-vector path (8 rows of a
+    // column are one load in Fortran order, one gather otherwise); anything else goes through
+    // a row-major float block first.
+    bool in_place = false;
+    if constexpr (std::is_same_v<T, float>) {
+      in_place = bitvec && bv_all_ && x.cols > 0 &&
+                 (x.row_stride == 1 || (x.row_stride < (std::int64_t{1} << 27) &&
+                                        x.row_stride > -(std::int64_t{1} << 27)));
+    }
     std::int64_t stride = 0;
-    const float* rows = RowBlock(x, r0, nr, &stride);
+    const float* rows = in_place ? nullptr : RowBlock(x, r0, nr, &stride);
     if (quantized_) {
       const std::int64_t W = 2 * static_cast<std::int64_t>(num_features_);
       const auto need = static_cast<std::size_t>(kRowBlock * W);
-      const bool bitvec = BatchBitvec();
       thread_local std::vector<std::int16_t> columns;
       if (bitvec) {
         // Rows past nr stay as they were (any codes): their sums are never stored.
         if (columns.size() < need) columns.resize(need);
-        QuantizeColumnsAvx2(rows, stride, nr, columns.data());
+        if (in_place) {
+          if constexpr (std::is_same_v<T, float>) {
+            QuantizeColumnsAvx2(x.data + r0 * x.row_stride, x.row_stride, x.col_stride, nr,
+                                columns.data());
+          }
+        } else {
+          QuantizeColumnsAvx2(rows, stride, 1, nr, columns.data());
+        }
       }
       thread_local std::vector<std::uint16_t> codes;
       if (!bitvec || !bv_all_) {

@@ -231,7 +231,8 @@ namespace sapwood {
 // per value through the BinIndex tables (the single-row path's codes), one thread, ns per row
 // of codes with one tree: 179-242 against 306-330 (the tables' cache misses and branches).
 __attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
-    const float* rows, std::int64_t row_stride, std::int64_t nrows, std::int16_t* codes) const {
+    const float* rows, std::int64_t row_stride, std::int64_t col_stride, std::int64_t nrows,
+    std::int16_t* codes) const {
   constexpr int kRegs = 4;
   const std::int64_t F = num_features_;
   const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
@@ -253,8 +254,13 @@ __attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
         const std::int64_t live = std::min<std::int64_t>(8, std::max<std::int64_t>(0, nrows - r0));
         const __m256i on = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(live)),
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        x[k] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), rows + (live > 0 ? r0 * row_stride : 0) + f, lane,
-                                        _mm256_castsi256_ps(on), 4);
+        const float* p = rows + f * col_stride + (live > 0 ? r0 * row_stride : 0);
+        if (row_stride == 1) {
+          x[k] = live == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, on);
+        } else {
+          x[k] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, lane,
+                                          _mm256_castsi256_ps(on), 4);
+        }
         pos[k] = _mm256_setzero_si256();
       }
       for (int s = steps - 1; s >= 0; --s) {
@@ -285,7 +291,8 @@ __attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
 
 #else
 
-void Forest::QuantizeColumnsAvx2(const float*, std::int64_t, std::int64_t, std::int16_t*) const {}
+void Forest::QuantizeColumnsAvx2(const float*, std::int64_t, std::int64_t, std::int64_t,
+                                 std::int16_t*) const {}
 
 #endif
 

@@ -81,7 +81,11 @@ def test_every_kernel_matches_python_walk(seed: int, leaves: int, m: int, specia
             assert "avx2" not in forest.kernel and "avx2" not in forest.single_row_kernel
         if has_special:
             assert forest.kernel == forest.single_row_kernel == "float-special"
-        for arr in (X, X.astype(np.float64), np.asfortranarray(X)):
+        # strided float32 views (every other row and column of a wider array) are read in
+        # place, as are C- and Fortran-ordered arrays
+        wide = np.zeros((2 * n_rows, 2 * m), dtype=np.float32)
+        wide[::2, ::2] = X
+        for arr in (X, X.astype(np.float64), np.asfortranarray(X), wide[::2, ::2]):
             got = b.predict(arr, output="raw")
             np.testing.assert_allclose(got, expect, rtol=0, atol=1e-12)
             # single rows and small batches take the few-rows path; same sums, bit for bit

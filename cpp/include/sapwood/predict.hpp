@@ -146,9 +146,10 @@ class Forest {
   // Whether batches use the bit-vector kernel for the trees that have its layout.
   bool BatchBitvec() const;
   // Codes of a block of rows by column for the bit-vector kernel (see BitvecRecord), by an
-  // AVX2 search of 8 values at once (predict_simd.cpp; CPUs with AVX2).
-  void QuantizeColumnsAvx2(const float* rows, std::int64_t row_stride, std::int64_t nrows,
-                           std::int16_t* codes) const;
+  // AVX2 search of 8 values at once (predict_simd.cpp; CPUs with AVX2). x: the block's first
+  // row; value (r, f) at x[r * row_stride + f * col_stride]; |row_stride| < 2^27.
+  void QuantizeColumnsAvx2(const float* x, std::int64_t row_stride, std::int64_t col_stride,
+                           std::int64_t nrows, std::int16_t* codes) const;
   // Whether few rows are walked by the AVX2 tree lock step (else the float walk).
   bool SingleRowAvx2() const;
   // The rank code of x among feature f's thresholds (see QuantNode), NaN as 0xFFFF.
