@@ -186,11 +186,13 @@ void Forest::BuildQuantized() {
   qsearch_.clear();
   qsearch_begin_.assign(F, 0);
   qsearch_steps_.assign(F, 0);
+  qsearch_max_steps_ = 0;
   for (std::size_t f = 0; f < F; ++f) {
     int steps = 0;
     while ((std::size_t{1} << steps) < thr[f].size() + 1) ++steps;
     qsearch_begin_[f] = static_cast<std::int32_t>(qsearch_.size());
     qsearch_steps_[f] = steps;
+    qsearch_max_steps_ = std::max(qsearch_max_steps_, steps);
     qsearch_.insert(qsearch_.end(), thr[f].begin(), thr[f].end());
     qsearch_.insert(qsearch_.end(), (std::size_t{1} << steps) - 1 - thr[f].size(),
                     std::numeric_limits<float>::infinity());
@@ -292,7 +294,9 @@ void Forest::BuildBitvec() {
     bt.words = std::max<std::int32_t>(1, (n_leaves + 15) / 16);
     bt.rec_begin = static_cast<std::int32_t>(bv_rec_.size());
     bt.leaf_begin = static_cast<std::int32_t>(bv_value_.size());
-    for (const std::int32_t leaf : leaves) bv_value_.push_back(qvalue_[static_cast<std::size_t>(leaf)]);
+    for (const std::int32_t leaf : leaves) {
+      bv_value_.push_back(qvalue_[static_cast<std::size_t>(leaf)]);
+    }
     for (std::int32_t w = 0; w < bt.words; ++w) {
       for (const Split& sp : splits) {
         const std::int32_t lo = std::max(sp.lo, 16 * w), hi = std::min(sp.hi, 16 * w + 16);
@@ -640,12 +644,10 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     // then the trees are walked 16 at a time (8 per AVX2 register).
     const std::int64_t F = num_features_;
     std::uint16_t codes[2 * 128 + 2];  // SingleRowAvx2: at most 128 features
+    float values[128];
     for (std::int64_t r = 0; r < x.rows; ++r) {
-      for (std::int64_t f = 0; f < F; ++f) {
-        const std::uint16_t code = QuantCode(f, static_cast<float>(x.At(r, f)));
-        codes[f] = code;
-        codes[F + f] = code == 0xFFFF ? 0 : code;
-      }
+      for (std::int64_t f = 0; f < F; ++f) values[f] = static_cast<float>(x.At(r, f));
+      RowCodesAvx2(values, codes);
       codes[2 * F] = codes[2 * F + 1] = 0;
       simd::WalkTreesAvx2(qnodes32_.data(), qvalue_.data(), codes, qroot32_.data(),
                           tree_output_.data(), tree_begin, tree_end, max_depth_, out + r * K);

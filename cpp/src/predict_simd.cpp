@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define SAPWOOD_X86_SIMD 1
@@ -289,10 +290,67 @@ __attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
   }
 }
 
+// One row: 8 features per register (each lane its own feature's thresholds, searched for the
+// steps its size needs), the registers of 32 features at once. Against a BinIndex lookup per
+// feature, whose tables (up to 64 KiB a feature) left the cache between calls: measured here,
+// one single-row call with no trees (the codes and the call) took 1.3-2.8 against 2.8-3.7 us,
+// and with the benchmark models' 300 trees 8.5-11.8 against 12.2-12.4 us.
+__attribute__((target("avx2"))) void Forest::RowCodesAvx2(const float* values,
+                                                          std::uint16_t* codes) const {
+  constexpr int kRegs = 4;
+  const int F = num_features_;
+  const float* e = qsearch_.data();
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  for (int f0 = 0; f0 < F; f0 += 8 * kRegs) {
+    __m256 x[kRegs];
+    __m256i base[kRegs], steps[kRegs], pos[kRegs];
+    for (int k = 0; k < kRegs; ++k) {
+      const int f = f0 + 8 * k;
+      const int live = std::min(8, std::max(0, F - f));
+      const __m256i on = _mm256_cmpgt_epi32(_mm256_set1_epi32(live), iota);
+      const int at = live > 0 ? f : 0;
+      x[k] = _mm256_maskload_ps(values + at, on);
+      base[k] = _mm256_maskload_epi32(qsearch_begin_.data() + at, on);
+      steps[k] = _mm256_maskload_epi32(qsearch_steps_.data() + at, on);  // 0 past F
+      pos[k] = _mm256_setzero_si256();
+    }
+    for (int s = qsearch_max_steps_ - 1; s >= 0; --s) {
+      const __m256i step = _mm256_set1_epi32(1 << s);
+      const __m256i off = _mm256_set1_epi32((1 << s) - 1);
+      const __m256i sv = _mm256_set1_epi32(s);
+      for (int k = 0; k < kRegs; ++k) {
+        // Lanes whose feature needs fewer steps read nothing (+inf: not below the value).
+        const __m256i act = _mm256_cmpgt_epi32(steps[k], sv);
+        const __m256i idx = _mm256_add_epi32(_mm256_add_epi32(base[k], pos[k]), off);
+        const __m256 g = _mm256_mask_i32gather_ps(inf, e, idx, _mm256_castsi256_ps(act), 4);
+        const __m256i below = _mm256_castps_si256(_mm256_cmp_ps(g, x[k], _CMP_LT_OQ));
+        pos[k] = _mm256_add_epi32(pos[k], _mm256_and_si256(below, step));
+      }
+    }
+    for (int k = 0; k < kRegs; ++k) {
+      const int f = f0 + 8 * k;
+      if (f >= F) break;
+      const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x[k], x[k], _CMP_UNORD_Q));
+      alignas(32) std::int32_t right[8], left[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(right),
+                         _mm256_blendv_epi8(pos[k], _mm256_set1_epi32(0xFFFF), nan));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(left), _mm256_andnot_si256(nan, pos[k]));
+      const int live = std::min(8, F - f);
+      for (int j = 0; j < live; ++j) {
+        codes[f + j] = static_cast<std::uint16_t>(right[j]);
+        codes[F + f + j] = static_cast<std::uint16_t>(left[j]);
+      }
+    }
+  }
+}
+
 #else
 
 void Forest::QuantizeColumnsAvx2(const float*, std::int64_t, std::int64_t, std::int64_t,
                                  std::int16_t*) const {}
+
+void Forest::RowCodesAvx2(const float*, std::uint16_t*) const {}
 
 #endif
 

@@ -150,6 +150,9 @@ class Forest {
   // row; value (r, f) at x[r * row_stride + f * col_stride]; |row_stride| < 2^27.
   void QuantizeColumnsAvx2(const float* x, std::int64_t row_stride, std::int64_t col_stride,
                            std::int64_t nrows, std::int16_t* codes) const;
+  // One row's codes (see QuantNode: 2 * NumFeatures) by the same search, 8 features per
+  // register (predict_simd.cpp; CPUs with AVX2).
+  void RowCodesAvx2(const float* values, std::uint16_t* codes) const;
   // Whether few rows are walked by the AVX2 tree lock step (else the float walk).
   bool SingleRowAvx2() const;
   // The rank code of x among feature f's thresholds (see QuantNode), NaN as 0xFFFF.
@@ -201,6 +204,7 @@ class Forest {
   std::vector<float> qsearch_;
   std::vector<std::int32_t> qsearch_begin_;
   std::vector<std::int32_t> qsearch_steps_;
+  int qsearch_max_steps_ = 0;
   std::vector<QuantNode> qnodes_;
   std::vector<double> qvalue_;            // per QuantNode (leaves: output)
   std::vector<std::int32_t> qroot_;       // per tree
