@@ -68,6 +68,7 @@ class Booster:
         # The training data's monitoring profile (sapwood.Profile), set by train().
         self.reference_profile: Any = None
         self._fast_numpy = False  # numpy floats may go straight to the forest (no categoricals)
+        self._forest_outputs = 1  # the packed forest's outputs (a C++ property read per call)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -106,6 +107,7 @@ class Booster:
             # What the fast path of predict() needs, resolved once per packed forest.
             self._threads = resolve_n_jobs(self.params.get("n_jobs"))
             self._fast_numpy = not self._has_categorical()
+            self._forest_outputs = forest.num_outputs
             self.init_score = np.ascontiguousarray(self.init_score, dtype=np.float64)
             self._forest = forest
         return forest
@@ -274,12 +276,13 @@ class Booster:
             and (output == "value" or output == "raw")
             and X.ndim == 2
             and X.shape[1] == len(self.feature_names)
-            and X.dtype in _FLOAT_DTYPES
-            and X.dtype.isnative
+            # numpy's native float dtypes are singletons: identity is the cheap test
+            and (X.dtype is _FLOAT_DTYPES[0] or X.dtype is _FLOAT_DTYPES[1])
         ):
-            end = self.best_iteration or len(self._trees) // forest.num_outputs
+            k = self._forest_outputs
+            end = self.best_iteration or len(self._trees) // k
             out: np.ndarray = forest.predict(
-                X, 0, end * forest.num_outputs, self.init_score, self.objective, self.num_class,
+                X, 0, end * k, self.init_score, self.objective, self.num_class,
                 output == "value", self._threads if n_jobs is None else n_jobs,
             )
             return out
