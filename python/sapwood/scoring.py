@@ -534,8 +534,9 @@ class _Job:
                 pass
 
     # ------------------------------------------------------------------ scoring
-    def _matrix(self, batch: Any, buf: np.ndarray) -> np.ndarray:
-        """The batch's features as a float32 (n, F) Fortran-ordered view of ``buf``."""
+    def _matrix(self, batch: Any, buf: np.ndarray, index: int, row0: int) -> np.ndarray:
+        """The batch's features as a float32 (n, F) Fortran-ordered view of ``buf``. Errors
+        name batch ``index``, whose first row is ``row0``, and are marked as located."""
         import pyarrow as pa
 
         n = batch.num_rows
@@ -557,12 +558,30 @@ class _Job:
                 vals = np.frombuffer(col.buffers()[1], dtype=np.float32,
                                      count=col.offset + n)[col.offset:]
             except pa.ArrowException as e:
-                raise DataError(
-                    f"{self._where(self.batch, (self.row0, self.row0 + n), name)}: cannot be "
+                err = DataError(
+                    f"{self._where(index, (row0, row0 + n), name)}: cannot be "
                     f"converted to float32: {e}"
-                ) from None
+                )
+                err.located = True  # type: ignore[attr-defined]
+                raise err from None
             out[j, :] = vals
         return out.T
+
+    def _score_batch(self, batch: Any, buf: np.ndarray | None, index: int, row0: int,
+                     n_jobs: int | None) -> tuple[list[tuple[str, np.ndarray]], np.ndarray, Any]:
+        """The batch's features (_matrix into ``buf``; a table of the features when the model
+        has categorical ones and ``buf`` is None), then _score, on a scorer thread: the copy
+        of the columns (numpy releases the GIL) runs beside the other scorers instead of on
+        the thread that hands batches out."""
+        import pyarrow as pa
+
+        if buf is None:
+            # categories map by value through the model's schema (Booster.predict)
+            X: Any = pa.Table.from_batches([batch]).select(self.features)
+        else:
+            X = self._matrix(batch, buf, index, row0)
+        cols, pred = self._score(X, n_jobs)
+        return cols, pred, X
 
     def _score(self, X: Any, n_jobs: int | None) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
         b = self.booster
@@ -686,17 +705,18 @@ class _Job:
             pool: Any = concurrent.futures.ThreadPoolExecutor(workers, "sapwood-score") \
                 if workers > 1 else _InlineExecutor()
             # Batches being scored, oldest first: (batch index, first row, rows, input batch,
-            # features, future). Finished in order, so the output keeps
-            # the input's row order.
-            pending: collections.deque[tuple[int, int, int, Any, Any, Any]] = \
-                collections.deque()
+            # future of (prediction columns, predictions, features)). Finished in order, so the
+            # output keeps the input's row order.
+            pending: collections.deque[tuple[int, int, int, Any, Any]] = collections.deque()
             spare: list[np.ndarray] = []  # feature buffers of finished batches, reused
 
             def finish() -> None:
-                index, row0, n, item, X, job = pending.popleft()
+                index, row0, n, item, job = pending.popleft()
                 try:
-                    cols, pred = job.result()
+                    cols, pred, X = job.result()
                 except SapwoodError as e:
+                    if getattr(e, "located", False):
+                        raise
                     raise type(e)(f"{self._where(index, (row0, row0 + n))}: {e}") from None
                 if self.profiler is not None:
                     self.profiler.add(X, pred)
@@ -716,17 +736,16 @@ class _Job:
                     if isinstance(item, _Failure):
                         raise item.exc
                     n = item.num_rows
-                    if self.booster_has_categorical:
-                        # categories map by value through the model's schema (Booster.predict)
-                        X = pa.Table.from_batches([item]).select(self.features)
-                    else:
+                    buf = None
+                    if not self.booster_has_categorical:
                         buf = spare.pop() if spare else None
                         if buf is None or n > buf.shape[1]:
                             buf = np.empty((len(self.features), max(n, self.batch_rows)),
                                            dtype=np.float32)
-                        X = self._matrix(item, buf)
-                    job = pool.submit(self._score, X, per_worker)
-                    pending.append((self.batch, self.row0, n, item, X, job))
+                    # the features are built on the scorer thread
+                    job = pool.submit(self._score_batch, item, buf, self.batch, self.row0,
+                                      per_worker)
+                    pending.append((self.batch, self.row0, n, item, job))
                     self.batch += 1
                     self.row0 += n
                     if len(pending) >= workers:
