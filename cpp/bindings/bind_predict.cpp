@@ -13,6 +13,37 @@ void CheckRows(const py::array& x) {
   if (x.ndim() != 2) throw DataError("X must be 2-D (rows x features)");
 }
 
+// out = init_score + raw(out), then the link if asked: the whole of Booster.predict for
+// "value"/"raw" in one call (raw adds the trees' margins; it runs without the GIL).
+template <class Raw>
+py::array_t<double> ScoreOut(const Forest& f, py::ssize_t n,
+                             const py::array_t<double, py::array::c_style | py::array::forcecast>&
+                                 init_score,
+                             const std::string& objective, int num_class, bool transform,
+                             int n_threads, Raw&& raw) {
+  const int K = f.NumOutputs();
+  if (init_score.size() != K) {
+    throw ModelFormatError("init_score has " + std::to_string(init_score.size()) +
+                           " entries for " + std::to_string(K) + " outputs");
+  }
+  py::array_t<double> out = K == 1 ? py::array_t<double>(n)
+                                   : py::array_t<double>({n, static_cast<py::ssize_t>(K)});
+  double* o = out.mutable_data();
+  const double* init = init_score.data();
+  Objective obj(ParseObjective(objective), num_class);
+  if (obj.NumOutputs() != K) throw ModelFormatError("num_class does not match the trees");
+  raw([&] {
+    for (py::ssize_t r = 0; r < n; ++r) {
+      for (int k = 0; k < K; ++k) o[r * K + k] = init[k];
+    }
+  }, o);
+  if (transform) {
+    py::gil_scoped_release release;
+    obj.Transform(o, n, n < 4096 ? 1 : n_threads);
+  }
+  return out;
+}
+
 }  // namespace
 
 void BindPredict(py::module_& m) {
@@ -79,30 +110,60 @@ void BindPredict(py::module_& m) {
              const py::array_t<double, py::array::c_style | py::array::forcecast>& init_score,
              const std::string& objective, int num_class, bool transform, int n_threads) {
             CheckRows(x);
-            const int K = f.NumOutputs();
-            if (init_score.size() != K) {
-              throw ModelFormatError("init_score has " + std::to_string(init_score.size()) +
-                                     " entries for " + std::to_string(K) + " outputs");
-            }
-            py::array_t<double> out =
-                K == 1 ? py::array_t<double>(x.shape(0))
-                       : py::array_t<double>({x.shape(0), static_cast<py::ssize_t>(K)});
-            double* o = out.mutable_data();
-            const double* init = init_score.data();
-            Objective obj(ParseObjective(objective), num_class);
-            if (obj.NumOutputs() != K) throw ModelFormatError("num_class does not match the trees");
-            WithMatrix(x, "X", [&](auto view) {
-              py::gil_scoped_release release;  // see predict_raw
-              const std::int64_t n = view.rows;
-              for (std::int64_t r = 0; r < n; ++r) {
-                for (int k = 0; k < K; ++k) o[r * K + k] = init[k];
-              }
-              f.PredictRaw(view, tree_begin, tree_end, o, n_threads);
-              if (transform) obj.Transform(o, n, n < 4096 ? 1 : n_threads);
+            return ScoreOut(f, x.shape(0), init_score, objective, num_class, transform,
+                            n_threads, [&](auto&& fill_init, double* o) {
+              WithMatrix(x, "X", [&](auto view) {
+                py::gil_scoped_release release;  // see predict_raw
+                fill_init();
+                f.PredictRaw(view, tree_begin, tree_end, o, n_threads);
+              });
             });
-            return out;
           },
           py::arg("X"), py::arg("tree_begin"), py::arg("tree_end"), py::arg("init_score"),
+          py::arg("objective"), py::arg("num_class"), py::arg("transform"),
+          py::arg("n_threads"))
+      .def_property_readonly("columns_kernel", &Forest::ColumnsKernel)
+      .def(
+          "predict_columns",
+          // predict for float32 features held as separate 1-D arrays (a scoring job's Arrow
+          // buffers), read in place; only where columns_kernel is true.
+          [](const Forest& f, const py::list& columns, int tree_begin, int tree_end,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& init_score,
+             const std::string& objective, int num_class, bool transform, int n_threads) {
+            if (static_cast<int>(columns.size()) != f.NumFeatures()) {
+              throw DataError("got " + std::to_string(columns.size()) + " columns for " +
+                              std::to_string(f.NumFeatures()) + " features");
+            }
+            std::vector<py::array> keep;  // the arrays stay referenced through the call
+            std::vector<const float*> ptr;
+            py::ssize_t n = -1;
+            for (std::size_t j = 0; j < columns.size(); ++j) {
+              py::array a = py::reinterpret_borrow<py::object>(columns[j]);
+              const bool ok = py::isinstance<py::array_t<float>>(columns[j]) &&
+                              a.dtype().kind() == 'f' && a.itemsize() == 4 && a.ndim() == 1 &&
+                              (a.shape(0) < 2 || a.strides(0) == 4);
+              if (!ok) {
+                throw DataError("column " + std::to_string(j) +
+                                " must be a contiguous 1-D float32 array");
+              }
+              if (n >= 0 && a.shape(0) != n) {
+                throw DataError("column " + std::to_string(j) + " has " +
+                                std::to_string(a.shape(0)) + " rows, column 0 has " +
+                                std::to_string(n));
+              }
+              n = a.shape(0);
+              ptr.push_back(static_cast<const float*>(a.data()));
+              keep.push_back(std::move(a));
+            }
+            if (n < 0) n = 0;
+            return ScoreOut(f, n, init_score, objective, num_class, transform, n_threads,
+                            [&](auto&& fill_init, double* o) {
+              py::gil_scoped_release release;
+              fill_init();
+              f.PredictRawColumns(ptr.data(), n, tree_begin, tree_end, o, n_threads);
+            });
+          },
+          py::arg("columns"), py::arg("tree_begin"), py::arg("tree_end"), py::arg("init_score"),
           py::arg("objective"), py::arg("num_class"), py::arg("transform"),
           py::arg("n_threads"))
       .def(

@@ -693,13 +693,7 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     }
     return;
   }
-  // Blocks of kRowBlock rows; calls of 64 rows up to fewer than the threads would fill are cut
-  // into one block per thread (whole registers of 16 rows): measured here, batches of 100 rows
-  // on 2 threads took 188-202 against 285-308 us in one block.
-  std::int64_t rb = kRowBlock;
-  if (n_threads > 1 && x.rows >= 64 && x.rows < n_threads * kRowBlock) {
-    rb = std::max<std::int64_t>(16, ((x.rows + n_threads - 1) / n_threads + 15) / 16 * 16);
-  }
+  const std::int64_t rb = BlockRows(x.rows, n_threads);
   const std::int64_t nblocks = (x.rows + rb - 1) / rb;
   // Blocks are handed out dynamically: when another thread of the process (a scoring job's
   // reader or writer) shares a core with one of ours, the others take its share instead of
@@ -721,19 +715,6 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     if (quantized_) {
       const std::int64_t W = 2 * static_cast<std::int64_t>(num_features_);
       const auto need = static_cast<std::size_t>(kRowBlock * W);
-      thread_local std::vector<std::int16_t> columns;
-      if (bitvec) {
-        // Rows past nr stay as they were (any codes): their sums are never stored.
-        if (columns.size() < need) columns.resize(need);
-        if (in_place) {
-          if constexpr (std::is_same_v<T, float>) {
-            QuantizeColumnsAvx2(x.data + r0 * x.row_stride, x.row_stride, x.col_stride, nr,
-                                columns.data());
-          }
-        } else {
-          QuantizeColumnsAvx2(rows, stride, 1, nr, columns.data());
-        }
-      }
       thread_local std::vector<std::uint16_t> codes;
       if (!bitvec || !bv_all_) {
         // Padded to whole groups of lanes with zero codes.
@@ -746,20 +727,77 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
         SuperRawBlock(codes.data(), nr, tree_begin, tree_end, out + r0 * K);
         return;
       }
-      for (int t = tree_begin; t < tree_end; ++t) {
-        const BitvecTree& bt = bv_tree_[static_cast<std::size_t>(t)];
-        if (bt.words > 0) {
-          simd::ScoreBitvecAvx2(bt, bv_rec_.data(), bv_value_.data(), columns.data(), nr,
-                                out + r0 * K + tree_output_[static_cast<std::size_t>(t)], K);
+      // Each feature's first value in the block.
+      thread_local std::vector<const float*> first;
+      first.resize(static_cast<std::size_t>(num_features_));
+      for (std::int64_t f = 0; f < num_features_; ++f) {
+        if (in_place) {
+          if constexpr (std::is_same_v<T, float>) {
+            first[static_cast<std::size_t>(f)] = x.data + r0 * x.row_stride + f * x.col_stride;
+          }
         } else {
-          SuperRawBlock(codes.data(), nr, t, t + 1, out + r0 * K);
+          first[static_cast<std::size_t>(f)] = rows + f;
         }
       }
+      BitvecBlock(first.data(), in_place ? x.row_stride : stride, nr, tree_begin, tree_end,
+                  codes.data(), out + r0 * K);
     } else if (has_special_) {
       RawBlock<true>(rows, stride, nr, tree_begin, tree_end, out + r0 * K);
     } else {
       RawBlock<false>(rows, stride, nr, tree_begin, tree_end, out + r0 * K);
     }
+  });
+}
+
+// Blocks of kRowBlock rows; calls of 64 rows up to fewer than the threads would fill are cut
+// into one block per thread (whole registers of 16 rows): measured here, batches of 100 rows
+// on 2 threads took 188-202 against 285-308 us in one block.
+std::int64_t Forest::BlockRows(std::int64_t rows, int n_threads) {
+  if (n_threads > 1 && rows >= 64 && rows < n_threads * kRowBlock) {
+    return std::max<std::int64_t>(16, ((rows + n_threads - 1) / n_threads + 15) / 16 * 16);
+  }
+  return kRowBlock;
+}
+
+void Forest::BitvecBlock(const float* const* first, std::int64_t row_stride, std::int64_t nr,
+                         int tree_begin, int tree_end, const std::uint16_t* codes,
+                         double* out) const {
+  const int K = num_outputs_;
+  thread_local std::vector<std::int16_t> columns;
+  const auto need = static_cast<std::size_t>(kRowBlock * 2 * num_features_);
+  // Rows past nr stay as they were (any codes): their sums are never stored.
+  if (columns.size() < need) columns.resize(need);
+  QuantizeColumnsAvx2(first, row_stride, nr, columns.data());
+  for (int t = tree_begin; t < tree_end; ++t) {
+    const BitvecTree& bt = bv_tree_[static_cast<std::size_t>(t)];
+    if (bt.words > 0) {
+      simd::ScoreBitvecAvx2(bt, bv_rec_.data(), bv_value_.data(), columns.data(), nr,
+                            out + tree_output_[static_cast<std::size_t>(t)], K);
+    } else {
+      SuperRawBlock(codes, nr, t, t + 1, out);
+    }
+  }
+}
+
+bool Forest::ColumnsKernel() const { return BatchBitvec() && bv_all_; }
+
+void Forest::PredictRawColumns(const float* const* columns, std::int64_t rows, int tree_begin,
+                               int tree_end, double* out, int n_threads) const {
+  CheckRange(*this, tree_begin, tree_end);
+  if (!ColumnsKernel()) {
+    throw ParameterError(
+        "scoring from separate columns needs the bit-vector kernel (a CPU with AVX2, numeric "
+        "splits, trees of at most 256 leaves); pass a matrix instead");
+  }
+  const int K = num_outputs_;
+  const std::int64_t rb = BlockRows(rows, n_threads);
+  const std::int64_t nblocks = (rows + rb - 1) / rb;
+  ParallelForDynamic(0, nblocks, n_threads, [&](std::int64_t b) {
+    const std::int64_t r0 = b * rb, nr = std::min(rows, r0 + rb) - r0;
+    thread_local std::vector<const float*> first;
+    first.resize(static_cast<std::size_t>(num_features_));
+    for (std::size_t f = 0; f < first.size(); ++f) first[f] = columns[f] + r0;
+    BitvecBlock(first.data(), 1, nr, tree_begin, tree_end, nullptr, out + r0 * K);
   });
 }
 

@@ -232,7 +232,7 @@ namespace sapwood {
 // per value through the BinIndex tables (the single-row path's codes), one thread, ns per row
 // of codes with one tree: 179-242 against 306-330 (the tables' cache misses and branches).
 __attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
-    const float* rows, std::int64_t row_stride, std::int64_t col_stride, std::int64_t nrows,
+    const float* const* first, std::int64_t row_stride, std::int64_t nrows,
     std::int16_t* codes) const {
   constexpr int kRegs = 4;
   const std::int64_t F = num_features_;
@@ -255,7 +255,7 @@ __attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
         const std::int64_t live = std::min<std::int64_t>(8, std::max<std::int64_t>(0, nrows - r0));
         const __m256i on = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(live)),
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        const float* p = rows + f * col_stride + (live > 0 ? r0 * row_stride : 0);
+        const float* p = first[f] + (live > 0 ? r0 * row_stride : 0);
         if (row_stride == 1) {
           x[k] = live == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, on);
         } else {
@@ -347,7 +347,7 @@ __attribute__((target("avx2"))) void Forest::RowCodesAvx2(const float* values,
 
 #else
 
-void Forest::QuantizeColumnsAvx2(const float*, std::int64_t, std::int64_t, std::int64_t,
+void Forest::QuantizeColumnsAvx2(const float* const*, std::int64_t, std::int64_t,
                                  std::int16_t*) const {}
 
 void Forest::RowCodesAvx2(const float*, std::uint16_t*) const {}

@@ -308,6 +308,25 @@ class Booster:
                                          output == "value", threads)
         return res
 
+    def _columns_kernel(self) -> bool:
+        """Whether _predict_columns runs (numeric features, the bit-vector kernel)."""
+        forest = self._get_forest()
+        return bool(self._fast_numpy and forest.columns_kernel)
+
+    def _predict_columns(self, columns: list[np.ndarray], output: str,
+                         n_jobs: int | None) -> np.ndarray:
+        """predict(X, output) ("value" or "raw", default trees) for X given as one float32
+        1-D array per feature, read in place; only where _columns_kernel()."""
+        forest = self._get_forest()
+        k = self._forest_outputs
+        end = self.best_iteration or len(self._trees) // k
+        threads = self._threads if n_jobs is None else resolve_n_jobs(n_jobs)
+        out: np.ndarray = forest.predict_columns(
+            columns, 0, end * k, self.init_score, self.objective, self.num_class,
+            output == "value", threads,
+        )
+        return out
+
     def _predict_cuda(self, X: Any, output: str, iteration_range: tuple[int, int] | None,
                       device: str) -> Any:
         from .gpu import predict_cuda

@@ -338,6 +338,11 @@ class _Job:
         self.features: list[str] = list(booster.feature_names)
         # categories map by value through the model (Booster.predict on the batch's table)
         self.booster_has_categorical = bool(getattr(booster, "categorical_features", None))
+        # Predictions only, on the CPU, by a forest that reads separate float32 columns: the
+        # batch's Arrow buffers are scored in place (no copy into a feature matrix).
+        self.direct = (device == "cpu" and profiler is None and set(kinds) <= {"value", "raw"}
+                       and not self.booster_has_categorical
+                       and booster._columns_kernel())
         self.batch = 0  # index of the batch being processed (for messages)
         self.row0 = 0
         self.rows = 0
@@ -534,14 +539,15 @@ class _Job:
                 pass
 
     # ------------------------------------------------------------------ scoring
-    def _matrix(self, batch: Any, buf: np.ndarray, index: int, row0: int) -> np.ndarray:
-        """The batch's features as a float32 (n, F) Fortran-ordered view of ``buf``. Errors
-        name batch ``index``, whose first row is ``row0``, and are marked as located."""
+    def _feature_columns(self, batch: Any, index: int, row0: int) -> list[np.ndarray]:
+        """The batch's features as float32 arrays over its Arrow buffers (cast where they are
+        not float32 or have nulls, which become NaN). Errors name batch ``index``, whose
+        first row is ``row0``, and are marked as located."""
         import pyarrow as pa
 
         n = batch.num_rows
-        out = buf[:, :n]
-        for j, name in enumerate(self.features):
+        out = []
+        for name in self.features:
             col = batch.column(name)
             try:
                 if col.type != pa.float32() or col.null_count:
@@ -564,24 +570,34 @@ class _Job:
                 )
                 err.located = True  # type: ignore[attr-defined]
                 raise err from None
-            out[j, :] = vals
-        return out.T
+            out.append(vals)
+        return out
 
     def _score_batch(self, batch: Any, buf: np.ndarray | None, index: int, row0: int,
                      n_jobs: int | None) -> tuple[list[tuple[str, np.ndarray]], np.ndarray, Any]:
-        """The batch's features (_matrix into ``buf``; a table of the features when the model
-        has categorical ones and ``buf`` is None), then _score, on a scorer thread: the copy
-        of the columns (numpy releases the GIL) runs beside the other scorers instead of on
-        the thread that hands batches out."""
+        """Scores one batch on a scorer thread: its Arrow buffers in place (``direct``), else
+        a float32 (n, F) Fortran-ordered matrix filled in ``buf`` (numpy releases the GIL for
+        the copy), else, when the model has categorical features, a table of the features.
+        Returns the prediction columns, the predictions and the features (None when direct)."""
         import pyarrow as pa
 
-        if buf is None:
+        if self.booster_has_categorical:
             # categories map by value through the model's schema (Booster.predict)
             X: Any = pa.Table.from_batches([batch]).select(self.features)
-        else:
-            X = self._matrix(batch, buf, index, row0)
-        cols, pred = self._score(X, n_jobs)
-        return cols, pred, X
+            return (*self._score(X, n_jobs), X)
+        vals = self._feature_columns(batch, index, row0)
+        if self.direct:
+            primary = "raw" if "raw" in self.kinds else "value"
+            pred = self.booster._predict_columns(vals, primary, n_jobs)
+            return self._prediction_columns(pred), pred, None
+        n = batch.num_rows
+        if buf is None or n > buf.shape[1]:
+            buf = np.empty((len(self.features), max(n, self.batch_rows)), dtype=np.float32)
+        out = buf[:, :n]
+        for j, v in enumerate(vals):
+            out[j, :] = v
+        X = out.T
+        return (*self._score(X, n_jobs), X)
 
     def _score(self, X: Any, n_jobs: int | None) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
         b = self.booster
@@ -591,12 +607,8 @@ class _Job:
             kw["device"] = self.device
         primary = "raw" if "raw" in self.kinds else "value"
         pred = np.asarray(b.predict(X, output=primary, **kw))
-        cols: list[tuple[str, np.ndarray]] = []
+        cols = self._prediction_columns(pred)
         names = prediction_columns(b, self.kinds)
-        if k == 1:
-            cols.append((names[0], pred.reshape(-1)))
-        else:
-            cols.extend((names[j], np.ascontiguousarray(pred[:, j])) for j in range(k))
         pos = k
         if "leaf" in self.kinds:
             leaf = np.asarray(b.predict(X, output="leaf", n_jobs=n_jobs))
@@ -609,6 +621,14 @@ class _Job:
             for t in range(c.shape[1]):
                 cols.append((names[pos + t], np.ascontiguousarray(c[:, t])))
         return cols, pred
+
+    def _prediction_columns(self, pred: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """The output columns of the predictions (one per class for multiclass)."""
+        k = self.booster.num_outputs
+        names = prediction_columns(self.booster, self.kinds)
+        if k == 1:
+            return [(names[0], pred.reshape(-1))]
+        return [(names[j], np.ascontiguousarray(pred[:, j])) for j in range(k)]
 
     def _out_schema(self, in_schema: Any) -> Any:
         import pyarrow as pa
@@ -736,12 +756,10 @@ class _Job:
                     if isinstance(item, _Failure):
                         raise item.exc
                     n = item.num_rows
+                    # a feature buffer to fill, reused (the scorer makes one if none fits)
                     buf = None
-                    if not self.booster_has_categorical:
-                        buf = spare.pop() if spare else None
-                        if buf is None or n > buf.shape[1]:
-                            buf = np.empty((len(self.features), max(n, self.batch_rows)),
-                                           dtype=np.float32)
+                    if not self.booster_has_categorical and not self.direct and spare:
+                        buf = spare.pop()
                     # the features are built on the scorer thread
                     job = pool.submit(self._score_batch, item, buf, self.batch, self.row0,
                                       per_worker)

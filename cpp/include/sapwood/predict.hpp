@@ -121,6 +121,12 @@ class Forest {
   template <class T>
   void PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, double* out,
                   int n_threads) const;
+  // PredictRaw for float32 features held as separate columns (columns[f]: rows values, e.g.
+  // Arrow buffers), read in place. Only where ColumnsKernel(); throws ParameterError otherwise.
+  void PredictRawColumns(const float* const* columns, std::int64_t rows, int tree_begin,
+                         int tree_end, double* out, int n_threads) const;
+  // Whether PredictRawColumns runs here (the bit-vector kernel for every tree).
+  bool ColumnsKernel() const;
   // out (n x (tree_end - tree_begin)) = the leaf node index (within its tree) reached per tree.
   template <class T>
   void PredictLeaf(const MatrixView<T>& x, int tree_begin, int tree_end, std::int32_t* out,
@@ -146,10 +152,17 @@ class Forest {
   // Whether batches use the bit-vector kernel for the trees that have its layout.
   bool BatchBitvec() const;
   // Codes of a block of rows by column for the bit-vector kernel (see BitvecRecord), by an
-  // AVX2 search of 8 values at once (predict_simd.cpp; CPUs with AVX2). x: the block's first
-  // row; value (r, f) at x[r * row_stride + f * col_stride]; |row_stride| < 2^27.
-  void QuantizeColumnsAvx2(const float* x, std::int64_t row_stride, std::int64_t col_stride,
+  // AVX2 search of 8 values at once (predict_simd.cpp; CPUs with AVX2). Value (r, f) at
+  // first[f][r * row_stride]; |row_stride| < 2^27.
+  void QuantizeColumnsAvx2(const float* const* first, std::int64_t row_stride,
                            std::int64_t nrows, std::int16_t* codes) const;
+  // A block of nr rows through the bit-vector trees of [tree_begin, tree_end) (values as for
+  // QuantizeColumnsAvx2); other trees walk SuperNodes on codes (row-major, QuantizeBlock),
+  // which may be null when every tree is a bit-vector tree. out: the block's first row.
+  void BitvecBlock(const float* const* first, std::int64_t row_stride, std::int64_t nr,
+                   int tree_begin, int tree_end, const std::uint16_t* codes, double* out) const;
+  // Rows per block for a call of rows rows on n_threads threads.
+  static std::int64_t BlockRows(std::int64_t rows, int n_threads);
   // One row's codes (see QuantNode: 2 * NumFeatures) by the same search, 8 features per
   // register (predict_simd.cpp; CPUs with AVX2).
   void RowCodesAvx2(const float* values, std::uint16_t* codes) const;
