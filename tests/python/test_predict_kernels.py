@@ -182,3 +182,31 @@ def test_crowded_thresholds_rank_exactly(simd_switch: None) -> None:
         np.testing.assert_allclose(b.predict(X, output="raw"), expect, rtol=0, atol=1e-12)
         single = np.stack([b.predict(X[i:i + 1], output="raw")[0] for i in range(40)])
         np.testing.assert_allclose(single, expect[:40], rtol=0, atol=1e-12)
+
+
+def test_predict_columns_equals_the_matrix_path(simd_switch: None) -> None:
+    # A scoring job's batches are scored from one float32 array per feature, in place.
+    rng = np.random.default_rng(5)
+    trees = forest_with_thresholds(rng, 7, 40, 9, False)
+    b = make_booster(trees, 7)
+    X = random_rows(rng, 300, 7)
+    forest = b._get_forest()
+    if not forest.columns_kernel:
+        pytest.skip("no AVX2 here: the column path is not offered")
+    expect = expected(trees, X, b.init_score, 1)
+    for n in (300, 100, 17, 1, 0):
+        cols = [np.ascontiguousarray(X[:n, j]) for j in range(7)]
+        got = b._predict_columns(cols, "raw", 2)
+        np.testing.assert_allclose(got, expect[:n], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(got, b.predict(X[:n], output="raw"))
+    cols = [np.ascontiguousarray(X[:, j]) for j in range(7)]
+    with pytest.raises(sapwood.DataError, match="6 columns for 7 features"):
+        b._predict_columns(cols[:6], "raw", 1)
+    with pytest.raises(sapwood.DataError, match="column 2 must be a contiguous 1-D float32"):
+        b._predict_columns(cols[:2] + [cols[2].astype(np.float64)] + cols[3:], "raw", 1)
+    with pytest.raises(sapwood.DataError, match="column 3 has 299 rows"):
+        b._predict_columns(cols[:3] + [cols[3][:299]] + cols[4:], "raw", 1)
+    _core.set_predict_kernel("super")  # batches forced onto the walk: no column path
+    assert not b._get_forest().columns_kernel
+    with pytest.raises(sapwood.ParameterError, match="bit-vector kernel"):
+        b._predict_columns(cols, "raw", 1)
