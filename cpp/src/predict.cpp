@@ -463,14 +463,17 @@ void CheckCols(const Forest& f, const MatrixView<T>& x) {
 // Rows of the batch kernels: a block of rows as float32, row-major. Float32 C-ordered input is
 // read in place; anything else is converted block by block into a buffer owned by the thread
 // and reused across calls (fresh pages are slow to get here).
+// Whether the AVX2 code search can gather 8 rows at this row stride (32-bit offsets).
+inline bool GatherableStride(std::int64_t row_stride) {
+  return row_stride < (std::int64_t{1} << 27) && row_stride > -(std::int64_t{1} << 27);
+}
+
 template <class T>
 const float* RowBlock(const MatrixView<T>& x, std::int64_t r0, std::int64_t nr,
                       std::int64_t* stride) {
   if constexpr (std::is_same_v<T, float>) {
-    // (Row strides of 2^27 floats or more are copied: the AVX2 code search gathers 8 rows at
-    // 32-bit offsets.)
-    if (x.col_stride == 1 && x.cols > 0 && x.row_stride < (std::int64_t{1} << 27) &&
-        x.row_stride > -(std::int64_t{1} << 27)) {
+    // (Row strides the AVX2 code search cannot gather are copied.)
+    if (x.col_stride == 1 && x.cols > 0 && GatherableStride(x.row_stride)) {
       *stride = x.row_stride;
       return x.data + r0 * x.row_stride;
     }
@@ -706,9 +709,7 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     // a row-major float block first.
     bool in_place = false;
     if constexpr (std::is_same_v<T, float>) {
-      in_place = bitvec && bv_all_ && x.cols > 0 &&
-                 (x.row_stride == 1 || (x.row_stride < (std::int64_t{1} << 27) &&
-                                        x.row_stride > -(std::int64_t{1} << 27)));
+      in_place = bitvec && bv_all_ && x.cols > 0 && GatherableStride(x.row_stride);
     }
     std::int64_t stride = 0;
     const float* rows = in_place ? nullptr : RowBlock(x, r0, nr, &stride);
