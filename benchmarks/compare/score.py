@@ -158,7 +158,7 @@ def main() -> None:
 
     def run_stage(stage: str) -> dict[str, Any]:
         if stage == "score":
-            wall, out, cpu = _run([py, "-m", "sapwood.cli", "score", "--no-progress", model_sw,
+            wall, out, cpu = _run([py, "-m", "sapwood", "score", "--no-progress", model_sw,
                                    data, "-o", out_path, "--id-columns", "id", "--n-jobs",
                                    str(args.threads), "--batch-rows", str(args.batch_rows)])
             summary = json.loads(out.strip().splitlines()[-1])

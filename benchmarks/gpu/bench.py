@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import sapwood
-from sapwood.gpu import cuda_available
+from sapwood.model.gpu import cuda_available
 
 
 def _timeit(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]

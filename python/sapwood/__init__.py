@@ -9,11 +9,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from . import io, metrics, monitoring
-from .booster import Booster
-from .callbacks import EarlyStopping, EvaluationLog, MLflowLogger, ProgressBar, TrainingCallback
-from .crossval import CVResult, cv
-from .data import Dataset
+from . import metrics, monitoring
+from .dataset import Dataset
 from .errors import (
     DataError,
     ModelFormatError,
@@ -22,21 +19,30 @@ from .errors import (
     SapwoodError,
     SchemaError,
 )
-from .importers import import_model
-from .io import load
-from .profile import Profile
-from .training import train
-from .tuning import TuneResult, tune
+from .model.booster import Booster
+from .model.format import load
+from .model.importers import import_model
+from .monitoring.profile import Profile
+from .train.callbacks import (
+    EarlyStopping,
+    EvaluationLog,
+    MLflowLogger,
+    ProgressBar,
+    TrainingCallback,
+)
+from .train.crossval import CVResult, cv
+from .train.training import train
+from .train.tuning import TuneResult, tune
 
 if TYPE_CHECKING:
-    from .sklearn import GBMClassifier, GBMRegressor
+    from .train.sklearn import GBMClassifier, GBMRegressor
 
 
 def __getattr__(name: str) -> object:
     # The scikit-learn estimators import scikit-learn (and with it scipy and pandas): load them
     # on first use, so that `import sapwood` (the CLI, scoring jobs) stays light.
     if name in ("GBMClassifier", "GBMRegressor"):
-        from . import sklearn as _sk
+        from .train import sklearn as _sk
 
         return getattr(_sk, name)
     raise AttributeError(f"module 'sapwood' has no attribute {name!r}")
@@ -50,7 +56,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Booster",
     "metrics",
-    "io",
     "Dataset",
     "Profile",
     "monitoring",

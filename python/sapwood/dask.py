@@ -47,7 +47,7 @@ class _ModelRef:
             if b is not None:
                 _CACHE.move_to_end(self.digest)
                 return b
-        from .booster import Booster
+        from .model.booster import Booster
 
         b = Booster.from_bytes(self.data)
         with _CACHE_LOCK:
@@ -113,7 +113,7 @@ def predict(booster: Any, ddf: Any, *, output: str = "value", device: str = "cpu
 
 
 def _score_part(ref: _ModelRef, source: str, target: str, kwargs: dict[str, Any]) -> Any:
-    from .scoring import score as _score
+    from .scoring.api import score as _score
 
     return _score(ref.booster(), source, target, progress=False, **kwargs)
 
@@ -131,7 +131,7 @@ def score(booster: Any, source: str | os.PathLike[str], sink: str | os.PathLike[
     from dask.base import compute
     from dask.delayed import delayed
 
-    from .scoring import ScoreSummary, _part_complete, _plan, _remove_stale_temporaries
+    from .scoring.api import ScoreSummary, _part_complete, _plan, _remove_stale_temporaries
 
     src, dst = os.fspath(source), os.fspath(sink)
     if not dst.endswith(("/", os.sep)):
@@ -166,7 +166,7 @@ def score(booster: Any, source: str | os.PathLike[str], sink: str | os.PathLike[
 
 def _profile_partition(pdf: Any, edges: Any, ref: _ModelRef | None,
                        columns: list[str] | None) -> Any:
-    from .profile import Profile
+    from .monitoring.profile import Profile
 
     preds = None
     if ref is not None:
@@ -191,7 +191,7 @@ def profile(ddf: Any, *, edges_from: Any = None, booster: Any = None,
     """
     from dask.delayed import delayed
 
-    from .profile import Profile
+    from .monitoring.profile import Profile
 
     if split_every < 2:
         raise ParameterError(f"split_every must be >= 2, got {split_every}")

@@ -20,7 +20,7 @@ HERE = Path(__file__).parent
 
 def main() -> int:
     os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01: a fixed created_at
-    v = sapwood.io.FORMAT_VERSION
+    v = sapwood.model.format.FORMAT_VERSION
     rng = np.random.default_rng(20260101)
     X = rng.standard_normal((300, 6)).astype(np.float32)
     X[rng.random(X.shape) < 0.05] = np.nan

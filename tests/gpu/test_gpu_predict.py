@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 import sapwood
-from sapwood.gpu import cuda_available
+from sapwood.model.gpu import cuda_available
 
 pytestmark = pytest.mark.skipif(not cuda_available(), reason="no CUDA build or no GPU here")
 
@@ -108,7 +108,7 @@ def test_device_input_without_cupy_output(booster: sapwood.Booster) -> None:
     """Any __cuda_array_interface__ producer works; the result exposes the interface too."""
     cupy = pytest.importorskip("cupy")
     from sapwood import _core
-    from sapwood.gpu import _cuda_forest
+    from sapwood.model.gpu import _cuda_forest
 
     X = _data(3000, 12, 6)
     d = cupy.asarray(X)
@@ -154,7 +154,7 @@ def test_score_command_on_cuda(tmp_path: object, booster: sapwood.Booster) -> No
     pq = pytest.importorskip("pyarrow.parquet")
     from pathlib import Path
 
-    from sapwood.scoring import score
+    from sapwood.scoring.api import score
 
     tmp = Path(str(tmp_path))
     X = _data(50_000, 12, 8)

@@ -15,7 +15,7 @@ pa = pytest.importorskip("pyarrow")
 
 import sapwood  # noqa: E402
 import sapwood.dask as sdask  # noqa: E402
-from sapwood.scoring import score as local_score  # noqa: E402
+from sapwood.scoring.api import score as local_score  # noqa: E402
 
 FEATURES = [f"x{i}" for i in range(5)]
 

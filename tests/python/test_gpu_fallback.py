@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sapwood
-from sapwood.gpu import cuda_available, cuda_compiled
+from sapwood.model.gpu import cuda_available, cuda_compiled
 
 
 def test_cuda_error_is_clear_without_a_device() -> None:

@@ -255,7 +255,7 @@ def test_lightgbm_pandas_categorical_from_tables_files_and_model_files(tmp_path)
     pd = pytest.importorskip("pandas")
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
-    from sapwood.scoring import score
+    from sapwood.scoring.api import score
 
     rng = np.random.default_rng(1)
     n = 3000

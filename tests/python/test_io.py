@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sapwood
-from sapwood.io import FORMAT_VERSION, MAGIC
+from sapwood.model.format import FORMAT_VERSION, MAGIC
 
 DATA = Path(__file__).parent.parent / "data"
 

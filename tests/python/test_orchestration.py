@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import sapwood
-from sapwood.crossval import make_folds
+from sapwood.train.crossval import make_folds
 from sklearn.metrics import roc_auc_score
 
 

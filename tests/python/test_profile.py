@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sapwood import ModelFormatError, Profile
-from sapwood.profile import QUANTILES, NumericColumnProfile
+from sapwood.monitoring.profile import QUANTILES, NumericColumnProfile
 
 
 def _finite(x):

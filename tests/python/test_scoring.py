@@ -1,4 +1,4 @@
-"""sapwood score / sapwood.scoring.score: formats, layouts, atomicity, resume, bad inputs."""
+"""sapwood score / sapwood.scoring.api.score: formats, layouts, atomicity, resume, bad inputs."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ pacsv = pytest.importorskip("pyarrow.csv")
 paipc = pytest.importorskip("pyarrow.feather")
 
 import sapwood  # noqa: E402
-from sapwood.cli import main  # noqa: E402
-from sapwood.scoring import TMP_SUFFIX, score  # noqa: E402
+from sapwood.cli.main import main  # noqa: E402
+from sapwood.scoring.api import TMP_SUFFIX, score  # noqa: E402
 
 F = 6
 FEATURES = [f"x{i}" for i in range(F)]
@@ -279,7 +279,7 @@ def test_bad_arguments(tmp_path: Path, model_path: str,
 
 def test_cuda_without_device_is_a_clear_error(tmp_path: Path, model_path: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from sapwood.gpu import cuda_available
+    from sapwood.model.gpu import cuda_available
 
     if cuda_available():
         pytest.skip("a GPU is present")
@@ -294,7 +294,7 @@ def test_cuda_without_device_is_a_clear_error(tmp_path: Path, model_path: str,
 # ---------------------------------------------------------------------------- kill / resume
 def _spawn(args: list[str], delay: float) -> subprocess.Popen[bytes]:
     env = dict(os.environ, SAPWOOD_SCORE_TEST_WRITE_DELAY=str(delay))
-    return subprocess.Popen([sys.executable, "-m", "sapwood.cli", "score", "--no-progress",
+    return subprocess.Popen([sys.executable, "-m", "sapwood", "score", "--no-progress",
                              *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -330,7 +330,7 @@ def test_sigkill_leaves_no_output_and_resume_completes(tmp_path: Path, model_pat
     for p in left:  # unmistakable: hidden, and not a .parquet name
         assert p.name.startswith(".") and p.name.endswith(TMP_SUFFIX)
         assert not p.name.endswith(".parquet")
-    r = subprocess.run([sys.executable, "-m", "sapwood.cli", "score", "--no-progress",
+    r = subprocess.run([sys.executable, "-m", "sapwood", "score", "--no-progress",
                         model_path, str(tmp_path / "in.parquet"), "-o", str(out),
                         "--id-columns", "id", "--batch-rows", "5000", "--resume"],
                        capture_output=True, text=True, timeout=120)
@@ -357,7 +357,7 @@ def test_folder_resume_skips_finished_parts(tmp_path: Path, model_path: str,
         proc.kill()
     assert not (out / "part-2.parquet").exists()
     done_before = {p.name for p in out.iterdir() if p.suffix == ".parquet"}
-    r = subprocess.run([sys.executable, "-m", "sapwood.cli", "score", "--no-progress",
+    r = subprocess.run([sys.executable, "-m", "sapwood", "score", "--no-progress",
                         model_path, str(tmp_path / "in"), "-o", str(out), "--id-columns", "id",
                         "--resume"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -392,7 +392,7 @@ def test_categorical_model_scores_like_predict(tmp_path) -> None:  # type: ignor
     import pandas as pd
     import pyarrow.parquet as pq
     import sapwood
-    from sapwood.scoring import score
+    from sapwood.scoring.api import score
 
     rng = np.random.default_rng(21)
     n = 3000
@@ -480,7 +480,7 @@ def test_a_parquet_job_does_not_import_pandas(tmp_path: Path, model_path: str) -
     pq.write_table(table, src)
     out = tmp_path / "out.parquet"
     code = (
-        "import sys, sapwood.scoring as s\n"
+        "import sys, sapwood.scoring.api as s\n"
         f"s.score({model_path!r}, {str(src)!r}, {str(out)!r}, id_columns=['id'],"
         " output=['value', 'leaf'])\n"
         "print(sorted(m for m in ('pandas', 'pyarrow.compute') if m in sys.modules))\n"

@@ -14,7 +14,7 @@ import sapwood
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sapwood import DataError, ModelFormatError, ParameterError
-from sapwood.data import encode_for_schema, ordered_target_stats
+from sapwood.dataset import encode_for_schema, ordered_target_stats
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
 

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, ParameterError, SapwoodError
-from ..profile import (
+from . import stats as st
+from .config import Level, MonitorConfig
+from .profile import (
     PREDICTION_COLUMN,
     CategoricalColumnProfile,
     ColumnProfile,
@@ -19,8 +21,6 @@ from ..profile import (
     Profile,
     _dtype_family,
 )
-from . import stats as st
-from .config import Level, MonitorConfig
 
 __all__ = ["compare", "MonitorReport", "profile_for_booster", "calibrate"]
 

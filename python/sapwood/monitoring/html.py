@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..profile import CategoricalColumnProfile, NumericColumnProfile
 from . import stats as st
+from .profile import CategoricalColumnProfile, NumericColumnProfile
 
 if TYPE_CHECKING:
     from .compare import MonitorReport

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from ..profile import CategoricalColumnProfile, NumericColumnProfile
+from .profile import CategoricalColumnProfile, NumericColumnProfile
 
 __all__ = [
     "EPS",

@@ -25,8 +25,8 @@ def validate(model: str, data: str, criteria: str, baseline: str | None = None,
 
     Raises a SapwoodError subclass when it cannot run (the CLI maps that to exit code 2).
     """
-    from .._tables import read_table
-    from ..io import load_any as load
+    from ..frame.readers import read_table
+    from ..model.format import load_any as load
     from .html import render_html
 
     c = load_criteria(criteria)

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..booster import Booster
 from ..errors import DataError, SchemaError
 from ..metrics import METRICS
+from ..model.booster import Booster
 from .criteria import Criteria, Threshold
 
 __all__ = ["evaluate", "ACCEPTED", "REJECTED", "ERROR"]

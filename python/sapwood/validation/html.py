@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..booster import Booster
+from ..model.booster import Booster
 
 __all__ = ["render_html"]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from .booster import Booster
+from ..dataset import Dataset, _is_arrow_table, _is_pandas_frame, _is_polars_frame
+from ..errors import NotFittedError
+from ..model.booster import Booster
 from .callbacks import EarlyStopping, TrainingCallback
-from .data import Dataset, _is_arrow_table, _is_pandas_frame, _is_polars_frame
-from .errors import NotFittedError
 from .training import train
 
 try:  # scikit-learn is optional at import time; the estimators need it to be used.
@@ -250,7 +250,7 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         if params["objective"] not in ("regression", "l2", "mse", "squared_error",
                                        "reg:squarederror", "poisson", "count:poisson", "gamma",
                                        "reg:gamma", "tweedie", "reg:tweedie"):
-            from .errors import ParameterError
+            from ..errors import ParameterError
 
             raise ParameterError(f"GBMRegressor: objective must be 'regression', 'poisson', "
                                  f"'gamma' or 'tweedie', got {params['objective']!r}")

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from ._params import resolve_n_jobs
-from .errors import DataError, ParameterError, SapwoodError, SchemaError
+from .._params import resolve_n_jobs
+from ..errors import DataError, ParameterError, SapwoodError, SchemaError
 
 __all__ = ["score", "ScoreSummary", "OUTPUT_KINDS", "TMP_SUFFIX", "prediction_columns"]
 
@@ -816,18 +816,18 @@ class _Profiler:
         ref = reference if reference is not None else getattr(booster, "reference_profile",
                                                               None)
         if isinstance(ref, (str, os.PathLike)):
-            from .profile import Profile
+            from ..monitoring.profile import Profile
 
             ref = Profile.load(os.fspath(ref))
         if ref is not None and not _is_profile(ref):
-            from .profile import Profile
+            from ..monitoring.profile import Profile
 
             ref = Profile.from_dict(ref)
         self.edges: Any = ref
         self.profile: Any = None
 
     def add(self, X: Any, pred: np.ndarray) -> None:
-        from .profile import Profile
+        from ..monitoring.profile import Profile
 
         table = hasattr(X, "column_names")  # an Arrow table (models with categorical features)
         p = Profile.from_data(X if table else np.asarray(X), edges_from=self.edges or self.booster,
@@ -850,7 +850,7 @@ def _is_profile(obj: Any) -> bool:
 # ---------------------------------------------------------------------------- entry point
 def _load_model(model: Any) -> Any:
     if isinstance(model, (str, os.PathLike)):
-        from .io import load_any
+        from ..model.format import load_any
 
         return load_any(model)
     if not (hasattr(model, "predict") and hasattr(model, "feature_names")):
@@ -1023,7 +1023,7 @@ def score(
     if profiler is not None and profile is not None:
         summary.profile = os.fspath(profile)
         if profiler.profile is not None:
-            from .io import write_atomic
+            from ..model.format import write_atomic
 
             _remove_stale_temporaries(summary.profile)
             write_atomic(summary.profile, profiler.profile.to_json().encode("utf-8"),
@@ -1034,6 +1034,6 @@ def score(
 
 
 def _check_cuda() -> None:
-    from .gpu import _require_cuda
+    from ..model.gpu import _require_cuda
 
     _require_cuda()

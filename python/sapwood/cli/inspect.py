@@ -10,9 +10,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .booster import Booster
-from .errors import SapwoodError
-from .io import MAGIC, loads_any
+from ..errors import SapwoodError
+from ..model.booster import Booster
+from ..model.format import MAGIC, loads_any
 
 __all__ = ["summarize", "run_inspect"]
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ..dataset import Dataset
+from ..errors import ParameterError
+from ..metrics import HIGHER_IS_BETTER
 from .crossval import CVResult, cv
-from .data import Dataset
-from .errors import ParameterError
-from .metrics import HIGHER_IS_BETTER
 
 __all__ = ["tune", "TuneResult", "Trial"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
-from .errors import DataError, ParameterError, SapwoodError
+from .. import _core
+from ..errors import DataError, ParameterError, SapwoodError
 
 __all__ = ["cuda_available", "cuda_compiled", "predict_cuda"]
 
@@ -65,7 +65,7 @@ def predict_cuda(booster: Any, X: Any, output: str, iteration_range: tuple[int, 
         )
     _require_cuda()
     if not booster.feature_names:
-        from .errors import NotFittedError
+        from ..errors import NotFittedError
 
         raise NotFittedError("this Booster has no trees; train it first")
     try:

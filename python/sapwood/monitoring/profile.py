@@ -19,9 +19,9 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from . import _core
-from ._params import resolve_n_jobs
-from .errors import DataError, ModelFormatError, ParameterError
+from .. import _core
+from .._params import resolve_n_jobs
+from ..errors import DataError, ModelFormatError, ParameterError
 
 __all__ = [
     "Profile",

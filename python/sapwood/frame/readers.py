@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = ["read_table"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .callbacks import CallbackEnv, TrainingCallback
+from ..train.callbacks import CallbackEnv, TrainingCallback
 
 __all__ = ["run_demo", "load_flights"]
 
@@ -131,14 +131,14 @@ def run_demo(n_estimators: int = 300, n_jobs: int = 2, progress: bool = True,
     print(f"\n3. Release gate: sapwood validate {model_path} --data {test_path} "
           f"--criteria {criteria_path}\n   (overall AUC >= 0.85 and log loss <= 0.40 should "
           "pass; AUC >= 0.90 in every origin airport is set to fail)")
-    from .validation import run_validate
+    from ..validation import run_validate
 
     code = run_validate(model_path, test_path, criteria_path,
                         report_path=os.path.join(workdir, "validation.json"),
                         html_path=os.path.join(workdir, "validation.html"))
     print(f"   exit code {code} (0 accepted, 1 rejected, 2 could not run); reports in {workdir}/")
 
-    from .monitoring import compare as monitor_compare
+    from ..monitoring import compare as monitor_compare
 
     t = time.perf_counter()
     report = monitor_compare(sapwood.load(model_path), Xte)
@@ -151,8 +151,8 @@ def run_demo(n_estimators: int = 300, n_jobs: int = 2, progress: bool = True,
           f"({mon_s:.2f} s): {'PASSED' if report.passed else 'DRIFT'}; features not ok: "
           f"{', '.join(drifted) if drifted else 'none'}\n   report: {html}")
 
-    from .profile import Profile
-    from .scoring import score
+    from ..monitoring.profile import Profile
+    from ..scoring.api import score
 
     scored = os.path.join(workdir, "test_months_scored.parquet")
     prof_path = os.path.join(workdir, "test_months_profile.json")

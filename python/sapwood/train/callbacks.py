@@ -6,11 +6,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import ParameterError
-from .metrics import HIGHER_IS_BETTER
+from ..errors import ParameterError
+from ..metrics import HIGHER_IS_BETTER
 
 if TYPE_CHECKING:
-    from .booster import Booster
+    from ..model.booster import Booster
 
 __all__ = ["TrainingCallback", "CallbackEnv", "EarlyStopping", "EvaluationLog", "ProgressBar",
            "MLflowLogger"]

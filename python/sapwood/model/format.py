@@ -41,11 +41,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ModelFormatError, ParameterError, SapwoodError
+from ..errors import ModelFormatError, ParameterError, SapwoodError
 
 if TYPE_CHECKING:
+    from ..dataset import Dataset
     from .booster import Booster
-    from .data import Dataset
 
 __all__ = [
     "FORMAT_VERSION",
@@ -90,7 +90,7 @@ _MAX_DIMS = 8
 
 # --------------------------------------------------------------------------- helpers
 def _library_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return str(__version__)
 
@@ -571,7 +571,7 @@ def _build_booster(model: dict[str, Any]) -> Booster:
     b.category_code_features = ccf
     rp = model.get("reference_profile")
     if rp is not None:
-        from .profile import Profile
+        from ..monitoring.profile import Profile
 
         try:
             b.reference_profile = Profile.from_dict(_check_str_dict(rp, "model.reference_profile"))

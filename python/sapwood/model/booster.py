@@ -7,16 +7,16 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from . import _core
-from ._params import resolve_n_jobs
-from .data import (
+from .. import _core
+from .._params import resolve_n_jobs
+from ..dataset import (
     FeatureSpec,
     _is_pandas_frame,
     encode_category_codes,
     encode_for_schema,
     to_matrix,
 )
-from .errors import DataError, NotFittedError, ParameterError, SchemaError
+from ..errors import DataError, NotFittedError, ParameterError, SchemaError
 
 __all__ = ["Booster"]
 
@@ -353,27 +353,27 @@ class Booster:
     # ------------------------------------------------------------------ model file
     def to_bytes(self) -> bytes:
         """The model file's bytes (see :mod:`sapwood.io`): no pickle inside."""
-        from .io import dumps
+        from .format import dumps
 
         return dumps(self)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Booster:
         """A Booster from :meth:`to_bytes` output; raises ModelFormatError naming any fault."""
-        from .io import loads
+        from .format import loads
 
         return loads(data)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model file (atomically: a temporary file is renamed over ``path``)."""
-        from .io import save
+        from .format import save
 
         save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Booster:
         """Read a model file written by :meth:`save`."""
-        from .io import load
+        from .format import load
 
         return load(path)
 

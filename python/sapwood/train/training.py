@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
-from ._params import core_params, resolve_params
-from .booster import Booster
+from .. import _core
+from .._params import core_params, resolve_params
+from ..dataset import Dataset
+from ..errors import DataError, ParameterError
+from ..metrics import default_metric, get_metric
+from ..model.booster import Booster
+from ..model.format import make_provenance
 from .callbacks import CallbackEnv, TrainingCallback
-from .data import Dataset
-from .errors import DataError, ParameterError
-from .io import make_provenance
-from .metrics import default_metric, get_metric
 
 __all__ = ["train"]
 
@@ -169,7 +169,7 @@ def _store_reference_profile(booster: Booster, train_set: Dataset, trainer: Any,
     source = getattr(train_set, "_source", None)
     if source is None:
         return
-    from .profile import Profile
+    from ..monitoring.profile import Profile
 
     if booster.best_iteration and booster.best_iteration < booster.num_rounds:
         pred = booster.predict(source, n_jobs=n_jobs)

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._params import resolve_params
-from .booster import Booster
+from .._params import resolve_params
+from ..dataset import Dataset
+from ..errors import DataError, ParameterError
+from ..metrics import HIGHER_IS_BETTER
+from ..model.booster import Booster
 from .callbacks import EarlyStopping, TrainingCallback
-from .data import Dataset
-from .errors import DataError, ParameterError
-from .metrics import HIGHER_IS_BETTER
 from .training import train
 
 __all__ = ["cv", "CVResult", "make_folds"]

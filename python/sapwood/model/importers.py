@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelFormatError
 from .booster import Booster
-from .errors import ModelFormatError
 
 __all__ = ["import_model"]
 

@@ -40,11 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "monitor":
         return _run_monitor(args)
     if args.command == "train":
-        from .config_train import run_train
+        from ..train.config import run_train
 
         return run_train(args.config, progress=not args.no_progress)
     if args.command == "validate":
-        from .validation import run_validate
+        from ..validation import run_validate
 
         return run_validate(args.model, args.data, args.criteria, args.baseline,
                             report_path=args.report, html_path=args.html)
@@ -122,7 +122,7 @@ def _is_json_file(path: str) -> bool:
 def _load_current(path: str) -> Any:
     """A data file, or a profile JSON (Profile.to_json / `sapwood score --profile`)."""
     if _is_json_file(path):
-        from . import Profile
+        from .. import Profile
 
         return Profile.load(path)
     return _read_table(path)
@@ -131,7 +131,7 @@ def _load_current(path: str) -> Any:
 def _load_reference(path: str) -> Any:
     from pathlib import Path
 
-    from . import Profile
+    from .. import Profile
 
     p = Path(path)
     if _is_json_file(path):
@@ -146,8 +146,8 @@ def _load_reference(path: str) -> Any:
 
 
 def _run_monitor(args: Any) -> int:
-    from .errors import SapwoodError
-    from .monitoring import compare
+    from ..errors import SapwoodError
+    from ..monitoring import compare
 
     try:
         reference = _load_reference(args.reference)
@@ -205,8 +205,8 @@ def _run_score(args: Any) -> int:
         # worth of memory, so keep it (3x fewer page faults, ~4% less CPU; peak unchanged).
         os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 
-    from .errors import SapwoodError
-    from .scoring import score
+    from ..errors import SapwoodError
+    from ..scoring.api import score
 
     def _interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

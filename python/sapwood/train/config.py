@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ._toml import ConfigError, line_of, load_toml
-from .errors import SapwoodError
+from .._toml import ConfigError, line_of, load_toml
+from ..errors import SapwoodError
 
 __all__ = ["run_train", "train_from_config"]
 
@@ -46,10 +46,10 @@ _SECTIONS = {"data": {"path", "label", "features", "drop", "weight"},
 
 
 def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
-    from ._tables import read_table
+    from ..dataset import Dataset
+    from ..frame.readers import read_table
     from .callbacks import EarlyStopping, ProgressBar, TrainingCallback
     from .crossval import cv
-    from .data import Dataset
     from .training import train
 
     doc, text = load_toml(path)

@@ -1,0 +1,7 @@
+"""`python -m sapwood.cli`: the command line."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())
