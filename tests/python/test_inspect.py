@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sapwood
-from sapwood.cli.main import main
+from sapwood.cli import main
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample_binary_v1.sapwood"
 

@@ -341,7 +341,7 @@ def test_html_opens_in_headless_chromium(tmp_path):
 # ---------------------------------------------------------------------------- CLI
 def test_cli_monitor_exit_codes(tmp_path, capsys):
     pytest.importorskip("pyarrow")
-    from sapwood.cli.main import main
+    from sapwood.cli import main
 
     rng = np.random.default_rng(17)
     ref_df = _frame(rng, 5000, 3)
@@ -369,7 +369,7 @@ def test_cli_monitor_current_profile_json(tmp_path):
     """--current also takes a profile JSON counted on the reference's edges; the report is the
     one the data itself gives, and a profile on other edges cannot run (exit 2)."""
     pytest.importorskip("pyarrow")
-    from sapwood.cli.main import main
+    from sapwood.cli import main
 
     rng = np.random.default_rng(23)
     ref_df = _frame(rng, 4000, 3)

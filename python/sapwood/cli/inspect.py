@@ -121,3 +121,14 @@ def run_inspect(path: str, as_json: bool = False, top: int = 20,
     else:
         _print_text(s, stream)
     return 0
+
+
+def add_parser(sub: Any) -> None:
+    insp = sub.add_parser("inspect", help="print a model file's metadata, trees and importance")
+    insp.add_argument("model", help="path to a .sapwood model file")
+    insp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    insp.add_argument("--top", type=int, default=20, help="features listed by importance")
+
+
+def run(args: Any) -> int:
+    return run_inspect(args.model, as_json=args.json, top=args.top)
