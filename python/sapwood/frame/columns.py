@@ -71,6 +71,7 @@ __all__ = [
     "is_polars_frame",
     "is_arrow_table",
     "is_path_source",
+    "epoch_ns",
 ]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -551,6 +552,65 @@ class ArrowColumn(Column):
         a = self._decoded()
         n = min(len(a), 1000)
         return example(a.slice(0, n).to_pylist())
+
+
+def epoch_ns(c: Column) -> np.ndarray:
+    """A date/time column as float64 nanoseconds since the epoch (durations: nanoseconds;
+    NaN for missing). Only profiles use this, to summarise a date column that is not a
+    feature; no model reads dates (see the rules above)."""
+    if isinstance(c, ArrowColumn):
+        pa = require("pyarrow", "an Arrow column")
+        a = c._decoded()
+        t = a.type
+        if pa.types.is_date(t) or pa.types.is_timestamp(t):
+            if pa.types.is_timestamp(t) and t.tz is not None:
+                a = a.cast(pa.timestamp(t.unit))
+            a = a.cast(pa.timestamp("ns")).cast(pa.int64())
+        elif pa.types.is_duration(t):
+            a = a.cast(pa.duration("ns")).cast(pa.int64())
+        else:  # times of day
+            a = a.cast(pa.time64("ns")).cast(pa.int64())
+        if a.null_count:
+            import pyarrow.compute as pc
+
+            valid = np.asarray(pc.is_valid(a).to_numpy(zero_copy_only=False), dtype=bool)
+            a = a.fill_null(0)
+        else:
+            valid = None
+        ns = np.asarray(a.to_numpy(zero_copy_only=False), dtype=np.int64)
+        res = ns.astype(np.float64)
+        if valid is not None:
+            res[~valid] = np.nan
+        return res
+    if isinstance(c, PandasColumn):
+        s = c.s
+        pd = require("pandas", "a pandas column")
+        if isinstance(s.dtype, pd.PeriodDtype):
+            s = s.dt.to_timestamp()
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            if getattr(s.dt, "tz", None) is not None:
+                s = s.dt.tz_localize(None)
+            arr = np.asarray(s.to_numpy(dtype="datetime64[ns]"))
+        elif pd.api.types.is_timedelta64_dtype(s.dtype):
+            arr = np.asarray(s.to_numpy(dtype="timedelta64[ns]"))
+        else:
+            arr = np.asarray(s.to_numpy())
+    else:
+        arr = np.asarray(c.values)  # type: ignore[attr-defined]
+    if arr.dtype.kind not in "mM":  # object columns of datetime / timedelta objects
+        pd = require("pandas", "dates in an object column")
+        try:
+            arr = np.asarray(pd.to_datetime(arr).to_numpy(dtype="datetime64[ns]"))
+        except (TypeError, ValueError):
+            try:
+                arr = np.asarray(pd.to_timedelta(arr).to_numpy(dtype="timedelta64[ns]"))
+            except (TypeError, ValueError):
+                raise DataError(f"column {c.name!r} mixes dates, times and durations "
+                                f"(e.g. {c.example()!r})") from None
+    unit = "datetime64[ns]" if arr.dtype.kind == "M" else "timedelta64[ns]"
+    out = arr.astype(unit).view(np.int64).astype(np.float64)
+    out[np.isnat(arr)] = np.nan
+    return out
 
 
 # ---------------------------------------------------------------------------- tables
