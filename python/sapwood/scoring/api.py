@@ -36,16 +36,14 @@ import numpy as np
 
 from .._params import resolve_n_jobs
 from ..errors import DataError, ParameterError, SapwoodError, SchemaError
+from ..frame import readers as _readers
+from ..frame.columns import ArrowColumn, check_unique
 
 __all__ = ["score", "ScoreSummary", "OUTPUT_KINDS", "TMP_SUFFIX", "prediction_columns"]
 
 OUTPUT_KINDS = ("value", "raw", "leaf", "contrib")
 TMP_SUFFIX = ".sapwood-tmp"
-_INPUT_FORMATS = {
-    ".parquet": "parquet", ".pq": "parquet", ".parq": "parquet",
-    ".csv": "csv", ".tsv": "csv",
-    ".arrow": "ipc", ".ipc": "ipc", ".feather": "ipc",
-}
+_INPUT_FORMATS = _readers.INPUT_FORMATS
 _OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".parq": "parquet", ".csv": "csv"}
 _QUEUE_DEPTH = 2  # batches in flight between two stages: memory stays a few batches' worth
 # Test hook: seconds the writer sleeps after each batch (lets a test kill a run mid-way).
@@ -99,49 +97,16 @@ class _Part:
 
 
 def _input_format(path: str, given: str | None) -> str:
-    if given is not None:
-        return given
-    name = path.lower()
-    for ext, fmt in _INPUT_FORMATS.items():
-        if name.endswith(ext) or name.endswith(ext + ".gz"):
-            return fmt
-    raise ParameterError(
-        f"cannot tell the format of input {path!r} from its name; pass input_format="
-        "'parquet', 'csv' or 'ipc' (--input-format)"
-    )
+    return _readers.input_format(path, given)  # one table of extensions (sapwood.frame)
 
 
 def _is_data_file(path: str) -> bool:
-    base = os.path.basename(path)
-    if base.startswith((".", "_")):  # hidden files, temporaries, _SUCCESS markers
-        return False
-    name = base.lower()
-    return any(name.endswith(ext) or name.endswith(ext + ".gz") for ext in _INPUT_FORMATS)
+    return _readers.is_data_file(path)
 
 
 def _list_inputs(source: str) -> tuple[list[str], str | None]:
     """(input files, their base folder or None for a single file)."""
-    if os.path.isdir(source):
-        files = sorted(
-            os.path.join(root, f)
-            for root, dirs, names in os.walk(source)
-            for f in names
-            if _is_data_file(f)
-            and not any(p.startswith((".", "_")) for p in Path(root).relative_to(source).parts)
-        )
-        if not files:
-            raise DataError(f"input folder {source!r} holds no Parquet, CSV or Arrow IPC files")
-        return files, source
-    if any(ch in source for ch in "*?["):
-        files = sorted(f for f in _glob.glob(source, recursive=True)
-                       if os.path.isfile(f) and _is_data_file(f))
-        if not files:
-            raise DataError(f"input glob {source!r} matches no Parquet, CSV or Arrow IPC files")
-        base = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
-        return files, base
-    if not os.path.exists(source):
-        raise DataError(f"input {source!r} does not exist")
-    return [source], None
+    return _readers.list_inputs(source)
 
 
 def _output_format(target: str, given: str | None) -> str:
@@ -404,13 +369,18 @@ class _Job:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        # Feature columns are read as float32 whatever the first block looks like (a later
-        # "1.5" after integer-looking rows must not fail); empty fields are nulls (NaN).
-        delim = "\t" if self.part.source.lower().endswith((".tsv", ".tsv.gz")) else ","
+        # Numeric features are read as float64 whatever the first block looks like (a later
+        # "1.5" after integer-looking rows must not fail), then rounded to float32 as every
+        # other source is (parsing straight to float32 can round differently); features the
+        # model trained as bool parse true/false/True/False/1/0. Empty fields are nulls (NaN).
+        delim = _readers.csv_delimiter(self.part.source)
         # (Categorical features keep their inferred type: they map by value.)
         cats = set(getattr(self.booster, "categorical_features", None) or [])
+        bools = {s["name"] for s in (getattr(self.booster, "schema", None) or [])
+                 if s.get("kind") == "bool"}
         convert = pacsv.ConvertOptions(
-            column_types={f: pa.float32() for f in self.features if f not in cats},
+            column_types={f: pa.bool_() if f in bools else pa.float64()
+                          for f in self.features if f not in cats},
             strings_can_be_null=True)
         if columns is not None:
             convert.include_columns = columns
@@ -426,7 +396,7 @@ class _Job:
         try:
             opener: Any = gzip.open if self.part.source.lower().endswith(".gz") else open
             with opener(self.part.source, "rt", newline="", encoding="utf-8") as f:
-                delim = "\t" if ".tsv" in self.part.source.lower() else ","
+                delim = _readers.csv_delimiter(self.part.source)
                 return next(csv.reader(f, delimiter=delim), [])
         except (OSError, UnicodeDecodeError, csv.Error):
             return []
@@ -450,6 +420,9 @@ class _Job:
         import pyarrow as pa
 
         names = set(schema.names)
+        used = set(self.features) | set(self.id_columns)
+        # columns are taken by name: a duplicated one would be ambiguous (pyarrow: KeyError)
+        check_unique([n for n in schema.names if n in used], self._where())
         categorical = set(getattr(self.booster, "categorical_features", None) or [])
         for col in self.features:
             if col in categorical:  # strings/categories map through the model's schema
@@ -540,30 +513,17 @@ class _Job:
 
     # ------------------------------------------------------------------ scoring
     def _feature_columns(self, batch: Any, index: int, row0: int) -> list[np.ndarray]:
-        """The batch's features as float32 arrays over its Arrow buffers (cast where they are
-        not float32 or have nulls, which become NaN). Errors name batch ``index``, whose
-        first row is ``row0``, and are marked as located."""
+        """The batch's features as float32 arrays by the column layer's rules (float32
+        buffers read in place; other types cast, nulls NaN). Errors name batch ``index``,
+        whose first row is ``row0``, and are marked as located."""
         import pyarrow as pa
 
         n = batch.num_rows
         out = []
         for name in self.features:
-            col = batch.column(name)
             try:
-                if col.type != pa.float32() or col.null_count:
-                    import pyarrow.compute as pc  # only here: its import costs ~0.15 s
-
-                    if pa.types.is_boolean(col.type) or pa.types.is_decimal(col.type) or \
-                            pa.types.is_null(col.type):
-                        col = pc.cast(col, pa.float64())
-                    col = pc.cast(col, pa.float32(), safe=False)
-                    if col.null_count:
-                        col = pc.fill_null(col, pa.scalar(np.nan, pa.float32()))
-                # The values buffer as is: Array.to_numpy would import pandas on first use
-                # (about a second of the job) for the same zero-copy view.
-                vals = np.frombuffer(col.buffers()[1], dtype=np.float32,
-                                     count=col.offset + n)[col.offset:]
-            except pa.ArrowException as e:
+                vals = ArrowColumn(name, batch.column(name)).float32()
+            except (pa.ArrowException, DataError) as e:
                 err = DataError(
                     f"{self._where(index, (row0, row0 + n), name)}: cannot be "
                     f"converted to float32: {e}"
