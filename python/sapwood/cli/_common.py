@@ -61,8 +61,8 @@ def load_model(path: str, what: str = "model") -> Any:
 def read_data(path: str, command: str) -> Any:
     """A table from a data file (the one reader in sapwood.frame), naming the extra to install
     when pandas is missing."""
-    from .._compat import require
+    from .._compat import require_for_file
     from ..frame.readers import read_table
 
-    require("pandas", f"sapwood {command} to read {os.path.basename(path)!r}")
+    require_for_file(path, f"sapwood {command} to read {os.path.basename(path)!r}", "cli")
     return read_table(path)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import require
+from .._compat import require_for_file
 from .._fs import check_writable, write_bytes
 from .._toml import ConfigError, line_of, load_toml
 from ..errors import DataError
@@ -90,7 +90,7 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
     data_path = os.path.join(base, data["path"])
     out_path = os.path.join(base, out["path"])
     check_writable(out_path, "output.path")  # before the work, not after it
-    require("pandas", "sapwood train to read data.path")
+    require_for_file(data_path, "sapwood train to read data.path", "cli")
     df = read_table(data_path)
     cols = [str(c) for c in df.columns]
     label, weight = data["label"], data.get("weight")

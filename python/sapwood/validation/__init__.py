@@ -22,7 +22,7 @@ __all__ = ["validate", "run_validate", "Criteria", "load_criteria", "parse_crite
 
 def _evaluate(model: str, data: str, criteria: str, baseline: str | None,
               want_html: bool) -> tuple[dict[str, Any], str | None]:
-    from .._compat import require
+    from .._compat import require_for_file
     from ..frame.readers import read_table
     from ..model.format import load_any
     from .html import render_html
@@ -39,7 +39,7 @@ def _evaluate(model: str, data: str, criteria: str, baseline: str | None,
     c = load_criteria(criteria)
     booster = load(model, "model")
     champion = load(baseline, "baseline model") if baseline is not None else None
-    require("pandas", "sapwood validate to read --data")
+    require_for_file(data, "sapwood validate to read --data", "cli")
     df = read_table(data)
     report = evaluate(booster, df, c, model_bytes=os.path.getsize(model), baseline=champion)
     page = None
