@@ -81,8 +81,8 @@ def _labels(values: Any, column: str, booster: Booster) -> np.ndarray:
         for bad, why in checks:
             if bad.any():
                 i, count = _first_bad(bad)
-                raise DataError(f"label column {column!r}: row {i} holds {y[i]!r}, {why}"
-                                + (f" ({count} rows like it)" if count > 1 else ""))
+                raise DataError(f"label column {column!r}: row {i} holds {float(y[i])!r}, "
+                                f"{why}" + (f" ({count} rows like it)" if count > 1 else ""))
     return y
 
 
@@ -92,8 +92,9 @@ def _weights(values: Any, column: str) -> np.ndarray:
         bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         i, count = _first_bad(bad)
-        raise DataError(f"weight column {column!r}: row {i} holds {w[i]!r}; weights must be "
-                        f"finite and >= 0" + (f" ({count} rows like it)" if count > 1 else ""))
+        raise DataError(f"weight column {column!r}: row {i} holds {float(w[i])!r}; weights "
+                        f"must be finite and >= 0"
+                        + (f" ({count} rows like it)" if count > 1 else ""))
     return w
 
 
