@@ -4,11 +4,6 @@ Train gradient-boosted trees on tabular data, score them fast, and keep the mode
 contract (features, bins, metrics) with it.
 """
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
-
 from . import metrics, monitoring
 from .dataset import Dataset
 from .errors import (
@@ -34,24 +29,37 @@ from .train.crossval import CVResult, cv
 from .train.training import train
 from .train.tuning import TuneResult, tune
 
-if TYPE_CHECKING:
-    from .train.sklearn import GBMClassifier, GBMRegressor
+# Loaded on first use, so that `import sapwood` (the CLI, scoring jobs) stays light: the
+# scikit-learn estimators import scikit-learn (and with it scipy and pandas); the optional
+# subpackages import their optional dependencies.
+_LAZY_ATTRIBUTES = {"GBMClassifier": ".train.sklearn", "GBMRegressor": ".train.sklearn"}
+_LAZY_MODULES = ("dask", "scoring", "validation", "cli", "frame", "model")
 
 
 def __getattr__(name: str) -> object:
-    # The scikit-learn estimators import scikit-learn (and with it scipy and pandas): load them
-    # on first use, so that `import sapwood` (the CLI, scoring jobs) stays light.
-    if name in ("GBMClassifier", "GBMRegressor"):
-        from .train import sklearn as _sk
+    import importlib
 
-        return getattr(_sk, name)
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name], __name__), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'sapwood' has no attribute {name!r}")
 
 
-try:
-    __version__ = version("sapwood")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(_LAZY_MODULES) | {"errors"})
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sapwood")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+__version__ = _package_version()
 
 __all__ = [
     "Booster",

@@ -36,25 +36,28 @@ class MissingDependencyError(SapwoodError, ImportError):
     """An optional dependency is needed for what was asked and is not installed."""
 
 
-def install_hint(module: str) -> str:
-    """The pip command that installs what ``module`` needs, e.g. ``pip install 'sapwood[scoring]'``."""
+def install_hint(module: str, extra: str | None = None) -> str:
+    """The pip command that installs what ``module`` needs, e.g. ``pip install 'sapwood[scoring]'``
+    (``extra`` names a wider extra that brings it, e.g. ``cli`` for the command line)."""
     top = module.split(".")[0]
-    pkg, extra = _EXTRAS.get(top, (top, ""))
+    pkg, default_extra = _EXTRAS.get(top, (top, ""))
+    extra = extra or default_extra
     if extra:
         return f"pip install 'sapwood[{extra}]' (or: pip install {pkg})"
     return f"pip install {pkg}"
 
 
-def require(module: str, purpose: str = "") -> ModuleType:
+def require(module: str, purpose: str = "", extra: str | None = None) -> ModuleType:
     """Import ``module`` (e.g. ``"pyarrow.parquet"``); if it is missing, raise
-    :class:`MissingDependencyError` naming what needed it and how to install it."""
+    :class:`MissingDependencyError` naming what needed it and how to install it (with
+    ``extra`` instead of the module's own extra when given)."""
     try:
         return importlib.import_module(module)
     except ImportError as e:
         what = f" for {purpose}" if purpose else ""
         raise MissingDependencyError(
             f"{module.split('.')[0]} is needed{what} but is not installed: "
-            f"{install_hint(module)}") from e
+            f"{install_hint(module, extra)}") from e
 
 
 def loaded(module: str) -> ModuleType | None:
@@ -83,3 +86,16 @@ def available(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+_ARROW_SUFFIXES = (".parquet", ".pq", ".feather", ".arrow", ".ipc")
+
+
+def require_for_file(path: str, purpose: str, extra: str | None = None) -> None:
+    """Check that what reading the data file ``path`` needs is installed (pandas, and pyarrow
+    for Parquet and Arrow files), naming the extra to install when it is not."""
+    require("pandas", purpose, extra)
+    if str(path).lower().endswith(_ARROW_SUFFIXES) or (
+            not str(path).lower().endswith((".csv", ".tsv", ".txt", ".gz", ".tab"))
+            and available("pyarrow")):
+        require("pyarrow", purpose, extra)

@@ -67,6 +67,56 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def atomic_paths(*targets: str | os.PathLike[str]) -> Iterator[list[str]]:
+    """Several outputs of one job, all or none: yield a temporary path per target; on a clean
+    exit every temporary is fsync'ed first and only then renamed over its target (so a full
+    disk fails before any target changes); on any error all temporaries (and any target this
+    call already renamed into place) are removed."""
+    names = [os.fspath(t) for t in targets]
+    tmps = [temporary_name(t) for t in names]
+    done: list[str] = []
+    try:
+        yield tmps
+        for tmp in tmps:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        for tmp, target in zip(tmps, names, strict=True):
+            os.replace(tmp, target)
+            done.append(target)
+        for folder in {os.path.dirname(os.path.abspath(t)) for t in names}:
+            _fsync_dir(folder)
+    except BaseException:
+        for tmp in tmps:
+            discard(tmp)
+        for target in done:  # a failed job leaves none of its outputs
+            discard(target)
+        raise
+
+
+def write_texts(items: dict[str, str]) -> None:
+    """Write each ``{path: text}`` (UTF-8), all or none (see :func:`atomic_paths`)."""
+    paths = list(items)
+    with atomic_paths(*paths) as tmps:
+        for tmp, path in zip(tmps, paths, strict=True):
+            with open(tmp, "x", encoding="utf-8") as f:
+                f.write(items[path])
+
+
+def check_writable(target: str | os.PathLike[str], what: str = "output") -> None:
+    """Fail early (before a long job) when ``target`` cannot be written: its folder is missing
+    or not a folder, or ``target`` is a folder. Raises :class:`OSError` naming the path."""
+    path = os.fspath(target)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{what} {path!r}: folder {os.path.dirname(path) or '.'!r} "
+                                "does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what} {path!r} is a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what} {path!r}: folder {folder!r} is not writable")
+
+
+@contextlib.contextmanager
 def atomic_open(target: str | os.PathLike[str], mode: str = "w",
                 encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """``open`` for writing, atomically: ``with atomic_open(p) as f: f.write(...)``."""

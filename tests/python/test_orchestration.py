@@ -155,7 +155,8 @@ def test_mlflow_logger_calls(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_mlflow_logger_real_file_store(tmp_path: Any) -> None:
     mlflow = pytest.importorskip("mlflow")
-    mlflow.set_tracking_uri(f"file://{tmp_path}")
+    # a SQLite store: MLflow 3 refuses the plain file store unless told to allow it
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     X, y = _data(300)
     ds = sapwood.Dataset(X, y)
     sapwood.train({"objective": "binary", "n_estimators": 3}, ds, valid_sets=[ds],

@@ -124,10 +124,19 @@ def run_inspect(path: str, as_json: bool = False, top: int = 20,
 
 
 def add_parser(sub: Any) -> None:
-    insp = sub.add_parser("inspect", help="print a model file's metadata, trees and importance")
-    insp.add_argument("model", help="path to a .sapwood model file")
+    from ._common import MODEL_HELP, int_range
+
+    insp = sub.add_parser(
+        "inspect", help="print a model file's metadata, trees and importance (sapwood, "
+                        "LightGBM or XGBoost)",
+        description="Load a model file (sapwood, LightGBM text or XGBoost JSON/UBJSON; "
+                    "checked as on load) and print its objective, size, trees, metrics, "
+                    "provenance and feature importance without scoring anything. Exit 0: "
+                    "done; 2: the file cannot be read.")
+    insp.add_argument("model", help=MODEL_HELP)
     insp.add_argument("--json", action="store_true", help="print the summary as JSON")
-    insp.add_argument("--top", type=int, default=20, help="features listed by importance")
+    insp.add_argument("--top", type=int_range(0), default=20,
+                      help="how many features to list by importance")
 
 
 def run(args: Any) -> int:

@@ -2,110 +2,90 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
+
+from ._common import MODEL_HELP, int_range, load_model, read_data
 
 
 def add_parser(sub: Any) -> None:
     mon = sub.add_parser(
         "monitor", help="check a data batch against a reference profile or model for drift",
-        description="Exit 0: no drift; 1: drift or a data-quality gate failed; 2: could not run.")
+        description="Compare --current with --reference (drift and data-quality checks per "
+                    "feature) and print a summary. Exit 0: no drift; 1: drift or a "
+                    "data-quality gate failed; 2: could not run; 130: interrupted. Nothing is "
+                    "written unless --json or --html is given.")
     mon.add_argument("--reference", required=True,
-                     help="a profile JSON (Profile.to_json) or a sapwood model file")
+                     help="a profile JSON (Profile.to_json) or " + MODEL_HELP +
+                          " that stores its training profile")
     mon.add_argument("--current", required=True,
                      help="the batch: Parquet, CSV, Feather/Arrow, or its profile JSON (as "
                           "written by `sapwood score --profile` or Profile.to_json, counted on "
                           "the reference's bin edges)")
-    mon.add_argument("--config", help="thresholds (monitor.toml)")
-    mon.add_argument("--html", help="write the HTML report here")
-    mon.add_argument("--json", default="monitor_report.json",
-                     help="write the JSON report here (default: monitor_report.json; '-' for "
-                          "stdout)")
-    mon.add_argument("--n-jobs", type=int, default=None)
-
-
-def _read_table(path: str) -> Any:
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return pq.read_table(p)
-    if suffix in (".feather", ".arrow", ".ipc"):
-        import pyarrow.feather as feather
-
-        return feather.read_table(p)
-    if suffix in (".csv", ".txt", ".gz"):
-        try:
-            import pyarrow.csv as pcsv
-
-            return pcsv.read_csv(p)
-        except ImportError:  # pragma: no cover
-            import pandas as pd
-
-            return pd.read_csv(p)
-    raise ValueError(f"cannot read {path}: expected .parquet, .csv or .feather")
+    mon.add_argument("--config", default=None,
+                     help="thresholds (TOML; see python/sapwood/monitoring/config.py)")
+    mon.add_argument("--html", default=None, help="write the HTML report here")
+    mon.add_argument("--json", default=None,
+                     help="write the JSON report here; '-' writes only the JSON to stdout (the "
+                          "summary then goes to stderr)")
+    mon.add_argument("--n-jobs", type=int_range(1, 4096), default=None,
+                     help="threads for profiling the batch (default: all cores)")
 
 
 def _is_json_file(path: str) -> bool:
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.exists():
+    if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
-    if p.is_dir():
+    if os.path.isdir(path):
         return False
-    with open(p, "rb") as fh:
+    with open(path, "rb") as fh:
         head = fh.read(64).lstrip()
     return head.startswith(b"{")
+
+
+def _load_profile(path: str) -> Any:
+    from ..errors import DataError
+    from ..monitoring.profile import Profile
+
+    try:
+        return Profile.load(path)
+    except RecursionError:
+        raise DataError(f"profile JSON {path!r} is nested too deeply") from None
 
 
 def _load_current(path: str) -> Any:
     """A data file, or a profile JSON (Profile.to_json / `sapwood score --profile`)."""
     if _is_json_file(path):
-        from .. import Profile
-
-        return Profile.load(path)
-    return _read_table(path)
+        return _load_profile(path)
+    return read_data(path, "monitor")
 
 
 def _load_reference(path: str) -> Any:
-    from pathlib import Path
-
-    from .. import Profile
-
-    p = Path(path)
     if _is_json_file(path):
-        return Profile.load(p)
-    import sapwood
-
-    loader = getattr(sapwood, "load", None)
-    if loader is None:
-        raise ValueError(f"{path} is not a profile JSON, and this sapwood cannot load model "
-                         "files yet")
-    return loader(p)
+        return _load_profile(path)
+    return load_model(path, "--reference model")
 
 
 def run(args: Any) -> int:
-    from ..errors import SapwoodError
+    from .._fs import check_writable, write_texts
     from ..monitoring import compare
 
-    try:
-        reference = _load_reference(args.reference)
-        current = _load_current(args.current)
-        report = compare(reference, current, args.config, n_jobs=args.n_jobs)
-        print(report.summary())
-        if args.json == "-":
-            print(report.to_json())
-        elif args.json:
-            report.to_json(args.json)
-        if args.html:
-            report.to_html(args.html)
-    except (SapwoodError, OSError, ValueError, ImportError) as e:
-        print(f"sapwood monitor: error: {e}", file=sys.stderr)
-        return 2
+    to_stdout = args.json == "-"
+    files = {"--json": None if to_stdout else args.json, "--html": args.html}
+    for what, path in files.items():
+        if path is not None:
+            check_writable(path, what)
+    reference = _load_reference(args.reference)
+    current = _load_current(args.current)
+    report = compare(reference, current, args.config, n_jobs=args.n_jobs)
+    outputs: dict[str, str] = {}
+    if files["--json"] is not None:
+        outputs[files["--json"]] = report.to_json()
+    if args.html is not None:
+        outputs[args.html] = report.to_html()
+    if outputs:
+        write_texts(outputs)  # all or none, each complete under its name
+    print(report.summary(), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        print(report.to_json())
     return 0 if report.passed else 1

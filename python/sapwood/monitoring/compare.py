@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._fs import write_text
 from ..errors import DataError, ParameterError, SapwoodError
 from . import stats as st
 from .config import Level, MonitorConfig
@@ -98,7 +99,7 @@ class MonitorReport:
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_text(path, text)  # atomic: the whole report or none
         return text
 
     def to_frame(self) -> Any:
@@ -118,7 +119,7 @@ class MonitorReport:
 
         text = render(self)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_text(path, text)  # atomic: the whole report or none
         return text
 
     def summary(self) -> str:

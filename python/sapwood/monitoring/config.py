@@ -127,15 +127,11 @@ class MonitorConfig:
             elif key == "ks_alpha":
                 cfg.ks_alpha = _number(val, where, 0.0, 1.0)
             elif key == "small_sample_rows":
-                if not isinstance(val, int) or isinstance(val, bool) or val < 0:
-                    raise ParameterError(f"monitor config: {where} must be an integer >= 0")
-                cfg.small_sample_rows = val
+                cfg.small_sample_rows = _count(val, where, 0)
             elif key == "small_sample_alpha":
                 cfg.small_sample_alpha = _number(val, where, 0.0, 1.0)
             elif key == "expected_rows":
-                if not isinstance(val, int) or isinstance(val, bool) or val <= 0:
-                    raise ParameterError(f"monitor config: {where} must be a positive integer")
-                cfg.expected_rows = val
+                cfg.expected_rows = _count(val, where, 1)
             elif key == "row_count_ratio":
                 lv = _level(val, where)
                 if lv.warn < 1 or lv.fail < 1:
@@ -209,8 +205,21 @@ class MonitorConfig:
         return out
 
 
+# Counts read from a config are bounded (rows: any real batch is far below 2**53), so that a
+# typo is refused naming the key instead of overflowing later.
+MAX_COUNT = 2**53
+
+
+def _count(v: Any, where: str, lo: int) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= MAX_COUNT:
+        raise ParameterError(f"monitor config: {where} must be an integer in [{lo}, 2**53], "
+                             f"got {v!r}")
+    return v
+
+
 def _number(v: Any, where: str, lo: float, hi: float) -> float:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi \
+            or v != v:
         raise ParameterError(f"monitor config: {where} must be a number in [{lo}, {hi}], got {v!r}")
     return float(v)
 

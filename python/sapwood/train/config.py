@@ -28,15 +28,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import sys
 from typing import Any
 
 import numpy as np
 
+from .._compat import require_for_file
+from .._fs import check_writable, write_bytes
 from .._toml import ConfigError, line_of, load_toml
-from ..errors import SapwoodError
+from ..errors import DataError
 
 __all__ = ["run_train", "train_from_config"]
+
+# Bounds of the counts a config sets (each drives a loop).
+MAX_ROUNDS = 1_000_000
+MAX_FOLDS = 1_000
 
 _SECTIONS = {"data": {"path", "label", "features", "drop", "weight"},
              "params": None, "validation": {"fraction", "time_column", "early_stopping_rounds"},
@@ -74,33 +79,44 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
     for sec, key in (("data", "path"), ("data", "label"), ("output", "path")):
         if not isinstance(doc.get(sec, {}).get(key), str):
             raise fail(key, sec, "required (a string)")
+    for key in ("features", "drop"):
+        v = data.get(key)
+        if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise fail(key, "data", "must be a list of column names")
+    if data.get("weight") is not None and not isinstance(data["weight"], str):
+        raise fail("weight", "data", "must be a column name")
+    counts = _checked_counts(doc, fail)
     base = os.path.dirname(os.path.abspath(path))
     data_path = os.path.join(base, data["path"])
+    out_path = os.path.join(base, out["path"])
+    check_writable(out_path, "output.path")  # before the work, not after it
+    require_for_file(data_path, "sapwood train to read data.path", "cli")
     df = read_pandas(data_path)
     cols = [str(c) for c in df.columns]
     label, weight = data["label"], data.get("weight")
     for key, col in (("label", label), ("weight", weight)):
         if col is not None and col not in cols:
-            raise fail(key, "data", f"column {col!r} is not in {data['path']}")
+            raise fail(key, "data", f"column {col!r} is not in {data['path']} "
+                                    f"(columns: {cols[:20]})")
     drop = set(data.get("drop", [])) | {label} | ({weight} if weight else set())
     features = data.get("features") or [c for c in cols if c not in drop]
     missing = [f for f in features if f not in cols]
     if missing:
         raise fail("features", "data", f"columns not in the data: {missing[:10]}")
     params = dict(doc.get("params", {}))
-    seed = int(params.get("random_state", 0))
-    y = df[label].to_numpy(dtype=np.float64)
-    w = None if weight is None else df[weight].to_numpy(dtype=np.float64)
+    seed = counts["random_state"]
+    y = _column_numbers(df, label, "label")
+    w = None if weight is None else _column_numbers(df, weight, "weight")
     X = df[features]
     result: dict[str, Any] = {}
     if "cv" in doc:
         c = doc["cv"]
         ds = Dataset(X, y, w)
-        res = cv(params, ds, int(c.get("folds", 5)), stratified=c.get("stratified"),
+        res = cv(params, ds, counts["folds"], stratified=c.get("stratified"),
                  groups=None if "group_column" not in c else df[c["group_column"]].to_numpy(),
                  time_column=None if "time_column" not in c else
                  df[c["time_column"]].to_numpy(dtype=np.float64),
-                 early_stopping_rounds=c.get("early_stopping_rounds"))
+                 early_stopping_rounds=counts["cv_early_stopping_rounds"])
         result["cv"] = {"best_iteration": res.best_iteration, "best_score": res.best_score,
                         "std": {m: h["std"][res.best_iteration - 1]
                                 for m, h in res.history.items()}}
@@ -112,15 +128,15 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
             order = np.argsort(df[val["time_column"]].to_numpy(dtype=np.float64), kind="stable")
         else:
             order = np.random.default_rng(seed).permutation(n)
-        frac = float(val.get("fraction", 0.2))
-        if not 0 < frac < 1:
-            raise fail("fraction", "validation", f"must be in (0, 1), got {frac!r}")
+        frac = val.get("fraction", 0.2)
+        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
+            raise fail("fraction", "validation", f"must be a number in (0, 1), got {frac!r}")
         cut = n - max(1, int(round(n * frac)))
         tr, va = np.sort(order[:cut]), np.sort(order[cut:])
         train_set = Dataset(X.iloc[tr], y[tr], None if w is None else w[tr])
         valid_set = Dataset(X.iloc[va], y[va], None if w is None else w[va])
         if "early_stopping_rounds" in val:
-            callbacks.append(EarlyStopping(int(val["early_stopping_rounds"])))
+            callbacks.append(EarlyStopping(counts["early_stopping_rounds"]))
         booster = train(params, train_set, valid_sets=[valid_set], valid_names=["valid"],
                         callbacks=callbacks)
     else:
@@ -140,24 +156,76 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
     booster.tags = dict(tags)
     if "cv" in result:
         booster.extra["cv"] = result["cv"]
-    out_path = os.path.join(base, out["path"])
-    booster.save(out_path)
+    write_bytes(out_path, booster.to_bytes())  # atomic: the whole file or none
+    final = {ds: {m: v[-1] for m, v in ms.items() if v}
+             for ds, ms in booster.evals_result.items()}
     result.update({"model": out_path, "rounds": booster.num_rounds,
-                   "best_iteration": booster.best_iteration, "best_score": booster.best_score})
+                   "best_iteration": booster.best_iteration, "best_score": booster.best_score,
+                   "final": final})
     return result
 
 
-def run_train(path: str, progress: bool = True) -> int:
+def _checked_counts(doc: dict[str, Any], fail: Any) -> dict[str, Any]:
+    """Every count the config sets, checked and bounded (a typo such as
+    ``n_estimators = 1000000000000`` is refused, naming the key, instead of running for
+    ever)."""
+    def count(section: str, key: str, default: Any, lo: int, hi: int) -> Any:
+        v = doc.get(section, {}).get(key, default)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise fail(key, section, f"must be an integer in [{lo}, {hi}], got {v!r}")
+        return v
+
+    out = {"random_state": count("params", "random_state", 0, 0, 2**63 - 1)}
+    for key in ("n_estimators", "num_iterations", "num_boost_round", "num_trees"):
+        count("params", key, None, 1, MAX_ROUNDS)
+    out["folds"] = count("cv", "folds", 5, 2, MAX_FOLDS)
+    out["cv_early_stopping_rounds"] = count("cv", "early_stopping_rounds", None, 1, MAX_ROUNDS)
+    out["early_stopping_rounds"] = count("validation", "early_stopping_rounds", None, 1,
+                                         MAX_ROUNDS)
+    return out
+
+
+def _column_numbers(df: Any, column: str, what: str) -> np.ndarray:
     try:
-        res = train_from_config(path, progress=progress)
-    except (SapwoodError, OSError) as e:
-        print(f"sapwood train: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {res['model']} ({res['rounds']} rounds"
-          + (f", best iteration {res['best_iteration']}" if res["best_iteration"] else "")
-          + ")")
+        return np.asarray(df[column].to_numpy(dtype=np.float64, na_value=np.nan))
+    except (TypeError, ValueError):
+        for i, v in enumerate(df[column].tolist()):
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                raise DataError(f"{what} column {column!r} must be numeric: row {i} holds "
+                                f"{v!r}") from None
+        raise DataError(f"{what} column {column!r} must be numeric") from None
+
+
+def _metric_lines(res: dict[str, Any]) -> list[str]:
+    lines = []
+    best = res.get("best_score") or {}
+    for ds, ms in (best.items() if best else res.get("final", {}).items()):
+        if ms:
+            vals = ", ".join(f"{m}={v:.6g}" for m, v in ms.items())
+            at = (f" at best iteration {res['best_iteration']}" if best and
+                  res.get("best_iteration") else " after the last round")
+            lines.append(f"{ds}{at}: {vals}")
     if "cv" in res:
         cvr = res["cv"]
         parts = [f"{m}={v:.6g}±{cvr['std'][m]:.3g}" for m, v in cvr["best_score"].items()]
-        print(f"cv: best iteration {cvr['best_iteration']}: {', '.join(parts)}")
+        lines.append(f"cv: best iteration {cvr['best_iteration']}: {', '.join(parts)}")
+    return lines
+
+
+def run_train(path: str, progress: bool = True) -> int:
+    """``sapwood train``: train, write the model file and print what it stores (rounds and
+    the evaluation metrics). Raises a SapwoodError or OSError when it cannot run."""
+    res = train_from_config(path, progress=progress)
+    print(f"wrote {res['model']} ({res['rounds']} rounds"
+          + (f", best iteration {res['best_iteration']}" if res["best_iteration"] else "")
+          + ")")
+    lines = _metric_lines(res)
+    for line in lines:
+        print(line)
+    if not lines:
+        print("no metrics: add a [validation] or [cv] section to evaluate the model")
     return 0

@@ -11,7 +11,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from ..errors import SapwoodError
+from .._fs import check_writable, write_text, write_texts
+from ..errors import ModelFormatError
 from .criteria import Criteria, load_criteria, parse_criteria
 from .gates import ACCEPTED, ERROR, REJECTED, evaluate
 
@@ -19,44 +20,54 @@ __all__ = ["validate", "run_validate", "Criteria", "load_criteria", "parse_crite
            "ACCEPTED", "REJECTED", "ERROR"]
 
 
-def validate(model: str, data: str, criteria: str, baseline: str | None = None,
-             html_path: str | None = None) -> dict[str, Any]:
-    """Run the criteria file against the model on the data file; return the JSON report.
-
-    Raises a SapwoodError subclass when it cannot run (the CLI maps that to exit code 2).
-    """
+def _evaluate(model: str, data: str, criteria: str, baseline: str | None,
+              want_html: bool) -> tuple[dict[str, Any], str | None]:
+    from .._compat import require_for_file
     from ..frame.readers import read_pandas
-    from ..model.format import load_any as load
+    from ..model.format import load_any
     from .html import render_html
 
+    def load(path: str, what: str) -> Any:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{what} file {path!r} does not exist")
+        try:
+            return load_any(path)
+        except RecursionError:
+            raise ModelFormatError(f"{what} file {path!r} is nested too deeply to be a model "
+                                   "file") from None
+
     c = load_criteria(criteria)
-    booster = load(model)
-    champion = load(baseline) if baseline is not None else None
+    booster = load(model, "model")
+    champion = load(baseline, "baseline model") if baseline is not None else None
+    require_for_file(data, "sapwood validate to read --data", "cli")
     df = read_pandas(data)
     report = evaluate(booster, df, c, model_bytes=os.path.getsize(model), baseline=champion)
-    if html_path is not None:
+    page = None
+    if want_html:
         bpred = None
         if champion is not None and champion.objective == "binary":
             bpred = champion.predict(df[champion.feature_names])
-        with open(html_path, "w", encoding="utf-8") as f:
-            f.write(render_html(report, booster, report["_y"], report["_pred"], report["_w"],
-                                bpred))
-    return {k: v for k, v in report.items() if not k.startswith("_")}
+        page = render_html(report, booster, report["_y"], report["_pred"], report["_w"], bpred)
+    return {k: v for k, v in report.items() if not k.startswith("_")}, page
 
 
-def run_validate(model: str, data: str, criteria: str, baseline: str | None = None,
-                 report_path: str | None = None, html_path: str | None = None,
-                 out: TextIO | None = None) -> int:
-    stream = out or sys.stdout
-    try:
-        report = validate(model, data, criteria, baseline, html_path)
-    except (SapwoodError, OSError) as e:
-        print(f"sapwood validate: could not run: {e}", file=sys.stderr)
-        return ERROR
-    text = json.dumps(report, indent=2, sort_keys=True, default=str)
-    if report_path is not None and report_path != "-":
-        with open(report_path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+def validate(model: str, data: str, criteria: str, baseline: str | None = None,
+             html_path: str | None = None) -> dict[str, Any]:
+    """Run the criteria file against the model on the data file; return the JSON report
+    (and write the HTML report to ``html_path``, atomically, when given).
+
+    Raises a SapwoodError subclass (or an OSError) when it cannot run (the CLI exits 2).
+    """
+    if html_path is not None:
+        check_writable(html_path, "--html")
+    report, page = _evaluate(model, data, criteria, baseline, html_path is not None)
+    if html_path is not None and page is not None:
+        write_text(html_path, page)
+    return report
+
+
+def _summary_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
     for chk in report["checks"]:
         mark = "PASS" if chk["passed"] else "FAIL"
         detail = ""
@@ -70,10 +81,41 @@ def run_validate(model: str, data: str, criteria: str, baseline: str | None = No
             detail = "; ".join(chk["issues"])
         if not chk["passed"] and "margin" in chk:
             detail += f" (misses by {-chk['margin']:.6g})"
-        print(f"{mark}  {chk['criterion']}  {detail}".rstrip(), file=stream)
+        lines.append(f"{mark}  {chk['criterion']}  {detail}".rstrip())
     verdict = "ACCEPTED" if report["accepted"] else "REJECTED"
-    print(f"{verdict}: {len(report['checks']) - len(report['failed'])} of "
-          f"{len(report['checks'])} criteria passed", file=stream)
-    if report_path == "-":
+    lines.append(f"{verdict}: {len(report['checks']) - len(report['failed'])} of "
+                 f"{len(report['checks'])} criteria passed")
+    return lines
+
+
+def run_validate(model: str, data: str, criteria: str, baseline: str | None = None,
+                 report_path: str | None = None, html_path: str | None = None,
+                 out: TextIO | None = None) -> int:
+    """``sapwood validate``: returns 0 (accepted) or 1 (rejected); raises a SapwoodError or an
+    OSError when it cannot run (the command line turns that into exit code 2).
+
+    ``report_path="-"`` writes only the JSON report to ``out`` (stdout), and the human summary
+    to stderr, so that stdout parses as JSON. Output paths are checked before any work, and
+    the reports are written all or none.
+    """
+    stream = out or sys.stdout
+    to_stdout = report_path == "-"
+    files = {"--report": report_path if not to_stdout else None, "--html": html_path}
+    for what, path in files.items():
+        if path is not None:
+            check_writable(path, what)
+    report, page = _evaluate(model, data, criteria, baseline, html_path is not None)
+    text = json.dumps(report, indent=2, sort_keys=True, default=str)
+    outputs: dict[str, str] = {}
+    if report_path is not None and not to_stdout:
+        outputs[report_path] = text + "\n"
+    if html_path is not None and page is not None:
+        outputs[html_path] = page
+    if outputs:
+        write_texts(outputs)
+    human = sys.stderr if to_stdout else stream
+    for line in _summary_lines(report):
+        print(line, file=human)
+    if to_stdout:
         stream.write(text + "\n")
     return ACCEPTED if report["accepted"] else REJECTED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,14 +84,27 @@ def _threshold(ctx: _Ctx, section: str, metric: str, spec: Any) -> Threshold:
     return Threshold(metric, m.group(1), float(m.group(2)))
 
 
+# Bounds of the counts a criteria file sets: each drives a loop or an allocation, so a typo
+# such as ``bootstrap = 1000000000000`` is refused (naming the key) instead of running forever.
+MAX_BOOTSTRAP = 100_000
+MAX_SEED = 2**63 - 1
+MAX_COUNT = 2**53  # rows, bytes: any real file or data set is far below this
+
+
 def _number(ctx: _Ctx, section: str | None, key: str, v: Any, *, positive: bool = True,
-            integer: bool = False) -> float:
+            integer: bool = False, lo: float | None = None, hi: float | None = None) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not
                                                                   isinstance(v, int)):
         raise ctx.fail(key, section, f"must be {'an integer' if integer else 'a number'}, "
                                      f"got {v!r}")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ctx.fail(key, section, f"must be finite, got {v!r}")
     if positive and v <= 0:
         raise ctx.fail(key, section, f"must be > 0, got {v!r}")
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        rule = (f"in [{lo:g}, {hi:g}]" if lo is not None and hi is not None
+                else f">= {lo:g}" if lo is not None else f"<= {hi:g}")
+        raise ctx.fail(key, section, f"must be {rule}, got {v!r}")
     return float(v)
 
 
@@ -131,16 +145,16 @@ def parse_criteria(doc: dict[str, Any], text: str = "", path: str = "<criteria>"
             c.max_drop[name] = _number(ctx, "baseline", name, v, positive=False)
             if c.max_drop[name] < 0:
                 raise ctx.fail(name, "baseline", "max_drop must be >= 0")
-        if "bootstrap" in doc["baseline"]:
+        if "bootstrap" in b:
             c.bootstrap = int(_number(ctx, "baseline", "bootstrap", b["bootstrap"],
-                                      integer=True))
+                                      integer=True, hi=MAX_BOOTSTRAP))
         if "confidence" in b:
             c.confidence = _number(ctx, "baseline", "confidence", b["confidence"])
             if not 0 < c.confidence < 1:
                 raise ctx.fail("confidence", "baseline", "must be in (0, 1)")
         if "seed" in b:
             c.seed = int(_number(ctx, "baseline", "seed", b["seed"], positive=False,
-                                 integer=True))
+                                 integer=True, lo=0, hi=MAX_SEED))
     slices = doc.get("slices", [])
     if not isinstance(slices, list):
         raise ctx.fail("slices", None, "must be an array of tables ([[slices]])")
@@ -152,7 +166,8 @@ def parse_criteria(doc: dict[str, Any], text: str = "", path: str = "<criteria>"
             raise ctx.fail("column", "slices", "required: the segment column")
         th = [_threshold(ctx, "slices", k, v)
               for k, v in _table(ctx, s.get("metrics", {}), "metrics", "slices").items()]
-        mr = int(_number(ctx, "slices", "min_rows", s.get("min_rows", 1), integer=True))
+        mr = int(_number(ctx, "slices", "min_rows", s.get("min_rows", 1), integer=True,
+                         hi=MAX_COUNT))
         c.slices.append(SliceCriteria(col, th, mr))
     if "latency" in doc:
         lat = _table(ctx, doc["latency"], "latency", "latency")
@@ -168,7 +183,7 @@ def parse_criteria(doc: dict[str, Any], text: str = "", path: str = "<criteria>"
         _known(ctx, md, "model", {"max_file_bytes"})
         if "max_file_bytes" in md:
             c.max_file_bytes = int(_number(ctx, "model", "max_file_bytes", md["max_file_bytes"],
-                                           integer=True))
+                                           integer=True, hi=MAX_COUNT))
     if "schema" in doc:
         sc = _table(ctx, doc["schema"], "schema", "schema")
         _known(ctx, sc, "schema", {"compatible_with_baseline"})

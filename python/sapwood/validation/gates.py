@@ -41,6 +41,63 @@ def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
     return float(fn(y, pred, w))
 
 
+def _numbers(values: Any, column: str, what: str) -> np.ndarray:
+    """A float64 copy of a column; a value that is not a number is an error naming its row."""
+    try:
+        return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan)
+                          if hasattr(values, "to_numpy") else values, dtype=np.float64)
+    except (TypeError, ValueError):
+        for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                raise DataError(f"{what} column {column!r} must be numeric: row {i} holds "
+                                f"{v!r}") from None
+        raise DataError(f"{what} column {column!r} must be numeric") from None
+
+
+def _first_bad(bad: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero(bad)
+    return int(rows[0]), int(rows.size)
+
+
+def _labels(values: Any, column: str, booster: Booster) -> np.ndarray:
+    """The label column, checked for the model's objective: a missing, non-numeric or
+    out-of-range label is an error naming its row (never silently counted as a negative)."""
+    y = _numbers(values, column, "label")
+    obj = booster.objective
+    checks: list[tuple[np.ndarray, str]] = [(~np.isfinite(y), "missing or not finite")]
+    if obj == "binary":
+        checks.append(((y != 0) & (y != 1), "not 0 or 1 (a binary model's labels)"))
+    elif obj == "multiclass":
+        k = booster.num_class
+        checks.append(((y != np.floor(y)) | (y < 0) | (y >= k),
+                       f"not a class index in [0, {k})"))
+    elif obj in ("poisson", "tweedie"):
+        checks.append((y < 0, f"negative (a {obj} model's labels are >= 0)"))
+    elif obj == "gamma":
+        checks.append((y <= 0, "not > 0 (a gamma model's labels are > 0)"))
+    with np.errstate(invalid="ignore"):
+        for bad, why in checks:
+            if bad.any():
+                i, count = _first_bad(bad)
+                raise DataError(f"label column {column!r}: row {i} holds {float(y[i])!r}, "
+                                f"{why}" + (f" ({count} rows like it)" if count > 1 else ""))
+    return y
+
+
+def _weights(values: Any, column: str) -> np.ndarray:
+    w = _numbers(values, column, "weight")
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i, count = _first_bad(bad)
+        raise DataError(f"weight column {column!r}: row {i} holds {float(w[i])!r}; weights "
+                        f"must be finite and >= 0"
+                        + (f" ({count} rows like it)" if count > 1 else ""))
+    return w
+
+
 def _check(t: Threshold, observed: float, where: str) -> dict[str, Any]:
     ok = t.passes(observed)
     return {"criterion": f"{where}{t}", "kind": "metric", "metric": t.metric,
@@ -48,28 +105,63 @@ def _check(t: Threshold, observed: float, where: str) -> dict[str, Any]:
             "margin": t.margin(observed)}
 
 
+def _is_numeric_table(X: Any) -> bool:
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None:
+        return False
+    return all(getattr(dt, "kind", "O") in "biuf" for dt in dtypes)
+
+
+def _row_slicer(X: Any) -> tuple[Any, int]:
+    """(a function i -> one-row input that Booster.predict takes, the row count). An all
+    numeric table becomes a float32 matrix (what a serving call would pass); a table with
+    string or categorical columns is kept as a table, as Booster.predict accepts it (its
+    categories are matched by value, which a float matrix cannot carry)."""
+    if _is_numeric_table(X):
+        arr = np.ascontiguousarray(X.to_numpy(dtype=np.float32))
+        return (lambda i: arr[i:i + 1]), arr.shape[0]
+    if hasattr(X, "iloc"):
+        return (lambda i: X.iloc[i:i + 1]), len(X)
+    if hasattr(X, "slice") and hasattr(X, "num_rows"):  # pyarrow
+        return (lambda i: X.slice(i, 1)), int(X.num_rows)
+    arr = np.asarray(X)
+    return (lambda i: arr[i:i + 1]), arr.shape[0]
+
+
+def _repeat_to(X: Any, rows: int) -> Any:
+    """``X`` repeated until it has at least ``rows`` rows (a batch big enough to time)."""
+    n = len(X) if hasattr(X, "__len__") else int(X.num_rows)
+    times = max(1, -(-rows // max(n, 1)))
+    if _is_numeric_table(X):
+        return np.tile(np.ascontiguousarray(X.to_numpy(dtype=np.float32)), (times, 1))
+    if hasattr(X, "iloc"):
+        import pandas as pd
+
+        return pd.concat([X] * times, ignore_index=True)
+    return np.tile(np.asarray(X), (times, 1))
+
+
 def _latency(booster: Booster, X: Any, reps: int = 300) -> tuple[float, float]:
     """p99 single-row latency (us) and batch rows/s, measured on the spot."""
-    arr = booster._matrix(X)
-    one = np.ascontiguousarray(arr[:1])
+    row, n = _row_slicer(X)
+    if n == 0:
+        raise DataError("--data has no rows to time [latency] on")
+    rows = [row(i % n) for i in range(reps)]  # built before timing: only predict is timed
     for _ in range(20):
-        booster.predict(one, n_jobs=1)
+        booster.predict(rows[0], n_jobs=1)
     times = np.empty(reps)
     for i in range(reps):
-        row = np.ascontiguousarray(arr[i % arr.shape[0]:i % arr.shape[0] + 1])
         t = time.perf_counter()
-        booster.predict(row, n_jobs=1)
+        booster.predict(rows[i], n_jobs=1)
         times[i] = time.perf_counter() - t
     p99 = float(np.percentile(times, 99)) * 1e6
-    batch = arr
-    while batch.shape[0] < 200_000:  # time a batch big enough to measure
-        batch = np.concatenate([batch, batch])
+    batch = _repeat_to(X, 200_000)
     best = float("inf")
     for _ in range(3):
         t = time.perf_counter()
         booster.predict(batch)
         best = min(best, time.perf_counter() - t)
-    return p99, batch.shape[0] / best
+    return p99, len(batch) / best
 
 
 def _bootstrap_diff(name: str, challenger: Booster, champion: Booster, y: np.ndarray,
@@ -105,8 +197,8 @@ def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None 
     missing = [f for f in booster.feature_names if f not in cols]
     if missing:
         raise SchemaError(f"--data is missing feature column(s) the model needs: {missing[:10]}")
-    y = df[c.label].to_numpy(dtype=np.float64)
-    w = None if c.weight is None else df[c.weight].to_numpy(dtype=np.float64)
+    y = _labels(df[c.label], c.label, booster)
+    w = None if c.weight is None else _weights(df[c.weight], c.weight)
     X = df[booster.feature_names]
     pred = booster.predict(X)
     checks: list[dict[str, Any]] = []
@@ -150,7 +242,7 @@ def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None 
     slices_out = []
     for s in c.slices:
         if s.column not in cols:
-            raise SchemaError(f"--data has no slice column {s.column!r}")
+            raise SchemaError(f"--data has no slice column {s.column!r} (columns: {cols[:20]})")
         keys = df[s.column].astype("string").fillna("<NA>").to_numpy()
         for value in sorted(set(keys)):
             mask = keys == value
