@@ -6,10 +6,10 @@ contract (features, bins, metrics) with it.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from . import metrics, monitoring
+from ._version import __version__
 from .dataset import Dataset
 from .errors import (
     DataError,
@@ -20,8 +20,8 @@ from .errors import (
     SchemaError,
 )
 from .model.booster import Booster
-from .model.format import load
 from .model.importers import import_model
+from .model.io import load
 from .monitoring.profile import Profile
 from .train.callbacks import (
     EarlyStopping,
@@ -47,11 +47,6 @@ def __getattr__(name: str) -> object:
         return getattr(_sk, name)
     raise AttributeError(f"module 'sapwood' has no attribute {name!r}")
 
-
-try:
-    __version__ = version("sapwood")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "Booster",

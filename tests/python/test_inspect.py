@@ -43,3 +43,36 @@ def test_inspect_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["inspect", str(bad)]) == 2
     assert "truncated" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "missing.sapwood")]) == 2
+
+
+def test_inspect_says_where_an_imported_model_came_from(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 13 defect 7: imported models printed "created None with sapwood None"
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    y = (X[:, 0] > 0).astype(float)
+    bst = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4},
+                    lgb.Dataset(X, y), num_boost_round=3)
+    path = tmp_path / "model.txt"
+    path.write_text(bst.model_to_string())
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out.split("created", 1)[1].splitlines()[0]
+    assert "imported from LightGBM text" in out
+    assert "objective binary" in out and "LightGBM v" in out
+    assert main(["inspect", str(path), "--json"]) == 0
+    prov = json.loads(capsys.readouterr().out)["provenance"]
+    assert prov["imported_from"] == "lightgbm-text" and prov["source_objective"] == "binary"
+    # the imported model saves and re-loads with its provenance
+    b = sapwood.import_model(path)
+    again = sapwood.Booster.from_bytes(b.to_bytes())
+    assert again.provenance["imported_from"] == "lightgbm-text"
+
+
+def test_inspect_an_unknown_provenance_says_so() -> None:
+    from sapwood.model.provenance import describe
+
+    assert "None" not in describe({})
+    assert describe({"created_at": "2024-01-01T00:00:00Z", "library_version": "1.2"}) == \
+        "2024-01-01T00:00:00Z with sapwood 1.2"

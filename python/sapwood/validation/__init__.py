@@ -26,7 +26,7 @@ def validate(model: str, data: str, criteria: str, baseline: str | None = None,
     Raises a SapwoodError subclass when it cannot run (the CLI maps that to exit code 2).
     """
     from ..frame.readers import read_table
-    from ..model.format import load_any as load
+    from ..model.io import load_any as load
     from .html import render_html
 
     c = load_criteria(criteria)

@@ -50,7 +50,7 @@ def _check(t: Threshold, observed: float, where: str) -> dict[str, Any]:
 
 def _latency(booster: Booster, X: Any, reps: int = 300) -> tuple[float, float]:
     """p99 single-row latency (us) and batch rows/s, measured on the spot."""
-    arr = booster._matrix(X)
+    arr = booster.feature_matrix(X)
     one = np.ascontiguousarray(arr[:1])
     for _ in range(20):
         booster.predict(one, n_jobs=1)
