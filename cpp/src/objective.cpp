@@ -9,13 +9,15 @@
 
 namespace sapwood {
 
+// Canonical names only: aliases and foreign names are resolved in Python by the objective
+// registry (python/sapwood/objectives.py), which lists one entry per ObjectiveKind.
 ObjectiveKind ParseObjective(const std::string& name) {
-  if (name == "regression" || name == "l2" || name == "squared_error") return ObjectiveKind::kRegression;
-  if (name == "binary" || name == "logloss") return ObjectiveKind::kBinary;
-  if (name == "multiclass" || name == "softmax") return ObjectiveKind::kMulticlass;
-  if (name == "poisson" || name == "count:poisson") return ObjectiveKind::kPoisson;
-  if (name == "gamma" || name == "reg:gamma") return ObjectiveKind::kGamma;
-  if (name == "tweedie" || name == "reg:tweedie") return ObjectiveKind::kTweedie;
+  if (name == "regression") return ObjectiveKind::kRegression;
+  if (name == "binary") return ObjectiveKind::kBinary;
+  if (name == "multiclass") return ObjectiveKind::kMulticlass;
+  if (name == "poisson") return ObjectiveKind::kPoisson;
+  if (name == "gamma") return ObjectiveKind::kGamma;
+  if (name == "tweedie") return ObjectiveKind::kTweedie;
   throw ParameterError("unknown objective '" + name +
                        "' (expected 'regression', 'binary', 'multiclass', 'poisson', 'gamma' "
                        "or 'tweedie')");

@@ -5,6 +5,7 @@ contract (features, bins, metrics) with it.
 """
 
 from . import metrics, monitoring
+from ._version import __version__
 from .dataset import Dataset
 from .errors import (
     DataError,
@@ -15,8 +16,8 @@ from .errors import (
     SchemaError,
 )
 from .model.booster import Booster
-from .model.format import load
 from .model.importers import import_model
+from .model.io import load
 from .monitoring.profile import Profile
 from .train.callbacks import (
     EarlyStopping,
@@ -49,17 +50,6 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted(set(__all__) | set(_LAZY_MODULES) | {"errors"})
 
-
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sapwood")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0"
-
-
-__version__ = _package_version()
 
 __all__ = [
     "Booster",

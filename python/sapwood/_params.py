@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from . import objectives as _objectives
 from .errors import ParameterError
 
 __all__ = ["DEFAULTS", "resolve_params", "resolve_n_jobs"]
@@ -47,28 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "poisson_max_delta_step": 0.7,
 }
 
-OBJECTIVES = {
-    "regression": "regression",
-    "l2": "regression",
-    "mse": "regression",
-    "regression_l2": "regression",
-    "squared_error": "regression",
-    "reg:squarederror": "regression",
-    "binary": "binary",
-    "binary:logistic": "binary",
-    "multiclass": "multiclass",
-    "softmax": "multiclass",
-    "multi:softprob": "multiclass",
-    # log link: the prediction is exp(raw margin)
-    "poisson": "poisson",
-    "count:poisson": "poisson",
-    "regression_poisson": "poisson",
-    "gamma": "gamma",
-    "reg:gamma": "gamma",
-    "regression_gamma": "gamma",
-    "tweedie": "tweedie",
-    "reg:tweedie": "tweedie",
-    "regression_tweedie": "tweedie",
+# objective name or alias -> canonical name (from the registry, sapwood.objectives)
+OBJECTIVES: dict[str, str] = {
+    **{a: o.name for o in _objectives.REGISTRY for a in o.aliases},
+    **{o.name: o.name for o in _objectives.REGISTRY},
 }
 
 # The names LightGBM, XGBoost and scikit-learn users type for the same parameters (only those
@@ -158,13 +141,8 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Merge params over the defaults and validate every value; unknown names are errors."""
     params = _canonical_names(params or {})
     p = {**DEFAULTS, **{k: v for k, v in params.items()}}
-    obj = p["objective"]
-    if not isinstance(obj, str) or obj not in OBJECTIVES:
-        raise ParameterError(
-            f"unknown objective {obj!r}; expected one of 'regression', 'binary', 'multiclass', "
-            "'poisson', 'gamma', 'tweedie'"
-        )
-    p["objective"] = OBJECTIVES[obj]
+    objective = _objectives.resolve(p["objective"])
+    p["objective"] = objective.name
 
     def check(name: str, ok: bool, rule: str) -> None:
         if not ok:
@@ -208,10 +186,10 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
           ">= 0 and finite")
     if p["max_depth"] < 0:
         p["max_depth"] = -1
-    if p["objective"] == "multiclass":
-        check("num_class", p["num_class"] >= 2, ">= 2 for the multiclass objective")
+    if objective.multi_output:
+        check("num_class", p["num_class"] >= 2, f">= 2 for the {objective.name} objective")
         check("cat_encoding", p["cat_encoding"] == "native",
-              "'native' for the multiclass objective (target statistics are one number per "
+              f"'native' for the {objective.name} objective (target statistics are one number per "
               "row)")
     else:
         p["num_class"] = 1

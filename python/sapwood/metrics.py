@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from . import objectives as _objectives
 from .errors import DataError, ParameterError
 
 __all__ = ["rmse", "mae", "logloss", "auc", "error", "multi_logloss", "multi_error", "get_metric",
@@ -366,27 +367,30 @@ _CANONICAL = {"l2_root": "rmse", "l1": "mae", "binary_logloss": "logloss",
               "binary_error": "error", "mlogloss": "multi_logloss", "poisson": "poisson_nloglik",
               "poisson-nloglik": "poisson_nloglik", "gamma-deviance": "gamma_deviance",
               "tweedie": "tweedie_nloglik"}
-LOG_LINK = {"poisson", "gamma", "tweedie"}  # objectives whose value is exp(raw margin)
+# objectives whose value is exp(raw margin), from the registry
+LOG_LINK = {o.name for o in _objectives.REGISTRY if o.link == "exp"}
+_BY_LINK = {link: {o.name for o in _objectives.REGISTRY if o.link == link}
+            for link in ("identity", "sigmoid", "softmax", "exp")}
+# which objectives each metric applies to: by link, except the loss-specific deviances
 _FOR = {
-    "rmse": {"regression"} | LOG_LINK,
-    "mae": {"regression"} | LOG_LINK,
+    "rmse": _BY_LINK["identity"] | LOG_LINK,
+    "mae": _BY_LINK["identity"] | LOG_LINK,
     "poisson_deviance": {"poisson", "tweedie"},
     "poisson_nloglik": {"poisson", "tweedie"},
     "gamma_deviance": {"gamma"},
     "tweedie_nloglik": {"tweedie"},
-    "logloss": {"binary"},
-    "auc": {"binary"},
-    "error": {"binary"},
-    "multi_logloss": {"multiclass"},
-    "multi_error": {"multiclass"},
+    "logloss": _BY_LINK["sigmoid"],
+    "auc": _BY_LINK["sigmoid"],
+    "error": _BY_LINK["sigmoid"],
+    "multi_logloss": _BY_LINK["softmax"],
+    "multi_error": _BY_LINK["softmax"],
 }
 HIGHER_IS_BETTER = {name for name, (_, hib, _) in METRICS.items() if hib}
 
 
 def default_metric(objective: str) -> str:
-    return {"regression": "rmse", "binary": "logloss", "multiclass": "multi_logloss",
-            "poisson": "poisson_deviance", "gamma": "gamma_deviance",
-            "tweedie": "tweedie_nloglik"}[objective]
+    """The metric ``train`` evaluates for an objective when none is given (the registry's)."""
+    return _objectives.get(objective).default_metric
 
 
 def get_metric(name: str, objective: str) -> tuple[str, Metric]:

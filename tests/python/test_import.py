@@ -425,3 +425,150 @@ def test_imported_booster_is_a_booster() -> None:
     sb = import_model(bytes(bst.save_raw("json")))
     assert isinstance(sb, sapwood.Booster) and sb.bin_edges == []
     assert sb.feature_names == [f"f{i}" for i in range(X.shape[1])]
+
+
+# ----------------------------------------------------------------------------- issue 14
+def _xgb_cat_doc() -> dict:  # type: ignore[type-arg]
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    n = 500
+    df = pd.DataFrame({"a": rng.standard_normal(n),
+                       "c": pd.Categorical(rng.choice([f"k{i}" for i in range(12)], n))})
+    y = ((df.a > 0) ^ df.c.isin(["k1", "k4", "k7"])).astype(int)
+    bst = xgb.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1},
+                    xgb.DMatrix(df, y, enable_categorical=True), 3)
+    return json.loads(bst.save_raw("json").decode())  # type: ignore[no-any-return]
+
+
+def _first_cat_tree(d: dict) -> dict:  # type: ignore[type-arg]
+    trees = d["learner"]["gradient_booster"]["model"]["trees"]
+    return next(t for t in trees if t["categories_nodes"])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("key", ["categories_segments", "categories_sizes"])
+def test_xgboost_category_offsets_near_2_62_are_refused(key: str) -> None:
+    # issue 14 item 7: segs + sizes wrapped around int64 and imported an empty category set
+    d = _xgb_cat_doc()
+    t = _first_cat_tree(d)
+    t[key] = [2**62 + 1] * len(t[key])
+    if key == "categories_sizes":
+        t["categories_segments"] = [2**62] * len(t[key])
+    with pytest.raises(ModelFormatError, match="categories_segments"):
+        import_model(json.dumps(d).encode())
+
+
+def test_xgboost_huge_num_feature_is_refused_before_allocating() -> None:
+    # issue 14 item 10: a 7 KB file declaring 2**31 features built a 1.8 GB name list
+    d = _xgb_doc()
+    d["learner"]["feature_names"] = []
+    d["learner"]["feature_types"] = []
+    d["learner"]["learner_model_param"]["num_feature"] = str(2**31)
+    with pytest.raises(ModelFormatError, match="num_feature"):
+        import_model(json.dumps(d).encode())
+
+
+def _lgb_text(objective: str = "binary", **kw: object) -> str:
+    X, y = make_data(n=300)
+    label = y["multiclass"] if objective == "multiclass" else y["binary"]
+    return lgb.train({"objective": objective, "verbose": -1, "num_leaves": 4, **kw},
+                     lgb.Dataset(X, label), 2).model_to_string()
+
+
+@pytest.mark.parametrize("edit, match", [
+    (("max_feature_idx=5", "max_feature_idx=1000000000"), "max_feature_idx|feature_names"),
+    (("num_class=1", "num_class=1000000000"), "num_class"),
+    (("objective=binary sigmoid:1", "objective=binary sigmoid:abc"), "sigmoid"),
+    (("num_class=1", "num_class=-5"), "num_class"),
+    (("num_class=1", "num_class=0"), "num_class"),
+])
+def test_lightgbm_declared_sizes_and_bad_fields(edit: tuple[str, str], match: str) -> None:
+    # issue 14 items 10 and 13
+    text = _lgb_text()
+    assert edit[0] in text
+    with pytest.raises(ModelFormatError, match=match):
+        import_model(text.replace(edit[0], edit[1], 1).encode())
+
+
+def test_lightgbm_huge_feature_count_without_names_is_refused() -> None:
+    text = _lgb_text()
+    text = "\n".join(line for line in text.splitlines()
+                     if not line.startswith(("feature_names=", "feature_infos=")))
+    text = text.replace("max_feature_idx=5", "max_feature_idx=1000000000", 1)
+    with pytest.raises(ModelFormatError, match="max_feature_idx"):
+        import_model(text.encode())
+
+
+def test_lightgbm_multiclass_with_one_class_is_refused() -> None:
+    text = _lgb_text("multiclass", num_class=3)
+    bad = text.replace("num_class=3", "num_class=1", 1).replace(
+        "num_tree_per_iteration=3", "num_tree_per_iteration=1", 1)
+    with pytest.raises(ModelFormatError, match="num_class"):
+        import_model(bad.encode())
+
+
+@pytest.mark.parametrize("line, match", [
+    ("pandas_categorical:" + "[" * 100_000 + "]" * 100_000, "pandas_categorical"),
+    ("pandas_categorical:[1, 2]", "pandas_categorical"),
+    ("pandas_categorical:{}", "pandas_categorical"),
+    ('pandas_categorical:[["a", ["b"]]]', "pandas_categorical"),
+    ("pandas_categorical:5", "pandas_categorical"),
+])
+def test_lightgbm_pandas_categorical_must_be_lists_of_categories(line: str, match: str) -> None:
+    text = _lgb_text()
+    assert "pandas_categorical:null" in text
+    with pytest.raises(ModelFormatError, match=match):
+        import_model(text.replace("pandas_categorical:null", line).encode())
+
+
+def test_lightgbm_duplicate_feature_names_are_refused() -> None:
+    text = _lgb_text()
+    line = next(s for s in text.splitlines() if s.startswith("feature_names="))
+    names = line.split("=", 1)[1].split()
+    dup = "feature_names=" + " ".join([names[0]] * len(names))
+    with pytest.raises(ModelFormatError, match="duplicate"):
+        import_model(text.replace(line, dup).encode())
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: d["learner"]["learner_model_param"].update(num_feature=float("inf")),
+     "num_feature"),
+    (lambda d: d["learner"]["objective"].update(name=["binary:logistic"]), "objective"),
+    (lambda d: d["learner"].update(feature_names=5), "feature_names"),
+    (lambda d: d["learner"].update(feature_names=["a", "a", "b", "c", "d", "e"]), "duplicate"),
+    (lambda d: d["learner"]["learner_model_param"].update(num_class="1e9") or
+     d["learner"]["objective"].update(name="multi:softprob"), "num_class"),
+    (lambda d: d["learner"]["learner_model_param"].update(num_class="1") or
+     d["learner"]["objective"].update(name="multi:softprob"), "num_class"),
+    (lambda d: d["learner"]["learner_model_param"].update(num_class="-5") or
+     d["learner"]["objective"].update(name="multi:softprob"), "num_class"),
+])
+def test_xgboost_foreign_exceptions_become_model_format_errors(edit, match) -> None:  # type: ignore[no-untyped-def]
+    # issue 14 item 13: OverflowError, TypeError, ... escaped the importer
+    d = _xgb_doc()
+    edit(d)
+    with pytest.raises(ModelFormatError, match=match):
+        import_model(json.dumps(d).encode())
+
+
+def test_deeply_nested_json_is_a_model_format_error() -> None:
+    deep = b'{"learner": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(ModelFormatError, match="JSON"):
+        import_model(deep)
+    with pytest.raises(ModelFormatError):
+        sapwood.model.io.loads_any(deep)
+
+
+def test_multiclass_parallel_trees_are_regrouped_into_rounds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # several trees per output per round: imported in rounds of one tree per output, so the
+    # Booster saves and re-loads (it used to import, then fail to load once saved)
+    X, y = make_data(n=600)
+    bst = xgb.train({"objective": "multi:softprob", "num_class": 3, "num_parallel_tree": 2,
+                     "max_depth": 3, "nthread": 1}, xgb.DMatrix(X, y["multiclass"]), 3)
+    sb = import_model(bst.save_raw("json"))
+    want = bst.predict(xgb.DMatrix(X))
+    np.testing.assert_allclose(sb.predict(X), want, atol=1e-6)
+    path = tmp_path / "m.sapwood"
+    sb.save(path)
+    np.testing.assert_allclose(sapwood.load(path).predict(X), want, atol=1e-6)
+    assert sb.provenance["imported_from"] == "xgboost-json"
+    assert sb.provenance["source_version"].startswith("XGBoost ")

@@ -43,3 +43,73 @@ def test_inspect_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["inspect", str(bad)]) == 2
     assert "truncated" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "missing.sapwood")]) == 2
+
+
+def test_inspect_says_where_an_imported_model_came_from(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 13 defect 7: imported models printed "created None with sapwood None"
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    y = (X[:, 0] > 0).astype(float)
+    bst = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4},
+                    lgb.Dataset(X, y), num_boost_round=3)
+    path = tmp_path / "model.txt"
+    path.write_text(bst.model_to_string())
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out.split("created", 1)[1].splitlines()[0]
+    assert "imported from LightGBM text" in out
+    assert "objective binary" in out and "LightGBM v" in out
+    assert main(["inspect", str(path), "--json"]) == 0
+    prov = json.loads(capsys.readouterr().out)["provenance"]
+    assert prov["imported_from"] == "lightgbm-text" and prov["source_objective"] == "binary"
+    # the imported model saves and re-loads with its provenance
+    b = sapwood.import_model(path)
+    again = sapwood.Booster.from_bytes(b.to_bytes())
+    assert again.provenance["imported_from"] == "lightgbm-text"
+
+
+def test_inspect_an_unknown_provenance_says_so() -> None:
+    from sapwood.model.provenance import describe
+
+    assert "None" not in describe({})
+    assert describe({"created_at": "2024-01-01T00:00:00Z", "library_version": "1.2"}) == \
+        "2024-01-01T00:00:00Z with sapwood 1.2"
+
+
+def _stump(**override: np.ndarray) -> dict[str, np.ndarray]:
+    t = {
+        "feature": np.array([1, -1, -1], np.int32),
+        "threshold": np.array([0.5, 0, 0], np.float32),
+        "default_left": np.array([1, 0, 0], np.uint8),
+        "left": np.array([1, -1, -1], np.int32),
+        "right": np.array([2, -1, -1], np.int32),
+        "value": np.array([0.0, -1.0, 1.0]),
+    }
+    t.update(override)
+    return t
+
+
+@pytest.mark.parametrize("tree", [
+    _stump(),  # no optional gain / hess / count arrays
+    _stump(feature=np.array([1, 0xFFFFFFFF, 0xFFFFFFFF], np.uint32)),  # leaves as uint32 -1
+], ids=["no-gain", "uint32-feature"])
+def test_inspect_reads_every_file_load_accepts(tmp_path: Path, tree: dict[str, np.ndarray],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 14 item 14: KeyError (no gain) and IndexError (uint32 leaves) in inspect
+    from sapwood.model import Booster, ModelBuilder
+
+    mb = ModelBuilder("regression", feature_names=["a", "b"], init_score=[0.5])
+    mb.add_tree(tree)
+    path = tmp_path / "m.sapwood"
+    Booster.from_builder(mb).save(path)
+    b = sapwood.load(path)
+    np.testing.assert_allclose(b.predict(np.array([[0.0, 0.0], [0.0, 1.0]])), [-0.5, 1.5])
+    assert main(["inspect", str(path), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["trees"] == {"nodes": 3, "leaves": 2, "leaves_per_tree": {"min": 2, "mean": 2.0,
+                                                                      "max": 2},
+                          "depth": {"min": 1, "max": 1}}
+    assert [r["splits"] for r in s["importance"]] == [1, 0]
+    assert main(["inspect", str(path)]) == 0

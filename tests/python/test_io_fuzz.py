@@ -191,3 +191,170 @@ def test_fuzz_case_count() -> None:
     if SCALE < 1:
         pytest.skip("scaled-down run")
     assert (1000 + 1200 + 1000 + 600) * 3 >= 10_000
+
+
+# --------------------------------------------------------------------------- importers
+# Mutated XGBoost JSON / UBJSON and LightGBM text models: every import either gives a Booster
+# that predicts and survives a save / load round trip, or raises a SapwoodError; nothing else
+# escapes (issue 14's standing suite). SAPWOOD_FUZZ_EXAMPLES sets the examples per test (the
+# nightly workflow raises it).
+FUZZ_EXAMPLES = int(os.environ.get("SAPWOOD_FUZZ_EXAMPLES", "100"))
+
+try:
+    import lightgbm as _lgb
+    import xgboost as _xgb
+except ImportError:  # pragma: no cover - the importers' peers are test dependencies
+    _xgb = _lgb = None
+
+needs_peers = pytest.mark.skipif(_xgb is None or _lgb is None,
+                                 reason="xgboost and lightgbm are needed")
+
+
+def _foreign_models() -> dict[str, bytes]:
+    if _xgb is None or _lgb is None:
+        return {}
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 4)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1]) > 0).astype(int)
+    y3 = np.minimum((np.nan_to_num(X[:, 0]) > 0) + (np.nan_to_num(X[:, 2]) > 0.5), 2)
+    out: dict[str, bytes] = {}
+    xb = _xgb.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1},
+                    _xgb.DMatrix(X, y), 3)
+    out["xgb-json"] = bytes(xb.save_raw("json"))
+    out["xgb-ubj"] = bytes(xb.save_raw("ubj"))
+    xm = _xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 2,
+                     "nthread": 1}, _xgb.DMatrix(X, y3), 2)
+    out["xgb-multi-json"] = bytes(xm.save_raw("json"))
+    lb = _lgb.train({"objective": "binary", "num_leaves": 4, "verbose": -1,
+                     "num_threads": 1}, _lgb.Dataset(X, y), 3)
+    out["lgb-text"] = lb.model_to_string().encode()
+    lm = _lgb.train({"objective": "multiclass", "num_class": 3, "num_leaves": 4,
+                     "verbose": -1, "num_threads": 1}, _lgb.Dataset(X, y3), 2)
+    out["lgb-multi-text"] = lm.model_to_string().encode()
+    return out
+
+
+FOREIGN = _foreign_models()
+X_FOREIGN = np.random.default_rng(9).standard_normal((40, 64)).astype(np.float32)
+X_FOREIGN[::5, ::3] = np.nan
+
+
+def _import_property(data: bytes) -> None:
+    """Every outcome is a Booster that predicts and round-trips, or a SapwoodError."""
+    try:
+        b = sapwood.import_model(data)
+    except sapwood.SapwoodError:
+        return
+    again = sapwood.Booster.from_bytes(b.to_bytes())  # what imports must always allow
+    if 0 < b.num_features <= X_FOREIGN.shape[1]:
+        X = X_FOREIGN[:, :b.num_features]
+        np.testing.assert_array_equal(b.predict(X, output="raw", n_jobs=1),
+                                      again.predict(X, output="raw", n_jobs=1))
+
+
+_ODD_VALUES = [0, -1, 1, 2**31, 2**62, -(2**62), 10**9, 1.5, float("inf"), float("-inf"),
+               float("nan"), "abc", "1e9", "-5", "", [], [1, 2], [[1]], {}, {"a": 1}, None,
+               True]
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = (), out: list[tuple[Any, ...]] | None = None,
+           limit: int = 4000) -> list[tuple[Any, ...]]:
+    out = [] if out is None else out
+    if len(out) >= limit:
+        return out
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out.append((*prefix, k))
+            _paths(v, (*prefix, k), out, limit)
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc[:6]):
+            out.append((*prefix, i))
+            _paths(v, (*prefix, i), out, limit)
+    return out
+
+
+def _json_docs() -> dict[str, tuple[Any, list[tuple[Any, ...]]]]:
+    docs = {}
+    for name in ("xgb-json", "xgb-multi-json"):
+        if name in FOREIGN:
+            doc = json.loads(FOREIGN[name])
+            docs[name] = (doc, _paths(doc))
+    return docs
+
+
+JSON_DOCS = _json_docs()
+
+
+@needs_peers
+@_settings(FUZZ_EXAMPLES)
+@given(st.sampled_from(sorted(JSON_DOCS) or ["none"]), st.data())
+def test_fuzz_xgboost_json_fields(name: str, data: st.DataObject) -> None:
+    doc, paths = JSON_DOCS[name]
+    doc = copy.deepcopy(doc)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        parent = doc
+        try:
+            for k in path[:-1]:
+                parent = parent[k]
+            if data.draw(st.booleans()) and isinstance(parent, dict):
+                parent.pop(path[-1], None)
+            else:
+                parent[path[-1]] = data.draw(st.sampled_from(_ODD_VALUES))
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed or replaced this path
+    _import_property(json.dumps(doc).encode())
+
+
+@needs_peers
+@_settings(FUZZ_EXAMPLES)
+@given(st.sampled_from(sorted(FOREIGN) or ["none"]), st.data())
+def test_fuzz_foreign_bytes(name: str, data: st.DataObject) -> None:
+    raw = bytearray(FOREIGN[name])
+    for _ in range(data.draw(st.integers(1, 4))):
+        kind = data.draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
+        at = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        if kind == "flip" and raw:
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif kind == "cut":
+            del raw[at:]
+        elif kind == "insert":
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+        elif raw:
+            del raw[at:at + data.draw(st.integers(1, 16))]
+    _import_property(bytes(raw))
+
+
+_LGB_TOKENS = ["0", "-1", "1", "1000000000", "-5", "2147483648", "1e9", "nan", "inf", "abc",
+               "", "0.5", "3 4 5", "-1 -2", "4294967295", "[1, 2]", "{}", "null"]
+
+
+@needs_peers
+@_settings(FUZZ_EXAMPLES)
+@given(st.sampled_from(sorted(k for k in FOREIGN if k.startswith("lgb")) or ["none"]),
+       st.data())
+def test_fuzz_lightgbm_lines(name: str, data: st.DataObject) -> None:
+    lines = FOREIGN[name].decode().split("\n")
+    keyed = [i for i, s in enumerate(lines) if "=" in s or s.startswith("pandas_categorical")]
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.sampled_from(keyed))
+        sep = ":" if lines[i].startswith("pandas_categorical") else "="
+        key, _, val = lines[i].partition(sep)
+        how = data.draw(st.sampled_from(["replace", "token", "drop", "repeat"]))
+        if how == "replace":
+            lines[i] = key + sep + data.draw(st.sampled_from(_LGB_TOKENS))
+        elif how == "token" and val.split():
+            toks = val.split()
+            toks[data.draw(st.integers(0, len(toks) - 1))] = data.draw(
+                st.sampled_from(_LGB_TOKENS))
+            lines[i] = key + sep + " ".join(toks)
+        elif how == "drop":
+            lines[i] = ""
+        else:
+            lines[i] = key + sep + " ".join([val] * 2)
+    _import_property("\n".join(lines).encode())
+
+
+def test_fuzz_examples_setting() -> None:
+    assert FUZZ_EXAMPLES >= 1

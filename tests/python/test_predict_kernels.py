@@ -196,17 +196,17 @@ def test_predict_columns_equals_the_matrix_path(simd_switch: None) -> None:
     expect = expected(trees, X, b.init_score, 1)
     for n in (300, 100, 17, 1, 0):
         cols = [np.ascontiguousarray(X[:n, j]) for j in range(7)]
-        got = b._predict_columns(cols, "raw", 2)
+        got = b.predict_columns(cols, "raw", 2)
         np.testing.assert_allclose(got, expect[:n], rtol=0, atol=1e-12)
         np.testing.assert_array_equal(got, b.predict(X[:n], output="raw"))
     cols = [np.ascontiguousarray(X[:, j]) for j in range(7)]
     with pytest.raises(sapwood.DataError, match="6 columns for 7 features"):
-        b._predict_columns(cols[:6], "raw", 1)
+        b.predict_columns(cols[:6], "raw", 1)
     with pytest.raises(sapwood.DataError, match="column 2 must be a contiguous 1-D float32"):
-        b._predict_columns(cols[:2] + [cols[2].astype(np.float64)] + cols[3:], "raw", 1)
+        b.predict_columns(cols[:2] + [cols[2].astype(np.float64)] + cols[3:], "raw", 1)
     with pytest.raises(sapwood.DataError, match="column 3 has 299 rows"):
-        b._predict_columns(cols[:3] + [cols[3][:299]] + cols[4:], "raw", 1)
+        b.predict_columns(cols[:3] + [cols[3][:299]] + cols[4:], "raw", 1)
     _core.set_predict_kernel("super")  # batches forced onto the walk: no column path
     assert not b._get_forest().columns_kernel
     with pytest.raises(sapwood.ParameterError, match="bit-vector kernel"):
-        b._predict_columns(cols, "raw", 1)
+        b.predict_columns(cols, "raw", 1)

@@ -47,7 +47,7 @@ def load_model(path: str, what: str = "model") -> Any:
     an OSError naming the file (a file nested deeply enough to exhaust the parser's stack is a
     ModelFormatError, not a crash)."""
     from ..errors import ModelFormatError
-    from ..model.format import load_any
+    from ..model.io import load_any
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"{what} file {path!r} does not exist")

@@ -12,27 +12,21 @@ import numpy as np
 
 from ..errors import SapwoodError
 from ..model.booster import Booster
-from ..model.format import MAGIC, loads_any
+from ..model.format import MAGIC
+from ..model.io import loads_any
+from ..model.provenance import describe
 
 __all__ = ["summarize", "run_inspect"]
-
-
-def _depth(t: dict[str, np.ndarray]) -> int:
-    feature, left, right = t["feature"], t["left"], t["right"]
-    depth = np.zeros(feature.shape[0], dtype=np.int64)
-    for i in range(feature.shape[0]):  # children have larger indices than their parent
-        if feature[i] >= 0:
-            depth[left[i]] = depth[right[i]] = depth[i] + 1
-    return int(depth.max()) if depth.size else 0
 
 
 def summarize(data: bytes, top: int = 20) -> dict[str, Any]:
     """A JSON-able summary of model-file bytes (loads and validates them first)."""
     b: Booster = loads_any(data)  # XGBoost / LightGBM files are summarised as imported
     version = struct.unpack_from("<I", data, 8)[0] if bytes(data[:8]) == MAGIC else None
-    nodes = [int(t["feature"].shape[0]) for t in b._trees]
-    leaves = [int(np.sum(t["feature"] < 0)) for t in b._trees]
-    depths = [_depth(t) for t in b._trees]
+    trees = b.trees()
+    nodes = [t.num_nodes for t in trees]
+    leaves = [t.num_leaves for t in trees]
+    depths = [t.depth for t in trees]
     gain = b.feature_importance("gain", iteration_range=(0, b.num_rounds))
     split = b.feature_importance("split", iteration_range=(0, b.num_rounds))
     total_gain = float(gain.sum()) or 1.0
@@ -40,7 +34,8 @@ def summarize(data: bytes, top: int = 20) -> dict[str, Any]:
     return {
         "file": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                  "format": "sapwood" if version is not None
-                 else str(b.params.get("source", "imported")).split(":")[0],
+                 else str(b.provenance.get("imported_from")
+                          or str(b.params.get("source", "imported")).split(":")[0]),
                  "format_version": version},
         "model": {"objective": b.objective, "num_class": b.num_class,
                   "num_features": b.num_features, "rounds": b.num_rounds,
@@ -81,7 +76,7 @@ def _print_text(s: dict[str, Any], out: TextIO) -> None:
       f"depth {t['depth']['min']}-{t['depth']['max']})\n")
     prov = s["provenance"]
     fp = prov.get("data_fingerprint") or {}
-    w(f"created         {prov.get('created_at')} with sapwood {prov.get('library_version')}\n")
+    w(f"created         {describe(prov)}\n")
     if fp:
         w(f"training data   {fp.get('rows')} rows x {fp.get('columns')} columns, "
           f"{fp.get('algorithm')} {str(fp.get('digest'))[:16]}...\n")

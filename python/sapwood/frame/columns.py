@@ -54,6 +54,7 @@ import numpy as np
 from .._compat import loaded, require
 from ..errors import DataError, SchemaError
 from .categorical import FeatureSpec, apply_target_stats, example, is_missing, lookup_codes, plain
+from .names import check_unique
 
 __all__ = [
     "Column",
@@ -614,13 +615,6 @@ def epoch_ns(c: Column) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- tables
-def check_unique(names: Sequence[str], what: str) -> None:
-    """Refuse duplicate column names (a DataError naming them): columns match by name."""
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if list(names).count(n) > 1})
-        raise DataError(f"{what} has duplicate column names: {dup}")
-
-
 def frame_columns(data: Any, what: str = "data") -> tuple[list[Column], bool]:
     """The columns of a table-like input, and whether they carry real names.
 

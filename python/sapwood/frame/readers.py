@@ -25,7 +25,7 @@ from typing import Any
 
 from .._compat import require
 from ..errors import DataError, ParameterError, SchemaError
-from .columns import check_unique
+from .names import check_unique
 
 __all__ = ["INPUT_FORMATS", "ACCEPTED", "input_format", "is_data_file", "list_inputs",
            "csv_delimiter", "read_table", "read_pandas"]

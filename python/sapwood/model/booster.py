@@ -9,12 +9,22 @@ import numpy as np
 
 from .. import _core
 from .._params import resolve_n_jobs
-from ..errors import DataError, NotFittedError, ParameterError, SchemaError
+from ..errors import (
+    DataError,
+    ModelFormatError,
+    NotFittedError,
+    ParameterError,
+    SapwoodError,
+    SchemaError,
+)
 from ..frame.categorical import FeatureSpec
 from ..frame.columns import encode_category_codes, encode_for_schema, to_matrix
 from ..frame.columns import is_pandas_frame as _is_pandas_frame
+from . import serialize as _serialize
+from .builder import ModelBuilder
+from .tree import Tree, check_tree_arrays
 
-__all__ = ["Booster"]
+__all__ = ["Booster", "ModelBuilder", "Tree"]
 
 Output = Literal["value", "raw", "leaf", "contrib"]
 
@@ -24,8 +34,12 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 class Booster:
     """A gradient-boosted tree ensemble.
 
-    Built by :func:`sapwood.train` (or the estimators). ``predict`` is thread-safe: many
-    Python threads may score with one Booster at once (the GIL is released while scoring).
+    Built by :func:`sapwood.train` (or the estimators), read from a model file
+    (:meth:`load`), imported (:func:`sapwood.import_model`) or made from trees with a
+    :class:`~sapwood.model.builder.ModelBuilder` (:meth:`from_builder`). Its trees are read
+    through :meth:`trees` / :meth:`tree` (read-only :class:`~sapwood.model.tree.Tree` views).
+    ``predict`` is thread-safe: many Python threads may score with one Booster at once (the
+    GIL is released while scoring).
     """
 
     def __init__(self) -> None:
@@ -65,6 +79,43 @@ class Booster:
         self.reference_profile: Any = None
         self._fast_numpy = False  # numpy floats may go straight to the forest (no categoricals)
         self._forest_outputs = 1  # the packed forest's outputs (a C++ property read per call)
+        # (packed forest, its device copy) for device="cuda" (sapwood.model.gpu); not state
+        self._cuda: tuple[Any, Any] | None = None
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_builder(cls, builder: ModelBuilder, *, check: bool = True) -> Booster:
+        """The Booster a :class:`ModelBuilder` describes. With ``check`` (the default) the
+        trees are packed at once, so that a bad structure (child indices, cycles, features out
+        of range) raises :class:`sapwood.ModelFormatError` here rather than at predict."""
+        builder.check()
+        b = cls()
+        b.objective, b.num_class = builder.objective, builder.num_class
+        b.init_score = np.asarray(builder.init_score, dtype=np.float64)
+        b.feature_names = list(builder.feature_names)
+        b._trees = list(builder.trees)
+        b._tree_output = list(builder.tree_outputs)
+        for key in ("params", "bin_edges", "best_iteration", "best_score", "evals_result",
+                    "provenance", "tags", "extra", "schema", "reference_profile",
+                    "pandas_categorical", "pandas_categorical_features",
+                    "category_code_features"):
+            setattr(b, key, getattr(builder, key))
+        if check and b._trees:
+            try:
+                b._get_forest()
+            except SapwoodError as e:
+                raise ModelFormatError(f"field '{builder.where}trees': {e}") from None
+        return b
+
+    def add_round(self, trees: list[dict[str, np.ndarray]]) -> None:
+        """Append one boosting round (one tree per output, in output order), checked as
+        :meth:`ModelBuilder.add_tree` checks trees. ``train`` calls it after every round."""
+        k = self.num_outputs
+        if len(trees) != k:
+            raise ModelFormatError(f"a round needs {k} tree(s), got {len(trees)}")
+        base = len(self._trees)
+        checked = [check_tree_arrays(t, f"trees[{base + j}]") for j, t in enumerate(trees)]
+        self._add_round(checked)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -108,9 +159,28 @@ class Booster:
             self._forest = forest
         return forest
 
-    def trees(self) -> list[dict[str, np.ndarray]]:
-        """Each tree's node arrays (copies)."""
-        return [{k: v.copy() for k, v in t.items()} for t in self._trees]
+    def trees(self) -> list[Tree]:
+        """Every tree, as read-only views (``tree["feature"]``, ``tree.gain``, ...); tree ``i``
+        adds to output ``tree.output == i % num_outputs``."""
+        return [Tree(t, k) for t, k in zip(self._trees, self._tree_output, strict=True)]
+
+    def tree(self, i: int) -> Tree:
+        """Tree ``i`` as a read-only view (negative ``i`` counts from the end)."""
+        try:
+            return Tree(self._trees[i], self._tree_output[i])
+        except (IndexError, TypeError):
+            raise ParameterError(f"tree index {i!r} is outside [0, {self.num_trees})") from None
+
+    @property
+    def tree_outputs(self) -> np.ndarray:
+        """For each tree, the output (class) it adds to."""
+        out = np.asarray(self._tree_output, dtype=np.int32)
+        out.flags.writeable = False
+        return out
+
+    def tree_range(self, iteration_range: tuple[int, int] | None = None) -> tuple[int, int]:
+        """The trees ``[begin, end)`` that ``predict(..., iteration_range=...)`` scores."""
+        return self._tree_range(iteration_range)
 
     # ------------------------------------------------------------------ prediction
     def _has_categorical(self) -> bool:
@@ -125,6 +195,11 @@ class Booster:
         if self.schema is None and self.category_code_features:
             return list(self.category_code_features)
         return [s["name"] for s in (self.schema or []) if s.get("kind") == "categorical"]
+
+    def feature_matrix(self, X: Any) -> np.ndarray:
+        """The float matrix (rows x ``num_features``) the trees read for ``X``: columns matched
+        by name, categories encoded as the model encodes them. What ``predict`` scores."""
+        return self._matrix(X)
 
     def _matrix(self, X: Any) -> np.ndarray:
         if not self.feature_names:
@@ -304,15 +379,18 @@ class Booster:
                                          output == "value", threads)
         return res
 
-    def _columns_kernel(self) -> bool:
-        """Whether _predict_columns runs (numeric features, the bit-vector kernel)."""
+    @property
+    def columns_kernel(self) -> bool:
+        """Whether :meth:`predict_columns` can run (numeric features only, and a forest the
+        bit-vector kernel scores)."""
         forest = self._get_forest()
         return bool(self._fast_numpy and forest.columns_kernel)
 
-    def _predict_columns(self, columns: list[np.ndarray], output: str,
-                         n_jobs: int | None) -> np.ndarray:
+    def predict_columns(self, columns: list[np.ndarray], output: str = "value",
+                        n_jobs: int | None = None) -> np.ndarray:
         """predict(X, output) ("value" or "raw", default trees) for X given as one float32
-        1-D array per feature, read in place; only where _columns_kernel()."""
+        1-D array per feature, read in place (Arrow buffers, for instance); only where
+        :attr:`columns_kernel`."""
         forest = self._get_forest()
         k = self._forest_outputs
         end = self.best_iteration or len(self._trees) // k
@@ -337,41 +415,34 @@ class Booster:
             raise ParameterError(f"kind must be 'split' or 'gain', got {kind!r}")
         b, e = self._tree_range(iteration_range)
         out = np.zeros(self.num_features, dtype=np.float64)
-        for t in self._trees[b:e]:
-            f = t["feature"]
+        for i in range(b, e):
+            t = Tree(self._trees[i])
+            f = t.feature
             mask = f >= 0
             if kind == "split":
                 np.add.at(out, f[mask], 1.0)
-            else:
-                np.add.at(out, f[mask], t["gain"][mask])
+            else:  # a tree without the optional gain array adds nothing
+                np.add.at(out, f[mask], t.gain[mask])
         return out
 
     # ------------------------------------------------------------------ model file
     def to_bytes(self) -> bytes:
-        """The model file's bytes (see :mod:`sapwood.io`): no pickle inside."""
-        from .format import dumps
-
-        return dumps(self)
+        """The model file's bytes (see :mod:`sapwood.model.format`): no pickle inside."""
+        return _serialize.dumps(self)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Booster:
         """A Booster from :meth:`to_bytes` output; raises ModelFormatError naming any fault."""
-        from .format import loads
-
-        return loads(data)
+        return _serialize.loads(data, cls.from_builder)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model file (atomically: a temporary file is renamed over ``path``)."""
-        from .format import save
-
-        save(self, path)
+        """Write the model file atomically (temporary file, fsync, rename over ``path``)."""
+        _serialize.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Booster:
         """Read a model file written by :meth:`save`."""
-        from .format import load
-
-        return load(path)
+        return _serialize.load(path, cls.from_builder)
 
     # ------------------------------------------------------------------ pickling
     # Pickling (scikit-learn clone, joblib, multiprocessing) goes through the model file's

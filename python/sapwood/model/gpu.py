@@ -14,13 +14,10 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ..errors import DataError, ParameterError, SapwoodError
+from .. import objectives as _objectives
+from ..errors import DataError, NotFittedError, ParameterError, SapwoodError
 
 __all__ = ["cuda_available", "cuda_compiled", "predict_cuda"]
-
-_TRANSFORM = {"regression": 0, "l2": 0, "squared_error": 0, "binary": 1, "logloss": 1,
-              "multiclass": 2, "softmax": 2, "poisson": 3, "gamma": 3, "tweedie": 3}
-
 
 def cuda_compiled() -> bool:
     """Whether this sapwood was built with its CUDA kernels."""
@@ -46,12 +43,12 @@ def _require_cuda() -> None:
 
 def _cuda_forest(booster: Any) -> Any:
     forest = booster._get_forest()
-    cached = booster.__dict__.get("_cuda_forest")
+    cached = booster._cuda
     if cached is not None and cached[0] is forest:
         return cached[1]
     cf = _core.CudaForest(forest)
     # Not part of the model state: keyed on the packed forest, rebuilt when it changes.
-    booster.__dict__["_cuda_forest"] = (forest, cf)
+    booster._cuda = (forest, cf)
     return cf
 
 
@@ -65,15 +62,13 @@ def predict_cuda(booster: Any, X: Any, output: str, iteration_range: tuple[int, 
         )
     _require_cuda()
     if not booster.feature_names:
-        from ..errors import NotFittedError
-
         raise NotFittedError("this Booster has no trees; train it first")
     try:
-        transform = 0 if output == "raw" else _TRANSFORM[booster.objective]
-    except KeyError:
+        transform = 0 if output == "raw" else _objectives.get(booster.objective).transform_code
+    except ParameterError:
         raise ParameterError(f"device='cuda': unknown objective {booster.objective!r}") from None
     cf = _cuda_forest(booster)
-    b, e = booster._tree_range(iteration_range)
+    b, e = booster.tree_range(iteration_range)
     init = np.ascontiguousarray(booster.init_score, dtype=np.float64)
     cai = getattr(X, "__cuda_array_interface__", None)
     if cai is not None:
@@ -91,5 +86,5 @@ def predict_cuda(booster: Any, X: Any, output: str, iteration_range: tuple[int, 
         except ImportError:
             return out
         return cupy.asarray(out)
-    arr = booster._matrix(X)
+    arr = booster.feature_matrix(X)
     return cf.predict(arr, b, e, init, transform)

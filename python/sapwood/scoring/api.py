@@ -37,7 +37,8 @@ import numpy as np
 from .._params import resolve_n_jobs
 from ..errors import DataError, ParameterError, SapwoodError, SchemaError
 from ..frame import readers as _readers
-from ..frame.columns import ArrowColumn, check_unique
+from ..frame.columns import ArrowColumn
+from ..frame.names import check_unique
 
 __all__ = ["score", "ScoreSummary", "OUTPUT_KINDS", "TMP_SUFFIX", "prediction_columns"]
 
@@ -307,7 +308,7 @@ class _Job:
         # batch's Arrow buffers are scored in place (no copy into a feature matrix).
         self.direct = (device == "cpu" and profiler is None and set(kinds) <= {"value", "raw"}
                        and not self.booster_has_categorical
-                       and booster._columns_kernel())
+                       and booster.columns_kernel)
         self.batch = 0  # index of the batch being processed (for messages)
         self.row0 = 0
         self.rows = 0
@@ -548,7 +549,7 @@ class _Job:
         vals = self._feature_columns(batch, index, row0)
         if self.direct:
             primary = "raw" if "raw" in self.kinds else "value"
-            pred = self.booster._predict_columns(vals, primary, n_jobs)
+            pred = self.booster.predict_columns(vals, primary, n_jobs)
             return self._prediction_columns(pred), pred, None
         n = batch.num_rows
         if buf is None or n > buf.shape[1]:
@@ -810,7 +811,7 @@ def _is_profile(obj: Any) -> bool:
 # ---------------------------------------------------------------------------- entry point
 def _load_model(model: Any) -> Any:
     if isinstance(model, (str, os.PathLike)):
-        from ..model.format import load_any
+        from ..model.io import load_any
 
         return load_any(model)
     if not (hasattr(model, "predict") and hasattr(model, "feature_names")):
@@ -983,11 +984,10 @@ def score(
     if profiler is not None and profile is not None:
         summary.profile = os.fspath(profile)
         if profiler.profile is not None:
-            from ..model.format import write_atomic
+            from .._fs import write_bytes
 
             _remove_stale_temporaries(summary.profile)
-            write_atomic(summary.profile, profiler.profile.to_json().encode("utf-8"),
-                         _tmp_name(summary.profile))
+            write_bytes(summary.profile, profiler.profile.to_json().encode("utf-8"))
     summary.seconds = time.perf_counter() - t0
     summary.peak_memory_mb = _peak_rss_mb()
     return summary

@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _core, objectives
 from .._params import core_params, resolve_params
 from ..dataset import Dataset
 from ..errors import DataError, ParameterError
 from ..metrics import default_metric, get_metric
 from ..model.booster import Booster
-from ..model.format import make_provenance
+from ..model.builder import ModelBuilder
+from ..model.provenance import make_provenance
 from .callbacks import CallbackEnv, TrainingCallback
 
 __all__ = ["train"]
@@ -73,21 +74,9 @@ def train(
     if train_set.label is None:
         raise DataError("train_set has no label")
     y = train_set.label
-    if p["objective"] == "binary":
-        bad = np.flatnonzero((y != 0) & (y != 1))
-        if bad.size:
-            raise DataError(
-                f"binary objective needs labels in {{0, 1}}; row {bad[0]} has {y[bad[0]]}"
-            )
-        if np.unique(y).size < 2:
-            raise DataError(f"binary objective needs both classes; every label is {y[0]:g}")
-    if p["objective"] == "multiclass":
-        bad = np.flatnonzero((y < 0) | (y >= p["num_class"]) | (y != np.floor(y)))
-        if bad.size:
-            raise DataError(
-                f"multiclass objective needs integer labels in [0, {p['num_class']}); "
-                f"row {bad[0]} has {y[bad[0]]}"
-            )
+    objectives.get(p["objective"]).check_labels(y, p["num_class"])  # names the first bad row
+    if p["objective"] == "binary" and np.unique(y).size < 2:
+        raise DataError(f"binary objective needs both classes; every label is {y[0]:g}")
     names = list(valid_names) if valid_names is not None else [
         "training" if v is train_set else f"valid_{i}" for i, v in enumerate(valid_sets)
     ]
@@ -102,17 +91,17 @@ def train(
                                  p["cat_ts_prior_weight"])
     trainer = _core.Trainer(binned, train_set.label, train_set.weight, core_params(p))
 
-    booster = Booster()
-    booster.objective = p["objective"]
-    booster.num_class = p["num_class"]
-    booster.init_score = np.asarray(trainer.init_score, dtype=np.float64)
-    booster.feature_names = list(train_set.feature_names)
-    booster.bin_edges = [np.asarray(e) for e in (train_set.bin_edges or [])]
-    booster.schema = train_set.trained_schema(p["max_bin"], p["cat_min_count"])
+    mb = ModelBuilder(p["objective"], num_class=p["num_class"],
+                      feature_names=list(train_set.feature_names),
+                      init_score=np.asarray(trainer.init_score, dtype=np.float64))
+    mb.bin_edges = [np.asarray(e) for e in (train_set.bin_edges or [])]
+    schema = train_set.trained_schema(p["max_bin"], p["cat_min_count"])
+    mb.schema = schema
+    mb.params = dict(p)
+    mb.provenance = make_provenance(train_set)  # model file: version, time, data hash
+    booster = Booster.from_builder(mb)  # no trees yet: add_round() appends each round's
     # validation features encoded through the training schema (same category codes)
-    valid_X = [None if ds is train_set else ds.encoded_for(booster.schema) for ds in valid_sets]
-    booster.params = dict(p)
-    booster.provenance = make_provenance(train_set)  # model file: version, time, data hash
+    valid_X = [None if ds is train_set else ds.encoded_for(schema) for ds in valid_sets]
     k = booster.num_outputs
 
     valid_scores = []
@@ -128,7 +117,7 @@ def train(
         trees = trainer.boost_round()
         if all(int(t["feature"].size) == 1 for t in trees) and it > 0:
             break  # no split gains anything any more: further rounds would be identical
-        booster._add_round(trees)
+        booster.add_round(trees)
         evaluation: dict[str, dict[str, float]] = {}
         if valid_sets:
             forest = _core.Forest(trees, np.arange(k, dtype=np.int32), k, booster.num_features)

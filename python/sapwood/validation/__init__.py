@@ -24,7 +24,7 @@ def _evaluate(model: str, data: str, criteria: str, baseline: str | None,
               want_html: bool) -> tuple[dict[str, Any], str | None]:
     from .._compat import require_for_file
     from ..frame.readers import read_pandas
-    from ..model.format import load_any
+    from ..model.io import load_any
     from .html import render_html
 
     def load(path: str, what: str) -> Any:

@@ -1,0 +1,120 @@
+"""Provenance: what a model records about where it came from.
+
+A trained model records the sapwood version, the creation time and a fingerprint of its
+training data (:func:`make_provenance`); an imported one records the format it was read from
+and what that file says about itself (:func:`imported`). :func:`describe` says it in one line
+(``sapwood inspect``).
+
+May import: ``_version`` and numpy.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import struct
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._version import __version__
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
+
+__all__ = ["library_version", "now_iso", "data_fingerprint", "make_provenance", "imported",
+           "describe", "FORMAT_NAMES"]
+
+# Format identifiers (sapwood.model.sniff) -> how people name them.
+FORMAT_NAMES = {
+    "sapwood": "sapwood model file",
+    "xgboost-json": "XGBoost JSON",
+    "xgboost-ubjson": "XGBoost UBJSON",
+    "lightgbm-text": "LightGBM text",
+}
+
+
+def library_version() -> str:
+    return str(__version__)
+
+
+def now_iso() -> str:
+    """Creation time: SOURCE_DATE_EPOCH when set (reproducible builds), else now, UTC."""
+    sde = os.environ.get("SOURCE_DATE_EPOCH")
+    if sde is not None and sde.strip().isdigit():
+        t = _dt.datetime.fromtimestamp(int(sde), tz=_dt.timezone.utc)
+    else:
+        t = _dt.datetime.now(tz=_dt.timezone.utc)
+    return t.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
+    """A SHA-256 fingerprint of a Dataset's feature columns, names, labels and weights.
+
+    Each column is hashed as float32 (what the trees compare) in column order, so the same data
+    gives the same fingerprint whatever its memory layout or float width.
+    """
+    X = dataset.X
+    n, m = X.shape
+    cols = [hashlib.sha256() for _ in range(m)]
+    step = max(256, (1 << 19) // max(1, m))  # ~2 MiB chunks: the transpose stays in cache
+    for r0 in range(0, n, step):
+        chunk = np.ascontiguousarray(X[r0:r0 + step].T, dtype=np.dtype("<f4"))
+        for j in range(m):
+            cols[j].update(chunk[j].data)
+    h = hashlib.sha256()
+    h.update(b"sapwood-fingerprint-1\0")
+    h.update(struct.pack("<QQ", n, m))
+    for name, c in zip(dataset.feature_names, cols, strict=True):
+        h.update(name.encode("utf-8") + b"\0")
+        h.update(c.digest())
+    for what, v in (("label", dataset.label), ("weight", dataset.weight)):
+        h.update(what.encode() + b"\0")
+        if v is None:
+            h.update(b"none")
+        else:
+            h.update(hashlib.sha256(np.ascontiguousarray(v, dtype="<f8").data).digest())
+    return {"algorithm": "sha256", "digest": h.hexdigest(), "rows": int(n), "columns": int(m)}
+
+
+def make_provenance(dataset: Dataset) -> dict[str, Any]:
+    """What train() records about how a model was built."""
+    return {"library_version": library_version(), "created_at": now_iso(),
+            "data_fingerprint": data_fingerprint(dataset)}
+
+
+def imported(fmt: str, source_objective: str, **known: Any) -> dict[str, Any]:
+    """What an importer records: the format read (a key of FORMAT_NAMES), the source
+    objective, the importing sapwood's version and whatever the file says about itself
+    (``source_version``, for instance). Values that are None are left out."""
+    out: dict[str, Any] = {
+        "imported_from": fmt,
+        "source_objective": source_objective,
+        "imported_with": library_version(),
+        # the model file's required fields (a saved import re-loads): created_at is when the
+        # import happened, library_version the importing sapwood
+        "library_version": library_version(),
+        "created_at": now_iso(),
+        "data_fingerprint": None,
+    }
+    out.update({k: v for k, v in known.items() if v is not None})
+    return out
+
+
+def describe(prov: dict[str, Any]) -> str:
+    """One line on where a model came from (``sapwood inspect``)."""
+    fmt = prov.get("imported_from")
+    if isinstance(fmt, str):
+        parts = [f"imported from {FORMAT_NAMES.get(fmt, fmt)}"]
+        if prov.get("source_version"):
+            parts.append(f"written by {prov['source_version']}")
+        if prov.get("source_objective"):
+            parts.append(f"objective {prov['source_objective']}")
+        parts.append(f"on {prov.get('created_at', 'an unknown date')} with sapwood "
+                     f"{prov.get('imported_with', prov.get('library_version', '?'))}")
+        return ", ".join(parts)
+    created, version = prov.get("created_at"), prov.get("library_version")
+    if created is None and version is None:
+        return "unknown (the model file records no provenance)"
+    return f"{created or 'at an unknown date'} with sapwood {version or '(unknown version)'}"

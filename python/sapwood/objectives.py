@@ -1,0 +1,247 @@
+"""The objective registry: everything sapwood knows about each built-in objective, in one place.
+
+Each :class:`ObjectiveInfo` says the objective's canonical name, the aliases ``train`` accepts,
+its link (how a raw margin becomes a prediction), its default metric, the training parameters
+it reads, how it checks labels (naming the first bad row), and how XGBoost, LightGBM and ONNX
+name it. Parameter resolution (``_params``), the model file reader, the importers, the GPU
+path, the metrics and the C++ core (``cpp/src/objective.cpp``, which parses only canonical
+names) all read it. Adding an objective is one entry here plus its gradient in C++.
+
+Foreign names: the first name in ``xgboost`` / ``lightgbm`` is the exact equivalent (what an
+exporter writes); the others are foreign objectives whose models *score* the same way (same
+link), which the importers read as this objective (e.g. XGBoost ``rank:pairwise`` scores the
+raw margin, so it imports as ``regression``).
+
+May import: ``errors`` and numpy only (everything else imports this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .errors import DataError, ParameterError
+
+__all__ = [
+    "ObjectiveInfo",
+    "Link",
+    "REGISTRY",
+    "names",
+    "get",
+    "resolve",
+    "from_xgboost",
+    "from_lightgbm",
+    "link_transform",
+]
+
+Link = Literal["identity", "sigmoid", "softmax", "exp"]
+
+# The CUDA predictor's transform codes (cpp/src/cuda): one per link.
+_LINK_CODES: dict[str, int] = {"identity": 0, "sigmoid": 1, "softmax": 2, "exp": 3}
+
+
+def _first_bad(mask: np.ndarray) -> int | None:
+    bad = np.flatnonzero(mask)
+    return int(bad[0]) if bad.size else None
+
+
+def _check_finite(y: np.ndarray) -> None:
+    i = _first_bad(~np.isfinite(y))
+    if i is not None:
+        raise DataError(f"label at row {i} is not finite ({y[i]})")
+
+
+def _labels_any(y: np.ndarray, num_class: int) -> None:
+    _check_finite(y)
+
+
+def _labels_binary(y: np.ndarray, num_class: int) -> None:
+    _check_finite(y)
+    i = _first_bad((y != 0) & (y != 1))
+    if i is not None:
+        raise DataError(f"binary objective needs labels in {{0, 1}}; row {i} has {y[i]}")
+
+
+def _labels_multiclass(y: np.ndarray, num_class: int) -> None:
+    _check_finite(y)
+    i = _first_bad((y < 0) | (y >= num_class) | (y != np.floor(y)))
+    if i is not None:
+        raise DataError(f"multiclass objective needs integer labels in [0, {num_class}); "
+                        f"row {i} has {y[i]}")
+
+
+def _labels_nonnegative(name: str) -> Callable[[np.ndarray, int], None]:
+    def check(y: np.ndarray, num_class: int) -> None:
+        _check_finite(y)
+        i = _first_bad(y < 0)
+        if i is not None:
+            raise DataError(f"{name} objective needs labels >= 0; row {i} has {y[i]}")
+    return check
+
+
+def _labels_positive(name: str) -> Callable[[np.ndarray, int], None]:
+    def check(y: np.ndarray, num_class: int) -> None:
+        _check_finite(y)
+        i = _first_bad(~(y > 0))
+        if i is not None:
+            raise DataError(f"{name} objective needs labels > 0; row {i} has {y[i]}")
+    return check
+
+
+@dataclass(frozen=True)
+class ObjectiveInfo:
+    """One built-in objective.
+
+    name: the canonical name (what a Booster and its model file store, what C++ parses).
+    aliases: other names ``train`` accepts for it.
+    link: "identity", "sigmoid", "softmax" or "exp" (value = link(raw margin)).
+    default_metric: the metric ``train`` evaluates when none is given.
+    params: the training parameters the loss reads (besides the common ones).
+    multi_output: one output per class (``num_class`` outputs), else one output.
+    xgboost / lightgbm: the names those libraries use (first: the exact equivalent; the rest:
+    foreign objectives scored with this link, read as this objective on import).
+    onnx_post_transform: ONNX TreeEnsemble ``post_transform`` for the link, or None where ONNX
+    has none (exp: an exporter appends an Exp node).
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    link: Link
+    default_metric: str
+    label_rule: str
+    check: Callable[[np.ndarray, int], None]
+    params: tuple[str, ...] = ()
+    multi_output: bool = False
+    xgboost: tuple[str, ...] = ()
+    lightgbm: tuple[str, ...] = ()
+    onnx_post_transform: str | None = None
+
+    def check_labels(self, y: np.ndarray, num_class: int = 1) -> None:
+        """Raise DataError naming the first row whose label this objective cannot use."""
+        self.check(np.asarray(y, dtype=np.float64).reshape(-1), num_class)
+
+    def num_outputs(self, num_class: int) -> int:
+        return num_class if self.multi_output else 1
+
+    @property
+    def transform_code(self) -> int:
+        """The CUDA predictor's code for this objective's link."""
+        return _LINK_CODES[self.link]
+
+
+REGISTRY: tuple[ObjectiveInfo, ...] = (
+    ObjectiveInfo(
+        name="regression",
+        aliases=("l2", "mse", "regression_l2", "squared_error", "reg:squarederror"),
+        link="identity", default_metric="rmse", label_rule="finite",
+        check=_labels_any,
+        xgboost=("reg:squarederror", "reg:linear", "reg:absoluteerror", "reg:pseudohubererror",
+                 "reg:squaredlogerror",
+                 # the prediction is the raw margin
+                 "binary:logitraw", "rank:pairwise", "rank:ndcg", "rank:map"),
+        lightgbm=("regression", "regression_l2", "l2", "mean_squared_error", "mse",
+                  "regression_l1", "l1", "mean_absolute_error", "mae", "huber", "fair",
+                  "quantile", "mape",
+                  # ranking: the prediction is the raw score
+                  "lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart",
+                  "xendcg_mart"),
+        onnx_post_transform="NONE",
+    ),
+    ObjectiveInfo(
+        name="binary",
+        aliases=("binary:logistic",),
+        link="sigmoid", default_metric="logloss", label_rule="0 or 1",
+        check=_labels_binary,
+        xgboost=("binary:logistic", "reg:logistic"),
+        lightgbm=("binary", "cross_entropy", "xentropy"),
+        onnx_post_transform="LOGISTIC",
+    ),
+    ObjectiveInfo(
+        name="multiclass",
+        aliases=("softmax", "multi:softprob"),
+        link="softmax", default_metric="multi_logloss", label_rule="integer in [0, num_class)",
+        check=_labels_multiclass, params=("num_class",), multi_output=True,
+        xgboost=("multi:softprob", "multi:softmax"),
+        lightgbm=("multiclass", "softmax"),
+        onnx_post_transform="SOFTMAX",
+    ),
+    ObjectiveInfo(
+        name="poisson",
+        aliases=("count:poisson", "regression_poisson"),
+        link="exp", default_metric="poisson_deviance", label_rule=">= 0",
+        check=_labels_nonnegative("poisson"), params=("poisson_max_delta_step",),
+        xgboost=("count:poisson",), lightgbm=("poisson",),
+    ),
+    ObjectiveInfo(
+        name="gamma",
+        aliases=("reg:gamma", "regression_gamma"),
+        link="exp", default_metric="gamma_deviance", label_rule="> 0",
+        check=_labels_positive("gamma"),
+        xgboost=("reg:gamma",), lightgbm=("gamma",),
+    ),
+    ObjectiveInfo(
+        name="tweedie",
+        aliases=("reg:tweedie", "regression_tweedie"),
+        link="exp", default_metric="tweedie_nloglik", label_rule=">= 0",
+        check=_labels_nonnegative("tweedie"), params=("tweedie_variance_power",),
+        xgboost=("reg:tweedie",), lightgbm=("tweedie",),
+    ),
+)
+
+_BY_NAME: dict[str, ObjectiveInfo] = {o.name: o for o in REGISTRY}
+_BY_ALIAS: dict[str, ObjectiveInfo] = {
+    **{a: o for o in REGISTRY for a in o.aliases}, **_BY_NAME}
+_BY_XGBOOST: dict[str, ObjectiveInfo] = {n: o for o in REGISTRY for n in o.xgboost}
+_BY_LIGHTGBM: dict[str, ObjectiveInfo] = {n: o for o in REGISTRY for n in o.lightgbm}
+
+
+def names() -> tuple[str, ...]:
+    """The canonical objective names, in registry order."""
+    return tuple(_BY_NAME)
+
+
+def get(name: str) -> ObjectiveInfo:
+    """The objective with this canonical name (ParameterError for any other)."""
+    try:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
+        raise ParameterError(
+            f"unknown objective {name!r}; expected one of {_quoted(names())}") from None
+
+
+def resolve(name: object) -> ObjectiveInfo:
+    """The objective a user-given name or alias means (ParameterError for an unknown one)."""
+    if isinstance(name, str) and name in _BY_ALIAS:
+        return _BY_ALIAS[name]
+    raise ParameterError(f"unknown objective {name!r}; expected one of {_quoted(names())}")
+
+
+def from_xgboost(name: str) -> ObjectiveInfo | None:
+    """The objective an XGBoost objective name imports as (None: not supported)."""
+    return _BY_XGBOOST.get(name) if isinstance(name, str) else None
+
+
+def from_lightgbm(name: str) -> ObjectiveInfo | None:
+    """The objective a LightGBM objective name imports as (None: not supported)."""
+    return _BY_LIGHTGBM.get(name) if isinstance(name, str) else None
+
+
+def link_transform(link: Link, raw: np.ndarray) -> np.ndarray:
+    """A plain numpy reference of each link (raw: (n,) or (n, k) margins)."""
+    r = np.asarray(raw, dtype=np.float64)
+    if link == "identity":
+        return r.copy()
+    if link == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-r))
+    if link == "exp":
+        return np.exp(r)
+    z = np.exp(r - r.max(axis=-1, keepdims=True))
+    out: np.ndarray = z / z.sum(axis=-1, keepdims=True)
+    return out
+
+
+def _quoted(items: tuple[str, ...]) -> str:
+    return ", ".join(repr(s) for s in items)
