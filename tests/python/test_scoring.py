@@ -776,3 +776,15 @@ def test_full_disk_leaves_no_output_and_names_the_path(
     left = sorted(p.name for p in small_disk.iterdir())
     assert left == ([] if full == "predictions" else ["filler"])
     assert _no_temporaries(tmp_path)
+
+
+def test_without_pyarrow_the_error_names_the_extra(tmp_path: Path, booster: sapwood.Booster,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13 defect 4 (scoring's part): no traceback about a missing module, but a
+    SapwoodError naming the extra to install."""
+    from sapwood._compat import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now fails
+    with pytest.raises(MissingDependencyError, match=r"sapwood\[scoring\]"):
+        score(booster, tmp_path / "in.parquet", tmp_path / "o.parquet")
+    assert not (tmp_path / "o.parquet").exists()

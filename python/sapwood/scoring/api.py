@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._compat import require
 from ..errors import DataError, ParameterError
 from .outputs import (
     OUTPUT_KINDS,
@@ -206,6 +207,7 @@ def score(
     its outputs.
     """
     t0 = time.perf_counter()
+    require("pyarrow", "scoring files")
     booster = _load_model(model)
     if not booster.feature_names:
         raise ParameterError("the model has no features; train it first")
