@@ -45,7 +45,8 @@ class Plan:
     parts: list[Part]
     output_format: str
     inputs: list[str]  # every input file
-    input_root: str | None  # the input folder (or a glob's common folder); None for one file
+    input_root: str | None  # the input folder; None for a file or a glob
+    pattern: str | None = None  # the input glob
 
 
 def input_format(path: str, given: str | None) -> str:
@@ -156,7 +157,9 @@ def plan(source: str, sink: str, output_format: str | None = None,
                 raise ParameterError(f"two inputs would write the same part {target!r}")
             seen.add(target)
             parts.append(Part(f, target))
-    p = Plan(parts, fmt, files, base if base is not None and not _is_glob(source) else None)
+    glob_input = _is_glob(source) and not os.path.isdir(source)
+    p = Plan(parts, fmt, files, base if base is not None and not glob_input else None,
+             source if glob_input else None)
     check_outputs_outside_inputs(p, [sink, *other_outputs])
     return p
 
@@ -185,6 +188,27 @@ def check_outputs_outside_inputs(p: Plan, outputs: Iterable[str]) -> None:
         if root is not None and _inside(r, root):
             raise ParameterError(f"output {out!r} lies inside the input folder "
                                  f"{p.input_root!r}: choose an output outside it")
+        if p.pattern is not None and _is_data_file(out) and _glob_would_match(p.pattern, out):
+            raise ParameterError(f"output {out!r} matches the input glob {p.pattern!r}: a "
+                                 "later run would read it as input; choose an output outside it")
+
+
+def _glob_would_match(pattern: str, path: str) -> bool:
+    """Whether ``glob.glob(pattern, recursive=True)`` would list ``path`` if it existed (one
+    name per path segment; ``**`` spans any number of folders)."""
+    import fnmatch
+
+    pat = os.path.abspath(pattern).split(os.sep)
+    names = os.path.abspath(path).split(os.sep)
+
+    def match(i: int, j: int) -> bool:
+        if i == len(pat):
+            return j == len(names)
+        if pat[i] == "**":
+            return any(match(i + 1, k) for k in range(j, len(names) + 1))
+        return j < len(names) and fnmatch.fnmatchcase(names[j], pat[i]) and match(i + 1, j + 1)
+
+    return match(0, 0)
 
 
 def _same_file(a: str, b: str) -> bool:
