@@ -63,6 +63,20 @@ def loaded(module: str) -> ModuleType | None:
     return sys.modules.get(module)
 
 
+def optional(module: str) -> ModuleType | None:
+    """``module`` imported if it is installed, else None (for speed-ups that have a plain
+    fallback giving the same result)."""
+    mod = sys.modules.get(module)
+    if mod is not None:
+        return mod
+    if not available(module):
+        return None
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
 def available(module: str) -> bool:
     """Whether ``module`` can be imported, without importing it."""
     try:

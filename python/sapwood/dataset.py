@@ -35,7 +35,6 @@ categories through the stored values (never through pandas/Arrow codes) and rais
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -44,458 +43,77 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._compat import loaded
 from .errors import DataError, ParameterError, SchemaError
+from .frame.categorical import (
+    FeatureSpec,
+    apply_target_stats,
+    frequency_order,
+    kept_categories,
+    lookup_codes,
+)
+from .frame.columns import (
+    ArrowColumn,
+    Column,
+    TypedEmpty,
+    encode_category_codes,
+    encode_for_schema,
+    frame_columns,
+    is_arrow_table,
+    is_pandas_frame,
+    is_path_source,
+    is_polars_frame,
+    stack,
+    to_matrix,
+)
 
-__all__ = ["Dataset", "to_matrix", "encode_for_schema", "FeatureSpec", "ordered_target_stats"]
+__all__ = ["Dataset", "to_matrix", "encode_for_schema", "encode_category_codes", "FeatureSpec",
+           "ordered_target_stats", "kept_categories"]
 
-FeatureSpec = dict[str, Any]
-
+# The column layer lives in sapwood.frame; the old private names stay importable from here.
+_is_pandas_frame = is_pandas_frame
+_is_polars_frame = is_polars_frame
+_is_arrow_table = is_arrow_table
+_is_path_source = is_path_source
+_frame_columns = frame_columns
+_stack = stack
+_lookup_codes = lookup_codes
+_frequency_order = frequency_order
+_apply_target_stats = apply_target_stats
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-# ---------------------------------------------------------------------------- source detection
-def _is_pandas_frame(obj: Any) -> bool:
-    return type(obj).__module__.startswith("pandas") and type(obj).__name__ == "DataFrame"
+def _all_parquet(data: Any) -> bool:
+    """Whether a path source is Parquet only (streamed by row group); other files are read."""
+    from .frame.readers import format_of_name, list_inputs
 
-
-def _is_polars_frame(obj: Any) -> bool:
-    return type(obj).__module__.startswith("polars") and type(obj).__name__ == "DataFrame"
-
-
-def _is_arrow_table(obj: Any) -> bool:
-    return type(obj).__module__.startswith("pyarrow") and type(obj).__name__ in (
-        "Table",
-        "RecordBatch",
-    )
-
-
-def _is_path_source(obj: Any) -> bool:
-    if isinstance(obj, (str, os.PathLike)):
-        return True
-    return (
-        isinstance(obj, (list, tuple))
-        and len(obj) > 0
-        and all(isinstance(o, (str, os.PathLike)) for o in obj)
-    )
-
-
-def _example(values: Sequence[Any] | np.ndarray) -> Any:
-    for v in values:
-        if v is not None and not (isinstance(v, float) and math.isnan(v)):
-            return v.item() if isinstance(v, np.generic) else v
-    return None
-
-
-def _plain(v: Any) -> Any:
-    """A JSON-able Python scalar for a category value."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, (str, bool, int, float)):
-        return v
-    return str(v)
-
-
-# ---------------------------------------------------------------------------- columns
-class _Column:
-    """One input column: its name, dtype and the conversions the engine needs."""
-
-    name: str
-    dtype: str
-    is_stringy = False  # holds strings / categories (not numbers)
-    is_temporal = False  # dates, times, durations: never guessed to be categories
-    is_bool = False
-
-    def __len__(self) -> int:
-        raise NotImplementedError
-
-    def numeric(self) -> np.ndarray:  # 1-D float32/float64, NaN for missing
-        raise NotImplementedError
-
-    def value_counts(self) -> tuple[list[Any], np.ndarray]:  # distinct non-missing, counts
-        raise NotImplementedError
-
-    def codes(self, categories: list[Any]) -> np.ndarray:  # float32 codes, NaN when absent
-        raise NotImplementedError
-
-    def example(self) -> Any:
-        raise NotImplementedError
-
-    def category_codes(self) -> np.ndarray:
-        """The column's own category codes (XGBoost's reading of a categorical feature): a
-        pandas category column's codes (NaN when missing); numbers are codes already."""
-        if self.is_stringy:
-            raise DataError(
-                f"column {self.name!r} is categorical in the model, which reads category codes: "
-                f"pass a pandas category column or the integer codes, "
-                f"not {self.dtype} values (e.g. {self.example()!r})"
-            )
-        return self.numeric()
-
-
-def _lookup_codes(values: np.ndarray, categories: list[Any]) -> np.ndarray:
-    """Codes of object/number values in `categories` (NaN when not there)."""
-    try:
-        import pandas as pd
-
-        idx = pd.Index(categories, dtype=object).get_indexer(pd.Index(values, dtype=object))
-        out: np.ndarray = idx.astype(np.float32)
-        out[idx < 0] = np.nan
-        return out
-    except ImportError:  # pragma: no cover - pandas is optional
-        table = {c: i for i, c in enumerate(categories)}
-        return np.fromiter(
-            (table.get(_plain(v), np.nan) for v in values), dtype=np.float32, count=len(values)
-        )
-
-
-class _NumpyColumn(_Column):
-    def __init__(self, name: str, values: np.ndarray) -> None:
-        self.name = name
-        self.values = values
-        self.dtype = str(values.dtype)
-        self.is_bool = values.dtype.kind == "b"
-        self.is_temporal = values.dtype.kind in "mM"
-        self.is_stringy = self.is_temporal
-        if values.dtype.kind in "OUS":
-            self.is_stringy = any(isinstance(v, (str, bytes)) for v in values[:1000])
-            if not self.is_stringy and values.dtype.kind == "O":
-                try:
-                    self._num: np.ndarray | None = values.astype(np.float64)
-                except (TypeError, ValueError):
-                    self.is_stringy = True
-            elif values.dtype.kind in "US":
-                self.is_stringy = True
-
-    def __len__(self) -> int:
-        return int(self.values.shape[0])
-
-    def numeric(self) -> np.ndarray:
-        v = self.values
-        if v.dtype in _FLOATS and v.dtype.isnative:
-            return v
-        if v.dtype.kind in "iub":
-            return v.astype(np.float32)
-        if v.dtype.kind == "f":
-            return v.astype(np.float64 if v.dtype.itemsize > 4 else np.float32)
-        try:
-            return v.astype(np.float64)
-        except (TypeError, ValueError):
-            raise DataError(
-                f"column {self.name!r} holds values that are not numbers "
-                f"(e.g. {self.example()!r}); list it in categorical_features or drop it"
-            ) from None
-
-    def value_counts(self) -> tuple[list[Any], np.ndarray]:
-        v = self.values
-        if v.dtype.kind == "f":
-            v = v[~np.isnan(v)]
-        elif v.dtype.kind == "O":
-            v = np.array([x for x in v if x is not None and not (isinstance(x, float) and x != x)],
-                         dtype=object)
-        vals, counts = np.unique(v, return_counts=True)
-        return [_plain(x) for x in vals], counts
-
-    def codes(self, categories: list[Any]) -> np.ndarray:
-        return _lookup_codes(self.values, categories)
-
-    def example(self) -> Any:
-        return _example(self.values[:1000])
-
-
-class _PandasColumn(_Column):
-    def __init__(self, name: str, s: Any) -> None:
-        import pandas as pd
-
-        self.name = name
-        self.s = s
-        dt = s.dtype
-        self.dtype = str(dt)
-        self.is_cat = isinstance(dt, pd.CategoricalDtype)
-        self.is_bool = pd.api.types.is_bool_dtype(dt) and not self.is_cat
-        self.is_stringy = self.is_cat or not (
-            pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
-        )
-        self.is_temporal = (pd.api.types.is_datetime64_any_dtype(dt)
-                            or pd.api.types.is_timedelta64_dtype(dt)
-                            or isinstance(dt, pd.PeriodDtype))
-        if self.is_stringy and not self.is_cat and dt == np.dtype(object):
-            # object columns of numbers (e.g. Decimal, mixed ints) are numbers
+    paths = list(data) if isinstance(data, (list, tuple)) else [data]
+    for p in paths:
+        src = os.fspath(p)
+        files = [src]
+        if os.path.isdir(src) or any(ch in src for ch in "*?["):
             try:
-                s.to_numpy(dtype=np.float64, na_value=np.nan)
-                self.is_stringy = False
-            except (TypeError, ValueError):
-                pass
-
-    def __len__(self) -> int:
-        return len(self.s)
-
-    def numeric(self) -> np.ndarray:
-        s = self.s
-        if s.dtype in _FLOATS:
-            out: np.ndarray = s.to_numpy()  # a view: NaN is already the missing value
-            return out
-        if self.is_cat:
-            cats = s.cat.categories
-            if cats.dtype.kind not in "iufb":
-                raise self._not_numeric()
-            return np.asarray(s.astype(object).astype(np.float64))
-        try:
-            dtype = np.float64 if getattr(s.dtype, "itemsize", 4) > 4 else np.float32
-            res: np.ndarray = s.to_numpy(dtype=dtype, na_value=np.nan)
-            return res
-        except (TypeError, ValueError):
-            raise self._not_numeric() from None
-
-    def _not_numeric(self) -> DataError:
-        return DataError(
-            f"column {self.name!r} is not numeric (dtype {self.s.dtype}, e.g. "
-            f"{self.example()!r}); list it in categorical_features or drop it"
-        )
-
-    def value_counts(self) -> tuple[list[Any], np.ndarray]:
-        vc = self.s.value_counts(dropna=True, sort=False)
-        vc = vc[vc > 0]
-        return [_plain(v) for v in vc.index], vc.to_numpy(dtype=np.int64)
-
-    def codes(self, categories: list[Any]) -> np.ndarray:
-        import pandas as pd
-
-        s = self.s
-        if self.is_cat:
-            # map the column's own categories through the stored values, then take by code
-            level = pd.Index(categories, dtype=object).get_indexer(
-                pd.Index(s.cat.categories, dtype=object)
-            )
-            lut = np.append(level.astype(np.float32), np.float32(-1))  # code -1 (NaN) -> -1
-            lut[lut < 0] = np.nan
-            codes = s.cat.codes.to_numpy()
-            return lut[np.where(codes < 0, len(level), codes)]
-        return _lookup_codes(s.to_numpy(dtype=object, na_value=None), categories)
-
-    def category_codes(self) -> np.ndarray:
-        if not self.is_cat:
-            return super().category_codes()
-        codes: np.ndarray = self.s.cat.codes.to_numpy().astype(np.float32)
-        codes[codes < 0] = np.nan
-        return codes
-
-    def example(self) -> Any:
-        nn = self.s.dropna()
-        return _plain(nn.iloc[0]) if len(nn) else None
-
-
-class _ArrowColumn(_Column):
-    def __init__(self, name: str, arr: Any) -> None:
-        import pyarrow as pa
-
-        self.name = name
-        self.arr = arr  # ChunkedArray or Array
-        t = arr.type
-        self.dtype = str(t)
-        self.is_bool = pa.types.is_boolean(t)
-        self.is_dict = pa.types.is_dictionary(t)
-        self.is_stringy = (
-            self.is_dict
-            or pa.types.is_string(t)
-            or pa.types.is_large_string(t)
-            or getattr(pa.types, "is_string_view", lambda _: False)(t)
-            or pa.types.is_binary(t)
-            or pa.types.is_large_binary(t)
-        )
-        self.is_temporal = pa.types.is_temporal(t)
-        numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or self.is_bool
-        numeric = numeric or pa.types.is_decimal(t)
-        if not numeric and not self.is_stringy:
-            self.is_stringy = True
-
-    def __len__(self) -> int:
-        return len(self.arr)
-
-    def _decoded(self) -> Any:
-        import pyarrow as pa
-
-        a = self.arr._head() if isinstance(self.arr, _TypedEmpty) else self.arr
-        if self.is_dict:
-            a = a.cast(a.type.value_type)
-        if isinstance(a, pa.ChunkedArray):
-            a = a.combine_chunks() if a.num_chunks != 1 else a.chunk(0)
-        return a
-
-    def numeric(self) -> np.ndarray:
-        import pyarrow as pa
-
-        if self.is_stringy and not (
-            self.is_dict and (pa.types.is_integer(self.arr.type.value_type)
-                              or pa.types.is_floating(self.arr.type.value_type))
-        ):
-            raise DataError(
-                f"column {self.name!r} is not numeric (type {self.dtype}, e.g. "
-                f"{self.example()!r}); list it in categorical_features or drop it"
-            )
-        a = self._decoded()
-        t = a.type
-        if pa.types.is_floating(t) and t.bit_width in (32, 64) and a.null_count == 0:
-            out: np.ndarray = a.to_numpy(zero_copy_only=True)  # passed as is
-            return out
-        target = pa.float64() if (pa.types.is_floating(t) and t.bit_width == 64) or (
-            pa.types.is_integer(t) and t.bit_width > 32
-        ) or pa.types.is_decimal(t) else pa.float32()
-        a = a.cast(target)
-        if a.null_count:
-            import pyarrow.compute as pc
-
-            a = pc.fill_null(a, float("nan"))
-        res: np.ndarray = a.to_numpy(zero_copy_only=False)
-        return res
-
-    def category_codes(self) -> np.ndarray:
-        if self.is_dict:
-            # An Arrow dictionary's indices depend on how the table was built (a Parquet file
-            # read in batches has one dictionary per row group): taking them as the model's
-            # codes could score silently wrong.
-            raise DataError(
-                f"column {self.name!r} is categorical in the model, which reads category "
-                "codes; the codes of an Arrow dictionary column depend on how the table was "
-                "built, so pass the integer codes the model was trained with (or a pandas "
-                "DataFrame with the training categories)"
-            )
-        return super().category_codes()
-
-    def value_counts(self) -> tuple[list[Any], np.ndarray]:
-        import pyarrow.compute as pc
-
-        vc = pc.value_counts(self._decoded())
-        values = vc.field("values").to_pylist()
-        counts = np.asarray(vc.field("counts").to_numpy(zero_copy_only=False), dtype=np.int64)
-        keep = [i for i, v in enumerate(values) if v is not None
-                and not (isinstance(v, float) and v != v)]
-        return [_plain(values[i]) for i in keep], counts[keep]
-
-    def codes(self, categories: list[Any]) -> np.ndarray:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        a = self.arr
-        value_type = a.type.value_type if self.is_dict else a.type
-        try:
-            value_set = pa.array(categories, type=value_type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-            value_set = None
-        if self.is_dict and value_set is not None:
-            # map each chunk's dictionary through the stored values, then take by index
-            chunks = a.chunks if isinstance(a, pa.ChunkedArray) else [a]
-            outs = []
-            for ch in chunks:
-                level = pc.index_in(ch.dictionary, value_set=value_set)
-                lut = level.cast(pa.float32()).fill_null(float("nan")).to_numpy(
-                    zero_copy_only=False)
-                lut = np.append(lut, np.float32(np.nan))
-                idx = ch.indices.fill_null(len(lut) - 1).to_numpy(zero_copy_only=False)
-                outs.append(lut[idx])
-            return np.concatenate(outs) if outs else np.empty(0, np.float32)
-        if value_set is None:
-            return _lookup_codes(np.asarray(self._decoded().to_pylist(), dtype=object),
-                                 categories)
-        res = pc.index_in(self._decoded(), value_set=value_set)
-        out: np.ndarray = res.cast(pa.float32()).fill_null(float("nan")).to_numpy(
-            zero_copy_only=False)
-        return out
-
-    def example(self) -> Any:
-        a = self._decoded()
-        n = min(len(a), 1000)
-        return _example(a.slice(0, n).to_pylist())
-
-
-class _TypedEmpty:
-    """An empty Arrow array of a Parquet column's type (kinds come from the type alone) that
-    reads the column's first row group only if an error message needs an example value."""
-
-    def __init__(self, type_: Any, ds: Any, name: str) -> None:
-        self.type = type_
-        self._ds, self._name = ds, name
-
-    def _head(self) -> Any:
-        import pyarrow as pa
-
-        for batch in self._ds._batches([self._name]):
-            col = batch.column(self._name)
-            return col.slice(0, 1000)
-        return pa.array([], type=self.type)
-
-
-def _frame_columns(data: Any, what: str) -> tuple[list[_Column], bool]:
-    """The columns of a table-like input, and whether they carry real names."""
-    if _is_pandas_frame(data):
-        names = [str(c) for c in data.columns]
-        _check_unique(names, what)
-        return [_PandasColumn(n, data.iloc[:, i]) for i, n in enumerate(names)], True
-    if _is_polars_frame(data):
-        data = data.to_arrow()
-    if _is_arrow_table(data):
-        names = [str(c) for c in data.schema.names]
-        _check_unique(names, what)
-        return [_ArrowColumn(n, data.column(i)) for i, n in enumerate(names)], True
-    if hasattr(data, "__array__") or isinstance(data, (list, tuple)):
-        arr = np.asarray(data)
-    else:
-        raise DataError(
-            f"{what} must be a numpy array, a pandas/polars DataFrame, a pyarrow Table or "
-            f"RecordBatch, or Parquet path(s); got {type(data)!r}"
-        )
-    if arr.ndim == 1:
-        raise DataError(f"{what} must be 2-D (rows x features), got a 1-D array of {arr.shape[0]}")
-    if arr.ndim != 2:
-        raise DataError(f"{what} must be 2-D (rows x features), got {arr.ndim}-D")
-    return [_NumpyColumn(f"f{j}", arr[:, j]) for j in range(arr.shape[1])], False
-
-
-def _check_unique(names: list[str], what: str) -> None:
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise DataError(f"{what} has duplicate column names: {dup}")
-
-
-def to_matrix(data: Any, *, what: str = "X") -> tuple[np.ndarray, list[str] | None]:
-    """A 2-D float32/float64 array (no copy when already one) and column names if any.
-
-    numpy float32/float64 arrays in C or Fortran order are passed as they are; integer and bool
-    arrays become float32; tables (pandas, polars, Arrow) must hold numeric or bool columns
-    (missing values become NaN); anything else raises DataError naming the column.
-    """
-    if isinstance(data, np.ndarray) and data.ndim == 2:
-        if data.dtype in _FLOATS:
-            if not data.dtype.isnative:
-                data = data.astype(data.dtype.newbyteorder("="))
-            return data, None
-        if data.dtype.kind in "iub":
-            return data.astype(np.float32), None
-    cols, named = _frame_columns(data, what)
-    if not cols:
-        raise DataError(f"{what} has zero columns")
-    for c in cols:
-        if c.is_stringy:
-            c.numeric()  # raises DataError naming the column
-    return _stack([c.numeric() for c in cols]), [c.name for c in cols] if named else None
-
-
-def _stack(cols: list[np.ndarray]) -> np.ndarray:
-    """Columns side by side as one C-ordered matrix (float32 unless some column is float64)."""
-    n = cols[0].shape[0] if cols else 0
-    dtype = np.float64 if any(c.dtype == np.float64 for c in cols) else np.float32
-    out = np.empty((n, len(cols)), dtype=dtype)
-    for j, c in enumerate(cols):
-        out[:, j] = c
-    return out
+                files = list_inputs(src)[0]
+            except DataError:
+                continue  # the Parquet reader says what is wrong, as before
+        if any(format_of_name(f) in ("csv", "ipc") for f in files):
+            return False
+    return True
 
 
 def _to_vector(v: Any, n: int, what: str) -> np.ndarray:
     if _is_pandas_frame(v):
         raise DataError(f"{what} must be 1-D, got a DataFrame")
-    if type(v).__module__.startswith(("pyarrow", "polars")):
-        v = v.to_numpy()
-    elif type(v).__module__.startswith("pandas"):
-        v = v.to_numpy(dtype=np.float64, na_value=np.nan) if hasattr(v, "to_numpy") else v
+    pa, pl, pd = loaded("pyarrow"), loaded("polars"), loaded("pandas")
+    if pa is not None and isinstance(v, (pa.Array, pa.ChunkedArray)):
+        v = ArrowColumn(what, v).float64()
+    elif pl is not None and isinstance(v, pl.Series):
+        v = ArrowColumn(what, v.to_arrow()).float64()
+    elif pd is not None and isinstance(v, (pd.Series, pd.Index)):
+        try:
+            v = v.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise DataError(f"{what} must be numeric, got dtype {v.dtype}") from None
     arr = np.asarray(v)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -511,21 +129,6 @@ def _to_vector(v: Any, n: int, what: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- categories
-def _frequency_order(values: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:
-    """Categories by descending count, ties by value (by str when values do not compare)."""
-    try:
-        order = sorted(range(len(values)), key=lambda i: (-int(counts[i]), values[i]))
-    except TypeError:
-        order = sorted(range(len(values)), key=lambda i: (-int(counts[i]), str(values[i])))
-    return [values[i] for i in order], np.asarray([counts[i] for i in order], dtype=np.int64)
-
-
-def kept_categories(counts: np.ndarray, max_bin: int, cat_min_count: int) -> int:
-    """How many of the frequency-ordered categories get their own bin."""
-    k = int(np.count_nonzero(counts >= max(1, cat_min_count)))
-    return min(k, max_bin - 1)
-
-
 def ordered_target_stats(codes: np.ndarray, num_categories: int, y: np.ndarray,
                          weight: np.ndarray | None, prior_weight: float,
                          seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -562,18 +165,7 @@ def ordered_target_stats(codes: np.ndarray, num_categories: int, y: np.ndarray,
     return out, lut
 
 
-def _apply_target_stats(codes: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """A categorical feature's engine column: its codes, or for a target-statistics feature
-    the statistic of each code (NaN for missing and unseen categories)."""
-    if spec.get("encoding") != "target_stats":
-        return codes
-    lut = np.append(np.asarray(spec["target_stats"], dtype=np.float32), np.float32(np.nan))
-    idx = np.where(np.isnan(codes), len(lut) - 1, codes).astype(np.int64)
-    out: np.ndarray = lut[idx]
-    return out
-
-
-def _resolve_categorical(cols: Sequence[_Column], categorical_features: Any, named: bool) -> list[bool]:
+def _resolve_categorical(cols: Sequence[Column], categorical_features: Any, named: bool) -> list[bool]:
     names = [c.name for c in cols]
     if categorical_features is None:
         chosen: set[int] = set()
@@ -600,19 +192,8 @@ def _resolve_categorical(cols: Sequence[_Column], categorical_features: Any, nam
                 raise DataError(f"categorical_features names column {item!r}, which is not in "
                                 f"the data (columns: {names[:20]})")
     for i, c in enumerate(cols):
-        if c.is_temporal and i not in chosen:
-            raise DataError(
-                f"column {c.name!r} holds dates/times (dtype {c.dtype}, e.g. {c.example()!r}); "
-                "sapwood does not guess how to use them: derive numeric features from it "
-                "(hour, day of week, days since an event), list it in categorical_features, "
-                "or drop it"
-            )
         if c.is_stringy and i not in chosen:
-            raise DataError(
-                f"column {c.name!r} is not numeric (dtype {c.dtype}, e.g. "
-                f"{c.example()!r}); list it in categorical_features, give it a categorical "
-                "dtype, or drop it"
-            )
+            raise c._refuse()  # DataError naming the column (dates/times, strings)
     return [i in chosen for i in range(len(cols))]
 
 
@@ -656,6 +237,10 @@ class Dataset:
         self._ts: dict[int, np.ndarray] = {}  # position -> per-category target statistic
         label_name = label if isinstance(label, str) else None
         weight_name = weight if isinstance(weight, str) else None
+        if _is_path_source(data) and not _all_parquet(data):
+            from .frame.readers import read_table
+
+            data = read_table(data)  # CSV / Arrow IPC files: read whole, then as a table
         if _is_path_source(data):
             self._init_stream(data, label_name, weight_name, categorical_features)
             if label_name is None and label is not None:
@@ -701,9 +286,9 @@ class Dataset:
             if isinstance(data, np.ndarray) and not any(is_cat) and data.ndim == 2 \
                     and data.dtype in _FLOATS and data.dtype.isnative:
                 self._X = data  # zero-copy: the engine reads the caller's matrix
-            self.label = _to_vector(label_col.numeric() if label_col else label, self._n_rows,
+            self.label = _to_vector(label_col.float64() if label_col else label, self._n_rows,
                                     "label") if (label_col or label is not None) else None
-            self.weight = _to_vector(weight_col.numeric() if weight_col else weight,
+            self.weight = _to_vector(weight_col.float64() if weight_col else weight,
                                      self._n_rows, "weight") \
                 if (weight_col or weight is not None) else None
         if self._n_rows == 0:
@@ -713,8 +298,8 @@ class Dataset:
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod
-    def _take_column(by_name: dict[str, _Column], name: str | None, named: bool,
-                     what: str) -> _Column | None:
+    def _take_column(by_name: dict[str, Column], name: str | None, named: bool,
+                     what: str) -> Column | None:
         if name is None:
             return None
         if not named or name not in by_name:
@@ -763,7 +348,7 @@ class Dataset:
         self._groups = self._row_groups(ds)
         self._n_rows = sum(n for _, _, n in self._groups)
         # Kinds from the file schema's types; a value for error messages only when needed.
-        cols = [_ArrowColumn(n, _TypedEmpty(schema.field(n).type, self, n))
+        cols = [ArrowColumn(n, TypedEmpty(schema.field(n).type, self._head_of(n)))
                 for n in self._feature_cols]
         is_cat = _resolve_categorical(cols, categorical_features, True)
         self._specs = []
@@ -806,6 +391,16 @@ class Dataset:
             yield from pf.iter_batches(batch_size=self._batch_size, row_groups=[i],
                                        columns=columns, use_threads=True)
 
+    def _head_of(self, name: str) -> Any:
+        """A reader of the column's first rows (an example value for error messages)."""
+        def head() -> Any:
+            import pyarrow as pa
+
+            for batch in self._batches([name]):
+                return batch.column(name).slice(0, 1000)
+            return pa.array([], type=self._stream.schema.field(name).type)
+        return head
+
     def _batches(self, columns: list[str]) -> Iterator[Any]:
         for g in range(len(self._groups)):
             yield from self._group_batches(g, columns)
@@ -822,13 +417,13 @@ class Dataset:
         wts: list[np.ndarray] = []
         for batch in self._batches(cols + extra):
             for k in range(len(cat_idx)):
-                vals, cnts = _ArrowColumn(cols[k], batch.column(cols[k])).value_counts()
+                vals, cnts = ArrowColumn(cols[k], batch.column(cols[k])).value_counts()
                 for v, c in zip(vals, cnts, strict=True):
                     counters[k][v] += int(c)
             if self._label_name is not None:
-                lab.append(_ArrowColumn("label", batch.column(self._label_name)).numeric())
+                lab.append(ArrowColumn("label", batch.column(self._label_name)).float64())
             if self._weight_name is not None:
-                wts.append(_ArrowColumn("weight", batch.column(self._weight_name)).numeric())
+                wts.append(ArrowColumn("weight", batch.column(self._weight_name)).float64())
         for k, i in enumerate(cat_idx):
             vals, counts = _frequency_order(list(counters[k].keys()),
                                             np.asarray(list(counters[k].values()), np.int64))
@@ -842,7 +437,7 @@ class Dataset:
     def _batch_columns(self, batch: Any) -> list[np.ndarray]:
         out = []
         for s in self._specs:
-            c = _ArrowColumn(s["name"], batch.column(s["name"]))
+            c = ArrowColumn(s["name"], batch.column(s["name"]))
             out.append(c.codes(s["categories"]) if s["kind"] == "categorical" else c.numeric())
         return out
 
@@ -1046,63 +641,3 @@ class Dataset:
                 idx = np.where(np.isnan(c), len(lut) - 1, c).astype(np.int64)
                 cols.append(_apply_target_stats(lut[idx], s))
         return _stack(cols)
-
-
-# ---------------------------------------------------------------------------- predict side
-def encode_category_codes(X: Any, names: list[str], code_features: set[str],
-                          what: str = "X") -> np.ndarray:
-    """X's features as the engine's float matrix for a model that reads some features as
-    category codes (imported XGBoost categorical models): tables by column name, numpy by
-    position; those features take each column's own codes, the others its numbers."""
-    return encode_for_schema(X, [{"name": n, "kind": "code" if n in code_features else "numeric"}
-                                 for n in names], what)
-
-
-def encode_for_schema(X: Any, schema: list[FeatureSpec], what: str = "X") -> np.ndarray:
-    """X's features as the engine's float matrix, matched to a trained model's schema.
-
-    Tables: columns by name (order free, extra columns ignored; a missing one raises
-    SchemaError). numpy arrays: by position, with a column count check. Categorical values map
-    through the stored categories; values not among them (unseen, rare) and missing values
-    become NaN, which follows each split's learned other/missing direction. Non-numeric values
-    where the model was trained on numbers raise DataError naming the column.
-    """
-    if _is_path_source(X):
-        import pyarrow.dataset as pads
-
-        X = pads.dataset([os.fspath(p) for p in X] if isinstance(X, (list, tuple))
-                         else os.fspath(X), format="parquet").to_table(
-            columns=[s["name"] for s in schema])
-    cols, named = _frame_columns(X, what)
-    if named:
-        by_name = {c.name: c for c in cols}
-        missing = [s["name"] for s in schema if s["name"] not in by_name]
-        if missing:
-            raise SchemaError(f"{what} is missing column(s) the model was trained on: "
-                              f"{missing[:10]}")
-        use = [by_name[s["name"]] for s in schema]
-    else:
-        if len(cols) != len(schema):
-            raise DataError(f"{what} has {len(cols)} features but the model was trained on "
-                            f"{len(schema)}")
-        use = cols
-    out = []
-    for s, c in zip(schema, use, strict=True):
-        if s["kind"] == "code":  # only from encode_category_codes: never stored in a model
-            out.append(c.category_codes())
-        elif s["kind"] == "categorical":
-            cats = list(s.get("categories", []))
-            if not c.is_stringy and cats and any(isinstance(v, str) for v in cats):
-                raise DataError(
-                    f"column {s['name']!r} was trained as categorical with string categories "
-                    f"(e.g. {cats[0]!r}) but {what} holds numbers (e.g. {c.example()!r})"
-                )
-            out.append(_apply_target_stats(c.codes(cats), s))
-        else:
-            if c.is_stringy:
-                raise DataError(
-                    f"column {s['name']!r} was trained as {s['kind']} but {what} holds "
-                    f"non-numeric values (dtype {c.dtype}, e.g. {c.example()!r})"
-                )
-            out.append(c.numeric())
-    return _stack(out)

@@ -9,14 +9,10 @@ import numpy as np
 
 from .. import _core
 from .._params import resolve_n_jobs
-from ..dataset import (
-    FeatureSpec,
-    _is_pandas_frame,
-    encode_category_codes,
-    encode_for_schema,
-    to_matrix,
-)
 from ..errors import DataError, NotFittedError, ParameterError, SchemaError
+from ..frame.categorical import FeatureSpec
+from ..frame.columns import encode_category_codes, encode_for_schema, to_matrix
+from ..frame.columns import is_pandas_frame as _is_pandas_frame
 
 __all__ = ["Booster"]
 

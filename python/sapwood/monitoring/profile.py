@@ -22,6 +22,16 @@ import numpy as np
 from .. import _core
 from .._params import resolve_n_jobs
 from ..errors import DataError, ModelFormatError, ParameterError
+from ..frame.columns import (
+    ArrowColumn,
+    Column,
+    PandasColumn,
+    epoch_ns,
+    frame_columns,
+    is_arrow_table,
+    is_pandas_frame,
+    is_polars_frame,
+)
 
 __all__ = [
     "Profile",
@@ -292,40 +302,19 @@ class _Col:
     name: str
     dtype: str
     numeric: np.ndarray | None = None  # 1-D numeric array, read in place when possible
-    values: Any = None  # categorical values (pandas Series or numpy array)
+    values: Column | None = None  # a categorical column
 
 
-def _categorical_counts(values: Any) -> tuple[list[str], np.ndarray, int, int]:
-    """(sorted categories, counts, unseen_count, null_count) of a 1-D categorical input."""
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is optional
-        pd = None
+def _categorical_counts(col: Column) -> tuple[list[str], np.ndarray, int, int]:
+    """(sorted categories, counts, unseen_count, null_count) of a categorical column, its
+    values counted by the column layer (categories by value, as the model maps them)."""
+    values, counts = col.value_counts()
     acc: dict[str, int] = {}
-    nulls = 0
-    if pd is not None:
-        s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = np.asarray(s.cat.codes.to_numpy(), dtype=np.int64)
-            nulls = int((codes < 0).sum())
-            bc = np.bincount(codes[codes >= 0], minlength=len(s.cat.categories))
-            for cat, n in zip(s.cat.categories, bc.tolist(), strict=False):
-                if n:
-                    key = str(cat)
-                    acc[key] = acc.get(key, 0) + int(n)
-        else:
-            nulls = int(s.isna().sum())
-            vc = s.value_counts(dropna=True, sort=False)
-            for cat, n in zip(vc.index, vc.to_numpy().tolist(), strict=False):
-                key = cat.decode() if isinstance(cat, bytes) else str(cat)
-                acc[key] = acc.get(key, 0) + int(n)
-    else:  # pragma: no cover
-        arr = np.asarray(values, dtype=object)
-        mask = np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in arr])
-        nulls = int(mask.sum())
-        for v in arr[~mask]:
-            key = str(v)
-            acc[key] = acc.get(key, 0) + 1
+    for v, n in zip(values, counts.tolist(), strict=True):
+        if n:
+            key = v.decode() if isinstance(v, bytes) else str(v)
+            acc[key] = acc.get(key, 0) + int(n)
+    nulls = len(col) - int(counts.sum())
     unseen = 0
     if len(acc) > _MAX_CATEGORIES:
         keep = sorted(acc.items(), key=lambda t: (-t[1], t[0]))
@@ -336,16 +325,9 @@ def _categorical_counts(values: Any) -> tuple[list[str], np.ndarray, int, int]:
 
 
 def _numeric_from_numpy(a: np.ndarray) -> np.ndarray:
+    """Model outputs (predictions) as the profile reads them: bool as 0/1, float16 widened."""
     if a.dtype.kind == "b":
         return a.view(np.uint8)
-    if a.dtype.kind == "M":
-        out = a.astype("datetime64[ns]").view(np.int64).astype(np.float64)
-        out[np.isnat(a)] = np.nan
-        return out
-    if a.dtype.kind == "m":
-        out = a.astype("timedelta64[ns]").view(np.int64).astype(np.float64)
-        out[np.isnat(a)] = np.nan
-        return out
     if a.dtype.kind == "f" and a.dtype.itemsize == 2:
         return a.astype(np.float32)
     if not a.dtype.isnative:
@@ -353,105 +335,54 @@ def _numeric_from_numpy(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _profile_dtype(c: Column) -> str:
+    """The dtype a profile records (numpy-style names: what monitoring compares families of)."""
+    if isinstance(c, ArrowColumn):
+        import pyarrow as pa
+
+        t = c.arr.type
+        if pa.types.is_dictionary(t):
+            return "category"
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return "string"
+        if pa.types.is_boolean(t):
+            return "bool"
+        if pa.types.is_integer(t) or pa.types.is_floating(t):
+            return str(np.dtype(t.to_pandas_dtype()))
+        if pa.types.is_timestamp(t) or pa.types.is_date(t):
+            return "datetime64[ns]"
+        return str(t)
+    if c.dtype == "str":
+        return "string"
+    if isinstance(c, PandasColumn) and c.is_temporal and c.dtype.startswith("datetime64"):
+        return "datetime64[ns]"
+    return c.dtype
+
+
 def _columns_of(data: Any, names: Sequence[str] | None, categorical: set[str]) -> list[_Col]:
-    mod = type(data).__module__
-    if hasattr(data, "to_arrow") and not mod.startswith(("pyarrow", "pandas")):
-        data = data.to_arrow()  # polars and friends
-        mod = type(data).__module__
-    if mod.startswith("pandas") and type(data).__name__ == "DataFrame":
-        return _columns_of_pandas(data, categorical)
-    if mod.startswith("pyarrow") and type(data).__name__ in ("Table", "RecordBatch"):
-        return _columns_of_arrow(data, categorical)
-    if not (hasattr(data, "__array__") or isinstance(data, (list, tuple))):
-        raise DataError(
-            f"data must be a numpy array, pandas DataFrame or pyarrow Table, got {type(data)!r}"
-        )
-    arr = np.asarray(data)
-    if arr.ndim != 2:
-        raise DataError(f"data must be 2-D (rows x columns), got {arr.ndim}-D")
-    m = arr.shape[1]
-    cols_names = [str(n) for n in names] if names is not None else [f"f{i}" for i in range(m)]
-    if len(cols_names) != m:
-        raise DataError(f"{len(cols_names)} names given but data has {m} columns")
+    """Profile columns through the column layer (``sapwood.frame``): numeric and bool columns
+    as the model's feature values, strings/categories (and any column named in
+    ``categorical``) counted by value, dates/times as epoch nanoseconds."""
+    if not (is_pandas_frame(data) or is_arrow_table(data) or is_polars_frame(data)) \
+            and hasattr(data, "to_arrow"):
+        data = data.to_arrow()  # dask-like frames
+    cols, named = frame_columns(data, "data")
+    if not named:
+        m = len(cols)
+        cols_names = [str(n) for n in names] if names is not None else [c.name for c in cols]
+        if len(cols_names) != m:
+            raise DataError(f"{len(cols_names)} names given but data has {m} columns")
+        for c, name in zip(cols, cols_names, strict=True):
+            c.name = name
     out: list[_Col] = []
-    for j, name in enumerate(cols_names):
-        col = arr[:, j]
-        if arr.dtype.kind in "OUS" or name in categorical:
-            out.append(_Col(name, "object" if arr.dtype.kind == "O" else str(arr.dtype),
-                            values=col))
-        elif arr.dtype.kind in "fiubMm":
-            out.append(_Col(name, str(arr.dtype), numeric=_numeric_from_numpy(col)))
+    for c in cols:
+        dtype = _profile_dtype(c)
+        if c.name in categorical or (c.is_stringy and not c.is_temporal):
+            out.append(_Col(c.name, dtype, values=c))
+        elif c.is_temporal:
+            out.append(_Col(c.name, dtype, numeric=epoch_ns(c)))
         else:
-            raise DataError(f"column {name!r} has unsupported dtype {arr.dtype}")
-    return out
-
-
-def _columns_of_pandas(df: Any, categorical: set[str]) -> list[_Col]:
-    import pandas as pd
-
-    names = [str(c) for c in df.columns]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise DataError(f"data has duplicate column names: {dup}")
-    out: list[_Col] = []
-    for name, key in zip(names, df.columns, strict=False):
-        s = df[key]
-        dt = s.dtype
-        dts = str(dt)
-        if name in categorical or isinstance(dt, pd.CategoricalDtype) or getattr(dt, "kind", "") == "O" or \
-                pd.api.types.is_string_dtype(dt):
-            out.append(_Col(name, dts if dts != "str" else "string", values=s))
-        elif isinstance(dt, np.dtype) and dt.kind in "fiubMm":
-            out.append(_Col(name, dts, numeric=_numeric_from_numpy(s.to_numpy())))
-        elif pd.api.types.is_bool_dtype(dt):
-            vals = s.to_numpy(dtype=np.float32, na_value=np.nan)
-            out.append(_Col(name, "bool", numeric=vals))
-        elif pd.api.types.is_numeric_dtype(dt):
-            kind = "float" if pd.api.types.is_float_dtype(dt) else "int"
-            out.append(_Col(name, dts if dts.lower().startswith(kind) else kind,
-                            numeric=s.to_numpy(dtype=np.float64, na_value=np.nan)))
-        elif pd.api.types.is_datetime64_any_dtype(dt):
-            vals = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
-            arr = np.asarray(vals.to_numpy(dtype="datetime64[ns]"))
-            out.append(_Col(name, "datetime64[ns]", numeric=_numeric_from_numpy(arr)))
-        else:
-            out.append(_Col(name, dts, values=s))
-    return out
-
-
-def _columns_of_arrow(table: Any, categorical: set[str]) -> list[_Col]:
-    import pyarrow as pa
-
-    out: list[_Col] = []
-    names = [str(n) for n in table.column_names]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise DataError(f"data has duplicate column names: {dup}")
-    for i, name in enumerate(names):
-        col = table.column(i)
-        t = col.type
-        if isinstance(col, pa.Array):
-            col = pa.chunked_array([col])
-        if name not in categorical and (pa.types.is_integer(t) or pa.types.is_floating(t)):
-            dts = str(t.to_pandas_dtype().__name__) if hasattr(t, "to_pandas_dtype") else str(t)
-            if col.num_chunks == 1 and col.null_count == 0:
-                arr = col.chunk(0).to_numpy(zero_copy_only=True)  # read in place
-            elif pa.types.is_floating(t) and col.null_count == 0:
-                arr = col.to_numpy()
-            else:
-                arr = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            out.append(_Col(name, dts, numeric=_numeric_from_numpy(np.asarray(arr))))
-        elif name not in categorical and pa.types.is_boolean(t):
-            arr = col.cast(pa.float32()).to_numpy(zero_copy_only=False)
-            out.append(_Col(name, "bool", numeric=np.asarray(arr)))
-        elif name not in categorical and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
-            arr = col.cast(pa.timestamp("ns")).cast(pa.int64()).cast(pa.float64())
-            out.append(_Col(name, "datetime64[ns]",
-                            numeric=np.asarray(arr.to_numpy(zero_copy_only=False))))
-        else:
-            dts = "category" if pa.types.is_dictionary(t) else (
-                "string" if pa.types.is_string(t) or pa.types.is_large_string(t) else str(t))
-            out.append(_Col(name, dts, values=col.to_pandas()))
+            out.append(_Col(c.name, dtype, numeric=c.numeric()))
     return out
 
 
@@ -549,6 +480,7 @@ class Profile:
             if c.numeric is not None:
                 by_name[c.name] = _numeric_from_stats(c.name, c.dtype, next(it))
             else:
+                assert c.values is not None
                 cats_, counts, unseen, nulls = _categorical_counts(c.values)
                 by_name[c.name] = CategoricalColumnProfile(c.name, c.dtype, cats_, counts,
                                                            unseen, nulls)
@@ -701,7 +633,7 @@ def _num_rows(data: Any, cols: list[_Col]) -> int:
     for c in cols:
         if c.numeric is not None:
             return int(c.numeric.shape[0])
-        return int(len(c.values))
+        return len(c.values) if c.values is not None else 0
     return 0
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import DataError, ParameterError, SchemaError
+from ..frame.columns import check_unique
+from ..frame.readers import csv_delimiter
 
 __all__ = ["INPUT_FORMATS", "PartInput", "where", "ipc_reader", "ipc_schema", "num_rows"]
 
@@ -85,12 +87,13 @@ class PartInput:
     """One input file of a job: its schema, the checks against the model, its batches."""
 
     def __init__(self, source: str, fmt: str, *, features: Sequence[str],
-                 categorical: Sequence[str], id_columns: Sequence[str], batch_rows: int,
-                 device: str) -> None:
+                 categorical: Sequence[str], bools: Sequence[str], id_columns: Sequence[str],
+                 batch_rows: int, device: str) -> None:
         self.source = source
         self.format = fmt
         self.features = list(features)
         self.categorical = set(categorical)
+        self.bools = set(bools)
         self.id_columns = list(id_columns)
         self.batch_rows = batch_rows
         self.device = device
@@ -132,12 +135,15 @@ class PartInput:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        # Feature columns are read as float32 whatever the first block looks like (a later
-        # "1.5" after integer-looking rows must not fail); empty fields are nulls (NaN).
-        delim = "\t" if self.source.lower().endswith((".tsv", ".tsv.gz")) else ","
+        # Numeric features are read as float64 whatever the first block looks like (a later
+        # "1.5" after integer-looking rows must not fail), then rounded to float32 as every
+        # other source is (parsing straight to float32 can round differently); features the
+        # model trained as bool parse true/false/True/False/1/0. Empty fields are nulls (NaN).
+        delim = csv_delimiter(self.source)
         # (Categorical features keep their inferred type: they map by value.)
         convert = pacsv.ConvertOptions(
-            column_types={f: pa.float32() for f in self.features if f not in self.categorical},
+            column_types={f: pa.bool_() if f in self.bools else pa.float64()
+                          for f in self.features if f not in self.categorical},
             strings_can_be_null=True)
         if columns is not None:
             convert.include_columns = columns
@@ -153,7 +159,7 @@ class PartInput:
         try:
             opener: Any = gzip.open if self.source.lower().endswith(".gz") else open
             with opener(self.source, "rt", newline="", encoding="utf-8") as f:
-                delim = "\t" if ".tsv" in self.source.lower() else ","
+                delim = csv_delimiter(self.source)
                 return next(csv.reader(f, delimiter=delim), [])
         except (OSError, UnicodeDecodeError, csv.Error):
             return []
@@ -178,6 +184,9 @@ class PartInput:
         import pyarrow as pa
 
         names = set(schema.names)
+        used = set(self.features) | set(self.id_columns)
+        # columns are taken by name: a duplicated one would be ambiguous (pyarrow: KeyError)
+        check_unique([n for n in schema.names if n in used], self.where())
         for col in self.features:
             if col not in names:
                 raise SchemaError(

@@ -25,9 +25,11 @@ import numpy as np
 
 from .._params import resolve_n_jobs
 from ..errors import DataError, SapwoodError
+from ..frame.columns import ArrowColumn
+from ..frame.readers import input_format
 from .inputs import PartInput
 from .outputs import PartWriter, arrow_array, output_schema, prediction_columns
-from .plan import Part, input_format
+from .plan import Part
 from .profiling import Profiler
 
 __all__ = ["PartJob", "scorer_layout"]
@@ -186,8 +188,11 @@ class PartJob:
         # categories map by value through the model (Booster.predict on the batch's table)
         categorical = list(getattr(booster, "categorical_features", None) or [])
         self.booster_has_categorical = bool(categorical)
+        # features the model trained as bool (a CSV spells them true/false)
+        bools = [s["name"] for s in (getattr(booster, "schema", None) or [])
+                 if s.get("kind") == "bool"]
         self.input = PartInput(part.source, self.in_format, features=self.features,
-                               categorical=categorical, id_columns=id_columns,
+                               categorical=categorical, bools=bools, id_columns=id_columns,
                                batch_rows=batch_rows, device=device)
         # Predictions only, on the CPU, by a forest that reads separate float32 columns: the
         # batch's Arrow buffers are scored in place (no copy into a feature matrix).
@@ -327,30 +332,17 @@ class PartJob:
 
     # ------------------------------------------------------------------ scoring
     def _feature_columns(self, batch: Any, index: int, row0: int) -> list[np.ndarray]:
-        """The batch's features as float32 arrays over its Arrow buffers (cast where they are
-        not float32 or have nulls, which become NaN). Errors name batch ``index``, whose
-        first row is ``row0``, and are marked as located."""
+        """The batch's features as float32 arrays by the column layer's rules (float32
+        buffers read in place; other types cast, nulls NaN). Errors name batch ``index``,
+        whose first row is ``row0``, and are marked as located."""
         import pyarrow as pa
 
         n = batch.num_rows
         out = []
         for name in self.features:
-            col = batch.column(name)
             try:
-                if col.type != pa.float32() or col.null_count:
-                    import pyarrow.compute as pc  # only here: its import costs ~0.15 s
-
-                    if pa.types.is_boolean(col.type) or pa.types.is_decimal(col.type) or \
-                            pa.types.is_null(col.type):
-                        col = pc.cast(col, pa.float64())
-                    col = pc.cast(col, pa.float32(), safe=False)
-                    if col.null_count:
-                        col = pc.fill_null(col, pa.scalar(np.nan, pa.float32()))
-                # The values buffer as is: Array.to_numpy would import pandas on first use
-                # (about a second of the job) for the same zero-copy view.
-                vals = np.frombuffer(col.buffers()[1], dtype=np.float32,
-                                     count=col.offset + n)[col.offset:]
-            except pa.ArrowException as e:
+                vals = ArrowColumn(name, batch.column(name)).float32()
+            except (pa.ArrowException, DataError) as e:
                 err = DataError(
                     f"{self._where(index, (row0, row0 + n), name)}: cannot be "
                     f"converted to float32: {e}"

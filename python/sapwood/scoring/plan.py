@@ -11,27 +11,20 @@
 
 from __future__ import annotations
 
-import glob as _glob
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from .. import _fs
-from ..errors import DataError, ParameterError
+from ..errors import ParameterError
+from ..frame.readers import input_format, is_data_file, list_inputs
 from .inputs import num_rows
 from .outputs import FORMAT_EXTENSION, OUTPUT_EXTENSIONS, OUTPUT_FORMATS, format_of_name
 
 __all__ = [
-    "Part", "Plan", "plan", "input_format", "list_inputs", "format_for_output", "part_complete",
+    "Part", "Plan", "plan", "format_for_output", "part_complete",
     "count_rows", "remove_stale_temporaries", "check_outputs_outside_inputs",
 ]
-
-_INPUT_EXTENSIONS = {
-    ".parquet": "parquet", ".pq": "parquet", ".parq": "parquet",
-    ".csv": "csv", ".tsv": "csv",
-    ".arrow": "ipc", ".ipc": "ipc", ".feather": "ipc",
-}
 
 
 @dataclass(frozen=True)
@@ -49,55 +42,8 @@ class Plan:
     pattern: str | None = None  # the input glob
 
 
-def input_format(path: str, given: str | None) -> str:
-    """The format of input ``path``: ``given``, else from its name."""
-    if given is not None:
-        return given
-    name = path.lower()
-    for ext, fmt in _INPUT_EXTENSIONS.items():
-        if name.endswith(ext) or name.endswith(ext + ".gz"):
-            return fmt
-    raise ParameterError(
-        f"cannot tell the format of input {path!r} from its name; pass input_format="
-        "'parquet', 'csv' or 'ipc' (--input-format)"
-    )
-
-
-def _is_data_file(path: str) -> bool:
-    base = os.path.basename(path)
-    if base.startswith((".", "_")):  # hidden files, temporaries, _SUCCESS markers
-        return False
-    name = base.lower()
-    return any(name.endswith(ext) or name.endswith(ext + ".gz") for ext in _INPUT_EXTENSIONS)
-
-
 def _is_glob(source: str) -> bool:
     return any(ch in source for ch in "*?[")
-
-
-def list_inputs(source: str) -> tuple[list[str], str | None]:
-    """(input files, their base folder or None for a single file)."""
-    if os.path.isdir(source):
-        files = sorted(
-            os.path.join(root, f)
-            for root, dirs, names in os.walk(source)
-            for f in names
-            if _is_data_file(f)
-            and not any(p.startswith((".", "_")) for p in Path(root).relative_to(source).parts)
-        )
-        if not files:
-            raise DataError(f"input folder {source!r} holds no Parquet, CSV or Arrow IPC files")
-        return files, source
-    if _is_glob(source):
-        files = sorted(f for f in _glob.glob(source, recursive=True)
-                       if os.path.isfile(f) and _is_data_file(f))
-        if not files:
-            raise DataError(f"input glob {source!r} matches no Parquet, CSV or Arrow IPC files")
-        base = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
-        return files, base
-    if not os.path.exists(source):
-        raise DataError(f"input {source!r} does not exist")
-    return [source], None
 
 
 def _accepted() -> str:
@@ -188,7 +134,7 @@ def check_outputs_outside_inputs(p: Plan, outputs: Iterable[str]) -> None:
         if root is not None and _inside(r, root):
             raise ParameterError(f"output {out!r} lies inside the input folder "
                                  f"{p.input_root!r}: choose an output outside it")
-        if p.pattern is not None and _is_data_file(out) and _glob_would_match(p.pattern, out):
+        if p.pattern is not None and is_data_file(out) and _glob_would_match(p.pattern, out):
             raise ParameterError(f"output {out!r} matches the input glob {p.pattern!r}: a "
                                  "later run would read it as input; choose an output outside it")
 

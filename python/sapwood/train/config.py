@@ -47,7 +47,7 @@ _SECTIONS = {"data": {"path", "label", "features", "drop", "weight"},
 
 def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
     from ..dataset import Dataset
-    from ..frame.readers import read_table
+    from ..frame.readers import read_pandas
     from .callbacks import EarlyStopping, ProgressBar, TrainingCallback
     from .crossval import cv
     from .training import train
@@ -76,7 +76,7 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
             raise fail(key, sec, "required (a string)")
     base = os.path.dirname(os.path.abspath(path))
     data_path = os.path.join(base, data["path"])
-    df = read_table(data_path)
+    df = read_pandas(data_path)
     cols = [str(c) for c in df.columns]
     label, weight = data["label"], data.get("weight")
     for key, col in (("label", label), ("weight", weight)):

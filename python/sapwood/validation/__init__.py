@@ -25,14 +25,14 @@ def validate(model: str, data: str, criteria: str, baseline: str | None = None,
 
     Raises a SapwoodError subclass when it cannot run (the CLI maps that to exit code 2).
     """
-    from ..frame.readers import read_table
+    from ..frame.readers import read_pandas
     from ..model.format import load_any as load
     from .html import render_html
 
     c = load_criteria(criteria)
     booster = load(model)
     champion = load(baseline) if baseline is not None else None
-    df = read_table(data)
+    df = read_pandas(data)
     report = evaluate(booster, df, c, model_bytes=os.path.getsize(model), baseline=champion)
     if html_path is not None:
         bpred = None
