@@ -131,12 +131,14 @@ def score(booster: Any, source: str | os.PathLike[str], sink: str | os.PathLike[
     from dask.base import compute
     from dask.delayed import delayed
 
-    from .scoring.api import ScoreSummary, _part_complete, _plan, _remove_stale_temporaries
+    from .scoring.api import ScoreSummary
+    from .scoring.plan import part_complete, plan, remove_stale_temporaries
 
     src, dst = os.fspath(source), os.fspath(sink)
     if not dst.endswith(("/", os.sep)):
         dst += os.sep
-    parts, out_fmt = _plan(src, dst, output_format)
+    job = plan(src, dst, output_format)
+    parts, out_fmt = job.parts, job.output_format
     ref = _model_ref(booster)
     kwargs = {"id_columns": list(id_columns or ()), "output": output, "batch_rows": batch_rows,
               "input_format": input_format, "output_format": out_fmt, "n_jobs": n_jobs,
@@ -144,8 +146,8 @@ def score(booster: Any, source: str | os.PathLike[str], sink: str | os.PathLike[
     total = ScoreSummary()
     tasks = []
     for p in parts:
-        if resume and _part_complete(p, input_format, out_fmt):
-            _remove_stale_temporaries(p.target)
+        if resume and part_complete(p, input_format, out_fmt):
+            remove_stale_temporaries(p.target)
             total.parts_skipped += 1
             total.outputs.append(p.target)
             continue

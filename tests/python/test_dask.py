@@ -97,3 +97,41 @@ def test_profile_tree_reduction_is_exact(client, booster: sapwood.Booster) -> No
                                       predictions=booster.predict(df[FEATURES]))
     assert prof.num_rows == 6000
     assert prof == whole
+
+
+def test_score_job_formats_and_outputs_inside_inputs(client, booster: sapwood.Booster,  # type: ignore[no-untyped-def]
+                                                     tmp_path: Path) -> None:
+    """The Dask job plans as the local one: parts take the output format (csv.gz here), and
+    an output folder inside the input folder is refused before any task runs."""
+    (tmp_path / "in").mkdir()
+    frames = [_frame(300 + 50 * i, 20 + i) for i in range(3)]
+    for i, df in enumerate(frames):
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False),
+                       tmp_path / "in" / f"p{i}.parquet")
+    s = sdask.score(booster, tmp_path / "in", tmp_path / "out", output_format="csv.gz",
+                    id_columns=["id"])
+    assert s.parts_written == 3
+    import pyarrow.csv as pacsv
+
+    for i, df in enumerate(frames):
+        got = pacsv.read_csv(tmp_path / "out" / f"p{i}.csv.gz")
+        np.testing.assert_array_equal(got["id"].to_numpy(), df["id"].to_numpy())
+        want = booster.predict(df[FEATURES])
+        np.testing.assert_allclose(got.drop(["id"]).to_pandas().to_numpy().reshape(want.shape),
+                                   want, rtol=1e-12)
+    before = sorted(p.name for p in (tmp_path / "in").rglob("*"))
+    with pytest.raises(sapwood.ParameterError, match="inside the input folder"):
+        sdask.score(booster, tmp_path / "in", tmp_path / "in" / "scores")
+    assert sorted(p.name for p in (tmp_path / "in").rglob("*")) == before
+
+
+def test_dask_uses_only_public_scoring_functions() -> None:
+    """Issue 13: dask.py imported scoring's private helpers; it uses public ones only."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(sdask))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and "scoring" in node.module:
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            assert not private, (node.module, private)

@@ -118,7 +118,7 @@ def test_ipc_input_and_output_kinds(tmp_path: Path, model_path: str, booster: sa
     paipc.write_feather(t, tmp_path / "in.arrow")
     out = tmp_path / "out.parquet"
     rc, _, err = _run([model_path, str(tmp_path / "in.arrow"), "-o", str(out),
-                       "--output", "raw,leaf,contrib", "--batch-rows", "400"], capsys)
+                       "--predict", "raw,leaf,contrib", "--batch-rows", "400"], capsys)
     assert rc == 0, err
     res = pq.read_table(out)
     n_trees = booster.num_trees
@@ -221,7 +221,7 @@ def test_missing_column_names_file_batch_column(tmp_path: Path, model_path: str,
     pq.write_table(t, tmp_path / "in.parquet")
     out = tmp_path / "out.parquet"
     rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o", str(out)], capsys)
-    assert rc == 1
+    assert rc == 2
     assert "in.parquet" in err and "batch 0" in err and "'x3'" in err
     assert not out.exists() and _no_temporaries(tmp_path)
 
@@ -233,12 +233,12 @@ def test_non_numeric_feature_and_missing_id(tmp_path: Path, model_path: str,
     pq.write_table(t, tmp_path / "in.parquet")
     rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
                        str(tmp_path / "o.parquet")], capsys)
-    assert rc == 1 and "'x1'" in err and "numeric" in err
+    assert rc == 2 and "'x1'" in err and "numeric" in err
     t2, _ = _table(10)
     pq.write_table(t2, tmp_path / "in2.parquet")
     rc, _, err = _run([model_path, str(tmp_path / "in2.parquet"), "-o",
                        str(tmp_path / "o.parquet"), "--id-columns", "nope"], capsys)
-    assert rc == 1 and "'nope'" in err
+    assert rc == 2 and "'nope'" in err
     assert not (tmp_path / "o.parquet").exists()
 
 
@@ -256,24 +256,29 @@ def test_bad_row_mid_file_leaves_no_output(tmp_path: Path, model_path: str,
     out = tmp_path / "out.parquet"
     rc, _, err = _run([model_path, str(tmp_path / "in.csv"), "-o", str(out),
                        "--batch-rows", "1000"], capsys)
-    assert rc == 1
+    assert rc == 2
     assert "in.csv" in err and "batch" in err and "'x2'" in err, err
     assert not out.exists() and _no_temporaries(tmp_path)
 
 
-def test_bad_arguments(tmp_path: Path, model_path: str,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_exit_2(tmp_path: Path, model_path: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect 9: a missing input or a bad model means the job could not run: exit 2."""
     rc, _, err = _run([model_path, str(tmp_path / "nope.parquet"), "-o",
                        str(tmp_path / "o.parquet")], capsys)
-    assert rc == 1 and "does not exist" in err
+    assert rc == 2 and "does not exist" in err
     t, _ = _table(10)
     pq.write_table(t, tmp_path / "in.parquet")
     rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
-                       str(tmp_path / "o.parquet"), "--output", "proba"], capsys)
-    assert rc == 1 and "output" in err
+                       str(tmp_path / "o.parquet"), "--predict", "proba"], capsys)
+    assert rc == 2 and "output" in err and "proba" in err
     rc, _, err = _run([str(tmp_path / "in.parquet"), str(tmp_path / "in.parquet"), "-o",
                        str(tmp_path / "o.parquet")], capsys)
-    assert rc == 1 and "model" in err.lower()
+    assert rc == 2 and "model" in err.lower()
+    rc, _, err = _run([str(tmp_path / "missing.sapwood"), str(tmp_path / "in.parquet"), "-o",
+                       str(tmp_path / "o.parquet")], capsys)
+    assert rc == 2 and "missing.sapwood" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "o.parquet").exists()
 
 
@@ -287,7 +292,7 @@ def test_cuda_without_device_is_a_clear_error(tmp_path: Path, model_path: str,
     pq.write_table(t, tmp_path / "in.parquet")
     rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o",
                        str(tmp_path / "o.parquet"), "--device", "cuda"], capsys)
-    assert rc == 1 and "cuda" in err.lower()
+    assert rc == 2 and "cuda" in err.lower()
     assert not (tmp_path / "o.parquet").exists()
 
 
@@ -493,3 +498,296 @@ def test_a_parquet_job_does_not_import_pandas(tmp_path: Path, model_path: str) -
     leaf = booster.predict(X, output="leaf")
     assert got.schema.field("leaf_0").type == pa.int32()
     np.testing.assert_array_equal(got["leaf_0"].to_numpy(), leaf[:, 0])
+
+
+# ---------------------------------------------------------------------------- output formats
+def _read_any(path: Path) -> pa.Table:
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return pq.read_table(path)
+    if name.endswith((".csv", ".csv.gz")):
+        return pacsv.read_csv(path)  # pyarrow opens .gz compressed by its name
+    return paipc.read_table(path)
+
+
+@pytest.mark.parametrize("name", ["o.pq", "o.csv", "o.csv.gz", "o.arrow", "o.feather", "o.ipc"])
+def test_output_format_follows_the_extension(tmp_path: Path, model_path: str,
+                                             booster: sapwood.Booster, name: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect 5: the output's name chooses its format (x.csv.gz was written as Parquet)."""
+    t, X = _table(1200)
+    pq.write_table(t, tmp_path / "in.parquet")
+    out = tmp_path / name
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o", str(out),
+                       "--id-columns", "id", "--batch-rows", "500"], capsys)
+    assert rc == 0, err
+    head = out.read_bytes()[:6]
+    is_parquet = head[:4] == b"PAR1"
+    assert is_parquet == name.endswith(".pq")
+    assert (head[:2] == b"\x1f\x8b") == name.endswith(".gz")  # gzip magic
+    assert (head == b"ARROW1") == name.endswith((".arrow", ".feather", ".ipc"))
+    res = _read_any(out)
+    assert res.column_names == ["id", "prediction"]
+    np.testing.assert_array_equal(res["id"].to_numpy(), np.arange(1200))
+    np.testing.assert_allclose(res["prediction"].to_numpy(), booster.predict(X), rtol=1e-12)
+    assert _no_temporaries(tmp_path)
+
+
+def test_unknown_output_extension_is_refused(tmp_path: Path, model_path: str,
+                                             booster: sapwood.Booster,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect 5: x.txt was silently written as Parquet; it is refused naming the accepted
+    names, unless --output-format says which format; a format that contradicts the name is
+    refused too."""
+    t, X = _table(300)
+    pq.write_table(t, tmp_path / "in.parquet")
+    src = str(tmp_path / "in.parquet")
+    rc, _, err = _run([model_path, src, "-o", str(tmp_path / "x.txt")], capsys)
+    assert rc == 2 and "x.txt" in err and ".csv.gz" in err and ".parquet" in err
+    assert not (tmp_path / "x.txt").exists()
+    rc, _, err = _run([model_path, src, "-o", str(tmp_path / "x.parquet"),
+                       "--output-format", "csv"], capsys)
+    assert rc == 2 and "x.parquet" in err and not (tmp_path / "x.parquet").exists()
+    rc, _, err = _run([model_path, src, "-o", str(tmp_path / "x.txt"),
+                       "--output-format", "csv"], capsys)
+    assert rc == 0, err
+    np.testing.assert_allclose(pacsv.read_csv(tmp_path / "x.txt")["prediction"].to_numpy(),
+                               booster.predict(X), rtol=1e-12)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "model.sapwood",
+                                                          "x.txt"]
+
+
+def test_folder_output_parts_take_the_format(tmp_path: Path, model_path: str,
+                                             booster: sapwood.Booster,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    X = _folder_input(tmp_path / "in", [400, 600])
+    out = tmp_path / "out"
+    rc, _, err = _run([model_path, str(tmp_path / "in"), "-o", str(out),
+                       "--output-format", "csv.gz"], capsys)
+    assert rc == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["part-0.csv.gz", "part-1.csv.gz"]
+    got = np.concatenate([pacsv.read_csv(out / f"part-{i}.csv.gz")["prediction"].to_numpy()
+                          for i in range(2)])
+    np.testing.assert_allclose(got, booster.predict(X), rtol=1e-12)
+    # a folder input cannot go into one file: a file-like output name is refused
+    rc, _, err = _run([model_path, str(tmp_path / "in"), "-o", str(tmp_path / "all.csv")],
+                      capsys)
+    assert rc == 2 and "folder" in err and not (tmp_path / "all.csv").exists()
+
+
+def test_output_option_names_the_path_and_predict_the_kinds(
+        tmp_path: Path, model_path: str, booster: sapwood.Booster,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect 10: --output (next to -o/--output-path) chose value|raw; now -o/--output is the
+    path, --predict the kinds, and the old `--output value` gets a message naming --predict."""
+    t, X = _table(500)
+    pq.write_table(t, tmp_path / "in.parquet")
+    src = str(tmp_path / "in.parquet")
+    rc, _, err = _run([model_path, src, "--output", str(tmp_path / "a.parquet"),
+                       "--predict", "raw"], capsys)
+    assert rc == 0, err
+    np.testing.assert_array_equal(pq.read_table(tmp_path / "a.parquet")["prediction"]
+                                  .to_numpy(), booster.predict(X, "raw"))
+    rc, _, err = _run([model_path, src, "--output-path", str(tmp_path / "b.parquet")], capsys)
+    assert rc == 0, err
+    np.testing.assert_array_equal(pq.read_table(tmp_path / "b.parquet")["prediction"]
+                                  .to_numpy(), booster.predict(X))
+    rc, _, err = _run([model_path, src, "-o", str(tmp_path / "c.parquet"), "--output",
+                       "value,leaf"], capsys)
+    assert rc == 2 and "--predict value,leaf" in err
+    assert not (tmp_path / "c.parquet").exists() and not (tmp_path / "value,leaf").exists()
+
+
+def test_help_names_every_model_kind_and_every_default() -> None:
+    """Defect 8/9 (score's part): the model may be sapwood, LightGBM or XGBoost; every option
+    has help that shows its default."""
+    import argparse
+
+    from sapwood.cli import score as score_cli
+
+    parser = argparse.ArgumentParser()
+    score_cli.add_parser(parser.add_subparsers())
+    sc = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    cmd = sc.choices["score"]
+    text = cmd.format_help()
+    assert "LightGBM" in text and "XGBoost" in text and "2: could not run" in text
+    for action in cmd._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help, action.dest
+        if action.option_strings and not action.required:
+            assert "default" in action.help, action.dest
+
+
+# ---------------------------------------------------------------------------- outputs vs inputs
+def test_output_that_is_or_lies_inside_an_input_is_refused(
+        tmp_path: Path, model_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14 item 2: `score m in.parquet -o in.parquet` (and `dir -o dir`) replaced the
+    input with the predictions. Each is refused before anything is written."""
+    t, _ = _table(200)
+    src = tmp_path / "in.parquet"
+    pq.write_table(t, src)
+    _folder_input(tmp_path / "d", [100, 100])
+    (tmp_path / "link.parquet").symlink_to(src)
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(p): p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    d = tmp_path / "d"
+    cases = [
+        ([str(src), "-o", str(src)], "is the input"),
+        ([str(src), "-o", str(tmp_path / "link.parquet")], "is the input"),
+        ([str(tmp_path / "link.parquet"), "-o", str(src)], "is the input"),
+        ([str(d), "-o", str(d)], "inside the input folder"),
+        ([str(d), "-o", str(d / "scores") + "/"], "inside the input folder"),
+        ([str(d / "*.parquet"), "-o", str(d)], "is the input"),
+        ([str(d / "*"), "-o", str(d) + "/", "--output-format", "csv"], "matches the input glob"),
+        ([str(tmp_path / "**" / "*.parquet"), "-o", str(tmp_path / "o") + "/"],
+         "matches the input glob"),
+        ([str(src), "-o", str(tmp_path / "o.parquet"), "--profile", str(src)], "is the input"),
+        ([str(d), "-o", str(tmp_path / "o") + "/", "--profile", str(d / "p.json")],
+         "inside the input folder"),
+    ]
+    for args, msg in cases:
+        rc, out, err = _run([model_path, *args], capsys)
+        assert rc == 2, (args, err)
+        assert msg in err, (args, err)
+        assert snapshot() == before, args
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.parquet").exists()
+
+
+# ---------------------------------------------------------------------------- temporaries
+def test_cleanup_removes_only_temporaries_of_dead_processes(
+        tmp_path: Path, model_path: str, booster: sapwood.Booster,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14 item 3: a run removed every temporary of its output as stale, also the live
+    one of another run writing the same output; only those of gone processes go now."""
+    from sapwood import _fs
+
+    t, X = _table(300)
+    pq.write_table(t, tmp_path / "in.parquet")
+    out = tmp_path / "out.parquet"
+    live_proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_proc.wait()
+    try:
+        live = tmp_path / f".out.parquet.{live_proc.pid}.0123abcd.tmp"
+        dead = tmp_path / f".out.parquet.{dead_proc.pid}.4567cdef.tmp"
+        live.write_bytes(b"being written")
+        dead.write_bytes(b"left by a killed run")
+        assert _fs.is_stale_temporary(str(dead)) and not _fs.is_stale_temporary(str(live))
+        rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o", str(out)], capsys)
+        assert rc == 0, err
+        assert live.read_bytes() == b"being written"
+        assert not dead.exists()
+        np.testing.assert_array_equal(pq.read_table(out)["prediction"].to_numpy(),
+                                      booster.predict(X))
+    finally:
+        live_proc.kill()
+        live_proc.wait()
+
+
+def test_two_runs_writing_the_same_output_both_succeed(tmp_path: Path, model_path: str,
+                                                       booster: sapwood.Booster) -> None:
+    """Issue 14 item 3: the second run deleted the first one's live temporary, and the first
+    failed at its end. Both finish now, and the output is complete."""
+    t, X = _table(20000)
+    pq.write_table(t, tmp_path / "in.parquet")
+    out = tmp_path / "out.parquet"
+    args = [model_path, str(tmp_path / "in.parquet"), "-o", str(out), "--batch-rows", "500"]
+    first = _spawn(args, delay=0.05)
+    try:
+        _wait_for(lambda: any(p.name.endswith(TMP_SUFFIX) for p in tmp_path.iterdir()))
+        second = subprocess.run([sys.executable, "-m", "sapwood", "score", "--no-progress",
+                                 *args], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0, second.stderr
+        assert first.poll() is None, "the first run should still be writing"
+        _, err = first.communicate(timeout=120)
+    finally:
+        first.kill()
+    assert first.returncode == 0, err
+    np.testing.assert_array_equal(pq.read_table(out)["prediction"].to_numpy(),
+                                  booster.predict(X))
+    assert _no_temporaries(tmp_path)
+
+
+# ---------------------------------------------------------------------------- failed jobs
+def test_failed_profile_leaves_no_predictions(tmp_path: Path, model_path: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14 item 4: when the profile cannot be written, the predictions written before
+    stayed; a failed job leaves none of its outputs (here the profile's folder is a file)."""
+    t, _ = _table(800)
+    pq.write_table(t, tmp_path / "in.parquet")
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    out = tmp_path / "out" / "scores.parquet"
+    rc, _, err = _run([model_path, str(tmp_path / "in.parquet"), "-o", str(out),
+                       "--profile", str(tmp_path / "blocker" / "p.json")], capsys)
+    assert rc == 2 and "p.json" in err
+    assert not out.exists() and not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "in.parquet",
+                                                          "model.sapwood"]
+
+
+def _can_mount_tmpfs() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and sys.platform.startswith("linux")
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 64 KiB tmpfs (needs root and `mount`; else the test is skipped)."""
+    if not _can_mount_tmpfs():
+        pytest.skip("mounting a tmpfs needs root on Linux")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {r.stderr!r}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.parametrize("full", ["predictions", "profile"])
+def test_full_disk_leaves_no_output_and_names_the_path(
+        tmp_path: Path, model_path: str, small_disk: Path, full: str) -> None:
+    """Issue 14 item 4: on a full disk `score --profile` exited 1 and left the predictions
+    file, with a message naming no path. It exits 2, names the path, and leaves neither."""
+    t, _ = _table(30000 if full == "predictions" else 2000)
+    pq.write_table(t, tmp_path / "in.parquet")
+    if full == "predictions":
+        out, prof = small_disk / "scores.csv", small_disk / "p.json"
+    else:
+        out, prof = tmp_path / "scores.parquet", small_disk / "p.json"
+        filler = small_disk / "filler"
+        try:
+            with open(filler, "wb") as f:
+                while True:
+                    f.write(b"\0" * 1024)
+                    f.flush()
+        except OSError:
+            pass
+    r = subprocess.run([sys.executable, "-m", "sapwood", "score", "--no-progress", model_path,
+                        str(tmp_path / "in.parquet"), "-o", str(out), "--profile", str(prof)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert str(out if full == "predictions" else prof) in r.stderr
+    assert not out.exists() and not prof.exists()
+    left = sorted(p.name for p in small_disk.iterdir())
+    assert left == ([] if full == "predictions" else ["filler"])
+    assert _no_temporaries(tmp_path)
+
+
+def test_without_pyarrow_the_error_names_the_extra(tmp_path: Path, booster: sapwood.Booster,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13 defect 4 (scoring's part): no traceback about a missing module, but a
+    SapwoodError naming the extra to install."""
+    from sapwood._compat import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now fails
+    with pytest.raises(MissingDependencyError, match=r"sapwood\[scoring\]"):
+        score(booster, tmp_path / "in.parquet", tmp_path / "o.parquet")
+    assert not (tmp_path / "o.parquet").exists()

@@ -2,36 +2,64 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
+
+# What --output meant before it named the output path (now --predict).
+_KINDS_RE = re.compile(r"^(value|raw|leaf|contrib)(,(value|raw|leaf|contrib))*$")
 
 
 def add_parser(sub: Any) -> None:
     sc = sub.add_parser(
-        "score", help="score a Parquet/CSV/Arrow file, folder or glob into Parquet or CSV",
-        description="Stream INPUT through the model and write predictions to OUTPUT "
-                    "atomically (no output is left on failure). Exit 0: done; 1: the input or "
-                    "model is bad (the message names the file, batch and column); 130: "
+        "score",
+        help="score a Parquet/CSV/Arrow file, folder or glob into Parquet, CSV or Arrow",
+        description="Stream INPUT through MODEL and write predictions to OUTPUT atomically "
+                    "(a failed job leaves no output behind). The output format follows "
+                    "OUTPUT's name (.parquet/.pq, .csv, .csv.gz, .arrow/.feather/.ipc) or "
+                    "--output-format. Exit 0: done; 2: could not run (bad input, model or "
+                    "output; the message names the file, batch and column); 130: "
                     "interrupted. A JSON summary line is printed at the end.")
-    sc.add_argument("model", help="a sapwood model file (Booster.save)")
+    sc.add_argument("model", help="model file: sapwood (Booster.save), LightGBM text or "
+                                  "XGBoost JSON/UBJSON")
     sc.add_argument("input", help="Parquet, CSV or Arrow IPC file, a folder of them, or a glob")
-    sc.add_argument("-o", "--output-path", required=True, dest="output_path",
-                    help="output file (.parquet or .csv) or folder (one part per input file)")
+    sc.add_argument("-o", "--output", "--output-path", required=True, dest="output_path",
+                    metavar="OUTPUT",
+                    help="output file (.parquet, .pq, .csv, .csv.gz, .arrow, .feather, .ipc) "
+                         "or folder (one part per input file; a folder or glob INPUT, or a "
+                         "name ending with '/'); must not be or lie inside INPUT "
+                         "(--output-path: the old spelling)")
+    sc.add_argument("--predict", default="value", metavar="KINDS",
+                    help="what to write: value (probabilities / predictions) or raw "
+                         "(margins), optionally with leaf and/or contrib, comma-separated, "
+                         "e.g. value,contrib (default: %(default)s)")
     sc.add_argument("--id-columns", default="",
-                    help="comma-separated input columns copied to the output")
-    sc.add_argument("--output", default="value",
-                    help="value|raw, optionally with leaf and/or contrib: e.g. value,contrib")
-    sc.add_argument("--batch-rows", type=int, default=131072)
-    sc.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    sc.add_argument("--profile", help="write the scored rows' monitoring profile (JSON) here")
-    sc.add_argument("--profile-reference",
-                    help="reference profile JSON whose bin edges --profile counts on")
+                    help="comma-separated input columns copied to the output before the "
+                         "predictions (default: none)")
+    sc.add_argument("--batch-rows", type=int, default=131072,
+                    help="rows per record batch; memory grows with it, not with the input "
+                         "(default: %(default)s)")
+    sc.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="where to score (default: %(default)s)")
+    sc.add_argument("--profile", default=None,
+                    help="also write the scored rows' monitoring profile (JSON) here; the "
+                         "predictions and the profile are then committed together "
+                         "(default: no profile)")
+    sc.add_argument("--profile-reference", default=None,
+                    help="reference profile JSON whose bin edges --profile counts on "
+                         "(default: the model's reference profile, else the first batch's)")
     sc.add_argument("--resume", action="store_true",
-                    help="skip output parts that are complete; remove stale temporaries")
-    sc.add_argument("--input-format", choices=["parquet", "csv", "ipc"])
-    sc.add_argument("--output-format", choices=["parquet", "csv"])
-    sc.add_argument("--n-jobs", type=int, default=None)
-    sc.add_argument("--no-progress", action="store_true")
+                    help="skip output parts that are complete (default: score every part)")
+    sc.add_argument("--input-format", choices=["parquet", "csv", "ipc"], default=None,
+                    help="format of the input files (default: from each file's name)")
+    sc.add_argument("--output-format", choices=["parquet", "csv", "csv.gz", "ipc"],
+                    default=None,
+                    help="format of the output (default: from OUTPUT's name; parquet for a "
+                         "folder)")
+    sc.add_argument("--n-jobs", type=int, default=None,
+                    help="threads to use (default: all cores)")
+    sc.add_argument("--no-progress", action="store_true",
+                    help="no progress bar (default: a bar when stderr is a terminal)")
 
 
 def run(args: Any) -> int:
@@ -44,7 +72,7 @@ def run(args: Any) -> int:
         # worth of memory, so keep it (3x fewer page faults, ~4% less CPU; peak unchanged).
         os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 
-    from ..errors import SapwoodError
+    from ..errors import ParameterError, SapwoodError
     from ..scoring.api import score
 
     def _interrupt(signum: int, frame: Any) -> None:
@@ -53,10 +81,14 @@ def run(args: Any) -> int:
     # SIGTERM (a scheduler cancelling the job) cleans up like Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        if _KINDS_RE.match(args.output_path):
+            raise ParameterError(
+                f"-o/--output names the output file, got {args.output_path!r}; to choose what "
+                f"is predicted use --predict {args.output_path}")
         summary = score(
             args.model, args.input, args.output_path,
             id_columns=[c for c in args.id_columns.split(",") if c],
-            output=args.output, batch_rows=args.batch_rows, device=args.device,
+            output=args.predict, batch_rows=args.batch_rows, device=args.device,
             profile=args.profile, profile_reference=args.profile_reference,
             resume=args.resume, input_format=args.input_format,
             output_format=args.output_format, n_jobs=args.n_jobs,
@@ -65,8 +97,9 @@ def run(args: Any) -> int:
         print("sapwood score: interrupted; no output was left behind", file=sys.stderr)
         return 130
     except (SapwoodError, OSError) as e:
+        # 2: could not run (cli/main will own this convention for every command)
         print(f"sapwood score: error: {e}", file=sys.stderr)
-        return 1
+        return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(summary.to_json())
