@@ -219,6 +219,7 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     return;
   }
   const bool bitvec = BatchBitvec(d, choice);
+  if (n_threads > 1) n_threads = ResolveThreads(n_threads);  // blocks for the threads that run
   const std::int64_t rb = BlockRows(x.rows, n_threads);
   const std::int64_t nblocks = (x.rows + rb - 1) / rb;
   // Blocks are handed out dynamically: when another thread of the process (a scoring job's
@@ -286,6 +287,7 @@ void Forest::PredictRawColumns(const float* const* columns, std::int64_t rows, i
         "splits, trees of at most 256 leaves); pass a matrix instead");
   }
   const int K = d.num_outputs;
+  if (n_threads > 1) n_threads = ResolveThreads(n_threads);
   const std::int64_t rb = BlockRows(rows, n_threads);
   const std::int64_t nblocks = (rows + rb - 1) / rb;
   ParallelForDynamic(0, nblocks, n_threads, [&](std::int64_t b) {
