@@ -224,3 +224,21 @@ def test_kernel_choice_belongs_to_the_forest() -> None:
     for got in results:
         np.testing.assert_allclose(got, np.broadcast_to(expect, got.shape), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_one_split_decision_and_public_headers() -> None:
+    # Issue 13: the CUDA predictor kept its own copy of the split decision (and of the
+    # zero-as-missing constant), and the bindings included a private header from cpp/src.
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "cpp"
+    for src in sorted((root / "bindings").glob("*.[ch]pp")):
+        for inc in re.findall(r'^#include "([^"]+)"', src.read_text(), flags=re.M):
+            assert inc == "common.hpp" or inc.startswith("sapwood/"), (src.name, inc)
+    cu = (root / "src" / "cuda" / "predict.cu").read_text()
+    assert "predict/decision.hpp" in cu and "predict::GoRight(" in cu
+    assert "1e-35" not in cu and "bool GoRight(" not in cu
+    decisions = [p.name for p in (root / "src").rglob("*.*")
+                 if "1e-35f" in p.read_text() and p.suffix in (".cpp", ".hpp", ".cu")]
+    assert decisions == ["decision.hpp"]
