@@ -45,26 +45,20 @@ class Predict:
 
 
 class PredictKernels:
-    """Each rank-coded kernel forced in turn (batch of 20k rows, one row); "auto" is the
-    choice per shape and call. Kernels the forest or CPU lacks fall back to "auto"."""
+    """Each rank-coded kernel chosen for the forest in turn (batch of 20k rows, one row); "auto"
+    is the choice per shape and call. Kernels the forest or CPU lacks fall back to portable
+    ones ("super")."""
 
     params = ["auto", "bitvector-avx2", "lockstep-avx2", "super"]
     param_names = ["kernel"]
 
     def setup(self, kernel: str) -> None:
-        from sapwood import _core
-
         X, y = binary_classification(20_000)
         self.booster = sapwood.train(Predict.PARAMS, sapwood.Dataset(X, y))
         self.X, _ = binary_classification(20_000, seed=1)
         self.row = self.X[:1].copy()
-        _core.set_predict_kernel(kernel)
-        self.booster.predict(self.row)
-
-    def teardown(self, kernel: str) -> None:
-        from sapwood import _core
-
-        _core.set_predict_kernel("auto")
+        self.booster.predict(self.row)  # pack the forest, then choose its kernel
+        self.booster._get_forest().set_kernel(kernel)
 
     def time_batch(self, kernel: str) -> None:
         self.booster.predict(self.X)

@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--model-cache", required=True, help="folder of predict.py's saved models")
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--kernel", default="auto",
+                    help="the forest's kernel choice: auto, bitvector-avx2, lockstep-avx2, super")
     args = ap.parse_args()
     paths = sorted(glob.glob(os.path.join(args.model_cache, "lgb_*.txt"))
                    + glob.glob(os.path.join(args.model_cache, "xgb_*.ubj")))
@@ -43,6 +45,9 @@ def main() -> None:
         X = rng.standard_normal((args.rows, b.num_features), dtype=np.float32)
         X[rng.random(X.shape) < 0.02] = np.nan
         b.predict(X[:1000], n_jobs=1)  # pack the forest outside the timing
+        forest = b._get_forest()
+        if hasattr(forest, "set_kernel"):  # older builds chose kernels process-wide
+            forest.set_kernel(args.kernel)
         best = float("inf")
         for _ in range(args.repeat):
             c0 = _cpu()

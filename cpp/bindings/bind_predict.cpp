@@ -2,8 +2,7 @@
 
 #include "common.hpp"
 #include "sapwood/objective.hpp"
-#include "sapwood/predict.hpp"
-#include "../src/predict_simd.hpp"
+#include "sapwood/forest.hpp"
 
 namespace sapwood::bindings {
 
@@ -47,16 +46,6 @@ py::array_t<double> ScoreOut(const Forest& f, py::ssize_t n,
 }  // namespace
 
 void BindPredict(py::module_& m) {
-  m.def("set_predict_simd", &simd::SetSimdEnabled, py::arg("enabled"),
-        "Switch the AVX2 prediction kernels off (False) or back on where the CPU has them; "
-        "for tests and benchmarks of the portable kernels.");
-  m.def("set_predict_kernel", &SetPredictKernel, py::arg("name"),
-        "Force the rank-coded prediction kernels process-wide: 'auto' and 'bitvector-avx2' "
-        "(batches: the AVX2 bit-vector kernel, trees of more than 256 leaves walked on "
-        "two-level nodes; few rows: the AVX2 tree lock step; the default), 'lockstep-avx2' "
-        "(batches walk two-level nodes; few rows as auto) or 'super' (batches walk two-level "
-        "nodes; few rows: the float walk). Each AVX2 kernel needs the CPU's AVX2 and the "
-        "forest's layout. For tests and benchmarks.");
   py::class_<Forest, std::shared_ptr<Forest>>(m, "Forest")
       .def(py::init([](const py::list& trees,
                        const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>&
@@ -81,6 +70,19 @@ void BindPredict(py::module_& m) {
       .def_property_readonly("num_features", &Forest::NumFeatures)
       .def_property_readonly("max_depth", &Forest::MaxDepth)
       .def_property_readonly("has_special_splits", &Forest::HasSpecialSplits)
+      .def(
+          "set_kernel",
+          [](Forest& f, const std::string& name) { f.SetKernel(ParseKernelChoice(name)); },
+          py::arg("name"),
+          "Choose this forest's rank-coded kernels: 'auto' and 'bitvector-avx2' (batches: the "
+          "AVX2 bit-vector kernel, trees of more than 256 leaves walked on two-level nodes; few "
+          "rows: the AVX2 tree lock step; the default), 'lockstep-avx2' (batches walk two-level "
+          "nodes; few rows as auto) or 'super' (no AVX2: batches walk two-level nodes, few rows "
+          "the float walk). Each AVX2 kernel needs the CPU's AVX2 and the forest's layout. "
+          "Other forests are not affected; kernel / single_row_kernel say what runs.")
+      .def_property_readonly(
+          "kernel_choice", [](const Forest& f) { return KernelChoiceName(f.GetKernel()); },
+          "The name set_kernel was given ('auto' unless changed).")
       .def_property_readonly("kernel", &Forest::Kernel)
       .def_property_readonly("single_row_kernel", &Forest::SingleRowKernel)
       .def(

@@ -3,7 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "common.hpp"
-#include "sapwood/predict.hpp"
+#include "sapwood/forest.hpp"
 #include "sapwood/predict_cuda.hpp"
 
 namespace sapwood::bindings {

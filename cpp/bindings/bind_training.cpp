@@ -1,6 +1,7 @@
 #include <pybind11/stl.h>
 
 #include "common.hpp"
+#include "sapwood/threading.hpp"
 #include "sapwood/objective.hpp"
 #include "sapwood/trainer.hpp"
 
@@ -41,7 +42,7 @@ void BindTraining(py::module_& m) {
              p.subsample = Get<double>(params, "subsample");
              p.colsample_bytree = Get<double>(params, "colsample_bytree");
              p.seed = Get<std::uint64_t>(params, "random_state");
-             p.n_threads = Get<int>(params, "n_jobs");
+             p.n_threads = ResolveThreads(Get<int>(params, "n_jobs"));  // at most the cores
              // Categorical split settings: optional, GrowParams holds the defaults.
              auto opt = [&](const char* key, auto& field) {
                if (params.contains(key)) field = params[key].cast<std::decay_t<decltype(field)>>();

@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_numeric', 'ranking_metrics', 'set_predict_kernel', 'set_predict_simd', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -43,11 +43,20 @@ class Forest:
         ...
     def predict(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, transform: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
+    def predict_columns(self, columns: list[typing.Any], tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, transform: bool, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+        ...
     def predict_contrib(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
     def predict_leaf(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.int32]:
         ...
     def predict_raw(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, out: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def set_kernel(self, name: str) -> None:
+        """
+        Choose this forest's rank-coded kernels: 'auto' and 'bitvector-avx2' (batches: the AVX2 bit-vector kernel, trees of more than 256 leaves walked on two-level nodes; few rows: the AVX2 tree lock step; the default), 'lockstep-avx2' (batches walk two-level nodes; few rows as auto) or 'super' (no AVX2: batches walk two-level nodes, few rows the float walk). Each AVX2 kernel needs the CPU's AVX2 and the forest's layout. Other forests are not affected; kernel / single_row_kernel say what runs.
+        """
+    @property
+    def columns_kernel(self) -> bool:
         ...
     @property
     def has_special_splits(self) -> bool:
@@ -55,6 +64,11 @@ class Forest:
     @property
     def kernel(self) -> str:
         ...
+    @property
+    def kernel_choice(self) -> str:
+        """
+        The name set_kernel was given ('auto' unless changed).
+        """
     @property
     def single_row_kernel(self) -> str:
         ...
@@ -125,14 +139,6 @@ def profile_numeric(columns: list[typing.Any], rows: typing.SupportsInt | typing
 def ranking_metrics(y_true: typing.Any, y_score: typing.Any, sample_weight: typing.Any = None) -> tuple[float, float]:
     """
     (roc_auc, average_precision) of binary scores in O(n log n).
-    """
-def set_predict_kernel(name: str) -> None:
-    """
-    Force the rank-coded prediction kernels process-wide: 'auto', 'lockstep-avx2' (few rows: the AVX2 tree lock step where the forest has that layout and the CPU AVX2; the default) or 'super' (few rows: the float walk); batches always walk two-level nodes. For tests and benchmarks.
-    """
-def set_predict_simd(enabled: bool) -> None:
-    """
-    Switch the AVX2 prediction kernels off (False) or back on where the CPU has them; for tests and benchmarks of the portable kernels.
     """
 def objective_gradients(objective: str, scores: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], label: typing.Any, weight: typing.Any, params: dict[str, typing.Any]) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     ...

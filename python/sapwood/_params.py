@@ -106,16 +106,20 @@ def _canonical_names(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
-    """Number of threads for n_jobs (None or <= 0: every core this process may use)."""
+    """Number of threads for n_jobs (None or <= 0: every core this process may use).
+
+    Never more than those cores: more threads cannot run faster, and asking for hundreds
+    (or for 2**31, from a model file) ended the process or failed every predict.
+    """
+    try:
+        avail = max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        avail = os.cpu_count() or 1
     if n_jobs is None or n_jobs <= 0:
-        try:
-            avail = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            avail = os.cpu_count() or 1
         if n_jobs is None or n_jobs == -1 or n_jobs == 0:
-            return max(1, avail)
+            return avail
         return max(1, avail + 1 + n_jobs)  # -2: all but one, as in scikit-learn
-    return int(n_jobs)
+    return min(int(n_jobs), avail)
 
 
 def _number(name: str, value: Any, *, integer: bool = False) -> float:

@@ -166,3 +166,27 @@ def test_score_command_on_cuda(tmp_path: object, booster: sapwood.Booster) -> No
     res = np.column_stack([got[c].to_numpy() for c in cols])
     np.testing.assert_allclose(res.reshape(booster.predict(X).shape), booster.predict(X),
                                atol=TOL)
+
+
+def test_special_splits_decide_as_on_the_cpu() -> None:
+    # The CPU and CUDA walks share one split decision (cpp/src/predict/decision.hpp): on
+    # zero-as-missing and categorical splits, with rows on the edges (NaN, +-inf, +-0,
+    # +-1e-36 inside the zero band, negative categories, categories past the bitsets), the
+    # raw margins are the same, bit for bit.
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+    from test_predict import make_booster, random_rows, random_tree
+
+    rng = np.random.default_rng(13)
+    trees = [random_tree(rng, 6, 30, True) for _ in range(40)]
+    b = make_booster(trees, 6)
+    X = random_rows(rng, 5000, 6)
+    edges = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-36, -1e-36, 1e-35, -1e-35, 2e-35,
+                      -1.0, -0.5, 31.9, 32.0, 63.0, 64.0, 1e9], dtype=np.float32)
+    on = rng.random(X.shape) < 0.3
+    X[on] = rng.choice(edges, size=int(on.sum()))
+    assert b._get_forest().kernel == "float-special"
+    np.testing.assert_array_equal(b.predict(X, output="raw", device="cuda"),
+                                  b.predict(X, output="raw"))

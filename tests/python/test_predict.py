@@ -311,31 +311,40 @@ def test_trained_booster_contrib_sums_to_margin() -> None:
     np.testing.assert_array_equal(one, b.predict(X[:50]))
 
 
-def test_treeshap_long_paths_use_the_recursion() -> None:
-    # A 300-deep chain stores more path splits than the leaf-path kernel allows, so contrib
-    # falls back to the recursive algorithm; both must give the exact Shapley values.
-    rng = np.random.default_rng(8)
-    depth, m = 300, 3
+def chain_tree(rng: np.random.Generator, depth: int, m: int,
+               distinct: bool = False) -> dict[str, np.ndarray]:
+    """A chain: node 2d splits (on feature d % m, or d when distinct), 2d + 1 is a leaf and
+    2d + 2 goes on; covers consistent."""
     n = 2 * depth + 1
     t = {"feature": np.full(n, -1, np.int32), "threshold": np.zeros(n, np.float32),
          "threshold_bin": np.zeros(n, np.int32), "default_left": np.zeros(n, np.uint8),
          "left": np.full(n, -1, np.int32), "right": np.full(n, -1, np.int32),
          "value": np.zeros(n), "gain": np.zeros(n), "hess": np.zeros(n),
          "count": np.zeros(n, np.int64)}
-    for d in range(depth):  # node 2d splits; 2d + 1 is a leaf, 2d + 2 continues
-        i = 2 * d
-        t["feature"][i] = d % m
-        t["threshold"][i] = np.float32(rng.normal())
-        t["default_left"][i] = d % 2
-        t["left"][i], t["right"][i] = i + 1, i + 2
-        t["value"][i + 1] = rng.normal()
+    d = np.arange(depth)
+    i = 2 * d
+    t["feature"][i] = d if distinct else d % m
+    t["threshold"][i] = rng.normal(size=depth).astype(np.float32)
+    t["default_left"][i] = d % 2
+    t["left"][i], t["right"][i] = i + 1, i + 2
+    t["value"][i + 1] = rng.normal(size=depth)
     t["value"][n - 1] = rng.normal()
+    leaf_cover = rng.uniform(0.5, 2.0, size=depth)
+    # cover[2d] = 1 + sum of the leaf covers at and below level d
     cover = np.zeros(n)
     cover[n - 1] = 1.0
-    for d in reversed(range(depth)):
-        cover[2 * d + 1] = rng.uniform(0.5, 2.0)
-        cover[2 * d] = cover[2 * d + 1] + cover[2 * d + 2]
+    cover[i + 1] = leaf_cover
+    cover[i] = 1.0 + np.cumsum(leaf_cover[::-1])[::-1]
     t["hess"] = cover
+    return t
+
+
+def test_treeshap_long_paths_use_the_recursion() -> None:
+    # A 300-deep chain stores more path splits than the leaf-path kernel allows, so contrib
+    # falls back to the recursive algorithm; both must give the exact Shapley values.
+    rng = np.random.default_rng(8)
+    depth, m = 300, 3
+    t = chain_tree(rng, depth, m)
     b = make_booster([t], m)
     X = random_rows(rng, 4, m)
     got = b.predict(X, output="contrib")
@@ -343,3 +352,147 @@ def test_treeshap_long_paths_use_the_recursion() -> None:
         expect = brute_shap(t, X[r], m)
         expect[m] += b.init_score[0]
         np.testing.assert_allclose(got[r], expect, rtol=1e-9, atol=1e-9)
+
+
+_CHAIN_CONTRIB = """
+import resource, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_predict import chain_tree, make_booster, random_rows
+rng = np.random.default_rng(4)
+b = make_booster([chain_tree(rng, {depth}, 3)], 3)
+X = random_rows(rng, 300, 3)
+raw = b.predict(X, output="raw", n_jobs=2)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+c = b.predict(X, output="contrib", n_jobs=2)
+grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+assert np.allclose(c.sum(1), raw, rtol=0, atol=1e-9), abs(c.sum(1) - raw).max()
+print(grew)
+"""
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_contrib_memory_is_linear_in_depth(depth: int) -> None:
+    # Issue 14 item 12: the recursion's path scratch was (D+2)(D+3)/2 elements per thread
+    # (812 MB for 300 rows of one 5,000-deep chain; 160 GB at 100,000 deep), and the recursion
+    # itself used the thread's stack per level. Now the scratch is per level of distinct
+    # features (a few elements here) and the recursion runs on an explicit stack.
+    import os
+    import subprocess
+    import sys
+
+    code = _CHAIN_CONTRIB.format(tests=os.path.dirname(__file__), depth=depth)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([*sys.path])
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    grew_kib = int(res.stdout.split()[-1])
+    assert grew_kib < 64 * 1024, f"contrib grew the peak RSS by {grew_kib} KiB"
+
+
+def test_contrib_refuses_trees_past_the_path_bound() -> None:
+    # A chain of 2,100 distinct features on one path would need ~2.2M path elements (70 MB)
+    # per thread: refused with a ModelFormatError naming the tree, while scoring still works.
+    rng = np.random.default_rng(6)
+    depth = 2_100
+    t = chain_tree(rng, depth, depth, distinct=True)
+    b = make_booster([chain_tree(rng, 50, 3), t], depth)
+    X = rng.standard_normal((3, depth)).astype(np.float32)
+    assert b.predict(X, output="raw").shape == (3,)
+    with pytest.raises(ModelFormatError, match=r"tree 1: contributions would need \d+ TreeSHAP"):
+        b.predict(X, output="contrib")
+    # the first tree alone is fine
+    c = b.predict(X, output="contrib", iteration_range=(0, 1))
+    assert c.shape == (3, depth + 1)
+
+
+# ----------------------------------------------------------------------------- n_jobs
+def test_n_jobs_is_clamped_to_the_machine() -> None:
+    # Issue 14 item 8: n_jobs had no upper bound (500 threads under a memory limit ended the
+    # process; 2**31 from a model file gave a TypeError on every predict).
+    import os
+
+    from sapwood._params import resolve_n_jobs
+
+    cores = len(os.sched_getaffinity(0))
+    assert resolve_n_jobs(500) == resolve_n_jobs(2**40) == resolve_n_jobs(None) == cores
+    assert resolve_n_jobs(1) == 1
+    assert resolve_n_jobs(-(2**40)) == 1
+    rng = np.random.default_rng(9)
+    trees = [random_tree(rng, 4, 20, False) for _ in range(6)]
+    b = make_booster(trees, 4)
+    X = random_rows(rng, 300, 4)
+    ref = b.predict(X, n_jobs=1)
+    for n in (500, 2**31 - 1, 2**31, 2**40):
+        np.testing.assert_array_equal(b.predict(X, n_jobs=n), ref)
+        np.testing.assert_array_equal(b.predict(X[:1], n_jobs=n), ref[:1])
+        assert b.predict(X, output="contrib", n_jobs=n).shape == (300, 5)
+        assert b.predict(X, output="leaf", n_jobs=n).shape == (300, 6)
+
+
+def test_n_jobs_from_a_model_file_is_clamped(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A model file whose params say n_jobs = 2**40 (save drops n_jobs, so the file is edited
+    # and re-signed as a hostile one would be) loads and predicts on the machine's cores.
+    import hashlib
+    import json
+    import struct
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4)).astype(np.float32)
+    y = X[:, 0] + 0.1 * rng.standard_normal(300)
+    b = sapwood.train({"n_estimators": 5, "random_state": 0}, sapwood.Dataset(X, y))
+    path = tmp_path / "m.sapwood"
+    b.save(path)
+    data = path.read_bytes()
+    hdr = struct.Struct("<8sIIQQ")
+    magic, ver, flags, ml, dl = hdr.unpack_from(data, 0)
+    pad = (-(32 + ml)) % 8
+    meta = json.loads(data[32:32 + ml])
+    section = data[32 + ml + pad:32 + ml + pad + dl]
+    expect = b.predict(X)
+    for nj in (500, 2**31, 2**40):
+        meta["model"]["params"]["n_jobs"] = nj
+        mb = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+        body = hdr.pack(magic, ver, flags, len(mb), len(section)) + mb + b"\0" * (
+            (-(32 + len(mb))) % 8) + section
+        path.write_bytes(body + hashlib.sha256(body).digest())
+        loaded = sapwood.load(path)
+        np.testing.assert_array_equal(loaded.predict(X), expect)
+        np.testing.assert_array_equal(loaded.predict(X[:1]), expect[:1])
+
+
+_HUGE_THREADS = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_predict import make_booster, random_rows, random_tree
+from sapwood import _core
+rng = np.random.default_rng(1)
+b = make_booster([random_tree(rng, 4, 30, False) for _ in range(5)], 4)
+f = b._get_forest()
+X = random_rows(rng, 5000, 4)
+out = np.zeros((5000, 1))
+f.predict_raw(X, 0, 5, out, 2**31 - 1)
+ref = np.zeros((5000, 1))
+f.predict_raw(X, 0, 5, ref, 1)
+assert np.array_equal(out, ref)
+f.predict_contrib(X[:100], 0, 5, np.zeros(1), 2**31 - 1)
+f.predict_leaf(X, 0, 5, 2**31 - 1)
+print("ok")
+"""
+
+
+def test_core_never_starts_more_threads_than_cores() -> None:
+    # The C++ threading wrapper clamps what it is given: 2**31 - 1 threads asked of the core
+    # directly (in a child process: libgomp aborts the process when thread creation fails).
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    res = subprocess.run([sys.executable, "-c",
+                          _HUGE_THREADS.format(tests=os.path.dirname(__file__))],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]

@@ -4,34 +4,20 @@ The kernel is chosen per forest shape and call (rank-coded: the AVX2 bit-vector 
 batches, with the scalar two-level lock step for trees of more than 256 leaves and on CPUs
 without AVX2; the AVX2 tree lock step for few rows; float thresholds for categorical and
 zero-as-missing splits, and for few rows without AVX2).
-``_core.set_predict_kernel`` forces each rank-coded kernel and ``_core.set_predict_simd(False)``
-the portable ones, so every kernel runs here on a machine that has AVX2.
+``Forest.set_kernel`` chooses each rank-coded kernel for one forest ("super": the portable ones,
+no AVX2), so every kernel runs here on a machine that has AVX2.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import sapwood
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sapwood import _core
 from test_predict import GRID, make_booster, random_rows, random_tree, walk
 
 KERNELS = ("auto", "lockstep-avx2", "super", "bitvector-avx2")
-
-
-@pytest.fixture
-def simd_switch() -> Iterator[None]:
-    yield
-    _core.set_predict_simd(True)
-    _core.set_predict_kernel("auto")
-
-
-def settings_to_try() -> list[tuple[bool, str]]:
-    return [(True, k) for k in KERNELS] + [(False, "auto")]
 
 
 def forest_with_thresholds(rng: np.random.Generator, m: int, leaves: int, n_trees: int,
@@ -55,7 +41,6 @@ def expected(trees: list[dict[str, np.ndarray]], X: np.ndarray, init: np.ndarray
     return out[:, 0] if k == 1 else out
 
 
-@pytest.mark.usefixtures("simd_switch")
 @settings(derandomize=True, deadline=None, max_examples=30)
 @given(seed=st.integers(0, 2**31 - 1), leaves=st.sampled_from([1, 2, 12, 63, 200]),
        m=st.sampled_from([1, 5, 40, 130]), special=st.booleans(), k=st.sampled_from([1, 3]),
@@ -73,11 +58,11 @@ def test_every_kernel_matches_python_walk(seed: int, leaves: int, m: int, specia
     X[on] = rng.choice(thr, size=int(on.sum()))
     expect = expected(trees, X, b.init_score, k)
     has_special = special and any(np.any(t.get("split_type", np.zeros(1)) != 0) for t in trees)
-    for simd, name in settings_to_try():
-        _core.set_predict_simd(simd)
-        _core.set_predict_kernel(name)
+    for name in KERNELS:
         forest = b._get_forest()
-        if not simd:
+        forest.set_kernel(name)
+        assert forest.kernel_choice == name
+        if name == "super":
             assert "avx2" not in forest.kernel and "avx2" not in forest.single_row_kernel
         if has_special:
             assert forest.kernel == forest.single_row_kernel == "float-special"
@@ -96,7 +81,7 @@ def test_every_kernel_matches_python_walk(seed: int, leaves: int, m: int, specia
                                       b.predict(X, output="raw", n_jobs=2))
 
 
-def test_kernel_choice_by_shape(simd_switch: None) -> None:
+def test_kernel_choice_by_shape() -> None:
     rng = np.random.default_rng(1)
     small = make_booster([random_tree(rng, 8, 63, False) for _ in range(4)], 8)
     wide = make_booster([random_tree(rng, 200, 8, False) for _ in range(4)], 200)
@@ -105,32 +90,35 @@ def test_kernel_choice_by_shape(simd_switch: None) -> None:
     while int((big[-1]["feature"] < 0).sum()) <= 256:
         big[-1] = random_tree(rng, 8, 600, False)
     mixed = make_booster([random_tree(rng, 8, 10, False)] + big, 8)
-    _core.set_predict_simd(False)
+    for b in (small, wide, mixed, cat):
+        b._get_forest().set_kernel("super")
     assert small._get_forest().kernel == "quant-super"
     assert small._get_forest().single_row_kernel == "float"
     assert wide._get_forest().kernel == "quant-super"
     assert mixed._get_forest().kernel == "quant-super"
     assert cat._get_forest().kernel == "float-special"
-    _core.set_predict_simd(True)
+    for b in (small, wide, mixed, cat):
+        b._get_forest().set_kernel("auto")
     if small._get_forest().single_row_kernel != "float":  # a CPU with AVX2
         assert small._get_forest().kernel == "quant-bitvector-avx2"
         assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
         # trees of more than 256 leaves are walked, the others take the bit vectors
         assert mixed._get_forest().kernel == "quant-bitvector-avx2+super"
         assert wide._get_forest().kernel == "quant-bitvector-avx2"
-        _core.set_predict_kernel("super")
+        small._get_forest().set_kernel("super")
         assert small._get_forest().kernel == "quant-super"
         assert small._get_forest().single_row_kernel == "float"
-        _core.set_predict_kernel("lockstep-avx2")
+        small._get_forest().set_kernel("lockstep-avx2")
         assert small._get_forest().kernel == "quant-super"
         assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
     # 400 code columns do not fit the 8 bits of the AVX2 single-row layout
     assert wide._get_forest().single_row_kernel == "float"
     with pytest.raises(sapwood.ParameterError, match="kernel"):
-        _core.set_predict_kernel("fastest")
+        small._get_forest().set_kernel("fastest")
+    assert small._get_forest().kernel_choice == "lockstep-avx2"  # a bad name changes nothing
 
 
-def test_bitvector_word_boundaries_match_walk(simd_switch: None) -> None:
+def test_bitvector_word_boundaries_match_walk() -> None:
     # Trees of exactly 1, 16, 17, 32, 33, ... leaves (the 16-leaf words and 64-leaf groups of
     # the bit-vector kernel, and its 256-leaf limit), with rows on thresholds and NaN.
     rng = np.random.default_rng(7)
@@ -148,11 +136,11 @@ def test_bitvector_word_boundaries_match_walk(simd_switch: None) -> None:
     X[on] = rng.choice(thr, size=int(on.sum()))
     expect = expected(trees, X, b.init_score, 1)
     for name in KERNELS:
-        _core.set_predict_kernel(name)
+        b._get_forest().set_kernel(name)
         np.testing.assert_allclose(b.predict(X, output="raw"), expect, rtol=0, atol=1e-12)
 
 
-def test_crowded_thresholds_rank_exactly(simd_switch: None) -> None:
+def test_crowded_thresholds_rank_exactly() -> None:
     # Rank codes: batches search each feature's thresholds 8 rows at a time; few rows go
     # through per-feature tables whose crowded cells (here 60 adjacent floats, and thresholds
     # around zero, denormals and huge values) fall back to a search. Rows sit on, just below
@@ -176,15 +164,14 @@ def test_crowded_thresholds_rank_exactly(simd_switch: None) -> None:
                            np.array([np.nan, np.inf, -np.inf], dtype=np.float32)])
     X = rng.choice(near, size=(500, 3)).astype(np.float32)
     expect = expected(trees, X, b.init_score, 1)
-    for simd, name in settings_to_try():
-        _core.set_predict_simd(simd)
-        _core.set_predict_kernel(name)
+    for name in KERNELS:
+        b._get_forest().set_kernel(name)
         np.testing.assert_allclose(b.predict(X, output="raw"), expect, rtol=0, atol=1e-12)
         single = np.stack([b.predict(X[i:i + 1], output="raw")[0] for i in range(40)])
         np.testing.assert_allclose(single, expect[:40], rtol=0, atol=1e-12)
 
 
-def test_predict_columns_equals_the_matrix_path(simd_switch: None) -> None:
+def test_predict_columns_equals_the_matrix_path() -> None:
     # A scoring job's batches are scored from one float32 array per feature, in place.
     rng = np.random.default_rng(5)
     trees = forest_with_thresholds(rng, 7, 40, 9, False)
@@ -206,7 +193,52 @@ def test_predict_columns_equals_the_matrix_path(simd_switch: None) -> None:
         b.predict_columns(cols[:2] + [cols[2].astype(np.float64)] + cols[3:], "raw", 1)
     with pytest.raises(sapwood.DataError, match="column 3 has 299 rows"):
         b.predict_columns(cols[:3] + [cols[3][:299]] + cols[4:], "raw", 1)
-    _core.set_predict_kernel("super")  # batches forced onto the walk: no column path
+    forest.set_kernel("super")  # batches forced onto the walk: no column path
     assert not b._get_forest().columns_kernel
     with pytest.raises(sapwood.ParameterError, match="bit-vector kernel"):
         b.predict_columns(cols, "raw", 1)
+
+
+def test_kernel_choice_belongs_to_the_forest() -> None:
+    # Choosing a kernel for one forest leaves every other forest (even of the same trees) on
+    # its own choice; threads predicting on differently set forests agree with the walk.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    trees = forest_with_thresholds(rng, 6, 40, 12, False)
+    a = make_booster(trees, 6)
+    b = make_booster([{k: v.copy() for k, v in t.items()} for t in trees], 6)
+    X = random_rows(rng, 200, 6)
+    expect = expected(trees, X, a.init_score, 1)
+    auto_kernel = b._get_forest().kernel
+    a._get_forest().set_kernel("super")
+    assert a._get_forest().kernel == "quant-super"
+    assert b._get_forest().kernel_choice == "auto"
+    assert b._get_forest().kernel == auto_kernel
+
+    def run(booster: sapwood.Booster) -> np.ndarray:
+        return np.stack([booster.predict(X, output="raw", n_jobs=1) for _ in range(5)])
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, [a, b, a, b]))
+    for got in results:
+        np.testing.assert_allclose(got, np.broadcast_to(expect, got.shape), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_one_split_decision_and_public_headers() -> None:
+    # Issue 13: the CUDA predictor kept its own copy of the split decision (and of the
+    # zero-as-missing constant), and the bindings included a private header from cpp/src.
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "cpp"
+    for src in sorted((root / "bindings").glob("*.[ch]pp")):
+        for inc in re.findall(r'^#include "([^"]+)"', src.read_text(), flags=re.M):
+            assert inc == "common.hpp" or inc.startswith("sapwood/"), (src.name, inc)
+    cu = (root / "src" / "cuda" / "predict.cu").read_text()
+    assert "predict/decision.hpp" in cu and "predict::GoRight(" in cu
+    assert "1e-35" not in cu and "bool GoRight(" not in cu
+    decisions = [p.name for p in (root / "src").rglob("*.*")
+                 if "1e-35f" in p.read_text() and p.suffix in (".cpp", ".hpp", ".cu")]
+    assert decisions == ["decision.hpp"]

@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "sapwood/predict.hpp"
+#include "sapwood/forest.hpp"
 #include "sapwood/types.hpp"
 
 namespace sapwood {

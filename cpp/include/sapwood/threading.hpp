@@ -12,15 +12,23 @@
 
 namespace sapwood {
 
-// n_jobs <= 0 means "all cores".
-inline int ResolveThreads(int n_jobs) {
-  if (n_jobs > 0) return n_jobs;
+// The processors this process may run on (at least 1).
+inline int MaxThreads() {
 #ifdef SAPWOOD_OPENMP
-  return omp_get_num_procs();
+  const int n = omp_get_num_procs();
+  return n < 1 ? 1 : n;
 #else
-  unsigned hc = std::thread::hardware_concurrency();
+  const unsigned hc = std::thread::hardware_concurrency();
   return hc == 0 ? 1 : static_cast<int>(hc);
 #endif
+}
+
+// n_jobs <= 0 means "all cores"; more threads than cores are never started (asking for 500
+// under a memory limit ended the process in thread creation, and they could not run faster).
+inline int ResolveThreads(int n_jobs) {
+  const int max_threads = MaxThreads();
+  if (n_jobs > 0) return n_jobs < max_threads ? n_jobs : max_threads;
+  return max_threads;
 }
 
 class ExceptionCarrier {
@@ -43,10 +51,11 @@ class ExceptionCarrier {
   std::exception_ptr ptr_;
 };
 
-// fn(i) for i in [begin, end), statically scheduled over n_threads.
+// fn(i) for i in [begin, end), statically scheduled over n_threads (at most MaxThreads()).
 template <class F>
 void ParallelFor(std::int64_t begin, std::int64_t end, int n_threads, F&& fn) {
   if (end <= begin) return;
+  if (n_threads > 1) n_threads = ResolveThreads(n_threads);
   if (n_threads <= 1 || end - begin == 1) {
     for (std::int64_t i = begin; i < end; ++i) fn(i);
     return;
@@ -63,10 +72,11 @@ void ParallelFor(std::int64_t begin, std::int64_t end, int n_threads, F&& fn) {
   carrier.Rethrow();
 }
 
-// fn(i) with dynamic scheduling, for uneven work items.
+// fn(i) with dynamic scheduling, for uneven work items (at most MaxThreads() threads).
 template <class F>
 void ParallelForDynamic(std::int64_t begin, std::int64_t end, int n_threads, F&& fn) {
   if (end <= begin) return;
+  if (n_threads > 1) n_threads = ResolveThreads(n_threads);
   if (n_threads <= 1 || end - begin == 1) {
     for (std::int64_t i = begin; i < end; ++i) fn(i);
     return;

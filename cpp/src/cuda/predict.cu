@@ -1,5 +1,7 @@
-// The CUDA twin of predict.cpp: one thread per row walks every tree of the range in order and
-// sums leaf values in double (bit-identical margins to the CPU predictor). See predict_cuda.hpp.
+// The CUDA twin of the CPU predictor (predict/): one thread per row walks every tree of the
+// range in order and sums leaf values in double (bit-identical margins to the CPU predictor),
+// deciding each split by the one decision the CPU uses (predict/decision.hpp). See
+// predict_cuda.hpp.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -10,11 +12,15 @@
 #include <type_traits>
 #include <vector>
 
+#include "../predict/decision.hpp"
+#include "../predict/layout.hpp"
 #include "sapwood/error.hpp"
-#include "sapwood/predict.hpp"
+#include "sapwood/forest.hpp"
 #include "sapwood/predict_cuda.hpp"
 
 namespace sapwood {
+
+using predict::PackedNode;
 
 namespace {
 
@@ -34,33 +40,9 @@ struct DevForest {
   const double* value;      // per packed node
   const int* root;          // per tree
   const int* output;        // per tree
-  const int* cat_begin;     // per categorical slot
-  const int* cat_size;
-  const unsigned* cat_bits;
+  predict::CategorySets cats;  // device copies of the category sets
   int num_outputs;
 };
-
-__device__ __forceinline__ bool GoRight(const int4& n, float v, const DevForest& f) {
-  const unsigned meta = static_cast<unsigned>(n.y);
-  const bool dl = (meta & PackedNode::kDefaultLeft) != 0;
-  const unsigned type = (meta & PackedNode::kTypeMask) >> PackedNode::kTypeShift;
-  const float t = __int_as_float(n.x);
-  if (type == 0) {
-    // As on the CPU: NaN fails both comparisons and so follows the default side.
-    return dl ? (v > t) : !(v <= t);
-  }
-  if (isnan(v)) return !dl;
-  if (type == 1) {
-    if (v >= -1e-35f && v <= 1e-35f) return !dl;
-    return !(v <= t);
-  }
-  const int slot = n.x;
-  const int words = f.cat_size[slot];
-  if (!(v > -1.0f) || !(v < static_cast<float>(words) * 32.0f)) return true;
-  const int c = static_cast<int>(v);
-  const unsigned w = f.cat_bits[f.cat_begin[slot] + c / 32];
-  return ((w >> (c % 32)) & 1u) == 0;
-}
 
 // kShared: the block's rows are first staged (as float32) in shared memory with an odd row
 // stride (no bank conflicts), so every feature read in the walk is a shared-memory read.
@@ -96,7 +78,7 @@ __global__ void PredictKernel(const T* __restrict__ x, std::int64_t rows, int co
       const int feat = static_cast<int>(static_cast<unsigned>(n.y) & PackedNode::kFeatureMask);
       const float v = kShared ? staged[threadIdx.x * stride + feat]
                               : static_cast<float>(x[r * row_stride + feat * col_stride]);
-      i = GoRight(n, v, f) ? n.w : n.z;
+      i = predict::GoRight(static_cast<unsigned>(n.y), __int_as_float(n.x), v, f.cats) ? n.w : n.z;
       n = __ldg(f.nodes + i);
     }
     const double leaf = __ldg(f.value + i);
@@ -256,13 +238,16 @@ CudaForest::CudaForest(const Forest& forest) : impl_(std::make_unique<Impl>()) {
     m.allocations.push_back(p);
     return p;
   };
-  m.dev.nodes = static_cast<const int4*>(keep(Upload(forest.nodes_, "copying nodes")));
-  m.dev.value = static_cast<const double*>(keep(Upload(forest.value_, "copying leaf values")));
-  m.dev.root = static_cast<const int*>(keep(Upload(forest.tree_root_, "copying tree roots")));
-  m.dev.output = static_cast<const int*>(keep(Upload(forest.tree_output_, "copying outputs")));
-  m.dev.cat_begin = static_cast<const int*>(keep(Upload(forest.cat_slot_begin_, "copying cats")));
-  m.dev.cat_size = static_cast<const int*>(keep(Upload(forest.cat_slot_size_, "copying cats")));
-  m.dev.cat_bits = static_cast<const unsigned*>(keep(Upload(forest.cat_bits_, "copying cats")));
+  const predict::ForestData& d = forest.Data();
+  m.dev.nodes = static_cast<const int4*>(keep(Upload(d.flt.nodes, "copying nodes")));
+  m.dev.value = static_cast<const double*>(keep(Upload(d.flt.value, "copying leaf values")));
+  m.dev.root = static_cast<const int*>(keep(Upload(d.flt.root, "copying tree roots")));
+  m.dev.output = static_cast<const int*>(keep(Upload(d.tree_output, "copying outputs")));
+  m.dev.cats.begin =
+      static_cast<const std::int32_t*>(keep(Upload(d.flt.cat_begin, "copying cats")));
+  m.dev.cats.size = static_cast<const std::int32_t*>(keep(Upload(d.flt.cat_size, "copying cats")));
+  m.dev.cats.bits =
+      static_cast<const std::uint32_t*>(keep(Upload(d.flt.cat_bits, "copying cats")));
   m.dev.num_outputs = m.num_outputs;
   Check(cudaMalloc(reinterpret_cast<void**>(&m.dev_init), sizeof(double) * m.num_outputs),
         "cudaMalloc (init)");

@@ -343,7 +343,8 @@ class Booster:
             and self._fast_numpy
             and type(X) is np.ndarray
             and iteration_range is None
-            and (n_jobs is None or (type(n_jobs) is int and n_jobs > 0))
+            # (the core clamps n_jobs to its cores; one past int32 goes the slow way)
+            and (n_jobs is None or (type(n_jobs) is int and 0 < n_jobs < 2**31))
             and (output == "value" or output == "raw")
             and X.ndim == 2
             and X.shape[1] == len(self.feature_names)

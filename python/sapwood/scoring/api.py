@@ -85,7 +85,7 @@ def _peak_rss_mb() -> float:
 
 def _load_model(model: Any) -> Any:
     if isinstance(model, (str, os.PathLike)):
-        from ..model.format import load_any
+        from ..model.io import load_any
 
         return load_any(model)
     if not (hasattr(model, "predict") and hasattr(model, "feature_names")):

@@ -1,7 +1,14 @@
-#include "predict_simd.hpp"
+// The AVX2 kernels of the rank-coded predictor (kernels.hpp), compiled with a target attribute
+// and chosen at run time (dispatch.cpp): the bit-vector batch kernel (BitvecRecord,
+// layout.hpp), the code searches and the single-row walk.
+//
+// The single-row walk runs on the 32-bit node layout (Node32): 8 walks (trees) per 256-bit
+// register, one gather for the nodes and one for the codes per level, every lane advanced
+// branch-free; a lane that sits on a leaf stays there, and a walk stops as soon as all its
+// lanes do. Gathers cost ~9 cycles each here, which is why batches do not walk this way.
+#include "kernels.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <limits>
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -9,11 +16,7 @@
 #include <immintrin.h>
 #endif
 
-namespace sapwood::simd {
-
-namespace {
-
-std::atomic<bool> g_simd_on{true};
+namespace sapwood::predict {
 
 bool CpuHasAvx2() {
 #ifdef SAPWOOD_X86_SIMD
@@ -26,12 +29,6 @@ bool CpuHasAvx2() {
   return false;
 #endif
 }
-
-}  // namespace
-
-bool Avx2Enabled() { return g_simd_on.load(std::memory_order_relaxed) && CpuHasAvx2(); }
-
-void SetSimdEnabled(bool on) { g_simd_on.store(on, std::memory_order_relaxed); }
 
 #ifdef SAPWOOD_X86_SIMD
 
@@ -220,22 +217,19 @@ void WalkTreesAvx2(const std::uint32_t*, const double*, const std::uint16_t*,
 
 #endif
 
-}  // namespace sapwood::simd
-
-namespace sapwood {
-
 #ifdef SAPWOOD_X86_SIMD
 
 // Rank codes of a block by column (see BitvecRecord): 8 rows of one feature per register, 4
 // registers at once so that the gathers' latencies overlap, each a branch-free binary search
-// over the feature's thresholds padded with +inf (qsearch_). Measured here against a lookup
+// over the feature's thresholds padded with +inf (rc.search). Measured here against a lookup
 // per value through the BinIndex tables (the single-row path's codes), one thread, ns per row
 // of codes with one tree: 179-242 against 306-330 (the tables' cache misses and branches).
-__attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
-    const float* const* first, std::int64_t row_stride, std::int64_t nrows,
-    std::int16_t* codes) const {
+__attribute__((target("avx2"))) void QuantizeColumnsAvx2(const RankCodes& rc, int num_features,
+                                                         const float* const* first,
+                                                         std::int64_t row_stride,
+                                                         std::int64_t nrows, std::int16_t* codes) {
   constexpr int kRegs = 4;
-  const std::int64_t F = num_features_;
+  const std::int64_t F = num_features;
   const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                           _mm256_set1_epi32(static_cast<int>(row_stride)));
   const __m256i bias = _mm256_set1_epi32(0x8000);
@@ -243,8 +237,8 @@ __attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
   // nrows rounded up to 32: the block's rows past nrows are read from the caller's rows only
   // where they exist (gathers masked), and their codes are never used.
   for (std::int64_t f = 0; f < F; ++f) {
-    const float* e = qsearch_.data() + qsearch_begin_[static_cast<std::size_t>(f)];
-    const int steps = qsearch_steps_[static_cast<std::size_t>(f)];
+    const float* e = rc.search.data() + rc.search_begin[static_cast<std::size_t>(f)];
+    const int steps = rc.search_steps[static_cast<std::size_t>(f)];
     std::int16_t* nan_right = codes + f * kBitvecRows;
     std::int16_t* nan_left = codes + (F + f) * kBitvecRows;
     for (std::int64_t r = 0; r < nrows; r += 8 * kRegs) {
@@ -295,11 +289,11 @@ __attribute__((target("avx2"))) void Forest::QuantizeColumnsAvx2(
 // feature, whose tables (up to 64 KiB a feature) left the cache between calls: measured here,
 // one single-row call with no trees (the codes and the call) took 1.3-2.8 against 2.8-3.7 us,
 // and with the benchmark models' 300 trees 8.5-11.8 against 12.2-12.4 us.
-__attribute__((target("avx2"))) void Forest::RowCodesAvx2(const float* values,
-                                                          std::uint16_t* codes) const {
+__attribute__((target("avx2"))) void RowCodesAvx2(const RankCodes& rc, int num_features,
+                                                  const float* values, std::uint16_t* codes) {
   constexpr int kRegs = 4;
-  const int F = num_features_;
-  const float* e = qsearch_.data();
+  const int F = num_features;
+  const float* e = rc.search.data();
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
   for (int f0 = 0; f0 < F; f0 += 8 * kRegs) {
@@ -311,11 +305,11 @@ __attribute__((target("avx2"))) void Forest::RowCodesAvx2(const float* values,
       const __m256i on = _mm256_cmpgt_epi32(_mm256_set1_epi32(live), iota);
       const int at = live > 0 ? f : 0;
       x[k] = _mm256_maskload_ps(values + at, on);
-      base[k] = _mm256_maskload_epi32(qsearch_begin_.data() + at, on);
-      steps[k] = _mm256_maskload_epi32(qsearch_steps_.data() + at, on);  // 0 past F
+      base[k] = _mm256_maskload_epi32(rc.search_begin.data() + at, on);
+      steps[k] = _mm256_maskload_epi32(rc.search_steps.data() + at, on);  // 0 past F
       pos[k] = _mm256_setzero_si256();
     }
-    for (int s = qsearch_max_steps_ - 1; s >= 0; --s) {
+    for (int s = rc.max_steps - 1; s >= 0; --s) {
       const __m256i step = _mm256_set1_epi32(1 << s);
       const __m256i off = _mm256_set1_epi32((1 << s) - 1);
       const __m256i sv = _mm256_set1_epi32(s);
@@ -347,11 +341,11 @@ __attribute__((target("avx2"))) void Forest::RowCodesAvx2(const float* values,
 
 #else
 
-void Forest::QuantizeColumnsAvx2(const float* const*, std::int64_t, std::int64_t,
-                                 std::int16_t*) const {}
+void QuantizeColumnsAvx2(const RankCodes&, int, const float* const*, std::int64_t, std::int64_t,
+                         std::int16_t*) {}
 
-void Forest::RowCodesAvx2(const float*, std::uint16_t*) const {}
+void RowCodesAvx2(const RankCodes&, int, const float*, std::uint16_t*) {}
 
 #endif
 
-}  // namespace sapwood
+}  // namespace sapwood::predict

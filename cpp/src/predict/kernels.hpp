@@ -1,0 +1,73 @@
+#pragma once
+// The prediction kernels, each over one block of rows and a range of trees; dispatch.cpp picks
+// one per forest and call. The scalar ones (kernels_scalar.cpp) run everywhere; the AVX2 ones
+// (kernels_avx2.cpp) are compiled with a target attribute and chosen at run time, so the
+// library itself stays portable x86-64 (and builds elsewhere).
+#include <cstdint>
+
+#include "layout.hpp"
+#include "sapwood/types.hpp"
+
+namespace sapwood::predict {
+
+constexpr int kLanes = 8;       // rows walked in lock step through one tree (float walk)
+constexpr int kSuperLanes = 4;  // the same, for the two-level rank-coded walk
+
+// ---- scalar (kernels_scalar.cpp) ----
+
+// A block of nrows float32 rows (row r at rows + r * row_stride) through trees
+// [tree_begin, tree_end) on PackedNodes, kLanes rows in lock step; out: the block's first row
+// (NumOutputs per row). kSpecial: some splits are categorical or zero-as-missing.
+template <bool kSpecial>
+void FloatWalkBlock(const ForestData& d, const float* rows, std::int64_t row_stride,
+                    std::int64_t nrows, int tree_begin, int tree_end, double* out);
+
+// Few rows straight from the caller's buffer (any layout), kLanes trees in lock step per row.
+template <class T>
+void FloatWalkRows(const ForestData& d, const MatrixView<T>& x, int tree_begin, int tree_end,
+                   double* out);
+
+// The leaf (node index within its tree) each row of [r0, r1) reaches in each tree.
+template <class T>
+void LeafWalkRows(const ForestData& d, const MatrixView<T>& x, std::int64_t r0, std::int64_t r1,
+                  int tree_begin, int tree_end, std::int32_t* out);
+
+// The rank code of x among feature f's thresholds (see layout.hpp), NaN as 0xFFFF.
+std::uint16_t QuantCode(const RankCodes& c, std::int64_t f, float x);
+// Codes of a block of rows, row-major, 2 * NumFeatures per row.
+void QuantizeBlock(const ForestData& d, const float* rows, std::int64_t row_stride,
+                   std::int64_t nrows, std::uint16_t* codes);
+// A block of rows (codes padded to a multiple of kSuperLanes rows) through trees
+// [tree_begin, tree_end) on SuperNodes.
+void SuperWalkBlock(const ForestData& d, const std::uint16_t* codes, std::int64_t nrows,
+                    int tree_begin, int tree_end, double* out);
+
+// ---- AVX2 (kernels_avx2.cpp) ----
+
+// True when this CPU runs the AVX2 kernels (checked once).
+bool CpuHasAvx2();
+
+// Codes of a block of rows by column for the bit-vector kernel (see BitvecRecord), by an AVX2
+// search of 8 values at once. Value (r, f) at first[f][r * row_stride]; |row_stride| < 2^27.
+void QuantizeColumnsAvx2(const RankCodes& c, int num_features, const float* const* first,
+                         std::int64_t row_stride, std::int64_t nrows, std::int16_t* codes);
+
+// One row's codes (2 * num_features) by the same search, 8 features per register.
+void RowCodesAvx2(const RankCodes& c, int num_features, const float* values,
+                  std::uint16_t* codes);
+
+// One row's codes (plus one spare code) walked through trees [tree_begin, tree_end), 8 trees
+// per register; roots must be readable up to tree_end + 15 (padding: any leaf). Leaves are
+// added to out[tree_output[t]] in tree order (the same sums, bit for bit, as the batch path).
+void WalkTreesAvx2(const std::uint32_t* nodes, const double* value, const std::uint16_t* codes,
+                   const std::int32_t* roots, const std::int32_t* tree_output, int tree_begin,
+                   int tree_end, int max_depth, double* out);
+
+// Adds one bit-vector tree's leaf values to out[r * out_stride] for the block's rows r < nrows
+// (at most kBitvecRows). codes: the block's column-major codes (see BitvecRecord), readable for
+// nrows rounded up to 16 rows in every column.
+void ScoreBitvecAvx2(const BitvecTree& tree, const BitvecRecord* rec, const double* leaf_value,
+                     const std::int16_t* codes, std::int64_t nrows, double* out,
+                     std::int64_t out_stride);
+
+}  // namespace sapwood::predict
