@@ -290,3 +290,23 @@ def test_thread_count_does_not_change_the_profile():
     ref = Profile.from_data(df, n_jobs=1)
     assert Profile.from_data(df, edges_from=ref, n_jobs=3) == Profile.from_data(
         df, edges_from=ref, n_jobs=1)
+
+
+def test_exact_sums_across_chunks_of_far_apart_magnitudes():
+    """Row chunks (64k rows each) whose values lie hundreds of binades apart merge exactly: the
+    sums keep only the digits their values reach, and grow the window on merge."""
+    from sapwood.monitoring.profile import _S1
+
+    n = 65_536
+    vals = [5e-324, 1e308, -1e308, 3.0, -2.5e-300]
+    x = np.concatenate([np.full(n, v) for v in vals] + [np.array([7.0])])
+    for X in (x.reshape(-1, 1), np.c_[x, x]):  # contiguous and strided columns
+        for n_jobs in (1, 2):
+            col = Profile.from_data(X, n_jobs=n_jobs)["f0"]
+            exact = sum((n * Fraction(v) for v in vals), Fraction(7)) / x.size
+            assert col.mean == float(exact)
+            assert col.sum_exact == (n * sum(Fraction(v) for v in vals) + 7) * 2**_S1
+            assert col.min == -1e308 and col.max == 1e308
+    # all cancelling: the exact sum is zero
+    z = np.concatenate([np.full(n, 1e300), np.full(n, -1e300)]).reshape(-1, 1)
+    assert Profile.from_data(z)["f0"].sum_exact == 0

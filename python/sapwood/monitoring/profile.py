@@ -528,7 +528,7 @@ class Profile:
         # Categories are recorded by name; what is "unseen" is judged against the reference
         # when comparing.
         num = [c for c in cols if c.numeric is not None]
-        stats: list[dict[str, Any]] = []
+        stats: list[Any] = []
         if num:
             edges_arg: list[np.ndarray | None] = []
             extra_arg: list[np.ndarray | None] = []
@@ -544,10 +544,12 @@ class Profile:
                 [c.numeric for c in num], n_rows, edges_arg, extra_arg, int(fine_bins),
                 int(sample_rows), int(seed), resolve_n_jobs(n_jobs))
         by_name: dict[str, ColumnProfile] = {}
-        it = iter(stats)
+        k = 0
         for c in cols:
             if c.numeric is not None:
-                by_name[c.name] = _numeric_from_stats(c.name, c.dtype, next(it))
+                by_name[c.name] = _numeric_from_stats(c.name, c.dtype, stats[k])
+                stats[k] = None  # each raw entry goes as soon as it is converted (wide inputs)
+                k += 1
             else:
                 cats_, counts, unseen, nulls = _categorical_counts(c.values)
                 by_name[c.name] = CategoricalColumnProfile(c.name, c.dtype, cats_, counts,
@@ -720,20 +722,22 @@ def _prediction_columns(predictions: Any, n_rows: int) -> list[_Col]:
     return [_Col(f"__prediction_{k}__", str(p.dtype), numeric=p[:, k]) for k in range(p.shape[1])]
 
 
-def _numeric_from_stats(name: str, dtype: str, s: Mapping[str, Any]) -> NumericColumnProfile:
-    finite = int(s["finite_count"])
+def _numeric_from_stats(name: str, dtype: str, s: Sequence[Any]) -> NumericColumnProfile:
+    """A column profile from one entry of ``_core.profile_numeric``: (edges, counts, null_count,
+    neg_inf_count, pos_inf_count, finite_count, min, max, sum, sum_sq)."""
+    edges, counts, nulls, neg_inf, pos_inf, finite, mn, mx, sum_exact, sum_sq_exact = s
     return NumericColumnProfile(
         name=name,
         dtype=dtype,
-        edges=np.asarray(s["edges"], dtype=np.float32),
-        counts=np.asarray(s["counts"], dtype=np.int64),
-        null_count=int(s["null_count"]),
-        neg_inf_count=int(s["neg_inf_count"]),
-        pos_inf_count=int(s["pos_inf_count"]),
-        min=float(s["min"]) if finite else math.nan,
-        max=float(s["max"]) if finite else math.nan,
-        sum_exact=int.from_bytes(s["sum"], "little", signed=True),
-        sum_sq_exact=int.from_bytes(s["sum_sq"], "little", signed=True),
+        edges=np.asarray(edges, dtype=np.float32),
+        counts=np.asarray(counts, dtype=np.int64),
+        null_count=int(nulls),
+        neg_inf_count=int(neg_inf),
+        pos_inf_count=int(pos_inf),
+        min=float(mn) if finite else math.nan,
+        max=float(mx) if finite else math.nan,
+        sum_exact=int(sum_exact),
+        sum_sq_exact=int(sum_sq_exact),
     )
 
 
