@@ -310,3 +310,41 @@ def test_exact_sums_across_chunks_of_far_apart_magnitudes():
     # all cancelling: the exact sum is zero
     z = np.concatenate([np.full(n, 1e300), np.full(n, -1e300)]).reshape(-1, 1)
     assert Profile.from_data(z)["f0"].sum_exact == 0
+
+
+_WIDE_SCRIPT = """
+import resource, sys
+import numpy as np
+import sapwood
+mode = sys.argv[1]
+rng = np.random.default_rng(0)
+X = rng.standard_normal((5, 20_000))
+y = rng.standard_normal(5)
+if mode == "fortran":
+    X = np.asfortranarray(X)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if mode == "train":
+    b = sapwood.train({"n_estimators": 2, "n_jobs": 2}, sapwood.Dataset(X, y))
+    assert b.reference_profile is not None
+else:
+    p = sapwood.Profile.from_data(X, n_jobs=2)
+    assert len(p.columns) == 20_000
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) / 1024)
+"""
+
+
+@pytest.mark.parametrize("mode", ["c_order", "fortran", "train"])
+def test_wide_table_profile_memory_is_bounded(mode):
+    """Issue 14 item 11: 5 rows x 20k columns. The profile held a 64 KiB bin table and an 8 KiB
+    tile per column (and per thread, a copy of every column's stats): ~1.1 GB here. Now a few
+    KB per column: the peak RSS growth must stay under 8 KB per column (160 MB), measured in a
+    fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _WIDE_SCRIPT, mode], capture_output=True,
+                         text=True, timeout=300, env=dict(os.environ), check=True)
+    growth_mb = float(out.stdout.strip().splitlines()[-1])
+    assert growth_mb < 160, f"{mode}: peak RSS grew by {growth_mb:.0f} MB"
