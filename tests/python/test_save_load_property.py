@@ -125,3 +125,40 @@ def test_infinite_given_edges_are_dropped():
     assert Profile.from_json(p.to_json()) == p
     with pytest.raises(sapwood.DataError, match="column 0"):
         Profile.from_data(x, edges_from={"f0": [0.0, np.nan]})
+
+
+def test_files_saved_with_an_infinite_profile_edge_load():
+    """tests/data/neg_inf_edge_profile_v1.sapwood was saved by the sapwood before the fix
+    (300 rows, -inf in 10 rows of f1): its reference profile has a -inf first edge. It loads,
+    read as the profiler writes it now (edge dropped, its empty outer bin merged)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "data" / "neg_inf_edge_profile_v1.sapwood"
+    b = sapwood.load(path)
+    col = b.reference_profile["f1"]
+    assert np.isfinite(col.edges).all() and col.neg_inf_count == 10
+    assert col.finite_count == 290 and col.num_rows == 300
+    assert pickle.loads(pickle.dumps(b)).reference_profile == b.reference_profile
+    rng = np.random.default_rng(14)  # the data it was trained on
+    X = rng.standard_normal((300, 2))
+    X[:10, 1] = -np.inf
+    fresh = Profile.from_data(X, edges_from=b.reference_profile)
+    assert fresh["f1"].to_dict() == col.to_dict()  # counted over the repaired edges, the same data gives the same
+    assert sapwood.monitoring.compare(b, X).passed
+
+
+def test_outer_infinite_edges_in_stored_profiles_are_merged():
+    p = Profile.from_data(np.array([[-1e300], [0.0], [1.0], [2.0], [1e300]]))
+    d = p.to_dict()
+    c = d["columns"][0]
+    # as the buggy profiler could write it: -inf / +inf outer edges, -1e300 (float32 -inf) in
+    # the bin up to -inf, +1e300 (float32 +inf) in the one up to +inf, nothing above +inf
+    want = list(c["counts"])
+    c["edges"] = [-np.inf, *c["edges"], np.inf]
+    c["counts"] = [1, want[0] - 1, *want[1:], 0]
+    q = Profile.from_dict(d)
+    assert q == p
+    c["counts"][0] = 2**63 - 1
+    c["counts"][1] = 2**63 - 1
+    with pytest.raises(sapwood.ModelFormatError, match="columns\\[0\\].counts"):
+        Profile.from_dict(d)

@@ -6,6 +6,17 @@ rounded and merging chunk profiles gives bit-for-bit the profile of the whole); 
 categorical column, counts per category, an explicit "unseen" bucket and a null count. It is
 computed in one multithreaded C++ pass that reads numpy / pandas / Arrow buffers in place, and
 serialises to versioned JSON.
+
+Infinities: +-inf values are never binned; they are counted in ``neg_inf_count`` /
+``pos_inf_count``, the profile's outer bins below the first and above the last bin (monitoring
+compares their share as ``inf_share``). Bin edges are therefore always finite: a +-inf edge
+(given in ``edges_from``, or a model's bin edge, which holds -inf when -inf was frequent in
+training) would only bound an always-empty bin, and is dropped. Finite values beyond the
+float32 range compare as float32 +-inf and fall into the first / last bin.
+
+Memory: a column's profile is O(bins) (edges, counts, exact sums of a few machine words for
+data of a few binades); the pass's working memory is bounded per thread, so very wide inputs
+(100k columns) cost a few KB per column.
 """
 
 from __future__ import annotations
@@ -509,7 +520,8 @@ class Profile:
             a Booster (its bin edges are merged into edges fitted on the data) or a mapping
             name -> edges; columns without given edges get ``fine_bins`` quantile bins fitted
             on a seeded sample of ``sample_rows`` rows, plus range bins below the min and
-            above the max.
+            above the max. +-inf edges are dropped (+-inf values are counted apart, see the
+            module docstring); a NaN edge is a DataError.
         categorical: names of columns to treat as categorical even when numeric (string,
             object and category columns always are).
         predictions: optional model outputs (n,) or (n, k), profiled as the column
@@ -767,6 +779,13 @@ def _int_list(d: Mapping[str, Any], key: str, where: str) -> np.ndarray:
     return np.asarray(v, dtype=np.int64).reshape(-1)
 
 
+def _merged_count(pair: np.ndarray, where: str) -> np.int64:
+    total = int(pair[0]) + int(pair[1])
+    if total >= 2**63:
+        raise ModelFormatError(f"field '{where}.counts' must be non-negative integers below 2**63")
+    return np.int64(total)
+
+
 def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
                        dtype: str) -> NumericColumnProfile:
     raw_edges = c.get("edges")
@@ -775,16 +794,23 @@ def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
     ):
         raise ModelFormatError(f"field '{where}.edges' must be a list of numbers")
     edges = np.asarray(raw_edges, dtype=np.float64).reshape(-1)
+    counts = _int_list(c, "counts", where)
+    if counts.size != edges.size + 1:
+        raise ModelFormatError(f"field '{where}.counts' has {counts.size} entries, expected "
+                               f"{edges.size + 1} (one more than edges)")
+    # Models saved before the profiler dropped +-inf edges (issue 14 item 1) carry a -inf first
+    # edge (or a +inf last one). Such an edge only splits off the outer bin, so it is read as
+    # the profiler writes it now: the edge dropped and its outer bin merged into its neighbour.
+    if edges.size and edges[0] == -math.inf:
+        edges, counts = edges[1:], np.r_[_merged_count(counts[:2], where), counts[2:]]
+    if edges.size and edges[-1] == math.inf:
+        edges, counts = edges[:-1], np.r_[counts[:-2], _merged_count(counts[-2:], where)]
     with np.errstate(over="ignore", invalid="ignore"):  # out-of-range edges are rejected below
         e32 = edges.astype(np.float32)
     if edges.size and (not np.all(np.isfinite(edges)) or np.any(e32.astype(np.float64) != edges)
                        or np.any(np.diff(e32) <= 0)):
         raise ModelFormatError(f"field '{where}.edges' must be strictly increasing finite "
                                "float32 values")
-    counts = _int_list(c, "counts", where)
-    if counts.size != edges.size + 1:
-        raise ModelFormatError(f"field '{where}.counts' has {counts.size} entries, expected "
-                               f"{edges.size + 1} (one more than edges)")
     for key, bits in (("sum_scale_bits", _S1), ("sum_sq_scale_bits", _S2)):
         if c.get(key) != bits:
             raise ModelFormatError(f"field '{where}.{key}' must be {bits}, got {c.get(key)!r}")
