@@ -795,15 +795,12 @@ def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
         raise ModelFormatError(f"field '{where}.edges' must be a list of numbers")
     edges = np.asarray(raw_edges, dtype=np.float64).reshape(-1)
     counts = _int_list(c, "counts", where)
-    if counts.size != edges.size + 1:
-        raise ModelFormatError(f"field '{where}.counts' has {counts.size} entries, expected "
-                               f"{edges.size + 1} (one more than edges)")
     # Models saved before the profiler dropped +-inf edges (issue 14 item 1) carry a -inf first
     # edge (or a +inf last one). Such an edge only splits off the outer bin, so it is read as
     # the profiler writes it now: the edge dropped and its outer bin merged into its neighbour.
-    if edges.size and edges[0] == -math.inf:
+    if counts.size == edges.size + 1 and edges.size and edges[0] == -math.inf:
         edges, counts = edges[1:], np.r_[_merged_count(counts[:2], where), counts[2:]]
-    if edges.size and edges[-1] == math.inf:
+    if counts.size == edges.size + 1 and edges.size and edges[-1] == math.inf:
         edges, counts = edges[:-1], np.r_[counts[:-2], _merged_count(counts[-2:], where)]
     with np.errstate(over="ignore", invalid="ignore"):  # out-of-range edges are rejected below
         e32 = edges.astype(np.float32)
@@ -811,6 +808,9 @@ def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
                        or np.any(np.diff(e32) <= 0)):
         raise ModelFormatError(f"field '{where}.edges' must be strictly increasing finite "
                                "float32 values")
+    if counts.size != edges.size + 1:
+        raise ModelFormatError(f"field '{where}.counts' has {counts.size} entries, expected "
+                               f"{edges.size + 1} (one more than edges)")
     for key, bits in (("sum_scale_bits", _S1), ("sum_sq_scale_bits", _S2)):
         if c.get(key) != bits:
             raise ModelFormatError(f"field '{where}.{key}' must be {bits}, got {c.get(key)!r}")
