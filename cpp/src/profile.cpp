@@ -4,8 +4,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <memory>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 
@@ -24,17 +25,25 @@ namespace sapwood {
 // ------------------------------------------------------------------ NumericStats
 void NumericStats::Merge(const NumericStats& o) {
   if (o.edges != edges) throw DataError("profiles to merge were built on different bin edges");
+  MergeCounts(o);
+}
+
+void NumericStats::MergeCounts(const NumericStats& o) {
   for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += o.counts[i];
   nan_count += o.nan_count;
   neg_inf_count += o.neg_inf_count;
   pos_inf_count += o.pos_inf_count;
   if (o.finite_count > 0) {
+    // -0.0 orders below +0.0 here, so the merged min / max do not depend on merge order
+    const auto below = [](double a, double b) {
+      return a < b || (a == b && std::signbit(a) && !std::signbit(b));
+    };
     if (finite_count == 0) {
       min = o.min;
       max = o.max;
     } else {
-      min = std::min(min, o.min);
-      max = std::max(max, o.max);
+      if (below(o.min, min)) min = o.min;
+      if (below(max, o.max)) max = o.max;
     }
   }
   finite_count += o.finite_count;
@@ -144,11 +153,31 @@ inline void MinMaxNan(const double* x, std::int64_t n, double* mn, double* mx, b
   *any_nan = nan;
 }
 
+// A column's bin lookup: its BinIndex table when a task has rows enough to pay for building one
+// (up to 64 KiB), else a binary search over the edges, which allocates nothing (a table per
+// column of a short, wide input cost far more memory than the input itself).
+struct Binner {
+  const BinIndex* index = nullptr;
+  const float* edges = nullptr;
+  int k = 0;
+
+  int Lookup(float v) const { return index != nullptr ? index->Lookup(v) : LowerBound(edges, k, v); }
+  void LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const {
+    if (index != nullptr) {
+      index->LookupBlock(x, n, bins);
+      return;
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      bins[i] = static_cast<std::uint32_t>(LowerBound(edges, k, static_cast<float>(x[i])));
+    }
+  }
+};
+
 // Counts one block of <= kBlockRows values of a contiguous column into s, in short passes over
 // the (L1-resident) block, each without cross-iteration dependencies beyond its accumulators:
 // min / max / NaN check (SIMD), bins (SIMD where available), counts, exact sums.
 template <class T>
-void AccumulateBlock(const T* p, std::int64_t n, const BinIndex& index, BlockSums* sums,
+void AccumulateBlock(const T* p, std::int64_t n, const Binner& index, BlockSums* sums,
                      NumericStats* s) {
   std::uint32_t* bins = sums->bins;
   const double* x = nullptr;
@@ -232,7 +261,7 @@ std::size_t ItemSize(ColumnType t) {
   }
 }
 
-void Accumulate(const ColumnRef& c, std::int64_t begin, std::int64_t n, const BinIndex& ix,
+void Accumulate(const ColumnRef& c, std::int64_t begin, std::int64_t n, const Binner& ix,
                 BlockSums* sums, NumericStats* s) {
   switch (c.type) {
 #define SAPWOOD_PROFILE_CASE(TAG, T) \
@@ -330,11 +359,29 @@ void CheckEdges(const std::vector<float>& e, std::size_t col) {
   }
 }
 
+// Drops +-inf edges: +-inf values are counted apart, never binned, so such an edge only bounds an
+// always empty bin, and a profile's edges must stay finite to be stored and loaded again.
+void DropInfinite(std::vector<float>* e) {
+  e->erase(std::remove_if(e->begin(), e->end(), [](float v) { return std::isinf(v); }), e->end());
+}
+
+// A task builds a BinIndex table for a column (up to 64 KiB, cells ~16 ns of work each
+// lookup saves) only when it has kIndexMinRows rows or more and the column kIndexMinEdges edges
+// or more; else it bins by binary search over the edges, which allocates nothing.
+constexpr std::int64_t kIndexMinRows = 1024;
+constexpr int kIndexMinEdges = 32;
+// Bytes of the tile buffer that strided columns are copied into, per thread.
+constexpr std::int64_t kTileBytes = std::int64_t{2} << 20;
+// Most strided columns per task (bounds the per-task bin tables and scratch profiles).
+constexpr std::int64_t kMaxGroup = 4096;
+// Mutex stripes guarding the merge of task results into the output columns.
+constexpr std::size_t kStripes = 64;
+
 }  // namespace
 
 std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std::int64_t rows,
-                                         const std::vector<std::optional<std::vector<float>>>& edges,
-                                         const std::vector<std::vector<float>>& extra_edges,
+                                         std::vector<std::optional<std::vector<float>>> edges,
+                                         std::vector<std::vector<float>> extra_edges,
                                          const ProfileParams& params) {
   const std::size_t m = cols.size();
   if (edges.size() != m || extra_edges.size() != m) {
@@ -347,14 +394,17 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
   if (rows < 0) throw DataError("profile: negative row count");
   const int threads = std::max(1, params.n_threads);
 
-  // 1. Edges: given, or fitted on one seeded row sample shared by all columns.
-  std::vector<std::vector<float>> col_edges(m);
+  // 1. Edges: given, or fitted on one seeded row sample shared by all columns; kept in the
+  //    output profiles directly (nothing else holds a copy per column).
+  std::vector<NumericStats> out(m);
   std::vector<char> fitted(m, 0);
   bool need_fit = false;
   for (std::size_t j = 0; j < m; ++j) {
     if (edges[j]) {
-      col_edges[j] = *edges[j];
-      CheckEdges(col_edges[j], j);
+      CheckEdges(*edges[j], j);
+      out[j].edges = std::move(*edges[j]);
+      DropInfinite(&out[j].edges);
+      edges[j].reset();
     } else {
       need_fit = true;
       fitted[j] = 1;
@@ -367,80 +417,141 @@ std::vector<NumericStats> ProfileNumeric(const std::vector<ColumnRef>& cols, std
       if (!fitted[j]) return;
       std::vector<float> e = FitEdges(cols[j], sample, rows, params.fine_bins);
       e.insert(e.end(), extra_edges[j].begin(), extra_edges[j].end());
+      std::vector<float>().swap(extra_edges[j]);
+      DropInfinite(&e);
       std::sort(e.begin(), e.end());
       e.erase(std::unique(e.begin(), e.end()), e.end());
-      col_edges[j] = std::move(e);
+      e.shrink_to_fit();
+      out[j].edges = std::move(e);
     });
   }
+  for (NumericStats& s : out) s.counts.assign(s.edges.size() + 1, 0);
 
-  // 2. One pass, split into tasks of kTaskRows rows of one contiguous column (or of all the
-  //    strided columns) that the threads take from a shared counter, so a thread that the OS
-  //    holds back does not hold up the others. Each thread accumulates into its own stats;
-  //    those merge exactly, so neither the thread count nor the task order changes the answer.
+  // 2. One pass, split into tasks of up to kTaskRows rows of one contiguous column or of a group
+  //    of strided columns, that the threads take from a shared counter, so a thread that the OS
+  //    holds back does not hold up the others. When a column spans one chunk its task counts
+  //    straight into the output; else each task counts into the thread's scratch profiles and
+  //    merges them into the output under a lock. Merges are exact (integer counts and sums; min
+  //    and max order -0.0 below +0.0), so neither the thread count nor the task order changes
+  //    the answer. Working memory per thread: one tile of kTileBytes and, per column of a task
+  //    (one, or a group of strided columns: <= 256 when tasks are long enough to build tables),
+  //    a scratch profile and maybe a bin table; nothing per column of the whole input.
   std::vector<std::size_t> contiguous, strided;
   for (std::size_t j = 0; j < m; ++j) (cols[j].stride == 1 ? contiguous : strided).push_back(j);
-  const std::int64_t n_chunks = (rows + kTaskRows - 1) / kTaskRows;
-  const std::int64_t n_tasks =
-      n_chunks * (static_cast<std::int64_t>(contiguous.size()) + (strided.empty() ? 0 : 1));
-  const std::int64_t n_parts = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, n_tasks));
-  std::vector<std::vector<NumericStats>> parts(static_cast<std::size_t>(n_parts));
-  std::vector<BinIndex> indexes;
-  indexes.reserve(m);
-  for (std::size_t j = 0; j < m; ++j) indexes.emplace_back(col_edges[j]);
+  const std::int64_t n_chunks = std::max<std::int64_t>(1, (rows + kTaskRows - 1) / kTaskRows);
+  const std::int64_t tile_rows = std::max<std::int64_t>(1, std::min(rows, kBlockRows));
+  const std::int64_t group = std::max<std::int64_t>(
+      1, std::min<std::int64_t>(kMaxGroup, kTileBytes / (tile_rows * 8)));
+  const auto n_strided = static_cast<std::int64_t>(strided.size());
+  const std::int64_t n_groups = (n_strided + group - 1) / group;
+  const std::int64_t n_units = static_cast<std::int64_t>(contiguous.size()) + n_groups;
+  const std::int64_t n_tasks = rows == 0 ? 0 : n_chunks * n_units;
+  const std::int64_t n_workers =
+      std::max<std::int64_t>(1, std::min<std::int64_t>(threads, n_tasks));
+  const bool direct = n_chunks == 1;  // every column is counted by exactly one task
+  std::vector<std::mutex> stripes(kStripes);
   std::atomic<std::int64_t> next_task{0};
-  ParallelFor(0, n_parts, threads, [&](std::int64_t t) {
-    std::vector<NumericStats>& local = parts[static_cast<std::size_t>(t)];
-    local.resize(m);
-    for (std::size_t j = 0; j < m; ++j) {
-      local[j].edges = col_edges[j];
-      local[j].counts.assign(col_edges[j].size() + 1, 0);
-    }
+  ParallelFor(0, n_workers, threads, [&](std::int64_t) {
     auto sums = std::make_unique<BlockSums>();  // buckets and block buffers (~76 KiB), reused
-    std::vector<std::vector<std::uint64_t>> buf;
+    std::vector<std::uint64_t> tile;            // strided columns' tile, column after column
+    std::vector<NumericStats> scratch;          // per column of a task, when !direct
+    std::vector<BinIndex> tables;               // per column of a task, for long tasks
+    std::vector<Binner> binners;
+    std::vector<NumericStats*> targets;
+    std::vector<std::size_t> task_cols;
     for (;;) {
       const std::int64_t task = next_task.fetch_add(1, std::memory_order_relaxed);
       if (task >= n_tasks) break;
       const std::int64_t chunk = task % n_chunks;
+      const std::int64_t unit = task / n_chunks;
       const std::int64_t begin = chunk * kTaskRows;
       const std::int64_t end = std::min(rows, begin + kTaskRows);
-      const std::size_t col_task = static_cast<std::size_t>(task / n_chunks);
-      if (col_task < contiguous.size()) {
-        // one column over the chunk: its index and counts stay in cache while values stream in
-        const std::size_t j = contiguous[col_task];
-        for (std::int64_t b = begin; b < end; b += kBlockRows) {
-          Accumulate(cols[j], b, std::min(end, b + kBlockRows) - b, indexes[j], sums.get(),
-                     &local[j]);
-        }
-        continue;
+      task_cols.clear();
+      const bool is_strided = unit >= static_cast<std::int64_t>(contiguous.size());
+      if (!is_strided) {
+        task_cols.push_back(contiguous[static_cast<std::size_t>(unit)]);
+      } else {
+        const std::int64_t g = unit - static_cast<std::int64_t>(contiguous.size());
+        const std::int64_t first = g * group;
+        const std::int64_t last = std::min(n_strided, first + group);
+        for (std::int64_t q = first; q < last; ++q) task_cols.push_back(strided[q]);
       }
-      // Strided columns (row-major matrices): copy a tile of rows into contiguous per-column
-      // buffers (one sequential sweep over the rows), then count each column from its buffer.
-      if (buf.empty()) buf.assign(strided.size(), std::vector<std::uint64_t>(kBlockRows));
-      for (std::int64_t b = begin; b < end; b += kBlockRows) {
-        const std::int64_t e = std::min(end, b + kBlockRows);
-        for (std::int64_t r = b; r < e; ++r) {
-          for (std::size_t q = 0; q < strided.size(); ++q) {
-            const ColumnRef& c = cols[strided[q]];
-            const std::size_t size = ItemSize(c.type);
-            const char* src = static_cast<const char*>(c.data) +
-                              static_cast<std::ptrdiff_t>(r * c.stride) *
-                                  static_cast<std::ptrdiff_t>(size);
-            std::memcpy(reinterpret_cast<char*>(buf[q].data()) + (r - b) * size, src, size);
+      const std::size_t k = task_cols.size();
+      // where this task counts, and how it finds bins
+      targets.resize(k);
+      if (!direct && scratch.size() < k) scratch.resize(k);
+      for (std::size_t q = 0; q < k; ++q) {
+        NumericStats& o = out[task_cols[q]];
+        if (direct) {
+          targets[q] = &o;
+        } else {
+          NumericStats& s = scratch[q];
+          s.counts.assign(o.counts.size(), 0);
+          s.nan_count = s.neg_inf_count = s.pos_inf_count = s.finite_count = 0;
+          s.min = s.max = 0.0;
+          s.sum.Clear();
+          s.sum_sq.Clear();
+          targets[q] = &s;
+        }
+      }
+      const bool use_tables = end - begin >= kIndexMinRows;
+      tables.clear();
+      binners.assign(k, Binner{});
+      for (std::size_t q = 0; q < k; ++q) {
+        const std::vector<float>& e = out[task_cols[q]].edges;
+        binners[q].edges = e.data();
+        binners[q].k = static_cast<int>(e.size());
+      }
+      if (use_tables) {
+        tables.reserve(k);
+        for (std::size_t q = 0; q < k; ++q) {
+          if (binners[q].k < kIndexMinEdges) continue;  // a few compares beat any table
+          tables.emplace_back(out[task_cols[q]].edges);
+          binners[q].index = &tables.back();
+        }
+      }
+      if (!is_strided) {
+        // one column over the chunk: its table and counts stay in cache while values stream in
+        const std::size_t j = task_cols[0];
+        for (std::int64_t b = begin; b < end; b += kBlockRows) {
+          Accumulate(cols[j], b, std::min(end, b + kBlockRows) - b, binners[0], sums.get(),
+                     targets[0]);
+        }
+      } else {
+        // Strided columns (row-major matrices): copy a tile of rows of the group's columns into
+        // contiguous per-column runs (one sequential sweep along each row), then count each
+        // column from its run.
+        tile.resize(static_cast<std::size_t>(tile_rows) * k);
+        for (std::int64_t b = begin; b < end; b += tile_rows) {
+          const std::int64_t e = std::min(end, b + tile_rows);
+          for (std::int64_t r = b; r < e; ++r) {
+            for (std::size_t q = 0; q < k; ++q) {
+              const ColumnRef& c = cols[task_cols[q]];
+              const std::size_t size = ItemSize(c.type);
+              const char* src = static_cast<const char*>(c.data) +
+                                static_cast<std::ptrdiff_t>(r * c.stride) *
+                                    static_cast<std::ptrdiff_t>(size);
+              std::memcpy(reinterpret_cast<char*>(tile.data() + q * tile_rows) + (r - b) * size,
+                          src, size);
+            }
+          }
+          for (std::size_t q = 0; q < k; ++q) {
+            ColumnRef run = cols[task_cols[q]];
+            run.data = tile.data() + q * tile_rows;
+            run.stride = 1;
+            Accumulate(run, 0, e - b, binners[q], sums.get(), targets[q]);
           }
         }
-        for (std::size_t q = 0; q < strided.size(); ++q) {
-          ColumnRef tile = cols[strided[q]];
-          tile.data = buf[q].data();
-          tile.stride = 1;
-          Accumulate(tile, 0, e - b, indexes[strided[q]], sums.get(), &local[strided[q]]);
+      }
+      if (!direct) {
+        for (std::size_t q = 0; q < k; ++q) {
+          const std::size_t j = task_cols[q];
+          std::lock_guard<std::mutex> lock(stripes[j % kStripes]);
+          out[j].MergeCounts(scratch[q]);
         }
       }
     }
   });
-  std::vector<NumericStats> out = std::move(parts[0]);
-  for (std::int64_t t = 1; t < n_parts; ++t) {
-    for (std::size_t j = 0; j < m; ++j) out[j].Merge(parts[static_cast<std::size_t>(t)][j]);
-  }
 
   // 3. Range edges for fitted columns: a cut just below min and one at max. Both new bins are
   //    empty here, so the counts only gain a zero at each end.

@@ -6,6 +6,17 @@ rounded and merging chunk profiles gives bit-for-bit the profile of the whole); 
 categorical column, counts per category, an explicit "unseen" bucket and a null count. It is
 computed in one multithreaded C++ pass that reads numpy / pandas / Arrow buffers in place, and
 serialises to versioned JSON.
+
+Infinities: +-inf values are never binned; they are counted in ``neg_inf_count`` /
+``pos_inf_count``, the profile's outer bins below the first and above the last bin (monitoring
+compares their share as ``inf_share``). Bin edges are therefore always finite: a +-inf edge
+(given in ``edges_from``, or a model's bin edge, which holds -inf when -inf was frequent in
+training) would only bound an always-empty bin, and is dropped. Finite values beyond the
+float32 range compare as float32 +-inf and fall into the first / last bin.
+
+Memory: a column's profile is O(bins) (edges, counts, exact sums of a few machine words for
+data of a few binades); the pass's working memory is bounded per thread, so very wide inputs
+(100k columns) cost a few KB per column.
 """
 
 from __future__ import annotations
@@ -440,7 +451,8 @@ class Profile:
             a Booster (its bin edges are merged into edges fitted on the data) or a mapping
             name -> edges; columns without given edges get ``fine_bins`` quantile bins fitted
             on a seeded sample of ``sample_rows`` rows, plus range bins below the min and
-            above the max.
+            above the max. +-inf edges are dropped (+-inf values are counted apart, see the
+            module docstring); a NaN edge is a DataError.
         categorical: names of columns to treat as categorical even when numeric (string,
             object and category columns always are).
         predictions: optional model outputs (n,) or (n, k), profiled as the column
@@ -459,7 +471,7 @@ class Profile:
         # Categories are recorded by name; what is "unseen" is judged against the reference
         # when comparing.
         num = [c for c in cols if c.numeric is not None]
-        stats: list[dict[str, Any]] = []
+        stats: list[Any] = []
         if num:
             edges_arg: list[np.ndarray | None] = []
             extra_arg: list[np.ndarray | None] = []
@@ -475,10 +487,12 @@ class Profile:
                 [c.numeric for c in num], n_rows, edges_arg, extra_arg, int(fine_bins),
                 int(sample_rows), int(seed), resolve_n_jobs(n_jobs))
         by_name: dict[str, ColumnProfile] = {}
-        it = iter(stats)
+        k = 0
         for c in cols:
             if c.numeric is not None:
-                by_name[c.name] = _numeric_from_stats(c.name, c.dtype, next(it))
+                by_name[c.name] = _numeric_from_stats(c.name, c.dtype, stats[k])
+                stats[k] = None  # each raw entry goes as soon as it is converted (wide inputs)
+                k += 1
             else:
                 assert c.values is not None
                 cats_, counts, unseen, nulls = _categorical_counts(c.values)
@@ -652,20 +666,22 @@ def _prediction_columns(predictions: Any, n_rows: int) -> list[_Col]:
     return [_Col(f"__prediction_{k}__", str(p.dtype), numeric=p[:, k]) for k in range(p.shape[1])]
 
 
-def _numeric_from_stats(name: str, dtype: str, s: Mapping[str, Any]) -> NumericColumnProfile:
-    finite = int(s["finite_count"])
+def _numeric_from_stats(name: str, dtype: str, s: Sequence[Any]) -> NumericColumnProfile:
+    """A column profile from one entry of ``_core.profile_numeric``: (edges, counts, null_count,
+    neg_inf_count, pos_inf_count, finite_count, min, max, sum, sum_sq)."""
+    edges, counts, nulls, neg_inf, pos_inf, finite, mn, mx, sum_exact, sum_sq_exact = s
     return NumericColumnProfile(
         name=name,
         dtype=dtype,
-        edges=np.asarray(s["edges"], dtype=np.float32),
-        counts=np.asarray(s["counts"], dtype=np.int64),
-        null_count=int(s["null_count"]),
-        neg_inf_count=int(s["neg_inf_count"]),
-        pos_inf_count=int(s["pos_inf_count"]),
-        min=float(s["min"]) if finite else math.nan,
-        max=float(s["max"]) if finite else math.nan,
-        sum_exact=int.from_bytes(s["sum"], "little", signed=True),
-        sum_sq_exact=int.from_bytes(s["sum_sq"], "little", signed=True),
+        edges=np.asarray(edges, dtype=np.float32),
+        counts=np.asarray(counts, dtype=np.int64),
+        null_count=int(nulls),
+        neg_inf_count=int(neg_inf),
+        pos_inf_count=int(pos_inf),
+        min=float(mn) if finite else math.nan,
+        max=float(mx) if finite else math.nan,
+        sum_exact=int(sum_exact),
+        sum_sq_exact=int(sum_sq_exact),
     )
 
 
@@ -695,6 +711,13 @@ def _int_list(d: Mapping[str, Any], key: str, where: str) -> np.ndarray:
     return np.asarray(v, dtype=np.int64).reshape(-1)
 
 
+def _merged_count(pair: np.ndarray, where: str) -> np.int64:
+    total = int(pair[0]) + int(pair[1])
+    if total >= 2**63:
+        raise ModelFormatError(f"field '{where}.counts' must be non-negative integers below 2**63")
+    return np.int64(total)
+
+
 def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
                        dtype: str) -> NumericColumnProfile:
     raw_edges = c.get("edges")
@@ -703,13 +726,20 @@ def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
     ):
         raise ModelFormatError(f"field '{where}.edges' must be a list of numbers")
     edges = np.asarray(raw_edges, dtype=np.float64).reshape(-1)
+    counts = _int_list(c, "counts", where)
+    # Models saved before the profiler dropped +-inf edges (issue 14 item 1) carry a -inf first
+    # edge (or a +inf last one). Such an edge only splits off the outer bin, so it is read as
+    # the profiler writes it now: the edge dropped and its outer bin merged into its neighbour.
+    if counts.size == edges.size + 1 and edges.size and edges[0] == -math.inf:
+        edges, counts = edges[1:], np.r_[_merged_count(counts[:2], where), counts[2:]]
+    if counts.size == edges.size + 1 and edges.size and edges[-1] == math.inf:
+        edges, counts = edges[:-1], np.r_[counts[:-2], _merged_count(counts[-2:], where)]
     with np.errstate(over="ignore", invalid="ignore"):  # out-of-range edges are rejected below
         e32 = edges.astype(np.float32)
     if edges.size and (not np.all(np.isfinite(edges)) or np.any(e32.astype(np.float64) != edges)
                        or np.any(np.diff(e32) <= 0)):
         raise ModelFormatError(f"field '{where}.edges' must be strictly increasing finite "
                                "float32 values")
-    counts = _int_list(c, "counts", where)
     if counts.size != edges.size + 1:
         raise ModelFormatError(f"field '{where}.counts' has {counts.size} entries, expected "
                                f"{edges.size + 1} (one more than edges)")
