@@ -64,7 +64,6 @@ def add_parser(sub: Any) -> None:
 
 def run(args: Any) -> int:
     import os
-    import signal
 
     if "pyarrow" not in sys.modules:
         # pyarrow's allocator (mimalloc) otherwise hands each freed batch back to the OS and
@@ -72,35 +71,21 @@ def run(args: Any) -> int:
         # worth of memory, so keep it (3x fewer page faults, ~4% less CPU; peak unchanged).
         os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 
-    from ..errors import ParameterError, SapwoodError
+    from ..errors import ParameterError
     from ..scoring.api import score
 
-    def _interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    # SIGTERM (a scheduler cancelling the job) cleans up like Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        if _KINDS_RE.match(args.output_path):
-            raise ParameterError(
-                f"-o/--output names the output file, got {args.output_path!r}; to choose what "
-                f"is predicted use --predict {args.output_path}")
-        summary = score(
-            args.model, args.input, args.output_path,
-            id_columns=[c for c in args.id_columns.split(",") if c],
-            output=args.predict, batch_rows=args.batch_rows, device=args.device,
-            profile=args.profile, profile_reference=args.profile_reference,
-            resume=args.resume, input_format=args.input_format,
-            output_format=args.output_format, n_jobs=args.n_jobs,
-            progress=False if args.no_progress else None)
-    except KeyboardInterrupt:
-        print("sapwood score: interrupted; no output was left behind", file=sys.stderr)
-        return 130
-    except (SapwoodError, OSError) as e:
-        # 2: could not run (cli/main will own this convention for every command)
-        print(f"sapwood score: error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # Errors, Ctrl-C and SIGTERM are handled by cli.main for every command (2 / 130).
+    if _KINDS_RE.match(args.output_path):
+        raise ParameterError(
+            f"-o/--output names the output file, got {args.output_path!r}; to choose what "
+            f"is predicted use --predict {args.output_path}")
+    summary = score(
+        args.model, args.input, args.output_path,
+        id_columns=[c for c in args.id_columns.split(",") if c],
+        output=args.predict, batch_rows=args.batch_rows, device=args.device,
+        profile=args.profile, profile_reference=args.profile_reference,
+        resume=args.resume, input_format=args.input_format,
+        output_format=args.output_format, n_jobs=args.n_jobs,
+        progress=False if args.no_progress else None)
     print(summary.to_json())
     return 0
