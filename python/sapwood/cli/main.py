@@ -9,7 +9,7 @@ from types import ModuleType
 __all__ = ["main"]
 
 # command name -> module under sapwood.cli with add_parser(sub) and run(args) -> int
-COMMANDS = ("demo", "inspect", "train", "validate", "monitor", "score")
+COMMANDS = ("demo", "inspect", "train", "validate", "monitor", "score", "serve")
 
 
 def _command_module(name: str) -> ModuleType:
