@@ -153,9 +153,10 @@ def test_mlflow_logger_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sapwood.Booster.from_bytes(art).to_bytes() == b.to_bytes()
 
 
-def test_mlflow_logger_real_file_store(tmp_path: Any) -> None:
+def test_mlflow_logger_real_file_store(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     mlflow = pytest.importorskip("mlflow")
-    mlflow.set_tracking_uri(f"file://{tmp_path}")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 gates the file store
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())  # a new folder: default experiment
     X, y = _data(300)
     ds = sapwood.Dataset(X, y)
     sapwood.train({"objective": "binary", "n_estimators": 3}, ds, valid_sets=[ds],
