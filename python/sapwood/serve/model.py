@@ -24,9 +24,6 @@ __all__ = ["ServedModel", "load_served_model", "OUTPUTS"]
 
 OUTPUTS = ("value", "raw", "contrib")
 
-_MAGIC = b"\x89SPWOOD\n"
-
-
 @dataclass
 class ServedModel:
     """A loaded, warmed Booster with what the endpoints report about it."""
@@ -47,16 +44,14 @@ class ServedModel:
 
 
 def _read_booster(path: str) -> tuple[Any, bytes]:
-    import sapwood
+    from ..model.io import loads_any
 
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as e:
         raise ModelFormatError(f"cannot read model file {path!r}: {e}") from None
-    if data[:8] == _MAGIC:
-        return sapwood.Booster.from_bytes(data), data
-    return sapwood.import_model(data), data
+    return loads_any(data), data  # sapwood, XGBoost or LightGBM, recognised by content
 
 
 def _warm_block(m: ServedModel, rows: int = 3) -> Block:
