@@ -46,16 +46,9 @@ def load_model(path: str, what: str = "model") -> Any:
     """A Booster from a sapwood, LightGBM or XGBoost file; every failure is a SapwoodError or
     an OSError naming the file (a file nested deeply enough to exhaust the parser's stack is a
     ModelFormatError, not a crash)."""
-    from ..errors import ModelFormatError
     from ..model.io import load_any
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what} file {path!r} does not exist")
-    try:
-        return load_any(path)
-    except RecursionError:
-        raise ModelFormatError(f"{what} file {path!r} is nested too deeply to be a model "
-                               "file") from None
+    return load_any(path, what)
 
 
 def read_data(path: str, command: str) -> Any:

@@ -63,7 +63,7 @@ __all__ = [
     "ArrowColumn",
     "TypedEmpty",
     "frame_columns",
-    "check_unique",
+    "float64_column",
     "to_matrix",
     "stack",
     "encode_for_schema",
@@ -738,3 +738,20 @@ def encode_for_schema(X: Any, schema: list[FeatureSpec], what: str = "X") -> np.
                 )
             out.append(c.numeric())
     return stack(out)
+
+
+def float64_column(values: Any, column: str, what: str) -> np.ndarray:
+    """A float64 copy of one column (a pandas Series, an array or a list) for labels, weights
+    and other non-feature numbers; a value that is not a number is a DataError naming the
+    column and its row."""
+    try:
+        return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan)
+                          if hasattr(values, "to_numpy") else values, dtype=np.float64)
+    except (TypeError, ValueError):
+        for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
+            try:
+                float(v)
+            except (TypeError, ValueError):
+                raise DataError(f"{what} column {column!r} must be numeric: row {i} holds "
+                                f"{v!r}") from None
+        raise DataError(f"{what} column {column!r} must be numeric") from None

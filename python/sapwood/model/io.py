@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import ModelFormatError
 from . import serialize as _serialize
 from .booster import Booster
 from .importers import import_bytes
@@ -50,8 +51,17 @@ def loads_any(data: bytes | bytearray | memoryview) -> Booster:
     return import_bytes(bytes(data))
 
 
-def load_any(path: str | os.PathLike[str]) -> Booster:
-    """:func:`loads_any` of a file's bytes."""
-    with open(os.fspath(path), "rb") as f:
+def load_any(path: str | os.PathLike[str], what: str = "model") -> Booster:
+    """:func:`loads_any` of a file's bytes. A missing file is a FileNotFoundError and a file
+    nested deeply enough to exhaust the parser's stack a ModelFormatError, each naming the
+    file as ``what`` (for example "baseline model")."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} file {path!r} does not exist")
+    with open(path, "rb") as f:
         data = f.read()
-    return loads_any(data)
+    try:
+        return loads_any(data)
+    except RecursionError:
+        raise ModelFormatError(f"{what} file {path!r} is nested too deeply to be a model "
+                               "file") from None

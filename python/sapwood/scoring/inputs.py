@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import DataError, ParameterError, SchemaError
-from ..frame.columns import check_unique
+from ..frame.names import check_unique
 from ..frame.readers import csv_delimiter
 
 __all__ = ["INPUT_FORMATS", "PartInput", "where", "ipc_reader", "ipc_schema", "num_rows"]

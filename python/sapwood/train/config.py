@@ -35,7 +35,7 @@ import numpy as np
 from .._compat import require_for_file
 from .._fs import check_writable, write_bytes
 from .._toml import ConfigError, line_of, load_toml
-from ..errors import DataError
+from ..frame.columns import float64_column
 
 __all__ = ["run_train", "train_from_config"]
 
@@ -105,8 +105,8 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
         raise fail("features", "data", f"columns not in the data: {missing[:10]}")
     params = dict(doc.get("params", {}))
     seed = counts["random_state"]
-    y = _column_numbers(df, label, "label")
-    w = None if weight is None else _column_numbers(df, weight, "weight")
+    y = float64_column(df[label], label, "label")
+    w = None if weight is None else float64_column(df[weight], weight, "weight")
     X = df[features]
     result: dict[str, Any] = {}
     if "cv" in doc:
@@ -185,19 +185,6 @@ def _checked_counts(doc: dict[str, Any], fail: Any) -> dict[str, Any]:
     out["early_stopping_rounds"] = count("validation", "early_stopping_rounds", None, 1,
                                          MAX_ROUNDS)
     return out
-
-
-def _column_numbers(df: Any, column: str, what: str) -> np.ndarray:
-    try:
-        return np.asarray(df[column].to_numpy(dtype=np.float64, na_value=np.nan))
-    except (TypeError, ValueError):
-        for i, v in enumerate(df[column].tolist()):
-            try:
-                float(v)
-            except (TypeError, ValueError):
-                raise DataError(f"{what} column {column!r} must be numeric: row {i} holds "
-                                f"{v!r}") from None
-        raise DataError(f"{what} column {column!r} must be numeric") from None
 
 
 def _metric_lines(res: dict[str, Any]) -> list[str]:

@@ -12,7 +12,6 @@ import sys
 from typing import Any, TextIO
 
 from .._fs import check_writable, write_text, write_texts
-from ..errors import ModelFormatError
 from .criteria import Criteria, load_criteria, parse_criteria
 from .gates import ACCEPTED, ERROR, REJECTED, evaluate
 
@@ -27,18 +26,9 @@ def _evaluate(model: str, data: str, criteria: str, baseline: str | None,
     from ..model.io import load_any
     from .html import render_html
 
-    def load(path: str, what: str) -> Any:
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{what} file {path!r} does not exist")
-        try:
-            return load_any(path)
-        except RecursionError:
-            raise ModelFormatError(f"{what} file {path!r} is nested too deeply to be a model "
-                                   "file") from None
-
     c = load_criteria(criteria)
-    booster = load(model, "model")
-    champion = load(baseline, "baseline model") if baseline is not None else None
+    booster = load_any(model, "model")
+    champion = load_any(baseline, "baseline model") if baseline is not None else None
     require_for_file(data, "sapwood validate to read --data", "cli")
     df = read_pandas(data)
     report = evaluate(booster, df, c, model_bytes=os.path.getsize(model), baseline=champion)

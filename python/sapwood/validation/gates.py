@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, SchemaError
+from ..frame.columns import float64_column
 from ..metrics import METRICS
 from ..model.booster import Booster
 from .criteria import Criteria, Threshold
@@ -41,21 +42,6 @@ def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
     return float(fn(y, pred, w))
 
 
-def _numbers(values: Any, column: str, what: str) -> np.ndarray:
-    """A float64 copy of a column; a value that is not a number is an error naming its row."""
-    try:
-        return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan)
-                          if hasattr(values, "to_numpy") else values, dtype=np.float64)
-    except (TypeError, ValueError):
-        for i, v in enumerate(values.tolist() if hasattr(values, "tolist") else values):
-            try:
-                float(v)
-            except (TypeError, ValueError):
-                raise DataError(f"{what} column {column!r} must be numeric: row {i} holds "
-                                f"{v!r}") from None
-        raise DataError(f"{what} column {column!r} must be numeric") from None
-
-
 def _first_bad(bad: np.ndarray) -> tuple[int, int]:
     rows = np.flatnonzero(bad)
     return int(rows[0]), int(rows.size)
@@ -64,7 +50,7 @@ def _first_bad(bad: np.ndarray) -> tuple[int, int]:
 def _labels(values: Any, column: str, booster: Booster) -> np.ndarray:
     """The label column, checked for the model's objective: a missing, non-numeric or
     out-of-range label is an error naming its row (never silently counted as a negative)."""
-    y = _numbers(values, column, "label")
+    y = float64_column(values, column, "label")
     obj = booster.objective
     checks: list[tuple[np.ndarray, str]] = [(~np.isfinite(y), "missing or not finite")]
     if obj == "binary":
@@ -87,7 +73,7 @@ def _labels(values: Any, column: str, booster: Booster) -> np.ndarray:
 
 
 def _weights(values: Any, column: str) -> np.ndarray:
-    w = _numbers(values, column, "weight")
+    w = float64_column(values, column, "weight")
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
