@@ -530,3 +530,27 @@ def test_fast_path_after_pickling(named_models: dict[str, object], validations: 
     refit = clone(est).fit(df[NAMES[:4]], named_models["y"])  # type: ignore[index]
     with pytest.raises(ValueError, match="X has 8 features, but GBMClassifier is expecting 4"):
         refit.predict(named_models["X"])
+
+
+# scikit-learn reads no names from a RecordBatch: its slow-path warning is a false alarm
+# (the fast path matches the batch's names exactly).
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_fast_path_on_arrow_batches_chunks_and_changing_schemas(
+        named_models: dict[str, object], validations: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrow tables of one and several chunks, record batches, and a table whose schema
+    differs from the one the fast path saw last (same names, other types)."""
+    pa = pytest.importorskip("pyarrow")
+    est, df = named_models["polars"], named_models["df"]
+    t32 = pa.Table.from_pandas(df.astype(np.float32), preserve_index=False)  # type: ignore[attr-defined]
+    t64 = pa.Table.from_pandas(df, preserve_index=False)  # type: ignore[arg-type]
+    chunked = pa.concat_tables([t64.slice(0, 7), t64.slice(7, 30), t32.slice(37, 5).cast(
+        t64.schema)])
+    assert chunked.column(0).num_chunks == 3
+    ints = t64.set_column(2, "c", pa.array(np.arange(t64.num_rows) % 3, pa.int64()))
+    nulls = t32.set_column(0, "a", pa.array([None] * t32.num_rows, pa.float32()))
+    for X in (t32, t32.slice(5, 1), t64, chunked, t32.to_batches()[0], nulls, t32):
+        _assert_same(*_fast_and_slow(est, X, validations, monkeypatch))
+    # other types under the same names: the Booster reads the table itself, as before
+    _assert_same(*_fast_and_slow(est, ints, validations, monkeypatch))
+    _assert_same(*_fast_and_slow(est, t64, validations, monkeypatch))

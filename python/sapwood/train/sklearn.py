@@ -166,7 +166,8 @@ class _FastPath:
     """What predict's fast path needs, resolved once per fit (and again after unpickling):
     the per-call checks are identity and equality tests on these."""
 
-    __slots__ = ("booster", "n_features", "names", "pandas_columns", "table", "numeric")
+    __slots__ = ("booster", "n_features", "names", "pandas_columns", "table", "numeric",
+                 "arrow_schema")
 
     def __init__(self, est: Any) -> None:
         self.booster: Booster = est.booster_
@@ -181,21 +182,16 @@ class _FastPath:
         self.table = bool(getattr(est, "_table_input_", False))
         # Without categorical features, a float table reaches the Booster as a float matrix.
         self.numeric = not self.booster.categorical_features
-
-    def same_columns(self, X: Any, kind: str) -> bool:
-        if kind == "pandas":
-            if self.pandas_columns is not None:
-                return bool(X.columns.equals(self.pandas_columns))
-            return list(X.columns) == self.names
-        if kind == "polars":
-            return bool(X.columns == self.names)
-        return bool(X.schema.names == self.names)
+        # The last Arrow schema found to hold exactly the fitted columns, all float32/float64:
+        # one C++ comparison accepts the next table of that schema. (A plain attribute write:
+        # threads that race at worst both do the full test.)
+        self.arrow_schema: Any = None
 
     def matrix(self, X: Any) -> Any:
         """What the Booster gets for X, or None where the slow path must judge X."""
         if type(X) is np.ndarray:
-            # sklearn hands such an array to the Booster as it is, once it has checked the
-            # width, the dtype, that there is a row, and that nothing is infinite.
+            # scikit-learn hands such an array to the Booster as it is, once it has checked
+            # the width, the dtype, that there is a row, and that nothing is infinite.
             if (self.names is not None or X.ndim != 2 or X.shape[1] != self.n_features
                     or X.shape[0] == 0 or (X.dtype is not _F32 and X.dtype is not _F64)
                     or _has_inf(X)):
@@ -204,25 +200,49 @@ class _FastPath:
         if self.names is None:
             return None
         if _is_pandas_frame(X):
-            kind = "pandas"
-        elif _is_polars_frame(X):
-            kind = "polars"
-        elif _is_arrow_table(X):
-            kind = "arrow"
-        else:
+            if self.table:
+                return self._table(X, self._pandas_names_match(X))
+            if len(X) == 0 or not self._pandas_names_match(X):
+                return None
+            arr = _pandas_matrix(X)
+            return None if arr is None or _has_inf(arr) else arr
+        if not self.table:
+            return None  # scikit-learn's conversion (and its errors) for other inputs
+        if _is_polars_frame(X):
+            return self._table(X, X.columns == self.names)
+        if _is_arrow_table(X):
+            return self._arrow(X)
+        return None
+
+    def _pandas_names_match(self, X: Any) -> bool:
+        if self.pandas_columns is not None:
+            return bool(X.columns.equals(self.pandas_columns))
+        return list(X.columns) == self.names
+
+    def _table(self, X: Any, names_match: bool) -> Any:
+        """A pandas or polars table for a model fitted on tables: the Booster reads it (by
+        name, categories by value), or, with no categorical features and float columns only,
+        the float matrix that its reader would make."""
+        if not names_match or len(X) == 0:
             return None
-        if not self.table and kind != "pandas":
+        if self.numeric:
+            arr = _pandas_matrix(X) if _is_pandas_frame(X) else _polars_matrix(X)
+            if arr is not None:
+                return arr
+        return X
+
+    def _arrow(self, X: Any) -> Any:
+        if X.num_rows == 0:
             return None
-        if len(X) == 0 or not self.same_columns(X, kind):
-            return None
-        arr = _float_matrix(X, kind) if self.numeric else None
-        if arr is None:
-            # Tables with categorical (or non-float) columns: the Booster reads them by name,
-            # as on the slow path; a frame scikit-learn converts is left to it.
-            return X if self.table else None
-        if not self.table and _has_inf(arr):
-            return None
-        return arr
+        schema = X.schema
+        known = self.arrow_schema
+        if known is None or not schema.equals(known):
+            if schema.names != self.names:
+                return None
+            if not (self.numeric and _float_types(schema.types)):
+                return X  # the Booster reads it by name
+            self.arrow_schema = schema
+        return _arrow_matrix(X)
 
 
 def _has_inf(X: np.ndarray) -> bool:
@@ -236,33 +256,58 @@ def _has_inf(X: np.ndarray) -> bool:
     return bool(np.isinf(X).any())
 
 
-def _float_matrix(X: Any, kind: str) -> np.ndarray | None:
-    """The float matrix scikit-learn (pandas) or the Booster's table reader (polars, Arrow)
-    would make of X's values, or None where the table has other than float columns.
+def _pandas_matrix(X: Any) -> np.ndarray | None:
+    """The float matrix scikit-learn makes of a pandas frame's values, or None.
 
-    pandas: DataFrame.to_numpy() gives the common type, float64 for any mix that scikit-learn
-    turns into float64; where it gives float32 every value is a float32 (float16, small ints),
-    so the forest, which compares float32 values, sees the same numbers. polars: to_numpy()
-    puts NaN for null, like the Booster's reader; Arrow: float32/float64 columns side by side,
-    float64 when any column is (the reader's rule)."""
-    if kind == "arrow":
-        pa = loaded("pyarrow")
-        types = X.schema.types
-        if pa is None or any(t != pa.float32() and t != pa.float64() for t in types):
-            return None
-        dtype = _F64 if any(t == pa.float64() for t in types) else _F32
-        out = np.empty((X.num_rows, len(types)), dtype=dtype)
-        for j in range(len(types)):
-            out[:, j] = X.column(j).to_numpy()
-        return out
-    if kind == "polars":
-        pl = loaded("polars")
-        if pl is None or any(dt != pl.Float32 and dt != pl.Float64 for dt in X.dtypes):
-            return None
+    DataFrame.to_numpy() gives the common type: float64 for any mix that scikit-learn turns
+    into float64, each value converted alike; where it gives float32, every value is a float32
+    (float32 columns, or with float16 or small-int columns), so the forest, which compares
+    float32 values, sees the same numbers. Anything else (object, bool mixes, nullable dtypes
+    with NA) is left to scikit-learn."""
     arr = X.to_numpy()
     if not isinstance(arr, np.ndarray) or (arr.dtype is not _F32 and arr.dtype is not _F64):
         return None
     return arr
+
+
+def _polars_matrix(X: Any) -> np.ndarray | None:
+    """A polars frame of Float32/Float64 columns as the matrix the Booster's reader makes of it
+    (float64 when any column is; null as NaN); None for other column types."""
+    pl = loaded("polars")
+    if pl is None:
+        return None
+    f32, f64 = pl.Float32, pl.Float64
+    # type identity: polars' DataType.__eq__ is Python code, several times slower
+    if not all(type(dt) is f32 or type(dt) is f64 for dt in X.dtypes):
+        return None
+    arr = X.to_numpy()
+    return arr if isinstance(arr, np.ndarray) and arr.ndim == 2 else None
+
+
+def _float_types(types: list[Any]) -> bool:
+    pa = loaded("pyarrow")
+    if pa is None:
+        return False
+    f32, f64 = pa.float32(), pa.float64()
+    return all(t == f32 or t == f64 for t in types)
+
+
+def _arrow_matrix(X: Any) -> np.ndarray:
+    """An Arrow table or record batch of float32/float64 columns as the matrix the Booster's
+    reader makes of it: float64 when any column is, null as NaN."""
+    batch = X
+    if type(X).__name__ == "Table":
+        batches = X.to_batches()
+        batch = batches[0] if len(batches) == 1 else None
+    if batch is not None and hasattr(batch, "to_tensor"):
+        # one C++ call (pyarrow >= 16): the common type, row-major, NaN for null
+        return np.asarray(batch.to_tensor(null_to_nan=True))
+    cols = [X.column(j).to_numpy() for j in range(X.num_columns)]
+    out = np.empty((X.num_rows, len(cols)),
+                   dtype=_F64 if any(c.dtype == _F64 for c in cols) else _F32)
+    for j, c in enumerate(cols):
+        out[:, j] = c
+    return out
 
 
 def _is_table_input(X: Any, categorical_features: Any) -> bool:
@@ -391,6 +436,7 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
         return np.asarray(y, dtype=np.float64)
 
     def _validate_fit(self, X: Any, y: Any) -> tuple[Any, Any]:
+        self.__dict__.pop("_fast", None)  # a failed refit must not keep the last fast path
         _check_labels(y)
         self._table_input_ = _is_table_input(X, self.categorical_features)
         if self._table_input_:
