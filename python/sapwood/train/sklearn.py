@@ -10,9 +10,10 @@ three differences:
 * prediction has a fast path: a float32/float64 numpy array of the fitted width (for a model
   fitted without feature names) or a pandas/polars/Arrow table with exactly the fitted columns
   goes straight to the Booster, without scikit-learn's input validation (which costs about
-  15 times the Booster's own time on one row). It takes nothing the slow path would refuse
-  or warn about, and gives bit-identical results: the values reach the Booster in the same
-  float matrix (or, where the model has categorical features, as the same table).
+  20 times the Booster's own time on one row; benchmarks/compare/sklearn_single_row.py).
+  It takes nothing the slow path would refuse or warn about, and gives bit-identical
+  results: the values reach the Booster in the same float matrix (or, where the model has
+  categorical features, as the same table).
 """
 
 from __future__ import annotations
@@ -114,9 +115,7 @@ def _check_labels(y: Any, what: str = "y") -> None:
 def _table_names(X: Any) -> list[str] | None:
     """A pandas/polars/Arrow table's column names when all are strings (scikit-learn's
     feature names); None for anything else."""
-    if _is_pandas_frame(X):
-        names = list(X.columns)
-    elif _is_polars_frame(X):
+    if _is_pandas_frame(X) or _is_polars_frame(X):
         names = list(X.columns)
     elif _is_arrow_table(X):
         names = list(X.schema.names)
