@@ -1,14 +1,32 @@
-"""scikit-learn estimators: GBMRegressor and GBMClassifier (binary and multiclass)."""
+"""scikit-learn estimators: GBMRegressor and GBMClassifier (binary and multiclass).
+
+Inputs are checked as scikit-learn checks them (its estimator checks run in the tests), with
+three differences:
+
+* columns are matched by name, as :meth:`Booster.predict` matches them: a frame with the
+  fitted columns in another order is reordered, extra columns are ignored, and a missing one
+  raises :class:`~sapwood.SchemaError` naming it;
+* a missing or infinite label raises :class:`~sapwood.DataError` naming the row;
+* prediction has a fast path: a float32/float64 numpy array of the fitted width (for a model
+  fitted without feature names) or a pandas/polars/Arrow table with exactly the fitted columns
+  goes straight to the Booster, without scikit-learn's input validation (which costs about
+  20 times the Booster's own time on one row; benchmarks/compare/sklearn_single_row.py).
+  It takes nothing the slow path would refuse or warn about, and gives bit-identical
+  results: the values reach the Booster in the same float matrix (or, where the model has
+  categorical features, as the same table).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .._compat import loaded
 from ..dataset import Dataset, _is_arrow_table, _is_pandas_frame, _is_polars_frame
-from ..errors import NotFittedError
+from ..errors import DataError, NotFittedError, SchemaError
 from ..model.booster import Booster
 from .callbacks import EarlyStopping, TrainingCallback
 from .training import train
@@ -30,6 +48,10 @@ __all__ = ["GBMRegressor", "GBMClassifier"]
 
 _VALIDATE_KW: dict[str, Any] = {"ensure_all_finite": "allow-nan",
                                 "dtype": [np.float64, np.float32], "order": None}
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+# Tests set this to False to compare the fast path with scikit-learn's checks.
+_FAST_PATH = True
 
 
 def _validate(est: Any, X: Any, reset: bool = False) -> Any:
@@ -43,6 +65,252 @@ def _validate_xy(est: Any, X: Any, y: Any) -> Any:
 
     return validate_data(est, X, y, reset=True, y_numeric=isinstance(est, RegressorMixin),
                          **_VALIDATE_KW)
+
+
+# ---------------------------------------------------------------------------- labels
+def _bad_labels(y: Any) -> tuple[np.ndarray, str] | None:
+    """A mask of the labels that are missing (NaN, None, NA) or infinite, and what the first
+    one is; None where there are none or y is not a plain column (scikit-learn then judges)."""
+    arr = y.to_numpy() if hasattr(y, "to_numpy") and not isinstance(y, np.ndarray) else y
+    try:
+        arr = np.asarray(arr)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        return None
+    if arr.dtype.kind in "fc":
+        bad = ~np.isfinite(arr)
+        if not bad.any():
+            return None
+        first = arr[int(np.argmax(bad))]
+        return bad, "NaN" if first != first else "infinity"
+    if arr.dtype.kind == "O":
+        pd = loaded("pandas")
+        if pd is not None:  # None, NaN, pd.NA and NaT, vectorised
+            bad = np.asarray(pd.isna(arr), dtype=bool)
+        else:
+            bad = np.fromiter((v is None or (isinstance(v, float) and math.isnan(v))
+                               for v in arr), dtype=bool, count=arr.shape[0])
+        return (bad, "NaN") if bad.any() else None
+    return None
+
+
+def _check_labels(y: Any, what: str = "y") -> None:
+    """DataError naming the first row whose label is missing or infinite."""
+    found = _bad_labels(y)
+    if found is None:
+        return
+    bad, kind = found
+    rows = np.flatnonzero(bad)
+    more = f" ({rows.size} rows in all)" if rows.size > 1 else ""
+    raise DataError(
+        f"Input {what} contains {kind}: row {int(rows[0])} has no usable label{more}; "
+        f"drop those rows or fill their labels"
+    )
+
+
+# ---------------------------------------------------------------------------- columns
+def _table_names(X: Any) -> list[str] | None:
+    """A pandas/polars/Arrow table's column names when all are strings (scikit-learn's
+    feature names); None for anything else."""
+    if _is_pandas_frame(X) or _is_polars_frame(X):
+        names = list(X.columns)
+    elif _is_arrow_table(X):
+        names = list(X.schema.names)
+    else:
+        return None
+    return names if all(isinstance(n, str) for n in names) else None
+
+
+def _select(X: Any, names: list[str]) -> Any:
+    """The table's columns `names`, in that order."""
+    if _is_pandas_frame(X):
+        return X[names]
+    return X.select(names)  # polars DataFrame, Arrow Table and RecordBatch
+
+
+def _by_name(est: Any, X: Any) -> Any:
+    """X with its columns matched to the fitted ones by name, as Booster.predict matches them:
+    a table with the fitted columns in another order is reordered and extra columns are
+    dropped; a missing column raises SchemaError naming it (in scikit-learn's words). Inputs
+    without names, and estimators fitted without them, are left to scikit-learn's checks."""
+    fitted = getattr(est, "feature_names_in_", None)
+    if fitted is None:
+        return X
+    names = _table_names(X)
+    if names is None:
+        return X
+    want = [str(n) for n in fitted]
+    if names == want:
+        return X
+    present = set(names)
+    missing = [n for n in want if n not in present]
+    if missing:
+        from sklearn.utils.validation import validate_data
+
+        try:  # scikit-learn's message lists the unseen and missing names
+            validate_data(est, X, reset=False, skip_check_array=True)
+        except ValueError as e:
+            raise SchemaError(str(e)) from None
+        raise SchemaError(f"X is missing column(s) the model was fitted on: {missing[:10]}")
+    if len(present) != len(names):  # duplicate names: scikit-learn's checks report them
+        return X
+    return _select(X, want)
+
+
+# ---------------------------------------------------------------------------- fast path
+class _FastPath:
+    """What predict's fast path needs, resolved once per fit (and again after unpickling):
+    the per-call checks are identity and equality tests on these."""
+
+    __slots__ = ("booster", "n_features", "names", "pandas_columns", "table", "numeric",
+                 "arrow_schema")
+
+    def __init__(self, est: Any) -> None:
+        self.booster: Booster = est.booster_
+        self.n_features = int(est.n_features_in_)
+        fitted = getattr(est, "feature_names_in_", None)
+        self.names = None if fitted is None else [str(n) for n in fitted]
+        pd = loaded("pandas")
+        # Index.equals against an Index of the same dtype is the cheap name test for frames.
+        self.pandas_columns = (pd.Index(self.names) if pd is not None and self.names
+                               else None)
+        # Tables go to the Booster as tables (their values are not checked for infinity).
+        self.table = bool(getattr(est, "_table_input_", False))
+        # Without categorical features, a float table reaches the Booster as a float matrix.
+        self.numeric = not self.booster.categorical_features
+        # The last Arrow schema found to hold exactly the fitted columns, all float32/float64:
+        # one C++ comparison accepts the next table of that schema. (A plain attribute write:
+        # threads that race at worst both do the full test.)
+        self.arrow_schema: Any = None
+
+    def matrix(self, X: Any) -> Any:
+        """What the Booster gets for X, or None where the slow path must judge X."""
+        if type(X) is np.ndarray:
+            # scikit-learn hands such an array to the Booster as it is, once it has checked
+            # the width, the dtype, that there is a row, and that nothing is infinite.
+            if (self.names is not None or X.ndim != 2 or X.shape[1] != self.n_features
+                    or X.shape[0] == 0 or (X.dtype is not _F32 and X.dtype is not _F64)
+                    or _has_inf(X)):
+                return None
+            return X
+        if self.names is None:
+            return None
+        if _is_pandas_frame(X):
+            if self.table:
+                return self._table(X, self._pandas_names_match(X))
+            if len(X) == 0 or not self._pandas_names_match(X):
+                return None
+            arr = _pandas_matrix(X)
+            return None if arr is None or _has_inf(arr) else arr
+        if not self.table:
+            return None  # scikit-learn's conversion (and its errors) for other inputs
+        if _is_polars_frame(X):
+            return self._table(X, X.columns == self.names)
+        if _is_arrow_table(X):
+            return self._arrow(X)
+        return None
+
+    def _pandas_names_match(self, X: Any) -> bool:
+        known = self.pandas_columns
+        if known is None:
+            return list(X.columns) == self.names
+        cols = X.columns
+        # ExtensionArray.equals (same dtype and values) is one call, Index.equals about six
+        # times slower (it also compares across dtypes, e.g. object against str names).
+        return bool(cols.array.equals(known.array) or cols.equals(known))
+
+    def _table(self, X: Any, names_match: bool) -> Any:
+        """A pandas or polars table for a model fitted on tables: the Booster reads it (by
+        name, categories by value), or, with no categorical features and float columns only,
+        the float matrix that its reader would make."""
+        if not names_match or len(X) == 0:
+            return None
+        if self.numeric:
+            arr = _pandas_matrix(X) if _is_pandas_frame(X) else _polars_matrix(X)
+            if arr is not None:
+                return arr
+        return X
+
+    def _arrow(self, X: Any) -> Any:
+        if X.num_rows == 0:
+            return None
+        schema = X.schema
+        known = self.arrow_schema
+        if known is None or not schema.equals(known):
+            if schema.names != self.names:
+                return None
+            if not (self.numeric and _float_types(schema.types)):
+                return X  # the Booster reads it by name
+            self.arrow_schema = schema
+        return _arrow_matrix(X)
+
+
+def _has_inf(X: np.ndarray) -> bool:
+    if X.size <= 4096:
+        return bool(np.isinf(X).any())
+    # Large: a sum is finite exactly when no value is NaN or infinite (or the sum overflows);
+    # only then is the elementwise test (and its temporary) needed.
+    with np.errstate(all="ignore"):
+        if math.isfinite(float(X.sum())):
+            return False
+    return bool(np.isinf(X).any())
+
+
+def _pandas_matrix(X: Any) -> np.ndarray | None:
+    """The float matrix scikit-learn makes of a pandas frame's values, or None.
+
+    DataFrame.to_numpy() gives the common type: float64 for any mix that scikit-learn turns
+    into float64, each value converted alike; where it gives float32, every value is a float32
+    (float32 columns, or with float16 or small-int columns), so the forest, which compares
+    float32 values, sees the same numbers. Anything else (object, bool mixes, nullable dtypes
+    with NA) is left to scikit-learn."""
+    arr = X.to_numpy()
+    if not isinstance(arr, np.ndarray) or (arr.dtype is not _F32 and arr.dtype is not _F64):
+        return None
+    return arr
+
+
+def _polars_matrix(X: Any) -> np.ndarray | None:
+    """A polars frame of Float32/Float64 columns as the matrix the Booster's reader makes of it
+    (float64 when any column is; null as NaN); None for other column types."""
+    pl = loaded("polars")
+    if pl is None:
+        return None
+    f32, f64 = pl.Float32, pl.Float64
+    # type identity: polars' DataType.__eq__ is Python code, several times slower
+    if not all(type(dt) is f32 or type(dt) is f64 for dt in X.dtypes):
+        return None
+    arr = X.to_numpy()
+    return arr if isinstance(arr, np.ndarray) and arr.ndim == 2 else None
+
+
+def _float_types(types: list[Any]) -> bool:
+    pa = loaded("pyarrow")
+    if pa is None:
+        return False
+    f32, f64 = pa.float32(), pa.float64()
+    return all(t == f32 or t == f64 for t in types)
+
+
+def _arrow_matrix(X: Any) -> np.ndarray:
+    """An Arrow table or record batch of float32/float64 columns as the matrix the Booster's
+    reader makes of it: float64 when any column is, null as NaN."""
+    batch = X
+    if type(X).__name__ == "Table":
+        batches = X.to_batches()
+        batch = batches[0] if len(batches) == 1 else None
+    if batch is not None and hasattr(batch, "to_tensor"):
+        # one C++ call (pyarrow >= 16): the common type, row-major, NaN for null
+        return np.asarray(batch.to_tensor(null_to_nan=True))
+    cols = [X.column(j).to_numpy() for j in range(X.num_columns)]
+    out = np.empty((X.num_rows, len(cols)),
+                   dtype=_F64 if any(c.dtype == _F64 for c in cols) else _F32)
+    for j, c in enumerate(cols):
+        out[:, j] = c
+    return out
 
 
 def _is_table_input(X: Any, categorical_features: Any) -> bool:
@@ -144,17 +412,20 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
              params: dict[str, Any], callbacks: Sequence[TrainingCallback]) -> None:
         names = getattr(self, "feature_names_in_", None)
         fnames = list(names) if names is not None else None
+        sets = list(eval_set or [])
+        for i, (_, yv) in enumerate(sets):
+            _check_labels(yv, f"eval_set[{i}] y")
         if self._table_input_:
             cats = self.categorical_features
             train_set = Dataset(X, y, weight=sample_weight, categorical_features=cats)
-            valid = [Dataset(_check_table(self, Xv, reset=False), self._encode_y(yv),
-                             categorical_features=cats)
-                     for Xv, yv in eval_set or []]
+            valid = [Dataset(_check_table(self, _by_name(self, Xv), reset=False),
+                             self._encode_y(yv), categorical_features=cats)
+                     for Xv, yv in sets]
         else:
             train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames)
-            valid = [Dataset(_validate(self, Xv, reset=False), self._encode_y(yv),
-                             feature_names=fnames)
-                     for Xv, yv in eval_set or []]
+            valid = [Dataset(_validate(self, _by_name(self, Xv), reset=False),
+                             self._encode_y(yv), feature_names=fnames)
+                     for Xv, yv in sets]
         cbs = list(callbacks)
         if self.early_stopping_rounds is not None and valid:
             cbs.append(EarlyStopping(int(self.early_stopping_rounds)))
@@ -162,11 +433,14 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
         self.evals_result_ = self.booster_.evals_result
         self.best_iteration_ = self.booster_.best_iteration
         self.n_estimators_ = self.booster_.num_rounds
+        self._fast = _FastPath(self)
 
     def _encode_y(self, y: Any) -> np.ndarray:
         return np.asarray(y, dtype=np.float64)
 
     def _validate_fit(self, X: Any, y: Any) -> tuple[Any, Any]:
+        self.__dict__.pop("_fast", None)  # a failed refit must not keep the last fast path
+        _check_labels(y)
         self._table_input_ = _is_table_input(X, self.categorical_features)
         if self._table_input_:
             return _check_table(self, X, reset=True), _check_table_y(self, X, y)
@@ -174,11 +448,30 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
         return Xv, yv
 
     def _validate_predict(self, X: Any) -> Any:
+        """What the Booster gets for X: straight from the fast path where it applies, else
+        after scikit-learn's checks (columns matched by name first)."""
+        fast = self.__dict__.get("_fast")
+        if fast is not None and _FAST_PATH and fast.booster is self.booster_:
+            m = fast.matrix(X)
+            if m is not None:
+                return m
+        X = _by_name(self, X)
         if getattr(self, "_table_input_", False) and (
                 _is_pandas_frame(X) or _is_polars_frame(X) or _is_arrow_table(X)):
             # the Booster matches columns by name and maps categories by value
             return _check_table(self, X, reset=False)
         return _validate(self, X, reset=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy: object.__getstate__ may return the instance's own __dict__
+        state: dict[str, Any] = dict(super().__getstate__())
+        state.pop("_fast", None)  # derived (and holds a pandas Index): rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "booster_" in self.__dict__ and "n_features_in_" in self.__dict__:
+            self._fast = _FastPath(self)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "booster_"):
@@ -298,9 +591,20 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
         self._check_fitted()
         p = self.booster_.predict(self._validate_predict(X))
         if self.n_classes_ == 2:
-            return np.column_stack([1.0 - p, p])
+            # [1 - p, p], written in place: np.column_stack costs about as much as the
+            # Booster on one row.
+            out = np.empty((p.shape[0], 2), dtype=p.dtype)
+            np.subtract(1.0, p, out=out[:, 0])
+            out[:, 1] = p
+            return out
         return p
 
     def predict(self, X: Any) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return np.asarray(self.classes_[np.argmax(proba, axis=1)])
+        self._check_fitted()
+        p = self.booster_.predict(self._validate_predict(X))
+        if self.n_classes_ == 2:
+            # argmax over [1 - p, p] without building it: 1 - p is exact for p >= 0.5
+            # (Sterbenz), so p wins exactly when p > 0.5, and a NaN picks the first class, as
+            # argmax does.
+            return np.asarray(self.classes_[(p > 0.5).astype(np.intp)])
+        return np.asarray(self.classes_[np.argmax(p, axis=1)])
