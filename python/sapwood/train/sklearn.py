@@ -25,8 +25,11 @@ from typing import Any
 import numpy as np
 
 from .._compat import loaded
-from ..dataset import Dataset, _is_arrow_table, _is_pandas_frame, _is_polars_frame
+from ..dataset import Dataset
 from ..errors import DataError, NotFittedError, SchemaError
+from ..frame.columns import is_arrow_table as _is_arrow_table
+from ..frame.columns import is_pandas_frame as _is_pandas_frame
+from ..frame.columns import is_polars_frame as _is_polars_frame
 from ..model.booster import Booster
 from .callbacks import EarlyStopping, TrainingCallback
 from .training import train
