@@ -43,7 +43,9 @@ def add_parser(sub: Any) -> None:
                           "an fsspec URL; see `sapwood monitor history`)")
     mon.add_argument("--time", default=None,
                      help="the batch's time window start for --store (ISO 8601; default: now)")
-    subs = mon.add_subparsers(dest="monitor_command", required=False, metavar="SUBCOMMAND")
+    subs = mon.add_subparsers(dest="monitor_command", required=False, metavar="SUBCOMMAND",
+                              help="history (drift over time from a store) or performance "
+                                   "(metrics once labels arrive); none: check one batch")
     from .monitor_history import add_history_parser, add_performance_parser
 
     add_history_parser(subs)

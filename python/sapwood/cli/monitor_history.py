@@ -109,15 +109,19 @@ def _run_history(args: Any) -> int:
     import os
 
     from ..monitoring.history import history
-    from .monitor import _is_json_file, _load_reference
+    from ..monitoring.profile import Profile
+    from ._common import load_model
 
     _check_outputs(args, ("json", "html"))
     reference: Any = None
     if args.reference is not None:
-        reference = _load_reference(args.reference)
-    elif args.model is not None and os.path.isfile(args.model) and not _is_json_file(args.model):
-        from ._common import load_model
-
+        if not os.path.isfile(args.reference):
+            raise FileNotFoundError(f"--reference file {args.reference!r} does not exist")
+        with open(args.reference, "rb") as fh:
+            is_json = fh.read(64).lstrip().startswith(b"{")
+        reference = (Profile.load(args.reference) if is_json
+                     else load_model(args.reference, "--reference model"))
+    elif args.model is not None and os.path.isfile(args.model):
         booster = load_model(args.model, "--model")
         if getattr(booster, "reference_profile", None) is not None:
             reference = booster
