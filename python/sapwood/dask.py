@@ -8,7 +8,9 @@
   each writing its part atomically (see :func:`sapwood.scoring.score`); ``resume=True``
   skips finished parts. Paths must be visible to every worker (a shared file system).
 - ``profile(ddf)``: the monitoring profile of the whole frame, merged from partition profiles
-  in a tree reduction (exact: equal to profiling the concatenated data on the same edges).
+  in a tree reduction (exact: equal to profiling the concatenated data on the same edges);
+  ``store=`` also appends it to a monitoring store (:class:`sapwood.monitoring.store.ProfileStore`)
+  with its time window and the booster's checksum.
 
 Works with whatever scheduler is active: a ``distributed.Client`` (local or remote cluster)
 or Dask's local schedulers.
@@ -182,7 +184,8 @@ def _merge(*profiles: Any) -> Any:
 
 
 def profile(ddf: Any, *, edges_from: Any = None, booster: Any = None,
-            columns: Sequence[str] | None = None, split_every: int = 8) -> Any:
+            columns: Sequence[str] | None = None, split_every: int = 8, store: Any = None,
+            window_start: Any = None, window_end: Any = None, source: str = "") -> Any:
     """The :class:`sapwood.Profile` of a whole Dask DataFrame.
 
     Partition profiles are counted on fixed bin edges and merged in a tree reduction
@@ -190,6 +193,8 @@ def profile(ddf: Any, *, edges_from: Any = None, booster: Any = None,
     those edges. edges_from: a reference Profile (use the model's reference profile to
     compare with it later); by default the edges are fitted on the first partition.
     booster: also profile its predictions (as ``__prediction__``).
+    store: a ProfileStore (or its path / URL) to append the profile to, with ``window_start``
+    / ``window_end`` (default: now) and ``source``, and the booster's SHA-256.
     """
     from dask.delayed import delayed
 
@@ -210,4 +215,11 @@ def profile(ddf: Any, *, edges_from: Any = None, booster: Any = None,
     while len(level) > 1:
         level = [delayed(_merge)(*level[i:i + split_every])
                  for i in range(0, len(level), split_every)]
-    return level[0].compute()
+    result = level[0].compute()
+    if store is not None:
+        from .monitoring.store import ProfileStore
+
+        st = store if isinstance(store, ProfileStore) else ProfileStore(store)
+        st.append(result, window_start=window_start, window_end=window_end,
+                  model=booster, source=source)
+    return result

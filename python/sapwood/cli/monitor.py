@@ -1,4 +1,11 @@
-"""`sapwood monitor`: check a batch (or its profile) against a reference profile or model for drift and data quality."""
+"""`sapwood monitor`: check a batch (or its profile) against a reference profile or model for drift
+and data quality; `sapwood monitor history STORE` (drift over time from a monitoring store) and
+`sapwood monitor performance` (metrics once labels arrive) are subcommands.
+
+The subcommands are optional positionals of `monitor` (argparse subparsers with required=False),
+so `sapwood monitor --reference R --current C` keeps working as before and the time-based views
+sit under the same command a user already knows; --reference/--current are then checked in run()
+(a usage error, exit 2, as before)."""
 
 from __future__ import annotations
 
@@ -16,10 +23,10 @@ def add_parser(sub: Any) -> None:
                     "feature) and print a summary. Exit 0: no drift; 1: drift or a "
                     "data-quality gate failed; 2: could not run; 130: interrupted. Nothing is "
                     "written unless --json or --html is given.")
-    mon.add_argument("--reference", required=True,
+    mon.add_argument("--reference", default=None,
                      help="a profile JSON (Profile.to_json) or " + MODEL_HELP +
                           " that stores its training profile")
-    mon.add_argument("--current", required=True,
+    mon.add_argument("--current", default=None,
                      help="the batch: Parquet, CSV, Feather/Arrow, or its profile JSON (as "
                           "written by `sapwood score --profile` or Profile.to_json, counted on "
                           "the reference's bin edges)")
@@ -31,6 +38,18 @@ def add_parser(sub: Any) -> None:
                           "summary then goes to stderr)")
     mon.add_argument("--n-jobs", type=int_range(1, 4096), default=None,
                      help="threads for profiling the batch (default: all cores)")
+    mon.add_argument("--store", default=None,
+                     help="also append the batch's profile to this monitoring store (a folder or "
+                          "an fsspec URL; see `sapwood monitor history`)")
+    mon.add_argument("--time", default=None,
+                     help="the batch's time window start for --store (ISO 8601; default: now)")
+    subs = mon.add_subparsers(dest="monitor_command", required=False, metavar="SUBCOMMAND",
+                              help="history (drift over time from a store) or performance "
+                                   "(metrics once labels arrive); none: check one batch")
+    from .monitor_history import add_history_parser, add_performance_parser
+
+    add_history_parser(subs)
+    add_performance_parser(subs)
 
 
 def _is_json_file(path: str) -> bool:
@@ -68,7 +87,18 @@ def _load_reference(path: str) -> Any:
 
 def run(args: Any) -> int:
     from .._fs import check_writable, write_texts
+    from ..errors import ParameterError
     from ..monitoring import compare
+
+    if getattr(args, "monitor_command", None) is not None:
+        from . import monitor_history
+
+        return monitor_history.run(args)
+    missing = [o for o, v in (("--reference", args.reference), ("--current", args.current))
+               if v is None]
+    if missing:
+        raise ParameterError(f"the following arguments are required: {', '.join(missing)} "
+                             "(or a subcommand: history, performance)")
 
     to_stdout = args.json == "-"
     files = {"--json": None if to_stdout else args.json, "--html": args.html}
@@ -85,6 +115,12 @@ def run(args: Any) -> int:
         outputs[args.html] = report.to_html()
     if outputs:
         write_texts(outputs)  # all or none, each complete under its name
+    if args.store is not None:
+        from ..monitoring.store import ProfileStore
+
+        model = None if _is_json_file(args.reference) else args.reference
+        ProfileStore(args.store).append(report.current, window_start=args.time, model=model,
+                                        source=args.current)
     print(report.summary(), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         print(report.to_json())

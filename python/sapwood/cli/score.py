@@ -48,6 +48,10 @@ def add_parser(sub: Any) -> None:
     sc.add_argument("--profile-reference", default=None,
                     help="reference profile JSON whose bin edges --profile counts on "
                          "(default: the model's reference profile, else the first batch's)")
+    sc.add_argument("--profile-store", default=None, metavar="STORE",
+                    help="also append the scored rows' profile to this monitoring store (a "
+                         "folder or an fsspec URL; read by `sapwood monitor history`), with the "
+                         "job's time window and the model's SHA-256 (default: none)")
     sc.add_argument("--resume", action="store_true",
                     help="skip output parts that are complete (default: score every part)")
     sc.add_argument("--input-format", choices=["parquet", "csv", "ipc"], default=None,
@@ -79,13 +83,37 @@ def run(args: Any) -> int:
         raise ParameterError(
             f"-o/--output names the output file, got {args.output_path!r}; to choose what "
             f"is predicted use --predict {args.output_path}")
-    summary = score(
-        args.model, args.input, args.output_path,
-        id_columns=[c for c in args.id_columns.split(",") if c],
-        output=args.predict, batch_rows=args.batch_rows, device=args.device,
-        profile=args.profile, profile_reference=args.profile_reference,
-        resume=args.resume, input_format=args.input_format,
-        output_format=args.output_format, n_jobs=args.n_jobs,
-        progress=False if args.no_progress else None)
+    import datetime
+    import tempfile
+
+    started = datetime.datetime.now(datetime.UTC)
+    store_tmp = None
+    profile_path = args.profile
+    if args.profile_store is not None and profile_path is None:
+        # the store needs the profile: have score() write it to a private temporary folder
+        store_tmp = tempfile.TemporaryDirectory(prefix="sapwood-profile-")
+        profile_path = os.path.join(store_tmp.name, "profile.json")
+    try:
+        summary = score(
+            args.model, args.input, args.output_path,
+            id_columns=[c for c in args.id_columns.split(",") if c],
+            output=args.predict, batch_rows=args.batch_rows, device=args.device,
+            profile=profile_path, profile_reference=args.profile_reference,
+            resume=args.resume, input_format=args.input_format,
+            output_format=args.output_format, n_jobs=args.n_jobs,
+            progress=False if args.no_progress else None)
+        if args.profile_store is not None and os.path.isfile(profile_path):
+            from ..monitoring.profile import Profile
+            from ..monitoring.store import ProfileStore
+
+            ProfileStore(args.profile_store).append(
+                Profile.load(profile_path), window_start=started,
+                window_end=datetime.datetime.now(datetime.UTC), model=args.model,
+                source=os.fspath(args.input))
+    finally:
+        if store_tmp is not None:
+            store_tmp.cleanup()
+    if args.profile is None:
+        summary.profile = None  # the temporary profile is not an output
     print(summary.to_json())
     return 0
