@@ -22,7 +22,10 @@ import sapwood
 from sapwood.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-PYTHON_DIR = str(ROOT / "python")
+# The folder holding the sapwood under test (the source tree with a built extension, or
+# site-packages after pip install): subprocesses must import that one, not ROOT/python.
+SAPWOOD_PATH = str(Path(sapwood.__file__).resolve().parents[1])
+PYTHON_DIR = SAPWOOD_PATH
 
 SCORE = "score"
 

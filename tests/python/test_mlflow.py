@@ -20,6 +20,9 @@ import sapwood  # noqa: E402
 import sapwood.mlflow as sw_mlflow  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+# The folder holding the sapwood under test (the source tree with a built extension, or
+# site-packages after pip install): subprocesses must import that one, not ROOT/python.
+SAPWOOD_PATH = str(Path(sapwood.__file__).resolve().parents[1])
 
 
 def _frame(n: int, seed: int) -> Any:
@@ -81,7 +84,7 @@ def test_log_load_and_pyfunc_in_a_fresh_process(booster: Any, store: str,
         f"df = pd.read_parquet({str(tmp_path / 'rows.parquet')!r})\n"
         "print(json.dumps([float(v) for v in m.predict(df)]))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
+    env = dict(os.environ, PYTHONPATH=SAPWOOD_PATH + os.pathsep
                + os.environ.get("PYTHONPATH", ""))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env,
                        timeout=300, cwd=tmp_path)

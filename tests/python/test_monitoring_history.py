@@ -28,6 +28,9 @@ from sapwood.monitoring.store import ProfileStore, model_checksum
 from sklearn.metrics import log_loss, mean_absolute_error, roc_auc_score
 
 ROOT = Path(__file__).resolve().parents[2]
+# The folder holding the sapwood under test (the source tree with a built extension, or
+# site-packages after pip install): subprocesses must import that one, not ROOT/python.
+SAPWOOD_PATH = str(Path(sapwood.__file__).resolve().parents[1])
 DAY0 = dt.datetime(2024, 3, 4, tzinfo=dt.UTC)  # a Monday
 
 
@@ -135,7 +138,7 @@ for i in range(25):
 
 
 def test_two_concurrent_writers_lose_no_window(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    env = {**os.environ, "PYTHONPATH": SAPWOOD_PATH}
     procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / "s"), str(w)],
                               env=env) for w in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]

@@ -35,6 +35,9 @@ from sapwood.monitoring import compare  # noqa: E402
 
 ARROW = "application/vnd.apache.arrow.stream"
 ROOT = Path(__file__).resolve().parents[2]
+# The folder holding the sapwood under test (the source tree with a built extension, or
+# site-packages after pip install): subprocesses must import that one, not ROOT/python.
+SAPWOOD_PATH = str(Path(sapwood.__file__).resolve().parents[1])
 
 
 # ---------------------------------------------------------------------------- models
@@ -94,7 +97,7 @@ class Server:
 @contextlib.contextmanager
 def serving(model_path: str, tmp_path: Path, *args: str) -> Iterator[Server]:
     log = tmp_path / f"serve-{time.monotonic_ns()}.log"
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
+    env = dict(os.environ, PYTHONPATH=SAPWOOD_PATH + os.pathsep
                + os.environ.get("PYTHONPATH", ""))
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
@@ -289,7 +292,7 @@ def test_health_ready_model(cat_server: Server, models: dict[str, Any]) -> None:
 def test_bad_model_file_exits_2(tmp_path: Path) -> None:
     p = tmp_path / "bad.sapwood"
     p.write_bytes(b"\x89SPWOOD\n" + b"\x00" * 40)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    env = dict(os.environ, PYTHONPATH=SAPWOOD_PATH)
     r = subprocess.run([sys.executable, "-m", "sapwood", "serve", str(p), "--port", "0"],
                        capture_output=True, env=env, timeout=120)
     assert r.returncode == 2

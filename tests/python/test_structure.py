@@ -33,7 +33,9 @@ def _modules() -> dict[str, Path]:
         if parts[-1] == "__init__":
             parts = parts[:-1]
         out[".".join(parts)] = p
-    for p in PKG.rglob("*.so"):  # compiled extensions are modules too (leaves of the graph)
+    # Compiled extensions are modules too (leaves of the graph). A fresh checkout has no built
+    # .so in the source tree, only its .pyi stub: count either.
+    for p in [*PKG.rglob("*.so"), *PKG.rglob("*.pyi")]:
         parts = list(p.relative_to(ROOT).parts)
         parts[-1] = parts[-1].split(".")[0]
         out[".".join(parts)] = p
