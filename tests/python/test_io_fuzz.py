@@ -240,12 +240,29 @@ X_FOREIGN = np.random.default_rng(9).standard_normal((40, 64)).astype(np.float32
 X_FOREIGN[::5, ::3] = np.nan
 
 
+# What an import may allocate (Python and numpy memory, as tracemalloc sees it) for a file of
+# n bytes: MEMORY_PER_BYTE * n + MEMORY_FLOOR. Declared sizes (num_feature, num_class,
+# max_feature_idx, category segments) are checked against the file before anything is built,
+# so a 7 KB file that declares 2^31 features must fail fast, not allocate gigabytes.
+MEMORY_PER_BYTE = 64
+MEMORY_FLOOR = 16 << 20
+
+
 def _import_property(data: bytes) -> None:
-    """Every outcome is a Booster that predicts and round-trips, or a SapwoodError."""
+    """Every outcome is a Booster that predicts and round-trips, or a SapwoodError; and the
+    import allocates no more than the stated multiple of the file size."""
+    import tracemalloc
+
+    tracemalloc.start()
     try:
         b = sapwood.import_model(data)
     except sapwood.SapwoodError:
         return
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak <= MEMORY_PER_BYTE * len(data) + MEMORY_FLOOR, (
+            f"importing {len(data)} bytes allocated {peak} bytes")
     again = sapwood.Booster.from_bytes(b.to_bytes())  # what imports must always allow
     if 0 < b.num_features <= X_FOREIGN.shape[1]:
         X = X_FOREIGN[:, :b.num_features]
