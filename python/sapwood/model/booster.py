@@ -445,6 +445,21 @@ class Booster:
         """Read a model file written by :meth:`save`."""
         return _serialize.load(path, cls.from_builder)
 
+    # ------------------------------------------------------------------ export
+    def to_onnx(self, **options: Any) -> Any:
+        """This model as an ``onnx.ModelProto`` (an ``ai.onnx.ml`` tree ensemble that ONNX
+        Runtime scores as :meth:`predict` does); see :func:`sapwood.model.export.to_onnx`."""
+        from .export import to_onnx
+
+        return to_onnx(self, **options)
+
+    def to_xgboost_json(self, **options: Any) -> str:
+        """This model as XGBoost JSON text (loaded by XGBoost, Treelite, Triton FIL); see
+        :func:`sapwood.model.export.to_xgboost_json`."""
+        from .export import to_xgboost_json
+
+        return to_xgboost_json(self, **options)
+
     # ------------------------------------------------------------------ pickling
     # Pickling (scikit-learn clone, joblib, multiprocessing) goes through the model file's
     # bytes, so a pickled Booster is validated on load like any model file.
