@@ -203,10 +203,12 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
 class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
     """Gradient-boosted trees for regression.
 
-    objective: "regression" (squared error, the default), or for counts and positive amounts
-    "poisson" (labels >= 0), "gamma" (labels > 0) and "tweedie" (labels >= 0, variance power
-    ``tweedie_variance_power`` in (1, 2)); these three use a log link, so ``predict`` returns
-    exp(raw margin) and is always positive.
+    objective: "regression" (squared error, the default); the robust losses "l1" (predicts
+    the median), "huber" (``huber_delta``) and "quantile" (predicts the ``alpha`` quantile,
+    0.5 when not given); or for counts and positive amounts "poisson" (labels >= 0), "gamma"
+    (labels > 0) and "tweedie" (labels >= 0, variance power ``tweedie_variance_power`` in
+    (1, 2)); these three use a log link, so ``predict`` returns exp(raw margin) and is always
+    positive.
     """
 
     def __init__(
@@ -230,6 +232,8 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         categorical_features: str | Sequence[str | int] | None = "auto",
         objective: str = "regression",
         tweedie_variance_power: float = 1.5,
+        huber_delta: float = 1.0,
+        alpha: float | None = None,
     ) -> None:
         super().__init__(
             n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
@@ -242,18 +246,26 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         )
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
+        self.huber_delta = huber_delta
+        self.alpha = alpha
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
             callbacks: Sequence[TrainingCallback] = ()) -> GBMRegressor:
         X, y = self._validate_fit(X, y)
         params = self._train_params()
-        if params["objective"] not in ("regression", "l2", "mse", "squared_error",
-                                       "reg:squarederror", "poisson", "count:poisson", "gamma",
-                                       "reg:gamma", "tweedie", "reg:tweedie"):
-            from ..errors import ParameterError
+        from .. import objectives
+        from ..errors import ParameterError
 
-            raise ParameterError(f"GBMRegressor: objective must be 'regression', 'poisson', "
-                                 f"'gamma' or 'tweedie', got {params['objective']!r}")
+        regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")]
+        try:
+            info = objectives.resolve(params["objective"])
+        except ParameterError:
+            info = None
+        if info is None or info.name not in regression:
+            raise ParameterError(f"GBMRegressor: objective must be one of {regression}, got "
+                                 f"{params['objective']!r}")
+        if info.name != "quantile":  # read by the quantile objective only (as in scikit-learn)
+            params.pop("alpha")
         self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks)
         return self
 

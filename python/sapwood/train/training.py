@@ -29,6 +29,10 @@ def _metrics_for(p: Mapping[str, Any]) -> list[tuple[str, Any]]:
         canon, fn = get_metric(str(name), p["objective"])
         if canon == "tweedie_nloglik":  # at the model's own variance power
             fn = functools.partial(fn, power=p["tweedie_variance_power"])
+        elif canon == "huber":  # at the model's own delta / quantile level
+            fn = functools.partial(fn, delta=p["huber_delta"])
+        elif canon == "pinball":
+            fn = functools.partial(fn, alpha=p["alpha"] if p["alpha"] is not None else 0.5)
         if canon not in [c for c, _ in out]:
             out.append((canon, fn))
     return out
