@@ -331,3 +331,88 @@ def test_train_toml_and_validate_metrics(tmp_path: Path) -> None:
     assert rep["metrics"]["pinball"] == pytest.approx(mean_pinball_loss(test.label, p,
                                                                         alpha=0.75))
     assert rep["metrics"]["huber"] == pytest.approx(metrics.huber(test.label, p))
+
+
+# ---------------------------------------------------------------------------- class weights
+def _classes(n: int = 3000, k: int = 2, seed: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    logits = X[:, 0] * 1.5 - 2.0 + X[:, 1] * (np.arange(n) % k)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logits))).astype(np.float64)
+    if k > 2:
+        y = y + (X[:, 2] > 1.0) * (k - 2)
+    return X, y
+
+
+def _trees_equal(a: sapwood.Booster, b: sapwood.Booster) -> None:
+    assert a.num_trees == b.num_trees
+    np.testing.assert_array_equal(a.init_score, b.init_score)
+    for ta, tb in zip(a.trees(), b.trees(), strict=True):
+        for f in ("feature", "threshold", "value"):
+            np.testing.assert_array_equal(ta[f], tb[f])
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_class_weight_equals_the_same_sample_weights(k: int) -> None:
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = _classes(k=k)
+    base = {"objective": "binary" if k == 2 else "multiclass", "num_class": k,
+            "n_estimators": 10, "n_jobs": 1}
+    sw = np.random.default_rng(0).uniform(0.5, 2, y.size)
+    mapping = {0: 1.0, 1: 3.5} if k == 2 else {0: 1.0, 1: 3.5, 2: 0.5}
+    per_row = np.array([mapping[int(v)] for v in y])
+    a = sapwood.train({**base, "class_weight": mapping}, sapwood.Dataset(X, y, weight=sw))
+    b = sapwood.train(base, sapwood.Dataset(X, y, weight=sw * per_row))
+    _trees_equal(a, b)
+    # "balanced": scikit-learn's compute_sample_weight("balanced")
+    c = sapwood.train({**base, "class_weight": "balanced"}, sapwood.Dataset(X, y))
+    d = sapwood.train(base, sapwood.Dataset(X, y, weight=compute_sample_weight("balanced", y)))
+    _trees_equal(c, d)
+    assert c.params["class_weight"] == "balanced"
+
+
+def test_scale_pos_weight() -> None:
+    X, y = _classes()
+    base = {"objective": "binary", "n_estimators": 10, "n_jobs": 1}
+    a = sapwood.train({**base, "scale_pos_weight": 4.0}, sapwood.Dataset(X, y))
+    b = sapwood.train({**base, "class_weight": {1: 4.0}}, sapwood.Dataset(X, y))
+    _trees_equal(a, b)
+    # up-weighting the rare positives raises their predicted share towards balance
+    plain = sapwood.train(base, sapwood.Dataset(X, y))
+    assert a.predict(X).mean() > plain.predict(X).mean() + 0.1
+
+
+def test_classifier_class_weight_by_class_value() -> None:
+    from sapwood import GBMClassifier
+
+    X, y = _classes(k=3)
+    labels = np.array(["low", "mid", "high"])[y.astype(int)]
+    a = GBMClassifier(n_estimators=8, class_weight={"high": 3.0, "low": 0.5}, n_jobs=1)
+    a.fit(X, labels)
+    # classes_ are sorted: high=0, low=1, mid=2
+    w = np.select([labels == "high", labels == "low"], [3.0, 0.5], 1.0)
+    b = GBMClassifier(n_estimators=8, n_jobs=1).fit(X, labels, sample_weight=w)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    bal = GBMClassifier(n_estimators=8, class_weight="balanced", n_jobs=1).fit(X, labels)
+    assert bal.booster_.params["class_weight"] == "balanced"
+    spw = GBMClassifier(n_estimators=8, scale_pos_weight=2.0, n_jobs=1).fit(X, labels == "high")
+    assert spw.booster_.params["scale_pos_weight"] == 2.0
+    with pytest.raises(ValueError, match="not in y"):
+        GBMClassifier(n_estimators=2, class_weight={"nope": 2.0}).fit(X, labels)
+
+
+@pytest.mark.parametrize(("params", "match"), [
+    ({"objective": "regression", "class_weight": "balanced"}, "binary and multiclass"),
+    ({"objective": "binary", "class_weight": "even"}, "class_weight"),
+    ({"objective": "binary", "class_weight": {1: -1.0}}, ">= 0"),
+    ({"objective": "binary", "class_weight": {"one": 1.0}}, "not a number"),
+    ({"objective": "binary", "class_weight": {7: 2.0}}, "label 7"),
+    ({"objective": "binary", "class_weight": {0: 0.0, 1: 0.0}}, "weight zero"),
+    ({"objective": "binary", "scale_pos_weight": 0.0}, "scale_pos_weight"),
+    ({"objective": "multiclass", "num_class": 2, "scale_pos_weight": 2.0}, "binary objective"),
+])
+def test_bad_class_weights(params: dict[str, object], match: str) -> None:
+    X, y = _classes(200)
+    with pytest.raises((sapwood.ParameterError, sapwood.DataError), match=match):
+        sapwood.train(params, sapwood.Dataset(X, y))

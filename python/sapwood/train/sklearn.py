@@ -141,17 +141,20 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
         return dict(p)
 
     def _fit(self, X: Any, y: np.ndarray, sample_weight: Any, eval_set: Any,
-             params: dict[str, Any], callbacks: Sequence[TrainingCallback]) -> None:
+             params: dict[str, Any], callbacks: Sequence[TrainingCallback],
+             init_score: Any = None) -> None:
         names = getattr(self, "feature_names_in_", None)
         fnames = list(names) if names is not None else None
         if self._table_input_:
             cats = self.categorical_features
-            train_set = Dataset(X, y, weight=sample_weight, categorical_features=cats)
+            train_set = Dataset(X, y, weight=sample_weight, categorical_features=cats,
+                                init_score=init_score)
             valid = [Dataset(_check_table(self, Xv, reset=False), self._encode_y(yv),
                              categorical_features=cats)
                      for Xv, yv in eval_set or []]
         else:
-            train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames)
+            train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames,
+                                init_score=init_score)
             valid = [Dataset(_validate(self, Xv, reset=False), self._encode_y(yv),
                              feature_names=fnames)
                      for Xv, yv in eval_set or []]
@@ -250,7 +253,9 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         self.alpha = alpha
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = ()) -> GBMRegressor:
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None) -> GBMRegressor:
+        """Fit; ``init_score``: per-row starting margins (offsets, e.g. log exposure), to be
+        given again to ``predict(X, init_score=...)``."""
         X, y = self._validate_fit(X, y)
         params = self._train_params()
         from .. import objectives
@@ -266,16 +271,56 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
                                  f"{params['objective']!r}")
         if info.name != "quantile":  # read by the quantile objective only (as in scikit-learn)
             params.pop("alpha")
-        self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks)
+        self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks,
+                  init_score)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
         self._check_fitted()
-        return self.booster_.predict(self._validate_predict(X))
+        return self.booster_.predict(self._validate_predict(X), init_score=init_score)
 
 
 class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
-    """Gradient-boosted trees for binary and multiclass classification."""
+    """Gradient-boosted trees for binary and multiclass classification.
+
+    class_weight: None, "balanced" (each class weighs n_rows / (n_classes * its rows)) or a
+    mapping class -> weight (classes as in ``y``; those not named weigh 1); scale_pos_weight
+    (binary): the positive class's weight is multiplied by it. Both multiply ``sample_weight``.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        learning_rate: float = 0.1,
+        num_leaves: int = 31,
+        max_depth: int = -1,
+        min_child_samples: int = 20,
+        min_child_weight: float = 1e-3,
+        min_split_gain: float = 0.0,
+        reg_lambda: float = 0.0,
+        reg_alpha: float = 0.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        max_bin: int = 255,
+        early_stopping_rounds: int | None = None,
+        metric: str | None = None,
+        random_state: int | None = 0,
+        n_jobs: int | None = None,
+        categorical_features: str | Sequence[str | int] | None = "auto",
+        class_weight: str | dict[Any, float] | None = None,
+        scale_pos_weight: float = 1.0,
+    ) -> None:
+        super().__init__(
+            n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
+            max_depth=max_depth, min_child_samples=min_child_samples,
+            min_child_weight=min_child_weight, min_split_gain=min_split_gain,
+            reg_lambda=reg_lambda, reg_alpha=reg_alpha, subsample=subsample,
+            colsample_bytree=colsample_bytree, max_bin=max_bin,
+            early_stopping_rounds=early_stopping_rounds, metric=metric,
+            random_state=random_state, n_jobs=n_jobs, categorical_features=categorical_features,
+        )
+        self.class_weight = class_weight
+        self.scale_pos_weight = scale_pos_weight
 
     def _encode_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y)
@@ -286,7 +331,9 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
         return np.asarray(idx, dtype=np.float64)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = ()) -> GBMClassifier:
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None) -> GBMClassifier:
+        """Fit; ``init_score``: per-row starting margins (log-odds; (n, n_classes) for
+        multiclass), to be given again to ``predict(X, init_score=...)``."""
         from sklearn.utils.multiclass import check_classification_targets
 
         X, y = self._validate_fit(X, y)
@@ -298,21 +345,35 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
                 f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two"
             )
         params = self._train_params()
+        cw = params["class_weight"]
+        if cw is not None and cw != "balanced":
+            if not isinstance(cw, dict):
+                from ..errors import ParameterError
+
+                raise ParameterError(f"class_weight must be None, 'balanced' or a mapping "
+                                     f"class -> weight, got {cw!r}")
+            unknown = [c for c in cw if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight names class(es) {unknown[:5]} that are not in y "
+                                 f"(classes: {self.classes_.tolist()[:10]})")
+            index = {c: i for i, c in enumerate(self.classes_.tolist())}
+            params["class_weight"] = {index[c]: w for c, w in cw.items()}
         if self.n_classes_ == 2:
             params["objective"] = "binary"
         else:
             params["objective"] = "multiclass"
             params["num_class"] = self.n_classes_
-        self._fit(X, y_enc.astype(np.float64), sample_weight, eval_set, params, callbacks)
+        self._fit(X, y_enc.astype(np.float64), sample_weight, eval_set, params, callbacks,
+                  init_score)
         return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, init_score: Any = None) -> np.ndarray:
         self._check_fitted()
-        p = self.booster_.predict(self._validate_predict(X))
+        p = self.booster_.predict(self._validate_predict(X), init_score=init_score)
         if self.n_classes_ == 2:
             return np.column_stack([1.0 - p, p])
         return p
 
-    def predict(self, X: Any) -> np.ndarray:
-        proba = self.predict_proba(X)
+    def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
+        proba = self.predict_proba(X, init_score)
         return np.asarray(self.classes_[np.argmax(proba, axis=1)])
