@@ -63,3 +63,25 @@ class Predict:
 
     def peakmem_predict_batch(self) -> None:
         self.booster.predict(self.Xte, n_jobs=2)
+
+
+class FitRobust:
+    """The robust losses (their leaf re-fit included), parameterised by objective."""
+
+    params = ["l1", "huber", "quantile"]
+    param_names = ["objective"]
+    EXTRA = {"l1": {}, "huber": {"huber_delta": 1.0}, "quantile": {"alpha": 0.9}}
+
+    def setup(self, objective: str) -> None:
+        rng = np.random.default_rng(0)
+        self.X = rng.standard_normal((N_ROWS, 8)).astype(np.float32)
+        self.y = (2 * np.sin(self.X[:, 0]) + self.X[:, 1] ** 2
+                  + rng.standard_t(2, N_ROWS)).astype(np.float64)
+        self.params_ = {"objective": objective, "n_estimators": 50, "num_leaves": 63,
+                        "n_jobs": 2, "random_state": 0, **self.EXTRA[objective]}
+
+    def time_fit(self, objective: str) -> None:
+        sapwood.train(self.params_, sapwood.Dataset(self.X, self.y), reference_profile=False)
+
+    def peakmem_fit(self, objective: str) -> None:
+        sapwood.train(self.params_, sapwood.Dataset(self.X, self.y), reference_profile=False)

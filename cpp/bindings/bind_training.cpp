@@ -54,6 +54,8 @@ void BindTraining(py::module_& m) {
              opt("min_data_per_group", p.grow.min_data_per_group);
              opt("tweedie_variance_power", p.objective_params.tweedie_variance_power);
              opt("poisson_max_delta_step", p.objective_params.poisson_max_delta_step);
+             opt("huber_delta", p.objective_params.huber_delta);
+             opt("alpha", p.objective_params.alpha);
              return std::make_unique<Trainer>(data, ToVector(label), ToVector(weight), p);
            }),
            py::arg("data"), py::arg("label"), py::arg("weight"), py::arg("params"))
@@ -69,6 +71,27 @@ void BindTraining(py::module_& m) {
              for (const auto& tr : trees) out.append(TreeToDict(tr));
              return out;
            })
+      .def(
+          "set_scores",
+          [](Trainer& t, const py::array_t<double, py::array::c_style | py::array::forcecast>& s,
+             const py::object& init_score) {
+            // Starting raw margins (offsets and/or an initial model's): n x K.
+            if (s.size() != static_cast<py::ssize_t>(t.Scores().size())) {
+              throw DataError("starting scores need " + std::to_string(t.Scores().size()) +
+                              " values (rows x outputs), got " + std::to_string(s.size()));
+            }
+            t.SetScores(s.data(), ToVector(init_score));
+          },
+          py::arg("scores"), py::arg("init_score"))
+      .def(
+          "add_tree_scores",
+          [](Trainer& t, const py::dict& tree, int k) {
+            Tree tr = TreeFromDict(tree);
+            py::gil_scoped_release release;  // Safe: C++-owned buffers only.
+            t.AddTreeScores(tr, k);
+          },
+          py::arg("tree"), py::arg("output"))
+      .def("set_iteration", &Trainer::SetIteration, py::arg("iteration"))
       .def_property_readonly("init_score", [](const Trainer& t) { return ToArray(t.InitScore()); })
       .def_property_readonly("num_outputs", &Trainer::NumOutputs)
       .def("scores", [](const Trainer& t) {
@@ -145,6 +168,8 @@ void BindTraining(py::module_& m) {
           op.tweedie_variance_power = params["tweedie_variance_power"].cast<double>();
         if (params.contains("poisson_max_delta_step"))
           op.poisson_max_delta_step = params["poisson_max_delta_step"].cast<double>();
+        if (params.contains("huber_delta")) op.huber_delta = params["huber_delta"].cast<double>();
+        if (params.contains("alpha")) op.alpha = params["alpha"].cast<double>();
         Objective obj(ParseObjective(objective), 1, op);
         if (obj.NumOutputs() != 1) throw ParameterError("single-output objectives only");
         const std::vector<double> y = ToVector(label), w = ToVector(weight);

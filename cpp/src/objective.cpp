@@ -18,9 +18,56 @@ ObjectiveKind ParseObjective(const std::string& name) {
   if (name == "poisson") return ObjectiveKind::kPoisson;
   if (name == "gamma") return ObjectiveKind::kGamma;
   if (name == "tweedie") return ObjectiveKind::kTweedie;
+  if (name == "l1") return ObjectiveKind::kL1;
+  if (name == "huber") return ObjectiveKind::kHuber;
+  if (name == "quantile") return ObjectiveKind::kQuantile;
   throw ParameterError("unknown objective '" + name +
-                       "' (expected 'regression', 'binary', 'multiclass', 'poisson', 'gamma' "
-                       "or 'tweedie')");
+                       "' (expected 'regression', 'binary', 'multiclass', 'poisson', 'gamma', "
+                       "'tweedie', 'l1', 'huber' or 'quantile')");
+}
+
+double WeightedQuantile(double* values, double* weights, std::int64_t m, double alpha) {
+  if (m <= 0) return 0.0;
+  if (weights == nullptr) {
+    // Unweighted: the k-th smallest by selection, O(m). target = alpha * m rows must lie at or
+    // below the answer.
+    const double target = alpha * static_cast<double>(m);
+    std::int64_t k = static_cast<std::int64_t>(std::ceil(target)) - 1;
+    k = std::clamp<std::int64_t>(k, 0, m - 1);
+    std::nth_element(values, values + k, values + m);
+    const double q = values[k];
+    if (static_cast<double>(k + 1) == target && k + 1 < m) {
+      // exactly alpha of the rows at or below values[k]: [values[k], next] all minimise
+      return 0.5 * (q + *std::min_element(values + k + 1, values + m));
+    }
+    return q;
+  }
+  // Weighted: sort (value, weight) pairs. Sorting by the pair (not just the value) fixes the
+  // order of the cumulative sums, so the result is bit-identical whatever order rows came in.
+  std::vector<std::pair<double, double>> vw(static_cast<std::size_t>(m));
+  for (std::int64_t i = 0; i < m; ++i) vw[static_cast<std::size_t>(i)] = {values[i], weights[i]};
+  std::sort(vw.begin(), vw.end());
+  double total = 0;
+  for (const auto& p : vw) total += p.second;
+  if (!(total > 0)) return 0.0;
+  const double target = alpha * total;
+  double cum = 0;
+  for (std::size_t i = 0; i < vw.size(); ++i) {
+    cum += vw[i].second;
+    if (cum >= target && vw[i].second > 0) {
+      if (cum == target) {
+        for (std::size_t j = i + 1; j < vw.size(); ++j) {
+          if (vw[j].second > 0) return 0.5 * (vw[i].first + vw[j].first);
+        }
+      }
+      return vw[i].first;
+    }
+  }
+  // rounding left cum just short of the target: the largest value with weight
+  for (std::size_t i = vw.size(); i-- > 0;) {
+    if (vw[i].second > 0) return vw[i].first;
+  }
+  return 0.0;
 }
 
 Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& params)
@@ -34,6 +81,15 @@ Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& p
   if (kind_ == ObjectiveKind::kTweedie && !(p > 1.0 && p < 2.0)) {
     throw ParameterError("parameter 'tweedie_variance_power' must be in (1, 2), got " +
                          std::to_string(p));
+  }
+  const double hd = params_.huber_delta;
+  if (kind_ == ObjectiveKind::kHuber && !(hd > 0.0 && std::isfinite(hd))) {
+    throw ParameterError("parameter 'huber_delta' must be > 0 and finite, got " +
+                         std::to_string(hd));
+  }
+  const double a = params_.alpha;
+  if (kind_ == ObjectiveKind::kQuantile && !(a > 0.0 && a < 1.0)) {
+    throw ParameterError("parameter 'alpha' must be in (0, 1), got " + std::to_string(a));
   }
   const double mds = params_.poisson_max_delta_step;
   if (kind_ == ObjectiveKind::kPoisson && !(mds >= 0.0 && std::isfinite(mds))) {
@@ -87,6 +143,12 @@ std::vector<double> Objective::InitScore(const double* y, const double* w, std::
       out[static_cast<std::size_t>(k)] = std::log(p);
     }
     return out;
+  }
+  if (RenewsLeaves()) {
+    // the best constant: the leaf value of the labels themselves (residuals at score 0)
+    std::vector<double> r(y, y + n);
+    std::vector<double> wc = w ? std::vector<double>(w, w + n) : std::vector<double>();
+    return {LeafValue(r.data(), w ? wc.data() : nullptr, n)};
   }
   double sw = 0, swy = 0;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -164,6 +226,28 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
           hess[i] = std::max(ye, 1e-16) * wi;
           break;
         }
+        case ObjectiveKind::kL1: {
+          // |f - y|: the sign of the residual; the leaf value is re-fitted (LeafValue)
+          const double d = scores[i] - y[i];
+          grad[i] = (d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0) * wi;
+          hess[i] = wi;
+          break;
+        }
+        case ObjectiveKind::kHuber: {
+          // d^2 / 2 within +-delta, linear beyond: the residual clipped to +-delta
+          const double d = scores[i] - y[i];
+          const double hd = params_.huber_delta;
+          grad[i] = std::clamp(d, -hd, hd) * wi;
+          hess[i] = wi;
+          break;
+        }
+        case ObjectiveKind::kQuantile: {
+          // pinball loss: alpha (y - f) above the label's side, (1 - alpha) (f - y) below
+          const double d = scores[i] - y[i];
+          grad[i] = (d >= 0 ? 1.0 - params_.alpha : -params_.alpha) * wi;
+          hess[i] = wi;
+          break;
+        }
         case ObjectiveKind::kTweedie: {
           // loss -y exp((1-p) f) / (1-p) + exp((2-p) f) / (2-p)
           const double rho = params_.tweedie_variance_power;
@@ -178,8 +262,41 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
   });
 }
 
+double Objective::LeafValue(double* r, double* w, std::int64_t m) const {
+  switch (kind_) {
+    case ObjectiveKind::kL1:
+      return WeightedQuantile(r, w, m, 0.5);
+    case ObjectiveKind::kQuantile:
+      return WeightedQuantile(r, w, m, params_.alpha);
+    case ObjectiveKind::kHuber: {
+      if (m <= 0) return 0.0;
+      // Friedman (2001), M-TreeBoost: median + mean clipped deviation. The median is robust,
+      // the clipped mean moves it towards the Huber minimiser. Summed over the residuals in
+      // ascending (value, weight) order: the same bits on any thread count.
+      std::vector<std::pair<double, double>> vw(static_cast<std::size_t>(m));
+      for (std::int64_t i = 0; i < m; ++i)
+        vw[static_cast<std::size_t>(i)] = {r[i], w ? w[i] : 1.0};
+      std::sort(vw.begin(), vw.end());
+      for (std::int64_t i = 0; i < m; ++i) {
+        r[i] = vw[static_cast<std::size_t>(i)].first;
+        if (w) w[i] = vw[static_cast<std::size_t>(i)].second;
+      }
+      const double med = WeightedQuantile(r, w, m, 0.5);
+      const double hd = params_.huber_delta;
+      double sw = 0, swd = 0;
+      for (const auto& [v, wi] : vw) {
+        sw += wi;
+        swd += wi * std::clamp(v - med, -hd, hd);
+      }
+      return sw > 0 ? med + swd / sw : med;
+    }
+    default:
+      throw ParameterError("LeafValue: the objective does not re-fit its leaves");
+  }
+}
+
 void Objective::Transform(double* raw, std::int64_t n, int n_threads) const {
-  if (kind_ == ObjectiveKind::kRegression) return;
+  if (IdentityLink()) return;
   const int K = num_class_;
   constexpr std::int64_t kBlock = 8192;
   ParallelFor(0, (n + kBlock - 1) / kBlock, n_threads, [&](std::int64_t b) {

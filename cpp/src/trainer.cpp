@@ -78,6 +78,60 @@ Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> l
 
 Trainer::~Trainer() = default;
 
+void Trainer::SetScores(const double* scores, const std::vector<double>& init_score) {
+  if (init_score.size() != init_score_.size()) {
+    throw DataError("init_score needs " + std::to_string(init_score_.size()) + " value(s)");
+  }
+  init_score_ = init_score;
+  std::copy(scores, scores + scores_.size(), scores_.begin());
+}
+
+void Trainer::AddTreeScores(const Tree& tree, int k) {
+  const std::int64_t n = data_->NumRows();
+  const int K = objective_.NumOutputs();
+  if (k < 0 || k >= K) throw DataError("tree output out of range");
+  const int nf = data_->NumFeatures();
+  for (std::int32_t i = 0; i < tree.NumNodes(); ++i) {
+    if (!tree.IsLeaf(i) && (tree.feature[i] >= nf || tree.left[i] <= i || tree.right[i] <= i ||
+                            tree.left[i] >= tree.NumNodes() || tree.right[i] >= tree.NumNodes())) {
+      throw ModelFormatError("a tree of the initial model does not fit the training data");
+    }
+  }
+  // Rows own their score: each is written by one thread, whatever the thread count.
+  ParallelFor(0, (n + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
+    const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
+    for (std::int64_t r = r0; r < r1; ++r) {
+      scores_[static_cast<std::size_t>(r * K + k)] +=
+          tree.value[static_cast<std::size_t>(grower_->LeafOfRow(tree, r))];
+    }
+  });
+}
+
+void Trainer::RenewLeaves(Tree& tree, int k) {
+  const int K = objective_.NumOutputs();
+  const std::uint32_t* prow = grower_->PartitionedRows();
+  const auto& ranges = grower_->LeafRanges();
+  const bool weighted = !weights_.empty();
+  const double lr = params_.grow.learning_rate;
+  // Each leaf's value depends only on the multiset of its rows' (residual, weight) pairs
+  // (LeafValue sorts them), so leaves may be done in any order on any number of threads.
+  ParallelForDynamic(0, static_cast<std::int64_t>(ranges.size()), params_.n_threads,
+                     [&](std::int64_t li) {
+    const auto& lr_ = ranges[static_cast<std::size_t>(li)];
+    const std::int64_t m = lr_.end - lr_.begin;
+    if (m <= 0) return;
+    std::vector<double> r(static_cast<std::size_t>(m)), w;
+    if (weighted) w.resize(static_cast<std::size_t>(m));
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::size_t row = prow[lr_.begin + i];
+      r[static_cast<std::size_t>(i)] = labels_[row] - scores_[row * K + k];
+      if (weighted) w[static_cast<std::size_t>(i)] = weights_[row];
+    }
+    const double v = objective_.LeafValue(r.data(), weighted ? w.data() : nullptr, m);
+    tree.value[static_cast<std::size_t>(lr_.node)] = v * lr;
+  });
+}
+
 std::vector<Tree> Trainer::BoostRound() {
   const std::int64_t n = data_->NumRows();
   const int K = objective_.NumOutputs();
@@ -157,6 +211,7 @@ std::vector<Tree> Trainer::BoostRound() {
       }
     });
     Tree tree = grower_->Grow(gh_.data(), sg, sh, pack, rows, features, params_.grow);
+    if (objective_.RenewsLeaves()) RenewLeaves(tree, k);
     // Update training scores: in-bag rows from the partition, the rest by walking the tree.
     const std::uint32_t* prow = grower_->PartitionedRows();
     const auto& ranges = grower_->LeafRanges();

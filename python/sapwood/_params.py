@@ -46,6 +46,14 @@ DEFAULTS: dict[str, Any] = {
     # log-link objectives (poisson, gamma, tweedie); the defaults are LightGBM's
     "tweedie_variance_power": 1.5,
     "poisson_max_delta_step": 0.7,
+    # robust losses: huber's delta (residuals beyond it count linearly) and quantile's level
+    "huber_delta": 1.0,
+    "alpha": None,  # quantile: 0.5 (the median) when not given
+    # class weights (binary, multiclass): "balanced" (n / (classes * count of the class)) or a
+    # mapping label -> weight; scale_pos_weight multiplies the positive class's weight (binary).
+    # Both multiply the sample weights.
+    "class_weight": None,
+    "scale_pos_weight": 1.0,
 }
 
 # objective name or alias -> canonical name (from the registry, sapwood.objectives)
@@ -55,8 +63,10 @@ OBJECTIVES: dict[str, str] = {
 }
 
 # The names LightGBM, XGBoost and scikit-learn users type for the same parameters (only those
-# with the same meaning: LightGBM's `alpha` is a loss parameter, XGBoost's an L1 penalty, so
-# neither is an alias). Each maps to one canonical name; giving a name twice is an error.
+# with the same meaning). `alpha` is the quantile objective's level (XGBoost's `quantile_alpha`;
+# LightGBM's `alpha` also means huber's delta, XGBoost's an L1 penalty: resolve_params rejects
+# `alpha` with any other objective rather than guess). Each maps to one canonical name; giving a
+# name twice is an error.
 ALIASES: dict[str, str] = {
     "num_iterations": "n_estimators", "num_iteration": "n_estimators",
     "num_boost_round": "n_estimators", "num_trees": "n_estimators", "num_round": "n_estimators",
@@ -76,6 +86,8 @@ ALIASES: dict[str, str] = {
     "num_threads": "n_jobs", "nthread": "n_jobs", "n_threads": "n_jobs",
     "num_classes": "num_class",
     "eval_metric": "metric",
+    "quantile_alpha": "alpha",
+    "huber_slope": "huber_delta",
 }
 
 
@@ -147,6 +159,10 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     p = {**DEFAULTS, **{k: v for k, v in params.items()}}
     objective = _objectives.resolve(p["objective"])
     p["objective"] = objective.name
+    if p["alpha"] is not None and objective.name != "quantile":
+        raise ParameterError(
+            f"parameter 'alpha' is the quantile objective's level; the {objective.name!r} "
+            "objective does not read it (huber: huber_delta; an L1 penalty: reg_alpha)")
 
     def check(name: str, ok: bool, rule: str) -> None:
         if not ok:
@@ -159,7 +175,8 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         p[name] = _number(name, p[name], integer=True)
     for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
                  "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2",
-                 "cat_ts_prior_weight", "tweedie_variance_power", "poisson_max_delta_step"):
+                 "cat_ts_prior_weight", "tweedie_variance_power", "poisson_max_delta_step",
+                 "huber_delta", "scale_pos_weight"):
         p[name] = _number(name, p[name])
     check("n_estimators", p["n_estimators"] >= 1, ">= 1")
     check("learning_rate", 0 < p["learning_rate"] < float("inf"), "> 0 and finite")
@@ -188,6 +205,14 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     check("tweedie_variance_power", 1 < p["tweedie_variance_power"] < 2, "in (1, 2)")
     check("poisson_max_delta_step", 0 <= p["poisson_max_delta_step"] < float("inf"),
           ">= 0 and finite")
+    check("huber_delta", 0 < p["huber_delta"] < float("inf"), "> 0 and finite")
+    check("scale_pos_weight", 0 < p["scale_pos_weight"] < float("inf"), "> 0 and finite")
+    if p["scale_pos_weight"] != 1.0 and objective.name != "binary":
+        raise ParameterError(f"parameter 'scale_pos_weight' applies to the binary objective, "
+                             f"not {objective.name!r}")
+    if objective.name == "quantile":
+        p["alpha"] = 0.5 if p["alpha"] is None else _alpha(p["alpha"])
+    p["class_weight"] = _class_weight(p["class_weight"], objective.name)
     if p["max_depth"] < 0:
         p["max_depth"] = -1
     if objective.multi_output:
@@ -207,11 +232,54 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return p
 
 
+def label_key(label: float) -> str:
+    """How class_weight's mapping writes a label (the model file's metadata has string keys)."""
+    return format(float(label), ".17g")
+
+
+def _alpha(value: Any) -> float:
+    a = _number("alpha", value)
+    if not 0 < a < 1:
+        raise ParameterError(f"parameter 'alpha' must be in (0, 1), got {value!r}")
+    return a
+
+
+def _class_weight(value: Any, objective: str) -> str | dict[str, float] | None:
+    """None, "balanced", or a mapping label -> weight with its labels written as numbers
+    (``"0"``, ``"1"``, ``"2.5"``: the model file's metadata has string keys)."""
+    if value is None:
+        return None
+    if objective not in ("binary", "multiclass"):
+        raise ParameterError(f"parameter 'class_weight' applies to the binary and multiclass "
+                             f"objectives, not {objective!r}")
+    if value == "balanced":
+        return "balanced"
+    if not isinstance(value, Mapping):
+        raise ParameterError(f"parameter 'class_weight' must be 'balanced' or a mapping "
+                             f"label -> weight, got {value!r}")
+    out: dict[str, float] = {}
+    for k, v in value.items():
+        try:
+            label = float(k)
+        except (TypeError, ValueError):
+            raise ParameterError(f"parameter 'class_weight' has label {k!r}, which is not a "
+                                 "number (train() takes encoded labels: 0, 1, ...)") from None
+        w = _number(f"class_weight[{k!r}]", v)
+        if not 0 <= w < float("inf"):
+            raise ParameterError(f"parameter 'class_weight' gives label {k!r} the weight {v!r}; "
+                                 "weights must be >= 0 and finite")
+        out[label_key(label)] = w
+    return out
+
+
 def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of resolved params the C++ trainer reads."""
     keys = ("num_leaves", "max_depth", "min_child_samples", "min_child_weight", "min_split_gain",
             "reg_lambda", "reg_alpha", "learning_rate", "objective", "num_class", "subsample",
             "colsample_bytree", "random_state", "n_jobs", "max_cat_to_onehot", "max_cat_threshold",
             "cat_smooth", "cat_l2", "min_data_per_group", "tweedie_variance_power",
-            "poisson_max_delta_step")
-    return {k: p[k] for k in keys}
+            "poisson_max_delta_step", "huber_delta", "alpha")
+    out = {k: p[k] for k in keys}
+    if out["alpha"] is None:
+        del out["alpha"]
+    return out

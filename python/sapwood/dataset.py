@@ -101,6 +101,19 @@ def _all_parquet(data: Any) -> bool:
     return True
 
 
+def _to_offsets(v: Any, n: int) -> np.ndarray:
+    """init_score: (n,) or (n, k) float64 (k outputs of a multiclass model)."""
+    arr = np.asarray(v) if not _is_pandas_frame(v) else v.to_numpy()
+    if arr.ndim == 2 and arr.shape[1] > 1:
+        if arr.shape[0] != n:
+            raise DataError(f"init_score has {arr.shape[0]} rows but the data has {n}")
+        try:
+            return np.ascontiguousarray(arr, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"init_score must be numeric, got dtype {arr.dtype}") from None
+    return _to_vector(v, n, "init_score")
+
+
 def _to_vector(v: Any, n: int, what: str) -> np.ndarray:
     if _is_pandas_frame(v):
         raise DataError(f"{what} must be 1-D, got a DataFrame")
@@ -208,6 +221,10 @@ class Dataset:
     label : 1-D array of targets, or the name of a column of ``data`` (removed from the
         features).
     weight : optional 1-D array of non-negative sample weights, or a column name.
+    init_score : optional per-row starting margin (an offset, e.g. log exposure for poisson):
+        a 1-D array, an (n_rows, num_class) array for multiclass, or a column name. Training
+        starts from it instead of a constant; the model then predicts the margin *on top of*
+        an offset: pass the offset again to ``predict(X, init_score=...)``.
     feature_names : optional names; taken from the table's columns when not given.
     categorical_features : "auto" (category, dictionary and string columns), a list of column
         names or positions, or None (none; string columns then raise DataError).
@@ -222,6 +239,7 @@ class Dataset:
         feature_names: Sequence[str] | None = None,
         categorical_features: str | Sequence[str | int] | None = "auto",
         batch_size: int = 1 << 16,
+        init_score: npt.ArrayLike | str | None = None,
     ) -> None:
         self._stream: Any = None  # pyarrow.dataset.Dataset for Parquet sources
         self._groups: list[tuple[Any, int, int]] = []  # its row groups (file, index, rows)
@@ -230,6 +248,7 @@ class Dataset:
         self._n_rows: int = 0
         self.label: np.ndarray | None = None
         self.weight: np.ndarray | None = None
+        self.init_score: np.ndarray | None = None
         self._binned: Any = None
         self._edges: list[np.ndarray] | None = None
         self._bin_key: tuple[Any, ...] | None = None
@@ -237,12 +256,13 @@ class Dataset:
         self._ts: dict[int, np.ndarray] = {}  # position -> per-category target statistic
         label_name = label if isinstance(label, str) else None
         weight_name = weight if isinstance(weight, str) else None
+        init_name = init_score if isinstance(init_score, str) else None
         if _is_path_source(data) and not _all_parquet(data):
             from .frame.readers import read_table
 
             data = read_table(data)  # CSV / Arrow IPC files: read whole, then as a table
         if _is_path_source(data):
-            self._init_stream(data, label_name, weight_name, categorical_features)
+            self._init_stream(data, label_name, weight_name, categorical_features, init_name)
             if label_name is None and label is not None:
                 self.label = _to_vector(label, self._n_rows, "label")
             if weight_name is None and weight is not None:
@@ -253,7 +273,10 @@ class Dataset:
             by_name = {c.name: c for c in cols}
             label_col = self._take_column(by_name, label_name, named, "label")
             weight_col = self._take_column(by_name, weight_name, named, "weight")
-            cols = [c for c in cols if c.name not in (label_name, weight_name)]
+            init_col = self._take_column(by_name, init_name, named, "init_score")
+            if init_col is not None:
+                self.init_score = init_col.float64()
+            cols = [c for c in cols if c.name not in (label_name, weight_name, init_name)]
             if not cols:
                 raise DataError("data has zero columns")
             if feature_names is not None:
@@ -294,6 +317,8 @@ class Dataset:
         if self._n_rows == 0:
             raise DataError("data has zero rows")
         self.feature_names: list[str] = [s["name"] for s in self._specs]
+        if init_score is not None and init_name is None:
+            self.init_score = _to_offsets(init_score, self._n_rows)
         self._check_label_weight()
 
     # ------------------------------------------------------------------ construction helpers
@@ -324,9 +349,14 @@ class Dataset:
                 )
             if not self.weight.sum() > 0:
                 raise DataError("weights sum to zero: at least one row needs a positive weight")
+        if self.init_score is not None:
+            bad = np.flatnonzero(~np.isfinite(self.init_score).reshape(self._n_rows, -1).all(1))
+            if bad.size:
+                raise DataError(f"init_score must be finite; row {bad[0]} has "
+                                f"{self.init_score[bad[0]]}")
 
     def _init_stream(self, data: Any, label: str | None, weight: str | None,
-                     categorical_features: Any) -> None:
+                     categorical_features: Any, init_score: str | None = None) -> None:
         try:
             import pyarrow.dataset as pads
         except ImportError:  # pragma: no cover
@@ -339,10 +369,10 @@ class Dataset:
         self._stream = ds
         schema = ds.schema
         names = list(schema.names)
-        for what, nm in (("label", label), ("weight", weight)):
+        for what, nm in (("label", label), ("weight", weight), ("init_score", init_score)):
             if nm is not None and nm not in names:
                 raise DataError(f"{what} column {nm!r} is not in the Parquet data")
-        self._feature_cols = [n for n in names if n not in (label, weight)]
+        self._feature_cols = [n for n in names if n not in (label, weight, init_score)]
         if not self._feature_cols:
             raise DataError("data has zero columns")
         self._groups = self._row_groups(ds)
@@ -361,9 +391,10 @@ class Dataset:
             self._specs.append(spec)
         self._cols = []
         self._label_name, self._weight_name = label, weight
+        self._init_name = init_score
         self.label = None
         self.weight = None
-        if label is not None or weight is not None or any(is_cat):
+        if label is not None or weight is not None or init_score is not None or any(is_cat):
             self._first_pass()
 
     @staticmethod
@@ -411,10 +442,12 @@ class Dataset:
 
         cat_idx = [i for i, s in enumerate(self._specs) if s["kind"] == "categorical"]
         cols = [self._specs[i]["name"] for i in cat_idx]
-        extra = [n for n in (self._label_name, self._weight_name) if n is not None]
+        extra = [n for n in (self._label_name, self._weight_name, self._init_name)
+                 if n is not None]
         counters: list[Counter[Any]] = [Counter() for _ in cat_idx]
         lab: list[np.ndarray] = []
         wts: list[np.ndarray] = []
+        offs: list[np.ndarray] = []
         for batch in self._batches(cols + extra):
             for k in range(len(cat_idx)):
                 vals, cnts = ArrowColumn(cols[k], batch.column(cols[k])).value_counts()
@@ -424,6 +457,8 @@ class Dataset:
                 lab.append(ArrowColumn("label", batch.column(self._label_name)).float64())
             if self._weight_name is not None:
                 wts.append(ArrowColumn("weight", batch.column(self._weight_name)).float64())
+            if self._init_name is not None:
+                offs.append(ArrowColumn("init_score", batch.column(self._init_name)).float64())
         for k, i in enumerate(cat_idx):
             vals, counts = _frequency_order(list(counters[k].keys()),
                                             np.asarray(list(counters[k].values()), np.int64))
@@ -433,6 +468,8 @@ class Dataset:
             self.label = np.concatenate(lab).astype(np.float64) if lab else np.empty(0)
         if self._weight_name is not None:
             self.weight = np.concatenate(wts).astype(np.float64) if wts else np.empty(0)
+        if self._init_name is not None:
+            self.init_score = np.concatenate(offs).astype(np.float64) if offs else np.empty(0)
 
     def _batch_columns(self, batch: Any) -> list[np.ndarray]:
         out = []

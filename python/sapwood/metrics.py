@@ -2,11 +2,12 @@
 
 Public, scikit-learn-style functions ``f(y_true, y_pred, sample_weight=None)``: roc_auc, pr_auc
 (average precision), log_loss (binary or multiclass probabilities), brier, accuracy, precision,
-recall, f1 (binary at a threshold), f1_macro, f1_micro, rmse, mae, r2, mape, and for counts and
+recall, f1 (binary at a threshold), f1_macro, f1_micro, rmse, mae, huber, pinball (quantile
+loss), r2, mape, and for counts and
 amounts (predictions > 0) poisson_deviance, poisson_nloglik, gamma_deviance, tweedie_nloglik.
 ROC AUC and average precision are computed in the C++ core in O(n log n).
 
-The short names train() evaluates (rmse, mae, logloss, auc, error, multi_logloss, multi_error,
+The short names train() evaluates (rmse, mae, huber, pinball, logloss, auc, error, multi_logloss, multi_error,
 poisson_deviance, poisson_nloglik, gamma_deviance, tweedie_nloglik), get_metric,
 default_metric and HIGHER_IS_BETTER stay as they were.
 """
@@ -25,7 +26,8 @@ __all__ = ["rmse", "mae", "logloss", "auc", "error", "multi_logloss", "multi_err
            "HIGHER_IS_BETTER", "default_metric",
            "roc_auc", "pr_auc", "log_loss", "multiclass_log_loss", "brier", "accuracy",
            "precision", "recall", "f1", "f1_macro", "f1_micro", "r2", "mape", "METRICS",
-           "poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik"]
+           "poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik", "huber",
+           "pinball"]
 
 _EPS = 1e-15
 ArrayLike = npt.ArrayLike
@@ -71,6 +73,31 @@ def mae(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float
     yy = _vec(y, "y_true")
     p = _vec(pred, "y_pred", yy.shape[0])
     return _wmean(np.abs(yy - p), _w(weight, yy.shape[0]))
+
+
+def huber(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
+          delta: float = 1.0) -> float:
+    """Mean Huber loss: d^2 / 2 where |d| <= delta, delta (|d| - delta / 2) beyond (d = y - p;
+    LightGBM's "huber" metric)."""
+    if not 0 < float(delta) < float("inf"):
+        raise ParameterError(f"huber delta must be > 0 and finite, got {delta!r}")
+    yy = _vec(y, "y_true")
+    d = np.abs(yy - _vec(pred, "y_pred", yy.shape[0]))
+    loss = np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return _wmean(loss, _w(weight, yy.shape[0]))
+
+
+def pinball(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
+            alpha: float = 0.5) -> float:
+    """Mean pinball (quantile) loss at level alpha: alpha (y - p) where y >= p, (1 - alpha)
+    (p - y) below (as sklearn's mean_pinball_loss; alpha = 0.5 is half the mean absolute
+    error)."""
+    if not 0 < float(alpha) < 1:
+        raise ParameterError(f"pinball alpha must be in (0, 1), got {alpha!r}")
+    yy = _vec(y, "y_true")
+    d = yy - _vec(pred, "y_pred", yy.shape[0])
+    loss = np.where(d >= 0, alpha * d, (alpha - 1.0) * d)
+    return _wmean(loss, _w(weight, yy.shape[0]))
 
 
 def r2(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:
@@ -333,6 +360,8 @@ METRICS: dict[str, tuple[Metric, bool, str]] = {
     "multi_error": (multi_error, False, "prob"),
     "rmse": (rmse, False, "value"),
     "mae": (mae, False, "value"),
+    "huber": (huber, False, "value"),
+    "pinball": (pinball, False, "value"),
     "r2": (r2, True, "value"),
     "mape": (mape, False, "value"),
     "poisson_deviance": (poisson_deviance, False, "value"),
@@ -346,6 +375,9 @@ _METRICS: dict[str, Metric] = {
     "l2_root": rmse,
     "mae": mae,
     "l1": mae,
+    "huber": huber,
+    "pinball": pinball,
+    "quantile": pinball,
     "logloss": logloss,
     "binary_logloss": logloss,
     "auc": auc,
@@ -363,7 +395,7 @@ _METRICS: dict[str, Metric] = {
     "tweedie_nloglik": tweedie_nloglik,
     "tweedie": tweedie_nloglik,
 }
-_CANONICAL = {"l2_root": "rmse", "l1": "mae", "binary_logloss": "logloss",
+_CANONICAL = {"l2_root": "rmse", "l1": "mae", "quantile": "pinball", "binary_logloss": "logloss",
               "binary_error": "error", "mlogloss": "multi_logloss", "poisson": "poisson_nloglik",
               "poisson-nloglik": "poisson_nloglik", "gamma-deviance": "gamma_deviance",
               "tweedie": "tweedie_nloglik"}
@@ -375,6 +407,8 @@ _BY_LINK = {link: {o.name for o in _objectives.REGISTRY if o.link == link}
 _FOR = {
     "rmse": _BY_LINK["identity"] | LOG_LINK,
     "mae": _BY_LINK["identity"] | LOG_LINK,
+    "huber": _BY_LINK["identity"],
+    "pinball": _BY_LINK["identity"],
     "poisson_deviance": {"poisson", "tweedie"},
     "poisson_nloglik": {"poisson", "tweedie"},
     "gamma_deviance": {"gamma"},

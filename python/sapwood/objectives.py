@@ -138,13 +138,11 @@ REGISTRY: tuple[ObjectiveInfo, ...] = (
         aliases=("l2", "mse", "regression_l2", "squared_error", "reg:squarederror"),
         link="identity", default_metric="rmse", label_rule="finite",
         check=_labels_any,
-        xgboost=("reg:squarederror", "reg:linear", "reg:absoluteerror", "reg:pseudohubererror",
-                 "reg:squaredlogerror",
+        xgboost=("reg:squarederror", "reg:linear", "reg:squaredlogerror",
                  # the prediction is the raw margin
                  "binary:logitraw", "rank:pairwise", "rank:ndcg", "rank:map"),
-        lightgbm=("regression", "regression_l2", "l2", "mean_squared_error", "mse",
-                  "regression_l1", "l1", "mean_absolute_error", "mae", "huber", "fair",
-                  "quantile", "mape",
+        lightgbm=("regression", "regression_l2", "l2", "mean_squared_error", "mse", "fair",
+                  "mape",
                   # ranking: the prediction is the raw score
                   "lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart",
                   "xendcg_mart"),
@@ -188,6 +186,38 @@ REGISTRY: tuple[ObjectiveInfo, ...] = (
         link="exp", default_metric="tweedie_nloglik", label_rule=">= 0",
         check=_labels_nonnegative("tweedie"), params=("tweedie_variance_power",),
         xgboost=("reg:tweedie",), lightgbm=("tweedie",),
+    ),
+    # The robust losses: identity link; after each tree is grown its leaf values are re-fitted
+    # to the loss's exact minimiser over the leaf's residuals (cpp/src/objective.cpp LeafValue).
+    ObjectiveInfo(
+        name="l1",
+        aliases=("regression_l1", "mae", "mean_absolute_error", "absolute_error",
+                 "reg:absoluteerror"),
+        link="identity", default_metric="mae", label_rule="finite",
+        check=_labels_any,
+        xgboost=("reg:absoluteerror",),
+        lightgbm=("l1", "regression_l1", "mean_absolute_error", "mae"),
+        onnx_post_transform="NONE",
+    ),
+    ObjectiveInfo(
+        name="huber",
+        aliases=("huber_loss",),
+        link="identity", default_metric="huber", label_rule="finite",
+        check=_labels_any, params=("huber_delta",),
+        # XGBoost's pseudo-Huber is a smooth cousin of the Huber loss (same identity link: its
+        # models import and score the same; it is not an alias for training)
+        xgboost=("reg:pseudohubererror",),
+        lightgbm=("huber",),
+        onnx_post_transform="NONE",
+    ),
+    ObjectiveInfo(
+        name="quantile",
+        aliases=("reg:quantileerror", "pinball"),
+        link="identity", default_metric="pinball", label_rule="finite",
+        check=_labels_any, params=("alpha",),
+        xgboost=("reg:quantileerror",),
+        lightgbm=("quantile",),
+        onnx_post_transform="NONE",
     ),
 )
 

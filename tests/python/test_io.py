@@ -206,7 +206,7 @@ def _set(path: list, value):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("path", "value", "match"),
     [
-        (["model", "objective"], "quantile", "model.objective"),
+        (["model", "objective"], "no_such_objective", "model.objective"),
         (["model", "params", "tweedie_variance_power"], 2.5, "tweedie_variance_power"),
         (["model", "num_class"], 3, "model.num_class"),
         (["model", "num_features"], 99, "model.num_features"),

@@ -7,7 +7,19 @@
 namespace sapwood {
 
 // kPoisson, kGamma, kTweedie: log link (value = exp(raw)), negative log-likelihood losses.
-enum class ObjectiveKind { kRegression, kBinary, kMulticlass, kPoisson, kGamma, kTweedie };
+// kL1, kHuber, kQuantile: identity link, robust losses whose leaf values are re-fitted after
+// each tree is grown (Objective::LeafValue): a Newton step alone is wrong for them.
+enum class ObjectiveKind {
+  kRegression,
+  kBinary,
+  kMulticlass,
+  kPoisson,
+  kGamma,
+  kTweedie,
+  kL1,
+  kHuber,
+  kQuantile
+};
 
 ObjectiveKind ParseObjective(const std::string& name);
 
@@ -15,12 +27,31 @@ ObjectiveKind ParseObjective(const std::string& name);
 struct ObjectiveParams {
   double tweedie_variance_power = 1.5;  // tweedie: in (1, 2)
   double poisson_max_delta_step = 0.7;  // poisson: hess = exp(f + this), a safeguard
+  double huber_delta = 1.0;             // huber: residuals beyond this are penalised linearly
+  double alpha = 0.5;                   // quantile: the quantile level, in (0, 1)
 };
+
+// The alpha-quantile of values[0, m) with optional weights: a minimiser c of
+// sum_i w_i * pinball_alpha(values_i - c). It is the smallest value at which the cumulative
+// weight (values ascending) reaches alpha * total; where it reaches it exactly, every point up
+// to the next value minimises the loss too, and their midpoint is taken (the usual median of an
+// even count). Reorders values (and weights). Depends only on the multiset of (value, weight)
+// pairs, so on no thread count or row order. m == 0 or zero total weight: 0.
+double WeightedQuantile(double* values, double* weights, std::int64_t m, double alpha);
 
 class Objective {
  public:
   Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& params = {});
   ObjectiveKind Kind() const { return kind_; }
+  bool IdentityLink() const {
+    return kind_ == ObjectiveKind::kRegression || RenewsLeaves();
+  }
+  // The robust losses: after a tree is grown, each leaf's value becomes LeafValue of the
+  // residuals of its rows (as LightGBM's RenewTreeOutput does).
+  bool RenewsLeaves() const {
+    return kind_ == ObjectiveKind::kL1 || kind_ == ObjectiveKind::kHuber ||
+           kind_ == ObjectiveKind::kQuantile;
+  }
   bool LogLink() const {
     return kind_ == ObjectiveKind::kPoisson || kind_ == ObjectiveKind::kGamma ||
            kind_ == ObjectiveKind::kTweedie;
@@ -36,6 +67,11 @@ class Objective {
   // grad/hess for every row and output (row-major n x K) from raw scores (n x K).
   void Gradients(const double* scores, const double* y, const double* w, std::int64_t n,
                  double* grad, double* hess, int n_threads) const;
+  // The constant that minimises the loss over residuals r (label - current score) with optional
+  // weights: l1 the weighted median, quantile the weighted alpha-quantile, huber Friedman's
+  // one-step M-estimate (median + weighted mean of the residuals' deviations from it clipped to
+  // +-huber_delta). Reorders r and w. Only for RenewsLeaves() objectives.
+  double LeafValue(double* r, double* w, std::int64_t m) const;
   // raw (n x K) -> transformed values, in place.
   void Transform(double* raw, std::int64_t n, int n_threads) const;
 

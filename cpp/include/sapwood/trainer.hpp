@@ -31,7 +31,19 @@ class Trainer {
 
   // Grows one round (one tree per output) and updates the training scores.
   std::vector<Tree> BoostRound();
+  // Re-fits the leaves of `tree` (grown for output k on the rows of the last Grow) to the
+  // loss's exact minimiser over each leaf's residuals (Objective::LeafValue).
+  void RenewLeaves(Tree& tree, int k);
   const std::vector<double>& InitScore() const { return init_score_; }
+  // Starting margins other than the constant InitScore (offsets, continued training):
+  // SetScores replaces every row's raw margins (n x K, row-major) and the initial score
+  // reported by InitScore() (the model's constant); AddTreeScores adds a tree's leaf values
+  // for output k walking the binned data (the trees of a model trained on this same binning:
+  // the additions are those the original training made, so continuing reproduces it bit for
+  // bit); SetIteration sets the round counter the row and column samples are drawn from.
+  void SetScores(const double* scores, const std::vector<double>& init_score);
+  void AddTreeScores(const Tree& tree, int k);
+  void SetIteration(int iteration) { iteration_ = iteration; }
   const std::vector<double>& Scores() const { return scores_; }  // n x K raw margins
   int NumOutputs() const { return objective_.NumOutputs(); }
   int Iteration() const { return iteration_; }

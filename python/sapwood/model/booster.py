@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -123,6 +124,12 @@ class Booster:
         return self.num_class if self.objective == "multiclass" else 1
 
     @property
+    def trained_with_init_score(self) -> bool:
+        """Whether training started from per-row offsets (a Dataset's ``init_score``): the
+        model then predicts the margin on top of an offset, given to ``predict(init_score=)``."""
+        return bool(self.extra.get("trained_with_init_score", False))
+
+    @property
     def num_trees(self) -> int:
         return len(self._trees)
 
@@ -153,7 +160,8 @@ class Booster:
                                   self.num_outputs, self.num_features)
             # What the fast path of predict() needs, resolved once per packed forest.
             self._threads = resolve_n_jobs(self.params.get("n_jobs"))
-            self._fast_numpy = not self._has_categorical()
+            # (a model trained with offsets goes the slow way, which warns without them)
+            self._fast_numpy = not self._has_categorical() and not self.trained_with_init_score
             self._forest_outputs = forest.num_outputs
             self.init_score = np.ascontiguousarray(self.init_score, dtype=np.float64)
             self._forest = forest
@@ -295,6 +303,7 @@ class Booster:
         iteration_range: tuple[int, int] | None = None,
         n_jobs: int | None = None,
         device: Literal["cpu"] = "cpu",
+        init_score: Any = None,
     ) -> np.ndarray: ...
 
     @overload
@@ -305,6 +314,7 @@ class Booster:
         iteration_range: tuple[int, int] | None = None,
         n_jobs: int | None = None,
         device: str = "cpu",
+        init_score: Any = None,
     ) -> Any: ...
 
     def predict(
@@ -314,6 +324,7 @@ class Booster:
         iteration_range: tuple[int, int] | None = None,
         n_jobs: int | None = None,
         device: str = "cpu",
+        init_score: Any = None,
     ) -> Any:
         """Score rows.
 
@@ -333,7 +344,16 @@ class Booster:
         result is a numpy array; input with ``__cuda_array_interface__`` (CuPy, Numba,
         PyTorch) is read in place and the result stays on the device (a CuPy array when CuPy
         is installed, else an object with ``__cuda_array_interface__`` and ``.get()``).
+        init_score: per-row offsets ((n_rows,), or (n_rows, num_class) for multiclass) added to
+        the raw margins before the link (contrib: to the bias column), as training added a
+        Dataset's ``init_score``. A model trained with offsets warns when scored without them.
         """
+        if init_score is not None or self.trained_with_init_score:
+            return self._predict_offset(X, output, iteration_range, n_jobs, device, init_score)
+        return self._predict_plain(X, output, iteration_range, n_jobs, device)
+
+    def _predict_plain(self, X: Any, output: Output, iteration_range: tuple[int, int] | None,
+                       n_jobs: int | None, device: str) -> Any:
         if device != "cpu":
             return self._predict_cuda(X, output, iteration_range, device)
         # Fast path (one C++ call): a float numpy array, value/raw, default trees.
@@ -379,6 +399,47 @@ class Booster:
         res: np.ndarray = forest.predict(arr, b, e, init, self.objective, self.num_class,
                                          output == "value", threads)
         return res
+
+    def _predict_offset(self, X: Any, output: Output, iteration_range: tuple[int, int] | None,
+                        n_jobs: int | None, device: str, init_score: Any) -> Any:
+        if init_score is None:
+            warnings.warn("this model was trained with per-row offsets (init_score) and is "
+                          "scored without them: pass predict(X, init_score=...)",
+                          UserWarning, stacklevel=3)
+        if output == "leaf":
+            if init_score is not None:
+                raise ParameterError("init_score applies to the 'value', 'raw' and 'contrib' "
+                                     "outputs, not 'leaf'")
+            return self._predict_plain(X, output, iteration_range, n_jobs, device)
+        raw_out: Output = "contrib" if output == "contrib" else "raw"
+        got = self._predict_plain(X, raw_out, iteration_range, n_jobs, device)
+        out = np.array(got.get() if hasattr(got, "get") else got, dtype=np.float64)
+        n, k = out.shape[0], self.num_outputs
+        try:
+            off = np.zeros((n, k)) if init_score is None else np.asarray(init_score,
+                                                                          dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError("init_score must be numeric") from None
+        if off.ndim == 1 and k == 1:
+            off = off.reshape(-1, 1)
+        if off.shape != (n, k):
+            raise DataError(f"init_score must have shape ({n},{'' if k == 1 else f' {k}'}) "
+                            f"(one offset per row{'' if k == 1 else ' and output'}), got "
+                            f"{off.shape}")
+        bad = np.flatnonzero(~np.isfinite(off).all(axis=1))
+        if bad.size:
+            raise DataError(f"init_score must be finite; row {bad[0]} has {off[bad[0]]}")
+        if output == "contrib":
+            if k == 1:
+                out[:, -1] += off[:, 0]
+            else:
+                out[:, :, -1] += off
+            return out
+        raw = out.reshape(n, k) + off
+        if output == "value":
+            threads = resolve_n_jobs(self.params.get("n_jobs") if n_jobs is None else n_jobs)
+            _core.transform_scores(self.objective, self.num_class, raw, threads)
+        return raw[:, 0] if k == 1 else raw
 
     @property
     def columns_kernel(self) -> bool:

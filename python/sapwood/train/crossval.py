@@ -121,7 +121,8 @@ def make_folds(
 def _subset(ds: Dataset, idx: np.ndarray) -> Dataset:
     return Dataset(ds.X[idx], None if ds.label is None else ds.label[idx],
                    None if ds.weight is None else ds.weight[idx],
-                   feature_names=ds.feature_names)
+                   feature_names=ds.feature_names,
+                   init_score=None if ds.init_score is None else ds.init_score[idx])
 
 
 def cv(

@@ -412,7 +412,8 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
         return dict(p)
 
     def _fit(self, X: Any, y: np.ndarray, sample_weight: Any, eval_set: Any,
-             params: dict[str, Any], callbacks: Sequence[TrainingCallback]) -> None:
+             params: dict[str, Any], callbacks: Sequence[TrainingCallback],
+             init_score: Any = None) -> None:
         names = getattr(self, "feature_names_in_", None)
         fnames = list(names) if names is not None else None
         sets = list(eval_set or [])
@@ -420,12 +421,14 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
             _check_labels(yv, f"eval_set[{i}] y")
         if self._table_input_:
             cats = self.categorical_features
-            train_set = Dataset(X, y, weight=sample_weight, categorical_features=cats)
+            train_set = Dataset(X, y, weight=sample_weight, categorical_features=cats,
+                                init_score=init_score)
             valid = [Dataset(_check_table(self, _by_name(self, Xv), reset=False),
                              self._encode_y(yv), categorical_features=cats)
                      for Xv, yv in sets]
         else:
-            train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames)
+            train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames,
+                                init_score=init_score)
             valid = [Dataset(_validate(self, _by_name(self, Xv), reset=False),
                              self._encode_y(yv), feature_names=fnames)
                      for Xv, yv in sets]
@@ -499,10 +502,12 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
 class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
     """Gradient-boosted trees for regression.
 
-    objective: "regression" (squared error, the default), or for counts and positive amounts
-    "poisson" (labels >= 0), "gamma" (labels > 0) and "tweedie" (labels >= 0, variance power
-    ``tweedie_variance_power`` in (1, 2)); these three use a log link, so ``predict`` returns
-    exp(raw margin) and is always positive.
+    objective: "regression" (squared error, the default); the robust losses "l1" (predicts
+    the median), "huber" (``huber_delta``) and "quantile" (predicts the ``alpha`` quantile,
+    0.5 when not given); or for counts and positive amounts "poisson" (labels >= 0), "gamma"
+    (labels > 0) and "tweedie" (labels >= 0, variance power ``tweedie_variance_power`` in
+    (1, 2)); these three use a log link, so ``predict`` returns exp(raw margin) and is always
+    positive.
     """
 
     def __init__(
@@ -526,6 +531,8 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         categorical_features: str | Sequence[str | int] | None = "auto",
         objective: str = "regression",
         tweedie_variance_power: float = 1.5,
+        huber_delta: float = 1.0,
+        alpha: float | None = None,
     ) -> None:
         super().__init__(
             n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
@@ -538,28 +545,78 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         )
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
+        self.huber_delta = huber_delta
+        self.alpha = alpha
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = ()) -> GBMRegressor:
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None) -> GBMRegressor:
+        """Fit; ``init_score``: per-row starting margins (offsets, e.g. log exposure), to be
+        given again to ``predict(X, init_score=...)``."""
         X, y = self._validate_fit(X, y)
         params = self._train_params()
-        if params["objective"] not in ("regression", "l2", "mse", "squared_error",
-                                       "reg:squarederror", "poisson", "count:poisson", "gamma",
-                                       "reg:gamma", "tweedie", "reg:tweedie"):
-            from ..errors import ParameterError
+        from .. import objectives
+        from ..errors import ParameterError
 
-            raise ParameterError(f"GBMRegressor: objective must be 'regression', 'poisson', "
-                                 f"'gamma' or 'tweedie', got {params['objective']!r}")
-        self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks)
+        regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")]
+        try:
+            info = objectives.resolve(params["objective"])
+        except ParameterError:
+            info = None
+        if info is None or info.name not in regression:
+            raise ParameterError(f"GBMRegressor: objective must be one of {regression}, got "
+                                 f"{params['objective']!r}")
+        if info.name != "quantile":  # read by the quantile objective only (as in scikit-learn)
+            params.pop("alpha")
+        self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks,
+                  init_score)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
         self._check_fitted()
-        return self.booster_.predict(self._validate_predict(X))
+        return self.booster_.predict(self._validate_predict(X), init_score=init_score)
 
 
 class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
-    """Gradient-boosted trees for binary and multiclass classification."""
+    """Gradient-boosted trees for binary and multiclass classification.
+
+    class_weight: None, "balanced" (each class weighs n_rows / (n_classes * its rows)) or a
+    mapping class -> weight (classes as in ``y``; those not named weigh 1); scale_pos_weight
+    (binary): the positive class's weight is multiplied by it. Both multiply ``sample_weight``.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        learning_rate: float = 0.1,
+        num_leaves: int = 31,
+        max_depth: int = -1,
+        min_child_samples: int = 20,
+        min_child_weight: float = 1e-3,
+        min_split_gain: float = 0.0,
+        reg_lambda: float = 0.0,
+        reg_alpha: float = 0.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        max_bin: int = 255,
+        early_stopping_rounds: int | None = None,
+        metric: str | None = None,
+        random_state: int | None = 0,
+        n_jobs: int | None = None,
+        categorical_features: str | Sequence[str | int] | None = "auto",
+        class_weight: str | dict[Any, float] | None = None,
+        scale_pos_weight: float = 1.0,
+    ) -> None:
+        super().__init__(
+            n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
+            max_depth=max_depth, min_child_samples=min_child_samples,
+            min_child_weight=min_child_weight, min_split_gain=min_split_gain,
+            reg_lambda=reg_lambda, reg_alpha=reg_alpha, subsample=subsample,
+            colsample_bytree=colsample_bytree, max_bin=max_bin,
+            early_stopping_rounds=early_stopping_rounds, metric=metric,
+            random_state=random_state, n_jobs=n_jobs, categorical_features=categorical_features,
+        )
+        self.class_weight = class_weight
+        self.scale_pos_weight = scale_pos_weight
 
     def _encode_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y)
@@ -570,7 +627,9 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
         return np.asarray(idx, dtype=np.float64)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = ()) -> GBMClassifier:
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None) -> GBMClassifier:
+        """Fit; ``init_score``: per-row starting margins (log-odds; (n, n_classes) for
+        multiclass), to be given again to ``predict(X, init_score=...)``."""
         from sklearn.utils.multiclass import check_classification_targets
 
         X, y = self._validate_fit(X, y)
@@ -582,17 +641,31 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
                 f"y has only one class ({self.classes_[0]!r}); a classifier needs at least two"
             )
         params = self._train_params()
+        cw = params["class_weight"]
+        if cw is not None and cw != "balanced":
+            if not isinstance(cw, dict):
+                from ..errors import ParameterError
+
+                raise ParameterError(f"class_weight must be None, 'balanced' or a mapping "
+                                     f"class -> weight, got {cw!r}")
+            unknown = [c for c in cw if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight names class(es) {unknown[:5]} that are not in y "
+                                 f"(classes: {self.classes_.tolist()[:10]})")
+            index = {c: i for i, c in enumerate(self.classes_.tolist())}
+            params["class_weight"] = {index[c]: w for c, w in cw.items()}
         if self.n_classes_ == 2:
             params["objective"] = "binary"
         else:
             params["objective"] = "multiclass"
             params["num_class"] = self.n_classes_
-        self._fit(X, y_enc.astype(np.float64), sample_weight, eval_set, params, callbacks)
+        self._fit(X, y_enc.astype(np.float64), sample_weight, eval_set, params, callbacks,
+                  init_score)
         return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, init_score: Any = None) -> np.ndarray:
         self._check_fitted()
-        p = self.booster_.predict(self._validate_predict(X))
+        p = self.booster_.predict(self._validate_predict(X), init_score=init_score)
         if self.n_classes_ == 2:
             # [1 - p, p], written in place: np.column_stack costs about as much as the
             # Booster on one row.
@@ -602,9 +675,9 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
             return out
         return p
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
         self._check_fitted()
-        p = self.booster_.predict(self._validate_predict(X))
+        p = self.booster_.predict(self._validate_predict(X), init_score=init_score)
         if self.n_classes_ == 2:
             # argmax over [1 - p, p] without building it: 1 - p is exact for p >= 0.5
             # (Sterbenz), so p wins exactly when p > 0.5, and a NaN picks the first class, as

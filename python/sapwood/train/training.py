@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import _core, objectives
-from .._params import core_params, resolve_params
+from .._params import core_params, label_key, resolve_params
 from ..dataset import Dataset
 from ..errors import DataError, ParameterError
 from ..metrics import default_metric, get_metric
@@ -29,9 +30,87 @@ def _metrics_for(p: Mapping[str, Any]) -> list[tuple[str, Any]]:
         canon, fn = get_metric(str(name), p["objective"])
         if canon == "tweedie_nloglik":  # at the model's own variance power
             fn = functools.partial(fn, power=p["tweedie_variance_power"])
+        elif canon == "huber":  # at the model's own delta / quantile level
+            fn = functools.partial(fn, delta=p["huber_delta"])
+        elif canon == "pinball":
+            fn = functools.partial(fn, alpha=p["alpha"] if p["alpha"] is not None else 0.5)
         if canon not in [c for c, _ in out]:
             out.append((canon, fn))
     return out
+
+
+def _class_weighted(p: Mapping[str, Any], y: np.ndarray,
+                    weight: np.ndarray | None) -> np.ndarray | None:
+    """The sample weights times each row's class weight (class_weight, scale_pos_weight)."""
+    cw, spw = p["class_weight"], p["scale_pos_weight"]
+    if cw is None and spw == 1.0:
+        return weight
+    factor = np.ones(y.shape[0], dtype=np.float64)
+    if cw == "balanced":  # n / (classes * rows of the class), as scikit-learn and LightGBM
+        _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+        factor = (y.shape[0] / (counts.size * counts.astype(np.float64)))[inverse]
+    elif cw is not None:
+        keys = np.array([label_key(v) for v in np.unique(y)])
+        for key, w in cw.items():
+            if key not in keys:
+                raise ParameterError(f"parameter 'class_weight' gives a weight to label {key}, "
+                                     f"which the training labels do not have (they are "
+                                     f"{', '.join(keys[:10])})")
+            factor[y == float(key)] = w
+    if spw != 1.0:
+        factor[y == 1] *= spw
+    out = factor if weight is None else weight * factor
+    if not out.sum() > 0:
+        raise DataError("class_weight and the sample weights give every row weight zero")
+    return out
+
+
+def _offsets(ds: Dataset, k: int, name: str) -> np.ndarray | None:
+    """The dataset's init_score as (n_rows, k) margins, or None."""
+    off = ds.init_score
+    if off is None:
+        return None
+    if off.ndim == 1 and k == 1:
+        return off.reshape(-1, 1)
+    if off.ndim == 2 and off.shape[1] == k:
+        return off
+    raise DataError(f"{name}: init_score must have one column per model output ({k}), got "
+                    f"shape {off.shape}")
+
+
+def _initial_model(init_model: Any, p: Mapping[str, Any], train_set: Dataset) -> Booster:
+    """The Booster to continue from (a Booster or a model file path), checked against the
+    parameters and the training data."""
+    if isinstance(init_model, (str, os.PathLike)):
+        from ..model.io import load_any
+
+        init_model = load_any(init_model)
+    if not isinstance(init_model, Booster):
+        raise ParameterError(f"init_model must be a sapwood.Booster or a model file path, got "
+                             f"{type(init_model)!r}")
+    if init_model.objective != p["objective"] or init_model.num_class != p["num_class"]:
+        raise ParameterError(
+            f"init_model was trained for objective {init_model.objective!r} with "
+            f"{init_model.num_class} class(es); these parameters ask for {p['objective']!r} "
+            f"with {p['num_class']}")
+    if list(init_model.feature_names) != list(train_set.feature_names):
+        raise DataError(f"init_model's features {init_model.feature_names[:10]} are not the "
+                        f"training data's {train_set.feature_names[:10]}")
+    return init_model
+
+
+def _same_binning(model: Booster, train_set: Dataset, schema: Any) -> bool:
+    """Whether the model's trees were grown on this very binning (their bin thresholds then
+    hold for the training data's bin codes)."""
+    edges = train_set.bin_edges or []
+    return (model.schema == schema and len(model.bin_edges) == len(edges)
+            and "source" not in model.params
+            and all(np.array_equal(np.asarray(a), np.asarray(b))
+                    for a, b in zip(model.bin_edges, edges, strict=True)))
+
+
+def _tree_dicts(model: Booster) -> list[dict[str, np.ndarray]]:
+    return [dict(t) for t in model.trees()]
 
 
 def _check_valid(ds: Dataset, train_set: Dataset, name: str) -> None:
@@ -54,6 +133,7 @@ def train(
     callbacks: Sequence[TrainingCallback] = (),
     *,
     reference_profile: bool = True,
+    init_model: Booster | str | os.PathLike[str] | None = None,
 ) -> Booster:
     """Train a gradient-boosted tree ensemble.
 
@@ -61,12 +141,22 @@ def train(
     "tweedie" with tweedie_variance_power in (1, 2): log link, predictions exp(raw)), n_estimators,
     learning_rate, num_leaves, max_depth, min_child_samples, min_child_weight, min_split_gain,
     reg_lambda, reg_alpha, subsample, colsample_bytree, max_bin, bin_sample_rows, metric,
-    random_state, n_jobs. Unknown names raise ParameterError.
+    random_state, n_jobs; "l1", "huber" (huber_delta), "quantile" (alpha, default 0.5): robust
+    losses whose leaf values are re-fitted to the exact quantile of each leaf's residuals;
+    class_weight ("balanced" or a mapping label -> weight) and scale_pos_weight (binary) multiply
+    the sample weights of training. Unknown names raise ParameterError.
     valid_sets are scored after every round with the metrics; callbacks see the results and may
     stop training (see EarlyStopping).
     reference_profile: store the profile of the training data and of the model's predictions
     on it in ``booster.reference_profile`` (and so in the model file), the reference that
     ``sapwood.monitoring.compare(booster, batch)`` checks later batches against.
+    Offsets: a Dataset's ``init_score`` (per-row starting margins) is where training starts
+    instead of a constant (the model's constant ``init_score`` is then 0, as in LightGBM and
+    XGBoost); the booster records it (``trained_with_init_score``) and predicts the margin on
+    top of an offset given again to ``predict(X, init_score=...)``.
+    init_model: a Booster (or a model file) to continue boosting from: the result holds its
+    trees and ``n_estimators`` more rounds. With the same data and parameters this equals
+    training all rounds at once, tree for tree and bit for bit.
     """
     p = resolve_params(params)
     if not isinstance(train_set, Dataset):
@@ -85,37 +175,81 @@ def train(
     for ds, name in zip(valid_sets, names, strict=False):
         _check_valid(ds, train_set, name)
     metrics = _metrics_for(p)
+    base = _initial_model(init_model, p, train_set) if init_model is not None else None
+    k_out = objectives.get(p["objective"]).num_outputs(p["num_class"])
+    offset = _offsets(train_set, k_out, "train_set")
+    valid_offsets = [_offsets(ds, k_out, f"valid set {name!r}")
+                     for ds, name in zip(valid_sets, names, strict=False)]
 
     binned = train_set.construct(p["max_bin"], p["bin_sample_rows"], p["random_state"], p["n_jobs"],
                                  p["cat_min_count"], p["cat_encoding"], p["cat_ts_min_categories"],
                                  p["cat_ts_prior_weight"])
-    trainer = _core.Trainer(binned, train_set.label, train_set.weight, core_params(p))
+    weight = _class_weighted(p, y, train_set.weight)
+    trainer = _core.Trainer(binned, train_set.label, weight, core_params(p))
+    schema = train_set.trained_schema(p["max_bin"], p["cat_min_count"])
+    k = k_out
+    n_rows = train_set.num_rows
+    # The starting margins: the model's constant (the labels' best constant; 0 with offsets,
+    # the initial model's own when continuing) + the offsets + the initial model's trees.
+    if base is not None:
+        const = np.asarray(base.init_score, dtype=np.float64)
+    elif offset is not None:
+        const = np.zeros(k)
+    else:
+        const = np.asarray(trainer.init_score, dtype=np.float64)
+    base_trees = _tree_dicts(base) if base is not None else []
+    if base is not None or offset is not None:
+        start = np.empty((n_rows, k), dtype=np.float64)
+        start[:] = const.reshape(1, k)
+        if offset is not None:
+            start += offset
+        exact = base is not None and _same_binning(base, train_set, schema)
+        if base is not None and base_trees and not exact:
+            # another binning (or an imported model): its trees on the feature values
+            x = train_set.encoded_for(base.schema) if base.schema else train_set.X
+            _core.Forest(base_trees, np.asarray(base.tree_outputs, dtype=np.int32), k,
+                         len(train_set.feature_names)).predict_raw(
+                x, 0, len(base_trees), start, p["n_jobs"])
+        trainer.set_scores(start, const)
+        if exact:
+            # the additions the original training made, in its order: bit-identical scores
+            for i, t in enumerate(base_trees):
+                trainer.add_tree_scores(t, i % k)
+    first_round = base.num_rounds if base is not None else 0
+    trainer.set_iteration(first_round)
 
     mb = ModelBuilder(p["objective"], num_class=p["num_class"],
-                      feature_names=list(train_set.feature_names),
-                      init_score=np.asarray(trainer.init_score, dtype=np.float64))
+                      feature_names=list(train_set.feature_names), init_score=const)
     mb.bin_edges = [np.asarray(e) for e in (train_set.bin_edges or [])]
-    schema = train_set.trained_schema(p["max_bin"], p["cat_min_count"])
     mb.schema = schema
     mb.params = dict(p)
     mb.provenance = make_provenance(train_set)  # model file: version, time, data hash
-    booster = Booster.from_builder(mb)  # no trees yet: add_round() appends each round's
+    if offset is not None or (base is not None and base.trained_with_init_score):
+        mb.extra["trained_with_init_score"] = True
+    for t in base_trees:
+        mb.add_tree(t)
+    booster = Booster.from_builder(mb)  # add_round() appends each new round's trees
     # validation features encoded through the training schema (same category codes)
     valid_X = [None if ds is train_set else ds.encoded_for(schema) for ds in valid_sets]
-    k = booster.num_outputs
 
     valid_scores = []
-    for ds in valid_sets:
+    for ds, vx, voff in zip(valid_sets, valid_X, valid_offsets, strict=False):
         s = np.empty((ds.num_rows, k), dtype=np.float64)
-        s[:] = booster.init_score.reshape(1, k)
+        s[:] = const.reshape(1, k)
+        if voff is not None:
+            s += voff
+        if base_trees and vx is not None:
+            _core.Forest(base_trees, np.asarray(booster.tree_outputs, dtype=np.int32), k,
+                         booster.num_features).predict_raw(vx, 0, len(base_trees), s,
+                                                           p["n_jobs"])
         valid_scores.append(s)
     history: dict[str, dict[str, list[float]]] = {n: {m: [] for m, _ in metrics} for n in names}
 
     for cb in callbacks:
         cb.before_training(booster)
-    for it in range(p["n_estimators"]):
+    for it in range(first_round, first_round + p["n_estimators"]):
         trees = trainer.boost_round()
-        if all(int(t["feature"].size) == 1 for t in trees) and it > 0:
+        if all(int(t["feature"].size) == 1 for t in trees) and it > first_round:
             break  # no split gains anything any more: further rounds would be identical
         booster.add_round(trees)
         evaluation: dict[str, dict[str, float]] = {}
@@ -135,7 +269,8 @@ def train(
                     val = float(fn(ds.label, score, ds.weight))
                     evaluation[name][m] = val
                     history[name][m].append(val)
-        env = CallbackEnv(booster=booster, iteration=it, n_estimators=p["n_estimators"],
+        env = CallbackEnv(booster=booster, iteration=it,
+                          n_estimators=first_round + p["n_estimators"],
                           evaluation=evaluation, history=history)
         stop = False
         for cb in callbacks:
@@ -161,7 +296,7 @@ def _store_reference_profile(booster: Booster, train_set: Dataset, trainer: Any,
     from ..monitoring.profile import Profile
 
     if booster.best_iteration and booster.best_iteration < booster.num_rounds:
-        pred = booster.predict(source, n_jobs=n_jobs)
+        pred = booster.predict(source, n_jobs=n_jobs, init_score=train_set.init_score)
     else:  # the training scores are the model's raw margins on the training rows
         raw = np.ascontiguousarray(trainer.scores())
         _core.transform_scores(booster.objective, booster.num_class, raw, n_jobs)

@@ -31,8 +31,15 @@ def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
         raise DataError(f"metric {name!r} needs a binary model, this one is "
                         f"{booster.objective!r}")
     if name in ("rmse", "mae", "r2", "mape") and booster.objective not in (
-            "regression", "poisson", "gamma", "tweedie"):
+            "regression", "poisson", "gamma", "tweedie", "l1", "huber", "quantile"):
         raise DataError(f"metric {name!r} needs a regression model")
+    if name in ("huber", "pinball"):
+        if booster.objective not in ("regression", "l1", "huber", "quantile"):
+            raise DataError(f"metric {name!r} needs a regression model with the identity link")
+        if name == "huber":
+            return float(fn(y, pred, w, delta=float(booster.params.get("huber_delta", 1.0))))
+        alpha = booster.params.get("alpha")
+        return float(fn(y, pred, w, alpha=float(alpha) if alpha is not None else 0.5))
     if name in ("poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik") \
             and booster.objective not in ("poisson", "gamma", "tweedie"):
         raise DataError(f"metric {name!r} needs a poisson, gamma or tweedie model")
