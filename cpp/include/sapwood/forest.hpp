@@ -19,14 +19,22 @@ struct ForestData;
 }  // namespace predict
 
 // Which kernels a rank-coded forest runs (a setting of the forest, not of the process):
-// kAuto (batches: the AVX2 bit-vector kernel for trees of at most 256 leaves, two-level nodes
-// for the rest; few rows: the AVX2 tree lock step), kBitvecAvx2 (the same), kLockstepAvx2
-// (batches: two-level nodes; few rows: the AVX2 tree lock step) or kPortable (no AVX2:
-// batches walk two-level nodes, few rows the float walk). The AVX2 kernels need the CPU's AVX2
-// and the forest's layout; else the portable ones run.
-enum class KernelChoice : int { kAuto = 0, kLockstepAvx2 = 1, kPortable = 2, kBitvecAvx2 = 3 };
+// kAuto (batches: the AVX-512 row-mask kernel, or where the CPU lacks AVX-512 the AVX2
+// bit-vector kernel, for trees of at most 256 leaves, two-level nodes for the rest; few rows:
+// the AVX2 tree lock step), kBitvecAvx512 (the same), kBitvecAvx2 (batches: the AVX2
+// bit-vector kernel), kLockstepAvx2 (batches: two-level nodes; few rows: the AVX2 tree lock
+// step) or kPortable (no AVX2: batches walk two-level nodes, few rows the float walk). The SIMD
+// kernels need the CPU's AVX2 (AVX-512) and the forest's layout; else the next one down runs.
+enum class KernelChoice : int {
+  kAuto = 0,
+  kLockstepAvx2 = 1,
+  kPortable = 2,
+  kBitvecAvx2 = 3,
+  kBitvecAvx512 = 4
+};
 
-// The choice for a name: "auto", "bitvector-avx2", "lockstep-avx2", "super" (kPortable);
+// The choice for a name: "auto", "bitvector-avx512", "bitvector-avx2", "lockstep-avx2",
+// "super" (kPortable);
 // throws ParameterError for another name.
 KernelChoice ParseKernelChoice(const std::string& name);
 const char* KernelChoiceName(KernelChoice k);
@@ -51,8 +59,8 @@ class Forest {
   KernelChoice GetKernel() const {
     return static_cast<KernelChoice>(kernel_.load(std::memory_order_relaxed));
   }
-  // The batch kernel this forest runs on this machine: "quant-bitvector-avx2" (rank codes,
-  // bit vectors; "+super" when some trees have more than 256 leaves and walk two-level
+  // The batch kernel this forest runs on this machine: "quant-bitvector-avx512" (rank codes,
+  // AVX-512 row masks) or "quant-bitvector-avx2" (rank codes, bit vectors; "+super" when some trees have more than 256 leaves and walk two-level
   // nodes), "quant-super" (rank codes, scalar, two levels per step), "float" or
   // "float-special" (categorical or zero-as-missing splits: float thresholds).
   // SingleRowKernel: the same for calls of fewer than 16 rows, where "quant-lockstep-avx2"

@@ -1,8 +1,8 @@
 #pragma once
 // The prediction kernels, each over one block of rows and a range of trees; dispatch.cpp picks
 // one per forest and call. The scalar ones (kernels_scalar.cpp) run everywhere; the AVX2 ones
-// (kernels_avx2.cpp) are compiled with a target attribute and chosen at run time, so the
-// library itself stays portable x86-64 (and builds elsewhere).
+// (kernels_avx2.cpp) and AVX-512 ones (kernels_avx512.cpp) are compiled with a target attribute
+// and chosen at run time, so the library itself stays portable x86-64 (and builds elsewhere).
 #include <cstdint>
 
 #include "layout.hpp"
@@ -69,5 +69,22 @@ void WalkTreesAvx2(const std::uint32_t* nodes, const double* value, const std::u
 void ScoreBitvecAvx2(const BitvecTree& tree, const BitvecRecord* rec, const double* leaf_value,
                      const std::int16_t* codes, std::int64_t nrows, double* out,
                      std::int64_t out_stride);
+
+// ---- AVX-512 (kernels_avx512.cpp) ----
+
+// True when this CPU runs the AVX-512 kernels (F, BW, VL, DQ; checked once).
+bool CpuHasAvx512();
+
+// ScoreBitvecAvx2's contract on the same trees by row masks (MaskSplit): adds one tree's leaf
+// values to out[r * out_stride] for the block's rows r < nrows (at most kBitvecRows). codes:
+// the block's codes by column, kBitvecRows per column (all readable): uint8 (Codes8Avx512) when
+// codes8, else int16 as for ScoreBitvecAvx2.
+void ScoreMaskAvx512(const BitvecTree& tree, const MaskSplit* split, const double* leaf_value,
+                     const void* codes, bool codes8, std::int64_t nrows, double* out,
+                     std::int64_t out_stride);
+
+// A block's int16 codes (columns of kBitvecRows) as bytes, for forests whose features have at
+// most 255 thresholds each (BitvecTrees::codes8).
+void Codes8Avx512(const std::int16_t* codes, int columns, std::uint8_t* codes8);
 
 }  // namespace sapwood::predict

@@ -258,6 +258,11 @@ void BuildBitvec(ForestData& d) {
   d.bitvec.tree.assign(d.quant.root.size(), BitvecTree{});
   d.bitvec.rec.clear();
   d.bitvec.value.clear();
+  d.bitvec.split.clear();
+  d.bitvec.codes8 = true;
+  for (std::size_t f = 0; f + 1 < d.codes.begin.size(); ++f) {
+    if (d.codes.begin[f + 1] - d.codes.begin[f] > 255) d.bitvec.codes8 = false;
+  }
   d.bitvec.all = true;
   d.bitvec.any = false;
   const auto is_leaf = [&](std::int32_t i) {
@@ -302,6 +307,27 @@ void BuildBitvec(ForestData& d) {
     for (const std::int32_t leaf : leaves) {
       d.bitvec.value.push_back(d.quant.value[static_cast<std::size_t>(leaf)]);
     }
+    // Row masks: the splits breadth-first (parents first); leaves take slots 0 .. n_leaves - 1
+    // left to right, splits the next ones. At most 256 leaves: slots stay below 511.
+    std::vector<std::uint16_t> slot(static_cast<std::size_t>(end - begin));
+    std::uint16_t next_split = static_cast<std::uint16_t>(n_leaves);
+    for (std::int32_t i = begin; i < end; ++i) {
+      if (!is_leaf(i)) slot[static_cast<std::size_t>(i - begin)] = next_split++;
+    }
+    for (std::size_t j = 0; j < leaves.size(); ++j) {
+      slot[static_cast<std::size_t>(leaves[j] - begin)] = static_cast<std::uint16_t>(j);
+    }
+    bt.split_begin = static_cast<std::int32_t>(d.bitvec.split.size());
+    for (std::int32_t i = begin; i < end; ++i) {
+      if (is_leaf(i)) continue;
+      const QuantNode& q = d.quant.nodes[static_cast<std::size_t>(i)];
+      const auto at = [&](std::int32_t node) { return slot[static_cast<std::size_t>(node - begin)]; };
+      d.bitvec.split.push_back(MaskSplit{static_cast<std::int32_t>(q.column * kBitvecRows),
+                                         static_cast<std::int16_t>(q.rank ^ 0x8000u),
+                                         static_cast<std::uint8_t>(std::min<int>(q.rank, 255)), 0,
+                                         at(i), at(q.left), at(q.left + 1)});
+    }
+    bt.split_end = static_cast<std::int32_t>(d.bitvec.split.size());
     for (std::int32_t w = 0; w < bt.words; ++w) {
       for (const Split& sp : splits) {
         const std::int32_t lo = std::max(sp.lo, 16 * w), hi = std::min(sp.hi, 16 * w + 16);

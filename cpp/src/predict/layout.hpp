@@ -124,7 +124,23 @@ struct BitvecTree {
   std::int32_t rec_begin = 0;   // into the records, word 0's first
   std::int32_t leaf_begin = 0;  // leaf values, left to right
   std::int32_t word_end[kBitvecMaxWords] = {};  // each word's records end (absolute)
+  std::int32_t split_begin = 0, split_end = 0;  // the tree's MaskSplits
 };
+
+// The same trees for the AVX-512 row-mask kernel (kernels_avx512.cpp): a block's rows carry one
+// bit each in 64-bit masks, and a tree is walked top down for 64 rows at once: a split's
+// compare of the rows' codes yields a mask register of the rows going right, and each child's
+// mask is its parent's AND (NOT) that. Splits come parent first (breadth-first). Slots number a
+// tree's nodes for the walk: its leaves left to right first (0 .. leaves - 1), then its splits.
+struct MaskSplit {
+  std::int32_t offset;  // column * kBitvecRows, as BitvecRecord
+  std::int16_t rank16;  // rank ^ 0x8000: the row goes right when its int16 code > rank16
+  std::uint8_t rank8;   // rank, for 8-bit codes (BitvecTrees::codes8)
+  std::uint8_t unused = 0;
+  std::uint16_t self, left, right;  // slots
+  std::uint16_t unused2 = 0;
+};
+static_assert(sizeof(MaskSplit) == 16, "MaskSplit must stay 16 bytes");
 
 // Rows per block of the bit-vector kernel's column-major codes (a multiple of 16).
 constexpr std::int64_t kBitvecRows = 128;
@@ -133,6 +149,10 @@ struct BitvecTrees {
   std::vector<BitvecTree> tree;  // per tree
   std::vector<BitvecRecord> rec;
   std::vector<double> value;     // leaf values, each tree's left to right
+  std::vector<MaskSplit> split;  // MaskSplits, each tree's breadth-first
+  // Every feature has at most 255 thresholds: codes fit a byte (NaN as 255 when it goes right,
+  // as above every threshold; 0 when it goes left), and 64 rows are one compare.
+  bool codes8 = false;
   bool all = false;              // every tree has the bit-vector layout
   bool any = false;
 };

@@ -1,0 +1,162 @@
+// The AVX-512 kernels of the rank-coded predictor (kernels.hpp), compiled with a target
+// attribute and chosen at run time (dispatch.cpp), as kernels_avx2.cpp is.
+//
+// The row-mask batch kernel (MaskSplit, layout.hpp) walks a tree top down for 64 rows at once:
+// a row is a bit of a 64-bit mask, a split's two compares of 32 int16 codes give the mask of
+// the rows that go right (mask registers, no vector result to combine), and a child's mask is
+// its parent's AND (NOT) that, in general registers. The leaf masks then set each row's leaf
+// number (one masked byte move per leaf and 64 rows), and the leaf values are gathered 8 rows
+// at a time. Work per tree is one compare pair per split and 64 rows, against the AVX2
+// bit-vector kernel's compare, OR and AND per record (a split and a 16-leaf word it touches)
+// and 16 rows.
+#include "kernels.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define SAPWOOD_X86_SIMD 1
+#include <immintrin.h>
+#endif
+
+#define SAPWOOD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+namespace sapwood::predict {
+
+bool CpuHasAvx512() {
+#ifdef SAPWOOD_X86_SIMD
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0 &&
+           __builtin_cpu_supports("avx512vl") != 0 && __builtin_cpu_supports("avx512dq") != 0;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+#ifdef SAPWOOD_X86_SIMD
+
+namespace {
+
+// Rows [64 w, 64 w + 64) of a block of nrows as a mask.
+inline std::uint64_t LiveRows(std::int64_t nrows, int w) {
+  const std::int64_t n = nrows - 64 * w;
+  if (n >= 64) return ~std::uint64_t{0};
+  return n <= 0 ? 0 : (std::uint64_t{1} << n) - 1;
+}
+
+// The rows of a 64-row word of codes c (the block's rows 64 w on) that go right at split q.
+template <class Code>
+SAPWOOD_AVX512 inline std::uint64_t Right(const MaskSplit& q, const Code* c) {
+  if constexpr (sizeof(Code) == 1) {
+    return _cvtmask64_u64(_mm512_cmpgt_epu8_mask(_mm512_loadu_si512(c), _mm512_set1_epi8(
+                                                     static_cast<char>(q.rank8))));
+  } else {
+    const __m512i rank = _mm512_set1_epi16(q.rank16);
+    const __mmask32 lo = _mm512_cmpgt_epi16_mask(_mm512_loadu_si512(c), rank);
+    const __mmask32 hi = _mm512_cmpgt_epi16_mask(_mm512_loadu_si512(c + 32), rank);
+    return static_cast<std::uint64_t>(_cvtmask32_u32(lo)) |
+           static_cast<std::uint64_t>(_cvtmask32_u32(hi)) << 32;
+  }
+}
+
+// NW words of 64 rows (the block's first 64 * NW rows, nrows of them live) through one tree.
+template <class Code, int NW>
+SAPWOOD_AVX512 void MaskRows(const BitvecTree& tree, const MaskSplit* split,
+                             const double* leaf_value, const Code* codes, std::int64_t nrows,
+                             double* out, std::int64_t out_stride) {
+  // Slots of a tree of at most 256 leaves: below 511. Only the slots the walk writes are read.
+  std::uint64_t m[2 * 16 * kBitvecMaxWords][NW];
+  const int n_leaves = tree.split_end - tree.split_begin + 1;
+  const int root = n_leaves > 1 ? n_leaves : 0;
+  for (int w = 0; w < NW; ++w) m[root][w] = LiveRows(nrows, w);
+  for (std::int32_t s = tree.split_begin; s < tree.split_end; ++s) {
+    const MaskSplit& q = split[s];
+    const Code* c = codes + q.offset;
+    for (int w = 0; w < NW; ++w) {
+      const std::uint64_t right = Right(q, c + 64 * w);
+      const std::uint64_t p = m[q.self][w];
+      m[q.left][w] = p & ~right;
+      m[q.right][w] = p & right;
+    }
+  }
+  // Each row's leaf number (left to right), one byte per row: the leaves' masks are disjoint,
+  // so two chains of masked moves (even and odd leaves) are ORed.
+  alignas(64) std::uint8_t leaf[64 * NW];
+  const __m512i two = _mm512_set1_epi8(2);
+  for (int w = 0; w < NW; ++w) {
+    __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+    __m512i ne = _mm512_setzero_si512(), no = _mm512_set1_epi8(1);
+    int i = 0;
+    for (; i + 1 < n_leaves; i += 2) {
+      even = _mm512_mask_mov_epi8(even, _cvtu64_mask64(m[i][w]), ne);
+      odd = _mm512_mask_mov_epi8(odd, _cvtu64_mask64(m[i + 1][w]), no);
+      ne = _mm512_add_epi8(ne, two);
+      no = _mm512_add_epi8(no, two);
+    }
+    if (i < n_leaves) even = _mm512_mask_mov_epi8(even, _cvtu64_mask64(m[i][w]), ne);
+    _mm512_store_si512(leaf + 64 * w, _mm512_or_si512(even, odd));
+  }
+  const double* lv = leaf_value + tree.leaf_begin;
+  const std::int64_t n = std::min<std::int64_t>(nrows, 64 * NW);
+  if (out_stride == 1) {
+    for (std::int64_t r = 0; r < n; r += 8) {
+      const __m512i at =
+          _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(leaf + r)));
+      const __m512d v = _mm512_i64gather_pd(at, lv, 8);
+      const __mmask8 k = n - r >= 8 ? 0xFF : static_cast<__mmask8>((1u << (n - r)) - 1);
+      _mm512_mask_storeu_pd(out + r, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, out + r), v));
+    }
+  } else {
+    for (std::int64_t r = 0; r < n; ++r) out[r * out_stride] += lv[leaf[r]];
+  }
+}
+
+template <class Code>
+SAPWOOD_AVX512 void MaskBlock(const BitvecTree& tree, const MaskSplit* split,
+                              const double* leaf_value, const Code* codes, std::int64_t nrows,
+                              double* out, std::int64_t out_stride) {
+  if (nrows > 64) {
+    MaskRows<Code, 2>(tree, split, leaf_value, codes, nrows, out, out_stride);
+  } else if (nrows > 0) {
+    MaskRows<Code, 1>(tree, split, leaf_value, codes, nrows, out, out_stride);
+  }
+}
+
+}  // namespace
+
+static_assert(kBitvecRows == 128, "a block is two words of 64 rows");
+
+SAPWOOD_AVX512 void ScoreMaskAvx512(const BitvecTree& tree, const MaskSplit* split,
+                                    const double* leaf_value, const void* codes, bool codes8,
+                                    std::int64_t nrows, double* out, std::int64_t out_stride) {
+  if (codes8) {
+    MaskBlock(tree, split, leaf_value, static_cast<const std::uint8_t*>(codes), nrows, out,
+              out_stride);
+  } else {
+    MaskBlock(tree, split, leaf_value, static_cast<const std::int16_t*>(codes), nrows, out,
+              out_stride);
+  }
+}
+
+SAPWOOD_AVX512 void Codes8Avx512(const std::int16_t* codes, int columns, std::uint8_t* codes8) {
+  const __m512i bias = _mm512_set1_epi16(static_cast<short>(0x8000));
+  for (std::int64_t i = 0; i < columns * kBitvecRows; i += 32) {
+    const __m512i c = _mm512_xor_si512(_mm512_loadu_si512(codes + i), bias);
+    // Unsigned saturation: codes above 255 (NaN going right, 0xFFFF) become 255.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes8 + i), _mm512_cvtusepi16_epi8(c));
+  }
+}
+
+#else
+
+void ScoreMaskAvx512(const BitvecTree&, const MaskSplit*, const double*, const void*, bool,
+                     std::int64_t, double*, std::int64_t) {}
+
+void Codes8Avx512(const std::int16_t*, int, std::uint8_t*) {}
+
+#endif
+
+}  // namespace sapwood::predict
