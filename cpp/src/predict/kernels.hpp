@@ -56,8 +56,12 @@ void QuantizeColumnsAvx2(const RankCodes& c, int num_features, const float* cons
 void RowCodesAvx2(const RankCodes& c, int num_features, const float* values,
                   std::uint16_t* codes);
 
+// Trees walked side by side for one row by WalkTreesAvx2 (8 per AVX2 register).
+constexpr int kWalkTrees = 32;
+
 // One row's codes (plus one spare code) walked through trees [tree_begin, tree_end), 8 trees
-// per register; roots must be readable up to tree_end + 15 (padding: any leaf). Leaves are
+// per register, kWalkTrees at once; roots must be readable up to tree_end + kWalkTrees - 1
+// (padding: any leaf). Leaves are
 // added to out[tree_output[t]] in tree order (the same sums, bit for bit, as the batch path).
 void WalkTreesAvx2(const std::uint32_t* nodes, const double* value, const std::uint16_t* codes,
                    const std::int32_t* roots, const std::int32_t* tree_output, int tree_begin,

@@ -1,6 +1,7 @@
 // Construction of a Forest's node layouts (layout.hpp): validation and the float layout, then
 // the rank-coded layouts for forests of plain numeric splits.
 #include "layout.hpp"
+#include "kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -400,7 +401,7 @@ void BuildNode32(ForestData& d) {
   }
   packed.back() = Node32(0xFFFF, 0, 0);  // the spare leaf
   d.node32.root = d.quant.root;
-  d.node32.root.insert(d.node32.root.end(), 16, static_cast<std::int32_t>(d.quant.nodes.size()));
+  d.node32.root.insert(d.node32.root.end(), kWalkTrees, static_cast<std::int32_t>(d.quant.nodes.size()));
   d.node32.nodes = std::move(packed);
 }
 

@@ -164,8 +164,9 @@ constexpr std::uint32_t Node32(std::uint32_t rank, std::uint32_t column, std::ui
 }
 
 // QuantTrees packed in 32 bits (Node32) when every column fits 8 bits and every left child
-// lies within 255 slots of its parent; empty otherwise. root: QuantTrees::root plus 16
-// entries that point at a spare leaf (the last node), for the 8-wide tree loads.
+// lies within 255 slots of its parent; empty otherwise. root: QuantTrees::root plus
+// kWalkTrees (kernels.hpp) entries that point at a spare leaf (the last node), for the walk's
+// tree loads.
 struct Node32Trees {
   std::vector<std::uint32_t> nodes;
   std::vector<std::int32_t> root;
