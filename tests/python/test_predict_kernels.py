@@ -116,7 +116,10 @@ def test_kernel_choice_by_shape() -> None:
     if small._get_forest().single_row_kernel != "float":  # a CPU with AVX2
         simd = "avx512" if HAS_AVX512 else "avx2"  # auto: AVX-512 where the CPU has it
         assert small._get_forest().kernel == f"quant-bitvector-{simd}"
-        assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
+        one_row = "quant-rowmask-avx512" if HAS_AVX512 else "quant-lockstep-avx2"
+        assert small._get_forest().single_row_kernel == one_row
+        # trees of more than 64 leaves are walked one row at a time
+        assert mixed._get_forest().single_row_kernel == "quant-lockstep-avx2"
         # trees of more than 256 leaves are walked, the others take the bit vectors
         assert mixed._get_forest().kernel == f"quant-bitvector-{simd}+super"
         assert wide._get_forest().kernel == f"quant-bitvector-{simd}"
@@ -128,7 +131,7 @@ def test_kernel_choice_by_shape() -> None:
             b._get_forest().set_kernel("bitvector-avx512")
         assert small._get_forest().kernel == f"quant-bitvector-{simd}"  # AVX2 without AVX-512
         assert mixed._get_forest().kernel == f"quant-bitvector-{simd}+super"
-        assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
+        assert small._get_forest().single_row_kernel == one_row
         small._get_forest().set_kernel("super")
         assert small._get_forest().kernel == "quant-super"
         assert small._get_forest().single_row_kernel == "float"
@@ -207,6 +210,36 @@ def test_avx512_row_masks_match_walk(seed: int, n_thr: int, leaves: int, n_rows:
     avx512 = b.predict(X, output="raw")
     forest.set_kernel("bitvector-avx2")
     np.testing.assert_array_equal(b.predict(X, output="raw"), avx512)
+
+
+@needs_avx512
+@pytest.mark.parametrize("m", [5, 20, 40])
+def test_avx512_single_row_matches_walk(m: int) -> None:
+    # One row, AVX-512: every split of a tree tested at once (32 per compare, codes picked by a
+    # permute from 1, 2 or 4 registers: 2 * m code columns), leaf masks of 64 bits: trees of
+    # exactly 1, 2, 32, 33, 63 and 64 leaves, rows on thresholds, NaN and +-inf.
+    rng = np.random.default_rng(m)
+    trees = []
+    for n in (1, 2, 32, 33, 63, 64, 64, 63):
+        while True:
+            t = random_tree(rng, m, n, False)
+            if int((t["feature"] < 0).sum()) == n:
+                break
+        trees.append(t)
+    b = make_booster(trees, m)
+    X = random_rows(rng, 60, m)
+    thr = np.concatenate([t["threshold"][t["feature"] >= 0] for t in trees])
+    on = rng.random(X.shape) < 0.3
+    X[on] = rng.choice(thr, size=int(on.sum()))
+    expect = expected(trees, X, b.init_score, 1)
+    forest = b._get_forest()
+    for name in ("auto", "bitvector-avx512"):
+        forest.set_kernel(name)
+        assert forest.single_row_kernel == "quant-rowmask-avx512"
+        single = np.stack([b.predict(X[i:i + 1], output="raw")[0] for i in range(60)])
+        np.testing.assert_allclose(single, expect, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(b.predict(X[:5], output="raw"), single[:5])
+        np.testing.assert_array_equal(single, b.predict(X, output="raw"))
 
 
 def test_crowded_thresholds_rank_exactly() -> None:

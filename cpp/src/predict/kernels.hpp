@@ -87,6 +87,13 @@ void ScoreMaskAvx512(const BitvecTree& tree, const MaskSplit* split, const doubl
                      const void* codes, bool codes8, std::int64_t nrows, double* out,
                      std::int64_t out_stride);
 
+// One row's codes (code_columns = 2 * num_features <= 128 of them, readable up to 128) through
+// trees [tree_begin, tree_end) by RowMaskTrees (rm.ok); leaves (BitvecTrees values, left to
+// right) added to out[tree_output[t]] in tree order (the batch path's sums, bit for bit).
+void RowMaskAvx512(const RowMaskTrees& rm, const BitvecTrees& bv, const std::uint16_t* codes,
+                   int code_columns, int num_outputs, const std::int32_t* tree_output,
+                   int tree_begin, int tree_end, double* out);
+
 // A block's int16 codes (columns of kBitvecRows) as bytes, for forests whose features have at
 // most 255 thresholds each (BitvecTrees::codes8).
 void Codes8Avx512(const std::int16_t* codes, int columns, std::uint8_t* codes8);

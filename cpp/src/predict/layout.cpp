@@ -260,6 +260,9 @@ void BuildBitvec(ForestData& d) {
   d.bitvec.rec.clear();
   d.bitvec.value.clear();
   d.bitvec.split.clear();
+  RowMaskTrees& rm = d.rowmask;
+  rm = RowMaskTrees{};
+  rm.ok = 2 * static_cast<std::int64_t>(d.num_features) <= 128;
   d.bitvec.codes8 = true;
   for (std::size_t f = 0; f + 1 < d.codes.begin.size(); ++f) {
     if (d.codes.begin[f + 1] - d.codes.begin[f] > 255) d.bitvec.codes8 = false;
@@ -293,6 +296,7 @@ void BuildBitvec(ForestData& d) {
                                                    : static_cast<std::int32_t>(d.quant.nodes.size());
     std::int32_t n_leaves = 0;
     for (std::int32_t i = begin; i < end; ++i) n_leaves += is_leaf(i) ? 1 : 0;
+    if (n_leaves > 64) rm.ok = false;
     if (n_leaves > 16 * kBitvecMaxWords) {
       d.bitvec.all = false;
       continue;
@@ -329,6 +333,24 @@ void BuildBitvec(ForestData& d) {
                                          at(i), at(q.left), at(q.left + 1)});
     }
     bt.split_end = static_cast<std::int32_t>(d.bitvec.split.size());
+    if (rm.ok) {
+      const auto at = static_cast<std::int32_t>(rm.column.size());
+      const auto n = static_cast<std::int32_t>(splits.size());
+      const std::size_t slots = static_cast<std::size_t>(at + (n + 31) / 32 * 32);
+      rm.begin.push_back(at);
+      rm.splits.push_back(n);
+      rm.column.resize(slots, 0);
+      rm.rank.resize(slots, 0xFFFF);
+      rm.keep.resize(slots, ~std::uint64_t{0});
+      for (std::int32_t j = 0; j < n; ++j) {
+        const Split& sp = splits[static_cast<std::size_t>(j)];
+        const QuantNode& q = d.quant.nodes[static_cast<std::size_t>(sp.node)];
+        const auto k = static_cast<std::size_t>(at + j);
+        rm.column[k] = q.column;
+        rm.rank[k] = q.rank;
+        rm.keep[k] = ~(((std::uint64_t{1} << (sp.hi - sp.lo)) - 1) << sp.lo);
+      }
+    }
     for (std::int32_t w = 0; w < bt.words; ++w) {
       for (const Split& sp : splits) {
         const std::int32_t lo = std::max(sp.lo, 16 * w), hi = std::min(sp.hi, 16 * w + 16);

@@ -157,6 +157,19 @@ struct BitvecTrees {
   bool any = false;
 };
 
+// The single-row AVX-512 layout (QuickScorer for one row, kernels_avx512.cpp), for forests of
+// trees of at most 64 leaves and at most 128 code columns: a tree's splits in slots of 32
+// (column, rank: the row goes right when its code > rank; padding: rank 0xFFFF, never right)
+// and per split the 64-bit mask of the leaves outside its left subtree (padding: all ones). A
+// row's leaf is the lowest bit of the AND of the masks of the splits it goes right at.
+struct RowMaskTrees {
+  bool ok = false;
+  std::vector<std::uint16_t> column, rank;  // per split slot
+  std::vector<std::uint64_t> keep;          // per split slot
+  std::vector<std::int32_t> begin;          // per tree: its first slot (a multiple of 32)
+  std::vector<std::int32_t> splits;         // per tree
+};
+
 // rank (bits 0-15) | column (16-23) | left child - this node (24-31); a leaf: rank 0xFFFF,
 // column 0, offset 0 (points to itself, and no code exceeds 0xFFFF).
 constexpr std::uint32_t Node32(std::uint32_t rank, std::uint32_t column, std::uint32_t delta) {
@@ -210,6 +223,7 @@ struct ForestData {
   SuperTrees super;
   BitvecTrees bitvec;
   Node32Trees node32;
+  RowMaskTrees rowmask;
   ShapPaths shap;
 
   int NumTrees() const { return static_cast<int>(flt.root.size()); }
