@@ -182,7 +182,11 @@ void BitvecBlock(const ForestData& d, Batch kind, const float* const* first,
   const auto need = static_cast<std::size_t>(kRowBlock * 2 * d.num_features);
   // Rows past nr stay as they were (any codes): their sums are never stored.
   if (columns.size() < need) columns.resize(need);
-  QuantizeColumnsAvx2(d.codes, d.num_features, first, row_stride, nr, columns.data());
+  if (kind == Batch::kAvx512) {
+    QuantizeColumnsAvx512(d.codes, d.num_features, first, row_stride, nr, columns.data());
+  } else {
+    QuantizeColumnsAvx2(d.codes, d.num_features, first, row_stride, nr, columns.data());
+  }
   const void* mask_codes = columns.data();
   if (kind == Batch::kAvx512 && d.bitvec.codes8) {
     thread_local std::vector<std::uint8_t> bytes;

@@ -87,6 +87,10 @@ void ScoreMaskAvx512(const BitvecTree& tree, const MaskSplit* split, const doubl
                      const void* codes, bool codes8, std::int64_t nrows, double* out,
                      std::int64_t out_stride);
 
+// QuantizeColumnsAvx2's codes, 16 rows per register, the search's first steps from registers.
+void QuantizeColumnsAvx512(const RankCodes& c, int num_features, const float* const* first,
+                           std::int64_t row_stride, std::int64_t nrows, std::int16_t* codes);
+
 // One row's codes (code_columns = 2 * num_features <= 128 of them, readable up to 128) through
 // trees [tree_begin, tree_end) by RowMaskTrees (rm.ok); leaves (BitvecTrees values, left to
 // right) added to out[tree_output[t]] in tree order (the batch path's sums, bit for bit).

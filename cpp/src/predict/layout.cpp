@@ -201,6 +201,14 @@ void BuildRankLayouts(ForestData& d) {
     d.codes.search.insert(d.codes.search.end(), (std::size_t{1} << steps) - 1 - thr[f].size(),
                     std::numeric_limits<float>::infinity());
   }
+  d.codes.top.assign(32 * F, std::numeric_limits<float>::infinity());
+  for (std::size_t f = 0; f < F; ++f) {
+    const int steps = d.codes.search_steps[f];
+    const int shift = std::max(steps - 5, 0);
+    const int probes = (1 << std::min(steps, 5)) - 1;
+    const float* e = d.codes.search.data() + d.codes.search_begin[f];
+    for (int j = 0; j < probes; ++j) d.codes.top[32 * f + j] = e[((j + 1) << shift) - 1];
+  }
   // Codes for the single-row path and the two-level walk (batches without AVX2, trees of more
   // than 256 leaves) through BinIndex tables when they fit 8 MiB for the forest, else a binary
   // search; AVX2 batches search d.codes.search instead (QuantizeColumnsAvx2), as the tables' random

@@ -65,6 +65,10 @@ struct RankCodes {
   std::vector<std::int32_t> search_begin;
   std::vector<std::int32_t> search_steps;
   int max_steps = 0;
+  // Per feature, 32 floats: the first min(steps, 5) probes of that search, as a table two
+  // AVX-512 registers hold (QuantizeColumnsAvx512): entry j = search[(j + 1) * 2^(steps - 5)
+  // - 1] (shift 0 below 5 steps), +inf past the probes.
+  std::vector<float> top;
 };
 
 struct QuantNode {
