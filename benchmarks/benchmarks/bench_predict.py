@@ -47,9 +47,9 @@ class Predict:
 class PredictKernels:
     """Each rank-coded kernel chosen for the forest in turn (batch of 20k rows, one row); "auto"
     is the choice per shape and call. Kernels the forest or CPU lacks fall back to portable
-    ones ("super")."""
+    ones ("super"; "bitvector-avx512" without AVX-512: the AVX2 bit vectors)."""
 
-    params = ["auto", "bitvector-avx2", "lockstep-avx2", "super"]
+    params = ["auto", "bitvector-avx512", "bitvector-avx2", "lockstep-avx2", "super"]
     param_names = ["kernel"]
 
     def setup(self, kernel: str) -> None:

@@ -33,7 +33,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--kernel", default="auto",
-                    help="the forest's kernel choice: auto, bitvector-avx2, lockstep-avx2, super")
+                    help="the forest's kernel choice: auto, bitvector-avx512, bitvector-avx2, "
+                         "lockstep-avx2, super")
     args = ap.parse_args()
     paths = sorted(glob.glob(os.path.join(args.model_cache, "lgb_*.txt"))
                    + glob.glob(os.path.join(args.model_cache, "xgb_*.ubj")))

@@ -59,7 +59,7 @@ class Forest:
         ...
     def set_kernel(self, name: str) -> None:
         """
-        Choose this forest's rank-coded kernels: 'auto' and 'bitvector-avx2' (batches: the AVX2 bit-vector kernel, trees of more than 256 leaves walked on two-level nodes; few rows: the AVX2 tree lock step; the default), 'lockstep-avx2' (batches walk two-level nodes; few rows as auto) or 'super' (no AVX2: batches walk two-level nodes, few rows the float walk). Each AVX2 kernel needs the CPU's AVX2 and the forest's layout. Other forests are not affected; kernel / single_row_kernel say what runs.
+        Choose this forest's rank-coded kernels: 'auto' and 'bitvector-avx512' (batches: the AVX-512 row-mask kernel, or the AVX2 bit-vector kernel where the CPU lacks AVX-512, trees of more than 256 leaves walked on two-level nodes; few rows: the AVX-512 QuickScorer for trees of at most 64 leaves on at most 64 features, else the AVX2 tree lock step; the default), 'bitvector-avx2' (batches: the AVX2 bit-vector kernel; few rows: the AVX2 tree lock step), 'lockstep-avx2' (batches walk two-level nodes; few rows: the AVX2 tree lock step) or 'super' (no AVX2: batches walk two-level nodes, few rows the float walk). Each SIMD kernel needs the CPU's AVX2 (AVX-512) and the forest's layout. Other forests are not affected; kernel / single_row_kernel say what runs.
         """
     @property
     def columns_kernel(self) -> bool:

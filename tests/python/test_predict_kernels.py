@@ -1,11 +1,12 @@
 """Each batch and single-row prediction kernel against the plain Python tree walk.
 
-The kernel is chosen per forest shape and call (rank-coded: the AVX2 bit-vector kernel for
-batches, with the scalar two-level lock step for trees of more than 256 leaves and on CPUs
-without AVX2; the AVX2 tree lock step for few rows; float thresholds for categorical and
-zero-as-missing splits, and for few rows without AVX2).
-``Forest.set_kernel`` chooses each rank-coded kernel for one forest ("super": the portable ones,
-no AVX2), so every kernel runs here on a machine that has AVX2.
+The kernel is chosen per forest shape and call (rank-coded: the AVX-512 row-mask kernel for
+batches, or the AVX2 bit-vector kernel on CPUs without AVX-512, with the scalar two-level lock
+step for trees of more than 256 leaves and on CPUs without AVX2; the AVX2 tree lock step for few
+rows; float thresholds for categorical and zero-as-missing splits, and for few rows without
+AVX2). ``Forest.set_kernel`` chooses each rank-coded kernel for one forest ("super": the
+portable ones, no AVX2), so every kernel runs here on a machine that has AVX-512; the AVX-512
+cases are skipped on CPUs without it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_predict import GRID, make_booster, random_rows, random_tree, walk
 
-KERNELS = ("auto", "lockstep-avx2", "super", "bitvector-avx2")
+KERNELS = ("auto", "lockstep-avx2", "super", "bitvector-avx2", "bitvector-avx512")
+
+
+def _cpu_has_avx512() -> bool:
+    rng = np.random.default_rng(0)
+    forest = make_booster([random_tree(rng, 3, 8, False)], 3)._get_forest()
+    forest.set_kernel("bitvector-avx512")
+    return "avx512" in forest.kernel
+
+
+HAS_AVX512 = _cpu_has_avx512()
+needs_avx512 = pytest.mark.skipif(not HAS_AVX512, reason="this CPU lacks AVX-512")
 
 
 def forest_with_thresholds(rng: np.random.Generator, m: int, leaves: int, n_trees: int,
@@ -64,6 +76,8 @@ def test_every_kernel_matches_python_walk(seed: int, leaves: int, m: int, specia
         assert forest.kernel_choice == name
         if name == "super":
             assert "avx2" not in forest.kernel and "avx2" not in forest.single_row_kernel
+        if name == "bitvector-avx512" and HAS_AVX512 and not has_special:
+            assert forest.kernel.startswith("quant-bitvector-avx512")
         if has_special:
             assert forest.kernel == forest.single_row_kernel == "float-special"
         # strided float32 views (every other row and column of a wider array) are read in
@@ -100,11 +114,24 @@ def test_kernel_choice_by_shape() -> None:
     for b in (small, wide, mixed, cat):
         b._get_forest().set_kernel("auto")
     if small._get_forest().single_row_kernel != "float":  # a CPU with AVX2
-        assert small._get_forest().kernel == "quant-bitvector-avx2"
-        assert small._get_forest().single_row_kernel == "quant-lockstep-avx2"
+        simd = "avx512" if HAS_AVX512 else "avx2"  # auto: AVX-512 where the CPU has it
+        assert small._get_forest().kernel == f"quant-bitvector-{simd}"
+        one_row = "quant-rowmask-avx512" if HAS_AVX512 else "quant-lockstep-avx2"
+        assert small._get_forest().single_row_kernel == one_row
+        # trees of more than 64 leaves are walked one row at a time
+        assert mixed._get_forest().single_row_kernel == "quant-lockstep-avx2"
         # trees of more than 256 leaves are walked, the others take the bit vectors
+        assert mixed._get_forest().kernel == f"quant-bitvector-{simd}+super"
+        assert wide._get_forest().kernel == f"quant-bitvector-{simd}"
+        for b in (small, wide, mixed):
+            b._get_forest().set_kernel("bitvector-avx2")
+        assert small._get_forest().kernel == "quant-bitvector-avx2"
         assert mixed._get_forest().kernel == "quant-bitvector-avx2+super"
-        assert wide._get_forest().kernel == "quant-bitvector-avx2"
+        for b in (small, wide, mixed):
+            b._get_forest().set_kernel("bitvector-avx512")
+        assert small._get_forest().kernel == f"quant-bitvector-{simd}"  # AVX2 without AVX-512
+        assert mixed._get_forest().kernel == f"quant-bitvector-{simd}+super"
+        assert small._get_forest().single_row_kernel == one_row
         small._get_forest().set_kernel("super")
         assert small._get_forest().kernel == "quant-super"
         assert small._get_forest().single_row_kernel == "float"
@@ -138,6 +165,81 @@ def test_bitvector_word_boundaries_match_walk() -> None:
     for name in KERNELS:
         b._get_forest().set_kernel(name)
         np.testing.assert_allclose(b.predict(X, output="raw"), expect, rtol=0, atol=1e-12)
+
+
+@needs_avx512
+@settings(derandomize=True, deadline=None, max_examples=25)
+@given(seed=st.integers(0, 2**31 - 1), n_thr=st.sampled_from([1, 2, 254, 255, 256, 300]),
+       leaves=st.sampled_from([1, 2, 63, 64, 65, 256]),
+       n_rows=st.sampled_from([1, 16, 17, 63, 64, 65, 127, 128, 129, 300]))
+def test_avx512_row_masks_match_walk(seed: int, n_thr: int, leaves: int, n_rows: int) -> None:
+    # The AVX-512 row-mask kernel reads byte codes when every feature has at most 255
+    # thresholds (NaN going right as 255, like a value above every threshold) and int16 codes
+    # otherwise; 64 rows per mask word, two words per block of 128 rows. Feature 0's thresholds
+    # are the n_thr values of a pool (255 and 256 straddle the byte codes), and rows sit on,
+    # between, below and above them, with NaN and +-inf.
+    rng = np.random.default_rng(seed)
+    pool = np.sort(rng.normal(0, 3, size=n_thr).astype(np.float32))
+    trees = []
+    while len(trees) < 6:
+        t = random_tree(rng, 3, leaves, False)
+        internal = t["feature"] >= 0
+        t["threshold"][internal] = rng.choice(pool, size=int(internal.sum()))
+        trees.append(t)
+    # then trees splitting feature 0 on the pool's values in turn, until every one is used
+    used = 0
+    while used < n_thr:
+        t = random_tree(rng, 3, 256, False)
+        internal = np.flatnonzero(t["feature"] >= 0)
+        t["feature"][internal] = 0
+        t["threshold"][internal] = pool[(used + np.arange(internal.size)) % n_thr]
+        used += internal.size
+        trees.append(t)
+    b = make_booster(trees, 3)
+    near = np.concatenate([pool, np.nextafter(pool, np.float32(np.inf)),
+                           np.array([np.nan, np.inf, -np.inf, 0.0], dtype=np.float32)])
+    X = rng.choice(near, size=(n_rows, 3)).astype(np.float32)
+    X[:, 1:] = random_rows(rng, n_rows, 2)
+    expect = expected(trees, X, b.init_score, 1)
+    forest = b._get_forest()
+    forest.set_kernel("bitvector-avx512")
+    assert forest.kernel.startswith("quant-bitvector-avx512")
+    np.testing.assert_allclose(b.predict(X, output="raw"), expect, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b.predict(X, output="raw", n_jobs=2), expect, rtol=0, atol=1e-12)
+    # the same sums, bit for bit, as the AVX2 kernel (leaves added in tree order)
+    avx512 = b.predict(X, output="raw")
+    forest.set_kernel("bitvector-avx2")
+    np.testing.assert_array_equal(b.predict(X, output="raw"), avx512)
+
+
+@needs_avx512
+@pytest.mark.parametrize("m", [5, 20, 40])
+def test_avx512_single_row_matches_walk(m: int) -> None:
+    # One row, AVX-512: every split of a tree tested at once (32 per compare, codes picked by a
+    # permute from 1, 2 or 4 registers: 2 * m code columns), leaf masks of 64 bits: trees of
+    # exactly 1, 2, 32, 33, 63 and 64 leaves, rows on thresholds, NaN and +-inf.
+    rng = np.random.default_rng(m)
+    trees = []
+    for n in (1, 2, 32, 33, 63, 64, 64, 63):
+        while True:
+            t = random_tree(rng, m, n, False)
+            if int((t["feature"] < 0).sum()) == n:
+                break
+        trees.append(t)
+    b = make_booster(trees, m)
+    X = random_rows(rng, 60, m)
+    thr = np.concatenate([t["threshold"][t["feature"] >= 0] for t in trees])
+    on = rng.random(X.shape) < 0.3
+    X[on] = rng.choice(thr, size=int(on.sum()))
+    expect = expected(trees, X, b.init_score, 1)
+    forest = b._get_forest()
+    for name in ("auto", "bitvector-avx512"):
+        forest.set_kernel(name)
+        assert forest.single_row_kernel == "quant-rowmask-avx512"
+        single = np.stack([b.predict(X[i:i + 1], output="raw")[0] for i in range(60)])
+        np.testing.assert_allclose(single, expect, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(b.predict(X[:5], output="raw"), single[:5])
+        np.testing.assert_array_equal(single, b.predict(X, output="raw"))
 
 
 def test_crowded_thresholds_rank_exactly() -> None:

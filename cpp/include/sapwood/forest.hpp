@@ -19,15 +19,23 @@ struct ForestData;
 }  // namespace predict
 
 // Which kernels a rank-coded forest runs (a setting of the forest, not of the process):
-// kAuto (batches: the AVX2 bit-vector kernel for trees of at most 256 leaves, two-level nodes
-// for the rest; few rows: the AVX2 tree lock step), kBitvecAvx2 (the same), kLockstepAvx2
-// (batches: two-level nodes; few rows: the AVX2 tree lock step) or kPortable (no AVX2:
-// batches walk two-level nodes, few rows the float walk). The AVX2 kernels need the CPU's AVX2
-// and the forest's layout; else the portable ones run.
-enum class KernelChoice : int { kAuto = 0, kLockstepAvx2 = 1, kPortable = 2, kBitvecAvx2 = 3 };
+// kAuto (batches: the AVX-512 row-mask kernel, or where the CPU lacks AVX-512 the AVX2
+// bit-vector kernel, for trees of at most 256 leaves, two-level nodes for the rest; few rows:
+// the AVX-512 QuickScorer where the trees have at most 64 leaves, else the AVX2 tree lock
+// step), kBitvecAvx512 (the same), kBitvecAvx2 (batches: the AVX2 bit-vector kernel; few rows:
+// the AVX2 tree lock step), kLockstepAvx2 (batches: two-level nodes; few rows: the AVX2 tree lock
+// step) or kPortable (no AVX2: batches walk two-level nodes, few rows the float walk). The SIMD
+// kernels need the CPU's AVX2 (AVX-512) and the forest's layout; else the next one down runs.
+enum class KernelChoice : int {
+  kAuto = 0,
+  kLockstepAvx2 = 1,
+  kPortable = 2,
+  kBitvecAvx2 = 3,
+  kBitvecAvx512 = 4
+};
 
-// The choice for a name: "auto", "bitvector-avx2", "lockstep-avx2", "super" (kPortable);
-// throws ParameterError for another name.
+// The choice for a name: "auto", "bitvector-avx512", "bitvector-avx2", "lockstep-avx2",
+// "super" (kPortable); throws ParameterError for another name.
 KernelChoice ParseKernelChoice(const std::string& name);
 const char* KernelChoiceName(KernelChoice k);
 
@@ -51,12 +59,13 @@ class Forest {
   KernelChoice GetKernel() const {
     return static_cast<KernelChoice>(kernel_.load(std::memory_order_relaxed));
   }
-  // The batch kernel this forest runs on this machine: "quant-bitvector-avx2" (rank codes,
-  // bit vectors; "+super" when some trees have more than 256 leaves and walk two-level
+  // The batch kernel this forest runs on this machine: "quant-bitvector-avx512" (rank codes,
+  // AVX-512 row masks) or "quant-bitvector-avx2" (rank codes, bit vectors; "+super" when some trees have more than 256 leaves and walk two-level
   // nodes), "quant-super" (rank codes, scalar, two levels per step), "float" or
   // "float-special" (categorical or zero-as-missing splits: float thresholds).
-  // SingleRowKernel: the same for calls of fewer than 16 rows, where "quant-lockstep-avx2"
-  // (rank codes, 16 trees in two AVX2 registers) or the float walk runs.
+  // SingleRowKernel: the same for calls of fewer than 16 rows, where "quant-rowmask-avx512"
+  // (rank codes, every split of a tree of at most 64 leaves at once, AVX-512),
+  // "quant-lockstep-avx2" (rank codes, 32 trees in four AVX2 registers) or the float walk runs.
   const char* Kernel() const;
   const char* SingleRowKernel() const;
 

@@ -1,8 +1,8 @@
 #pragma once
 // The prediction kernels, each over one block of rows and a range of trees; dispatch.cpp picks
 // one per forest and call. The scalar ones (kernels_scalar.cpp) run everywhere; the AVX2 ones
-// (kernels_avx2.cpp) are compiled with a target attribute and chosen at run time, so the
-// library itself stays portable x86-64 (and builds elsewhere).
+// (kernels_avx2.cpp) and AVX-512 ones (kernels_avx512.cpp) are compiled with a target attribute
+// and chosen at run time, so the library itself stays portable x86-64 (and builds elsewhere).
 #include <cstdint>
 
 #include "layout.hpp"
@@ -56,8 +56,12 @@ void QuantizeColumnsAvx2(const RankCodes& c, int num_features, const float* cons
 void RowCodesAvx2(const RankCodes& c, int num_features, const float* values,
                   std::uint16_t* codes);
 
+// Trees walked side by side for one row by WalkTreesAvx2 (8 per AVX2 register).
+constexpr int kWalkTrees = 32;
+
 // One row's codes (plus one spare code) walked through trees [tree_begin, tree_end), 8 trees
-// per register; roots must be readable up to tree_end + 15 (padding: any leaf). Leaves are
+// per register, kWalkTrees at once; roots must be readable up to tree_end + kWalkTrees - 1
+// (padding: any leaf). Leaves are
 // added to out[tree_output[t]] in tree order (the same sums, bit for bit, as the batch path).
 void WalkTreesAvx2(const std::uint32_t* nodes, const double* value, const std::uint16_t* codes,
                    const std::int32_t* roots, const std::int32_t* tree_output, int tree_begin,
@@ -69,5 +73,33 @@ void WalkTreesAvx2(const std::uint32_t* nodes, const double* value, const std::u
 void ScoreBitvecAvx2(const BitvecTree& tree, const BitvecRecord* rec, const double* leaf_value,
                      const std::int16_t* codes, std::int64_t nrows, double* out,
                      std::int64_t out_stride);
+
+// ---- AVX-512 (kernels_avx512.cpp) ----
+
+// True when this CPU runs the AVX-512 kernels (F, BW, VL, DQ; checked once).
+bool CpuHasAvx512();
+
+// ScoreBitvecAvx2's contract on the same trees by row masks (MaskSplit): adds one tree's leaf
+// values to out[r * out_stride] for the block's rows r < nrows (at most kBitvecRows). codes:
+// the block's codes by column, kBitvecRows per column (all readable): uint8 (Codes8Avx512) when
+// codes8, else int16 as for ScoreBitvecAvx2.
+void ScoreMaskAvx512(const BitvecTree& tree, const MaskSplit* split, const double* leaf_value,
+                     const void* codes, bool codes8, std::int64_t nrows, double* out,
+                     std::int64_t out_stride);
+
+// QuantizeColumnsAvx2's codes, 16 rows per register, the search's first steps from registers.
+void QuantizeColumnsAvx512(const RankCodes& c, int num_features, const float* const* first,
+                           std::int64_t row_stride, std::int64_t nrows, std::int16_t* codes);
+
+// One row's codes (code_columns = 2 * num_features <= 128 of them, readable up to 128) through
+// trees [tree_begin, tree_end) by RowMaskTrees (rm.ok); leaves (BitvecTrees values, left to
+// right) added to out[tree_output[t]] in tree order (the batch path's sums, bit for bit).
+void RowMaskAvx512(const RowMaskTrees& rm, const BitvecTrees& bv, const std::uint16_t* codes,
+                   int code_columns, int num_outputs, const std::int32_t* tree_output,
+                   int tree_begin, int tree_end, double* out);
+
+// A block's int16 codes (columns of kBitvecRows) as bytes, for forests whose features have at
+// most 255 thresholds each (BitvecTrees::codes8).
+void Codes8Avx512(const std::int16_t* codes, int columns, std::uint8_t* codes8);
 
 }  // namespace sapwood::predict

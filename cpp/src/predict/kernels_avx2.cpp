@@ -53,22 +53,29 @@ __attribute__((target("avx2"))) inline bool AllLeaves(__m256i n) {
   return _mm256_movemask_epi8(leaf) == -1;
 }
 
-// Walks two registers (16 lanes) of node indices down to their leaves, at most `depth` levels,
-// stopping early once every lane is on a leaf; the leaf indices land in leaf[0..15]. oa / ob:
-// the code index of each lane's row. Two registers are in flight because each level's two
-// gathers per register wait on the previous level: the second register's work fills the wait.
-__attribute__((target("avx2"))) inline void Descend2(const int* nodes, const int* codes,
-                                                    __m256i a, __m256i b, __m256i oa,
-                                                    __m256i ob, int depth, std::int32_t* leaf) {
+// Walks NR registers (8 * NR lanes) of node indices down to their leaves, at most `depth`
+// levels, stopping early once every lane is on a leaf; the leaf indices land in leaf[]. off:
+// the code index of each lane's row. Several registers are in flight because each level's two
+// gathers per register wait on the previous level: the others' work fills the wait. Measured
+// here (Zen 4, shared, one row of the LightGBM benchmark model's 300 trees of 63 leaves,
+// forest.predict median): 4 registers (32 trees) 5.2-5.3 us against 5.9-7.1 us for 2.
+template <int NR>
+__attribute__((target("avx2"))) inline void Descend(const int* nodes, const int* codes,
+                                                   __m256i* idx, __m256i off, int depth,
+                                                   std::int32_t* leaf) {
   for (int d = 0; d < depth; ++d) {
-    const __m256i na = _mm256_i32gather_epi32(nodes, a, 4);
-    const __m256i nbv = _mm256_i32gather_epi32(nodes, b, 4);
-    if (AllLeaves(_mm256_or_si256(na, nbv))) break;
-    a = Step(a, na, oa, codes);
-    b = Step(b, nbv, ob, codes);
+    __m256i n[NR];
+    __m256i any = _mm256_setzero_si256();
+    for (int k = 0; k < NR; ++k) {
+      n[k] = _mm256_i32gather_epi32(nodes, idx[k], 4);
+      any = _mm256_or_si256(any, n[k]);
+    }
+    if (AllLeaves(any)) break;
+    for (int k = 0; k < NR; ++k) idx[k] = Step(idx[k], n[k], off, codes);
   }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf), a);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf + 8), b);
+  for (int k = 0; k < NR; ++k) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf + 8 * k), idx[k]);
+  }
 }
 
 }  // namespace
@@ -83,12 +90,15 @@ __attribute__((target("avx2"))) void WalkTreesAvx2(const std::uint32_t* nodes,
   const int* nb = reinterpret_cast<const int*>(nodes);
   const int* cb = reinterpret_cast<const int*>(codes);
   const __m256i off = _mm256_setzero_si256();
-  for (int t = tree_begin; t < tree_end; t += 16) {  // 16 trees of one row
-    alignas(32) std::int32_t leaf[16];
-    Descend2(nb, cb, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots + t)),
-             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots + t + 8)), off, off,
-             max_depth, leaf);
-    const int n = std::min(16, tree_end - t);
+  for (int t = tree_begin; t < tree_end; t += kWalkTrees) {  // kWalkTrees trees of one row
+    constexpr int NR = kWalkTrees / 8;
+    alignas(32) std::int32_t leaf[kWalkTrees];
+    __m256i idx[NR];
+    for (int k = 0; k < NR; ++k) {
+      idx[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(roots + t + 8 * k));
+    }
+    Descend<NR>(nb, cb, idx, off, max_depth, leaf);
+    const int n = std::min(kWalkTrees, tree_end - t);
     for (int j = 0; j < n; ++j) out[tree_output[t + j]] += value[leaf[j]];
   }
 }

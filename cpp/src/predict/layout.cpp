@@ -1,6 +1,7 @@
 // Construction of a Forest's node layouts (layout.hpp): validation and the float layout, then
 // the rank-coded layouts for forests of plain numeric splits.
 #include "layout.hpp"
+#include "kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -200,6 +201,14 @@ void BuildRankLayouts(ForestData& d) {
     d.codes.search.insert(d.codes.search.end(), (std::size_t{1} << steps) - 1 - thr[f].size(),
                     std::numeric_limits<float>::infinity());
   }
+  d.codes.top.assign(32 * F, std::numeric_limits<float>::infinity());
+  for (std::size_t f = 0; f < F; ++f) {
+    const int steps = d.codes.search_steps[f];
+    const int shift = std::max(steps - 5, 0);
+    const int probes = (1 << std::min(steps, 5)) - 1;
+    const float* e = d.codes.search.data() + d.codes.search_begin[f];
+    for (int j = 0; j < probes; ++j) d.codes.top[32 * f + j] = e[((j + 1) << shift) - 1];
+  }
   // Codes for the single-row path and the two-level walk (batches without AVX2, trees of more
   // than 256 leaves) through BinIndex tables when they fit 8 MiB for the forest, else a binary
   // search; AVX2 batches search d.codes.search instead (QuantizeColumnsAvx2), as the tables' random
@@ -258,6 +267,14 @@ void BuildBitvec(ForestData& d) {
   d.bitvec.tree.assign(d.quant.root.size(), BitvecTree{});
   d.bitvec.rec.clear();
   d.bitvec.value.clear();
+  d.bitvec.split.clear();
+  RowMaskTrees& rm = d.rowmask;
+  rm = RowMaskTrees{};
+  rm.ok = 2 * static_cast<std::int64_t>(d.num_features) <= 128;
+  d.bitvec.codes8 = true;
+  for (std::size_t f = 0; f + 1 < d.codes.begin.size(); ++f) {
+    if (d.codes.begin[f + 1] - d.codes.begin[f] > 255) d.bitvec.codes8 = false;
+  }
   d.bitvec.all = true;
   d.bitvec.any = false;
   const auto is_leaf = [&](std::int32_t i) {
@@ -287,6 +304,7 @@ void BuildBitvec(ForestData& d) {
                                                    : static_cast<std::int32_t>(d.quant.nodes.size());
     std::int32_t n_leaves = 0;
     for (std::int32_t i = begin; i < end; ++i) n_leaves += is_leaf(i) ? 1 : 0;
+    if (n_leaves > 64) rm.ok = false;
     if (n_leaves > 16 * kBitvecMaxWords) {
       d.bitvec.all = false;
       continue;
@@ -301,6 +319,45 @@ void BuildBitvec(ForestData& d) {
     bt.leaf_begin = static_cast<std::int32_t>(d.bitvec.value.size());
     for (const std::int32_t leaf : leaves) {
       d.bitvec.value.push_back(d.quant.value[static_cast<std::size_t>(leaf)]);
+    }
+    // Row masks: the splits breadth-first (parents first); leaves take slots 0 .. n_leaves - 1
+    // left to right, splits the next ones. At most 256 leaves: slots stay below 511.
+    std::vector<std::uint16_t> slot(static_cast<std::size_t>(end - begin));
+    std::uint16_t next_split = static_cast<std::uint16_t>(n_leaves);
+    for (std::int32_t i = begin; i < end; ++i) {
+      if (!is_leaf(i)) slot[static_cast<std::size_t>(i - begin)] = next_split++;
+    }
+    for (std::size_t j = 0; j < leaves.size(); ++j) {
+      slot[static_cast<std::size_t>(leaves[j] - begin)] = static_cast<std::uint16_t>(j);
+    }
+    bt.split_begin = static_cast<std::int32_t>(d.bitvec.split.size());
+    for (std::int32_t i = begin; i < end; ++i) {
+      if (is_leaf(i)) continue;
+      const QuantNode& q = d.quant.nodes[static_cast<std::size_t>(i)];
+      const auto at = [&](std::int32_t node) { return slot[static_cast<std::size_t>(node - begin)]; };
+      d.bitvec.split.push_back(MaskSplit{static_cast<std::int32_t>(q.column * kBitvecRows),
+                                         static_cast<std::int16_t>(q.rank ^ 0x8000u),
+                                         static_cast<std::uint8_t>(std::min<int>(q.rank, 255)), 0,
+                                         at(i), at(q.left), at(q.left + 1)});
+    }
+    bt.split_end = static_cast<std::int32_t>(d.bitvec.split.size());
+    if (rm.ok) {
+      const auto at = static_cast<std::int32_t>(rm.column.size());
+      const auto n = static_cast<std::int32_t>(splits.size());
+      const std::size_t slots = static_cast<std::size_t>(at + (n + 31) / 32 * 32);
+      rm.begin.push_back(at);
+      rm.splits.push_back(n);
+      rm.column.resize(slots, 0);
+      rm.rank.resize(slots, 0xFFFF);
+      rm.keep.resize(slots, ~std::uint64_t{0});
+      for (std::int32_t j = 0; j < n; ++j) {
+        const Split& sp = splits[static_cast<std::size_t>(j)];
+        const QuantNode& q = d.quant.nodes[static_cast<std::size_t>(sp.node)];
+        const auto k = static_cast<std::size_t>(at + j);
+        rm.column[k] = q.column;
+        rm.rank[k] = q.rank;
+        rm.keep[k] = ~(((std::uint64_t{1} << (sp.hi - sp.lo)) - 1) << sp.lo);
+      }
     }
     for (std::int32_t w = 0; w < bt.words; ++w) {
       for (const Split& sp : splits) {
@@ -374,7 +431,7 @@ void BuildNode32(ForestData& d) {
   }
   packed.back() = Node32(0xFFFF, 0, 0);  // the spare leaf
   d.node32.root = d.quant.root;
-  d.node32.root.insert(d.node32.root.end(), 16, static_cast<std::int32_t>(d.quant.nodes.size()));
+  d.node32.root.insert(d.node32.root.end(), kWalkTrees, static_cast<std::int32_t>(d.quant.nodes.size()));
   d.node32.nodes = std::move(packed);
 }
 

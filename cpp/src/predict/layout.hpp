@@ -65,6 +65,10 @@ struct RankCodes {
   std::vector<std::int32_t> search_begin;
   std::vector<std::int32_t> search_steps;
   int max_steps = 0;
+  // Per feature, 32 floats: the first min(steps, 5) probes of that search, as a table two
+  // AVX-512 registers hold (QuantizeColumnsAvx512): entry j = search[(j + 1) * 2^(steps - 5)
+  // - 1] (shift 0 below 5 steps), +inf past the probes.
+  std::vector<float> top;
 };
 
 struct QuantNode {
@@ -124,7 +128,23 @@ struct BitvecTree {
   std::int32_t rec_begin = 0;   // into the records, word 0's first
   std::int32_t leaf_begin = 0;  // leaf values, left to right
   std::int32_t word_end[kBitvecMaxWords] = {};  // each word's records end (absolute)
+  std::int32_t split_begin = 0, split_end = 0;  // the tree's MaskSplits
 };
+
+// The same trees for the AVX-512 row-mask kernel (kernels_avx512.cpp): a block's rows carry one
+// bit each in 64-bit masks, and a tree is walked top down for 64 rows at once: a split's
+// compare of the rows' codes yields a mask register of the rows going right, and each child's
+// mask is its parent's AND (NOT) that. Splits come parent first (breadth-first). Slots number a
+// tree's nodes for the walk: its leaves left to right first (0 .. leaves - 1), then its splits.
+struct MaskSplit {
+  std::int32_t offset;  // column * kBitvecRows, as BitvecRecord
+  std::int16_t rank16;  // rank ^ 0x8000: the row goes right when its int16 code > rank16
+  std::uint8_t rank8;   // rank, for 8-bit codes (BitvecTrees::codes8)
+  std::uint8_t unused = 0;
+  std::uint16_t self, left, right;  // slots
+  std::uint16_t unused2 = 0;
+};
+static_assert(sizeof(MaskSplit) == 16, "MaskSplit must stay 16 bytes");
 
 // Rows per block of the bit-vector kernel's column-major codes (a multiple of 16).
 constexpr std::int64_t kBitvecRows = 128;
@@ -133,8 +153,25 @@ struct BitvecTrees {
   std::vector<BitvecTree> tree;  // per tree
   std::vector<BitvecRecord> rec;
   std::vector<double> value;     // leaf values, each tree's left to right
+  std::vector<MaskSplit> split;  // MaskSplits, each tree's breadth-first
+  // Every feature has at most 255 thresholds: codes fit a byte (NaN as 255 when it goes right,
+  // as above every threshold; 0 when it goes left), and 64 rows are one compare.
+  bool codes8 = false;
   bool all = false;              // every tree has the bit-vector layout
   bool any = false;
+};
+
+// The single-row AVX-512 layout (QuickScorer for one row, kernels_avx512.cpp), for forests of
+// trees of at most 64 leaves and at most 128 code columns: a tree's splits in slots of 32
+// (column, rank: the row goes right when its code > rank; padding: rank 0xFFFF, never right)
+// and per split the 64-bit mask of the leaves outside its left subtree (padding: all ones). A
+// row's leaf is the lowest bit of the AND of the masks of the splits it goes right at.
+struct RowMaskTrees {
+  bool ok = false;
+  std::vector<std::uint16_t> column, rank;  // per split slot
+  std::vector<std::uint64_t> keep;          // per split slot
+  std::vector<std::int32_t> begin;          // per tree: its first slot (a multiple of 32)
+  std::vector<std::int32_t> splits;         // per tree
 };
 
 // rank (bits 0-15) | column (16-23) | left child - this node (24-31); a leaf: rank 0xFFFF,
@@ -144,8 +181,9 @@ constexpr std::uint32_t Node32(std::uint32_t rank, std::uint32_t column, std::ui
 }
 
 // QuantTrees packed in 32 bits (Node32) when every column fits 8 bits and every left child
-// lies within 255 slots of its parent; empty otherwise. root: QuantTrees::root plus 16
-// entries that point at a spare leaf (the last node), for the 8-wide tree loads.
+// lies within 255 slots of its parent; empty otherwise. root: QuantTrees::root plus
+// kWalkTrees (kernels.hpp) entries that point at a spare leaf (the last node), for the walk's
+// tree loads.
 struct Node32Trees {
   std::vector<std::uint32_t> nodes;
   std::vector<std::int32_t> root;
@@ -189,6 +227,7 @@ struct ForestData {
   SuperTrees super;
   BitvecTrees bitvec;
   Node32Trees node32;
+  RowMaskTrees rowmask;
   ShapPaths shap;
 
   int NumTrees() const { return static_cast<int>(flt.root.size()); }
