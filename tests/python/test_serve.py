@@ -405,6 +405,121 @@ def test_reload_is_off_without_a_token(cat_server: Server) -> None:
                            headers={"authorization": "Bearer x"}).status_code == 404
 
 
+def test_mixed_valid_and_invalid_traffic_across_a_reload(models: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    """Several clients interleave good and bad requests while the model file is replaced
+    and reloaded: each good answer is whole and from the model version it names, each bad
+    one gets its 4xx, and the server neither dies nor leaks a fault into the good ones."""
+    path = tmp_path / "model.sapwood"
+    shutil.copy(models["cat_path"], path)
+    df = _frame(200, seed=31)
+    recs = _records(df)
+    expect = {(m, out): models[m].predict(df, output=out)
+              for m in ("cat", "cat2") for out in ("value", "raw")}
+    auth = {"authorization": "Bearer s3cret"}
+    over = {"records": [recs[0]] * 1000}  # ~30 kB > --max-body-bytes 20000
+    assert len(json.dumps(over)) > 20000
+    # kind -> (request arguments, expected status)
+    invalid: dict[str, tuple[dict[str, Any], int]] = {
+        "malformed": ({"content": b'{"records": [{"a": 1.0,',
+                       "headers": {"content-type": "application/json"}}, 400),
+        "missing_column": ({"json": {"records": [{"a": 1.0, "c": "x"}]}}, 422),
+        "wrong_type": ({"json": {"records": [{"a": "one", "b": 1, "c": "x"}]}}, 422),
+        "unknown_output": ({"json": {"records": recs[:2], "output": "leafs"}}, 400),
+        "too_large": ({"json": over}, 413),
+    }
+    kinds = ["single", "batch", *invalid, "bad_token"]
+    n_threads, n_before, n_after = 6, 24, 8
+    with serving(str(path), tmp_path, "--admin-token", "s3cret",
+                 "--max-body-bytes", "20000") as s:
+        v_old = s.get("/model").json()["version"]
+        done = [0]
+        lock = threading.Lock()
+        reloaded = threading.Event()
+        # (thread, after the reload?, kind, status, version, rows, output, predictions)
+        results: list[tuple[int, bool, str, int, str | None, list[int], str, Any]] = []
+        errors: list[str] = []
+
+        def one(c: Any, k: int, kind: str, rng: Any) -> None:
+            late = reloaded.is_set()  # sent after the reload had returned
+            rows: list[int] = []
+            out = "value"
+            if kind in ("single", "batch"):
+                size = 1 if kind == "single" else int(rng.integers(2, 9))
+                rows = [int(i) for i in rng.choice(len(recs), size, replace=False)]
+                out = "raw" if rng.random() < 0.3 else "value"
+                r = c.post(f"/predict?output={out}",
+                           json={"records": [recs[i] for i in rows]})
+            elif kind == "bad_token":
+                r = c.post("/admin/reload", headers={"authorization": "Bearer wrong"})
+            else:
+                r = c.post("/predict", **invalid[kind][0])
+            body = r.json() if r.status_code == 200 else None
+            with lock:
+                results.append((k, late, kind, r.status_code,
+                                body["model"]["version"] if body else None, rows, out,
+                                body["predictions"] if body else None))
+                done[0] += 1
+
+        def client(k: int) -> None:
+            rng = np.random.default_rng(1000 + k)
+            try:
+                with httpx.Client(base_url=s.url, timeout=60) as c:
+                    for _ in range(n_before):
+                        one(c, k, kinds[int(rng.integers(len(kinds)))], rng)
+                    if not reloaded.wait(60):
+                        errors.append(f"thread {k}: no reload within 60 s")
+                        return
+                    for j in range(n_after):  # after the reload: every kind again
+                        one(c, k, kinds[(k + j) % len(kinds)], rng)
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"thread {k}: {e!r}")
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(n_threads)]
+        for t in threads:
+            t.start()
+        # replace the model in the middle of the traffic
+        for _ in range(6000):
+            with lock:
+                if done[0] >= n_threads * n_before // 2:
+                    break
+            time.sleep(0.005)
+        shutil.copy(models["cat2_path"], tmp_path / "next.tmp")
+        os.replace(tmp_path / "next.tmp", path)
+        r = s.post("/admin/reload", headers=auth)
+        reloaded.set()
+        for t in threads:
+            t.join(120)
+        assert not any(t.is_alive() for t in threads)
+        assert r.status_code == 200 and r.json()["ok"], r.text
+        v_new = s.get("/model").json()["version"]
+        assert v_new != v_old and v_new == r.json()["version"]
+        assert not errors, errors
+        assert len(results) == n_threads * (n_before + n_after)
+
+        seen = {v_old: 0, v_new: 0}
+        for k, late, kind, status, version, rows, out, preds in results:
+            if kind in ("single", "batch"):
+                assert status == 200, (k, kind, status)
+                assert version in seen, version
+                if late:
+                    assert version == v_new, (k, kind, version)
+                seen[version] += 1
+                model = "cat" if version == v_old else "cat2"
+                np.testing.assert_array_equal(np.array(preds), expect[model, out][rows])
+            elif kind == "bad_token":
+                assert status == 401, (k, kind, status)
+            else:
+                assert status == invalid[kind][1], (k, kind, status)
+        assert seen[v_old] > 0 and seen[v_new] > 0
+        assert {x[2] for x in results if x[1]} == set(kinds)  # every kind after the reload
+        assert s.get("/model").json()["version"] == v_new
+        assert s.get("/healthz").status_code == 200
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(60) == 0
+        assert "Traceback" not in s.log.read_text()
+
+
 # ---------------------------------------------------------------------------- shutdown
 def test_sigterm_drains_in_flight_requests_and_exits_0(models: dict[str, Any],
                                                        tmp_path: Path) -> None:
