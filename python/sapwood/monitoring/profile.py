@@ -702,12 +702,34 @@ def _float_or_none(d: Mapping[str, Any], key: str, where: str) -> float:
     return float(v)
 
 
+def _only_types(v: list[Any], types: frozenset[type]) -> bool:
+    """Whether every item of ``v`` is exactly one of ``types`` (checked in C, not a Python
+    loop: the fast path of the list validators; anything else takes the item-by-item check)."""
+    return set(map(type, v)) <= types
+
+
+_INT = frozenset({int})
+_NUMBER = frozenset({int, float})
+_STR = frozenset({str})
+
+
 def _int_list(d: Mapping[str, Any], key: str, where: str) -> np.ndarray:
     v = d.get(key)
-    if not isinstance(v, list) or not all(
-        isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**63 for x in v
-    ):
-        raise ModelFormatError(f"field '{where}.{key}' must be a list of non-negative integers")
+    msg = f"field '{where}.{key}' must be a list of non-negative integers"
+    if not isinstance(v, list):
+        raise ModelFormatError(msg)
+    if _only_types(v, _INT):
+        # Plain ints only (no bools, floats or strings, which numpy would coerce): convert and
+        # check the range vectorised; a value outside int64 cannot convert at all.
+        try:
+            a = np.asarray(v, dtype=np.int64).reshape(-1)
+        except OverflowError:
+            raise ModelFormatError(msg) from None
+        if a.size and a.min() < 0:
+            raise ModelFormatError(msg)
+        return a
+    if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**63 for x in v):
+        raise ModelFormatError(msg)
     return np.asarray(v, dtype=np.int64).reshape(-1)
 
 
@@ -721,9 +743,9 @@ def _merged_count(pair: np.ndarray, where: str) -> np.int64:
 def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
                        dtype: str) -> NumericColumnProfile:
     raw_edges = c.get("edges")
-    if not isinstance(raw_edges, list) or not all(
+    if not isinstance(raw_edges, list) or not (_only_types(raw_edges, _NUMBER) or all(
         isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw_edges
-    ):
+    )):
         raise ModelFormatError(f"field '{where}.edges' must be a list of numbers")
     edges = np.asarray(raw_edges, dtype=np.float64).reshape(-1)
     counts = _int_list(c, "counts", where)
@@ -776,7 +798,8 @@ def _numeric_from_dict(c: Mapping[str, Any], where: str, name: str,
 def _categorical_from_dict(c: Mapping[str, Any], where: str, name: str,
                            dtype: str) -> CategoricalColumnProfile:
     cats = c.get("categories")
-    if not isinstance(cats, list) or not all(isinstance(x, str) for x in cats):
+    if not isinstance(cats, list) or not (_only_types(cats, _STR)
+                                          or all(isinstance(x, str) for x in cats)):
         raise ModelFormatError(f"field '{where}.categories' must be a list of strings")
     if len(set(cats)) != len(cats):
         raise ModelFormatError(f"field '{where}.categories' has duplicates")
