@@ -25,29 +25,29 @@ from .profile import (
 
 __all__ = ["compare", "MonitorReport", "profile_for_booster", "calibrate"]
 
-_ORDER = {"ok": 0, "warn": 1, "fail": 2}
+STATUS_ORDER = {"ok": 0, "warn": 1, "fail": 2}
 
 
-def _worst(*statuses: str) -> str:
-    return max(statuses, key=lambda s: _ORDER[s], default="ok")
+def worst_status(*statuses: str) -> str:
+    return max(statuses, key=lambda s: STATUS_ORDER[s], default="ok")
 
 
 def _is_prediction(name: str) -> bool:
     return name == PREDICTION_COLUMN or (name.startswith("__prediction_") and name.endswith("__"))
 
 
-def _clean(v: Any) -> Any:
+def json_clean(v: Any) -> Any:
     """JSON-safe: nan/inf floats become None / large strings are kept."""
     if isinstance(v, float) and not math.isfinite(v):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if isinstance(v, (np.floating,)):
-        return _clean(float(v))
+        return json_clean(float(v))
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
+        return {k: json_clean(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
+        return [json_clean(x) for x in v]
     return v
 
 
@@ -74,7 +74,7 @@ class MonitorReport:
 
     @property
     def status(self) -> str:
-        return _worst(self.dataset["status"], *(f["status"] for f in self.features.values()))
+        return worst_status(self.dataset["status"], *(f["status"] for f in self.features.values()))
 
     def flagged(self) -> list[str]:
         """Features whose status is not ok, worst first."""
@@ -84,7 +84,7 @@ class MonitorReport:
         def key(n: str) -> tuple[int, float]:
             f = self.features[n]
             score = f.get("psi")
-            return (-_ORDER[f["status"]], -(score if isinstance(score, float) and
+            return (-STATUS_ORDER[f["status"]], -(score if isinstance(score, float) and
                                             math.isfinite(score) else 0.0))
         return sorted(self.features, key=key)
 
@@ -92,8 +92,8 @@ class MonitorReport:
         return {
             "passed": self.passed,
             "status": self.status,
-            "dataset": _clean(self.dataset),
-            "features": {n: _clean(self.features[n]) for n in self.features},
+            "dataset": json_clean(self.dataset),
+            "features": {n: json_clean(self.features[n]) for n in self.features},
         }
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
@@ -235,11 +235,11 @@ def _finish(out: dict[str, Any], checks: dict[str, str], quality: dict[str, str]
         if k in quality and quality[k] == "fail":
             quality[k] = "warn"
     out["small_sample"] = bool(advisory)
-    out["drift_status"] = _worst(*(v for k, v in checks.items() if k not in advisory))
-    out["quality_status"] = _worst(*(v for k, v in quality.items() if k not in advisory))
+    out["drift_status"] = worst_status(*(v for k, v in checks.items() if k not in advisory))
+    out["quality_status"] = worst_status(*(v for k, v in quality.items() if k not in advisory))
     out["checks"] = {**checks, **quality}
     out["drifted"] = out["drift_status"] != "ok"
-    out["status"] = _worst(out["drift_status"], out["quality_status"],
+    out["status"] = worst_status(out["drift_status"], out["quality_status"],
                            *(out["checks"][k] for k in advisory if k in out["checks"]))
     out["messages"] = [f"{k} at {v}" for k, v in out["checks"].items() if v != "ok"]
     return out
@@ -262,7 +262,7 @@ def _schema_fail(kind: str, message: str, ref: ColumnProfile | None,
 
 
 # ---------------------------------------------------------------------------- entry points
-def _as_config(config: Any) -> MonitorConfig:
+def as_config(config: Any) -> MonitorConfig:
     if config is None:
         return MonitorConfig()
     if isinstance(config, MonitorConfig):
@@ -275,7 +275,7 @@ def _as_config(config: Any) -> MonitorConfig:
                          f"got {type(config)!r}")
 
 
-def _reference_profile(reference: Any) -> tuple[Profile, Any]:
+def reference_profile_of(reference: Any) -> tuple[Profile, Any]:
     if isinstance(reference, Profile):
         return reference, None
     if isinstance(reference, (str, Path)):
@@ -303,8 +303,8 @@ def compare(reference: Any, current: Any, config: Any = None, *,
         predictions profiled too when the reference is a Booster with a prediction profile).
     config: a :class:`MonitorConfig`, a TOML path or a mapping (see ``config.py``).
     """
-    cfg = _as_config(config)
-    ref, booster = _reference_profile(reference)
+    cfg = as_config(config)
+    ref, booster = reference_profile_of(reference)
     if isinstance(current, Profile):
         cur = current
         current_names = list(cur.columns)
@@ -426,7 +426,7 @@ def _dataset_checks(ref: Profile, cur: Profile, features: dict[str, dict[str, An
     else:
         checks["row_count"] = "ok"
     return {
-        "status": _worst(*checks.values()),
+        "status": worst_status(*checks.values()),
         "rows_reference": ref.num_rows,
         "rows_current": rows,
         "expected_rows": cfg.expected_rows,
@@ -489,7 +489,7 @@ def calibrate(reference_data: Any, *, n_chunks: int = 10, config: Any = None,
     like the batches you will monitor (n_chunks = reference rows / batch rows)."""
     if n_chunks < 2:
         raise ParameterError("calibrate needs n_chunks >= 2")
-    base = _as_config(config)
+    base = as_config(config)
     ref = reference if reference is not None else Profile.from_data(reference_data, n_jobs=n_jobs)
     n = ref.num_rows
     if n < n_chunks:

@@ -127,13 +127,13 @@ class MonitorConfig:
             elif key == "ks_alpha":
                 cfg.ks_alpha = _number(val, where, 0.0, 1.0)
             elif key == "small_sample_rows":
-                cfg.small_sample_rows = _count(val, where, 0)
+                cfg.small_sample_rows = count_value(val, where, 0)
             elif key == "small_sample_alpha":
                 cfg.small_sample_alpha = _number(val, where, 0.0, 1.0)
             elif key == "expected_rows":
-                cfg.expected_rows = _count(val, where, 1)
+                cfg.expected_rows = count_value(val, where, 1)
             elif key == "row_count_ratio":
-                lv = _level(val, where)
+                lv = parse_level(val, where)
                 if lv.warn < 1 or lv.fail < 1:
                     raise ParameterError(f"monitor config: {where} levels must be >= 1")
                 cfg.row_count_ratio = lv
@@ -210,7 +210,7 @@ class MonitorConfig:
 MAX_COUNT = 2**53
 
 
-def _count(v: Any, where: str, lo: int) -> int:
+def count_value(v: Any, where: str, lo: int) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= MAX_COUNT:
         raise ParameterError(f"monitor config: {where} must be an integer in [{lo}, 2**53], "
                              f"got {v!r}")
@@ -224,7 +224,7 @@ def _number(v: Any, where: str, lo: float, hi: float) -> float:
     return float(v)
 
 
-def _level(v: Any, where: str) -> Level:
+def parse_level(v: Any, where: str) -> Level:
     if isinstance(v, Mapping):
         if set(v) != {"warn", "fail"}:
             raise ParameterError(f"monitor config: {where} needs exactly 'warn' and 'fail'")
@@ -248,5 +248,5 @@ def _levels(d: Any, where: str) -> dict[str, Level]:
         if key not in DEFAULT_LEVELS:
             raise ParameterError(f"monitor config: unknown statistic {where}.{key}; known: "
                                  f"{sorted(DEFAULT_LEVELS)}")
-        out[key] = _level(val, f"{where}.{key}")
+        out[key] = parse_level(val, f"{where}.{key}")
     return out

@@ -28,7 +28,14 @@ from typing import Any
 
 from .._fs import write_text
 from ..errors import DataError, ParameterError
-from .compare import _ORDER, _as_config, _clean, _reference_profile, _worst, compare
+from .compare import (
+    STATUS_ORDER,
+    as_config,
+    compare,
+    json_clean,
+    reference_profile_of,
+    worst_status,
+)
 from .config import MonitorConfig
 from .profile import Profile
 from .store import ProfileStore, StoredProfile, to_utc
@@ -120,14 +127,14 @@ class HistoryReport:
 
     @property
     def status(self) -> str:
-        return _worst(*(a["status"] for a in self.alerts))
+        return worst_status(*(a["status"] for a in self.alerts))
 
     @property
     def passed(self) -> bool:
         return self.status != "fail"
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = _clean({
+        out: dict[str, Any] = json_clean({
             "passed": self.passed,
             "status": self.status,
             "window": self.window,
@@ -191,7 +198,7 @@ def history(source: ProfileStore | str | Sequence[StoredProfile], *, reference: 
     """
     if window not in WINDOWS:
         raise ParameterError(f"window must be one of {WINDOWS}, got {window!r}")
-    cfg = _as_config(config)
+    cfg = as_config(config)
     if isinstance(source, (str, Path, ProfileStore)):
         store = source if isinstance(source, ProfileStore) else ProfileStore(source)
         records = store.read(model=model, since=since, until=until)
@@ -200,7 +207,7 @@ def history(source: ProfileStore | str | Sequence[StoredProfile], *, reference: 
     windows = merge_windows(records, window)
     if not windows:
         raise DataError("no stored profiles match (check the store, --model and --since)")
-    ref_full, kind = ((_reference_profile(reference)[0], "given")
+    ref_full, kind = ((reference_profile_of(reference)[0], "given")
                       if reference is not None else (windows[0].profile, "first window"))
     cols = [n for n in ref_full.columns if n in windows[0].profile.columns]
     missing = [n for n in ref_full.columns if n not in windows[0].profile.columns]
@@ -249,7 +256,7 @@ def history(source: ProfileStore | str | Sequence[StoredProfile], *, reference: 
     labels = [w.label for w in windows]
     alerts: list[dict[str, Any]] = []
     for c, f in features.items():
-        f["status_overall"] = _worst(*f["status"])
+        f["status_overall"] = worst_status(*f["status"])
         for chk, sts in f["checks"].items():
             a = _alert(c, chk, sts, labels, f["series"].get(chk))
             if a is not None:
@@ -258,7 +265,7 @@ def history(source: ProfileStore | str | Sequence[StoredProfile], *, reference: 
         a = _alert("", chk, sts, labels, None)
         if a is not None:
             alerts.append(a)
-    alerts.sort(key=lambda a: (-_ORDER[a["status"]], a["first_warn"] or "", a["feature"],
+    alerts.sort(key=lambda a: (-STATUS_ORDER[a["status"]], a["first_warn"] or "", a["feature"],
                                a["check"]))
     dataset = {"rows": [w.rows for w in windows], "batches": [w.batches for w in windows],
                "drift_share": drift_share, "checks": ds_checks,

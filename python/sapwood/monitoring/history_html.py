@@ -9,7 +9,7 @@ import html
 import math
 from typing import TYPE_CHECKING, Any
 
-from .compare import _ORDER
+from .compare import STATUS_ORDER
 from .config import Level
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def render(report: HistoryReport) -> str:
     parts.append("<h2>Features</h2><div class=\"grid\">")
     order = sorted(report.features, key=lambda c: (
         not report.features[c].get("is_prediction"),
-        -_ORDER[report.features[c]["status_overall"]], c))
+        -STATUS_ORDER[report.features[c]["status_overall"]], c))
     for c in order:
         parts.append(_feature_card(report, c, report.features[c]))
     parts.append("</div></body></html>")

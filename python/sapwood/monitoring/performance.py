@@ -36,8 +36,8 @@ from .. import objectives as _objectives
 from .._compat import require
 from .._fs import write_text
 from ..errors import DataError, ParameterError, SchemaError
-from .compare import _clean, _worst, compare
-from .config import MonitorConfig, _count, _level
+from .compare import compare, json_clean, worst_status
+from .config import MonitorConfig, count_value, parse_level
 from .profile import Profile
 
 __all__ = ["performance", "PerformanceReport", "PerformanceConfig", "DEFAULT_METRICS"]
@@ -78,7 +78,7 @@ class PerformanceConfig:
         for key, val in perf.items():
             where = f"performance.{key}"
             if key == "min_labelled_rows":
-                cfg.min_labelled_rows = _count(val, where, 1)
+                cfg.min_labelled_rows = count_value(val, where, 1)
             elif key == "coverage":
                 cfg.coverage = _ordered(_level_any(val, where), True, where)
             elif key == "drop":
@@ -86,7 +86,7 @@ class PerformanceConfig:
                     raise ParameterError(f"performance config: [{where}] must be a table")
                 for m, lv in val.items():
                     _known_metric(m, f"{where}.{m}")
-                    cfg.drop[m] = _level(lv, f"{where}.{m}")
+                    cfg.drop[m] = parse_level(lv, f"{where}.{m}")
             else:
                 _known_metric(key, where)
                 cfg.metrics[key] = _ordered(_level_any(val, where),
@@ -184,14 +184,14 @@ class PerformanceReport:
 
     @property
     def status(self) -> str:
-        return _worst(*(w["status"] for w in self.windows))
+        return worst_status(*(w["status"] for w in self.windows))
 
     @property
     def passed(self) -> bool:
         return self.status != "fail"
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = _clean({"passed": self.passed, "status": self.status,
+        out: dict[str, Any] = json_clean({"passed": self.passed, "status": self.status,
                        "objective": self.objective, "metrics": self.metrics,
                        "baseline": self.baseline, "bootstrap": self.n_bootstrap,
                        "confidence": self.confidence, "notes": self.notes,
@@ -461,7 +461,7 @@ def performance(predictions: Any, labels: Any, *, join: str | Sequence[str],
             rep = compare(label_ref, lp, mcfg).features["label"]
             w["target_drift"] = {"psi": rep.get("psi"), "mean": float(np.mean(y)),
                                  "status": rep["drift_status"]}
-        w["status"] = _worst(*w["checks"].values())
+        w["status"] = worst_status(*w["checks"].values())
         out_windows.append(w)
     cov = float(labelled.mean()) if labelled.size else 0.0
     if cov < 1.0:
