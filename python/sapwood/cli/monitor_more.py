@@ -8,7 +8,7 @@ from typing import Any
 
 from ._common import float_range, int_range
 
-__all__ = ["add_estimate_parser", "run"]
+__all__ = ["add_estimate_parser", "add_domain_parser", "run"]
 
 
 def add_estimate_parser(subs: Any) -> None:
@@ -66,5 +66,42 @@ def run_estimate(args: Any) -> int:
     return _outputs(args, report, html=True)
 
 
+def add_domain_parser(subs: Any) -> None:
+    p = subs.add_parser(
+        "domain", help="multivariate drift: can a model tell current rows from reference rows?",
+        description="Train sapwood classifiers to separate --reference rows from --current rows "
+                    "(seeded stratified k-fold) and report the out-of-fold ROC AUC (0.5: alike), "
+                    "its significance, and the features that separate the two most (share of "
+                    "mean |SHAP| and of gain). Sees changes in how features go together, not "
+                    "only in each feature. Exit 0: no drift at fail; 1: AUC at the fail level "
+                    "and significant; 2: could not run.")
+    p.add_argument("--reference", required=True, help="reference rows (Parquet, CSV, Arrow)")
+    p.add_argument("--current", required=True, help="current rows (Parquet, CSV, Arrow)")
+    p.add_argument("--features", default=None,
+                   help="comma-separated columns to compare (default: every reference column)")
+    p.add_argument("--config", default=None,
+                   help="levels (TOML, a [domain] table: auc = {warn, fail}, alpha, folds, "
+                        "max_rows; see python/sapwood/monitoring/domain.py)")
+    p.add_argument("--seed", type=int_range(0), default=0, help="sampling, folds and model seed")
+    p.add_argument("--n-jobs", type=int_range(1, 4096), default=None,
+                   help="training threads (default: all cores)")
+    p.add_argument("--json", default=None, help="write the JSON report here ('-': stdout)")
+
+
+def run_domain(args: Any) -> int:
+    from ..monitoring.domain import domain_drift
+    from ._common import read_data
+    from .monitor_history import _check_outputs, _outputs
+
+    _check_outputs(args, ("json",))
+    features = None if args.features is None else [c for c in args.features.split(",") if c]
+    report = domain_drift(read_data(args.reference, "monitor domain"),
+                          read_data(args.current, "monitor domain"), features=features,
+                          config=args.config, seed=args.seed, n_jobs=args.n_jobs)
+    return _outputs(args, report, html=False)
+
+
 def run(args: Any) -> int:
+    if args.monitor_command == "domain":
+        return run_domain(args)
     return run_estimate(args)
