@@ -16,7 +16,8 @@ on the reference in chunks of 100,000 rows, computed on the current set in chunk
 detection = any chunk's reconstruction error outside NannyML's alert band; its time covers fit
 and calculate. Data generation is not timed. Run:
 
-    python benchmarks/compare/domain_drift.py [--rows 1000000] [--n-jobs N] [--nannyml-python PATH]
+    python benchmarks/compare/domain_drift.py [--rows 1000000] [--n-jobs N] [--max-rows N]
+        [--nannyml-python PATH | --no-nannyml]
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def main() -> None:
     ap.add_argument("--nannyml-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--json", default=None)
     ap.add_argument("--n-jobs", type=int, default=None, help="sapwood threads (default: all)")
+    ap.add_argument("--max-rows", type=int, default=None,
+                    help="sapwood rows per side (default: domain_drift's, 50,000)")
+    ap.add_argument("--no-nannyml", action="store_true")
     args = ap.parse_args()
     if args.nannyml_worker:
         nannyml_worker(args.rows)
@@ -96,14 +100,17 @@ def main() -> None:
     for i, case in enumerate(CASES):
         cur = make(args.rows, 2 + i, case)
         t = time.perf_counter()
-        rep = domain_drift(ref, cur, features=names, n_jobs=args.n_jobs)
+        cfg = None if args.max_rows is None else {"max_rows": args.max_rows}
+        rep = domain_drift(ref, cur, features=names, n_jobs=args.n_jobs, config=cfg)
         secs = time.perf_counter() - t
         results["sapwood"][case] = {"seconds": secs, "detected": rep.drifted,
                                     "status": rep.status, "auc": rep.auc,
                                     "top": rep.top_features(4)}
         del cur
     del ref
-    if args.nannyml_python and Path(args.nannyml_python).exists():
+    if args.no_nannyml:
+        results["nannyml_error"] = "--no-nannyml"
+    elif args.nannyml_python and Path(args.nannyml_python).exists():
         r = subprocess.run([args.nannyml_python, __file__, "--nannyml-worker", "--rows",
                             str(args.rows)], capture_output=True, text=True, timeout=3600)
         if r.returncode == 0:

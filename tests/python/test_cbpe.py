@@ -173,3 +173,23 @@ def test_cli_monitor_estimate(tmp_path, capsys) -> None:  # type: ignore[no-unty
     assert main([*args, "--config", str(cfg)]) == 1
     assert main(["monitor", "estimate", "--reference", str(ref), "--current",
                  str(tmp_path / "missing.parquet")]) == 2
+
+
+def test_cli_monitor_performance_html(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`monitor performance --html` (the realised counterpart of the estimate): one chart per
+    metric, the windows' table, nothing external."""
+    rng = np.random.default_rng(2)
+    rows = pd.concat([_rows(rng, 600, loc).assign(ts=f"2024-01-0{i + 1}")
+                      for i, loc in enumerate([0.0, 1.0, -1.0])]).reset_index(drop=True)
+    rows["id"] = np.arange(len(rows))
+    rows[["id", "ts", "prediction"]].to_parquet(tmp_path / "pred.parquet")
+    rows[["id", "label"]].iloc[:1500].to_parquet(tmp_path / "labels.parquet")
+    page = tmp_path / "perf.html"
+    assert main(["monitor", "performance", "--predictions", str(tmp_path / "pred.parquet"),
+                 "--labels", str(tmp_path / "labels.parquet"), "--join", "id", "--time", "ts",
+                 "--objective", "binary", "--bootstrap", "20", "--html", str(page)]) == 0
+    text = page.read_text()
+    assert text.count("<svg") == 5  # auc, logloss, brier, accuracy, coverage
+    for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
+        assert day in text
+    assert "<script" not in text and "http" not in text.replace("http-equiv", "")
