@@ -151,6 +151,8 @@ def test_bad_inputs_raise_named_errors() -> None:
         estimate(ref, ref, config={"performance": {"logloss": {"warn": 0.5, "fail": 0.6}}})
     with pytest.raises(DataError, match="row 1"):
         estimate(ref, ref.assign(prediction=np.r_[0.2, np.nan, np.full(498, 0.5)]))
+    with pytest.raises(DataError, match="no rows"):
+        estimate(ref, ref.head(0))
 
 
 def test_cli_monitor_estimate(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -215,3 +215,23 @@ def test_cli_diagnose(tmp_path) -> None:  # type: ignore[no-untyped-def]
                  str(cfg)]) in (0, 1)
     assert main(["diagnose", str(mp), "--train", str(tmp_path / "nope.parquet"), "--test",
                  str(tmp_path / "test.parquet")]) == 2
+
+
+def test_multiclass_runs_every_check_and_finds_a_leak() -> None:
+    rng = np.random.default_rng(21)
+
+    def rows(n: int) -> pd.DataFrame:
+        X = pd.DataFrame(rng.standard_normal((n, 4)), columns=list("abcd"))
+        z = np.c_[X.a, X.b, -X.a - X.b]
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        X["label"] = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1).astype(float)
+        X["ticket"] = X["label"].map({0.0: "A", 1.0: "B", 2.0: "C"}).astype("category")
+        return X
+
+    train, test = rows(5000), rows(2500)
+    model = _fit(train, {**PARAMS, "objective": "multiclass", "num_class": 3,
+                         "n_estimators": 40})
+    rep = diagnose(model, train, test, n_jobs=1)
+    assert all(v == "ran" for v in rep.checks.values()), rep.checks
+    assert _found(rep, "leakage", "ticket", "fail")
+    assert [f["evidence"]["feature"] for f in rep.of("leakage")] == ["ticket"]

@@ -433,6 +433,8 @@ def estimate(reference: Any, current: Any, *, label_column: str = "label",
     if np.unique(y_ref).size < 2:
         raise DataError("the reference needs labels of both classes to calibrate on")
     s_cur = _scores(cdf, prediction_column, "current")
+    if s_cur.size == 0:
+        raise DataError("the current data have no rows")
     y_cur = _column(cdf, label_column, "current") if label_column in cdf.columns else None
     keys, order = _windows(cdf, time, window)
 
