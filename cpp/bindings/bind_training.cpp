@@ -2,6 +2,7 @@
 
 #include "common.hpp"
 #include "sapwood/threading.hpp"
+#include "sapwood/binning.hpp"
 #include "sapwood/objective.hpp"
 #include "sapwood/trainer.hpp"
 #include "../src/tree/histogram.hpp"
@@ -338,6 +339,41 @@ void BindTraining(py::module_& m) {
         return py::make_tuple(fp.scale_g, fp.scale_h, fp.pack.bits);
       },
       py::arg("max_abs_g"), py::arg("max_abs_h"), py::arg("rows"));
+  m.def(
+      "sample_row_indices",
+      [](std::int64_t n, std::int64_t sample_rows, std::uint64_t seed) {
+        BinningParams p;
+        p.sample_rows = sample_rows;
+        p.seed = seed;
+        std::vector<std::int64_t> rows = SampleRows(n, p);
+        if (rows.empty()) {
+          rows.resize(static_cast<std::size_t>(n));
+          for (std::int64_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
+        }
+        return ToArray(rows);
+      },
+      py::arg("n"), py::arg("sample_rows"), py::arg("seed"),
+      "The rows fit_bin_edges_columns fits edges on (all rows when n <= sample_rows).");
+  m.def(
+      "objective_init_score",
+      [](const py::dict& params, const py::object& label, const py::object& weight) {
+        const TrainParams p = ParseTrainParams(params);
+        Objective obj(p.objective, p.num_class, p.objective_params);
+        const std::vector<double> y = ToVector(label), w = ToVector(weight);
+        if (!w.empty() && w.size() != y.size()) throw DataError("weight and label differ in length");
+        obj.CheckLabels(y.data(), static_cast<std::int64_t>(y.size()));
+        return ToArray(obj.InitScore(y.data(), w.empty() ? nullptr : w.data(),
+                                     static_cast<std::int64_t>(y.size())));
+      },
+      py::arg("params"), py::arg("label"), py::arg("weight"),
+      "The objective's best constant for these labels (the Trainer's init_score).");
+  m.def(
+      "objective_renews_leaves",
+      [](const py::dict& params) {
+        const TrainParams p = ParseTrainParams(params);
+        return Objective(p.objective, p.num_class, p.objective_params).RenewsLeaves();
+      },
+      py::arg("params"));
   m.def("sample_features", &SampleFeatures, py::arg("usable"), py::arg("colsample"),
         py::arg("seed"), py::arg("iteration"), py::arg("output"));
   m.def(

@@ -23,7 +23,7 @@ from .._version import __version__
 if TYPE_CHECKING:
     from ..dataset import Dataset
 
-__all__ = ["library_version", "now_iso", "data_fingerprint", "make_provenance", "imported",
+__all__ = ["library_version", "now_iso", "data_fingerprint", "make_provenance", "provenance_with", "imported",
            "describe", "FORMAT_NAMES"]
 
 # Format identifiers (sapwood.model.sniff) -> how people name them.
@@ -80,8 +80,16 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
 
 def make_provenance(dataset: Dataset) -> dict[str, Any]:
     """What train() records about how a model was built."""
-    return {"library_version": library_version(), "created_at": now_iso(),
-            "data_fingerprint": data_fingerprint(dataset)}
+    return provenance_with(data_fingerprint(dataset))
+
+
+def provenance_with(fingerprint: dict[str, Any] | None) -> dict[str, Any]:
+    """Provenance with a fingerprint computed elsewhere (distributed training's is merged
+    from the workers'); None leaves it out."""
+    out: dict[str, Any] = {"library_version": library_version(), "created_at": now_iso()}
+    if fingerprint is not None:
+        out["data_fingerprint"] = fingerprint
+    return out
 
 
 def imported(fmt: str, source_objective: str, **known: Any) -> dict[str, Any]:
