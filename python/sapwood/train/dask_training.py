@@ -41,7 +41,7 @@ from ..frame.categorical import frequency_order
 from ..frame.columns import encode_for_schema, frame_columns
 from ..model.booster import Booster
 from ..model.builder import ModelBuilder
-from ..model.provenance import provenance_with
+from ..model.provenance import column_blocks, merge_fingerprint, provenance_with
 from .callbacks import TrainingCallback
 from .training import _class_weighted, _metrics_for, boost_rounds
 
@@ -134,7 +134,8 @@ class TrainWorker:
               categories: list[list[Any] | None], params: dict[str, Any],
               global_start: dict[int, int], const: np.ndarray, k: int,
               schema: list[dict[str, Any]],
-              class_factor: tuple[np.ndarray, np.ndarray] | None) -> list[int]:
+              class_factor: tuple[np.ndarray, np.ndarray] | None,
+              n_total: int) -> tuple[list[int], list[Any]]:
         """Bins the partitions (dropping the raw frames), creates the Trainer and the starting
         scores; encodes the validation partitions. Returns the usable features here."""
         assert self._raw is not None and self._valid_raw is not None
@@ -160,8 +161,25 @@ class TrainWorker:
             segments.append((local, global_start[pid]))
             local += n
         self._raw = None
+        self.blocks: list[tuple[dict[int, bytes], dict[int, tuple[int, bytes]]]] = []
         if local:
             cols_all = [np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
+            # the fingerprint's blocks, per run of globally contiguous rows
+            runs = [list(segments[0])]
+            for lo, g in segments[1:]:
+                if g - runs[-1][1] == lo - runs[-1][0]:
+                    continue  # continues the previous run
+                runs.append([lo, g])
+            bounds = [r[0] for r in runs] + [local]
+            for col in cols_all:
+                full: dict[int, bytes] = {}
+                cut: dict[int, list[tuple[int, bytes]]] = {}
+                for ri, (lo, g) in enumerate(runs):
+                    f, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
+                    full.update(f)
+                    for b, piece in pcs.items():
+                        cut.setdefault(b, []).append(piece)
+                self.blocks.append((full, cut))  # type: ignore[arg-type]
             p = dict(params)
             p["n_jobs"] = self._threads
             binned = _core.binned_allocate(local, edges, num_cats)
@@ -192,7 +210,9 @@ class TrainWorker:
                 enc.append((pid, x, s))
             self._valid[vid] = enc
         self._valid_raw = None
-        return [] if self.trainer is None else [int(f) for f in self.trainer.usable_features]
+        usable = [] if self.trainer is None else [int(f) for f in self.trainer.usable_features]
+        blocks, self.blocks = self.blocks, []
+        return usable, blocks
 
     # -- one round
     def begin_round(self) -> tuple[np.ndarray, np.ndarray, int]:
@@ -674,9 +694,17 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     for d in desc:
         for vid, items in d["valid"].items():
             vinfo[vid].update(items)
-    usable_lists = _call_all(actors, "setup", edges, num_cats, categories, cp, starts, const, k,
-                             specs, class_factor)
-    usable = sorted({f for u in usable_lists for f in u})
+    setups = _call_all(actors, "setup", edges, num_cats, categories, cp, starts, const, k,
+                       specs, class_factor, n)
+    usable = sorted({f for u, _ in setups for f in u})
+    blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = [
+        ({}, {}) for _ in range(m)]
+    for _, wb in setups:
+        for j, (full, cut) in enumerate(wb):
+            blocks[j][0].update(full)
+            for b, pcs in cut.items():
+                blocks[j][1].setdefault(b, []).extend(pcs)
+    fingerprint = merge_fingerprint(list(features), n, blocks, y, w)
     mapper_of = _core.binned_allocate(0, edges, num_cats)
 
     mb = ModelBuilder(p["objective"], num_class=p["num_class"], feature_names=list(features),
@@ -684,7 +712,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     mb.bin_edges = edges
     mb.schema = specs
     mb.params = dict(p)
-    mb.provenance = provenance_with(None)
+    mb.provenance = provenance_with(fingerprint)
     if off is not None:
         mb.extra["trained_with_init_score"] = True
     booster = Booster.from_builder(mb)
