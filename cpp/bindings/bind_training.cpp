@@ -1,13 +1,11 @@
 #include <pybind11/stl.h>
+#include <cstring>
 
 #include "common.hpp"
 #include "sapwood/threading.hpp"
 #include "sapwood/binning.hpp"
 #include "sapwood/objective.hpp"
 #include "sapwood/trainer.hpp"
-#include "../src/tree/histogram.hpp"
-
-#include <cstring>
 
 namespace sapwood::bindings {
 
@@ -307,9 +305,7 @@ void BindTraining(py::module_& m) {
          const py::dict& params, int batch) {
         const TrainParams p = ParseTrainParams(params);
         const BinMapper& mapper = mapper_of.Mapper();
-        HistLayout layout = MakeHistLayout(mapper);
-        for (int f = 0; f < mapper.NumFeatures(); ++f)
-          layout.num_cats.push_back(mapper.Feature(f).num_cats);
+        const HistLayout layout = MakeHistLayout(mapper);
         for (int f : features) {
           if (f < 0 || f >= mapper.NumFeatures()) throw DataError("feature out of range");
         }

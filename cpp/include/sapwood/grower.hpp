@@ -80,6 +80,9 @@ struct HistLayout {
   std::vector<std::int32_t> num_cats;  // per feature: -1 numeric, else number of categories
 };
 
+// The histogram layout of a binning (bins of every feature, and which are categorical).
+HistLayout MakeHistLayout(const BinMapper& mapper);
+
 class RowPartitioner;
 class HistogramBuilder;
 

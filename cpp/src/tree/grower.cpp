@@ -19,8 +19,6 @@ namespace sapwood {
 TreeGrower::TreeGrower(std::shared_ptr<const BinnedMatrix> data, int n_threads)
     : data_(std::move(data)), n_threads_(n_threads) {
   layout_ = MakeHistLayout(data_->Mapper());
-  for (int f = 0; f < data_->NumFeatures(); ++f)
-    layout_.num_cats.push_back(data_->Mapper().Feature(f).num_cats);
   hist_ = std::make_unique<HistogramBuilder>(*data_, layout_, n_threads_);
   part_ = std::make_unique<RowPartitioner>(n_threads_);
   rows_ = std::make_unique<LocalRows>(*data_, *hist_, *part_);

@@ -117,7 +117,7 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
     """
     X = dataset.X
     n, m = X.shape
-    blocks = []
+    blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = []
     for j in range(m):
         full, _ = column_blocks(X[:, j], 0, n)
         blocks.append((full, {}))

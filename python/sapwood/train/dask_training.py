@@ -142,7 +142,10 @@ class TrainWorker:
         self._k = k
         m = len(self._features)
         pieces: list[list[np.ndarray]] = [[] for _ in range(m)]
-        labels, weights, offsets, segments = [], [], [], []
+        labels: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        offsets: list[np.ndarray | None] = []
+        segments: list[tuple[int, int]] = []
         local = 0
         for pid, pdf in zip(self._ids, self._raw, strict=True):
             n = len(pdf)
@@ -152,7 +155,9 @@ class TrainWorker:
             for j, c in enumerate(cols):
                 cats = categories[j]
                 pieces[j].append(c.codes(cats) if cats is not None else c.numeric())
-            labels.append(self._vector(pdf, _LABEL))
+            lab = self._vector(pdf, _LABEL)
+            assert lab is not None
+            labels.append(lab)
             w = self._vector(pdf, _WEIGHT)
             if w is not None:
                 weights.append(w)
@@ -161,32 +166,32 @@ class TrainWorker:
             segments.append((local, global_start[pid]))
             local += n
         self._raw = None
-        self.blocks: list[tuple[dict[int, bytes], dict[int, tuple[int, bytes]]]] = []
+        self.blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = []
         if local:
             cols_all = [np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
             # the fingerprint's blocks, per run of globally contiguous rows
-            runs = [list(segments[0])]
+            runs: list[list[int]] = [list(segments[0])]
             for lo, g in segments[1:]:
                 if g - runs[-1][1] == lo - runs[-1][0]:
                     continue  # continues the previous run
                 runs.append([lo, g])
             bounds = [r[0] for r in runs] + [local]
             for col in cols_all:
-                full: dict[int, bytes] = {}
+                whole: dict[int, bytes] = {}
                 cut: dict[int, list[tuple[int, bytes]]] = {}
                 for ri, (lo, g) in enumerate(runs):
-                    f, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
-                    full.update(f)
+                    got, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
+                    whole.update(got)
                     for b, piece in pcs.items():
                         cut.setdefault(b, []).append(piece)
-                self.blocks.append((full, cut))  # type: ignore[arg-type]
+                self.blocks.append((whole, cut))
             p = dict(params)
             p["n_jobs"] = self._threads
             binned = _core.binned_allocate(local, edges, num_cats)
             _core.binned_fill_columns(binned, 0, cols_all, self._threads)
             del cols_all, pieces
             label = np.concatenate(labels)
-            weight = np.concatenate(weights) if weights else None
+            weight: np.ndarray | None = np.concatenate(weights) if weights else None
             if class_factor is not None:
                 keys, factors = class_factor
                 f = factors[np.searchsorted(keys, label)]
@@ -195,8 +200,9 @@ class TrainWorker:
             self.trainer.set_row_segments(np.asarray(segments, dtype=np.int64))
             start = np.empty((local, k), dtype=np.float64)
             start[:] = np.asarray(const, dtype=np.float64).reshape(1, k)
-            if any(o is not None for o in offsets):
-                start += np.concatenate(offsets).reshape(local, -1)
+            offs = [o for o in offsets if o is not None]
+            if offs:
+                start += np.concatenate(offs).reshape(local, -1)
             self.trainer.set_scores(start, np.asarray(const, dtype=np.float64))
         for vid, parts in self._valid_raw.items():
             enc = []
@@ -232,7 +238,8 @@ class TrainWorker:
     def expand(self, reqs: np.ndarray, cats: list[np.ndarray]) -> np.ndarray | None:
         if self.trainer is None:
             return None
-        return self.trainer.expand(reqs, cats)  # type: ignore[no-any-return]
+        out: np.ndarray = self.trainer.expand(reqs, cats)
+        return out
 
     def leaf_residuals(self, k: int, leaves: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.trainer is None:
@@ -288,8 +295,9 @@ def _client(client: Any) -> Any:
                              "(e.g. Client(LocalCluster()))") from None
 
 
-def _column(ddf: Any, v: Any, name: str, what: str) -> Any:
-    """ddf with `v` (a column name or a Dask Series/Array aligned with ddf) as column `name`."""
+def _column(ddf: Any, v: Any, name: str, what: str, row_chunks: Any) -> Any:
+    """ddf with `v` (a column name, a Dask Series with ddf's partitions, or - when the data
+    came as a Dask array with row chunks `row_chunks` - a 1-D Dask array) as column `name`."""
     import dask.array as da
     import dask.dataframe as dd
 
@@ -300,14 +308,20 @@ def _column(ddf: Any, v: Any, name: str, what: str) -> Any:
             raise DataError(f"{what} column {v!r} is not in the data")
         return ddf.rename(columns={v: name})
     if isinstance(v, da.Array):
+        if v.ndim == 2 and v.shape[1] == 1:
+            v = v[:, 0]
         if v.ndim != 1:
             raise DataError(f"{what} must be 1-D, got a {v.ndim}-D Dask array")
-        v = dd.from_dask_array(v.rechunk((tuple(ddf.map_partitions(len).compute()),)),
-                               columns=name)
-        v = v.to_frame() if hasattr(v, "to_frame") else v
-        v.divisions = ddf.divisions
-        return ddf.assign(**{name: v[name] if hasattr(v, "columns") else v})
+        if row_chunks is None:
+            raise DataError(f"{what}: give a Dask Series (with the data's partitions) or a "
+                            f"column name when the data is a Dask DataFrame")
+        if v.shape[0] != sum(row_chunks):
+            raise DataError(f"{what} has {v.shape[0]} rows but the data has {sum(row_chunks)}")
+        v = dd.from_dask_array(v.rechunk((row_chunks,)), columns=name)
     if isinstance(v, dd.Series):
+        if v.npartitions != ddf.npartitions:
+            raise DataError(f"{what} has {v.npartitions} partitions but the data has "
+                            f"{ddf.npartitions}; give it the data's partitions")
         return ddf.assign(**{name: v})
     raise DataError(f"{what} must be a column name, a Dask Series or a 1-D Dask array "
                     f"(the distributed data's rows), got {type(v)!r}")
@@ -318,6 +332,7 @@ def _frame(data: Any, label: Any, weight: Any, init_score: Any,
     import dask.array as da
     import dask.dataframe as dd
 
+    row_chunks = None
     if isinstance(data, (str, list, tuple)) or hasattr(data, "__fspath__"):
         src = [str(p) for p in data] if isinstance(data, (list, tuple)) else str(data)
         try:
@@ -327,17 +342,18 @@ def _frame(data: Any, label: Any, weight: Any, init_score: Any,
     if isinstance(data, da.Array):
         if data.ndim != 2:
             raise DataError(f"data must be 2-D (rows x features), got a {data.ndim}-D array")
-        data = dd.from_dask_array(data.rechunk({1: data.shape[1]}),
-                                  columns=[f"f{j}" for j in range(data.shape[1])])
+        data = data.rechunk({1: data.shape[1]})  # type: ignore[no-untyped-call]
+        row_chunks = data.chunks[0]
+        data = dd.from_dask_array(data, columns=[f"f{j}" for j in range(data.shape[1])])
     if not isinstance(data, dd.DataFrame):
         raise DataError(f"data must be a Dask DataFrame, a 2-D Dask array or Parquet path(s), "
                         f"got {type(data)!r}")
     for nm in _SPECIAL:
         if nm in data.columns:
             raise DataError(f"column name {nm!r} is reserved")
-    data = _column(data, label, _LABEL, "label")
-    data = _column(data, weight, _WEIGHT, "weight")
-    data = _column(data, init_score, _INIT, "init_score")
+    data = _column(data, label, _LABEL, "label", row_chunks)
+    data = _column(data, weight, _WEIGHT, "weight", row_chunks)
+    data = _column(data, init_score, _INIT, "init_score", row_chunks)
     if feature_names is not None:
         feats = [c for c in data.columns if c not in _SPECIAL]
         if len(feature_names) != len(feats):
@@ -353,7 +369,7 @@ def _placed(client: Any, ddf: Any) -> tuple[list[Any], dict[str, list[int]]]:
     from distributed import wait
 
     futs = client.compute(ddf.to_delayed())
-    wait(futs)
+    wait(futs)  # type: ignore[no-untyped-call]
     for f in futs:
         if f.status == "error":
             f.result()  # raises the partition's own error
@@ -408,7 +424,7 @@ class _DaskRounds:
         arrs = [h for h in parts if h is not None]
         if not arrs:
             return None
-        total = arrs[0].copy()
+        total: np.ndarray = np.array(arrs[0], dtype=np.int64, copy=True)
         for h in arrs[1:]:
             total += h  # int64: exact (the fixed-point scale keeps every sum below 2**61)
         return total
@@ -494,8 +510,9 @@ def train(
     (read by the workers with ``dask.dataframe.read_parquet``). label, weight, init_score: a
     column name of ``data`` or a Dask Series / 1-D Dask array with ``data``'s partitions.
     valid_sets: Dask DataFrames with the same feature columns and the label (and weight /
-    init-score) column under the same names (label etc. given as names), scored after every
-    round with the metrics; callbacks (early stopping) run here, on the client.
+    init-score) columns under the same names (when those are given as names), or
+    ``(X, y)`` / ``(X, y, weight)`` tuples of Dask collections; scored after every round
+    with the metrics. Callbacks (early stopping) run here, on the client.
     batch: how many of the best open leaves one round trip to the workers expands (default:
     as many as the tree still has room for; any value gives the same model).
 
@@ -522,8 +539,11 @@ def train(
     vdfs = []
     for v, name in zip(valid_sets, names, strict=True):
         if isinstance(v, tuple):
-            raise DataError(f"valid set {name!r}: give a Dask DataFrame holding the label column")
-        vd = _frame(v, lname, wname, iname, feature_names)
+            if len(v) not in (2, 3):
+                raise DataError(f"valid set {name!r}: give (X, y) or (X, y, weight)")
+            vd = _frame(v[0], v[1], v[2] if len(v) == 3 else None, None, feature_names)
+        else:
+            vd = _frame(v, lname, wname, iname, feature_names)
         if _LABEL not in vd.columns:
             raise DataError(f"valid set {name!r} has no label column {lname!r}")
         vdfs.append(vd)
@@ -546,24 +566,28 @@ def train(
     vplaced = [_placed(client, vd) for vd in vdfs]
     workers = sorted(set(by_worker) | {w for _, bw in vplaced for w in bw})
     actors: list[tuple[str, Any]] = []
+    created: list[Any] = []
     try:
-        pending = []
         for w in workers:
             ids = by_worker.get(w, [])
-            valid = {vid: [(pid, vplaced[vid][0][pid]) for pid in bw.get(w, [])]
-                     for vid, (_, bw) in enumerate(vplaced)}
-            vparts = {vid: [(pid, f) for pid, f in items] for vid, items in valid.items()}
-            pending.append((w, client.submit(_make_worker, [futs[i] for i in ids], ids, vparts,
-                                             features, is_cat, actor=True, workers=[w],
-                                             allow_other_workers=False, pure=False)))
-        actors = [(w, f.result()) for w, f in pending]
-        del futs, vplaced, pending
+            vparts = {vid: [(pid, vplaced[vid][0][pid]) for pid in bw.get(w, [])]
+                      for vid, (_, bw) in enumerate(vplaced)}
+            created.append(client.submit(_make_worker, [futs[i] for i in ids], ids, vparts,
+                                         features, is_cat, actor=True, workers=[w],
+                                         allow_other_workers=False, pure=False))
+        actors = [(w, f.result()) for w, f in zip(workers, created, strict=True)]
+        del futs, vplaced  # the raw partitions now live only in the actors, until setup
         return _train_on(client, actors, p, obj, features, is_cat, names, callbacks, batch)
     finally:
+        # Free the workers whatever happened (an error, Ctrl-C): each actor drops its state,
+        # then its key is released so the worker forgets it (a traceback holding this frame
+        # must not keep the workers' memory).
         for _, a in actors:
             with contextlib.suppress(Exception):
                 a.close().result(timeout=30)
-        del actors
+        with contextlib.suppress(Exception):
+            client.cancel(created, force=True)
+        actors.clear()
 
 
 def _make_worker(parts: list[Any], ids: list[int], valid: dict[int, list[tuple[int, Any]]],

@@ -147,7 +147,7 @@ class _LocalRounds:
 
 
 def boost_rounds(booster: Booster, engine: Any,
-                 evals: Sequence[tuple[str, np.ndarray, np.ndarray | None]],
+                 evals: Sequence[tuple[str, Any, np.ndarray | None]],
                  metrics: list[tuple[str, Any]], callbacks: Sequence[TrainingCallback],
                  first_round: int, n_estimators: int) -> None:
     """The boosting loop, whoever grows the trees (this machine's Trainer or the Dask
