@@ -72,7 +72,7 @@ _PARTITIONINGS = {
 
 def _single(params: dict, df: pd.DataFrame, weight: bool = True) -> sapwood.Booster:
     ds = sapwood.Dataset(df[_FEATURES], df["y"], df["w"] if weight else None)
-    return sapwood.train(params, ds, reference_profile=False)
+    return sapwood.train(params, ds)
 
 
 @pytest.mark.parametrize("objective", ["binary", "regression", "multiclass", "quantile"])
@@ -90,6 +90,7 @@ def test_same_model_file_for_any_partitioning(client, objective) -> None:
     for name, cuts in _PARTITIONINGS.items():
         ddf = _partitioned(df[[*_FEATURES, "y", "w"]], cuts)
         got = sapwood.dask.train(params, ddf, label="y", weight="w")
+        assert got.reference_profile is not None  # profiled on the workers, merged exactly
         assert got.to_bytes() == expected, f"{objective}, {name}"
 
 
@@ -117,7 +118,7 @@ def test_dask_array_input_matches_numpy_training(client) -> None:
     y = (np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 2]) ** 2 > 0.7).astype(float)
     params = {"objective": "binary", "n_estimators": 10, "num_leaves": 11, "random_state": 2,
               "bin_sample_rows": 3000}
-    expected = sapwood.train(params, sapwood.Dataset(X, y), reference_profile=False)
+    expected = sapwood.train(params, sapwood.Dataset(X, y))
     got = sapwood.dask.train(params, da.from_array(X, chunks=(1300, 4)),
                              label=da.from_array(y, chunks=2100))
     assert got.to_bytes() == expected.to_bytes()
@@ -131,7 +132,7 @@ def test_early_stopping_on_a_distributed_valid_set(client) -> None:
     single = sapwood.train(params, sapwood.Dataset(tr[_FEATURES], tr["y"], tr["w"]),
                            valid_sets=[sapwood.Dataset(va[_FEATURES], va["y"], va["w"])],
                            valid_names=["val"], callbacks=[EarlyStopping(3)],
-                           reference_profile=False)
+                           )
     got = sapwood.dask.train(params, dd.from_pandas(tr, npartitions=3), label="y", weight="w",
                              valid_sets=[dd.from_pandas(va, npartitions=2)], valid_names=["val"],
                              callbacks=[EarlyStopping(3)])
@@ -147,7 +148,7 @@ def test_class_weights_and_offsets(client) -> None:
     params = {"objective": "binary", "n_estimators": 6, "num_leaves": 9, "random_state": 3,
               "class_weight": "balanced", "scale_pos_weight": 1.5}
     ds = sapwood.Dataset(df[_FEATURES], df["y"], df["w"], init_score=df["off"].to_numpy())
-    expected = sapwood.train(params, ds, reference_profile=False)
+    expected = sapwood.train(params, ds)
     got = sapwood.dask.train(params, dd.from_pandas(df, npartitions=4), label="y", weight="w",
                              init_score="off")
     assert got.to_bytes() == expected.to_bytes()

@@ -79,6 +79,12 @@ class TrainWorker:
         self._valid: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
         self._k = 1
         self._threads = 1
+        self._profile: Any = None
+        self._pred: np.ndarray = np.empty(0)
+        self._const: np.ndarray = np.zeros(1)
+        self._offsets_kept: np.ndarray | None = None
+        self._nonempty: list[int] = []
+        self._segments: list[tuple[int, int]] = []
         with contextlib.suppress(ImportError, ValueError):
             from distributed import get_worker
 
@@ -117,7 +123,7 @@ class TrainWorker:
         """The numeric feature values (float32; NaN for categorical features) of the sampled
         rows of each partition (local row numbers, ascending)."""
         assert self._raw is not None
-        out = {}
+        out: dict[int, np.ndarray] = {}
         for pid, pdf in zip(self._ids, self._raw, strict=True):
             rows = picks.get(pid)
             if rows is None or rows.size == 0:
@@ -130,15 +136,34 @@ class TrainWorker:
             out[pid] = m
         return out
 
+    def profile_features(self, fine_edges: dict[str, np.ndarray],
+                         categorical: list[str]) -> Any:
+        """The monitoring profile of this worker's rows (features only), on the given edges."""
+        from ..monitoring.profile import Profile
+
+        assert self._raw is not None
+        prof = None
+        for pdf in self._raw:
+            part = Profile.from_data(pdf, edges_from=fine_edges, categorical=categorical,
+                                     columns=self._features, n_jobs=self._threads)
+            prof = part if prof is None else prof.merge(part)
+        return prof
+
     def setup(self, edges: list[np.ndarray], num_cats: list[int],
               categories: list[list[Any] | None], params: dict[str, Any],
               global_start: dict[int, int], const: np.ndarray, k: int,
               schema: list[dict[str, Any]],
               class_factor: tuple[np.ndarray, np.ndarray] | None,
-              n_total: int) -> tuple[list[int], list[Any]]:
+              n_total: int, profile_edges: dict[str, np.ndarray] | None,
+              categorical: list[str]) -> tuple[list[int], list[Any]]:
         """Bins the partitions (dropping the raw frames), creates the Trainer and the starting
-        scores; encodes the validation partitions. Returns the usable features here."""
+        scores; encodes the validation partitions; profiles the features on `profile_edges`
+        (the reference profile's, when one is made). Returns the usable features here and the
+        fingerprint's column blocks."""
         assert self._raw is not None and self._valid_raw is not None
+        self._profile = None if profile_edges is None or not any(len(p) for p in self._raw) \
+            else self.profile_features(profile_edges, categorical)
+        self._const = np.asarray(const, dtype=np.float64)
         self._k = k
         m = len(self._features)
         pieces: list[list[np.ndarray]] = [[] for _ in range(m)]
@@ -146,6 +171,7 @@ class TrainWorker:
         weights: list[np.ndarray] = []
         offsets: list[np.ndarray | None] = []
         segments: list[tuple[int, int]] = []
+        self._nonempty = []
         local = 0
         for pid, pdf in zip(self._ids, self._raw, strict=True):
             n = len(pdf)
@@ -164,6 +190,7 @@ class TrainWorker:
             off = self._vector(pdf, _INIT)
             offsets.append(off)
             segments.append((local, global_start[pid]))
+            self._nonempty.append(pid)
             local += n
         self._raw = None
         self.blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = []
@@ -202,7 +229,9 @@ class TrainWorker:
             start[:] = np.asarray(const, dtype=np.float64).reshape(1, k)
             offs = [o for o in offsets if o is not None]
             if offs:
-                start += np.concatenate(offs).reshape(local, -1)
+                self._offsets_kept = np.concatenate(offs).reshape(local, -1)
+                start += self._offsets_kept
+            self._segments = segments
             self.trainer.set_scores(start, np.asarray(const, dtype=np.float64))
         for vid, parts in self._valid_raw.items():
             enc = []
@@ -269,6 +298,51 @@ class TrainWorker:
                     forest.predict_raw(x, 0, kk, s, self._threads)
                 out[vid].append((pid, s))
         return out
+
+    def predictions(self, trees: list[dict[str, np.ndarray]] | None, objective: str,
+                    num_class: int) -> np.ndarray | None:
+        """The model's predictions on this worker's rows: from the training scores, or (trees
+        given: an early-stopped model's first rounds) from margins recomputed on the bin codes
+        in the order predict adds them up."""
+        if self.trainer is None:
+            return None
+        if trees is not None:
+            n = len(self.trainer.scores())
+            start = np.empty((n, self._k), dtype=np.float64)
+            start[:] = self._const.reshape(1, self._k)
+            if self._offsets_kept is not None:
+                start += self._offsets_kept
+            self.trainer.set_scores(start, self._const)
+            for i, t in enumerate(trees):
+                self.trainer.add_tree_scores(t, i % self._k)
+        raw = np.ascontiguousarray(self.trainer.scores())
+        _core.transform_scores(objective, num_class, raw, self._threads)
+        self._pred = raw[:, 0] if raw.shape[1] == 1 else raw
+        return None
+
+    def prediction_sample(self, picks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The predictions (after predictions()) at the sampled rows of each partition."""
+        out: dict[int, np.ndarray] = {}
+        if self.trainer is None:
+            return out
+        starts = {pid: lo for pid, (lo, _) in zip(self._nonempty, self._segments, strict=True)}
+        for pid, rows in picks.items():
+            if rows.size:
+                out[pid] = self._pred[starts[pid] + rows]
+        return out
+
+    def profile_predictions(self, edges: dict[str, np.ndarray]) -> Any:
+        """This worker's reference profile: its features' (from setup) and its predictions'."""
+        import pandas as pd
+
+        from ..monitoring.profile import Profile
+
+        if self.trainer is None or self._profile is None:
+            return None
+        n = int(self._pred.shape[0])
+        pp = Profile.from_data(pd.DataFrame(index=range(n)), edges_from=edges,
+                               predictions=self._pred, columns=[], n_jobs=self._threads)
+        return Profile({**self._profile.columns, **pp.columns}, n)
 
     def training_scores(self) -> np.ndarray | None:
         return None if self.trainer is None else np.asarray(self.trainer.scores())
@@ -503,6 +577,7 @@ def train(
     categorical_features: str | Sequence[str] | None = "auto",
     feature_names: Sequence[str] | None = None,
     batch: int | None = None,
+    reference_profile: bool = True,
 ) -> Booster:
     """Train on a Dask cluster; the result is an ordinary Booster on the client.
 
@@ -516,11 +591,15 @@ def train(
     batch: how many of the best open leaves one round trip to the workers expands (default:
     as many as the tree still has room for; any value gives the same model).
 
-    The model file equals that of ``sapwood.train(params, Dataset(df, label, ...),
-    reference_profile=False)`` on the same rows in the same order (``df`` the concatenated
-    partitions), byte for byte, for any partitioning and any number of workers (with
-    ``SOURCE_DATE_EPOCH`` set so both record the same creation time). Not supported yet:
-    ``cat_encoding`` target statistics, ``init_model``.
+    reference_profile: as in ``sapwood.train``: the monitoring profile of the training
+    features and of the model's predictions on them, stored in the model (each worker
+    profiles its rows on edges fitted from the same sampled rows; the profiles merge exactly).
+
+    The model file equals that of ``sapwood.train(params, Dataset(df, label, ...))`` on the
+    same rows in the same order (``df`` the concatenated partitions, in memory), byte for
+    byte, for any partitioning and any number of workers (with ``SOURCE_DATE_EPOCH`` set so
+    both record the same creation time). Not supported yet: ``cat_encoding`` target
+    statistics, ``init_model``.
     """
     p = resolve_params(params)
     obj = objectives.get(p["objective"])
@@ -577,7 +656,8 @@ def train(
                                          allow_other_workers=False, pure=False))
         actors = [(w, f.result()) for w, f in zip(workers, created, strict=True)]
         del futs, vplaced  # the raw partitions now live only in the actors, until setup
-        return _train_on(client, actors, p, obj, features, is_cat, names, callbacks, batch)
+        return _train_on(client, actors, p, obj, features, is_cat, names, callbacks, batch,
+                         reference_profile)
     finally:
         # Free the workers whatever happened (an error, Ctrl-C): each actor drops its state,
         # then its key is released so the worker forgets it (a traceback holding this frame
@@ -590,13 +670,57 @@ def train(
         actors.clear()
 
 
+# Profile.from_data's defaults, which single-machine training's reference profile uses.
+_PROFILE_SAMPLE_ROWS = 200_000
+_PROFILE_SEED = 0
+
+
+class _EdgesOf:
+    """A booster-like source of bin edges for Profile.from_data (merged into fitted edges)."""
+
+    def __init__(self, names: list[str], edges: list[np.ndarray]) -> None:
+        self.feature_names, self.bin_edges = names, edges
+
+
+def _reference_profile(actors: list[tuple[str, Any]], booster: Booster, pidx: np.ndarray,
+                       sampled: Any) -> Any:
+    """The training data's reference profile, as single-machine training stores it: the
+    features (profiled on each worker during setup) and the model's predictions (the
+    early-stopped model's when it stopped early), on edges fitted on the same sampled rows."""
+    import pandas as pd
+
+    from ..monitoring.profile import Profile
+
+    trees = None
+    if booster.best_iteration and booster.best_iteration < booster.num_rounds:
+        k = booster.num_outputs
+        trees = [dict(t) for t in booster.trees()][: booster.best_iteration * k]
+    _call_all(actors, "predictions", trees, booster.objective, booster.num_class)
+    ps = sampled("prediction_sample", pidx)
+    sample = np.concatenate(ps) if ps else np.empty(0)
+    fitted = Profile.from_data(pd.DataFrame(index=range(sample.shape[0])), predictions=sample,
+                               columns=[], sample_rows=_PROFILE_SAMPLE_ROWS, seed=_PROFILE_SEED)
+    edges = {name: np.asarray(c.edges) for name, c in fitted.columns.items()}  # type: ignore[union-attr]
+    merged = None
+    for prof in _call_all(actors, "profile_predictions", edges):
+        if prof is not None:
+            merged = prof if merged is None else merged.merge(prof)
+    return merged
+
+
 def _make_worker(parts: list[Any], ids: list[int], valid: dict[int, list[tuple[int, Any]]],
                  features: list[str], is_cat: list[bool]) -> TrainWorker:
     return TrainWorker(parts, ids, valid, features, is_cat)
 
 
 def _call_all(actors: list[tuple[str, Any]], method: str, *args: Any) -> list[Any]:
-    pending = [(w, getattr(a, method)(*args)) for w, a in actors]
+    return _call_all_args(actors, method, [args] * len(actors))
+
+
+def _call_all_args(actors: list[tuple[str, Any]], method: str,
+                   args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Calls `method` on every actor (actor i with args[i]) at once; waits for all."""
+    pending = [(w, getattr(a, method)(*ar)) for (w, a), ar in zip(actors, args, strict=True)]
     out = []
     for w, f in pending:
         try:
@@ -611,7 +735,8 @@ def _call_all(actors: list[tuple[str, Any]], method: str, *args: Any) -> list[An
 
 def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj: Any,
               features: list[str], is_cat: list[bool], names: list[str],
-              callbacks: Sequence[TrainingCallback], batch: int | None) -> Booster:
+              callbacks: Sequence[TrainingCallback], batch: int | None,
+              reference_profile: bool) -> Booster:
     desc = _call_all(actors, "describe")
     parts: dict[int, dict[str, Any]] = {}
     dtypes = None
@@ -678,27 +803,51 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
 
     # -- bin edges on the rows single-machine training samples
     idx = np.asarray(_core.sample_row_indices(n, p["bin_sample_rows"], p["random_state"]))
-    picks: list[dict[int, np.ndarray]] = [{} for _ in actors]
     owner = {pid: ai for ai, d in enumerate(desc) for pid in d["parts"]}
     bounds = np.asarray([starts[i] for i in order] + [n])
-    for pos, pid in enumerate(order):
-        lo, hi = np.searchsorted(idx, [bounds[pos], bounds[pos + 1]])
-        if hi > lo:
-            picks[owner[pid]][pid] = idx[lo:hi] - bounds[pos]
-    pending = [(wa, a.sample(picks[ai])) for ai, (wa, a) in enumerate(actors)]
-    got: dict[int, np.ndarray] = {}
-    for wa, f in pending:
-        try:
-            got.update(f.result())
-        except SapwoodError:
-            raise
-        except Exception as e:  # noqa: BLE001
-            raise DaskTrainingError(f"worker {wa} failed while sampling: {e}") from e
-    sample = np.concatenate([got[pid] for pid in order if pid in got])
+
+    def picks_of(rows: np.ndarray) -> list[dict[int, np.ndarray]]:
+        """Global row numbers -> per actor, per partition, local row numbers."""
+        picks: list[dict[int, np.ndarray]] = [{} for _ in actors]
+        for pos, pid in enumerate(order):
+            lo, hi = np.searchsorted(rows, [bounds[pos], bounds[pos + 1]])
+            if hi > lo:
+                picks[owner[pid]][pid] = rows[lo:hi] - bounds[pos]
+        return picks
+
+    def sampled(method: str, rows: np.ndarray) -> list[np.ndarray]:
+        got: dict[int, np.ndarray] = {}
+        picks = picks_of(rows)
+        for r in _call_all_args(actors, method, [(pk,) for pk in picks]):
+            got.update(r)
+        return [got[pid] for pid in order if pid in got]
+
+    sample = np.concatenate(sampled("sample", idx))
     cols = [np.ascontiguousarray(sample[:, j]) for j in range(m)]
     edges = _core.fit_bin_edges_columns(cols, num_cats, p["max_bin"], max(int(sample.shape[0]), 1),
                                         p["random_state"], p["n_jobs"])
     edges = [np.asarray(e) for e in edges]
+    del sample, cols
+
+    # -- the reference profile's edges: fitted, as Profile.from_data fits them, on the rows
+    #    its own seeded sample picks (its draw is the binning draw with another stream)
+    cat_names = [f for f, c in zip(features, is_cat, strict=True) if c]
+    profile_edges = None
+    pidx = np.empty(0, dtype=np.int64)
+    if reference_profile:
+        import pandas as pd
+
+        from ..monitoring.profile import Profile
+
+        pidx = np.asarray(_core.sample_row_indices(n, _PROFILE_SAMPLE_ROWS,
+                                                   _PROFILE_SEED ^ 0x9F0F11E5 ^ 0x5A5A))
+        psample = np.concatenate(sampled("sample", pidx))
+        numeric = [f for f, c in zip(features, is_cat, strict=True) if not c]
+        frame = pd.DataFrame({f: psample[:, j] for j, f in enumerate(features) if not is_cat[j]})
+        fitted = Profile.from_data(frame, edges_from=_EdgesOf(features, edges), columns=numeric,
+                                   sample_rows=_PROFILE_SAMPLE_ROWS, seed=_PROFILE_SEED)
+        profile_edges = {f: np.asarray(fitted.columns[f].edges) for f in numeric}  # type: ignore[union-attr]
+        del psample, frame
 
     # -- starting scores: the labels' best constant, as the Trainer computes it
     if off is not None:
@@ -719,7 +868,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         for vid, items in d["valid"].items():
             vinfo[vid].update(items)
     setups = _call_all(actors, "setup", edges, num_cats, categories, cp, starts, const, k,
-                       specs, class_factor, n)
+                       specs, class_factor, n, profile_edges, cat_names)
     usable = sorted({f for u, _ in setups for f in u})
     blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = [
         ({}, {}) for _ in range(m)]
@@ -755,6 +904,8 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
                          batch if batch is not None else leaves_left,
                          bool(_core.objective_renews_leaves(cp)))
     boost_rounds(booster, engine, evals, _metrics_for(p), callbacks, 0, p["n_estimators"])
+    if reference_profile:
+        booster.reference_profile = _reference_profile(actors, booster, pidx, sampled)
     _LAST_RUN.clear()
     _LAST_RUN.update(calls=engine.calls, call_seconds=engine.call_seconds, workers=len(actors))
     for cb in callbacks:
