@@ -61,7 +61,6 @@ def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
     test_rows = min(200_000, rows // 10)
     if name == "sapwood":
         import dask
-
         import sapwood
 
         with dask.config.set(scheduler="threads"):
