@@ -52,6 +52,21 @@ def worker_peaks(client: object) -> list[float]:
     return sorted(client.run(peak).values())  # type: ignore[attr-defined]
 
 
+def actor_round_trip_ms(client: object, calls: int = 300) -> float:
+    """Median wall time of one empty call to a Dask actor on a worker (Dask's per-message
+    cost as sapwood's training pays it)."""
+    from sapwood.train.dask_training import TrainWorker
+
+    actor = client.submit(TrainWorker, [], [], {}, [], [],  # type: ignore[attr-defined]
+                          actor=True).result()
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        actor.begin_round().result()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e3)
+
+
 def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
             workers: int) -> dict[str, object]:
     from distributed import Client, LocalCluster, wait
@@ -94,6 +109,7 @@ def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
                 out["fit_s"] = time.perf_counter() - t0
                 out.update({f"dask_{k}": v for k, v in _LAST_RUN.items()})
                 p = b.predict(Xte)
+                out["actor_round_trip_ms"] = actor_round_trip_ms(client)
             elif name == "lightgbm_dask":
                 import lightgbm as lgb
 

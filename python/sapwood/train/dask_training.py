@@ -299,6 +299,17 @@ class TrainWorker:
                 out[vid].append((pid, s))
         return out
 
+    def step(self, finish: tuple[Any, ...], root: tuple[Any, ...] | None,
+             next_round: bool) -> dict[str, Any]:
+        """finish_tree, then either the next tree's root (root given) or, after the round's
+        last tree, the next round's start (its gradient maxima): one round trip for both."""
+        out: dict[str, Any] = {"valid": self.finish_tree(*finish), "root": None, "begin": None}
+        if root is not None:
+            out["root"] = self.tree_root(*root)
+        if next_round:
+            out["begin"] = self.begin_round()
+        return out
+
     def predictions(self, trees: list[dict[str, np.ndarray]] | None, objective: str,
                     num_class: int) -> np.ndarray | None:
         """The model's predictions on this worker's rows: from the training scores, or (trees
@@ -471,6 +482,7 @@ class _DaskRounds:
         self.n_jobs = int(p["n_jobs"])
         self.calls = 0
         self.call_seconds = 0.0
+        self._stats: list[Any] | None = None
         self._last_valid: dict[int, dict[int, np.ndarray]] = {}
 
     def _all(self, method: str, *args: Any) -> list[Any]:
@@ -504,25 +516,35 @@ class _DaskRounds:
         return total
 
     def boost_round(self) -> list[dict[str, np.ndarray]]:
-        stats = self._all("begin_round")
+        # Round trips are merged where the protocol allows: a tree's last call (scores updated)
+        # also fetches the next tree's root, or ends the round and starts the next one
+        # (gradients and their maxima), so a round of one tree costs 2 + (expansion batches).
+        stats = self._stats if self._stats is not None else self._all("begin_round")
+        self._stats = None
         rows = sum(int(s[2]) for s in stats)
         if rows == 0:
             raise DataError(f"round {self.iteration}: the row sample is empty "
                             f"(subsample={self.p['subsample']}); raise subsample")
-        trees = []
+        fps = []
         for kk in range(self.k):
             max_g = max(float(s[0][kk]) for s in stats)
             max_h = max(float(s[1][kk]) for s in stats)
-            sg, sh, bits = _core.fixed_point(max_g, max_h, rows)
+            fps.append(_core.fixed_point(max_g, max_h, rows))
+        build = int(self.p["num_leaves"]) > 1
+        trees = []
+        prefetched: list[Any] | None = None
+        for kk in range(self.k):
+            sg, sh, bits = fps[kk]
             features = _core.sample_features(self.usable, float(self.p["colsample_bytree"]),
                                              int(self.p["random_state"]), self.iteration, kk)
+            pre = prefetched
 
-            def root(build: bool, kk: int = kk, sg: float = sg, sh: float = sh,
-                     bits: int = bits) -> tuple[int, int, Any]:
-                res = self._all("tree_root", kk, sg, sh, bits, build)
+            def root(want: bool, kk: int = kk, pre: list[Any] | None = pre) -> tuple[int, int, Any]:
+                res = pre if pre is not None and want == build else self._all(
+                    "tree_root", kk, *fps[kk], want)
                 g = sum(r[0] for r in res)
                 hc = sum(r[1] for r in res)
-                return g, hc, self._sum_hist([r[2] for r in res]) if build else None
+                return g, hc, self._sum_hist([r[2] for r in res]) if want else None
 
             def expand(reqs: np.ndarray, cats: list[np.ndarray]) -> Any:
                 return self._sum_hist(self._all("expand", reqs, cats))
@@ -540,15 +562,19 @@ class _DaskRounds:
                 tree["value"] = values
             trees.append(tree)
             last = kk == self.k - 1
-            res = self._all("finish_tree", tree, kk, leaves, trees if last else None,
-                            self.num_features)
+            nxt = None if last else (kk + 1, *fps[kk + 1], build)
+            res = self._all("step", (tree, kk, leaves, trees if last else None,
+                                     self.num_features), nxt, last)
             if last:
                 merged: dict[int, dict[int, np.ndarray]] = {}
                 for r in res:
-                    for vid, items in (r or {}).items():
-                        for pid, s in items:
-                            merged.setdefault(vid, {})[pid] = s
+                    for vid, items in (r["valid"] or {}).items():
+                        for pid, sc in items:
+                            merged.setdefault(vid, {})[pid] = sc
                 self._last_valid = merged
+                self._stats = [r["begin"] for r in res]
+            else:
+                prefetched = [r["root"] for r in res]
         self.iteration += 1
         return trees
 
