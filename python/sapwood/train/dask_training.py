@@ -52,6 +52,7 @@ _SPECIAL = (_LABEL, _WEIGHT, _INIT)
 # What the last train() call measured: round trips to the workers and the seconds they took
 # (benchmarks read it; see docs/distributed.md).
 _LAST_RUN: dict[str, Any] = {}
+_PHASES: dict[str, float] = {}
 
 
 class DaskTrainingError(SapwoodError, RuntimeError):
@@ -475,6 +476,7 @@ class _DaskRounds:
                  cp: dict[str, Any], usable: list[int], k: int, num_features: int,
                  valid_rows: list[list[tuple[int, int]]], batch: int, robust: bool) -> None:
         self.actors, self.mapper_of, self.p, self.cp = actors, mapper_of, p, cp
+        self.cp_one = dict(cp, n_jobs=1)
         self.usable, self.k, self.num_features = usable, k, num_features
         self.valid_rows = valid_rows  # per valid set: (partition id, rows), in order
         self.batch, self.robust = batch, robust
@@ -549,8 +551,10 @@ class _DaskRounds:
             def expand(reqs: np.ndarray, cats: list[np.ndarray]) -> Any:
                 return self._sum_hist(self._all("expand", reqs, cats))
 
+            # One thread here: a split search is microseconds, and OpenMP threads spinning
+            # at a barrier on the client would take CPU from workers on the same machine.
             tree, leaves = _core.grow_tree(self.mapper_of, root, expand, sg, sh, bits, features,
-                                           self.cp, self.batch)
+                                           self.cp_one, self.batch)
             if self.robust:
                 per_worker = self._all("leaf_residuals", kk, leaves)
                 values = np.asarray(tree["value"]).copy()
@@ -667,6 +671,7 @@ def train(
             raise DataError(f"valid set {name!r} lacks feature column(s) {missing[:5]}")
 
     # -- partitions onto workers, one actor per worker holding any
+    t_start = time.perf_counter()
     futs, by_worker = _placed(client, ddf)
     vplaced = [_placed(client, vd) for vd in vdfs]
     workers = sorted(set(by_worker) | {w for _, bw in vplaced for w in bw})
@@ -681,6 +686,9 @@ def train(
                                          features, is_cat, actor=True, workers=[w],
                                          allow_other_workers=False, pure=False))
         actors = [(w, f.result()) for w, f in zip(workers, created, strict=True)]
+        _PHASES.clear()
+        _PHASES["place_s"] = time.perf_counter() - t_start
+        _PHASES["t0"] = t_start
         del futs, vplaced  # the raw partitions now live only in the actors, until setup
         return _train_on(client, actors, p, obj, features, is_cat, names, callbacks, batch,
                          reference_profile)
@@ -893,6 +901,8 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     for d in desc:
         for vid, items in d["valid"].items():
             vinfo[vid].update(items)
+    t_start = _PHASES.pop("t0", time.perf_counter())
+    _PHASES["prepare_s"] = time.perf_counter() - t_start - _PHASES.get("place_s", 0.0)
     setups = _call_all(actors, "setup", edges, num_cats, categories, cp, starts, const, k,
                        specs, class_factor, n, profile_edges, cat_names)
     usable = sorted({f for u, _ in setups for f in u})
@@ -929,11 +939,16 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     engine = _DaskRounds(actors, mapper_of, p, cp, usable, k, m, valid_rows,
                          batch if batch is not None else leaves_left,
                          bool(_core.objective_renews_leaves(cp)))
+    t_setup = time.perf_counter()
+    _PHASES["setup_s"] = t_setup - t_start - _PHASES["place_s"] - _PHASES["prepare_s"]
     boost_rounds(booster, engine, evals, _metrics_for(p), callbacks, 0, p["n_estimators"])
+    t_rounds = time.perf_counter()
     if reference_profile:
         booster.reference_profile = _reference_profile(actors, booster, pidx, sampled)
     _LAST_RUN.clear()
-    _LAST_RUN.update(calls=engine.calls, call_seconds=engine.call_seconds, workers=len(actors))
+    _LAST_RUN.update(calls=engine.calls, call_seconds=engine.call_seconds, workers=len(actors),
+                     rounds_s=t_rounds - t_setup, profile_s=time.perf_counter() - t_rounds,
+                     **_PHASES)
     for cb in callbacks:
         cb.after_training(booster)
     return booster
