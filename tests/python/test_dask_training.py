@@ -142,6 +142,20 @@ def test_early_stopping_on_a_distributed_valid_set(client) -> None:
     assert got.to_bytes() == single.to_bytes()
 
 
+def test_target_statistics(client) -> None:
+    df = _table(5000, seed=11)
+    rng = np.random.default_rng(2)
+    df["shop"] = pd.Categorical(rng.integers(0, 300, len(df)).astype(str))  # many levels
+    feats = [*_FEATURES, "shop"]
+    params = {"objective": "binary", "n_estimators": 6, "num_leaves": 9, "random_state": 5,
+              "cat_encoding": "auto", "cat_ts_min_categories": 50}
+    expected = sapwood.train(params, sapwood.Dataset(df[feats], df["y"], df["w"]))
+    assert expected.schema[-1]["encoding"] == "target_stats"  # "shop"; "city" stays native
+    got = sapwood.dask.train(params, _partitioned(df[[*feats, "y", "w"]], [1200, 1200, 3000]),
+                             label="y", weight="w")
+    assert got.to_bytes() == expected.to_bytes()
+
+
 def test_class_weights_and_offsets(client) -> None:
     df = _table(5000, seed=8)
     df["off"] = np.random.default_rng(1).normal(size=len(df)) * 0.3
@@ -186,9 +200,8 @@ def test_bad_input_names_what_is_wrong(client) -> None:
     with pytest.raises(DataError, match="label column 'nope'"):
         sapwood.dask.train({"objective": "binary"}, ddf, label="nope")
     ok = dd.from_pandas(_table(2000, seed=4), npartitions=2)
-    with pytest.raises(ParameterError, match="target statistics"):
-        sapwood.dask.train({"objective": "binary", "cat_encoding": "target_stats"}, ok,
-                           label="y")
+    with pytest.raises(ParameterError, match="cat_encoding"):
+        sapwood.dask.train({"objective": "binary", "cat_encoding": "ordinal"}, ok, label="y")
     with pytest.raises(DataError, match="partitions"):
         sapwood.dask.train({"objective": "binary"}, ok[_FEATURES],
                            label=dd.from_pandas(_table(2000, seed=4)["y"], npartitions=3))

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _core, objectives
 from .._params import core_params, resolve_params
-from ..dataset import check_label_weight, kept_categories
+from ..dataset import check_label_weight, kept_categories, ordered_target_stats
 from ..errors import DataError, ParameterError, SapwoodError
 from ..frame.categorical import frequency_order
 from ..frame.columns import encode_for_schema, frame_columns
@@ -137,6 +137,18 @@ class TrainWorker:
             out[pid] = m
         return out
 
+    def codes(self, features: list[int], categories: list[list[Any]]) -> dict[int, np.ndarray]:
+        """Category codes (float32, NaN = missing) of the given features, per partition."""
+        assert self._raw is not None
+        out: dict[int, np.ndarray] = {}
+        for pid, pdf in zip(self._ids, self._raw, strict=True):
+            if not len(pdf):
+                continue
+            cols, _ = frame_columns(pdf[[self._features[j] for j in features]], "data")
+            out[pid] = np.stack([np.asarray(c.codes(cats), dtype=np.float32)
+                                 for c, cats in zip(cols, categories, strict=True)], axis=1)
+        return out
+
     def profile_features(self, fine_edges: dict[str, np.ndarray],
                          categorical: list[str]) -> Any:
         """The monitoring profile of this worker's rows (features only), on the given edges."""
@@ -156,7 +168,8 @@ class TrainWorker:
               schema: list[dict[str, Any]],
               class_factor: tuple[np.ndarray, np.ndarray] | None,
               n_total: int, profile_edges: dict[str, np.ndarray] | None,
-              categorical: list[str]) -> tuple[list[int], list[Any]]:
+              categorical: list[str],
+              ts_values: dict[int, dict[int, np.ndarray]]) -> tuple[list[int], list[Any]]:
         """Bins the partitions (dropping the raw frames), creates the Trainer and the starting
         scores; encodes the validation partitions; profiles the features on `profile_edges`
         (the reference profile's, when one is made). Returns the usable features here and the
@@ -173,6 +186,7 @@ class TrainWorker:
         offsets: list[np.ndarray | None] = []
         segments: list[tuple[int, int]] = []
         self._nonempty = []
+        ts_pieces: dict[int, list[np.ndarray]] = {}
         local = 0
         for pid, pdf in zip(self._ids, self._raw, strict=True):
             n = len(pdf)
@@ -182,6 +196,8 @@ class TrainWorker:
             for j, c in enumerate(cols):
                 cats = categories[j]
                 pieces[j].append(c.codes(cats) if cats is not None else c.numeric())
+                if j in ts_values.get(pid, {}):
+                    ts_pieces.setdefault(j, []).append(ts_values[pid][j])
             lab = self._vector(pdf, _LABEL)
             assert lab is not None
             labels.append(lab)
@@ -215,6 +231,8 @@ class TrainWorker:
                 self.blocks.append((whole, cut))
             p = dict(params)
             p["n_jobs"] = self._threads
+            for j, tp in ts_pieces.items():  # target statistics: binned as numeric values
+                cols_all[j] = np.concatenate(tp) if len(tp) > 1 else tp[0]
             binned = _core.binned_allocate(local, edges, num_cats)
             _core.binned_fill_columns(binned, 0, cols_all, self._threads)
             del cols_all, pieces
@@ -628,8 +646,9 @@ def train(
     The model file equals that of ``sapwood.train(params, Dataset(df, label, ...))`` on the
     same rows in the same order (``df`` the concatenated partitions, in memory), byte for
     byte, for any partitioning and any number of workers (with ``SOURCE_DATE_EPOCH`` set so
-    both record the same creation time). Not supported yet: ``cat_encoding`` target
-    statistics, ``init_model``.
+    both record the same creation time). Target statistics (``cat_encoding``) send the codes
+    of those features to the client, which computes them over one seeded permutation of all
+    rows, as ``Dataset`` does. Not supported yet: ``init_model``.
     """
     p = resolve_params(params)
     obj = objectives.get(p["objective"])
@@ -809,6 +828,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     categories: list[list[Any] | None] = [None] * m
     num_cats = [-1] * m
     specs: list[dict[str, Any]] = []
+    ts: list[int] = []  # target-statistics features
     for j in range(m):
         dt, is_bool = dtypes[j] if dtypes is not None else ("float64", False)
         if is_cat[j]:
@@ -822,10 +842,11 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
             num_cats[j] = kept_categories(counts, p["max_bin"], p["cat_min_count"])
             if p["cat_encoding"] == "target_stats" or (
                     p["cat_encoding"] == "auto" and len(vals) > p["cat_ts_min_categories"]):
-                raise ParameterError(
-                    f"categorical feature {features[j]!r}: target statistics "
-                    f"(cat_encoding={p['cat_encoding']!r}) are not supported by "
-                    f"sapwood.dask.train yet; use cat_encoding='native'")
+                ts.append(j)
+                num_cats[j] = -1  # trained as a numeric feature: its ordered statistic
+                specs.append({"name": features[j], "position": j, "kind": "categorical",
+                              "dtype": dt, "categories": list(vals)})
+                continue
             specs.append({"name": features[j], "position": j, "kind": "categorical",
                           "dtype": dt, "categories": list(vals[:num_cats[j]])})
         else:
@@ -834,6 +855,24 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     if p["cat_encoding"] not in ("native", "auto", "target_stats"):
         raise ParameterError(f"cat_encoding must be 'native', 'target_stats' or 'auto', "
                              f"got {p['cat_encoding']!r}")
+    # Ordered target statistics need every row's category in one seeded permutation: the
+    # codes of these features travel to the client (as the labels do), which computes them as
+    # Dataset does and sends each worker its rows' values.
+    ts_values: dict[int, np.ndarray] = {}
+    if ts:
+        got_codes: dict[int, np.ndarray] = {}
+        for r in _call_all(actors, "codes", ts, [categories[j] for j in ts]):
+            got_codes.update(r)
+        codes = np.concatenate([got_codes[pid] for pid in order if pid in got_codes])
+        for t, j in enumerate(ts):
+            cat_vals = categories[j]
+            assert cat_vals is not None
+            ts_values[j], lut = ordered_target_stats(
+                np.ascontiguousarray(codes[:, t]), len(cat_vals), y, w,
+                p["cat_ts_prior_weight"], p["random_state"])
+            specs[j]["encoding"] = "target_stats"
+            specs[j]["target_stats"] = [float(v) for v in lut]
+        del codes, got_codes
 
     # -- bin edges on the rows single-machine training samples
     idx = np.asarray(_core.sample_row_indices(n, p["bin_sample_rows"], p["random_state"]))
@@ -857,6 +896,8 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         return [got[pid] for pid in order if pid in got]
 
     sample = np.concatenate(sampled("sample", idx))
+    for j in ts:
+        sample[:, j] = ts_values[j][idx]
     cols = [np.ascontiguousarray(sample[:, j]) for j in range(m)]
     edges = _core.fit_bin_edges_columns(cols, num_cats, p["max_bin"], max(int(sample.shape[0]), 1),
                                         p["random_state"], p["n_jobs"])
@@ -903,8 +944,14 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
             vinfo[vid].update(items)
     t_start = _PHASES.pop("t0", time.perf_counter())
     _PHASES["prepare_s"] = time.perf_counter() - t_start - _PHASES.get("place_s", 0.0)
-    setups = _call_all(actors, "setup", edges, num_cats, categories, cp, starts, const, k,
-                       specs, class_factor, n, profile_edges, cat_names)
+    per_actor = []
+    for ai in range(len(actors)):
+        mine = {pid: {j: ts_values[j][starts[pid]:starts[pid] + parts[pid]["rows"]] for j in ts}
+                for pid in desc[ai]["parts"]}
+        per_actor.append((edges, num_cats, categories, cp, starts, const, k, specs,
+                          class_factor, n, profile_edges, cat_names, mine))
+    del ts_values
+    setups = _call_all_args(actors, "setup", per_actor)
     usable = sorted({f for u, _ in setups for f in u})
     blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = [
         ({}, {}) for _ in range(m)]
