@@ -121,6 +121,7 @@ def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
                 p = m.to_local().predict_proba(Xte)[:, 1]
             elif name == "xgboost_dask":
                 import xgboost as xgb
+                import xgboost.dask  # noqa: F401  (the Dask module is a subpackage)
 
                 dtrain = xgb.dask.DaskQuantileDMatrix(client, Xtr, ytr, max_bin=255)
                 res = xgb.dask.train(client, {"objective": "binary:logistic",
@@ -147,6 +148,7 @@ def main() -> None:
     ap.add_argument("--leaves", type=int, default=63)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", default=",".join(PEERS))
+    ap.add_argument("--batch", type=int, default=None, help="sapwood.dask.train's batch")
     ap.add_argument("--child", default=None)
     a = ap.parse_args()
     if a.child:

@@ -53,6 +53,9 @@ _SPECIAL = (_LABEL, _WEIGHT, _INIT)
 # (benchmarks read it; see docs/distributed.md).
 _LAST_RUN: dict[str, Any] = {}
 _PHASES: dict[str, float] = {}
+# Leaves expanded per round trip. Measured on 500k x 32 rows, 63 leaves: 8 needs 12.9 round
+# trips a tree and fetches 1% more leaves than are picked; 63 needs 10.6 and fetches 24% more.
+_DEFAULT_BATCH = 8
 
 
 class DaskTrainingError(SapwoodError, RuntimeError):
@@ -503,6 +506,7 @@ class _DaskRounds:
         self.calls = 0
         self.call_seconds = 0.0
         self._stats: list[Any] | None = None
+        self.expansions = 0  # leaves expanded (fetched ahead included)
         self._last_valid: dict[int, dict[int, np.ndarray]] = {}
 
     def _all(self, method: str, *args: Any) -> list[Any]:
@@ -567,6 +571,7 @@ class _DaskRounds:
                 return g, hc, self._sum_hist([r[2] for r in res]) if want else None
 
             def expand(reqs: np.ndarray, cats: list[np.ndarray]) -> Any:
+                self.expansions += int(reqs.shape[0])
                 return self._sum_hist(self._all("expand", reqs, cats))
 
             # One thread here: a split search is microseconds, and OpenMP threads spinning
@@ -636,8 +641,9 @@ def train(
     init-score) columns under the same names (when those are given as names), or
     ``(X, y)`` / ``(X, y, weight)`` tuples of Dask collections; scored after every round
     with the metrics. Callbacks (early stopping) run here, on the client.
-    batch: how many of the best open leaves one round trip to the workers expands (default:
-    as many as the tree still has room for; any value gives the same model).
+    batch: how many of the best open leaves one round trip to the workers expands (default
+    8; any value gives the same model). Larger batches save round trips until the tree's
+    depth bounds them, and fetch more leaves that are never picked (docs/distributed.md).
 
     reference_profile: as in ``sapwood.train``: the monitoring profile of the training
     features and of the model's predictions on them, stored in the model (each worker
@@ -982,9 +988,8 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         if vy is None:
             raise DataError(f"valid set {name!r} has no rows")
         evals.append((name, vy, vw))
-    leaves_left = max(1, int(p["num_leaves"]))
     engine = _DaskRounds(actors, mapper_of, p, cp, usable, k, m, valid_rows,
-                         batch if batch is not None else leaves_left,
+                         batch if batch is not None else _DEFAULT_BATCH,
                          bool(_core.objective_renews_leaves(cp)))
     t_setup = time.perf_counter()
     _PHASES["setup_s"] = t_setup - t_start - _PHASES["place_s"] - _PHASES["prepare_s"]
@@ -994,6 +999,8 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         booster.reference_profile = _reference_profile(actors, booster, pidx, sampled)
     _LAST_RUN.clear()
     _LAST_RUN.update(calls=engine.calls, call_seconds=engine.call_seconds, workers=len(actors),
+                     expansions=engine.expansions,
+                     splits=int(sum(int(t["feature"].size) // 2 for t in booster.trees())),
                      rounds_s=t_rounds - t_setup, profile_s=time.perf_counter() - t_rounds,
                      **_PHASES)
     for cb in callbacks:
