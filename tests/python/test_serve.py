@@ -556,8 +556,9 @@ def test_live_drift_equals_monitoring_compare(models: dict[str, Any], tmp_path: 
     df = _frame(900, seed=21)
     df["a"] = df["a"] + 0.5  # some drift
     prof_dir = tmp_path / "profiles"
+    store_dir = tmp_path / "store"
     with serving(models["cat_path"], tmp_path, "--profile-dir", str(prof_dir),
-                 "--profile-interval", "0.3") as s:
+                 "--profile-store", str(store_dir), "--profile-interval", "0.3") as s:
         a = 0
         for size in (1, 7, 300, 92, 500):  # requests of several sizes, JSON and Arrow
             part = df.iloc[a:a + size]
@@ -592,6 +593,12 @@ def test_live_drift_equals_monitoring_compare(models: dict[str, Any], tmp_path: 
     assert merged.num_rows == a
     again = compare(booster, merged)
     assert again.features["a"]["psi"] == pytest.approx(ref.features["a"]["psi"], rel=1e-9)
+    # the same windows went to the monitoring store, with the model's checksum
+    from sapwood.monitoring.store import ProfileStore, model_checksum
+
+    entries = ProfileStore(store_dir).read()
+    assert sum(int(e.rows) for e in entries) == a
+    assert {e.model for e in entries} == {model_checksum(models["cat_path"])}
 
 
 def test_json_bodies_parse_the_same_with_and_without_orjson(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,8 +51,11 @@ def add_parser(sub: Any) -> None:
                     help="ignore SIGHUP instead of reloading the model")
     sv.add_argument("--profile-dir",
                     help="write profiles of the scored rows here (for sapwood monitor)")
+    sv.add_argument("--profile-store",
+                    help="append each window's profile to this monitoring store (a folder or "
+                         "fsspec URL; read by sapwood monitor history)")
     sv.add_argument("--profile-interval", type=float, default=300.0,
-                    help="seconds between profile files")
+                    help="seconds between profile windows")
     sv.add_argument("--graceful-timeout", type=float, default=30.0,
                     help="seconds to finish requests in flight on SIGTERM")
     sv.add_argument("--log-level", default="info",
@@ -74,6 +77,7 @@ def run(args: Any) -> int:
             unseen_categories=args.unseen_categories,
             admin_token=args.admin_token or os.environ.get("SAPWOOD_ADMIN_TOKEN") or None,
             reload_on_sighup=not args.no_sighup_reload, profile_dir=args.profile_dir,
+            profile_store=args.profile_store,
             profile_interval_s=max(0.05, args.profile_interval),
             graceful_timeout_s=args.graceful_timeout, log_level=args.log_level)
         return serve(cfg)

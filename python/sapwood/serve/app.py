@@ -63,6 +63,7 @@ class ServeConfig:
     admin_token: str | None = None  # POST /admin/reload is off without one
     reload_on_sighup: bool = True
     profile_dir: str | None = None
+    profile_store: str | None = None  # a monitoring store (sapwood.monitoring.store)
     profile_interval_s: float = 300.0
     drift_flush_rows: int = 50_000
     graceful_timeout_s: float = 30.0
@@ -93,7 +94,7 @@ class Service:
     # ---------------------------------------------------------------- model and drift
     def _new_drift(self, model: ServedModel) -> DriftMonitor:
         return DriftMonitor(model, self.metrics, self.config.profile_dir,
-                            self.config.drift_flush_rows)
+                            self.config.drift_flush_rows, self.config.profile_store)
 
     def _announce(self, m: ServedModel) -> None:
         self.metrics.set_model(m.name, m.version, m.sha256, m.loaded_at)
@@ -162,7 +163,8 @@ class Service:
                 threading.main_thread() and hasattr(signal, "SIGHUP"):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
-        if self.config.profile_dir is not None and self.drift.enabled:
+        if (self.config.profile_dir is not None or self.config.profile_store is not None) \
+                and self.drift.enabled:
             self._tasks.append(loop.create_task(self._write_profiles()))
 
     def _on_sighup(self) -> None:

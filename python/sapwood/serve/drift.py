@@ -31,13 +31,15 @@ class DriftMonitor:
     """Profiles of what one served model scored, against its reference profile."""
 
     def __init__(self, model: ServedModel, metrics: Metrics | None = None,
-                 profile_dir: str | None = None, flush_rows: int = 50_000) -> None:
+                 profile_dir: str | None = None, flush_rows: int = 50_000,
+                 profile_store: Any = None) -> None:
         from ..monitoring.profile import CategoricalColumnProfile
 
         self.model = model
         self.reference = model.reference_profile
         self.metrics = metrics
         self.profile_dir = profile_dir
+        self.profile_store = profile_store
         self.flush_rows = int(flush_rows)
         self._lock = threading.Lock()  # guards _pending
         self._profile_lock = threading.Lock()  # one flush at a time; guards the profiles
@@ -138,9 +140,11 @@ class DriftMonitor:
                 self.metrics.psi.labels(name).set(float(v))
 
     def write(self) -> str | None:
-        """Write the window's profile to ``profile_dir`` (atomically) and start a new window;
-        returns the path, or None when there is nothing to write."""
-        if self.reference is None or self.profile_dir is None:
+        """Write the window's profile to ``profile_dir`` (atomically) and/or append it to the
+        monitoring store ``profile_store`` (with its time window and the model's SHA-256), and
+        start a new window; returns the path written, or None when there is nothing to
+        write."""
+        if self.reference is None or (self.profile_dir is None and self.profile_store is None):
             return None
         self.flush()
         with self._profile_lock:
@@ -149,11 +153,28 @@ class DriftMonitor:
             if window is None:
                 return None
             self._seq += 1
-            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-            os.makedirs(self.profile_dir, exist_ok=True)
-            path = os.path.join(self.profile_dir,
-                                f"profile-{stamp}-{os.getpid()}-{self._seq:06d}.json")
-            _fs.write_text(path, window.to_json())
+            ended = time.time()
+            path = None
+            if self.profile_dir is not None:
+                stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+                os.makedirs(self.profile_dir, exist_ok=True)
+                path = os.path.join(self.profile_dir,
+                                    f"profile-{stamp}-{os.getpid()}-{self._seq:06d}.json")
+                _fs.write_text(path, window.to_json())
+            if self.profile_store is not None:
+                import datetime as dt
+
+                from ..monitoring.store import ProfileStore
+
+                st = self.profile_store if isinstance(self.profile_store, ProfileStore) \
+                    else ProfileStore(self.profile_store)
+                utc = dt.timezone.utc
+                stored = st.append(window,
+                                   window_start=dt.datetime.fromtimestamp(started, utc),
+                                   window_end=dt.datetime.fromtimestamp(ended, utc),
+                                   model=self.model.sha256,
+                                   source=f"sapwood serve (pid {os.getpid()})")
+                path = path or stored
         if self.metrics is not None:
             self.metrics.profiles_written.inc()
         return path
