@@ -415,16 +415,25 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
     def _fit(self, X: Any, y: np.ndarray, sample_weight: Any, eval_set: Any,
              params: dict[str, Any], callbacks: Sequence[TrainingCallback],
              init_score: Any = None, queries: dict[str, Any] | None = None,
-             eval_queries: Sequence[dict[str, Any]] | None = None) -> None:
+             eval_queries: Sequence[dict[str, Any]] | None = None,
+             eval_init_score: Sequence[Any] | None = None) -> None:
         """queries: the training rows' group= / qid=; eval_queries: one such dict per eval set
-        (ranking)."""
+        (ranking); eval_init_score: one offset array (or None) per eval set."""
         names = getattr(self, "feature_names_in_", None)
         fnames = list(names) if names is not None else None
         sets = list(eval_set or [])
         for i, (_, yv) in enumerate(sets):
             _check_labels(yv, f"eval_set[{i}] y")
         q = queries or {}
-        eq = list(eval_queries) if eval_queries is not None else [{} for _ in sets]
+        eq = [dict(d) for d in eval_queries] if eval_queries is not None else [{} for _ in sets]
+        if eval_init_score is not None:
+            offs = list(eval_init_score)
+            if len(offs) != len(sets):
+                raise DataError(f"eval_init_score has {len(offs)} item(s) for {len(sets)} eval "
+                                "set(s)")
+            for d, off in zip(eq, offs, strict=True):
+                if off is not None:
+                    d["init_score"] = off
         if self._table_input_:
             cats = self.categorical_features
             train_set = Dataset(X, y, weight=sample_weight, categorical_features=cats,
@@ -555,9 +564,11 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         self.alpha = alpha
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None) -> GBMRegressor:
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None,
+            eval_init_score: Sequence[Any] | None = None) -> GBMRegressor:
         """Fit; ``init_score``: per-row starting margins (offsets, e.g. log exposure), to be
-        given again to ``predict(X, init_score=...)``."""
+        given again to ``predict(X, init_score=...)``; ``eval_init_score``: the offsets of
+        each eval set (a list, None for a set without)."""
         X, y = self._validate_fit(X, y)
         params = self._train_params()
         from .. import objectives
@@ -574,7 +585,7 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         if info.name != "quantile":  # read by the quantile objective only (as in scikit-learn)
             params.pop("alpha")
         self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks,
-                  init_score)
+                  init_score, eval_init_score=eval_init_score)
         return self
 
     def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
@@ -633,9 +644,11 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
         return np.asarray(idx, dtype=np.float64)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None) -> GBMClassifier:
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None,
+            eval_init_score: Sequence[Any] | None = None) -> GBMClassifier:
         """Fit; ``init_score``: per-row starting margins (log-odds; (n, n_classes) for
-        multiclass), to be given again to ``predict(X, init_score=...)``."""
+        multiclass), to be given again to ``predict(X, init_score=...)``;
+        ``eval_init_score``: the offsets of each eval set (a list, None for a set without)."""
         from sklearn.utils.multiclass import check_classification_targets
 
         X, y = self._validate_fit(X, y)
@@ -666,7 +679,7 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
             params["objective"] = "multiclass"
             params["num_class"] = self.n_classes_
         self._fit(X, y_enc.astype(np.float64), sample_weight, eval_set, params, callbacks,
-                  init_score)
+                  init_score, eval_init_score=eval_init_score)
         return self
 
     def predict_proba(self, X: Any, init_score: Any = None) -> np.ndarray:
@@ -744,7 +757,7 @@ class GBMRanker(_GBMBase):
     def fit(self, X: Any, y: Any, group: Any = None, qid: Any = None, sample_weight: Any = None,
             eval_set: Any = None, eval_group: Sequence[Any] | None = None,
             eval_qid: Sequence[Any] | None = None, callbacks: Sequence[TrainingCallback] = (),
-            init_score: Any = None) -> GBMRanker:
+            init_score: Any = None, eval_init_score: Sequence[Any] | None = None) -> GBMRanker:
         """Fit on query groups: ``group`` (query sizes in row order) or ``qid`` (one query id
         per row); eval sets take theirs in ``eval_group`` / ``eval_qid`` (one per set)."""
         from .. import objectives
@@ -775,7 +788,7 @@ class GBMRanker(_GBMBase):
             eq.append({"group": g} if g is not None else {"qid": qi})
         queries = {"group": group} if group is not None else {"qid": qid}
         self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, sets, params, callbacks,
-                  init_score, queries=queries, eval_queries=eq)
+                  init_score, queries=queries, eval_queries=eq, eval_init_score=eval_init_score)
         return self
 
     def predict(self, X: Any, init_score: Any = None) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -206,6 +207,13 @@ def train(
     offset = _offsets(train_set, k_out, "train_set")
     valid_offsets = [_offsets(ds, k_out, f"valid set {name!r}")
                      for ds, name in zip(valid_sets, names, strict=False)]
+    if offset is not None:
+        for voff, name in zip(valid_offsets, names, strict=False):
+            if voff is None:
+                warnings.warn(f"the training data has an init_score but valid set {name!r} has "
+                              "none: its metrics are computed without offsets (give it its "
+                              "init_score; estimators: eval_init_score)", UserWarning,
+                              stacklevel=2)
 
     binned = train_set.construct(p["max_bin"], p["bin_sample_rows"], p["random_state"], p["n_jobs"],
                                  p["cat_min_count"], p["cat_encoding"], p["cat_ts_min_categories"],
