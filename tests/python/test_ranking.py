@@ -475,3 +475,29 @@ def test_xgboost_rank_ndcg_imports_as_lambdarank() -> None:
     sb = sapwood.import_model(bst.save_raw("json"))
     assert sb.objective == "lambdarank"
     np.testing.assert_allclose(sb.predict(X), bst.inplace_predict(X), atol=1e-5, rtol=0)
+
+
+def test_train_config_with_query_ids(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+    from sapwood.train.config import train_from_config
+
+    X, y, sizes = make_queries(60, 20)
+    qid = np.repeat(np.arange(sizes.size) + 100, sizes)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]).assign(rel=y, query=qid)
+    df.to_parquet(tmp_path / "rank.parquet")
+    (tmp_path / "train.toml").write_text(
+        '[data]\npath = "rank.parquet"\nlabel = "rel"\nqid = "query"\n'
+        '[params]\nobjective = "lambdarank"\nn_estimators = 10\nmetric = ["ndcg@5", "map@5"]\n'
+        '[validation]\nfraction = 0.25\n'
+        '[cv]\nfolds = 3\n'
+        '[output]\npath = "m.sapwood"\n')
+    res = train_from_config(str(tmp_path / "train.toml"))
+    b = sapwood.load(tmp_path / "m.sapwood")
+    assert b.objective == "lambdarank" and "query" not in b.feature_names
+    assert set(res["final"]["valid"]) == {"ndcg@5", "map@5"}
+    assert set(res["cv"]["best_score"]) == {"ndcg@5", "map@5"}
+    df.iloc[::-1].to_parquet(tmp_path / "rank.parquet")  # still contiguous
+    train_from_config(str(tmp_path / "train.toml"))
+    df.sample(frac=1.0, random_state=0).to_parquet(tmp_path / "rank.parquet")
+    with pytest.raises(sapwood.DataError, match="contiguous"):
+        train_from_config(str(tmp_path / "train.toml"))
