@@ -501,3 +501,18 @@ def test_train_config_with_query_ids(tmp_path) -> None:  # type: ignore[no-untyp
     df.sample(frac=1.0, random_state=0).to_parquet(tmp_path / "rank.parquet")
     with pytest.raises(sapwood.DataError, match="contiguous"):
         train_from_config(str(tmp_path / "train.toml"))
+
+
+@pytest.mark.parametrize("objective", ["lambdarank", "rank_xendcg"])
+def test_continued_training_equals_training_at_once(objective: str) -> None:
+    """rank_xendcg draws its targets per round: continuing must resume the round count."""
+    X, y, sizes = make_queries(50, 21)
+    p = {"objective": objective, "n_jobs": 1, "random_state": 3}
+    full = sapwood.train({**p, "n_estimators": 12}, sapwood.Dataset(X, y, group=sizes))
+    first = sapwood.train({**p, "n_estimators": 5}, sapwood.Dataset(X, y, group=sizes))
+    cont = sapwood.train({**p, "n_estimators": 7}, sapwood.Dataset(X, y, group=sizes),
+                         init_model=first)
+    assert cont.num_trees == full.num_trees
+    for ta, tb in zip(full.trees(), cont.trees(), strict=True):
+        np.testing.assert_array_equal(ta.value, tb.value)
+        np.testing.assert_array_equal(ta.feature, tb.feature)
