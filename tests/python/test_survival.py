@@ -207,3 +207,21 @@ def test_xgboost_cox_model_imports() -> None:
     np.testing.assert_allclose(sb.predict(Xf), bst.inplace_predict(Xf), rtol=1e-5)
     np.testing.assert_allclose(sb.predict(Xf, output="raw"),
                                bst.inplace_predict(Xf, predict_type="margin"), atol=1e-5)
+
+
+def test_validate_gates_on_concordance() -> None:
+    import pandas as pd
+    from sapwood.validation.criteria import Criteria, Threshold
+    from sapwood.validation.gates import evaluate
+
+    X, y, _ = make_survival(3000, 15)
+    b = sapwood.train({"objective": "cox", "n_estimators": 30}, sapwood.Dataset(X[:2000], y[:2000]))
+    df = pd.DataFrame(X[2000:], columns=b.feature_names).assign(t=y[2000:])
+    c = Criteria(label="t", thresholds=[Threshold("cindex", ">=", 0.6)])
+    report = evaluate(b, df, c)
+    assert report["metrics"]["cindex"] == pytest.approx(metrics.cindex(y[2000:],
+                                                                       b.predict(X[2000:])))
+    assert report["checks"][0]["passed"]
+    reg = sapwood.train({"n_estimators": 3}, sapwood.Dataset(X[:2000], y[:2000]))
+    with pytest.raises(sapwood.DataError, match="needs a cox"):
+        evaluate(reg, df, c)
