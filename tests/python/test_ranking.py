@@ -516,3 +516,14 @@ def test_continued_training_equals_training_at_once(objective: str) -> None:
     for ta, tb in zip(full.trees(), cont.trees(), strict=True):
         np.testing.assert_array_equal(ta.value, tb.value)
         np.testing.assert_array_equal(ta.feature, tb.feature)
+
+
+def test_lambdarank_exports_to_xgboost() -> None:
+    xgb = pytest.importorskip("xgboost")
+    X, y, sizes = make_queries(30, 22)
+    b = sapwood.train({"objective": "lambdarank", "n_estimators": 10},
+                      sapwood.Dataset(X, y, group=sizes))
+    xb = xgb.Booster(model_file=bytearray(b.to_xgboost_json().encode()))
+    assert "rank:ndcg" in xb.save_config()
+    Xf = X.astype(np.float32)
+    np.testing.assert_allclose(xb.inplace_predict(Xf), b.predict(Xf), atol=1e-5)

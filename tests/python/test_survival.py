@@ -225,3 +225,30 @@ def test_validate_gates_on_concordance() -> None:
     reg = sapwood.train({"n_estimators": 3}, sapwood.Dataset(X[:2000], y[:2000]))
     with pytest.raises(sapwood.DataError, match="needs a cox"):
         evaluate(reg, df, c)
+
+
+def test_cox_exports_to_xgboost_and_onnx() -> None:
+    xgb = pytest.importorskip("xgboost")
+    X, y, _ = make_survival(1000, 16)
+    b = sapwood.train({"objective": "cox", "n_estimators": 10}, sapwood.Dataset(X, y))
+    Xf = X.astype(np.float32)
+    xb = xgb.Booster(model_file=bytearray(b.to_xgboost_json().encode()))
+    np.testing.assert_allclose(xb.inplace_predict(Xf), b.predict(Xf), rtol=1e-5)
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from sapwood.model.export.onnx import to_onnx
+
+    sess = ort.InferenceSession(to_onnx(b).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": Xf})[0].reshape(-1)
+    np.testing.assert_allclose(got, b.predict(Xf), rtol=1e-5)
+
+
+def test_regressor_estimator_fits_cox_and_refuses_ranking() -> None:
+    X, y, _ = make_survival(1500, 17)
+    est = sapwood.GBMRegressor(objective="cox", n_estimators=10, n_jobs=1).fit(X, y)
+    b = sapwood.train({"objective": "cox", "n_estimators": 10, "n_jobs": 1},
+                      sapwood.Dataset(X, y))
+    np.testing.assert_array_equal(est.predict(X), b.predict(X))
+    with pytest.raises(sapwood.ParameterError, match="GBMRanker"):
+        sapwood.GBMRegressor(objective="lambdarank").fit(X, np.abs(y).round())

@@ -522,7 +522,8 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
     0.5 when not given); or for counts and positive amounts "poisson" (labels >= 0), "gamma"
     (labels > 0) and "tweedie" (labels >= 0, variance power ``tweedie_variance_power`` in
     (1, 2)); these three use a log link, so ``predict`` returns exp(raw margin) and is always
-    positive.
+    positive. "cox" fits survival times (negative = censored) and predicts hazard ratios.
+    Ranking objectives belong to GBMRanker.
     """
 
     def __init__(
@@ -574,11 +575,15 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         from .. import objectives
         from ..errors import ParameterError
 
-        regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")]
+        regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")
+                      and o.name not in ("lambdarank", "rank_xendcg")]
         try:
             info = objectives.resolve(params["objective"])
         except ParameterError:
             info = None
+        if info is not None and info.name in ("lambdarank", "rank_xendcg"):
+            raise ParameterError(f"GBMRegressor: {info.name!r} ranks the rows of query groups; "
+                                 "use GBMRanker().fit(X, y, group=...)")
         if info is None or info.name not in regression:
             raise ParameterError(f"GBMRegressor: objective must be one of {regression}, got "
                                  f"{params['objective']!r}")
