@@ -1,7 +1,9 @@
 #include <pybind11/stl.h>
+#include <cstring>
 
 #include "common.hpp"
 #include "sapwood/threading.hpp"
+#include "sapwood/binning.hpp"
 #include "sapwood/objective.hpp"
 #include "sapwood/trainer.hpp"
 
@@ -22,45 +24,140 @@ std::vector<double> ToVector(const py::object& o) {
   return std::vector<double>(a.data(), a.data() + a.size());
 }
 
+TrainParams ParseTrainParams(const py::dict& params) {
+  TrainParams p;
+  p.grow.num_leaves = Get<int>(params, "num_leaves");
+  p.grow.max_depth = Get<int>(params, "max_depth");
+  p.grow.min_child_samples = Get<std::int64_t>(params, "min_child_samples");
+  p.grow.min_child_weight = Get<double>(params, "min_child_weight");
+  p.grow.min_split_gain = Get<double>(params, "min_split_gain");
+  p.grow.reg_lambda = Get<double>(params, "reg_lambda");
+  p.grow.reg_alpha = Get<double>(params, "reg_alpha");
+  p.grow.learning_rate = Get<double>(params, "learning_rate");
+  p.objective = ParseObjective(Get<std::string>(params, "objective"));
+  p.num_class = Get<int>(params, "num_class");
+  p.subsample = Get<double>(params, "subsample");
+  p.colsample_bytree = Get<double>(params, "colsample_bytree");
+  p.seed = Get<std::uint64_t>(params, "random_state");
+  p.n_threads = ResolveThreads(Get<int>(params, "n_jobs"));  // at most the cores
+  // Categorical split settings: optional, GrowParams holds the defaults.
+  auto opt = [&](const char* key, auto& field) {
+    if (params.contains(key)) field = params[key].cast<std::decay_t<decltype(field)>>();
+  };
+  opt("max_cat_to_onehot", p.grow.max_cat_to_onehot);
+  opt("max_cat_threshold", p.grow.max_cat_threshold);
+  opt("cat_smooth", p.grow.cat_smooth);
+  opt("cat_l2", p.grow.cat_l2);
+  opt("min_data_per_group", p.grow.min_data_per_group);
+  opt("tweedie_variance_power", p.objective_params.tweedie_variance_power);
+  opt("poisson_max_delta_step", p.objective_params.poisson_max_delta_step);
+  opt("huber_delta", p.objective_params.huber_delta);
+  opt("alpha", p.objective_params.alpha);
+  opt("lambdarank_truncation_level", p.objective_params.lambdarank_truncation_level);
+  opt("lambdarank_norm", p.objective_params.lambdarank_norm);
+  if (params.contains("label_gain") && !params["label_gain"].is_none())
+    p.objective_params.label_gain = params["label_gain"].cast<std::vector<double>>();
+  p.objective_params.seed = p.seed;
+  return p;
+}
+
+// Distributed training: expansion requests travel as an int64 (n, 8) array (leaf, left, right,
+// build, feature, threshold_bin, default_left, categorical) and one uint32 array of category
+// bits per request; histograms as int64 (bins, 2) arrays of (gradient, hessian|count) words.
+constexpr int kReqCols = 8;
+
+py::array_t<std::int64_t> NewHist(py::ssize_t n, std::size_t total) {
+  return py::array_t<std::int64_t>({n, static_cast<py::ssize_t>(total), py::ssize_t{2}});
+}
+
+std::vector<GrownLeaf> LeavesOf(const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& a) {
+  if (a.ndim() != 2 || a.shape(1) != 2) throw DataError("leaves must be an (n, 2) int32 array");
+  std::vector<GrownLeaf> out(static_cast<std::size_t>(a.shape(0)));
+  for (py::ssize_t i = 0; i < a.shape(0); ++i) out[static_cast<std::size_t>(i)] = {a.at(i, 0), a.at(i, 1)};
+  return out;
+}
+
+// Requests decoded on a worker; the SplitInfos live in `splits`.
+void DecodeRequests(const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& a,
+                    const std::vector<py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>>& cats,
+                    std::vector<SplitInfo>* splits, std::vector<ExpandRequest>* reqs) {
+  if (a.ndim() != 2 || a.shape(1) != kReqCols) throw DataError("requests must be an (n, 8) int64 array");
+  const py::ssize_t n = a.shape(0);
+  if (static_cast<py::ssize_t>(cats.size()) != n) throw DataError("one category bitset per request");
+  splits->assign(static_cast<std::size_t>(n), SplitInfo{});
+  reqs->assign(static_cast<std::size_t>(n), ExpandRequest{});
+  for (py::ssize_t i = 0; i < n; ++i) {
+    SplitInfo& sp = (*splits)[static_cast<std::size_t>(i)];
+    sp.feature = static_cast<int>(a.at(i, 4));
+    sp.threshold_bin = static_cast<int>(a.at(i, 5));
+    sp.default_left = a.at(i, 6) != 0;
+    sp.categorical = a.at(i, 7) != 0;
+    const auto& c = cats[static_cast<std::size_t>(i)];
+    sp.cat_left.assign(c.data(), c.data() + c.size());
+    ExpandRequest& r = (*reqs)[static_cast<std::size_t>(i)];
+    r.leaf = static_cast<std::int32_t>(a.at(i, 0));
+    r.left = static_cast<std::int32_t>(a.at(i, 1));
+    r.right = static_cast<std::int32_t>(a.at(i, 2));
+    r.build = static_cast<std::int32_t>(a.at(i, 3));
+  }
+  for (py::ssize_t i = 0; i < n; ++i) (*reqs)[static_cast<std::size_t>(i)].split = &(*splits)[static_cast<std::size_t>(i)];
+}
+
+// The coordinator's histogram source: every call goes to Python (which asks the workers and
+// adds their histograms up exactly).
+class PyHistogramSource : public HistogramSource {
+ public:
+  PyHistogramSource(py::function root, py::function expand, std::size_t total)
+      : root_(std::move(root)), expand_(std::move(expand)), total_(total) {}
+
+  HistBin Root(HistBin* out) override {
+    py::tuple r = root_(out != nullptr);
+    if (r.size() != 3) throw DataError("root callback must return (g, hc, histogram)");
+    HistBin total{r[0].cast<std::int64_t>(), r[1].cast<std::int64_t>()};
+    if (out != nullptr) CopyHist(r[2], 1, &out);
+    return total;
+  }
+
+  void Expand(const std::vector<ExpandRequest>& reqs, const std::vector<HistBin*>& outs) override {
+    py::array_t<std::int64_t> a({static_cast<py::ssize_t>(reqs.size()), py::ssize_t{kReqCols}});
+    py::list cats;
+    std::vector<HistBin*> wanted;
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      const ExpandRequest& r = reqs[i];
+      const SplitInfo& sp = *r.split;
+      const std::int64_t row[kReqCols] = {r.leaf, r.left, r.right, r.build, sp.feature,
+                                          sp.threshold_bin, sp.default_left ? 1 : 0,
+                                          sp.categorical ? 1 : 0};
+      std::copy(row, row + kReqCols, a.mutable_data(static_cast<py::ssize_t>(i), 0));
+      cats.append(ToArray(sp.categorical ? sp.cat_left : std::vector<std::uint32_t>{}));
+      if (r.build >= 0) wanted.push_back(outs[i]);
+    }
+    py::object h = expand_(a, cats);
+    if (!wanted.empty()) CopyHist(h, static_cast<py::ssize_t>(wanted.size()), wanted.data());
+  }
+
+ private:
+  void CopyHist(const py::handle& h, py::ssize_t n, HistBin* const* outs) const {
+    auto a = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(h);
+    if (!a || a.size() != n * static_cast<py::ssize_t>(total_) * 2) {
+      throw DataError("histogram callback returned the wrong shape");
+    }
+    const std::int64_t* src = a.data();
+    for (py::ssize_t i = 0; i < n; ++i) {
+      std::memcpy(outs[i], src + i * static_cast<py::ssize_t>(total_) * 2, total_ * sizeof(HistBin));
+    }
+  }
+  py::function root_, expand_;
+  std::size_t total_;
+};
+
 }  // namespace
 
 void BindTraining(py::module_& m) {
   py::class_<Trainer>(m, "Trainer")
       .def(py::init([](std::shared_ptr<BinnedMatrix> data, const py::object& label,
                        const py::object& weight, const py::dict& params) {
-             TrainParams p;
-             p.grow.num_leaves = Get<int>(params, "num_leaves");
-             p.grow.max_depth = Get<int>(params, "max_depth");
-             p.grow.min_child_samples = Get<std::int64_t>(params, "min_child_samples");
-             p.grow.min_child_weight = Get<double>(params, "min_child_weight");
-             p.grow.min_split_gain = Get<double>(params, "min_split_gain");
-             p.grow.reg_lambda = Get<double>(params, "reg_lambda");
-             p.grow.reg_alpha = Get<double>(params, "reg_alpha");
-             p.grow.learning_rate = Get<double>(params, "learning_rate");
-             p.objective = ParseObjective(Get<std::string>(params, "objective"));
-             p.num_class = Get<int>(params, "num_class");
-             p.subsample = Get<double>(params, "subsample");
-             p.colsample_bytree = Get<double>(params, "colsample_bytree");
-             p.seed = Get<std::uint64_t>(params, "random_state");
-             p.n_threads = ResolveThreads(Get<int>(params, "n_jobs"));  // at most the cores
-             // Categorical split settings: optional, GrowParams holds the defaults.
-             auto opt = [&](const char* key, auto& field) {
-               if (params.contains(key)) field = params[key].cast<std::decay_t<decltype(field)>>();
-             };
-             opt("max_cat_to_onehot", p.grow.max_cat_to_onehot);
-             opt("max_cat_threshold", p.grow.max_cat_threshold);
-             opt("cat_smooth", p.grow.cat_smooth);
-             opt("cat_l2", p.grow.cat_l2);
-             opt("min_data_per_group", p.grow.min_data_per_group);
-             opt("tweedie_variance_power", p.objective_params.tweedie_variance_power);
-             opt("poisson_max_delta_step", p.objective_params.poisson_max_delta_step);
-             opt("huber_delta", p.objective_params.huber_delta);
-             opt("alpha", p.objective_params.alpha);
-             opt("lambdarank_truncation_level", p.objective_params.lambdarank_truncation_level);
-             opt("lambdarank_norm", p.objective_params.lambdarank_norm);
-             if (params.contains("label_gain") && !params["label_gain"].is_none())
-               p.objective_params.label_gain = params["label_gain"].cast<std::vector<double>>();
-             p.objective_params.seed = p.seed;
+             const TrainParams p = ParseTrainParams(params);
              return std::make_unique<Trainer>(data, ToVector(label), ToVector(weight), p);
            }),
            py::arg("data"), py::arg("label"), py::arg("weight"), py::arg("params"))
@@ -106,6 +203,104 @@ void BindTraining(py::module_& m) {
             t.SetGroups(std::vector<std::int64_t>(bounds.data(), bounds.data() + bounds.size()));
           },
           py::arg("bounds"))
+      // ---- distributed training: the worker's side (see Trainer::BeginRound)
+      .def("begin_round",
+           [](Trainer& t) {
+             Trainer::RoundStats st;
+             {
+               py::gil_scoped_release release;  // Safe: C++-owned buffers only.
+               st = t.BeginRound();
+             }
+             return py::make_tuple(ToArray(st.max_g), ToArray(st.max_h), st.rows);
+           })
+      .def(
+          "begin_tree",
+          [](Trainer& t, int k, double scale_g, double scale_h, int bits) {
+            FixedPoint fp;
+            fp.scale_g = scale_g;
+            fp.scale_h = scale_h;
+            fp.pack.bits = bits;
+            py::gil_scoped_release release;  // Safe: C++-owned buffers only.
+            t.BeginTree(k, fp);
+          },
+          py::arg("output"), py::arg("scale_g"), py::arg("scale_h"), py::arg("count_bits"))
+      .def(
+          "root",
+          [](Trainer& t, bool build) {
+            const std::size_t total = t.Layout().total;
+            py::object hist = py::none();
+            HistBin sums{0, 0};
+            if (build) {
+              auto h = NewHist(1, total);
+              HistBin* out = reinterpret_cast<HistBin*>(h.mutable_data());
+              {
+                py::gil_scoped_release release;  // Safe: `h` is held by this frame.
+                sums = t.Rows().Root(out);
+              }
+              hist = h;
+            } else {
+              py::gil_scoped_release release;
+              sums = t.Rows().Root(nullptr);
+            }
+            return py::make_tuple(sums.g, sums.hc, hist);
+          },
+          py::arg("build"))
+      .def(
+          "expand",
+          [](Trainer& t, const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& reqs,
+             const std::vector<py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>>& cats) {
+            std::vector<SplitInfo> splits;
+            std::vector<ExpandRequest> rq;
+            DecodeRequests(reqs, cats, &splits, &rq);
+            py::ssize_t nb = 0;
+            for (const auto& r : rq) nb += r.build >= 0 ? 1 : 0;
+            const std::size_t total = t.Layout().total;
+            auto h = NewHist(nb, total);
+            std::vector<HistBin*> outs(rq.size(), nullptr);
+            HistBin* base = reinterpret_cast<HistBin*>(h.mutable_data());
+            py::ssize_t j = 0;
+            for (std::size_t i = 0; i < rq.size(); ++i)
+              if (rq[i].build >= 0) outs[i] = base + (j++) * static_cast<py::ssize_t>(total);
+            {
+              py::gil_scoped_release release;  // Safe: `h` and the requests are held here.
+              t.Rows().Expand(rq, outs);
+            }
+            return h;
+          },
+          py::arg("requests"), py::arg("categories"))
+      .def(
+          "finish_tree",
+          [](Trainer& t, const py::dict& tree, int k,
+             const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& leaves) {
+            Tree tr = TreeFromDict(tree);
+            const std::vector<GrownLeaf> lv = LeavesOf(leaves);
+            py::gil_scoped_release release;  // Safe: C++-owned buffers only.
+            t.FinishTree(tr, k, lv);
+          },
+          py::arg("tree"), py::arg("output"), py::arg("leaves"))
+      .def("end_round", &Trainer::EndRound)
+      .def(
+          "leaf_residuals",
+          [](Trainer& t, int k,
+             const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& leaves) {
+            std::vector<std::vector<double>> r, w;
+            t.LeafResiduals(k, LeavesOf(leaves), &r, &w);
+            py::list out;
+            for (std::size_t i = 0; i < r.size(); ++i) out.append(py::make_tuple(ToArray(r[i]), ToArray(w[i])));
+            return out;
+          },
+          py::arg("output"), py::arg("leaves"))
+      .def(
+          "set_row_segments",
+          [](Trainer& t, const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& a) {
+            if (a.ndim() != 2 || a.shape(1) != 2) throw DataError("row segments must be (n, 2)");
+            std::vector<std::pair<std::int64_t, std::int64_t>> seg;
+            for (py::ssize_t i = 0; i < a.shape(0); ++i) seg.emplace_back(a.at(i, 0), a.at(i, 1));
+            t.SetRowSegments(std::move(seg));
+          },
+          py::arg("segments"))
+      .def_property_readonly("usable_features",
+                             [](const Trainer& t) { return ToArray(t.UsableFeatures()); })
       .def_property_readonly("init_score", [](const Trainer& t) { return ToArray(t.InitScore()); })
       .def_property_readonly("num_outputs", &Trainer::NumOutputs)
       .def("scores", [](const Trainer& t) {
@@ -115,6 +310,100 @@ void BindTraining(py::module_& m) {
         std::copy(s.begin(), s.end(), out.mutable_data());
         return out;
       });
+
+  // ---- distributed training: the coordinator's side
+  m.def(
+      "grow_tree",
+      [](const BinnedMatrix& mapper_of, const py::function& root, const py::function& expand,
+         double scale_g, double scale_h, int count_bits, const std::vector<int>& features,
+         const py::dict& params, int batch) {
+        const TrainParams p = ParseTrainParams(params);
+        const BinMapper& mapper = mapper_of.Mapper();
+        const HistLayout layout = MakeHistLayout(mapper);
+        for (int f : features) {
+          if (f < 0 || f >= mapper.NumFeatures()) throw DataError("feature out of range");
+        }
+        PyHistogramSource src(root, expand, layout.total);
+        std::vector<std::vector<HistBin>> pool;
+        std::vector<GrownLeaf> leaves;
+        CountPacking pack;
+        pack.bits = count_bits;
+        // The GIL stays held: the source calls back into Python for every batch.
+        Tree tree = GrowTree(src, mapper, layout, pool, scale_g, scale_h, pack, features, p.grow,
+                             p.n_threads, std::max(1, batch), &leaves);
+        py::array_t<std::int32_t> lv({static_cast<py::ssize_t>(leaves.size()), py::ssize_t{2}});
+        for (std::size_t i = 0; i < leaves.size(); ++i) {
+          lv.mutable_at(static_cast<py::ssize_t>(i), 0) = leaves[i].node;
+          lv.mutable_at(static_cast<py::ssize_t>(i), 1) = leaves[i].handle;
+        }
+        return py::make_tuple(TreeToDict(tree), lv);
+      },
+      py::arg("mapper_of"), py::arg("root"), py::arg("expand"), py::arg("scale_g"),
+      py::arg("scale_h"), py::arg("count_bits"), py::arg("features"), py::arg("params"),
+      py::arg("batch"),
+      "Grows one tree from histograms supplied by callbacks (distributed training).");
+  m.def(
+      "fixed_point",
+      [](double max_g, double max_h, std::int64_t rows) {
+        const FixedPoint fp = ChooseFixedPoint(max_g, max_h, rows);
+        return py::make_tuple(fp.scale_g, fp.scale_h, fp.pack.bits);
+      },
+      py::arg("max_abs_g"), py::arg("max_abs_h"), py::arg("rows"));
+  m.def(
+      "sample_row_indices",
+      [](std::int64_t n, std::int64_t sample_rows, std::uint64_t seed) {
+        BinningParams p;
+        p.sample_rows = sample_rows;
+        p.seed = seed;
+        std::vector<std::int64_t> rows = SampleRows(n, p);
+        if (rows.empty()) {
+          rows.resize(static_cast<std::size_t>(n));
+          for (std::int64_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
+        }
+        return ToArray(rows);
+      },
+      py::arg("n"), py::arg("sample_rows"), py::arg("seed"),
+      "The rows fit_bin_edges_columns fits edges on (all rows when n <= sample_rows).");
+  m.def(
+      "objective_init_score",
+      [](const py::dict& params, const py::object& label, const py::object& weight) {
+        const TrainParams p = ParseTrainParams(params);
+        Objective obj(p.objective, p.num_class, p.objective_params);
+        const std::vector<double> y = ToVector(label), w = ToVector(weight);
+        if (!w.empty() && w.size() != y.size()) throw DataError("weight and label differ in length");
+        obj.CheckLabels(y.data(), static_cast<std::int64_t>(y.size()));
+        return ToArray(obj.InitScore(y.data(), w.empty() ? nullptr : w.data(),
+                                     static_cast<std::int64_t>(y.size())));
+      },
+      py::arg("params"), py::arg("label"), py::arg("weight"),
+      "The objective's best constant for these labels (the Trainer's init_score).");
+  m.def(
+      "objective_renews_leaves",
+      [](const py::dict& params) {
+        const TrainParams p = ParseTrainParams(params);
+        return Objective(p.objective, p.num_class, p.objective_params).RenewsLeaves();
+      },
+      py::arg("params"));
+  m.def("sample_features", &SampleFeatures, py::arg("usable"), py::arg("colsample"),
+        py::arg("seed"), py::arg("iteration"), py::arg("output"));
+  m.def(
+      "robust_leaf_value",
+      [](const py::dict& params, py::array_t<double, py::array::c_style | py::array::forcecast> r,
+         py::array_t<double, py::array::c_style | py::array::forcecast> w) {
+        const TrainParams p = ParseTrainParams(params);
+        Objective obj(p.objective, p.num_class, p.objective_params);
+        if (!obj.RenewsLeaves()) throw ParameterError("the objective does not re-fit its leaves");
+        // No weights (an empty array): the unweighted quantile, as single-machine training.
+        if (w.size() != 0 && r.size() != w.size()) {
+          throw DataError("residuals and weights differ in length");
+        }
+        std::vector<double> rv(r.data(), r.data() + r.size()), wv(w.data(), w.data() + w.size());
+        if (rv.empty()) return 0.0;
+        return obj.LeafValue(rv.data(), wv.empty() ? nullptr : wv.data(),
+                             static_cast<std::int64_t>(rv.size())) *
+               p.grow.learning_rate;
+      },
+      py::arg("params"), py::arg("residuals"), py::arg("weights"));
 
   m.def(
       "build_histogram",

@@ -105,26 +105,6 @@ void CheckMaxBin(const BinningParams& params) {
   }
 }
 
-// The rows edges are fitted on: all when n <= sample_rows, else a seeded sample without
-// replacement (Floyd's algorithm), ascending. Empty means "all rows".
-std::vector<std::int64_t> SampleRows(std::int64_t n, const BinningParams& params) {
-  std::vector<std::int64_t> rows;
-  if (params.sample_rows > 0 && n > params.sample_rows) {
-    Rng rng(params.seed ^ 0x5A5Aull);
-    std::vector<char> taken(static_cast<std::size_t>(n), 0);
-    const std::int64_t k = params.sample_rows;
-    rows.reserve(static_cast<std::size_t>(k));
-    for (std::int64_t j = n - k; j < n; ++j) {
-      std::int64_t t = static_cast<std::int64_t>(rng.Below(static_cast<std::uint64_t>(j + 1)));
-      if (taken[t]) t = j;
-      taken[t] = 1;
-    }
-    for (std::int64_t i = 0; i < n; ++i)
-      if (taken[i]) rows.push_back(i);
-  }
-  return rows;
-}
-
 // Edges of every non-categorical feature; at(r, f) reads one value.
 template <class At>
 BinMapper FitWith(std::int64_t n, std::int64_t n_cols, const std::vector<int>& num_cats,
@@ -153,6 +133,26 @@ BinMapper FitWith(std::int64_t n, std::int64_t n_cols, const std::vector<int>& n
 }
 
 }  // namespace
+
+// The rows edges are fitted on: all when n <= sample_rows, else a seeded sample without
+// replacement (Floyd's algorithm), ascending. Empty means "all rows".
+std::vector<std::int64_t> SampleRows(std::int64_t n, const BinningParams& params) {
+  std::vector<std::int64_t> rows;
+  if (params.sample_rows > 0 && n > params.sample_rows) {
+    Rng rng(params.seed ^ 0x5A5Aull);
+    std::vector<char> taken(static_cast<std::size_t>(n), 0);
+    const std::int64_t k = params.sample_rows;
+    rows.reserve(static_cast<std::size_t>(k));
+    for (std::int64_t j = n - k; j < n; ++j) {
+      std::int64_t t = static_cast<std::int64_t>(rng.Below(static_cast<std::uint64_t>(j + 1)));
+      if (taken[t]) t = j;
+      taken[t] = 1;
+    }
+    for (std::int64_t i = 0; i < n; ++i)
+      if (taken[i]) rows.push_back(i);
+  }
+  return rows;
+}
 
 template <class T>
 BinMapper BinMapper::Fit(const MatrixView<T>& x, const BinningParams& params) {

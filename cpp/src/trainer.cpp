@@ -8,28 +8,6 @@
 #include "sapwood/threading.hpp"
 
 namespace sapwood {
-namespace {
-
-// A power-of-two scale that keeps |value| * n * scale below 2^61, so fixed-point sums of up to n
-// values cannot overflow.
-double FixedPointScale(double max_abs, std::int64_t n, int bits) {
-  const double bound = max_abs * static_cast<double>(std::max<std::int64_t>(n, 1));
-  if (!(bound > 0) || !std::isfinite(bound)) return 1.0;
-  int e = 0;
-  std::frexp(bound, &e);  // bound < 2^e
-  return std::ldexp(1.0, std::clamp(bits - e, -900, 900));
-}
-
-int BitLength(std::uint64_t v) {
-  int b = 0;
-  while (v) {
-    ++b;
-    v >>= 1;
-  }
-  return b;
-}
-
-}  // namespace
 
 Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> labels,
                  std::vector<double> weights, const TrainParams& params)
@@ -132,52 +110,60 @@ void Trainer::RenewLeaves(Tree& tree, int k) {
   });
 }
 
-std::vector<Tree> Trainer::BoostRound() {
+void Trainer::SetRowSegments(std::vector<std::pair<std::int64_t, std::int64_t>> segments) {
+  if (segments.empty() || segments[0].first != 0) {
+    throw DataError("row segments must start at local row 0");
+  }
+  for (std::size_t i = 1; i < segments.size(); ++i) {
+    if (segments[i].first <= segments[i - 1].first) {
+      throw DataError("row segments must be ascending");
+    }
+  }
+  segments_ = std::move(segments);
+}
+
+Trainer::RoundStats Trainer::BeginRound() {
   const std::int64_t n = data_->NumRows();
   const int K = objective_.NumOutputs();
   const int T = params_.n_threads;
   const double* w = weights_.empty() ? nullptr : weights_.data();
   objective_.Gradients(scores_.data(), labels_.data(), w, n, grad_.data(), hess_.data(), T);
 
-  // Row subsample for this round: a counter-based draw per row.
-  // Row subsample for this round: a counter-based draw per row. Without subsampling the row
-  // list (all rows) is built once and reused.
+  // Row subsample for this round: a counter-based draw per (global) row. Without subsampling
+  // the row list (all rows) is built once and reused.
   if (params_.subsample < 1.0) {
     all_rows_.clear();
-    for (std::int64_t i = 0; i < n; ++i) {
-      const bool keep = UniformCounter(params_.seed, 0x1000u + static_cast<std::uint64_t>(iteration_),
-                                       static_cast<std::uint64_t>(i)) < params_.subsample;
-      in_bag_[static_cast<std::size_t>(i)] = keep ? 1 : 0;
-      if (keep) all_rows_.push_back(static_cast<std::uint32_t>(i));
+    for (std::size_t sgi = 0; sgi < segments_.size(); ++sgi) {
+      const std::int64_t lo = segments_[sgi].first;
+      const std::int64_t hi = sgi + 1 < segments_.size() ? segments_[sgi + 1].first : n;
+      const std::int64_t g0 = segments_[sgi].second;
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const bool keep =
+            UniformCounter(params_.seed, 0x1000u + static_cast<std::uint64_t>(iteration_),
+                           static_cast<std::uint64_t>(g0 + (i - lo))) < params_.subsample;
+        in_bag_[static_cast<std::size_t>(i)] = keep ? 1 : 0;
+        if (keep) all_rows_.push_back(static_cast<std::uint32_t>(i));
+      }
     }
-    if (all_rows_.empty()) all_rows_.push_back(0), in_bag_[0] = 1;
+    // An empty draw keeps global row 0 (single machine: local row 0), so the tree has a root.
+    if (all_rows_.empty() && segments_.size() == 1 && segments_[0].second == 0) {
+      all_rows_.push_back(0);
+      in_bag_[0] = 1;
+    }
   } else if (static_cast<std::int64_t>(all_rows_.size()) != n) {
     all_rows_.resize(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) all_rows_[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(i);
   }
   const std::vector<std::uint32_t>& rows = all_rows_;
 
-  std::vector<Tree> trees;
+  // max |g| and |h| over the bag per output: a parallel max (order-free, so thread-count
+  // independent)
+  stats_.max_g.assign(static_cast<std::size_t>(K), 0.0);
+  stats_.max_h.assign(static_cast<std::size_t>(K), 0.0);
+  stats_.rows = static_cast<std::int64_t>(rows.size());
+  const std::int64_t nb = stats_.rows;
+  const std::int64_t n_chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(64, nb / 16384));
   for (int k = 0; k < K; ++k) {
-    // Column subsample for this tree.
-    std::vector<int> features = usable_features_;
-    if (params_.colsample_bytree < 1.0 && !features.empty()) {
-      Rng rng(HashCounter(params_.seed, 0x2000u + static_cast<std::uint64_t>(iteration_),
-                          static_cast<std::uint64_t>(k)));
-      const std::size_t keep = std::max<std::size_t>(
-          1, static_cast<std::size_t>(std::floor(params_.colsample_bytree *
-                                                 static_cast<double>(features.size()))));
-      for (std::size_t i = 0; i < keep; ++i) {
-        const std::size_t j = i + static_cast<std::size_t>(rng.Below(features.size() - i));
-        std::swap(features[i], features[j]);
-      }
-      features.resize(keep);
-      std::sort(features.begin(), features.end());
-    }
-    // Fixed-point gradients of this output.
-    // max |g| and |h| over the bag: a parallel max (order-free, so thread-count independent)
-    const std::int64_t nb = static_cast<std::int64_t>(rows.size());
-    const std::int64_t n_chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(64, nb / 16384));
     std::vector<double> cmax_g(static_cast<std::size_t>(n_chunks), 0.0);
     std::vector<double> cmax_h(static_cast<std::size_t>(n_chunks), 0.0);
     ParallelFor(0, n_chunks, T, [&](std::int64_t c) {
@@ -190,51 +176,107 @@ std::vector<Tree> Trainer::BoostRound() {
       cmax_g[static_cast<std::size_t>(c)] = mg;
       cmax_h[static_cast<std::size_t>(c)] = mh;
     });
-    double max_g = 0, max_h = 0;
     for (std::int64_t c = 0; c < n_chunks; ++c) {
-      max_g = std::max(max_g, cmax_g[static_cast<std::size_t>(c)]);
-      max_h = std::max(max_h, cmax_h[static_cast<std::size_t>(c)]);
+      stats_.max_g[static_cast<std::size_t>(k)] =
+          std::max(stats_.max_g[static_cast<std::size_t>(k)], cmax_g[static_cast<std::size_t>(c)]);
+      stats_.max_h[static_cast<std::size_t>(k)] =
+          std::max(stats_.max_h[static_cast<std::size_t>(k)], cmax_h[static_cast<std::size_t>(c)]);
     }
-    const std::int64_t m = static_cast<std::int64_t>(rows.size());
-    // Gradients get 61 bits for their sums; hessians share their word with the row count.
-    CountPacking pack;
-    pack.bits = BitLength(static_cast<std::uint64_t>(m));
-    const double sg = FixedPointScale(max_g, m, 61);
-    const double sh = FixedPointScale(max_h, m, 61 - pack.bits);
+  }
+  return stats_;
+}
+
+void Trainer::BeginTree(int k, const FixedPoint& fp) {
+  const std::int64_t n = data_->NumRows();
+  const int K = objective_.NumOutputs();
+  if (k < 0 || k >= K) throw DataError("tree output out of range");
+  const double sg = fp.scale_g, sh = fp.scale_h;
+  const int bits = fp.pack.bits;
+  ParallelFor(0, (n + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
+    const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
+    for (std::int64_t r = r0; r < r1; ++r) {
+      gh_[static_cast<std::size_t>(r)].g =
+          std::llround(grad_[static_cast<std::size_t>(r * K + k)] * sg);
+      const std::int64_t hq = std::llround(hess_[static_cast<std::size_t>(r * K + k)] * sh);
+      gh_[static_cast<std::size_t>(r)].hc = (hq << bits) | 1;
+    }
+  });
+  grower_->Rows().Start(gh_.data(), all_rows_);
+}
+
+void Trainer::FinishTree(const Tree& tree, int k, const std::vector<GrownLeaf>& leaves) {
+  grower_->SetLeaves(leaves);
+  UpdateScores(tree, k);
+}
+
+void Trainer::UpdateScores(const Tree& tree, int k) {
+  const std::int64_t n = data_->NumRows();
+  const int K = objective_.NumOutputs();
+  const int T = params_.n_threads;
+  // Update training scores: in-bag rows from the partition, the rest by walking the tree.
+  const std::uint32_t* prow = grower_->PartitionedRows();
+  const auto& ranges = grower_->LeafRanges();
+  for (const auto& lr : ranges) {
+    if (lr.node < 0 || lr.node >= tree.NumNodes() || !tree.IsLeaf(lr.node)) {
+      throw DataError("distributed training: a leaf names a node that is not a leaf");
+    }
+  }
+  // Leaves own disjoint rows: each score is written once, whatever the thread count.
+  ParallelForDynamic(0, static_cast<std::int64_t>(ranges.size()), T, [&](std::int64_t li) {
+    const auto& lr = ranges[static_cast<std::size_t>(li)];
+    const double v = tree.value[static_cast<std::size_t>(lr.node)];
+    for (std::int64_t i = lr.begin; i < lr.end; ++i)
+      scores_[static_cast<std::size_t>(prow[i]) * K + k] += v;
+  });
+  if (params_.subsample < 1.0) {
     ParallelFor(0, (n + 8191) / 8192, T, [&](std::int64_t b) {
       const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
       for (std::int64_t r = r0; r < r1; ++r) {
-        gh_[static_cast<std::size_t>(r)].g =
-            std::llround(grad_[static_cast<std::size_t>(r * K + k)] * sg);
-        const std::int64_t hq = std::llround(hess_[static_cast<std::size_t>(r * K + k)] * sh);
-        gh_[static_cast<std::size_t>(r)].hc = (hq << pack.bits) | 1;
+        if (in_bag_[static_cast<std::size_t>(r)]) continue;
+        scores_[static_cast<std::size_t>(r * K + k)] +=
+            tree.value[static_cast<std::size_t>(grower_->LeafOfRow(tree, r))];
       }
     });
-    Tree tree = grower_->Grow(gh_.data(), sg, sh, pack, rows, features, params_.grow);
-    if (objective_.RenewsLeaves()) RenewLeaves(tree, k);
-    // Update training scores: in-bag rows from the partition, the rest by walking the tree.
-    const std::uint32_t* prow = grower_->PartitionedRows();
-    const auto& ranges = grower_->LeafRanges();
-    // Leaves own disjoint rows: each score is written once, whatever the thread count.
-    ParallelForDynamic(0, static_cast<std::int64_t>(ranges.size()), T, [&](std::int64_t li) {
-      const auto& lr = ranges[static_cast<std::size_t>(li)];
-      const double v = tree.value[static_cast<std::size_t>(lr.node)];
-      for (std::int64_t i = lr.begin; i < lr.end; ++i)
-        scores_[static_cast<std::size_t>(prow[i]) * K + k] += v;
-    });
-    if (params_.subsample < 1.0) {
-      ParallelFor(0, (n + 8191) / 8192, T, [&](std::int64_t b) {
-        const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
-        for (std::int64_t r = r0; r < r1; ++r) {
-          if (in_bag_[static_cast<std::size_t>(r)]) continue;
-          scores_[static_cast<std::size_t>(r * K + k)] +=
-              tree.value[static_cast<std::size_t>(grower_->LeafOfRow(tree, r))];
-        }
-      });
+  }
+}
+
+void Trainer::LeafResiduals(int k, const std::vector<GrownLeaf>& leaves,
+                            std::vector<std::vector<double>>* r,
+                            std::vector<std::vector<double>>* w) {
+  grower_->SetLeaves(leaves);
+  const int K = objective_.NumOutputs();
+  const std::uint32_t* prow = grower_->PartitionedRows();
+  const auto& ranges = grower_->LeafRanges();
+  r->assign(ranges.size(), {});
+  w->assign(ranges.size(), {});
+  for (std::size_t li = 0; li < ranges.size(); ++li) {
+    for (std::int64_t i = ranges[li].begin; i < ranges[li].end; ++i) {
+      const std::size_t row = prow[i];
+      (*r)[li].push_back(labels_[row] - scores_[row * K + k]);
+      if (!weights_.empty()) (*w)[li].push_back(weights_[row]);
     }
+  }
+}
+
+std::vector<Tree> Trainer::BoostRound() {
+  const RoundStats stats = BeginRound();
+  const int K = objective_.NumOutputs();
+  std::vector<Tree> trees;
+  for (int k = 0; k < K; ++k) {
+    // Column subsample for this tree.
+    const std::vector<int> features = SampleFeatures(
+        usable_features_, params_.colsample_bytree, params_.seed, iteration_, k);
+    // Fixed-point gradients of this output.
+    const FixedPoint fp = ChooseFixedPoint(stats.max_g[static_cast<std::size_t>(k)],
+                                           stats.max_h[static_cast<std::size_t>(k)], stats.rows);
+    BeginTree(k, fp);
+    Tree tree = grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
+                              params_.grow);
+    if (objective_.RenewsLeaves()) RenewLeaves(tree, k);
+    UpdateScores(tree, k);
     trees.push_back(std::move(tree));
   }
-  ++iteration_;
+  EndRound();
   return trees;
 }
 

@@ -7,6 +7,9 @@
 - ``score(booster, "in/*.parquet", "out/")``: a whole scoring job, one task per input file,
   each writing its part atomically (see :func:`sapwood.scoring.score`); ``resume=True``
   skips finished parts. Paths must be visible to every worker (a shared file system).
+- ``train(params, ddf, label=...)``: training on the workers, giving the same model as
+  ``sapwood.train`` on the same rows, bit for bit (:mod:`sapwood.train.dask_training`);
+  ``DaskGBMClassifier`` / ``DaskGBMRegressor``: the scikit-learn estimators on top of it.
 - ``profile(ddf)``: the monitoring profile of the whole frame, merged from partition profiles
   in a tree reduction (exact: equal to profiling the concatenated data on the same edges);
   ``store=`` also appends it to a monitoring store (:class:`sapwood.monitoring.store.ProfileStore`)
@@ -18,101 +21,34 @@ or Dask's local schedulers.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._dask_predict import _model_ref, _ModelRef, predict
 from .errors import ParameterError
 
-__all__ = ["predict", "score", "profile"]
+if TYPE_CHECKING:
+    from .train.dask_sklearn import DaskGBMClassifier, DaskGBMRegressor
+    from .train.dask_training import train
 
-_CACHE: OrderedDict[str, Any] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 4
-
-
-class _ModelRef:
-    """A model's file bytes and digest: what is shipped to workers (pickles as bytes)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.digest = hashlib.sha256(data).hexdigest()
-
-    def booster(self) -> Any:
-        with _CACHE_LOCK:
-            b = _CACHE.get(self.digest)
-            if b is not None:
-                _CACHE.move_to_end(self.digest)
-                return b
-        from .model.booster import Booster
-
-        b = Booster.from_bytes(self.data)
-        with _CACHE_LOCK:
-            b = _CACHE.setdefault(self.digest, b)
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-        return b
+__all__ = ["predict", "score", "profile", "train", "DaskGBMClassifier", "DaskGBMRegressor"]
 
 
-def _model_ref(booster: Any) -> Any:
-    from dask.delayed import delayed
+def __getattr__(name: str) -> Any:
+    # Training lives in sapwood.train (it shares the single-machine loop); imported on first
+    # use so that scoring on a cluster does not load it.
+    if name == "train":
+        from .train.dask_training import train
 
-    if isinstance(booster, (str, os.PathLike)):
-        with open(booster, "rb") as f:
-            data = f.read()
-    elif hasattr(booster, "to_bytes"):
-        data = booster.to_bytes()
-    else:
-        raise ParameterError(f"booster must be a Booster or a model path, got {type(booster)!r}")
-    ref = _ModelRef(data)
-    # One graph key holding the model: every task depends on it, each worker fetches it once.
-    return delayed(ref, name=f"sapwood-model-{ref.digest[:16]}", pure=True)
+        return train
+    if name in ("DaskGBMClassifier", "DaskGBMRegressor"):
+        from .train import dask_sklearn
 
-
-def _prediction_names(num_outputs: int) -> list[str]:
-    return ["prediction"] if num_outputs == 1 else [f"prediction_{k}" for k in range(num_outputs)]
-
-
-def _predict_partition(pdf: Any, ref: _ModelRef, output: str, device: str) -> Any:
-    import pandas as pd
-
-    b = ref.booster()
-    names = _prediction_names(b.num_outputs)
-    if len(pdf) == 0:
-        pred = np.zeros((0, len(names)))
-    else:
-        pred = np.asarray(b.predict(pdf[b.feature_names], output=output, device=device))
-    if len(names) == 1:
-        return pd.Series(pred.reshape(-1), index=pdf.index, name=names[0], dtype=np.float64)
-    return pd.DataFrame(pred.reshape(len(pdf), -1), index=pdf.index, columns=names)
-
-
-def predict(booster: Any, ddf: Any, *, output: str = "value", device: str = "cpu") -> Any:
-    """Predictions for a Dask DataFrame with the booster's feature columns.
-
-    Returns a Dask Series named ``prediction`` (a DataFrame ``prediction_<k>`` for
-    multiclass) aligned with ``ddf``'s index and partitions. ``output`` is "value" or "raw".
-    """
-    import pandas as pd
-
-    if output not in ("value", "raw"):
-        raise ParameterError(f"output must be 'value' or 'raw', got {output!r}")
-    ref = _model_ref(booster)
-    k = booster.num_outputs if hasattr(booster, "num_outputs") else ref.compute().booster(
-    ).num_outputs
-    names = _prediction_names(k)
-    meta: Any
-    if k == 1:
-        meta = pd.Series([], dtype=np.float64, name=names[0])
-    else:
-        meta = pd.DataFrame({n: pd.Series([], dtype=np.float64) for n in names})
-    return ddf.map_partitions(_predict_partition, ref, output, device, meta=meta)
-
+        return getattr(dask_sklearn, name)
+    raise AttributeError(f"module 'sapwood.dask' has no attribute {name!r}")
 
 def _score_part(ref: _ModelRef, source: str, target: str, kwargs: dict[str, Any]) -> Any:
     from .scoring.api import score as _score

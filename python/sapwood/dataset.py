@@ -68,7 +68,7 @@ from .frame.columns import (
     to_matrix,
 )
 
-__all__ = ["Dataset", "to_matrix", "encode_for_schema", "encode_category_codes", "FeatureSpec",
+__all__ = ["Dataset", "check_label_weight", "to_matrix", "encode_for_schema", "encode_category_codes", "FeatureSpec",
            "ordered_target_stats", "kept_categories"]
 
 # The column layer lives in sapwood.frame; the old private names stay importable from here.
@@ -152,6 +152,27 @@ def _qid_array(v: Any) -> Any:
     if pd is not None and isinstance(v, (pd.Series, pd.Index)):
         return v.to_numpy()
     return np.asarray(v)
+
+
+def check_label_weight(label: np.ndarray | None, weight: np.ndarray | None,
+                       init_score: np.ndarray | None, n_rows: int) -> None:
+    """DataError naming the first row whose label, weight or init_score is unusable."""
+    if label is not None:
+        bad = np.flatnonzero(~np.isfinite(label))
+        if bad.size:
+            raise DataError(
+                f"label has {bad.size} non-finite value(s) (NaN or inf), first at row {bad[0]}"
+            )
+    if weight is not None:
+        bad = np.flatnonzero(~np.isfinite(weight) | (weight < 0))
+        if bad.size:
+            raise DataError(f"weight must be finite and >= 0; row {bad[0]} has {weight[bad[0]]}")
+        if not weight.sum() > 0:
+            raise DataError("weights sum to zero: at least one row needs a positive weight")
+    if init_score is not None:
+        bad = np.flatnonzero(~np.isfinite(init_score).reshape(n_rows, -1).all(1))
+        if bad.size:
+            raise DataError(f"init_score must be finite; row {bad[0]} has {init_score[bad[0]]}")
 
 
 # ---------------------------------------------------------------------------- categories
@@ -373,25 +394,7 @@ class Dataset:
         return c
 
     def _check_label_weight(self) -> None:
-        if self.label is not None:
-            bad = np.flatnonzero(~np.isfinite(self.label))
-            if bad.size:
-                raise DataError(
-                    f"label has {bad.size} non-finite value(s) (NaN or inf), first at row {bad[0]}"
-                )
-        if self.weight is not None:
-            bad = np.flatnonzero(~np.isfinite(self.weight) | (self.weight < 0))
-            if bad.size:
-                raise DataError(
-                    f"weight must be finite and >= 0; row {bad[0]} has {self.weight[bad[0]]}"
-                )
-            if not self.weight.sum() > 0:
-                raise DataError("weights sum to zero: at least one row needs a positive weight")
-        if self.init_score is not None:
-            bad = np.flatnonzero(~np.isfinite(self.init_score).reshape(self._n_rows, -1).all(1))
-            if bad.size:
-                raise DataError(f"init_score must be finite; row {bad[0]} has "
-                                f"{self.init_score[bad[0]]}")
+        check_label_weight(self.label, self.weight, self.init_score, self._n_rows)
 
     @property
     def group(self) -> np.ndarray | None:

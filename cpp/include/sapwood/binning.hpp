@@ -82,6 +82,11 @@ struct BinningParams {
   int n_threads = 1;
 };
 
+// The rows bin edges are fitted on: all (empty result) when n <= params.sample_rows, else a
+// seeded sample without replacement (Floyd's algorithm), ascending. Distributed training draws
+// the same rows across workers with it.
+std::vector<std::int64_t> SampleRows(std::int64_t n, const BinningParams& params);
+
 // One column of a caller's buffer (float32 or float64, element stride), read in place.
 struct ColumnView {
   const float* f32 = nullptr;

@@ -80,8 +80,88 @@ struct HistLayout {
   std::vector<std::int32_t> num_cats;  // per feature: -1 numeric, else number of categories
 };
 
+// The histogram layout of a binning (bins of every feature, and which are categorical).
+HistLayout MakeHistLayout(const BinMapper& mapper);
+
 class RowPartitioner;
 class HistogramBuilder;
+
+// One expansion of a leaf: partition the rows of leaf `leaf` (a handle the grower gave it) by
+// `split` into children with handles `left` and `right`, and, when `build` >= 0, build the
+// histogram of that child (always the child with fewer rows overall: the other one is the
+// parent's histogram minus it).
+struct ExpandRequest {
+  std::int32_t leaf = 0, left = 0, right = 0, build = -1;
+  const SplitInfo* split = nullptr;
+};
+
+// Where a tree's histograms come from. LocalHistogramSource (grower.cpp) builds them from this
+// process's rows; sapwood's Dask training sums, exactly, those of every worker's rows (the
+// growth loop, and so every split decision, is the same code either way).
+class HistogramSource {
+ public:
+  virtual ~HistogramSource() = default;
+  // The packed sums of all rows of the tree (the root, handle 0); its histogram into `out`
+  // (layout.total bins) unless `out` is null.
+  virtual HistBin Root(HistBin* out) = 0;
+  // Carries out the requests in order; outs[i] receives request i's histogram (null when
+  // reqs[i].build < 0).
+  virtual void Expand(const std::vector<ExpandRequest>& reqs,
+                      const std::vector<HistBin*>& outs) = 0;
+};
+
+// A grown tree's leaves: node id and the handle of the rows that reached it.
+struct GrownLeaf {
+  std::int32_t node;
+  std::int32_t handle;
+};
+
+// The leaf-wise growth loop on histograms from `src`: picks the open leaf with the best split
+// (first in leaf order on ties), splits it, and evaluates its children. `batch` > 1 lets one
+// call to src.Expand carry the children of up to that many of the best open leaves, fetched
+// ahead of the picks (a distributed source pays per call, not per leaf); the tree is the same
+// for any batch. The histograms live in `pool` (grown as needed, reused across trees).
+Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& layout,
+              std::vector<std::vector<HistBin>>& pool, double scale_g, double scale_h,
+              CountPacking pack, const std::vector<int>& features, const GrowParams& params,
+              int n_threads, int batch, std::vector<GrownLeaf>* leaves);
+
+// The per-tree integer encoding of gradients (Trainer::BoostRound): the scales that keep sums of
+// up to `rows` values below 2^61 and the count bits of the hessian word.
+struct FixedPoint {
+  double scale_g = 1.0, scale_h = 1.0;
+  CountPacking pack;
+};
+FixedPoint ChooseFixedPoint(double max_abs_g, double max_abs_h, std::int64_t rows);
+
+// The features tree `k` of round `iteration` may split on (colsample_bytree's draw).
+std::vector<int> SampleFeatures(const std::vector<int>& usable, double colsample,
+                                std::uint64_t seed, int iteration, int k);
+
+// Rows of this process partitioned per leaf handle (the rows-side of a LocalHistogramSource):
+// what a worker of distributed training keeps between the calls of one tree.
+class LocalRows : public HistogramSource {
+ public:
+  LocalRows(const BinnedMatrix& data, HistogramBuilder& hist, RowPartitioner& part);
+  // Starts a tree on `rows` (ascending) with fixed-point gradients `gh` (indexed by row).
+  void Start(const GradPair* gh, const std::vector<std::uint32_t>& rows);
+  HistBin Root(HistBin* out) override;
+  void Expand(const std::vector<ExpandRequest>& reqs, const std::vector<HistBin*>& outs) override;
+  std::int64_t RangeBegin(std::int32_t handle) const { return ranges_.at(handle).first; }
+  std::int64_t RangeEnd(std::int32_t handle) const { return ranges_.at(handle).second; }
+  bool Has(std::int32_t handle) const {
+    return handle >= 0 && static_cast<std::size_t>(handle) < ranges_.size() &&
+           ranges_[handle].first >= 0;
+  }
+
+ private:
+  const BinnedMatrix& data_;
+  HistogramBuilder& hist_;
+  RowPartitioner& part_;
+  const GradPair* gh_ = nullptr;
+  std::int64_t n_ = 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges_;  // by handle; -1: none
+};
 
 // The histogram of `rows` (all rows when empty) through the production builder; for tests that
 // compare it with a plain reference. Returns the layout and one packed bin per histogram slot.
@@ -99,6 +179,13 @@ class TreeGrower {
   Tree Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking packing,
             const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
             const GrowParams& params);
+
+  // The pieces of Grow for a worker of distributed training: Rows() partitions this process's
+  // rows as the coordinator's requests say; SetLeaves records the grown tree's leaves (handle
+  // -> node) so LeafRanges() and PartitionedRows() describe them as after Grow.
+  LocalRows& Rows();
+  void SetLeaves(const std::vector<GrownLeaf>& leaves);
+  const HistLayout& Layout() const { return layout_; }
 
   // After Grow: the rows of each leaf, as (node id, begin, end) into PartitionedRows().
   struct LeafRange {
@@ -120,6 +207,7 @@ class TreeGrower {
   std::unique_ptr<RowPartitioner> part_;
   std::vector<LeafRange> leaf_ranges_;
   std::vector<std::vector<HistBin>> pool_;  // one histogram per open leaf, reused across trees
+  std::unique_ptr<LocalRows> rows_;
 };
 
 }  // namespace sapwood

@@ -50,10 +50,44 @@ class Trainer {
   // Query groups of the ranking objectives (Objective::SetGroups): bounds of n_queries + 1.
   void SetGroups(std::vector<std::int64_t> bounds) { objective_.SetGroups(std::move(bounds)); }
   const std::vector<double>& Scores() const { return scores_; }  // n x K raw margins
+
+  // BoostRound in steps, for a worker of distributed training (the coordinator grows the trees
+  // from every worker's histograms; see GrowTree):
+  //   BeginRound    gradients of every output and this round's row sample; returns, per
+  //                 output, the largest |gradient| and |hessian| in the sample, and its size
+  //   BeginTree     output k's gradients in the fixed point the coordinator chose from every
+  //                 worker's maxima; the rows of the sample become the tree's root (handle 0)
+  //   Rows()        partitions rows and builds histograms as the coordinator asks
+  //   FinishTree    the grown tree's leaves (node, handle): training scores updated
+  //   EndRound      the round counter moves on
+  struct RoundStats {
+    std::vector<double> max_g, max_h;
+    std::int64_t rows = 0;
+  };
+  RoundStats BeginRound();
+  void BeginTree(int k, const FixedPoint& fp);
+  LocalRows& Rows() { return grower_->Rows(); }
+  const HistLayout& Layout() const { return grower_->Layout(); }
+  void FinishTree(const Tree& tree, int k, const std::vector<GrownLeaf>& leaves);
+  void EndRound() { ++iteration_; }
+  // Where this process's rows sit in the whole training data: (local first row, global first
+  // row) per contiguous run, ascending. The row sample is drawn on global row numbers, so it is
+  // the same however the rows are spread over workers.
+  void SetRowSegments(std::vector<std::pair<std::int64_t, std::int64_t>> segments);
+  // Features with more than one value bin, or one bin and missing values in these rows.
+  const std::vector<int>& UsableFeatures() const { return usable_features_; }
+  // Residuals label - score (and weights) of output k's rows in each leaf (robust losses:
+  // the coordinator re-fits the leaves on every worker's residuals).
+  void LeafResiduals(int k, const std::vector<GrownLeaf>& leaves,
+                     std::vector<std::vector<double>>* r, std::vector<std::vector<double>>* w);
+  const Objective& GetObjective() const { return objective_; }
+  const TrainParams& Params() const { return params_; }
   int NumOutputs() const { return objective_.NumOutputs(); }
   int Iteration() const { return iteration_; }
 
  private:
+  void UpdateScores(const Tree& tree, int k);
+
   std::shared_ptr<const BinnedMatrix> data_;
   std::vector<double> labels_, weights_;
   TrainParams params_;
@@ -64,6 +98,8 @@ class Trainer {
   std::vector<int> usable_features_;
   std::vector<std::uint8_t> in_bag_;
   std::vector<std::uint32_t> all_rows_;  // the rows grown on this round (reused buffer)
+  std::vector<std::pair<std::int64_t, std::int64_t>> segments_{{0, 0}};
+  RoundStats stats_;
   int iteration_ = 0;
 };
 

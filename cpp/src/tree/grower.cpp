@@ -3,7 +3,12 @@
 // search both children. Stops at num_leaves, max_depth, or when no split gains.
 #include "sapwood/grower.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
+
+#include "sapwood/error.hpp"
+#include "sapwood/random.hpp"
 
 #include "histogram.hpp"
 #include "row_partitioner.hpp"
@@ -14,10 +19,9 @@ namespace sapwood {
 TreeGrower::TreeGrower(std::shared_ptr<const BinnedMatrix> data, int n_threads)
     : data_(std::move(data)), n_threads_(n_threads) {
   layout_ = MakeHistLayout(data_->Mapper());
-  for (int f = 0; f < data_->NumFeatures(); ++f)
-    layout_.num_cats.push_back(data_->Mapper().Feature(f).num_cats);
   hist_ = std::make_unique<HistogramBuilder>(*data_, layout_, n_threads_);
   part_ = std::make_unique<RowPartitioner>(n_threads_);
+  rows_ = std::make_unique<LocalRows>(*data_, *hist_, *part_);
 }
 
 TreeGrower::~TreeGrower() = default;
@@ -44,16 +48,141 @@ std::int32_t TreeGrower::LeafOfRow(const Tree& tree, std::int64_t r) const {
   return node;
 }
 
-Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking pack,
-                      const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
-                      const GrowParams& params) {
+
+namespace {
+
+int BitLength(std::uint64_t v) {
+  int b = 0;
+  while (v) {
+    ++b;
+    v >>= 1;
+  }
+  return b;
+}
+
+// A power-of-two scale that keeps |value| * n * scale below 2^bits, so fixed-point sums of up
+// to n values cannot overflow.
+double FixedPointScale(double max_abs, std::int64_t n, int bits) {
+  const double bound = max_abs * static_cast<double>(std::max<std::int64_t>(n, 1));
+  if (!(bound > 0) || !std::isfinite(bound)) return 1.0;
+  int e = 0;
+  std::frexp(bound, &e);  // bound < 2^e
+  return std::ldexp(1.0, std::clamp(bits - e, -900, 900));
+}
+
+}  // namespace
+
+FixedPoint ChooseFixedPoint(double max_abs_g, double max_abs_h, std::int64_t rows) {
+  FixedPoint fp;
+  // Gradients get 61 bits for their sums; hessians share their word with the row count.
+  fp.pack.bits = BitLength(static_cast<std::uint64_t>(rows));
+  fp.scale_g = FixedPointScale(max_abs_g, rows, 61);
+  fp.scale_h = FixedPointScale(max_abs_h, rows, 61 - fp.pack.bits);
+  return fp;
+}
+
+std::vector<int> SampleFeatures(const std::vector<int>& usable, double colsample,
+                                std::uint64_t seed, int iteration, int k) {
+  std::vector<int> features = usable;
+  if (colsample < 1.0 && !features.empty()) {
+    Rng rng(HashCounter(seed, 0x2000u + static_cast<std::uint64_t>(iteration),
+                        static_cast<std::uint64_t>(k)));
+    const std::size_t keep = std::max<std::size_t>(
+        1, static_cast<std::size_t>(std::floor(colsample * static_cast<double>(features.size()))));
+    for (std::size_t i = 0; i < keep; ++i) {
+      const std::size_t j = i + static_cast<std::size_t>(rng.Below(features.size() - i));
+      std::swap(features[i], features[j]);
+    }
+    features.resize(keep);
+    std::sort(features.begin(), features.end());
+  }
+  return features;
+}
+
+// ------------------------------------------------------------------------------ local rows
+LocalRows::LocalRows(const BinnedMatrix& data, HistogramBuilder& hist, RowPartitioner& part)
+    : data_(data), hist_(hist), part_(part) {}
+
+void LocalRows::Start(const GradPair* gh, const std::vector<std::uint32_t>& rows) {
+  gh_ = gh;
+  part_.Init(rows);
+  n_ = static_cast<std::int64_t>(rows.size());
+  ranges_.assign(1, {0, n_});
+}
+
+HistBin LocalRows::Root(HistBin* out) {
+  const std::uint32_t* rows = part_.Rows();
+  HistBin total{0, 0};
+  for (std::int64_t i = 0; i < n_; ++i) {
+    total.g += gh_[rows[i]].g;
+    total.hc += gh_[rows[i]].hc;
+  }
+  if (out != nullptr) {
+    // all rows in order: read them sequentially, without the index indirection
+    const bool identity = n_ == data_.NumRows();
+    hist_.Build(identity ? nullptr : rows, n_, gh_, out);
+  }
+  return total;
+}
+
+void LocalRows::Expand(const std::vector<ExpandRequest>& reqs, const std::vector<HistBin*>& outs) {
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    const ExpandRequest& r = reqs[i];
+    if (!Has(r.leaf) || r.split == nullptr || r.left < 0 || r.right < 0 || r.left == r.right) {
+      throw DataError("distributed training: an expansion request names an unknown leaf");
+    }
+    const auto [begin, end] = ranges_[static_cast<std::size_t>(r.leaf)];
+    const SplitInfo& s = *r.split;
+    if (s.feature < 0 || s.feature >= data_.NumFeatures()) {
+      throw DataError("distributed training: a split names feature " +
+                      std::to_string(s.feature) + " of " + std::to_string(data_.NumFeatures()));
+    }
+    const FeatureBins& fb = data_.Mapper().Feature(s.feature);
+    std::int64_t mid;
+    if (s.categorical) {
+      std::vector<std::uint8_t> goes_left(static_cast<std::size_t>(fb.NumBins()), 0);
+      for (int b = 0; b < fb.num_cats; ++b) {
+        const std::size_t w = static_cast<std::size_t>(b / 32);
+        goes_left[static_cast<std::size_t>(b)] =
+            w < s.cat_left.size() ? (s.cat_left[w] >> (b % 32)) & 1u : 0;
+      }
+      goes_left[static_cast<std::size_t>(fb.NanBin())] = s.default_left ? 1 : 0;
+      mid = part_.SplitByTable(begin, end, data_, s.feature, goes_left);
+    } else {
+      mid = part_.Split(begin, end, data_, s.feature, s.threshold_bin, s.default_left);
+    }
+    const std::size_t need = static_cast<std::size_t>(std::max(r.left, r.right)) + 1;
+    if (ranges_.size() < need) ranges_.resize(need, {-1, -1});
+    ranges_[static_cast<std::size_t>(r.left)] = {begin, mid};
+    ranges_[static_cast<std::size_t>(r.right)] = {mid, end};
+    if (r.build >= 0) {
+      if (r.build != r.left && r.build != r.right) {
+        throw DataError("distributed training: a histogram request names no child of its leaf");
+      }
+      const auto [b0, b1] = ranges_[static_cast<std::size_t>(r.build)];
+      hist_.Build(part_.Rows() + b0, b1 - b0, gh_, outs[i]);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------ growth loop
+Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& layout,
+              std::vector<std::vector<HistBin>>& pool, double scale_g, double scale_h,
+              CountPacking pack, const std::vector<int>& features, const GrowParams& params,
+              int n_threads, int batch, std::vector<GrownLeaf>* leaves_out) {
   struct OpenLeaf {
     std::int32_t node;
-    std::int64_t begin, end;
+    std::int32_t handle;
     int depth;
     HistBin total;
     SplitInfo split;
     int slot;  // histogram pool slot, -1 when none is kept
+    // Filled by an expansion (possibly ahead of the pick): the children's handles, splits
+    // and histogram slots.
+    bool expanded = false;
+    std::int32_t child_handle[2] = {-1, -1};
+    SplitInfo child_split[2];
+    int child_slot[2] = {-1, -1};
   };
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
   auto out_of = [&](const HistBin& packed) {
@@ -64,45 +193,111 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
   auto hess_of = [&](const HistBin& packed) {
     return static_cast<double>(pack.Decode(packed).h) * inv_h;
   };
+  auto count_of = [&](const HistBin& packed) { return pack.Decode(packed).c; };
   auto can_split = [&](std::int64_t count, int depth) {
     if (params.max_depth > 0 && depth >= params.max_depth) return false;
     return count >= 2 * std::max<std::int64_t>(1, params.min_child_samples);
   };
 
-  const std::size_t n_slots = static_cast<std::size_t>(params.num_leaves) + 1;
-  if (pool_.size() < n_slots) pool_.resize(n_slots);
   std::vector<int> free_slots;
-  for (int s = static_cast<int>(n_slots) - 1; s >= 0; --s) free_slots.push_back(s);
+  for (int s = static_cast<int>(pool.size()) - 1; s >= 0; --s) free_slots.push_back(s);
   auto take_slot = [&]() {
-    int s = free_slots.back();
+    if (free_slots.empty()) {
+      pool.emplace_back();
+      free_slots.push_back(static_cast<int>(pool.size()) - 1);
+    }
+    const int s = free_slots.back();
     free_slots.pop_back();
-    if (pool_[s].size() != layout_.total) pool_[s].resize(layout_.total);
+    if (pool[static_cast<std::size_t>(s)].size() != layout.total)
+      pool[static_cast<std::size_t>(s)].resize(layout.total);
     return s;
   };
+  auto release = [&](int& slot) {
+    if (slot >= 0) free_slots.push_back(slot);
+    slot = -1;
+  };
+  auto search = [&](int slot, const HistBin& total) {
+    return FindBestSplit(pool[static_cast<std::size_t>(slot)].data(), layout, features, total,
+                         pack, scale_g, scale_h, params, n_threads);
+  };
 
-  part_->Init(rows);
-  const std::int64_t n = static_cast<std::int64_t>(rows.size());
   Tree tree;
   std::vector<std::pair<std::int32_t, std::vector<std::uint32_t>>> cat_splits;  // node, bitset
   std::vector<OpenLeaf> leaves;
+  std::int32_t next_handle = 1;
   {
-    HistBin total{0, 0};
-    for (std::int64_t i = 0; i < n; ++i) {
-      total.g += gh[rows[i]].g;
-      total.hc += gh[rows[i]].hc;
+    OpenLeaf root;
+    root.handle = 0;
+    root.depth = 0;
+    root.slot = -1;
+    // The root is split when it may be; its row count is only known from the sums, so the
+    // histogram is requested first and dropped if it turns out not to be needed.
+    int slot = params.num_leaves > 1 ? take_slot() : -1;
+    root.total = src.Root(slot >= 0 ? pool[static_cast<std::size_t>(slot)].data() : nullptr);
+    const std::int64_t n = count_of(root.total);
+    root.node = tree.AddLeaf(out_of(root.total), hess_of(root.total), n);
+    if (slot >= 0 && can_split(n, 0)) {
+      root.slot = slot;
+      root.split = search(slot, root.total);
+      if (!root.split.Valid()) release(root.slot);
+    } else {
+      release(slot);
     }
-    OpenLeaf root{tree.AddLeaf(out_of(total), hess_of(total), n), 0, n, 0,
-                  total, SplitInfo{}, -1};
-    if (can_split(n, 0) && params.num_leaves > 1) {
-      root.slot = take_slot();
-      // all rows in order: read them sequentially, without the index indirection
-      const bool identity = n == data_->NumRows();
-      hist_->Build(identity ? nullptr : part_->Rows(), n, gh, pool_[root.slot].data());
-      root.split = FindBestSplit(pool_[root.slot].data(), layout_, features, total, pack,
-                                 scale_g, scale_h, params, n_threads_);
-    }
-    leaves.push_back(root);
+    leaves.push_back(std::move(root));
   }
+
+  // Expands leaves[idx...]: partitions their rows and evaluates their children. The caller
+  // has checked each has a valid split and is not expanded yet.
+  auto expand = [&](const std::vector<int>& which) {
+    std::vector<ExpandRequest> reqs(which.size());
+    std::vector<HistBin*> outs(which.size(), nullptr);
+    std::vector<int> small_side(which.size(), -1);
+    const bool room = static_cast<int>(leaves.size()) + 1 < params.num_leaves;
+    for (std::size_t i = 0; i < which.size(); ++i) {
+      OpenLeaf& x = leaves[static_cast<std::size_t>(which[i])];
+      x.child_handle[0] = next_handle++;
+      x.child_handle[1] = next_handle++;
+      ExpandRequest& r = reqs[i];
+      r.leaf = x.handle;
+      r.left = x.child_handle[0];
+      r.right = x.child_handle[1];
+      r.split = &x.split;
+      const std::int64_t cl = count_of(x.split.left), cr = count_of(x.split.right);
+      const bool split_l = can_split(cl, x.depth + 1), split_r = can_split(cr, x.depth + 1);
+      if ((split_l || split_r) && room) {
+        const int small = cl <= cr ? 0 : 1;
+        small_side[i] = small;
+        r.build = x.child_handle[small];
+        x.child_slot[small] = take_slot();
+        outs[i] = pool[static_cast<std::size_t>(x.child_slot[small])].data();
+      }
+    }
+    src.Expand(reqs, outs);
+    for (std::size_t i = 0; i < which.size(); ++i) {
+      OpenLeaf& x = leaves[static_cast<std::size_t>(which[i])];
+      x.expanded = true;
+      const int small = small_side[i];
+      if (small < 0) {
+        release(x.slot);
+        continue;
+      }
+      const int large = 1 - small;
+      // parent's histogram becomes the larger child's: parent - smaller (exact in fixed point)
+      x.child_slot[large] = x.slot;
+      x.slot = -1;
+      HistBin* lg = pool[static_cast<std::size_t>(x.child_slot[large])].data();
+      const HistBin* sm = pool[static_cast<std::size_t>(x.child_slot[small])].data();
+      for (std::size_t b = 0; b < layout.total; ++b) {
+        lg[b].g -= sm[b].g;
+        lg[b].hc -= sm[b].hc;
+      }
+      for (int c = 0; c < 2; ++c) {
+        const HistBin& tot = c == 0 ? x.split.left : x.split.right;
+        if (can_split(count_of(tot), x.depth + 1)) x.child_split[c] = search(x.child_slot[c], tot);
+        if (!x.child_split[c].Valid()) release(x.child_slot[c]);
+      }
+    }
+  };
 
   while (static_cast<int>(leaves.size()) < params.num_leaves) {
     int pick = -1;
@@ -111,23 +306,32 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
         pick = i;
     }
     if (pick < 0) break;
-    OpenLeaf parent = leaves[static_cast<std::size_t>(pick)];
-    const SplitInfo& s = parent.split;
-    const FeatureBins& fb = data_->Mapper().Feature(s.feature);
-    std::int64_t mid;
-    if (s.categorical) {
-      std::vector<std::uint8_t> goes_left(static_cast<std::size_t>(fb.NumBins()), 0);
-      for (int b = 0; b < fb.num_cats; ++b)
-        goes_left[static_cast<std::size_t>(b)] = (s.cat_left[static_cast<std::size_t>(b / 32)] >> (b % 32)) & 1u;
-      goes_left[static_cast<std::size_t>(fb.NanBin())] = s.default_left ? 1 : 0;
-      mid = part_->SplitByTable(parent.begin, parent.end, *data_, s.feature, goes_left);
-      cat_splits.emplace_back(parent.node, s.cat_left);
-    } else {
-      mid = part_->Split(parent.begin, parent.end, *data_, s.feature, s.threshold_bin,
-                         s.default_left);
+    if (!leaves[static_cast<std::size_t>(pick)].expanded) {
+      std::vector<int> which{pick};
+      const int budget = std::min(batch, params.num_leaves - static_cast<int>(leaves.size()));
+      if (budget > 1) {
+        // The next-best unexpanded leaves: the ones most likely to be picked before the
+        // budget runs out (a leaf fetched but never picked costs work, never correctness).
+        std::vector<int> cand;
+        for (int i = 0; i < static_cast<int>(leaves.size()); ++i) {
+          if (i != pick && leaves[i].split.Valid() && !leaves[i].expanded) cand.push_back(i);
+        }
+        std::stable_sort(cand.begin(), cand.end(), [&](int a, int b) {
+          return leaves[a].split.gain > leaves[b].split.gain;
+        });
+        for (int i : cand) {
+          if (static_cast<int>(which.size()) >= budget) break;
+          which.push_back(i);
+        }
+      }
+      expand(which);
     }
-    const std::int32_t ln = tree.AddLeaf(out_of(s.left), hess_of(s.left), mid - parent.begin);
-    const std::int32_t rn = tree.AddLeaf(out_of(s.right), hess_of(s.right), parent.end - mid);
+    OpenLeaf parent = std::move(leaves[static_cast<std::size_t>(pick)]);
+    const SplitInfo& s = parent.split;
+    const FeatureBins& fb = mapper.Feature(s.feature);
+    if (s.categorical) cat_splits.emplace_back(parent.node, s.cat_left);
+    const std::int32_t ln = tree.AddLeaf(out_of(s.left), hess_of(s.left), count_of(s.left));
+    const std::int32_t rn = tree.AddLeaf(out_of(s.right), hess_of(s.right), count_of(s.right));
     const std::int32_t p = parent.node;
     tree.feature[p] = s.feature;
     tree.threshold_bin[p] = s.threshold_bin;
@@ -140,35 +344,28 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
     tree.right[p] = rn;
     tree.gain[p] = s.gain;
 
-    OpenLeaf L{ln, parent.begin, mid, parent.depth + 1, s.left, SplitInfo{}, -1};
-    OpenLeaf R{rn, mid, parent.end, parent.depth + 1, s.right, SplitInfo{}, -1};
-    const bool split_l = can_split(L.end - L.begin, L.depth);
-    const bool split_r = can_split(R.end - R.begin, R.depth);
+    OpenLeaf kids[2];
     const bool room = static_cast<int>(leaves.size()) + 1 < params.num_leaves;
-    if ((split_l || split_r) && room) {
-      OpenLeaf& small = (L.end - L.begin) <= (R.end - R.begin) ? L : R;
-      OpenLeaf& large = (&small == &L) ? R : L;
-      small.slot = take_slot();
-      hist_->Build(part_->Rows() + small.begin, small.end - small.begin, gh,
-                   pool_[small.slot].data());
-      large.slot = parent.slot;  // parent's histogram becomes the larger child's
-      hist_->Subtract(pool_[large.slot].data(), pool_[small.slot].data(),
-                      pool_[large.slot].data());
-      for (OpenLeaf* c : {&L, &R}) {
-        if (can_split(c->end - c->begin, c->depth)) {
-          c->split = FindBestSplit(pool_[c->slot].data(), layout_, features, c->total, pack,
-                                   scale_g, scale_h, params, n_threads_);
-        }
-        if (!c->split.Valid()) {
-          free_slots.push_back(c->slot);
-          c->slot = -1;
-        }
+    for (int c = 0; c < 2; ++c) {
+      kids[c].node = c == 0 ? ln : rn;
+      kids[c].handle = parent.child_handle[c];
+      kids[c].depth = parent.depth + 1;
+      kids[c].total = c == 0 ? s.left : s.right;
+      kids[c].slot = parent.child_slot[c];
+      if (room) {
+        kids[c].split = std::move(parent.child_split[c]);
+      } else {
+        release(kids[c].slot);
       }
-    } else if (parent.slot >= 0) {
-      free_slots.push_back(parent.slot);
     }
-    leaves[static_cast<std::size_t>(pick)] = L;
-    leaves.push_back(R);
+    leaves[static_cast<std::size_t>(pick)] = std::move(kids[0]);
+    leaves.push_back(std::move(kids[1]));
+  }
+  // Histograms of leaves still open (or fetched ahead and never picked) go back to the pool.
+  for (auto& l : leaves) {
+    release(l.slot);
+    release(l.child_slot[0]);
+    release(l.child_slot[1]);
   }
 
   if (!cat_splits.empty()) {
@@ -185,8 +382,32 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
       tree.cat_bits.insert(tree.cat_bits.end(), bits.begin(), bits.end());
     }
   }
+  if (leaves_out != nullptr) {
+    leaves_out->clear();
+    for (const auto& l : leaves) leaves_out->push_back({l.node, l.handle});
+  }
+  return tree;
+}
+
+// ------------------------------------------------------------------------------ TreeGrower
+LocalRows& TreeGrower::Rows() { return *rows_; }
+
+void TreeGrower::SetLeaves(const std::vector<GrownLeaf>& leaves) {
   leaf_ranges_.clear();
-  for (const auto& l : leaves) leaf_ranges_.push_back({l.node, l.begin, l.end});
+  for (const auto& l : leaves) {
+    if (!rows_->Has(l.handle)) throw DataError("distributed training: a leaf names unknown rows");
+    leaf_ranges_.push_back({l.node, rows_->RangeBegin(l.handle), rows_->RangeEnd(l.handle)});
+  }
+}
+
+Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking pack,
+                      const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
+                      const GrowParams& params) {
+  rows_->Start(gh, rows);
+  std::vector<GrownLeaf> leaves;
+  Tree tree = GrowTree(*rows_, data_->Mapper(), layout_, pool_, scale_g, scale_h, pack, features,
+                       params, n_threads_, 1, &leaves);
+  SetLeaves(leaves);
   return tree;
 }
 

@@ -14,6 +14,7 @@ HistLayout MakeHistLayout(const BinMapper& mapper) {
     layout.offset.push_back(off);
     layout.nbins.push_back(mapper.Feature(f).NumBins());
     off += static_cast<std::uint32_t>(mapper.Feature(f).NumBins());
+    layout.num_cats.push_back(mapper.Feature(f).num_cats);
   }
   layout.total = off;
   return layout;

@@ -10,8 +10,6 @@
 
 namespace sapwood {
 
-HistLayout MakeHistLayout(const BinMapper& mapper);
-
 class HistogramBuilder {
  public:
   HistogramBuilder(const BinnedMatrix& data, const HistLayout& layout, int n_threads);

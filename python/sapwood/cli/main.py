@@ -30,7 +30,8 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_REJECTED", "EXIT_ERROR", "EX
 EXIT_OK, EXIT_REJECTED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # command name -> module under sapwood.cli with add_parser(sub) and run(args) -> int
-COMMANDS = ("demo", "inspect", "train", "validate", "monitor", "score", "serve", "export")
+COMMANDS = ("demo", "inspect", "train", "validate", "monitor", "score", "serve", "export",
+            "diagnose")
 
 DESCRIPTION = (
     "sapwood: gradient-boosted trees for tabular data, from training to monitoring. "

@@ -1,6 +1,8 @@
 """`sapwood monitor`: check a batch (or its profile) against a reference profile or model for drift
-and data quality; `sapwood monitor history STORE` (drift over time from a monitoring store) and
-`sapwood monitor performance` (metrics once labels arrive) are subcommands.
+and data quality; `sapwood monitor history STORE` (drift over time from a monitoring store),
+`sapwood monitor performance` (metrics once labels arrive), `sapwood monitor estimate` (metrics
+estimated before labels arrive) and `sapwood monitor domain` (multivariate drift by a domain
+classifier) are subcommands.
 
 The subcommands are optional positionals of `monitor` (argparse subparsers with required=False),
 so `sapwood monitor --reference R --current C` keeps working as before and the time-based views
@@ -44,12 +46,17 @@ def add_parser(sub: Any) -> None:
     mon.add_argument("--time", default=None,
                      help="the batch's time window start for --store (ISO 8601; default: now)")
     subs = mon.add_subparsers(dest="monitor_command", required=False, metavar="SUBCOMMAND",
-                              help="history (drift over time from a store) or performance "
-                                   "(metrics once labels arrive); none: check one batch")
+                              help="history (drift over time from a store), performance "
+                                   "(metrics once labels arrive), estimate (metrics estimated "
+                                   "before labels arrive), domain (multivariate drift by a "
+                                   "domain classifier); none: check one batch")
     from .monitor_history import add_history_parser, add_performance_parser
+    from .monitor_more import add_domain_parser, add_estimate_parser
 
     add_history_parser(subs)
     add_performance_parser(subs)
+    add_estimate_parser(subs)
+    add_domain_parser(subs)
 
 
 def _is_json_file(path: str) -> bool:
@@ -90,6 +97,10 @@ def run(args: Any) -> int:
     from ..errors import ParameterError
     from ..monitoring import compare
 
+    if getattr(args, "monitor_command", None) in ("estimate", "domain"):
+        from . import monitor_more
+
+        return monitor_more.run(args)
     if getattr(args, "monitor_command", None) is not None:
         from . import monitor_history
 
@@ -98,7 +109,7 @@ def run(args: Any) -> int:
                if v is None]
     if missing:
         raise ParameterError(f"the following arguments are required: {', '.join(missing)} "
-                             "(or a subcommand: history, performance)")
+                             "(or a subcommand: history, performance, estimate, domain)")
 
     to_stdout = args.json == "-"
     files = {"--json": None if to_stdout else args.json, "--html": args.html}

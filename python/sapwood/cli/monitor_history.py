@@ -71,6 +71,7 @@ def add_performance_parser(subs: Any) -> None:
                    help="thresholds (TOML, a [performance] table; see "
                         "python/sapwood/monitoring/performance.py)")
     p.add_argument("--json", default=None, help="write the JSON report here ('-': stdout)")
+    p.add_argument("--html", default=None, help="write the HTML report here")
 
 
 def run(args: Any) -> int:
@@ -134,7 +135,7 @@ def _run_performance(args: Any) -> int:
     from ..monitoring.performance import performance
     from ._common import load_model, read_data
 
-    _check_outputs(args, ("json",))
+    _check_outputs(args, ("json", "html"))
     booster = load_model(args.model, "--model") if args.model is not None else None
     report = performance(
         read_data(args.predictions, "monitor performance"),
@@ -143,4 +144,4 @@ def _run_performance(args: Any) -> int:
         label_column=args.label_column, model=booster, objective=args.objective,
         metrics=None if args.metrics is None else [m for m in args.metrics.split(",") if m],
         n_bootstrap=args.bootstrap, seed=args.seed, config=args.config)
-    return _outputs(args, report, html=False)
+    return _outputs(args, report, html=True)

@@ -23,7 +23,8 @@ from .._version import __version__
 if TYPE_CHECKING:
     from ..dataset import Dataset
 
-__all__ = ["library_version", "now_iso", "data_fingerprint", "make_provenance", "imported",
+__all__ = ["library_version", "now_iso", "data_fingerprint", "make_provenance", "provenance_with",
+           "column_blocks", "merge_fingerprint", "FINGERPRINT_BLOCK_ROWS", "imported",
            "describe", "FORMAT_NAMES"]
 
 # Format identifiers (sapwood.model.sniff) -> how people name them.
@@ -49,39 +50,93 @@ def now_iso() -> str:
     return t.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
-    """A SHA-256 fingerprint of a Dataset's feature columns, names, labels and weights.
+# Rows per hashed block: columns are hashed block by block (SHA-256 of each block's float32
+# bytes, then SHA-256 of the block digests), so workers that each hold some of the rows can
+# hash their blocks where the rows are; only blocks cut by a partition boundary are assembled
+# from pieces. The block size is part of the fingerprint's definition.
+FINGERPRINT_BLOCK_ROWS = 4096
 
-    Each column is hashed as float32 (what the trees compare) in column order, so the same data
-    gives the same fingerprint whatever its memory layout or float width.
-    """
-    X = dataset.X
-    n, m = X.shape
-    cols = [hashlib.sha256() for _ in range(m)]
-    step = max(256, (1 << 19) // max(1, m))  # ~2 MiB chunks: the transpose stays in cache
-    for r0 in range(0, n, step):
-        chunk = np.ascontiguousarray(X[r0:r0 + step].T, dtype=np.dtype("<f4"))
-        for j in range(m):
-            cols[j].update(chunk[j].data)
+
+def column_blocks(col: np.ndarray, first_row: int, n_rows: int
+                  ) -> tuple[dict[int, bytes], dict[int, tuple[int, bytes]]]:
+    """The blocks of one column's rows [first_row, first_row + len(col)) of an n_rows table:
+    digests of the blocks wholly inside, and (offset in the block, float32 bytes) of the
+    pieces of blocks cut at either end."""
+    B = FINGERPRINT_BLOCK_ROWS
+    v = np.ascontiguousarray(col, dtype=np.dtype("<f4"))
+    end = first_row + v.shape[0]
+    full: dict[int, bytes] = {}
+    pieces: dict[int, tuple[int, bytes]] = {}
+    b = first_row // B
+    while b * B < end:
+        lo, hi = b * B, min((b + 1) * B, n_rows)
+        s0, s1 = max(lo, first_row), min(hi, end)
+        chunk = v[s0 - first_row:s1 - first_row]
+        if s0 == lo and s1 == hi:
+            full[b] = hashlib.sha256(chunk.data).digest()
+        else:
+            pieces[b] = (s0 - lo, chunk.tobytes())
+        b += 1
+    return full, pieces
+
+
+def merge_fingerprint(names: list[str], n_rows: int,
+                      blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]],
+                      label: np.ndarray | None, weight: np.ndarray | None) -> dict[str, Any]:
+    """The fingerprint from each column's block digests and pieces (see column_blocks)."""
+    n_blocks = -(-n_rows // FINGERPRINT_BLOCK_ROWS)
     h = hashlib.sha256()
-    h.update(b"sapwood-fingerprint-1\0")
-    h.update(struct.pack("<QQ", n, m))
-    for name, c in zip(dataset.feature_names, cols, strict=True):
+    h.update(b"sapwood-fingerprint-2\0")
+    h.update(struct.pack("<QQQ", n_rows, len(names), FINGERPRINT_BLOCK_ROWS))
+    for name, (full, pieces) in zip(names, blocks, strict=True):
+        c = hashlib.sha256()
+        for b in range(n_blocks):
+            d = full.get(b)
+            if d is None:
+                parts = sorted(pieces.get(b, []))
+                d = hashlib.sha256(b"".join(p for _, p in parts)).digest()
+            c.update(d)
         h.update(name.encode("utf-8") + b"\0")
         h.update(c.digest())
-    for what, v in (("label", dataset.label), ("weight", dataset.weight)):
+    for what, v in (("label", label), ("weight", weight)):
         h.update(what.encode() + b"\0")
         if v is None:
             h.update(b"none")
         else:
             h.update(hashlib.sha256(np.ascontiguousarray(v, dtype="<f8").data).digest())
-    return {"algorithm": "sha256", "digest": h.hexdigest(), "rows": int(n), "columns": int(m)}
+    return {"algorithm": "sha256-blocks", "block_rows": FINGERPRINT_BLOCK_ROWS,
+            "digest": h.hexdigest(), "rows": int(n_rows), "columns": len(names)}
+
+
+def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
+    """A SHA-256 fingerprint of a Dataset's feature columns, names, labels and weights.
+
+    Each column is hashed as float32 (what the trees compare) in blocks of
+    FINGERPRINT_BLOCK_ROWS rows, so the same data gives the same fingerprint whatever its
+    memory layout, float width or (distributed training) partitioning.
+    """
+    X = dataset.X
+    n, m = X.shape
+    blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = []
+    for j in range(m):
+        full, _ = column_blocks(X[:, j], 0, n)
+        blocks.append((full, {}))
+    return merge_fingerprint(list(dataset.feature_names), n, blocks, dataset.label,
+                             dataset.weight)
 
 
 def make_provenance(dataset: Dataset) -> dict[str, Any]:
     """What train() records about how a model was built."""
-    return {"library_version": library_version(), "created_at": now_iso(),
-            "data_fingerprint": data_fingerprint(dataset)}
+    return provenance_with(data_fingerprint(dataset))
+
+
+def provenance_with(fingerprint: dict[str, Any] | None) -> dict[str, Any]:
+    """Provenance with a fingerprint computed elsewhere (distributed training's is merged
+    from the workers'); None leaves it out."""
+    out: dict[str, Any] = {"library_version": library_version(), "created_at": now_iso()}
+    if fingerprint is not None:
+        out["data_fingerprint"] = fingerprint
+    return out
 
 
 def imported(fmt: str, source_objective: str, **known: Any) -> dict[str, Any]:

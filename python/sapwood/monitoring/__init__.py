@@ -2,7 +2,11 @@
 
 ``compare(reference, current)`` checks a batch (a Profile or any data input) against a reference
 Profile (or a Booster carrying one) and returns a :class:`MonitorReport`. Monitoring reads
-profiles and boosters only; it never reaches into training.
+profiles and boosters only; the one exception is ``domain`` (multivariate drift by a domain
+classifier), which trains sapwood models through the public ``sapwood.train`` API, imported
+lazily (training never imports it). ``estimate`` estimates a binary classifier's performance
+before labels arrive (CBPE); ``performance`` measures it once they do; ``history`` and
+``store`` keep profiles over time.
 """
 
 from __future__ import annotations

@@ -204,6 +204,12 @@ class PerformanceReport:
             write_text(path, text)
         return text
 
+    def to_html(self) -> str:
+        """A self-contained HTML report (metric charts with intervals, the table)."""
+        from .performance_html import render
+
+        return render(self)
+
     def summary(self) -> str:
         lines = [f"sapwood monitor performance: {'PASSED' if self.passed else 'FAILED'} "
                  f"(status {self.status}); objective {self.objective}; {len(self.windows)} "

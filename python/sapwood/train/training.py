@@ -20,7 +20,7 @@ from ..model.builder import ModelBuilder
 from ..model.provenance import make_provenance
 from .callbacks import CallbackEnv, TrainingCallback
 
-__all__ = ["train"]
+__all__ = ["train", "boost_rounds"]
 
 
 def _metrics_for(p: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -145,6 +145,75 @@ def _check_valid(ds: Dataset, train_set: Dataset, name: str) -> None:
             f"valid set {name!r} has {ds.num_features} features but the training data has "
             f"{train_set.num_features}"
         )
+
+
+class _LocalRounds:
+    """Rounds on this machine: the C++ Trainer grows them; validation scores are updated here."""
+
+    def __init__(self, trainer: Any, valid_X: list[Any], valid_scores: list[np.ndarray], k: int,
+                 num_features: int, n_jobs: int) -> None:
+        self.trainer, self.valid_X, self.valid_scores = trainer, valid_X, valid_scores
+        self.k, self.num_features, self.n_jobs = k, num_features, n_jobs
+
+    def boost_round(self) -> list[dict[str, np.ndarray]]:
+        return list(self.trainer.boost_round())
+
+    def eval_scores(self, trees: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        forest = _core.Forest(trees, np.arange(self.k, dtype=np.int32), self.k, self.num_features)
+        for s, vx in zip(self.valid_scores, self.valid_X, strict=True):
+            if vx is None:
+                s[:] = self.trainer.scores()
+            else:
+                forest.predict_raw(vx, 0, self.k, s, self.n_jobs)
+        return self.valid_scores
+
+
+def boost_rounds(booster: Booster, engine: Any,
+                 evals: Sequence[tuple[Any, ...]],
+                 metrics: list[tuple[str, Any]], callbacks: Sequence[TrainingCallback],
+                 first_round: int, n_estimators: int) -> None:
+    """The boosting loop, whoever grows the trees (this machine's Trainer or the Dask
+    workers): rounds are added to ``booster``, the valid sets are scored with the metrics
+    (``engine.eval_scores`` gives their raw margins after each round) and the callbacks may stop
+    training. Sets ``booster.evals_result``. evals: (name, label, weight) or (name, label,
+    weight, query sizes) per valid set (the query metrics need the sizes)."""
+    names = [e[0] for e in evals]
+    history: dict[str, dict[str, list[float]]] = {n: {m: [] for m, _ in metrics} for n in names}
+    for cb in callbacks:
+        cb.before_training(booster)
+    for it in range(first_round, first_round + n_estimators):
+        trees = engine.boost_round()
+        if all(int(t["feature"].size) == 1 for t in trees) and it > first_round:
+            break  # no split gains anything any more: further rounds would be identical
+        booster.add_round(trees)
+        evaluation: dict[str, dict[str, float]] = {}
+        if evals:
+            for e, s in zip(evals, engine.eval_scores(trees), strict=True):
+                name, label, weight = e[0], e[1], e[2]
+                group = e[3] if len(e) > 3 else None
+                out = s.copy()
+                _core.transform_scores(booster.objective, booster.num_class, out,
+                                       engine.n_jobs)
+                pred = out[:, 0] if out.shape[1] == 1 else out
+                evaluation[name] = {}
+                for m, fn in metrics:
+                    # ranking metrics read the raw margin (cindex: exp could overflow to ties)
+                    score = pred if m not in ("auc", "cindex") else s[:, 0]
+                    if needs_groups(m):
+                        val = float(fn(label, score, weight, group=group))
+                    else:
+                        val = float(fn(label, score, weight))
+                    evaluation[name][m] = val
+                    history[name][m].append(val)
+        env = CallbackEnv(booster=booster, iteration=it,
+                          n_estimators=first_round + n_estimators,
+                          evaluation=evaluation, history=history)
+        stop = False
+        for cb in callbacks:
+            stop = bool(cb.after_iteration(env)) or stop
+        if stop:
+            break
+    booster.evals_result = history
 
 
 def train(
@@ -279,45 +348,10 @@ def train(
                          booster.num_features).predict_raw(vx, 0, len(base_trees), s,
                                                            p["n_jobs"])
         valid_scores.append(s)
-    history: dict[str, dict[str, list[float]]] = {n: {m: [] for m, _ in metrics} for n in names}
-
-    for cb in callbacks:
-        cb.before_training(booster)
-    for it in range(first_round, first_round + p["n_estimators"]):
-        trees = trainer.boost_round()
-        if all(int(t["feature"].size) == 1 for t in trees) and it > first_round:
-            break  # no split gains anything any more: further rounds would be identical
-        booster.add_round(trees)
-        evaluation: dict[str, dict[str, float]] = {}
-        if valid_sets:
-            forest = _core.Forest(trees, np.arange(k, dtype=np.int32), k, booster.num_features)
-            for ds, name, s, vx in zip(valid_sets, names, valid_scores, valid_X, strict=False):
-                if vx is None:
-                    s[:] = trainer.scores()
-                else:
-                    forest.predict_raw(vx, 0, k, s, p["n_jobs"])
-                out = s.copy()
-                _core.transform_scores(booster.objective, booster.num_class, out, p["n_jobs"])
-                pred = out[:, 0] if k == 1 else out
-                evaluation[name] = {}
-                for m, fn in metrics:
-                    # ranking metrics read the raw margin (cindex: exp could overflow to ties)
-                    score = pred if m not in ("auc", "cindex") else s[:, 0]
-                    if needs_groups(m):
-                        val = float(fn(ds.label, score, ds.weight, group=ds.group))
-                    else:
-                        val = float(fn(ds.label, score, ds.weight))
-                    evaluation[name][m] = val
-                    history[name][m].append(val)
-        env = CallbackEnv(booster=booster, iteration=it,
-                          n_estimators=first_round + p["n_estimators"],
-                          evaluation=evaluation, history=history)
-        stop = False
-        for cb in callbacks:
-            stop = bool(cb.after_iteration(env)) or stop
-        if stop:
-            break
-    booster.evals_result = history
+    engine = _LocalRounds(trainer, valid_X, valid_scores, k, booster.num_features, p["n_jobs"])
+    evals = [(name, ds.label, ds.weight, ds.group)
+             for ds, name in zip(valid_sets, names, strict=False)]
+    boost_rounds(booster, engine, evals, metrics, callbacks, first_round, p["n_estimators"])
     if reference_profile:
         _store_reference_profile(booster, train_set, trainer, p["n_jobs"])
     for cb in callbacks:

@@ -1,0 +1,166 @@
+"""Distributed training side by side: sapwood.dask.train vs lightgbm.dask and xgboost.dask on
+a LocalCluster of single-threaded worker processes, and single-machine sapwood.train, in one
+run, on the same data and settings.
+
+Each library gets a fresh cluster, started in its own subprocess, so its workers' peak memory
+(max RSS, read from each worker process) is its own. The data is generated on the workers as
+a Dask array (the same seed for everyone); single-machine sapwood gets it as one numpy array.
+
+    python benchmarks/compare/dask_train.py [--rows 2000000] [--features 32] [--rounds 100]
+        [--leaves 63] [--workers 2] [--only sapwood_dask,lightgbm_dask,xgboost_dask,sapwood]
+
+Prints one JSON line per library: wall seconds of the fit (data already on the workers), peak
+RSS per worker (MiB), held-out AUC, and for sapwood.dask the round trips to the workers and
+the seconds they took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+PEERS = ["sapwood_dask", "lightgbm_dask", "xgboost_dask", "sapwood"]
+
+
+def make(rows: int, features: int, chunks: int) -> tuple[object, object]:
+    """A Dask array of float32 features with 2% NaN and binary labels, seeded."""
+    import dask.array as da
+
+    rs = da.random.RandomState(42)
+    X = rs.normal(size=(rows, features), chunks=(chunks, features)).astype(np.float32)
+    X = da.where(rs.random_sample(size=(rows, features), chunks=(chunks, features)) < 0.02,
+                 np.float32(np.nan), X)
+    w = np.linspace(-1.0, 1.0, features).astype(np.float32)
+    Xz = da.nan_to_num(X)
+    logit = Xz @ w + 0.5 * Xz[:, 0] * Xz[:, 1] - 0.3 * Xz[:, 2] ** 2
+    noise = rs.logistic(size=rows, chunks=chunks)
+    y = (logit + noise > 0).astype(np.float64)
+    return X, y
+
+
+def worker_peaks(client: object) -> list[float]:
+    def peak() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    return sorted(client.run(peak).values())  # type: ignore[attr-defined]
+
+
+def actor_round_trip_ms(client: object, calls: int = 300) -> float:
+    """Median wall time of one empty call to a Dask actor on a worker (Dask's per-message
+    cost as sapwood's training pays it)."""
+    from sapwood.train.dask_training import TrainWorker
+
+    actor = client.submit(TrainWorker, [], [], {}, [], [],  # type: ignore[attr-defined]
+                          actor=True).result()
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        actor.begin_round().result()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e3)
+
+
+def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
+            workers: int) -> dict[str, object]:
+    from distributed import Client, LocalCluster, wait
+
+    out: dict[str, object] = {"library": name, "rows": rows, "features": features,
+                              "rounds": rounds, "leaves": leaves, "workers": workers}
+    test_rows = min(200_000, rows // 10)
+    if name == "sapwood":
+        import dask
+        import sapwood
+
+        with dask.config.set(scheduler="threads"):
+            X, y = make(rows + test_rows, features, max(1, (rows + test_rows) // (4 * workers)))
+            Xn, yn = dask.compute(X, y)
+        Xtr, ytr, Xte, yte = Xn[:rows], yn[:rows], Xn[rows:], yn[rows:]
+        t0 = time.perf_counter()
+        b = sapwood.train({"objective": "binary", "n_estimators": rounds, "num_leaves": leaves,
+                           "learning_rate": 0.1, "n_jobs": workers, "random_state": 0},
+                          sapwood.Dataset(Xtr, ytr), reference_profile=False)
+        out["fit_s"] = time.perf_counter() - t0
+        p = b.predict(Xte)
+        out["peak_rss_mib"] = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
+    else:
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          dashboard_address=None, host="127.0.0.1",
+                          memory_limit=0) as cluster, Client(cluster) as client:
+            X, y = make(rows + test_rows, features, max(1, (rows + test_rows) // (4 * workers)))
+            Xtr, ytr = X[:rows].persist(), y[:rows].persist()
+            wait([Xtr, ytr])
+            Xte, yte = X[rows:].compute(), y[rows:].compute()
+            out["rss_before_mib"] = worker_peaks(client)
+            t0 = time.perf_counter()
+            if name == "sapwood_dask":
+                import sapwood
+                from sapwood.train.dask_training import _LAST_RUN
+
+                b = sapwood.dask.train({"objective": "binary", "n_estimators": rounds,
+                                        "num_leaves": leaves, "learning_rate": 0.1,
+                                        "random_state": 0}, Xtr, label=ytr)
+                out["fit_s"] = time.perf_counter() - t0
+                out.update({f"dask_{k}": v for k, v in _LAST_RUN.items()})
+                p = b.predict(Xte)
+                out["actor_round_trip_ms"] = actor_round_trip_ms(client)
+            elif name == "lightgbm_dask":
+                import lightgbm as lgb
+
+                m = lgb.DaskLGBMClassifier(n_estimators=rounds, num_leaves=leaves,
+                                           learning_rate=0.1, max_bin=255, verbose=-1,
+                                           random_state=0, client=client)
+                m.fit(Xtr, ytr)
+                out["fit_s"] = time.perf_counter() - t0
+                p = m.to_local().predict_proba(Xte)[:, 1]
+            elif name == "xgboost_dask":
+                import xgboost as xgb
+
+                dtrain = xgb.dask.DaskQuantileDMatrix(client, Xtr, ytr, max_bin=255)
+                res = xgb.dask.train(client, {"objective": "binary:logistic",
+                                              "tree_method": "hist", "max_leaves": leaves,
+                                              "max_depth": 0, "grow_policy": "lossguide",
+                                              "eta": 0.1, "max_bin": 255, "nthread": 1},
+                                     dtrain, num_boost_round=rounds)
+                out["fit_s"] = time.perf_counter() - t0
+                p = res["booster"].inplace_predict(Xte)
+            else:
+                raise SystemExit(f"unknown library {name}")
+            out["peak_rss_mib"] = worker_peaks(client)
+    from sklearn.metrics import roc_auc_score
+
+    out["auc"] = float(roc_auc_score(yte, p))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--features", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=100)
+    ap.add_argument("--leaves", type=int, default=63)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--only", default=",".join(PEERS))
+    ap.add_argument("--child", default=None)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(run_one(a.child, a.rows, a.features, a.rounds, a.leaves, a.workers)))
+        return
+    for name in a.only.split(","):
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--rows",
+               str(a.rows), "--features", str(a.features), "--rounds", str(a.rounds),
+               "--leaves", str(a.leaves), "--workers", str(a.workers)]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+        lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+        print(lines[-1] if lines else json.dumps({"library": name, "error": r.stderr[-2000:]}),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

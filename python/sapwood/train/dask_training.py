@@ -1,0 +1,955 @@
+"""Training on Dask: ``sapwood.dask.train`` and the Dask estimators (``pip install sapwood[dask]``).
+
+The model equals single-machine training's on the same rows, parameters and seed, bit for bit,
+however the rows are partitioned and whichever workers hold them. What makes that hold:
+
+- **Bin edges** are fitted on the rows single-machine training would sample
+  (``_core.sample_row_indices``: the same seeded draw over global row numbers); each worker
+  sends only those rows' values. Category dictionaries come from exact category counts summed
+  over partitions, ordered as ``Dataset`` orders them.
+- **Histograms** are integer (fixed-point) sums, so the sum over workers equals the
+  single-machine histogram exactly, in any order. The coordinator (this process) adds them up
+  and runs the very C++ growth loop single-machine training runs (``_core.grow_tree`` over
+  ``GrowTree``), so every split decision is the same.
+- **Fixed-point scales** come from the largest |gradient| and |hessian| over all workers;
+  **row and column samples** are drawn on global row numbers and the round counter.
+- **Starting scores and metrics** use the same serial sums: the labels (and weights) travel to
+  the coordinator once, and validation margins each round (what the metrics read).
+
+Each worker keeps its partitions as bin codes (uint8/uint16), labels and scores (a
+``_core.Trainer``) and its validation rows; raw feature values do not leave the workers except
+the bin-edge sample. Growth is leaf-wise with histograms fetched in batches: one round trip to
+the workers expands the best open leaves together (``batch`` of them), so Dask's per-message
+cost is paid per batch, not per leaf (docs/distributed.md has the figures).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _core, objectives
+from .._params import core_params, resolve_params
+from ..dataset import check_label_weight, kept_categories
+from ..errors import DataError, ParameterError, SapwoodError
+from ..frame.categorical import frequency_order
+from ..frame.columns import encode_for_schema, frame_columns
+from ..model.booster import Booster
+from ..model.builder import ModelBuilder
+from ..model.provenance import column_blocks, merge_fingerprint, provenance_with
+from .callbacks import TrainingCallback
+from .training import _class_weighted, _metrics_for, boost_rounds
+
+__all__ = ["train", "TrainWorker", "DaskTrainingError"]
+
+_LABEL, _WEIGHT, _INIT = "__sapwood_label__", "__sapwood_weight__", "__sapwood_init_score__"
+_SPECIAL = (_LABEL, _WEIGHT, _INIT)
+# What the last train() call measured: round trips to the workers and the seconds they took
+# (benchmarks read it; see docs/distributed.md).
+_LAST_RUN: dict[str, Any] = {}
+_PHASES: dict[str, float] = {}
+
+
+class DaskTrainingError(SapwoodError, RuntimeError):
+    """A worker failed or left during distributed training (the model was not finished)."""
+
+
+# ---------------------------------------------------------------------------- worker side
+class TrainWorker:
+    """What one Dask worker keeps during a training run (a Dask actor on that worker).
+
+    Created with this worker's partitions (pandas DataFrames: features plus the label, weight
+    and init-score columns under reserved names); after ``setup`` only their bin codes, labels
+    and scores are kept, and the raw frames are dropped.
+    """
+
+    def __init__(self, parts: list[Any], part_ids: list[int],
+                 valid: dict[int, list[tuple[int, Any]]], features: list[str],
+                 is_cat: list[bool]) -> None:
+        self._raw: list[Any] | None = list(parts)
+        self._ids = list(part_ids)
+        self._valid_raw: dict[int, list[tuple[int, Any]]] | None = dict(valid)
+        self._features = list(features)
+        self._is_cat = list(is_cat)
+        self.trainer: Any = None
+        self._valid: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        self._k = 1
+        self._threads = 1
+        self._profile: Any = None
+        self._pred: np.ndarray = np.empty(0)
+        self._const: np.ndarray = np.zeros(1)
+        self._offsets_kept: np.ndarray | None = None
+        self._nonempty: list[int] = []
+        self._segments: list[tuple[int, int]] = []
+        with contextlib.suppress(ImportError, ValueError):
+            from distributed import get_worker
+
+            self._threads = max(1, int(get_worker().state.nthreads))
+
+    @staticmethod
+    def _vector(pdf: Any, name: str) -> np.ndarray | None:
+        if name not in pdf.columns:
+            return None
+        return np.asarray(pdf[name].to_numpy(dtype=np.float64, na_value=np.nan))
+
+    def describe(self) -> dict[str, Any]:
+        """Rows, category counts, dtypes, labels/weights/offsets of every partition held."""
+        assert self._raw is not None and self._valid_raw is not None
+        counts: list[Counter[Any]] = [Counter() for _ in self._features]
+        out: dict[str, Any] = {"parts": {}, "valid": {}, "dtypes": None}
+        for pid, pdf in zip(self._ids, self._raw, strict=True):
+            cols, _ = frame_columns(pdf[self._features], "data")
+            if out["dtypes"] is None:
+                out["dtypes"] = [(c.dtype, bool(c.is_bool)) for c in cols]
+            for j, c in enumerate(cols):
+                if self._is_cat[j] and len(pdf):
+                    vals, cnts = c.value_counts()
+                    for v, n in zip(vals, cnts, strict=True):
+                        counts[j][v] += int(n)
+            out["parts"][pid] = {name: self._vector(pdf, name) for name in _SPECIAL} | {
+                "rows": len(pdf)}
+        for vid, parts in self._valid_raw.items():
+            out["valid"][vid] = {pid: {name: self._vector(pdf, name) for name in _SPECIAL}
+                                 | {"rows": len(pdf)} for pid, pdf in parts}
+        out["counts"] = [list(c.items()) if self._is_cat[j] else None
+                         for j, c in enumerate(counts)]
+        return out
+
+    def sample(self, picks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The numeric feature values (float32; NaN for categorical features) of the sampled
+        rows of each partition (local row numbers, ascending)."""
+        assert self._raw is not None
+        out: dict[int, np.ndarray] = {}
+        for pid, pdf in zip(self._ids, self._raw, strict=True):
+            rows = picks.get(pid)
+            if rows is None or rows.size == 0:
+                continue
+            cols, _ = frame_columns(pdf[self._features].iloc[rows], "data")
+            m = np.full((rows.size, len(cols)), np.nan, dtype=np.float32)
+            for j, c in enumerate(cols):
+                if not self._is_cat[j]:
+                    m[:, j] = c.numeric()
+            out[pid] = m
+        return out
+
+    def profile_features(self, fine_edges: dict[str, np.ndarray],
+                         categorical: list[str]) -> Any:
+        """The monitoring profile of this worker's rows (features only), on the given edges."""
+        from ..monitoring.profile import Profile
+
+        assert self._raw is not None
+        prof = None
+        for pdf in self._raw:
+            part = Profile.from_data(pdf, edges_from=fine_edges, categorical=categorical,
+                                     columns=self._features, n_jobs=self._threads)
+            prof = part if prof is None else prof.merge(part)
+        return prof
+
+    def setup(self, edges: list[np.ndarray], num_cats: list[int],
+              categories: list[list[Any] | None], params: dict[str, Any],
+              global_start: dict[int, int], const: np.ndarray, k: int,
+              schema: list[dict[str, Any]],
+              class_factor: tuple[np.ndarray, np.ndarray] | None,
+              n_total: int, profile_edges: dict[str, np.ndarray] | None,
+              categorical: list[str]) -> tuple[list[int], list[Any]]:
+        """Bins the partitions (dropping the raw frames), creates the Trainer and the starting
+        scores; encodes the validation partitions; profiles the features on `profile_edges`
+        (the reference profile's, when one is made). Returns the usable features here and the
+        fingerprint's column blocks."""
+        assert self._raw is not None and self._valid_raw is not None
+        self._profile = None if profile_edges is None or not any(len(p) for p in self._raw) \
+            else self.profile_features(profile_edges, categorical)
+        self._const = np.asarray(const, dtype=np.float64)
+        self._k = k
+        m = len(self._features)
+        pieces: list[list[np.ndarray]] = [[] for _ in range(m)]
+        labels: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        offsets: list[np.ndarray | None] = []
+        segments: list[tuple[int, int]] = []
+        self._nonempty = []
+        local = 0
+        for pid, pdf in zip(self._ids, self._raw, strict=True):
+            n = len(pdf)
+            if n == 0:
+                continue
+            cols, _ = frame_columns(pdf[self._features], "data")
+            for j, c in enumerate(cols):
+                cats = categories[j]
+                pieces[j].append(c.codes(cats) if cats is not None else c.numeric())
+            lab = self._vector(pdf, _LABEL)
+            assert lab is not None
+            labels.append(lab)
+            w = self._vector(pdf, _WEIGHT)
+            if w is not None:
+                weights.append(w)
+            off = self._vector(pdf, _INIT)
+            offsets.append(off)
+            segments.append((local, global_start[pid]))
+            self._nonempty.append(pid)
+            local += n
+        self._raw = None
+        self.blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = []
+        if local:
+            cols_all = [np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
+            # the fingerprint's blocks, per run of globally contiguous rows
+            runs: list[list[int]] = [list(segments[0])]
+            for lo, g in segments[1:]:
+                if g - runs[-1][1] == lo - runs[-1][0]:
+                    continue  # continues the previous run
+                runs.append([lo, g])
+            bounds = [r[0] for r in runs] + [local]
+            for col in cols_all:
+                whole: dict[int, bytes] = {}
+                cut: dict[int, list[tuple[int, bytes]]] = {}
+                for ri, (lo, g) in enumerate(runs):
+                    got, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
+                    whole.update(got)
+                    for b, piece in pcs.items():
+                        cut.setdefault(b, []).append(piece)
+                self.blocks.append((whole, cut))
+            p = dict(params)
+            p["n_jobs"] = self._threads
+            binned = _core.binned_allocate(local, edges, num_cats)
+            _core.binned_fill_columns(binned, 0, cols_all, self._threads)
+            del cols_all, pieces
+            label = np.concatenate(labels)
+            weight: np.ndarray | None = np.concatenate(weights) if weights else None
+            if class_factor is not None:
+                keys, factors = class_factor
+                f = factors[np.searchsorted(keys, label)]
+                weight = f if weight is None else weight * f
+            self.trainer = _core.Trainer(binned, label, weight, p)
+            self.trainer.set_row_segments(np.asarray(segments, dtype=np.int64))
+            start = np.empty((local, k), dtype=np.float64)
+            start[:] = np.asarray(const, dtype=np.float64).reshape(1, k)
+            offs = [o for o in offsets if o is not None]
+            if offs:
+                self._offsets_kept = np.concatenate(offs).reshape(local, -1)
+                start += self._offsets_kept
+            self._segments = segments
+            self.trainer.set_scores(start, np.asarray(const, dtype=np.float64))
+        for vid, parts in self._valid_raw.items():
+            enc = []
+            for pid, pdf in parts:
+                x = encode_for_schema(pdf[self._features], schema, "valid set")
+                s = np.empty((len(pdf), k), dtype=np.float64)
+                s[:] = np.asarray(const, dtype=np.float64).reshape(1, k)
+                off = self._vector(pdf, _INIT)
+                if off is not None:
+                    s += off.reshape(len(pdf), -1)
+                enc.append((pid, x, s))
+            self._valid[vid] = enc
+        self._valid_raw = None
+        usable = [] if self.trainer is None else [int(f) for f in self.trainer.usable_features]
+        blocks, self.blocks = self.blocks, []
+        return usable, blocks
+
+    # -- one round
+    def begin_round(self) -> tuple[np.ndarray, np.ndarray, int]:
+        if self.trainer is None:
+            return np.zeros(self._k), np.zeros(self._k), 0
+        mg, mh, rows = self.trainer.begin_round()
+        return mg, mh, int(rows)
+
+    def tree_root(self, k: int, scale_g: float, scale_h: float, bits: int,
+                  build: bool) -> tuple[int, int, np.ndarray | None]:
+        if self.trainer is None:
+            return 0, 0, None
+        self.trainer.begin_tree(k, scale_g, scale_h, bits)
+        g, hc, hist = self.trainer.root(build)
+        return int(g), int(hc), hist
+
+    def expand(self, reqs: np.ndarray, cats: list[np.ndarray]) -> np.ndarray | None:
+        if self.trainer is None:
+            return None
+        out: np.ndarray = self.trainer.expand(reqs, cats)
+        return out
+
+    def leaf_residuals(self, k: int, leaves: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.trainer is None:
+            return [(np.empty(0), np.empty(0)) for _ in range(len(leaves))]
+        return list(self.trainer.leaf_residuals(k, leaves))
+
+    def finish_tree(self, tree: dict[str, np.ndarray], k: int, leaves: np.ndarray,
+                    round_trees: list[dict[str, np.ndarray]] | None,
+                    num_features: int) -> dict[int, list[tuple[int, np.ndarray]]] | None:
+        """Training scores take the tree; after the round's last tree (round_trees given) the
+        round ends and the validation margins are updated and returned."""
+        if self.trainer is not None:
+            self.trainer.finish_tree(tree, k, leaves)
+        if round_trees is None:
+            return None
+        if self.trainer is not None:
+            self.trainer.end_round()
+        if not self._valid:
+            return {}
+        kk = self._k
+        forest = _core.Forest(round_trees, np.arange(kk, dtype=np.int32), kk, num_features)
+        out: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for vid, parts in self._valid.items():
+            out[vid] = []
+            for pid, x, s in parts:
+                if len(s):
+                    forest.predict_raw(x, 0, kk, s, self._threads)
+                out[vid].append((pid, s))
+        return out
+
+    def step(self, finish: tuple[Any, ...], root: tuple[Any, ...] | None,
+             next_round: bool) -> dict[str, Any]:
+        """finish_tree, then either the next tree's root (root given) or, after the round's
+        last tree, the next round's start (its gradient maxima): one round trip for both."""
+        out: dict[str, Any] = {"valid": self.finish_tree(*finish), "root": None, "begin": None}
+        if root is not None:
+            out["root"] = self.tree_root(*root)
+        if next_round:
+            out["begin"] = self.begin_round()
+        return out
+
+    def predictions(self, trees: list[dict[str, np.ndarray]] | None, objective: str,
+                    num_class: int) -> np.ndarray | None:
+        """The model's predictions on this worker's rows: from the training scores, or (trees
+        given: an early-stopped model's first rounds) from margins recomputed on the bin codes
+        in the order predict adds them up."""
+        if self.trainer is None:
+            return None
+        if trees is not None:
+            n = len(self.trainer.scores())
+            start = np.empty((n, self._k), dtype=np.float64)
+            start[:] = self._const.reshape(1, self._k)
+            if self._offsets_kept is not None:
+                start += self._offsets_kept
+            self.trainer.set_scores(start, self._const)
+            for i, t in enumerate(trees):
+                self.trainer.add_tree_scores(t, i % self._k)
+        raw = np.ascontiguousarray(self.trainer.scores())
+        _core.transform_scores(objective, num_class, raw, self._threads)
+        self._pred = raw[:, 0] if raw.shape[1] == 1 else raw
+        return None
+
+    def prediction_sample(self, picks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The predictions (after predictions()) at the sampled rows of each partition."""
+        out: dict[int, np.ndarray] = {}
+        if self.trainer is None:
+            return out
+        starts = {pid: lo for pid, (lo, _) in zip(self._nonempty, self._segments, strict=True)}
+        for pid, rows in picks.items():
+            if rows.size:
+                out[pid] = self._pred[starts[pid] + rows]
+        return out
+
+    def profile_predictions(self, edges: dict[str, np.ndarray]) -> Any:
+        """This worker's reference profile: its features' (from setup) and its predictions'."""
+        import pandas as pd
+
+        from ..monitoring.profile import Profile
+
+        if self.trainer is None or self._profile is None:
+            return None
+        n = int(self._pred.shape[0])
+        pp = Profile.from_data(pd.DataFrame(index=range(n)), edges_from=edges,
+                               predictions=self._pred, columns=[], n_jobs=self._threads)
+        return Profile({**self._profile.columns, **pp.columns}, n)
+
+    def training_scores(self) -> np.ndarray | None:
+        return None if self.trainer is None else np.asarray(self.trainer.scores())
+
+    def close(self) -> None:
+        self.trainer = None
+        self._valid = {}
+        self._raw = self._valid_raw = None
+
+
+# ---------------------------------------------------------------------------- coordinator side
+def _client(client: Any) -> Any:
+    if client is not None:
+        return client
+    try:
+        from distributed import get_client
+    except ImportError:  # pragma: no cover
+        raise ParameterError("sapwood.dask.train needs dask.distributed "
+                             "(pip install sapwood[dask])") from None
+    try:
+        return get_client()
+    except ValueError:
+        raise ParameterError("sapwood.dask.train needs a running dask.distributed Client "
+                             "(e.g. Client(LocalCluster()))") from None
+
+
+def _column(ddf: Any, v: Any, name: str, what: str, row_chunks: Any) -> Any:
+    """ddf with `v` (a column name, a Dask Series with ddf's partitions, or - when the data
+    came as a Dask array with row chunks `row_chunks` - a 1-D Dask array) as column `name`."""
+    import dask.array as da
+    import dask.dataframe as dd
+
+    if v is None:
+        return ddf
+    if isinstance(v, str):
+        if v not in ddf.columns:
+            raise DataError(f"{what} column {v!r} is not in the data")
+        return ddf.rename(columns={v: name})
+    if isinstance(v, da.Array):
+        if v.ndim == 2 and v.shape[1] == 1:
+            v = v[:, 0]
+        if v.ndim != 1:
+            raise DataError(f"{what} must be 1-D, got a {v.ndim}-D Dask array")
+        if row_chunks is None:
+            raise DataError(f"{what}: give a Dask Series (with the data's partitions) or a "
+                            f"column name when the data is a Dask DataFrame")
+        if v.shape[0] != sum(row_chunks):
+            raise DataError(f"{what} has {v.shape[0]} rows but the data has {sum(row_chunks)}")
+        v = dd.from_dask_array(v.rechunk((row_chunks,)), columns=name)
+    if isinstance(v, dd.Series):
+        if v.npartitions != ddf.npartitions:
+            raise DataError(f"{what} has {v.npartitions} partitions but the data has "
+                            f"{ddf.npartitions}; give it the data's partitions")
+        return ddf.assign(**{name: v})
+    raise DataError(f"{what} must be a column name, a Dask Series or a 1-D Dask array "
+                    f"(the distributed data's rows), got {type(v)!r}")
+
+
+def _frame(data: Any, label: Any, weight: Any, init_score: Any,
+           feature_names: Sequence[str] | None) -> Any:
+    import dask.array as da
+    import dask.dataframe as dd
+
+    row_chunks = None
+    if isinstance(data, (str, list, tuple)) or hasattr(data, "__fspath__"):
+        src = [str(p) for p in data] if isinstance(data, (list, tuple)) else str(data)
+        try:
+            data = dd.read_parquet(src)
+        except (OSError, ValueError) as e:
+            raise DataError(f"cannot read Parquet source {src!r}: {e}") from None
+    if isinstance(data, da.Array):
+        if data.ndim != 2:
+            raise DataError(f"data must be 2-D (rows x features), got a {data.ndim}-D array")
+        data = data.rechunk({1: data.shape[1]})  # type: ignore[no-untyped-call]
+        row_chunks = data.chunks[0]
+        data = dd.from_dask_array(data, columns=[f"f{j}" for j in range(data.shape[1])])
+    if not isinstance(data, dd.DataFrame):
+        raise DataError(f"data must be a Dask DataFrame, a 2-D Dask array or Parquet path(s), "
+                        f"got {type(data)!r}")
+    for nm in _SPECIAL:
+        if nm in data.columns:
+            raise DataError(f"column name {nm!r} is reserved")
+    data = _column(data, label, _LABEL, "label", row_chunks)
+    data = _column(data, weight, _WEIGHT, "weight", row_chunks)
+    data = _column(data, init_score, _INIT, "init_score", row_chunks)
+    if feature_names is not None:
+        feats = [c for c in data.columns if c not in _SPECIAL]
+        if len(feature_names) != len(feats):
+            raise DataError(f"feature_names has {len(feature_names)} names but data has "
+                            f"{len(feats)} columns")
+        data = data.rename(columns=dict(zip(feats, [str(f) for f in feature_names],
+                                            strict=True)))
+    return data
+
+
+def _placed(client: Any, ddf: Any) -> tuple[list[Any], dict[str, list[int]]]:
+    """Partition futures (materialised on the workers) and which worker holds which."""
+    from distributed import wait
+
+    futs = client.compute(ddf.to_delayed())
+    wait(futs)  # type: ignore[no-untyped-call]
+    for f in futs:
+        if f.status == "error":
+            f.result()  # raises the partition's own error
+    who = client.who_has(futs)
+    by_worker: dict[str, list[int]] = {}
+    for i, f in enumerate(futs):
+        holders = sorted(who.get(f.key, ()))
+        if not holders:
+            raise DaskTrainingError(f"partition {i} is on no worker")
+        by_worker.setdefault(holders[0], []).append(i)
+    return futs, by_worker
+
+
+class _DaskRounds:
+    """Rounds grown on the workers: the engine of boost_rounds for distributed training."""
+
+    def __init__(self, actors: list[tuple[str, Any]], mapper_of: Any, p: dict[str, Any],
+                 cp: dict[str, Any], usable: list[int], k: int, num_features: int,
+                 valid_rows: list[list[tuple[int, int]]], batch: int, robust: bool) -> None:
+        self.actors, self.mapper_of, self.p, self.cp = actors, mapper_of, p, cp
+        self.cp_one = dict(cp, n_jobs=1)
+        self.usable, self.k, self.num_features = usable, k, num_features
+        self.valid_rows = valid_rows  # per valid set: (partition id, rows), in order
+        self.batch, self.robust = batch, robust
+        self.iteration = 0
+        self.n_jobs = int(p["n_jobs"])
+        self.calls = 0
+        self.call_seconds = 0.0
+        self._stats: list[Any] | None = None
+        self._last_valid: dict[int, dict[int, np.ndarray]] = {}
+
+    def _all(self, method: str, *args: Any) -> list[Any]:
+        """Calls `method` on every worker's actor at once and waits for all the answers."""
+        t0 = time.perf_counter()
+        pending = []
+        for addr, a in self.actors:
+            pending.append((addr, getattr(a, method)(*args)))
+        out = []
+        for addr, fut in pending:
+            try:
+                out.append(fut.result())
+            except SapwoodError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a worker's death arrives as many types
+                raise DaskTrainingError(
+                    f"worker {addr} failed in round {self.iteration} ({method}): "
+                    f"{type(e).__name__}: {e}") from e
+        self.calls += 1
+        self.call_seconds += time.perf_counter() - t0
+        return out
+
+    @staticmethod
+    def _sum_hist(parts: list[Any]) -> np.ndarray | None:
+        arrs = [h for h in parts if h is not None]
+        if not arrs:
+            return None
+        total: np.ndarray = np.array(arrs[0], dtype=np.int64, copy=True)
+        for h in arrs[1:]:
+            total += h  # int64: exact (the fixed-point scale keeps every sum below 2**61)
+        return total
+
+    def boost_round(self) -> list[dict[str, np.ndarray]]:
+        # Round trips are merged where the protocol allows: a tree's last call (scores updated)
+        # also fetches the next tree's root, or ends the round and starts the next one
+        # (gradients and their maxima), so a round of one tree costs 2 + (expansion batches).
+        stats = self._stats if self._stats is not None else self._all("begin_round")
+        self._stats = None
+        rows = sum(int(s[2]) for s in stats)
+        if rows == 0:
+            raise DataError(f"round {self.iteration}: the row sample is empty "
+                            f"(subsample={self.p['subsample']}); raise subsample")
+        fps = []
+        for kk in range(self.k):
+            max_g = max(float(s[0][kk]) for s in stats)
+            max_h = max(float(s[1][kk]) for s in stats)
+            fps.append(_core.fixed_point(max_g, max_h, rows))
+        build = int(self.p["num_leaves"]) > 1
+        trees = []
+        prefetched: list[Any] | None = None
+        for kk in range(self.k):
+            sg, sh, bits = fps[kk]
+            features = _core.sample_features(self.usable, float(self.p["colsample_bytree"]),
+                                             int(self.p["random_state"]), self.iteration, kk)
+            pre = prefetched
+
+            def root(want: bool, kk: int = kk, pre: list[Any] | None = pre) -> tuple[int, int, Any]:
+                res = pre if pre is not None and want == build else self._all(
+                    "tree_root", kk, *fps[kk], want)
+                g = sum(r[0] for r in res)
+                hc = sum(r[1] for r in res)
+                return g, hc, self._sum_hist([r[2] for r in res]) if want else None
+
+            def expand(reqs: np.ndarray, cats: list[np.ndarray]) -> Any:
+                return self._sum_hist(self._all("expand", reqs, cats))
+
+            # One thread here: a split search is microseconds, and OpenMP threads spinning
+            # at a barrier on the client would take CPU from workers on the same machine.
+            tree, leaves = _core.grow_tree(self.mapper_of, root, expand, sg, sh, bits, features,
+                                           self.cp_one, self.batch)
+            if self.robust:
+                per_worker = self._all("leaf_residuals", kk, leaves)
+                values = np.asarray(tree["value"]).copy()
+                for li, (node, _) in enumerate(leaves):
+                    r = np.concatenate([pw[li][0] for pw in per_worker])
+                    w = np.concatenate([pw[li][1] for pw in per_worker])
+                    if r.size:
+                        values[node] = _core.robust_leaf_value(self.cp, r, w)
+                tree["value"] = values
+            trees.append(tree)
+            last = kk == self.k - 1
+            nxt = None if last else (kk + 1, *fps[kk + 1], build)
+            res = self._all("step", (tree, kk, leaves, trees if last else None,
+                                     self.num_features), nxt, last)
+            if last:
+                merged: dict[int, dict[int, np.ndarray]] = {}
+                for r in res:
+                    for vid, items in (r["valid"] or {}).items():
+                        for pid, sc in items:
+                            merged.setdefault(vid, {})[pid] = sc
+                self._last_valid = merged
+                self._stats = [r["begin"] for r in res]
+            else:
+                prefetched = [r["root"] for r in res]
+        self.iteration += 1
+        return trees
+
+    def eval_scores(self, trees: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        out = []
+        for vid, rows in enumerate(self.valid_rows):
+            if vid < 0:
+                continue
+            got = self._last_valid.get(vid, {})
+            pieces = [got[pid] for pid, n in rows if n > 0]
+            out.append(np.concatenate(pieces) if pieces else np.empty((0, self.k)))
+        return out
+
+
+def train(
+    params: Mapping[str, Any] | None,
+    data: Any,
+    label: Any = None,
+    weight: Any = None,
+    init_score: Any = None,
+    *,
+    valid_sets: Sequence[Any] = (),
+    valid_names: Sequence[str] | None = None,
+    callbacks: Sequence[TrainingCallback] = (),
+    client: Any = None,
+    categorical_features: str | Sequence[str] | None = "auto",
+    feature_names: Sequence[str] | None = None,
+    batch: int | None = None,
+    reference_profile: bool = True,
+) -> Booster:
+    """Train on a Dask cluster; the result is an ordinary Booster on the client.
+
+    data: a Dask DataFrame, a 2-D Dask array (features ``f0, f1, ...``) or Parquet path(s)
+    (read by the workers with ``dask.dataframe.read_parquet``). label, weight, init_score: a
+    column name of ``data`` or a Dask Series / 1-D Dask array with ``data``'s partitions.
+    valid_sets: Dask DataFrames with the same feature columns and the label (and weight /
+    init-score) columns under the same names (when those are given as names), or
+    ``(X, y)`` / ``(X, y, weight)`` tuples of Dask collections; scored after every round
+    with the metrics. Callbacks (early stopping) run here, on the client.
+    batch: how many of the best open leaves one round trip to the workers expands (default:
+    as many as the tree still has room for; any value gives the same model).
+
+    reference_profile: as in ``sapwood.train``: the monitoring profile of the training
+    features and of the model's predictions on them, stored in the model (each worker
+    profiles its rows on edges fitted from the same sampled rows; the profiles merge exactly).
+
+    The model file equals that of ``sapwood.train(params, Dataset(df, label, ...))`` on the
+    same rows in the same order (``df`` the concatenated partitions, in memory), byte for
+    byte, for any partitioning and any number of workers (with ``SOURCE_DATE_EPOCH`` set so
+    both record the same creation time). Not supported yet: ``cat_encoding`` target
+    statistics, ``init_model``.
+    """
+    p = resolve_params(params)
+    obj = objectives.get(p["objective"])
+    client = _client(client)
+    valid_sets = list(valid_sets)
+    names = list(valid_names) if valid_names is not None else [
+        f"valid_{i}" for i in range(len(valid_sets))]
+    if len(names) != len(valid_sets):
+        raise ParameterError("valid_names must have one name per valid set")
+    lname = label if isinstance(label, str) else None
+    wname = weight if isinstance(weight, str) else None
+    iname = init_score if isinstance(init_score, str) else None
+    ddf = _frame(data, label, weight, init_score, feature_names)
+    if _LABEL not in ddf.columns:
+        raise DataError("sapwood.dask.train needs a label (a column name or a Dask Series)")
+    vdfs = []
+    for v, name in zip(valid_sets, names, strict=True):
+        if isinstance(v, tuple):
+            if len(v) not in (2, 3):
+                raise DataError(f"valid set {name!r}: give (X, y) or (X, y, weight)")
+            vd = _frame(v[0], v[1], v[2] if len(v) == 3 else None, None, feature_names)
+        else:
+            vd = _frame(v, lname, wname, iname, feature_names)
+        if _LABEL not in vd.columns:
+            raise DataError(f"valid set {name!r} has no label column {lname!r}")
+        vdfs.append(vd)
+
+    meta_cols, _ = frame_columns(ddf._meta, "data")
+    feats = [c for c in meta_cols if c.name not in _SPECIAL]
+    if not feats:
+        raise DataError("data has zero columns")
+    from ..dataset import _resolve_categorical
+
+    is_cat = _resolve_categorical(feats, categorical_features, True)
+    features = [c.name for c in feats]
+    for vd, name in zip(vdfs, names, strict=True):
+        missing = [f for f in features if f not in vd.columns]
+        if missing:
+            raise DataError(f"valid set {name!r} lacks feature column(s) {missing[:5]}")
+
+    # -- partitions onto workers, one actor per worker holding any
+    t_start = time.perf_counter()
+    futs, by_worker = _placed(client, ddf)
+    vplaced = [_placed(client, vd) for vd in vdfs]
+    workers = sorted(set(by_worker) | {w for _, bw in vplaced for w in bw})
+    actors: list[tuple[str, Any]] = []
+    created: list[Any] = []
+    try:
+        for w in workers:
+            ids = by_worker.get(w, [])
+            vparts = {vid: [(pid, vplaced[vid][0][pid]) for pid in bw.get(w, [])]
+                      for vid, (_, bw) in enumerate(vplaced)}
+            created.append(client.submit(_make_worker, [futs[i] for i in ids], ids, vparts,
+                                         features, is_cat, actor=True, workers=[w],
+                                         allow_other_workers=False, pure=False))
+        actors = [(w, f.result()) for w, f in zip(workers, created, strict=True)]
+        _PHASES.clear()
+        _PHASES["place_s"] = time.perf_counter() - t_start
+        _PHASES["t0"] = t_start
+        del futs, vplaced  # the raw partitions now live only in the actors, until setup
+        return _train_on(client, actors, p, obj, features, is_cat, names, callbacks, batch,
+                         reference_profile)
+    finally:
+        # Free the workers whatever happened (an error, Ctrl-C): each actor drops its state,
+        # then its key is released so the worker forgets it (a traceback holding this frame
+        # must not keep the workers' memory).
+        for _, a in actors:
+            with contextlib.suppress(Exception):
+                a.close().result(timeout=30)
+        with contextlib.suppress(Exception):
+            client.cancel(created, force=True)
+        actors.clear()
+
+
+# Profile.from_data's defaults, which single-machine training's reference profile uses.
+_PROFILE_SAMPLE_ROWS = 200_000
+_PROFILE_SEED = 0
+
+
+class _EdgesOf:
+    """A booster-like source of bin edges for Profile.from_data (merged into fitted edges)."""
+
+    def __init__(self, names: list[str], edges: list[np.ndarray]) -> None:
+        self.feature_names, self.bin_edges = names, edges
+
+
+def _reference_profile(actors: list[tuple[str, Any]], booster: Booster, pidx: np.ndarray,
+                       sampled: Any) -> Any:
+    """The training data's reference profile, as single-machine training stores it: the
+    features (profiled on each worker during setup) and the model's predictions (the
+    early-stopped model's when it stopped early), on edges fitted on the same sampled rows."""
+    import pandas as pd
+
+    from ..monitoring.profile import Profile
+
+    trees = None
+    if booster.best_iteration and booster.best_iteration < booster.num_rounds:
+        k = booster.num_outputs
+        trees = [dict(t) for t in booster.trees()][: booster.best_iteration * k]
+    _call_all(actors, "predictions", trees, booster.objective, booster.num_class)
+    ps = sampled("prediction_sample", pidx)
+    sample = np.concatenate(ps) if ps else np.empty(0)
+    fitted = Profile.from_data(pd.DataFrame(index=range(sample.shape[0])), predictions=sample,
+                               columns=[], sample_rows=_PROFILE_SAMPLE_ROWS, seed=_PROFILE_SEED)
+    edges = {name: np.asarray(c.edges) for name, c in fitted.columns.items()}  # type: ignore[union-attr]
+    merged = None
+    for prof in _call_all(actors, "profile_predictions", edges):
+        if prof is not None:
+            merged = prof if merged is None else merged.merge(prof)
+    return merged
+
+
+def _make_worker(parts: list[Any], ids: list[int], valid: dict[int, list[tuple[int, Any]]],
+                 features: list[str], is_cat: list[bool]) -> TrainWorker:
+    return TrainWorker(parts, ids, valid, features, is_cat)
+
+
+def _call_all(actors: list[tuple[str, Any]], method: str, *args: Any) -> list[Any]:
+    return _call_all_args(actors, method, [args] * len(actors))
+
+
+def _call_all_args(actors: list[tuple[str, Any]], method: str,
+                   args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Calls `method` on every actor (actor i with args[i]) at once; waits for all."""
+    pending = [(w, getattr(a, method)(*ar)) for (w, a), ar in zip(actors, args, strict=True)]
+    out = []
+    for w, f in pending:
+        try:
+            out.append(f.result())
+        except SapwoodError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise DaskTrainingError(f"worker {w} failed while preparing ({method}): "
+                                    f"{type(e).__name__}: {e}") from e
+    return out
+
+
+def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj: Any,
+              features: list[str], is_cat: list[bool], names: list[str],
+              callbacks: Sequence[TrainingCallback], batch: int | None,
+              reference_profile: bool) -> Booster:
+    desc = _call_all(actors, "describe")
+    parts: dict[int, dict[str, Any]] = {}
+    dtypes = None
+    for d in desc:
+        parts.update(d["parts"])
+        if dtypes is None and d["dtypes"] is not None:
+            dtypes = d["dtypes"]
+    order = sorted(parts)
+    rows = [int(parts[i]["rows"]) for i in order]
+    n = int(sum(rows))
+    if n == 0:
+        raise DataError("data has zero rows")
+    starts = dict(zip(order, np.cumsum([0] + rows[:-1]).tolist(), strict=True))
+
+    def gather(info: dict[int, dict[str, Any]], ids: list[int], name: str) -> np.ndarray | None:
+        got = [info[i][name] for i in ids if info[i]["rows"]]
+        if not got or got[0] is None:
+            return None
+        return np.concatenate(got)
+
+    y = gather(parts, order, _LABEL)
+    assert y is not None
+    w = gather(parts, order, _WEIGHT)
+    off = gather(parts, order, _INIT)
+    check_label_weight(y, w, off, n)
+    obj.check_labels(y, p["num_class"])
+    if p["objective"] == "binary" and np.unique(y).size < 2:
+        raise DataError(f"binary objective needs both classes; every label is {y[0]:g}")
+    k = obj.num_outputs(p["num_class"])
+    if off is not None and off.size != n * k:
+        raise DataError(f"init_score must have one value per row and output ({k})")
+    weight = _class_weighted(p, y, w)
+
+    # -- categories: exact counts summed over partitions, ordered as Dataset orders them
+    m = len(features)
+    categories: list[list[Any] | None] = [None] * m
+    num_cats = [-1] * m
+    specs: list[dict[str, Any]] = []
+    for j in range(m):
+        dt, is_bool = dtypes[j] if dtypes is not None else ("float64", False)
+        if is_cat[j]:
+            total: Counter[Any] = Counter()
+            for d in desc:
+                for v, c in d["counts"][j] or []:
+                    total[v] += int(c)
+            vals, counts = frequency_order(list(total.keys()),
+                                           np.asarray(list(total.values()), np.int64))
+            categories[j] = vals
+            num_cats[j] = kept_categories(counts, p["max_bin"], p["cat_min_count"])
+            if p["cat_encoding"] == "target_stats" or (
+                    p["cat_encoding"] == "auto" and len(vals) > p["cat_ts_min_categories"]):
+                raise ParameterError(
+                    f"categorical feature {features[j]!r}: target statistics "
+                    f"(cat_encoding={p['cat_encoding']!r}) are not supported by "
+                    f"sapwood.dask.train yet; use cat_encoding='native'")
+            specs.append({"name": features[j], "position": j, "kind": "categorical",
+                          "dtype": dt, "categories": list(vals[:num_cats[j]])})
+        else:
+            specs.append({"name": features[j], "position": j,
+                          "kind": "bool" if is_bool else "numeric", "dtype": dt})
+    if p["cat_encoding"] not in ("native", "auto", "target_stats"):
+        raise ParameterError(f"cat_encoding must be 'native', 'target_stats' or 'auto', "
+                             f"got {p['cat_encoding']!r}")
+
+    # -- bin edges on the rows single-machine training samples
+    idx = np.asarray(_core.sample_row_indices(n, p["bin_sample_rows"], p["random_state"]))
+    owner = {pid: ai for ai, d in enumerate(desc) for pid in d["parts"]}
+    bounds = np.asarray([starts[i] for i in order] + [n])
+
+    def picks_of(rows: np.ndarray) -> list[dict[int, np.ndarray]]:
+        """Global row numbers -> per actor, per partition, local row numbers."""
+        picks: list[dict[int, np.ndarray]] = [{} for _ in actors]
+        for pos, pid in enumerate(order):
+            lo, hi = np.searchsorted(rows, [bounds[pos], bounds[pos + 1]])
+            if hi > lo:
+                picks[owner[pid]][pid] = rows[lo:hi] - bounds[pos]
+        return picks
+
+    def sampled(method: str, rows: np.ndarray) -> list[np.ndarray]:
+        got: dict[int, np.ndarray] = {}
+        picks = picks_of(rows)
+        for r in _call_all_args(actors, method, [(pk,) for pk in picks]):
+            got.update(r)
+        return [got[pid] for pid in order if pid in got]
+
+    sample = np.concatenate(sampled("sample", idx))
+    cols = [np.ascontiguousarray(sample[:, j]) for j in range(m)]
+    edges = _core.fit_bin_edges_columns(cols, num_cats, p["max_bin"], max(int(sample.shape[0]), 1),
+                                        p["random_state"], p["n_jobs"])
+    edges = [np.asarray(e) for e in edges]
+    del sample, cols
+
+    # -- the reference profile's edges: fitted, as Profile.from_data fits them, on the rows
+    #    its own seeded sample picks (its draw is the binning draw with another stream)
+    cat_names = [f for f, c in zip(features, is_cat, strict=True) if c]
+    profile_edges = None
+    pidx = np.empty(0, dtype=np.int64)
+    if reference_profile:
+        import pandas as pd
+
+        from ..monitoring.profile import Profile
+
+        pidx = np.asarray(_core.sample_row_indices(n, _PROFILE_SAMPLE_ROWS,
+                                                   _PROFILE_SEED ^ 0x9F0F11E5 ^ 0x5A5A))
+        psample = np.concatenate(sampled("sample", pidx))
+        numeric = [f for f, c in zip(features, is_cat, strict=True) if not c]
+        frame = pd.DataFrame({f: psample[:, j] for j, f in enumerate(features) if not is_cat[j]})
+        fitted = Profile.from_data(frame, edges_from=_EdgesOf(features, edges), columns=numeric,
+                                   sample_rows=_PROFILE_SAMPLE_ROWS, seed=_PROFILE_SEED)
+        profile_edges = {f: np.asarray(fitted.columns[f].edges) for f in numeric}  # type: ignore[union-attr]
+        del psample, frame
+
+    # -- starting scores: the labels' best constant, as the Trainer computes it
+    if off is not None:
+        const = np.zeros(k)
+    else:
+        const = np.asarray(_core.objective_init_score(core_params(p), y, weight),
+                           dtype=np.float64)
+    cp = core_params(p)
+    # class weights: a factor per label value (the same doubles _class_weighted multiplies in)
+    class_factor = None
+    if p["class_weight"] is not None or p["scale_pos_weight"] != 1.0:
+        factor = _class_weighted(p, y, None)
+        assert factor is not None
+        keys, first = np.unique(y, return_index=True)
+        class_factor = (keys, factor[first])
+    vinfo: list[dict[int, dict[str, Any]]] = [{} for _ in names]
+    for d in desc:
+        for vid, items in d["valid"].items():
+            vinfo[vid].update(items)
+    t_start = _PHASES.pop("t0", time.perf_counter())
+    _PHASES["prepare_s"] = time.perf_counter() - t_start - _PHASES.get("place_s", 0.0)
+    setups = _call_all(actors, "setup", edges, num_cats, categories, cp, starts, const, k,
+                       specs, class_factor, n, profile_edges, cat_names)
+    usable = sorted({f for u, _ in setups for f in u})
+    blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = [
+        ({}, {}) for _ in range(m)]
+    for _, wb in setups:
+        for j, (full, cut) in enumerate(wb):
+            blocks[j][0].update(full)
+            for b, pcs in cut.items():
+                blocks[j][1].setdefault(b, []).extend(pcs)
+    fingerprint = merge_fingerprint(list(features), n, blocks, y, w)
+    mapper_of = _core.binned_allocate(0, edges, num_cats)
+
+    mb = ModelBuilder(p["objective"], num_class=p["num_class"], feature_names=list(features),
+                      init_score=const)
+    mb.bin_edges = edges
+    mb.schema = specs
+    mb.params = dict(p)
+    mb.provenance = provenance_with(fingerprint)
+    if off is not None:
+        mb.extra["trained_with_init_score"] = True
+    booster = Booster.from_builder(mb)
+    valid_rows = [[(pid, int(vinfo[vid][pid]["rows"])) for pid in sorted(vinfo[vid])]
+                  for vid in range(len(names))]
+    evals = []
+    for vid, name in enumerate(names):
+        ids = sorted(vinfo[vid])
+        vy = gather(vinfo[vid], ids, _LABEL)
+        vw = gather(vinfo[vid], ids, _WEIGHT)
+        if vy is None:
+            raise DataError(f"valid set {name!r} has no rows")
+        evals.append((name, vy, vw))
+    leaves_left = max(1, int(p["num_leaves"]))
+    engine = _DaskRounds(actors, mapper_of, p, cp, usable, k, m, valid_rows,
+                         batch if batch is not None else leaves_left,
+                         bool(_core.objective_renews_leaves(cp)))
+    t_setup = time.perf_counter()
+    _PHASES["setup_s"] = t_setup - t_start - _PHASES["place_s"] - _PHASES["prepare_s"]
+    boost_rounds(booster, engine, evals, _metrics_for(p), callbacks, 0, p["n_estimators"])
+    t_rounds = time.perf_counter()
+    if reference_profile:
+        booster.reference_profile = _reference_profile(actors, booster, pidx, sampled)
+    _LAST_RUN.clear()
+    _LAST_RUN.update(calls=engine.calls, call_seconds=engine.call_seconds, workers=len(actors),
+                     rounds_s=t_rounds - t_setup, profile_s=time.perf_counter() - t_rounds,
+                     **_PHASES)
+    for cb in callbacks:
+        cb.after_training(booster)
+    return booster
+

@@ -1,0 +1,241 @@
+"""sapwood.dask.train on a LocalCluster of worker processes: the model file equals
+single-machine training's, byte for byte, for any partitioning and worker count."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+dd = pytest.importorskip("dask.dataframe")
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+import sapwood  # noqa: E402
+from sapwood.errors import DataError, ParameterError  # noqa: E402
+from sapwood.train.callbacks import EarlyStopping, TrainingCallback  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def _fixed_time(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # both files record the same time
+
+
+def _table(n: int = 6000, seed: int = 0, target: str = "binary") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5)).astype(np.float32)
+    X[rng.random((n, 5)) < 0.3] = np.nan  # NaN-heavy
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)])
+    letters = np.array(list("abcdefghij"))
+    df["city"] = pd.Categorical(letters[np.minimum(rng.geometric(0.35, n) - 1, 9)])
+    signal = np.nan_to_num(X[:, 0]) - 0.7 * np.nan_to_num(X[:, 1]) + df["city"].isin(
+        ["a", "c"]).to_numpy() + 0.5 * rng.normal(size=n)
+    if target == "binary":
+        y = (signal > 0.4).astype(np.float64)
+    elif target == "multiclass":
+        y = np.digitize(signal, [-0.2, 0.8]).astype(np.float64)
+    else:
+        y = 3.0 * signal + rng.standard_t(3, size=n)
+    df["y"] = y
+    df["w"] = rng.uniform(0.2, 3.0, n)
+    return df
+
+
+def _partitioned(df: pd.DataFrame, cuts: list[int]) -> dd.DataFrame:
+    """Partitions at the given row positions (a repeated cut gives an empty partition)."""
+    from dask import delayed
+
+    bounds = [0, *cuts, len(df)]
+    pieces = [df.iloc[a:b].copy() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return dd.from_delayed([delayed(p) for p in pieces], meta=df.iloc[:0], verify_meta=False)
+
+
+_FEATURES = ["x0", "x1", "x2", "x3", "x4", "city"]
+_PARTITIONINGS = {
+    "1 partition": [],
+    "3 uneven": [500, 4100],
+    "7 with an empty one": [700, 1400, 1400, 2900, 3300, 5100],
+}
+
+
+def _single(params: dict, df: pd.DataFrame, weight: bool = True) -> sapwood.Booster:
+    ds = sapwood.Dataset(df[_FEATURES], df["y"], df["w"] if weight else None)
+    return sapwood.train(params, ds)
+
+
+@pytest.mark.parametrize("objective", ["binary", "regression", "multiclass", "quantile"])
+def test_same_model_file_for_any_partitioning(client, objective) -> None:
+    target = {"binary": "binary", "multiclass": "multiclass"}.get(objective, "regression")
+    df = _table(target=target)
+    params = {"objective": objective, "n_estimators": 12, "num_leaves": 15,
+              "learning_rate": 0.2, "subsample": 0.8, "colsample_bytree": 0.8,
+              "random_state": 7, "bin_sample_rows": 2000, "min_child_samples": 10}
+    if objective == "multiclass":
+        params["num_class"] = 3
+    if objective == "quantile":
+        params["alpha"] = 0.8
+    expected = _single(params, df).to_bytes()
+    for name, cuts in _PARTITIONINGS.items():
+        ddf = _partitioned(df[[*_FEATURES, "y", "w"]], cuts)
+        got = sapwood.dask.train(params, ddf, label="y", weight="w")
+        assert got.reference_profile is not None  # profiled on the workers, merged exactly
+        assert got.to_bytes() == expected, f"{objective}, {name}"
+
+
+def test_more_workers_and_series_labels() -> None:
+    df = _table(4000, seed=3)
+    params = {"objective": "binary", "n_estimators": 8, "num_leaves": 7, "random_state": 1,
+              "bin_sample_rows": 1500}
+    expected = _single(params, df, weight=False).to_bytes()
+    with distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as c:
+        ddf = dd.from_pandas(df, npartitions=5)
+        got = sapwood.dask.train(params, ddf[_FEATURES], label=ddf["y"], client=c)
+        assert got.to_bytes() == expected
+        # more workers than partitions
+        got1 = sapwood.dask.train(params, dd.from_pandas(df, npartitions=1)[[*_FEATURES, "y"]],
+                                  label="y", client=c)
+        assert got1.to_bytes() == expected
+
+
+def test_dask_array_input_matches_numpy_training(client) -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(5000, 4))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 2]) ** 2 > 0.7).astype(float)
+    params = {"objective": "binary", "n_estimators": 10, "num_leaves": 11, "random_state": 2,
+              "bin_sample_rows": 3000}
+    expected = sapwood.train(params, sapwood.Dataset(X, y))
+    got = sapwood.dask.train(params, da.from_array(X, chunks=(1300, 4)),
+                             label=da.from_array(y, chunks=2100))
+    assert got.to_bytes() == expected.to_bytes()
+
+
+def test_early_stopping_on_a_distributed_valid_set(client) -> None:
+    df = _table(9000, seed=2)
+    tr, va = df.iloc[:6000].reset_index(drop=True), df.iloc[6000:].reset_index(drop=True)
+    params = {"objective": "binary", "n_estimators": 300, "num_leaves": 31,
+              "learning_rate": 0.5, "random_state": 4, "metric": ["logloss", "auc"]}
+    single = sapwood.train(params, sapwood.Dataset(tr[_FEATURES], tr["y"], tr["w"]),
+                           valid_sets=[sapwood.Dataset(va[_FEATURES], va["y"], va["w"])],
+                           valid_names=["val"], callbacks=[EarlyStopping(3)],
+                           )
+    got = sapwood.dask.train(params, dd.from_pandas(tr, npartitions=3), label="y", weight="w",
+                             valid_sets=[dd.from_pandas(va, npartitions=2)], valid_names=["val"],
+                             callbacks=[EarlyStopping(3)])
+    assert single.num_rounds < 300  # it did stop early
+    assert got.best_iteration == single.best_iteration
+    assert got.evals_result == single.evals_result
+    assert got.to_bytes() == single.to_bytes()
+
+
+def test_class_weights_and_offsets(client) -> None:
+    df = _table(5000, seed=8)
+    df["off"] = np.random.default_rng(1).normal(size=len(df)) * 0.3
+    params = {"objective": "binary", "n_estimators": 6, "num_leaves": 9, "random_state": 3,
+              "class_weight": "balanced", "scale_pos_weight": 1.5}
+    ds = sapwood.Dataset(df[_FEATURES], df["y"], df["w"], init_score=df["off"].to_numpy())
+    expected = sapwood.train(params, ds)
+    got = sapwood.dask.train(params, dd.from_pandas(df, npartitions=4), label="y", weight="w",
+                             init_score="off")
+    assert got.to_bytes() == expected.to_bytes()
+
+
+def test_estimators(client) -> None:
+    df = _table(5000, seed=9, target="multiclass")
+    ddf = dd.from_pandas(df, npartitions=3)
+    clf = sapwood.dask.DaskGBMClassifier(n_estimators=8, num_leaves=9, random_state=0)
+    clf.fit(ddf[_FEATURES], ddf["y"])
+    local = sapwood.GBMClassifier(n_estimators=8, num_leaves=9, random_state=0, n_jobs=1)
+    local.fit(df[_FEATURES], df["y"])
+    np.testing.assert_array_equal(clf.classes_, local.classes_)
+    np.testing.assert_array_equal(clf.predict_proba(ddf[_FEATURES]).compute(),
+                                  local.predict_proba(df[_FEATURES]))
+    np.testing.assert_array_equal(clf.predict(ddf[_FEATURES]).compute(),
+                                  local.predict(df[_FEATURES]))
+    np.testing.assert_array_equal(clf.to_local().predict(df[_FEATURES]),
+                                  local.predict(df[_FEATURES]))
+    reg = sapwood.dask.DaskGBMRegressor(n_estimators=5, objective="l1")
+    dfr = _table(3000, seed=1, target="regression")
+    reg.fit(dd.from_pandas(dfr, npartitions=2)[_FEATURES], dd.from_pandas(dfr, npartitions=2)["y"])
+    lr = sapwood.GBMRegressor(n_estimators=5, objective="l1").fit(dfr[_FEATURES], dfr["y"])
+    np.testing.assert_array_equal(
+        reg.predict(dd.from_pandas(dfr, npartitions=2)[_FEATURES]).compute().to_numpy(),
+        lr.predict(dfr[_FEATURES]))
+
+
+def test_bad_input_names_what_is_wrong(client) -> None:
+    df = _table(2000, seed=4)
+    df.loc[1234, "y"] = np.nan
+    ddf = dd.from_pandas(df, npartitions=3)
+    with pytest.raises(DataError, match="row 1234"):
+        sapwood.dask.train({"objective": "binary"}, ddf, label="y")
+    with pytest.raises(DataError, match="label column 'nope'"):
+        sapwood.dask.train({"objective": "binary"}, ddf, label="nope")
+    ok = dd.from_pandas(_table(2000, seed=4), npartitions=2)
+    with pytest.raises(ParameterError, match="target statistics"):
+        sapwood.dask.train({"objective": "binary", "cat_encoding": "target_stats"}, ok,
+                           label="y")
+    with pytest.raises(DataError, match="partitions"):
+        sapwood.dask.train({"objective": "binary"}, ok[_FEATURES],
+                           label=dd.from_pandas(_table(2000, seed=4)["y"], npartitions=3))
+
+
+def _actors_left(c) -> int:
+    return sum(c.run(lambda dask_worker: len(dask_worker.state.actors)).values())
+
+
+class _Interrupt(TrainingCallback):
+    def after_iteration(self, env) -> bool:
+        if env.iteration == 2:
+            raise KeyboardInterrupt
+        return False
+
+
+def test_interrupt_frees_the_workers(client) -> None:
+    ddf = dd.from_pandas(_table(3000, seed=6), npartitions=3)
+    with pytest.raises(KeyboardInterrupt):
+        sapwood.dask.train({"objective": "binary", "n_estimators": 50}, ddf, label="y",
+                           callbacks=[_Interrupt()])
+    import time
+
+    deadline = time.monotonic() + 20
+    while _actors_left(client) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _actors_left(client) == 0
+
+
+class _KillWorker(TrainingCallback):
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
+
+    def after_iteration(self, env) -> bool:
+        if env.iteration == 3:
+            for w in list(self.cluster.workers.values())[:1]:
+                os.kill(w.process.pid, 9)  # the worker process dies mid-run
+        return False
+
+
+def test_a_worker_dying_is_a_clear_error() -> None:
+    from sapwood.train.dask_training import DaskTrainingError
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as c:
+        ddf = dd.from_pandas(_table(4000, seed=2), npartitions=4)
+        with pytest.raises(DaskTrainingError, match=r"worker .* round 4"):
+            sapwood.dask.train({"objective": "binary", "n_estimators": 40}, ddf, label="y",
+                               callbacks=[_KillWorker(cluster)], client=c)
