@@ -53,6 +53,11 @@ TrainParams ParseTrainParams(const py::dict& params) {
   opt("poisson_max_delta_step", p.objective_params.poisson_max_delta_step);
   opt("huber_delta", p.objective_params.huber_delta);
   opt("alpha", p.objective_params.alpha);
+  opt("lambdarank_truncation_level", p.objective_params.lambdarank_truncation_level);
+  opt("lambdarank_norm", p.objective_params.lambdarank_norm);
+  if (params.contains("label_gain") && !params["label_gain"].is_none())
+    p.objective_params.label_gain = params["label_gain"].cast<std::vector<double>>();
+  p.objective_params.seed = p.seed;
   return p;
 }
 
@@ -189,6 +194,15 @@ void BindTraining(py::module_& m) {
           },
           py::arg("tree"), py::arg("output"))
       .def("set_iteration", &Trainer::SetIteration, py::arg("iteration"))
+      .def(
+          "set_groups",
+          [](Trainer& t, const py::array_t<std::int64_t, py::array::c_style |
+                                                      py::array::forcecast>& bounds) {
+            // Query bounds (n_queries + 1) of the ranking objectives.
+            if (bounds.ndim() != 1) throw DataError("query bounds must be 1-D");
+            t.SetGroups(std::vector<std::int64_t>(bounds.data(), bounds.data() + bounds.size()));
+          },
+          py::arg("bounds"))
       // ---- distributed training: the worker's side (see Trainer::BeginRound)
       .def("begin_round",
            [](Trainer& t) {
@@ -452,6 +466,7 @@ void BindTraining(py::module_& m) {
          const py::object& label, const py::object& weight, const py::dict& params) {
         // For tests: the built-in objective's labels check, initial score and grad/hess of a
         // single-output objective at the given raw scores. Returns (init_score, grad, hess).
+        // params may also hold group_bounds (ranking), round and n_jobs.
         ObjectiveParams op;
         if (params.contains("tweedie_variance_power"))
           op.tweedie_variance_power = params["tweedie_variance_power"].cast<double>();
@@ -459,7 +474,21 @@ void BindTraining(py::module_& m) {
           op.poisson_max_delta_step = params["poisson_max_delta_step"].cast<double>();
         if (params.contains("huber_delta")) op.huber_delta = params["huber_delta"].cast<double>();
         if (params.contains("alpha")) op.alpha = params["alpha"].cast<double>();
+        if (params.contains("lambdarank_truncation_level"))
+          op.lambdarank_truncation_level = params["lambdarank_truncation_level"].cast<int>();
+        if (params.contains("lambdarank_norm"))
+          op.lambdarank_norm = params["lambdarank_norm"].cast<bool>();
+        if (params.contains("label_gain") && !params["label_gain"].is_none())
+          op.label_gain = params["label_gain"].cast<std::vector<double>>();
+        if (params.contains("random_state"))
+          op.seed = params["random_state"].cast<std::uint64_t>();
         Objective obj(ParseObjective(objective), 1, op);
+        if (params.contains("group_bounds")) {
+          obj.SetGroups(params["group_bounds"].cast<std::vector<std::int64_t>>());
+        }
+        if (params.contains("round")) obj.SetRound(params["round"].cast<std::int64_t>());
+        const int n_threads = params.contains("n_jobs")
+                                  ? ResolveThreads(params["n_jobs"].cast<int>()) : 1;
         if (obj.NumOutputs() != 1) throw ParameterError("single-output objectives only");
         const std::vector<double> y = ToVector(label), w = ToVector(weight);
         const std::int64_t n = static_cast<std::int64_t>(y.size());
@@ -471,7 +500,10 @@ void BindTraining(py::module_& m) {
         const double* wp = w.empty() ? nullptr : w.data();
         std::vector<double> init = obj.InitScore(y.data(), wp, n);
         std::vector<double> g(static_cast<std::size_t>(n)), h(static_cast<std::size_t>(n));
-        obj.Gradients(scores.data(), y.data(), wp, n, g.data(), h.data(), 1);
+        {
+          py::gil_scoped_release release;  // Safe: local buffers and the scores array only.
+          obj.Gradients(scores.data(), y.data(), wp, n, g.data(), h.data(), n_threads);
+        }
         return py::make_tuple(ToArray(init), ToArray(g), ToArray(h));
       },
       py::arg("objective"), py::arg("scores"), py::arg("label"), py::arg("weight"),

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sapwood/error.hpp"
+#include "sapwood/threading.hpp"
 
 namespace sapwood {
 
@@ -146,6 +147,179 @@ RankingMetrics ComputeRankingMetrics(const double* score, const double* label,
   return Compute<Item>(score, label, n, [&](std::int64_t i) {
     return Item{SortKey(score[i]), weight[i]};
   });
+}
+
+namespace {
+
+inline double Discount(std::int64_t i) { return 1.0 / std::log2(static_cast<double>(i) + 2.0); }
+
+void CheckQueries(const double* score, const std::int64_t* bounds, std::int64_t nq) {
+  if (nq < 0 || bounds[0] != 0) throw DataError("query bounds must start at row 0");
+  for (std::int64_t q = 0; q < nq; ++q) {
+    if (bounds[q + 1] < bounds[q]) throw DataError("query bounds must not decrease");
+  }
+  for (std::int64_t i = 0; i < bounds[nq]; ++i) {
+    if (std::isnan(score[i])) throw DataError("score is NaN at row " + std::to_string(i));
+  }
+}
+
+}  // namespace
+
+void QueryNdcg(const double* score, const double* label, const std::int64_t* bounds,
+               std::int64_t nq, std::int64_t k, const std::vector<double>& gain, double* out,
+               int n_threads) {
+  CheckQueries(score, bounds, nq);
+  for (std::int64_t i = 0; i < bounds[nq]; ++i) {
+    const double v = label[i];
+    if (!(v >= 0) || v != std::floor(v) || v >= static_cast<double>(gain.size())) {
+      throw DataError("ndcg needs integer relevance labels in [0, " + std::to_string(gain.size()) +
+                      "); row " + std::to_string(i) + " has " + std::to_string(v));
+    }
+  }
+  // Each query is one work item writing one output: any thread count gives the same values.
+  ParallelForDynamic(0, nq, n_threads, [&](std::int64_t q) {
+    const std::int64_t b = bounds[q], m = bounds[q + 1] - b;
+    const std::int64_t kk = k > 0 ? std::min(k, m) : m;
+    std::vector<double> g(static_cast<std::size_t>(m));
+    for (std::int64_t i = 0; i < m; ++i) g[static_cast<std::size_t>(i)] =
+        gain[static_cast<std::size_t>(label[b + i])];
+    std::vector<std::int64_t> order(static_cast<std::size_t>(m));
+    for (std::int64_t i = 0; i < m; ++i) order[static_cast<std::size_t>(i)] = i;
+    std::sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) {
+      return score[b + x] > score[b + y] || (score[b + x] == score[b + y] && x < y);
+    });
+    double dcg = 0;
+    for (std::int64_t p = 0; p < kk;) {
+      // the tie group [p, e): its mean gain over the discounts of its ranks within the cut
+      std::int64_t e = p + 1;
+      const double sp = score[b + order[static_cast<std::size_t>(p)]];
+      while (e < m && score[b + order[static_cast<std::size_t>(e)]] == sp) ++e;
+      double sum_gain = 0, sum_disc = 0;
+      for (std::int64_t i = p; i < e; ++i) sum_gain += g[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])];
+      for (std::int64_t i = p; i < std::min(e, kk); ++i) sum_disc += Discount(i);
+      dcg += sum_gain / static_cast<double>(e - p) * sum_disc;
+      p = e;
+    }
+    std::sort(g.begin(), g.end(), std::greater<double>());
+    double ideal = 0;
+    for (std::int64_t i = 0; i < kk; ++i) ideal += g[static_cast<std::size_t>(i)] * Discount(i);
+    out[q] = ideal > 0 ? dcg / ideal : 1.0;
+  });
+}
+
+void QueryAveragePrecision(const double* score, const double* label, const std::int64_t* bounds,
+                           std::int64_t nq, std::int64_t k, double* out, int n_threads) {
+  CheckQueries(score, bounds, nq);
+  for (std::int64_t i = 0; i < bounds[nq]; ++i) {
+    if (!std::isfinite(label[i])) {
+      throw DataError("map needs finite labels; row " + std::to_string(i) + " has " +
+                      std::to_string(label[i]));
+    }
+  }
+  ParallelForDynamic(0, nq, n_threads, [&](std::int64_t q) {
+    const std::int64_t b = bounds[q], m = bounds[q + 1] - b;
+    const std::int64_t kk = k > 0 ? std::min(k, m) : m;
+    std::vector<std::int64_t> order(static_cast<std::size_t>(m));
+    std::int64_t relevant = 0;
+    for (std::int64_t i = 0; i < m; ++i) {
+      order[static_cast<std::size_t>(i)] = i;
+      relevant += label[b + i] > 0;
+    }
+    if (relevant == 0) {
+      out[q] = 1.0;
+      return;
+    }
+    // by descending score; among ties the non-relevant first (pessimistic), then by row
+    std::sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) {
+      const double sx = score[b + x], sy = score[b + y];
+      if (sx != sy) return sx > sy;
+      const bool rx = label[b + x] > 0, ry = label[b + y] > 0;
+      if (rx != ry) return ry;
+      return x < y;
+    });
+    double hits = 0, sum = 0;
+    for (std::int64_t i = 0; i < kk; ++i) {
+      if (label[b + order[static_cast<std::size_t>(i)]] > 0) {
+        hits += 1;
+        sum += hits / static_cast<double>(i + 1);
+      }
+    }
+    out[q] = sum / static_cast<double>(std::min(kk, relevant));
+  });
+}
+
+double ConcordanceIndex(const double* risk, const double* label, const double* weight,
+                        std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (std::isnan(risk[i])) throw DataError("risk score is NaN at row " + std::to_string(i));
+    if (!std::isfinite(label[i]) || label[i] == 0) {
+      throw DataError("concordance needs finite, non-zero labels (the survival time; negative "
+                      "for a censored row); row " + std::to_string(i) + " has " +
+                      std::to_string(label[i]));
+    }
+    if (weight != nullptr && (!std::isfinite(weight[i]) || weight[i] < 0)) {
+      throw DataError("sample weight must be finite and >= 0; row " + std::to_string(i) +
+                      " has " + std::to_string(weight[i]));
+    }
+  }
+  if (n <= 1) return std::numeric_limits<double>::quiet_NaN();
+  // Ranks of the risks (ties share a rank) for a Fenwick tree of the weight at risk.
+  std::vector<std::uint64_t> keys(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) keys[static_cast<std::size_t>(i)] = SortKey(risk[i]);
+  std::vector<std::uint64_t> uniq = keys;
+  std::sort(uniq.begin(), uniq.end());
+  uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+  const std::size_t nr = uniq.size();
+  std::vector<std::size_t> rank(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    rank[static_cast<std::size_t>(i)] = static_cast<std::size_t>(
+        std::lower_bound(uniq.begin(), uniq.end(), keys[static_cast<std::size_t>(i)]) -
+        uniq.begin());
+  }
+  std::vector<double> tree(nr + 1, 0.0);
+  double total = 0;
+  auto add = [&](std::size_t r, double v) {
+    total += v;
+    for (std::size_t i = r + 1; i <= nr; i += i & (~i + 1)) tree[i] += v;
+  };
+  auto below = [&](std::size_t r) {  // weight at risk with rank < r
+    double s = 0;
+    for (std::size_t i = r; i > 0; i -= i & (~i + 1)) s += tree[i];
+    return s;
+  };
+  // Rows by descending time (ties by row: a fixed summation order).
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    const double ta = std::fabs(label[a]), tb = std::fabs(label[b]);
+    return ta > tb || (ta == tb && a < b);
+  });
+  auto w = [&](std::int64_t i) { return weight ? weight[i] : 1.0; };
+  double concordant = 0, comparable = 0;
+  for (std::int64_t s0 = 0; s0 < n;) {
+    std::int64_t s1 = s0;
+    const double t = std::fabs(label[order[static_cast<std::size_t>(s0)]]);
+    while (s1 < n && std::fabs(label[order[static_cast<std::size_t>(s1)]]) == t) ++s1;
+    // censored rows at t outlived the events at t: at risk for them
+    for (std::int64_t i = s0; i < s1; ++i) {
+      const std::int64_t r = order[static_cast<std::size_t>(i)];
+      if (label[r] < 0) add(rank[static_cast<std::size_t>(r)], w(r));
+    }
+    for (std::int64_t i = s0; i < s1; ++i) {
+      const std::int64_t r = order[static_cast<std::size_t>(i)];
+      if (label[r] < 0) continue;
+      const std::size_t rr = rank[static_cast<std::size_t>(r)];
+      const double lo = below(rr), le = below(rr + 1);
+      concordant += w(r) * (lo + 0.5 * (le - lo));
+      comparable += w(r) * total;
+    }
+    for (std::int64_t i = s0; i < s1; ++i) {
+      const std::int64_t r = order[static_cast<std::size_t>(i)];
+      if (label[r] > 0) add(rank[static_cast<std::size_t>(r)], w(r));
+    }
+    s0 = s1;
+  }
+  return comparable > 0 ? concordant / comparable : std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace sapwood

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sapwood/error.hpp"
+#include "sapwood/random.hpp"
 #include "sapwood/threading.hpp"
 
 namespace sapwood {
@@ -21,9 +22,19 @@ ObjectiveKind ParseObjective(const std::string& name) {
   if (name == "l1") return ObjectiveKind::kL1;
   if (name == "huber") return ObjectiveKind::kHuber;
   if (name == "quantile") return ObjectiveKind::kQuantile;
+  if (name == "lambdarank") return ObjectiveKind::kLambdarank;
+  if (name == "rank_xendcg") return ObjectiveKind::kRankXendcg;
+  if (name == "cox") return ObjectiveKind::kCox;
   throw ParameterError("unknown objective '" + name +
                        "' (expected 'regression', 'binary', 'multiclass', 'poisson', 'gamma', "
-                       "'tweedie', 'l1', 'huber' or 'quantile')");
+                       "'tweedie', 'l1', 'huber', 'quantile', 'lambdarank', 'rank_xendcg' or "
+                       "'cox')");
+}
+
+std::vector<double> DefaultLabelGain() {
+  std::vector<double> g(32);
+  for (int i = 0; i < 32; ++i) g[static_cast<std::size_t>(i)] = std::ldexp(1.0, i) - 1.0;
+  return g;
 }
 
 double WeightedQuantile(double* values, double* weights, std::int64_t m, double alpha) {
@@ -96,6 +107,32 @@ Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& p
     throw ParameterError("parameter 'poisson_max_delta_step' must be >= 0 and finite, got " +
                          std::to_string(mds));
   }
+  if (IsRanking()) {
+    if (params_.lambdarank_truncation_level < 1) {
+      throw ParameterError("parameter 'lambdarank_truncation_level' must be >= 1, got " +
+                           std::to_string(params_.lambdarank_truncation_level));
+    }
+    if (params_.label_gain.empty()) params_.label_gain = DefaultLabelGain();
+    for (std::size_t i = 0; i < params_.label_gain.size(); ++i) {
+      const double g = params_.label_gain[i];
+      if (!std::isfinite(g) || g < 0) {
+        throw ParameterError("parameter 'label_gain' must hold finite values >= 0; item " +
+                             std::to_string(i) + " is " + std::to_string(g));
+      }
+    }
+  }
+}
+
+void Objective::SetGroups(std::vector<std::int64_t> bounds) {
+  if (bounds.size() < 2 || bounds.front() != 0) {
+    throw DataError("query groups must start at row 0 and hold at least one query");
+  }
+  for (std::size_t q = 1; q < bounds.size(); ++q) {
+    if (bounds[q] <= bounds[q - 1]) {
+      throw DataError("query " + std::to_string(q - 1) + " is empty or its bounds go backwards");
+    }
+  }
+  group_bounds_ = std::move(bounds);
 }
 
 void Objective::CheckLabels(const double* y, std::int64_t n) const {
@@ -124,6 +161,24 @@ void Objective::CheckLabels(const double* y, std::int64_t n) const {
       throw DataError("gamma objective needs labels > 0; row " + std::to_string(i) + " has " +
                       std::to_string(v));
     }
+    if (IsRanking() && (v < 0 || v != std::floor(v) ||
+                        v >= static_cast<double>(params_.label_gain.size()))) {
+      throw DataError("ranking objectives need integer relevance labels in [0, " +
+                      std::to_string(params_.label_gain.size()) + ") (the size of label_gain); row " +
+                      std::to_string(i) + " has " + std::to_string(v));
+    }
+    if (kind_ == ObjectiveKind::kCox && v == 0) {
+      throw DataError("cox objective needs non-zero labels (the survival time; negative for a "
+                      "censored row); row " + std::to_string(i) + " has 0");
+    }
+  }
+  if (kind_ == ObjectiveKind::kCox) {
+    bool event = false;
+    for (std::int64_t i = 0; i < n && !event; ++i) event = y[i] > 0;
+    if (!event && n > 0) {
+      throw DataError("cox objective needs at least one event (a positive label); every row is "
+                      "censored (negative)");
+    }
   }
 }
 
@@ -143,6 +198,11 @@ std::vector<double> Objective::InitScore(const double* y, const double* w, std::
       out[static_cast<std::size_t>(k)] = std::log(p);
     }
     return out;
+  }
+  if (IsRanking() || kind_ == ObjectiveKind::kCox) {
+    // Both losses are invariant to adding a constant to every score (of a query; of the
+    // data): the start is 0, as in LightGBM and XGBoost.
+    return {0.0};
   }
   if (RenewsLeaves()) {
     // the best constant: the leaf value of the labels themselves (residuals at score 0)
@@ -175,6 +235,14 @@ std::vector<double> Objective::InitScore(const double* y, const double* w, std::
 
 void Objective::Gradients(const double* scores, const double* y, const double* w, std::int64_t n,
                           double* grad, double* hess, int n_threads) const {
+  if (IsRanking()) {
+    RankingGradients(scores, y, w, n, grad, hess, n_threads);
+    return;
+  }
+  if (kind_ == ObjectiveKind::kCox) {
+    CoxGradients(scores, y, w, n, grad, hess);
+    return;
+  }
   const int K = num_class_;
   constexpr std::int64_t kBlock = 8192;
   ParallelFor(0, (n + kBlock - 1) / kBlock, n_threads, [&](std::int64_t b) {
@@ -257,6 +325,8 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
           hess[i] = std::max(-y[i] * (1.0 - rho) * e1 + (2.0 - rho) * e2, 1e-16) * wi;
           break;
         }
+        default:  // ranking and cox: handled above
+          break;
       }
     }
   });
@@ -295,6 +365,262 @@ double Objective::LeafValue(double* r, double* w, std::int64_t m) const {
   }
 }
 
+namespace {
+
+// The DCG position discount of 0-based rank i: 1 / log2(i + 2).
+inline double Discount(std::int64_t i) {
+  // a table for the usual ranks (built once; thread-safe static initialisation)
+  constexpr std::int64_t kTable = 4096;
+  static const std::vector<double> table = [] {
+    std::vector<double> t(kTable);
+    for (std::int64_t r = 0; r < kTable; ++r)
+      t[static_cast<std::size_t>(r)] = 1.0 / std::log2(static_cast<double>(r) + 2.0);
+    return t;
+  }();
+  return i < kTable ? table[static_cast<std::size_t>(i)]
+                    : 1.0 / std::log2(static_cast<double>(i) + 2.0);
+}
+
+// LambdaMART on one query (Burges 2010; the gradients LightGBM's lambdarank computes): every
+// pair of documents with different labels, one of them ranked in the top `truncation` by the
+// current scores, pushes the better one up and the other down with the pairwise logistic loss's
+// gradient, weighted by the change in NDCG that swapping the two would make.
+void LambdarankQuery(const double* s, const double* y, std::int64_t m, const ObjectiveParams& p,
+                     double* g, double* h) {
+  std::fill(g, g + m, 0.0);
+  std::fill(h, h + m, 0.0);
+  if (m <= 1) return;
+  const std::vector<double>& gain = p.label_gain;
+  auto gain_of = [&](std::int64_t i) { return gain[static_cast<std::size_t>(y[i])]; };
+  const std::int64_t trunc = std::min<std::int64_t>(p.lambdarank_truncation_level, m);
+  // The ideal DCG at the truncation level: gains in descending order.
+  thread_local std::vector<double> ideal;
+  ideal.resize(static_cast<std::size_t>(m));
+  for (std::int64_t i = 0; i < m; ++i) ideal[static_cast<std::size_t>(i)] = gain_of(i);
+  std::partial_sort(ideal.begin(), ideal.begin() + trunc, ideal.end(), std::greater<double>());
+  double max_dcg = 0;
+  for (std::int64_t i = 0; i < trunc; ++i) max_dcg += ideal[static_cast<std::size_t>(i)] * Discount(i);
+  if (!(max_dcg > 0)) return;  // every label 0: no order is better than another
+  const double inv_max_dcg = 1.0 / max_dcg;
+  // Documents by descending score; ties by row (a fixed order: the same gradients every time).
+  thread_local std::vector<std::int64_t> order;
+  order.resize(static_cast<std::size_t>(m));
+  for (std::int64_t i = 0; i < m; ++i) order[static_cast<std::size_t>(i)] = i;
+  // (std::sort with the row as tie-break: the stable order, without stable_sort's buffer)
+  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    return s[a] > s[b] || (s[a] == s[b] && a < b);
+  });
+  // In rank order: score, label, gain, exp(score - best) and the rank's discount. The pair
+  // loop then needs no exp or log: sigmoid(s_lo - s_hi) = e_lo / (e_hi + e_lo).
+  thread_local std::vector<double> rs, rl, rg, re, rd, rgrad, rhess;
+  for (auto* v : {&rs, &rl, &rg, &re, &rd}) v->resize(static_cast<std::size_t>(m));
+  rgrad.assign(static_cast<std::size_t>(m), 0.0);
+  rhess.assign(static_cast<std::size_t>(m), 0.0);
+  const double best = s[order.front()];
+  for (std::int64_t r = 0; r < m; ++r) {
+    const std::size_t k = static_cast<std::size_t>(r);
+    const std::int64_t d = order[k];
+    rs[k] = s[d];
+    rl[k] = y[d];
+    rg[k] = gain_of(d);
+    re[k] = std::exp(s[d] - best);
+    rd[k] = Discount(r);
+  }
+  const bool spread = rs.front() != rs.back();
+  double sum_lambda = 0;
+  for (std::int64_t i = 0; i < m - 1 && i < trunc; ++i) {
+    const std::size_t a = static_cast<std::size_t>(i);
+    for (std::size_t b = a + 1; b < static_cast<std::size_t>(m); ++b) {
+      if (rl[a] == rl[b]) continue;
+      // hi: the document with the larger label, lo the other
+      const bool a_high = rl[a] > rl[b];
+      const std::size_t hi = a_high ? a : b, lo = a_high ? b : a;
+      const double delta_score = rs[hi] - rs[lo];
+      const double delta_ndcg = (rg[hi] - rg[lo]) * std::fabs(rd[a] - rd[b]) * inv_max_dcg;
+      const double norm = p.lambdarank_norm && spread ? 0.01 + std::fabs(delta_score) : 1.0;
+      // d/ds_hi of log(1 + exp(-(s_hi - s_lo))) = -rho, rho = sigmoid(s_lo - s_hi)
+      //   = e_lo / (e_hi + e_lo): one division per pair gives both
+      //   lambda = -rho * delta_ndcg / norm and hess = rho (1 - rho) delta_ndcg / norm.
+      const double den = re[hi] + re[lo];
+      double lambda, hess;
+      if (den > 0) {
+        const double q = delta_ndcg / (den * den * norm);
+        lambda = -re[lo] * den * q;
+        hess = re[lo] * re[hi] * q;
+      } else {  // both underflowed (scores hundreds apart from the query's best)
+        const double rho = 1.0 / (1.0 + std::exp(delta_score));
+        lambda = -rho * delta_ndcg / norm;
+        hess = rho * (1.0 - rho) * delta_ndcg / norm;
+      }
+      rgrad[hi] += lambda;
+      rhess[hi] += hess;
+      rgrad[lo] -= lambda;
+      rhess[lo] += hess;
+      sum_lambda -= 2 * lambda;
+    }
+  }
+  for (std::int64_t r = 0; r < m; ++r) {
+    const std::size_t k = static_cast<std::size_t>(r);
+    g[order[k]] = rgrad[k];
+    h[order[k]] = rhess[k];
+  }
+  if (p.lambdarank_norm && sum_lambda > 0) {
+    // queries with many mis-ordered pairs would otherwise dominate the tree
+    const double f = std::log2(1.0 + sum_lambda) / sum_lambda;
+    for (std::int64_t i = 0; i < m; ++i) {
+      g[i] *= f;
+      h[i] *= f;
+    }
+  }
+}
+
+// XE-NDCG (Bruch 2021, LightGBM's rank_xendcg) on one query: the cross entropy between the
+// softmax of the scores and a target distribution proportional to gain + 1 - u, u uniform per
+// row and round, with the paper's second-order approximation of the gradient.
+void XendcgQuery(const double* s, const double* y, std::int64_t m, const ObjectiveParams& p,
+                 std::uint64_t round, std::int64_t row0, double* g, double* h) {
+  if (m <= 1) {
+    std::fill(g, g + m, 0.0);
+    std::fill(h, h + m, 0.0);
+    return;
+  }
+  constexpr double kEps = 1e-15;
+  thread_local std::vector<double> rho, phi;
+  rho.resize(static_cast<std::size_t>(m));
+  phi.resize(static_cast<std::size_t>(m));
+  double mx = s[0];
+  for (std::int64_t i = 1; i < m; ++i) mx = std::max(mx, s[i]);
+  double z = 0;
+  for (std::int64_t i = 0; i < m; ++i) z += rho[static_cast<std::size_t>(i)] = std::exp(s[i] - mx);
+  for (auto& r : rho) r /= z;
+  double den = 0;
+  for (std::int64_t i = 0; i < m; ++i) {
+    const double u = UniformCounter(p.seed, 0x3000u + round, static_cast<std::uint64_t>(row0 + i));
+    phi[static_cast<std::size_t>(i)] = p.label_gain[static_cast<std::size_t>(y[i])] + 1.0 - u;
+    den += phi[static_cast<std::size_t>(i)];
+  }
+  const double inv_den = 1.0 / std::max(kEps, den);
+  double sum1 = 0;
+  for (std::int64_t i = 0; i < m; ++i) {
+    const std::size_t k = static_cast<std::size_t>(i);
+    const double term = rho[k] - phi[k] * inv_den;
+    g[i] = term;
+    phi[k] = term / std::max(kEps, 1.0 - rho[k]);
+    sum1 += phi[k];
+  }
+  double sum2 = 0;
+  for (std::int64_t i = 0; i < m; ++i) {
+    const std::size_t k = static_cast<std::size_t>(i);
+    const double term = rho[k] * (sum1 - phi[k]);
+    g[i] += term;
+    phi[k] = term / std::max(kEps, 1.0 - rho[k]);
+    sum2 += phi[k];
+  }
+  for (std::int64_t i = 0; i < m; ++i) {
+    const std::size_t k = static_cast<std::size_t>(i);
+    g[i] += rho[k] * (sum2 - phi[k]);
+    h[i] = rho[k] * (1.0 - rho[k]);
+  }
+}
+
+}  // namespace
+
+void Objective::RankingGradients(const double* scores, const double* y, const double* w,
+                                 std::int64_t n, double* grad, double* hess,
+                                 int n_threads) const {
+  const std::uint64_t round = static_cast<std::uint64_t>(round_++);
+  if (group_bounds_.empty()) {
+    throw DataError(std::string("the ") +
+                    (kind_ == ObjectiveKind::kLambdarank ? "lambdarank" : "rank_xendcg") +
+                    " objective needs query groups (group= or qid= in the Dataset)");
+  }
+  if (group_bounds_.back() != n) {
+    throw DataError("the query groups hold " + std::to_string(group_bounds_.back()) +
+                    " rows but the data has " + std::to_string(n));
+  }
+  const std::int64_t nq = static_cast<std::int64_t>(group_bounds_.size()) - 1;
+  // Queries own disjoint rows, each written by one thread in a fixed order: the same bits on
+  // any thread count.
+  ParallelForDynamic(0, nq, n_threads, [&](std::int64_t q) {
+    const std::int64_t b = group_bounds_[static_cast<std::size_t>(q)];
+    const std::int64_t m = group_bounds_[static_cast<std::size_t>(q) + 1] - b;
+    if (kind_ == ObjectiveKind::kLambdarank) {
+      LambdarankQuery(scores + b, y + b, m, params_, grad + b, hess + b);
+    } else {
+      XendcgQuery(scores + b, y + b, m, params_, round, b, grad + b, hess + b);
+    }
+    if (w != nullptr) {
+      // a query's weight: the mean of its rows' weights (LightGBM's query weights)
+      double qw = 0;
+      for (std::int64_t i = b; i < b + m; ++i) qw += w[i];
+      qw /= static_cast<double>(m);
+      for (std::int64_t i = b; i < b + m; ++i) {
+        grad[i] *= qw;
+        hess[i] *= qw;
+      }
+    }
+  });
+}
+
+void Objective::CoxGradients(const double* scores, const double* y, const double* w,
+                             std::int64_t n, double* grad, double* hess) const {
+  // Negative Breslow log partial likelihood:
+  //   L = -sum_{events i} w_i (f_i - log S(t_i)),  S(t) = sum_{j: t_j >= t} w_j exp(f_j),
+  // with t = |label|. Rows tied in time share one risk set (Breslow): a row at time t is at risk
+  // for every event at t. For row k:
+  //   grad_k = e_k A(t_k) - w_k [k is an event],  hess_k = e_k A(t_k) - e_k^2 B(t_k),
+  //   e_k = w_k exp(f_k), A(t) = sum_{events i, t_i <= t} w_i / S(t_i), B alike with S^2.
+  // Unweighted this is XGBoost's survival:cox (which also adds weights only to the gradients).
+  if (n <= 0) return;
+  if (time_order_of_ != y || static_cast<std::int64_t>(time_order_.size()) != n) {
+    time_order_.resize(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) time_order_[static_cast<std::size_t>(i)] = i;
+    std::stable_sort(time_order_.begin(), time_order_.end(), [&](std::int64_t a, std::int64_t b) {
+      return std::fabs(y[a]) < std::fabs(y[b]);
+    });
+    time_order_of_ = y;
+  }
+  const auto& ord = time_order_;
+  double mx = scores[0];
+  for (std::int64_t i = 1; i < n; ++i) mx = std::max(mx, scores[i]);
+  // e_k relative to the largest score (the ratios e_k / S are unchanged; nothing overflows)
+  for (std::int64_t i = 0; i < n; ++i) grad[i] = (w ? w[i] : 1.0) * std::exp(scores[i] - mx);
+  // S(t) of each distinct time, from the latest back: serial sums in time order, the same on
+  // any thread count. hess holds S of each row's time for now.
+  double risk = 0;
+  for (std::int64_t e = n; e > 0;) {
+    std::int64_t b = e - 1;
+    const double t = std::fabs(y[ord[static_cast<std::size_t>(b)]]);
+    while (b > 0 && std::fabs(y[ord[static_cast<std::size_t>(b - 1)]]) == t) --b;
+    for (std::int64_t i = b; i < e; ++i) risk += grad[ord[static_cast<std::size_t>(i)]];
+    for (std::int64_t i = b; i < e; ++i) hess[ord[static_cast<std::size_t>(i)]] = risk;
+    e = b;
+  }
+  double a = 0, b2 = 0;
+  for (std::int64_t s0 = 0; s0 < n;) {
+    std::int64_t s1 = s0;
+    const double t = std::fabs(y[ord[static_cast<std::size_t>(s0)]]);
+    double events = 0;
+    while (s1 < n && std::fabs(y[ord[static_cast<std::size_t>(s1)]]) == t) {
+      const std::int64_t k = ord[static_cast<std::size_t>(s1)];
+      if (y[k] > 0) events += w ? w[k] : 1.0;
+      ++s1;
+    }
+    const double srisk = hess[ord[static_cast<std::size_t>(s0)]];
+    if (events > 0 && srisk > 0) {
+      a += events / srisk;
+      b2 += events / (srisk * srisk);
+    }
+    for (std::int64_t i = s0; i < s1; ++i) {
+      const std::int64_t k = ord[static_cast<std::size_t>(i)];
+      const double ek = grad[k];
+      grad[k] = ek * a - (y[k] > 0 ? (w ? w[k] : 1.0) : 0.0);
+      hess[k] = std::max(ek * a - ek * ek * b2, 0.0);
+    }
+    s0 = s1;
+  }
+}
+
 void Objective::Transform(double* raw, std::int64_t n, int n_threads) const {
   if (IdentityLink()) return;
   const int K = num_class_;
@@ -304,7 +630,7 @@ void Objective::Transform(double* raw, std::int64_t n, int n_threads) const {
     for (std::int64_t i = r0; i < r1; ++i) {
       if (kind_ == ObjectiveKind::kBinary) {
         raw[i] = 1.0 / (1.0 + std::exp(-raw[i]));
-      } else if (LogLink()) {
+      } else if (LogLink() || kind_ == ObjectiveKind::kCox) {
         raw[i] = std::exp(raw[i]);
       } else {
         double* s = raw + i * K;

@@ -33,7 +33,8 @@ from .train.tuning import TuneResult, tune
 # Loaded on first use, so that `import sapwood` (the CLI, scoring jobs) stays light: the
 # scikit-learn estimators import scikit-learn (and with it scipy and pandas); the optional
 # subpackages import their optional dependencies.
-_LAZY_ATTRIBUTES = {"GBMClassifier": ".train.sklearn", "GBMRegressor": ".train.sklearn"}
+_LAZY_ATTRIBUTES = {"GBMClassifier": ".train.sklearn", "GBMRegressor": ".train.sklearn",
+                    "GBMRanker": ".train.sklearn"}
 _LAZY_MODULES = ("dask", "scoring", "validation", "cli", "frame", "model")
 
 
@@ -71,6 +72,7 @@ __all__ = [
     "EvaluationLog",
     "GBMClassifier",
     "GBMRegressor",
+    "GBMRanker",
     "SapwoodError",
     "ParameterError",
     "DataError",

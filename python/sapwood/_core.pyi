@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'concordance_index', 'objective_gradients', 'openmp', 'profile_numeric', 'query_metric', 'ranking_metrics', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -37,6 +37,8 @@ class Trainer:
     def add_tree_scores(self, tree: dict[str, typing.Any], output: int) -> None:
         ...
     def set_iteration(self, iteration: int) -> None:
+        ...
+    def set_groups(self, bounds: typing.Annotated[numpy.typing.ArrayLike, numpy.int64]) -> None:
         ...
     @property
     def init_score(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -179,6 +181,14 @@ def profile_numeric(columns: list[typing.Any], rows: typing.SupportsInt | typing
 def ranking_metrics(y_true: typing.Any, y_score: typing.Any, sample_weight: typing.Any = None) -> tuple[float, float]:
     """
     (roc_auc, average_precision) of binary scores in O(n log n).
+    """
+def query_metric(kind: str, y_true: typing.Any, y_score: typing.Any, bounds: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], k: typing.SupportsInt | typing.SupportsIndex, gain: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], n_jobs: typing.SupportsInt | typing.SupportsIndex = 1) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    Per-query NDCG@k or MAP@k (k <= 0: every position).
+    """
+def concordance_index(y_true: typing.Any, risk: typing.Any, sample_weight: typing.Any = None) -> float:
+    """
+    Harrell's concordance index of right-censored data (negative label = censored).
     """
 def objective_gradients(objective: str, scores: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], label: typing.Any, weight: typing.Any, params: dict[str, typing.Any]) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     ...

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from . import objectives as _objectives
 from .errors import ParameterError
 
@@ -54,6 +56,12 @@ DEFAULTS: dict[str, Any] = {
     # Both multiply the sample weights.
     "class_weight": None,
     "scale_pos_weight": 1.0,
+    # ranking (lambdarank, rank_xendcg; LightGBM's names and defaults): pairs are formed with
+    # the top lambdarank_truncation_level documents of each query; lambdarank_norm normalises
+    # each query's gradients; label_gain: the gain of each relevance label (None: 2^label - 1)
+    "lambdarank_truncation_level": 30,
+    "lambdarank_norm": True,
+    "label_gain": None,
 }
 
 # objective name or alias -> canonical name (from the registry, sapwood.objectives)
@@ -171,7 +179,7 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     for name in ("num_class", "n_estimators", "num_leaves", "max_depth", "min_child_samples",
                  "max_bin", "bin_sample_rows", "random_state", "max_cat_to_onehot",
                  "max_cat_threshold", "min_data_per_group", "cat_min_count",
-                 "cat_ts_min_categories"):
+                 "cat_ts_min_categories", "lambdarank_truncation_level"):
         p[name] = _number(name, p[name], integer=True)
     for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
                  "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2",
@@ -207,6 +215,10 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
           ">= 0 and finite")
     check("huber_delta", 0 < p["huber_delta"] < float("inf"), "> 0 and finite")
     check("scale_pos_weight", 0 < p["scale_pos_weight"] < float("inf"), "> 0 and finite")
+    check("lambdarank_truncation_level", p["lambdarank_truncation_level"] >= 1, ">= 1")
+    check("lambdarank_norm", isinstance(p["lambdarank_norm"], (bool, np.bool_)), "True or False")
+    p["lambdarank_norm"] = bool(p["lambdarank_norm"])
+    p["label_gain"] = _label_gain(p["label_gain"])
     if p["scale_pos_weight"] != 1.0 and objective.name != "binary":
         raise ParameterError(f"parameter 'scale_pos_weight' applies to the binary objective, "
                              f"not {objective.name!r}")
@@ -230,6 +242,23 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     if metric is not None and not isinstance(metric, (str, list, tuple)):
         raise ParameterError(f"parameter 'metric' must be a name or a list of names, got {metric!r}")
     return p
+
+
+def _label_gain(value: Any) -> list[float] | None:
+    """None or a list of finite gains >= 0, one per relevance label 0, 1, ..."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ParameterError(f"parameter 'label_gain' must be a list of gains (one per relevance "
+                             f"label), got {value!r}")
+    out = [_number(f"label_gain[{i}]", v) for i, v in enumerate(value)]
+    if not out:
+        raise ParameterError("parameter 'label_gain' must hold at least one gain")
+    for i, g in enumerate(out):
+        if not 0 <= g < float("inf"):
+            raise ParameterError(f"parameter 'label_gain' item {i} is {g!r}; gains must be >= 0 "
+                                 "and finite")
+    return out
 
 
 def label_key(label: float) -> str:
@@ -278,8 +307,10 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
             "reg_lambda", "reg_alpha", "learning_rate", "objective", "num_class", "subsample",
             "colsample_bytree", "random_state", "n_jobs", "max_cat_to_onehot", "max_cat_threshold",
             "cat_smooth", "cat_l2", "min_data_per_group", "tweedie_variance_power",
-            "poisson_max_delta_step", "huber_delta", "alpha")
+            "poisson_max_delta_step", "huber_delta", "alpha", "lambdarank_truncation_level",
+            "lambdarank_norm", "label_gain")
     out = {k: p[k] for k in keys}
-    if out["alpha"] is None:
-        del out["alpha"]
+    for k in ("alpha", "label_gain"):
+        if out[k] is None:
+            del out[k]
     return out

@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._compat import loaded
+from ._groups import bounds_from_qid, query_bounds
 from .errors import DataError, ParameterError, SchemaError
 from .frame.categorical import (
     FeatureSpec,
@@ -139,6 +140,18 @@ def _to_vector(v: Any, n: int, what: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise DataError(f"{what} must be numeric, got dtype {arr.dtype}") from None
     return out
+
+
+def _qid_array(v: Any) -> Any:
+    """Per-row query ids as a numpy array (pandas/polars/Arrow columns by value)."""
+    pa, pl, pd = loaded("pyarrow"), loaded("polars"), loaded("pandas")
+    if pa is not None and isinstance(v, (pa.Array, pa.ChunkedArray)):
+        return v.to_numpy(zero_copy_only=False)
+    if pl is not None and isinstance(v, pl.Series):
+        return v.to_numpy()
+    if pd is not None and isinstance(v, (pd.Series, pd.Index)):
+        return v.to_numpy()
+    return np.asarray(v)
 
 
 def check_label_weight(label: np.ndarray | None, weight: np.ndarray | None,
@@ -246,6 +259,12 @@ class Dataset:
         a 1-D array, an (n_rows, num_class) array for multiclass, or a column name. Training
         starts from it instead of a constant; the model then predicts the margin *on top of*
         an offset: pass the offset again to ``predict(X, init_score=...)``.
+    group : query groups of ranking data (the ``lambdarank`` and ``rank_xendcg`` objectives,
+        the ``ndcg``/``map`` metrics): query sizes in row order (LightGBM's ``group``), or the
+        name of a column holding one query id per row (removed from the features).
+    qid : one query id per row (XGBoost's ``qid``), an array or a column name. The rows of a
+        query must be contiguous (DataError naming the row otherwise). ``Dataset.group`` gives
+        the sizes, ``Dataset.query_bounds`` the first row of each query and the row count.
     feature_names : optional names; taken from the table's columns when not given.
     categorical_features : "auto" (category, dictionary and string columns), a list of column
         names or positions, or None (none; string columns then raise DataError).
@@ -261,6 +280,8 @@ class Dataset:
         categorical_features: str | Sequence[str | int] | None = "auto",
         batch_size: int = 1 << 16,
         init_score: npt.ArrayLike | str | None = None,
+        group: npt.ArrayLike | str | None = None,
+        qid: npt.ArrayLike | str | None = None,
     ) -> None:
         self._stream: Any = None  # pyarrow.dataset.Dataset for Parquet sources
         self._groups: list[tuple[Any, int, int]] = []  # its row groups (file, index, rows)
@@ -270,6 +291,7 @@ class Dataset:
         self.label: np.ndarray | None = None
         self.weight: np.ndarray | None = None
         self.init_score: np.ndarray | None = None
+        self.query_bounds: np.ndarray | None = None
         self._binned: Any = None
         self._edges: list[np.ndarray] | None = None
         self._bin_key: tuple[Any, ...] | None = None
@@ -278,12 +300,18 @@ class Dataset:
         label_name = label if isinstance(label, str) else None
         weight_name = weight if isinstance(weight, str) else None
         init_name = init_score if isinstance(init_score, str) else None
+        if isinstance(group, str) and qid is not None:
+            raise DataError("give the query groups once: group= (sizes) or qid= (per-row ids)")
+        qid_name = group if isinstance(group, str) else qid if isinstance(qid, str) else None
+        qid_values: Any = None
         if _is_path_source(data) and not _all_parquet(data):
             from .frame.readers import read_table
 
             data = read_table(data)  # CSV / Arrow IPC files: read whole, then as a table
         if _is_path_source(data):
-            self._init_stream(data, label_name, weight_name, categorical_features, init_name)
+            self._init_stream(data, label_name, weight_name, categorical_features, init_name,
+                              qid_name)
+            qid_values = self._qid_values
             if label_name is None and label is not None:
                 self.label = _to_vector(label, self._n_rows, "label")
             if weight_name is None and weight is not None:
@@ -297,7 +325,11 @@ class Dataset:
             init_col = self._take_column(by_name, init_name, named, "init_score")
             if init_col is not None:
                 self.init_score = init_col.float64()
-            cols = [c for c in cols if c.name not in (label_name, weight_name, init_name)]
+            qid_col = self._take_column(by_name, qid_name, named, "query id")
+            if qid_col is not None:
+                qid_values = qid_col.float64()
+            cols = [c for c in cols
+                    if c.name not in (label_name, weight_name, init_name, qid_name)]
             if not cols:
                 raise DataError("data has zero columns")
             if feature_names is not None:
@@ -340,6 +372,12 @@ class Dataset:
         self.feature_names: list[str] = [s["name"] for s in self._specs]
         if init_score is not None and init_name is None:
             self.init_score = _to_offsets(init_score, self._n_rows)
+        if qid_values is not None:
+            self.query_bounds = bounds_from_qid(qid_values, self._n_rows,
+                                                f"query id column {qid_name!r}")
+        elif group is not None or qid is not None:
+            self.query_bounds = query_bounds(
+                group, None if qid is None else _qid_array(qid), self._n_rows)
         self._check_label_weight()
 
     # ------------------------------------------------------------------ construction helpers
@@ -358,8 +396,14 @@ class Dataset:
     def _check_label_weight(self) -> None:
         check_label_weight(self.label, self.weight, self.init_score, self._n_rows)
 
+    @property
+    def group(self) -> np.ndarray | None:
+        """The query sizes in row order (None without query groups)."""
+        return None if self.query_bounds is None else np.diff(self.query_bounds)
+
     def _init_stream(self, data: Any, label: str | None, weight: str | None,
-                     categorical_features: Any, init_score: str | None = None) -> None:
+                     categorical_features: Any, init_score: str | None = None,
+                     qid: str | None = None) -> None:
         try:
             import pyarrow.dataset as pads
         except ImportError:  # pragma: no cover
@@ -372,10 +416,11 @@ class Dataset:
         self._stream = ds
         schema = ds.schema
         names = list(schema.names)
-        for what, nm in (("label", label), ("weight", weight), ("init_score", init_score)):
+        for what, nm in (("label", label), ("weight", weight), ("init_score", init_score),
+                         ("query id", qid)):
             if nm is not None and nm not in names:
                 raise DataError(f"{what} column {nm!r} is not in the Parquet data")
-        self._feature_cols = [n for n in names if n not in (label, weight, init_score)]
+        self._feature_cols = [n for n in names if n not in (label, weight, init_score, qid)]
         if not self._feature_cols:
             raise DataError("data has zero columns")
         self._groups = self._row_groups(ds)
@@ -395,9 +440,12 @@ class Dataset:
         self._cols = []
         self._label_name, self._weight_name = label, weight
         self._init_name = init_score
+        self._qid_name = qid
+        self._qid_values: np.ndarray | None = None
         self.label = None
         self.weight = None
-        if label is not None or weight is not None or init_score is not None or any(is_cat):
+        if label is not None or weight is not None or init_score is not None or any(is_cat) \
+                or qid is not None:
             self._first_pass()
 
     @staticmethod
@@ -445,12 +493,13 @@ class Dataset:
 
         cat_idx = [i for i, s in enumerate(self._specs) if s["kind"] == "categorical"]
         cols = [self._specs[i]["name"] for i in cat_idx]
-        extra = [n for n in (self._label_name, self._weight_name, self._init_name)
-                 if n is not None]
+        extra = [n for n in (self._label_name, self._weight_name, self._init_name,
+                             self._qid_name) if n is not None]
         counters: list[Counter[Any]] = [Counter() for _ in cat_idx]
         lab: list[np.ndarray] = []
         wts: list[np.ndarray] = []
         offs: list[np.ndarray] = []
+        qids: list[np.ndarray] = []
         for batch in self._batches(cols + extra):
             for k in range(len(cat_idx)):
                 vals, cnts = ArrowColumn(cols[k], batch.column(cols[k])).value_counts()
@@ -462,6 +511,8 @@ class Dataset:
                 wts.append(ArrowColumn("weight", batch.column(self._weight_name)).float64())
             if self._init_name is not None:
                 offs.append(ArrowColumn("init_score", batch.column(self._init_name)).float64())
+            if self._qid_name is not None:
+                qids.append(ArrowColumn("query id", batch.column(self._qid_name)).float64())
         for k, i in enumerate(cat_idx):
             vals, counts = _frequency_order(list(counters[k].keys()),
                                             np.asarray(list(counters[k].values()), np.int64))
@@ -473,6 +524,8 @@ class Dataset:
             self.weight = np.concatenate(wts).astype(np.float64) if wts else np.empty(0)
         if self._init_name is not None:
             self.init_score = np.concatenate(offs).astype(np.float64) if offs else np.empty(0)
+        if self._qid_name is not None:
+            self._qid_values = np.concatenate(qids) if qids else np.empty(0)
 
     def _batch_columns(self, batch: Any) -> list[np.ndarray]:
         out = []

@@ -7,6 +7,13 @@ loss), r2, mape, and for counts and
 amounts (predictions > 0) poisson_deviance, poisson_nloglik, gamma_deviance, tweedie_nloglik.
 ROC AUC and average precision are computed in the C++ core in O(n log n).
 
+Ranking (query groups: ``group=`` sizes or ``qid=`` per-row ids): ndcg (``k``: NDCG@k) and
+map_at_k (MAP@k), the mean over queries weighted by each query's mean row weight, and
+query_ndcg / query_map_at_k per query (C++, parallel over queries). Survival: cindex, Harrell's
+concordance index of right-censored data (labels: survival time, negative = censored; scores:
+risk, e.g. a cox model's hazard ratio), in O(n log n). train() evaluates them as ``ndcg``,
+``ndcg@k``, ``map@k`` and ``cindex``.
+
 The short names train() evaluates (rmse, mae, huber, pinball, logloss, auc, error, multi_logloss, multi_error,
 poisson_deviance, poisson_nloglik, gamma_deviance, tweedie_nloglik), get_metric,
 default_metric and HIGHER_IS_BETTER stay as they were.
@@ -27,7 +34,8 @@ __all__ = ["rmse", "mae", "logloss", "auc", "error", "multi_logloss", "multi_err
            "roc_auc", "pr_auc", "log_loss", "multiclass_log_loss", "brier", "accuracy",
            "precision", "recall", "f1", "f1_macro", "f1_micro", "r2", "mape", "METRICS",
            "poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik", "huber",
-           "pinball"]
+           "pinball", "ndcg", "map_at_k", "query_ndcg", "query_map_at_k", "cindex",
+           "needs_groups"]
 
 _EPS = 1e-15
 ArrayLike = npt.ArrayLike
@@ -194,6 +202,112 @@ def pr_auc(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None) -> f
 
 
 auc = roc_auc
+
+
+def _query_inputs(y: ArrayLike, score: ArrayLike, group: ArrayLike | None,
+                  qid: ArrayLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from ._groups import query_bounds
+
+    s = np.ascontiguousarray(_vec(score, "y_score"))
+    yy = np.ascontiguousarray(_vec(y, "y_true", s.shape[0]))
+    bounds = query_bounds(group, qid, s.shape[0])
+    if bounds is None:
+        raise DataError("ranking metrics need the query groups: group= (sizes) or qid= "
+                        "(one query id per row)")
+    return yy, s, bounds
+
+
+def _k(k: int | None) -> int:
+    if k is None:
+        return 0
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ParameterError(f"k must be a positive integer or None (every position), got {k!r}")
+    return int(k)
+
+
+def _gains(label_gain: ArrayLike | None) -> list[float]:
+    if label_gain is None:
+        return [2.0 ** i - 1.0 for i in range(32)]
+    g = np.asarray(label_gain, dtype=np.float64).reshape(-1)
+    if g.size == 0 or not np.all(np.isfinite(g) & (g >= 0)):
+        raise ParameterError("label_gain must be a non-empty list of finite gains >= 0")
+    return [float(v) for v in g]
+
+
+def query_ndcg(y: ArrayLike, score: ArrayLike, *, group: ArrayLike | None = None,
+               qid: ArrayLike | None = None, k: int | None = None,
+               label_gain: ArrayLike | None = None, n_jobs: int = 1) -> np.ndarray:
+    """NDCG@k of each query (k None: every position). Gains ``label_gain[label]`` (default
+    2^label - 1, labels integers in [0, 32)), discount 1 / log2(rank + 2); documents with tied
+    scores share their ranks' discounts (as scikit-learn's ndcg_score), so the value does not
+    depend on row order; a query whose labels are all 0 scores 1 (as LightGBM and XGBoost)."""
+    from . import _core
+
+    yy, s, bounds = _query_inputs(y, score, group, qid)
+    out: np.ndarray = _core.query_metric("ndcg", yy, s, bounds, _k(k), _gains(label_gain), n_jobs)
+    return out
+
+
+def query_map_at_k(y: ArrayLike, score: ArrayLike, *, group: ArrayLike | None = None,
+                   qid: ArrayLike | None = None, k: int | None = None,
+                   n_jobs: int = 1) -> np.ndarray:
+    """Average precision at k of each query (LightGBM's map@k): relevant = label > 0; the sum
+    of the precision at each relevant document's rank within the first k, divided by
+    min(k, relevant documents); 1 for a query without relevant documents. Tied scores rank
+    the relevant documents last."""
+    from . import _core
+
+    yy, s, bounds = _query_inputs(y, score, group, qid)
+    out: np.ndarray = _core.query_metric("map", yy, s, bounds, _k(k), [], n_jobs)
+    return out
+
+
+def _query_mean(values: np.ndarray, y: ArrayLike, weight: ArrayLike | None,
+                group: ArrayLike | None, qid: ArrayLike | None) -> float:
+    """Mean over queries, each weighted by the mean of its rows' weights."""
+    if weight is None:
+        return float(values.mean())
+    from ._groups import query_bounds
+
+    yy = _vec(y, "y_true")
+    w = _w(weight, yy.shape[0])
+    bounds = query_bounds(group, qid, yy.shape[0])
+    assert bounds is not None
+    qw = np.add.reduceat(w, bounds[:-1]) / np.diff(bounds)
+    return _wmean(values, qw)
+
+
+def ndcg(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None, *,
+         group: ArrayLike | None = None, qid: ArrayLike | None = None, k: int | None = None,
+         label_gain: ArrayLike | None = None, n_jobs: int = 1) -> float:
+    """Mean NDCG@k over queries (see :func:`query_ndcg`); with sample weights each query
+    weighs the mean of its rows' weights."""
+    per = query_ndcg(y, score, group=group, qid=qid, k=k, label_gain=label_gain, n_jobs=n_jobs)
+    return _query_mean(per, y, weight, group, qid)
+
+
+def map_at_k(y: ArrayLike, score: ArrayLike, weight: ArrayLike | None = None, *,
+             group: ArrayLike | None = None, qid: ArrayLike | None = None,
+             k: int | None = None, n_jobs: int = 1) -> float:
+    """Mean average precision at k over queries (see :func:`query_map_at_k`)."""
+    per = query_map_at_k(y, score, group=group, qid=qid, k=k, n_jobs=n_jobs)
+    return _query_mean(per, y, weight, group, qid)
+
+
+def cindex(y: ArrayLike, risk: ArrayLike, weight: ArrayLike | None = None) -> float:
+    """Harrell's concordance index of right-censored survival data, in O(n log n).
+
+    y: the survival time, negative for a censored row (XGBoost's survival:cox labels); risk:
+    higher means an earlier event (a cox model's hazard ratio or raw margin). Pairs (i, j)
+    with i an event and j known to outlive it (a later time, or censored at the same time) are
+    comparable; concordant when risk_i > risk_j, one half when tied; pairs weigh w_i * w_j.
+    NaN when no pair is comparable."""
+    from . import _core
+
+    r = np.ascontiguousarray(_vec(risk, "risk"))
+    yy = np.ascontiguousarray(_vec(y, "y_true", r.shape[0]))
+    w = None if weight is None else np.ascontiguousarray(_w(weight, r.shape[0]))
+    return float(_core.concordance_index(yy, r, w))
 
 
 def logloss(y: ArrayLike, prob: ArrayLike, weight: ArrayLike | None = None) -> float:
@@ -368,6 +482,8 @@ METRICS: dict[str, tuple[Metric, bool, str]] = {
     "poisson_nloglik": (poisson_nloglik, False, "value"),
     "gamma_deviance": (gamma_deviance, False, "value"),
     "tweedie_nloglik": (tweedie_nloglik, False, "value"),
+    "cindex": (cindex, True, "score"),
+    "concordance": (cindex, True, "score"),
 }
 
 _METRICS: dict[str, Metric] = {
@@ -394,11 +510,16 @@ _METRICS: dict[str, Metric] = {
     "gamma-deviance": gamma_deviance,
     "tweedie_nloglik": tweedie_nloglik,
     "tweedie": tweedie_nloglik,
+    "ndcg": ndcg,
+    "map": map_at_k,
+    "cindex": cindex,
+    "concordance": cindex,
+    "c_index": cindex,
 }
 _CANONICAL = {"l2_root": "rmse", "l1": "mae", "quantile": "pinball", "binary_logloss": "logloss",
               "binary_error": "error", "mlogloss": "multi_logloss", "poisson": "poisson_nloglik",
               "poisson-nloglik": "poisson_nloglik", "gamma-deviance": "gamma_deviance",
-              "tweedie": "tweedie_nloglik"}
+              "tweedie": "tweedie_nloglik", "concordance": "cindex", "c_index": "cindex"}
 # objectives whose value is exp(raw margin), from the registry
 LOG_LINK = {o.name for o in _objectives.REGISTRY if o.link == "exp"}
 _BY_LINK = {link: {o.name for o in _objectives.REGISTRY if o.link == link}
@@ -418,8 +539,43 @@ _FOR = {
     "error": _BY_LINK["sigmoid"],
     "multi_logloss": _BY_LINK["softmax"],
     "multi_error": _BY_LINK["softmax"],
+    # query metrics: any one-output objective's scores order a query (cox's too, but its
+    # labels are times)
+    "ndcg": {o.name for o in _objectives.REGISTRY if not o.multi_output and o.name != "cox"},
+    "map": {o.name for o in _objectives.REGISTRY if not o.multi_output and o.name != "cox"},
+    "cindex": {"cox"},
 }
-HIGHER_IS_BETTER = {name for name, (_, hib, _) in METRICS.items() if hib}
+# metrics evaluated per query: train() hands them the data's query groups
+_QUERY_METRICS = ("ndcg", "map")
+
+
+class _NameSet(frozenset[str]):
+    """Metric names; ``ndcg@10`` belongs where ``ndcg`` does."""
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str) and "@" in name:
+            name = name.split("@", 1)[0]
+        return super().__contains__(name)
+
+
+HIGHER_IS_BETTER: frozenset[str] = _NameSet(
+    {name for name, (_, hib, _) in METRICS.items() if hib} | {"ndcg", "map", "cindex"})
+
+
+def needs_groups(name: str) -> bool:
+    """Whether the metric (a canonical name from get_metric) is computed per query."""
+    return name.split("@", 1)[0] in _QUERY_METRICS
+
+
+def _at_k(name: str) -> tuple[str, int | None]:
+    """'ndcg@10' -> ('ndcg', 10); 'ndcg' -> ('ndcg', None)."""
+    if "@" not in name:
+        return name, None
+    base, _, k = name.partition("@")
+    if base not in _QUERY_METRICS or not k.isdigit() or int(k) < 1:
+        raise ParameterError(f"unknown metric {name!r}; a cut-off applies to ndcg and map "
+                             "(e.g. 'ndcg@10', 'map@5')")
+    return base, int(k)
 
 
 def default_metric(objective: str) -> str:
@@ -429,9 +585,14 @@ def default_metric(objective: str) -> str:
 
 def get_metric(name: str, objective: str) -> tuple[str, Metric]:
     """The canonical name and function of a metric, checked against the objective."""
-    if name not in _METRICS:
+    base, k = _at_k(name)
+    if base not in _METRICS:
         raise ParameterError(f"unknown metric {name!r}; known: {', '.join(sorted(_FOR))}")
-    canon = _CANONICAL.get(name, name)
+    canon = _CANONICAL.get(base, base)
     if objective not in _FOR[canon]:
         raise ParameterError(f"metric {name!r} does not apply to the {objective!r} objective")
-    return canon, _METRICS[name]
+    if k is not None:
+        import functools
+
+        return f"{canon}@{k}", functools.partial(_METRICS[base], k=k)
+    return canon, _METRICS[base]

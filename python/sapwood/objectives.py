@@ -9,8 +9,8 @@ names) all read it. Adding an objective is one entry here plus its gradient in C
 
 Foreign names: the first name in ``xgboost`` / ``lightgbm`` is the exact equivalent (what an
 exporter writes); the others are foreign objectives whose models *score* the same way (same
-link), which the importers read as this objective (e.g. XGBoost ``rank:pairwise`` scores the
-raw margin, so it imports as ``regression``).
+link), which the importers read as this objective (e.g. XGBoost ``binary:logitraw`` scores the
+raw margin, so it imports as ``regression``; ``rank:pairwise`` as ``lambdarank``).
 
 May import: ``errors`` and numpy only (everything else imports this module).
 """
@@ -82,6 +82,25 @@ def _labels_nonnegative(name: str) -> Callable[[np.ndarray, int], None]:
     return check
 
 
+def _labels_relevance(y: np.ndarray, num_class: int) -> None:
+    _check_finite(y)
+    i = _first_bad((y < 0) | (y != np.floor(y)))
+    if i is not None:
+        raise DataError(f"ranking objectives need integer relevance labels >= 0 (0 = not "
+                        f"relevant); row {i} has {y[i]}")
+
+
+def _labels_survival(y: np.ndarray, num_class: int) -> None:
+    _check_finite(y)
+    i = _first_bad(y == 0)
+    if i is not None:
+        raise DataError(f"cox objective needs non-zero labels (the survival time; negative for "
+                        f"a censored row); row {i} has 0")
+    if y.size and not (y > 0).any():
+        raise DataError("cox objective needs at least one event (a positive label); every row "
+                        "is censored (negative)")
+
+
 def _labels_positive(name: str) -> Callable[[np.ndarray, int], None]:
     def check(y: np.ndarray, num_class: int) -> None:
         _check_finite(y)
@@ -140,12 +159,9 @@ REGISTRY: tuple[ObjectiveInfo, ...] = (
         check=_labels_any,
         xgboost=("reg:squarederror", "reg:linear", "reg:squaredlogerror",
                  # the prediction is the raw margin
-                 "binary:logitraw", "rank:pairwise", "rank:ndcg", "rank:map"),
+                 "binary:logitraw"),
         lightgbm=("regression", "regression_l2", "l2", "mean_squared_error", "mse", "fair",
-                  "mape",
-                  # ranking: the prediction is the raw score
-                  "lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart",
-                  "xendcg_mart"),
+                  "mape"),
         onnx_post_transform="NONE",
     ),
     ObjectiveInfo(
@@ -218,6 +234,37 @@ REGISTRY: tuple[ObjectiveInfo, ...] = (
         xgboost=("reg:quantileerror",),
         lightgbm=("quantile",),
         onnx_post_transform="NONE",
+    ),
+    # Ranking: query groups (Dataset group= / qid=); the raw score orders a query's documents.
+    # XGBoost's rank:pairwise and rank:map models score the same way (raw margins of a ranking
+    # model) and import as lambdarank; only rank:ndcg is the same loss.
+    ObjectiveInfo(
+        name="lambdarank",
+        aliases=("rank:ndcg", "lambdamart"),
+        link="identity", default_metric="ndcg@10", label_rule="integer relevance >= 0",
+        check=_labels_relevance,
+        params=("lambdarank_truncation_level", "lambdarank_norm", "label_gain"),
+        xgboost=("rank:ndcg", "rank:pairwise", "rank:map"),
+        lightgbm=("lambdarank",),
+        onnx_post_transform="NONE",
+    ),
+    ObjectiveInfo(
+        name="rank_xendcg",
+        aliases=("xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart"),
+        link="identity", default_metric="ndcg@10", label_rule="integer relevance >= 0",
+        check=_labels_relevance, params=("label_gain",),
+        lightgbm=("rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart", "xendcg_mart"),
+        onnx_post_transform="NONE",
+    ),
+    # Survival: Cox proportional hazards (Breslow partial likelihood); labels are survival
+    # times, negative for a censored row; predictions are hazard ratios exp(raw).
+    ObjectiveInfo(
+        name="cox",
+        aliases=("survival:cox", "coxph"),
+        link="exp", default_metric="cindex",
+        label_rule="non-zero survival time (negative = censored)",
+        check=_labels_survival,
+        xgboost=("survival:cox",),
     ),
 )
 

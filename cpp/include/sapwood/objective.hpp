@@ -9,6 +9,10 @@ namespace sapwood {
 // kPoisson, kGamma, kTweedie: log link (value = exp(raw)), negative log-likelihood losses.
 // kL1, kHuber, kQuantile: identity link, robust losses whose leaf values are re-fitted after
 // each tree is grown (Objective::LeafValue): a Newton step alone is wrong for them.
+// kLambdarank, kRankXendcg: ranking losses over query groups (SetGroups), identity link (the
+// raw score orders a query's documents).
+// kCox: Cox proportional hazards (Breslow partial likelihood), labels = survival time, negative
+// for a censored row (XGBoost's survival:cox); predictions are hazard ratios exp(raw).
 enum class ObjectiveKind {
   kRegression,
   kBinary,
@@ -18,7 +22,10 @@ enum class ObjectiveKind {
   kTweedie,
   kL1,
   kHuber,
-  kQuantile
+  kQuantile,
+  kLambdarank,
+  kRankXendcg,
+  kCox
 };
 
 ObjectiveKind ParseObjective(const std::string& name);
@@ -29,7 +36,19 @@ struct ObjectiveParams {
   double poisson_max_delta_step = 0.7;  // poisson: hess = exp(f + this), a safeguard
   double huber_delta = 1.0;             // huber: residuals beyond this are penalised linearly
   double alpha = 0.5;                   // quantile: the quantile level, in (0, 1)
+  // lambdarank: pairs are formed with the documents ranked in the top `truncation_level` by
+  // the current scores; `norm` scales each pair's weight by 1 / (0.01 + |score difference|)
+  // and a query's gradients by log2(1 + sum) / sum (LightGBM's lambdarank_norm).
+  int lambdarank_truncation_level = 30;
+  bool lambdarank_norm = true;
+  // The gain of each relevance label (lambdarank, rank_xendcg): empty = 2^label - 1 for labels
+  // 0..31. Labels must be integers in [0, size).
+  std::vector<double> label_gain;
+  std::uint64_t seed = 0;  // rank_xendcg: the draws of its per-round target distribution
 };
+
+// The default label gains 2^i - 1, i in [0, 32).
+std::vector<double> DefaultLabelGain();
 
 // The alpha-quantile of values[0, m) with optional weights: a minimiser c of
 // sum_i w_i * pinball_alpha(values_i - c). It is the smallest value at which the cumulative
@@ -44,7 +63,7 @@ class Objective {
   Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& params = {});
   ObjectiveKind Kind() const { return kind_; }
   bool IdentityLink() const {
-    return kind_ == ObjectiveKind::kRegression || RenewsLeaves();
+    return kind_ == ObjectiveKind::kRegression || RenewsLeaves() || IsRanking();
   }
   // The robust losses: after a tree is grown, each leaf's value becomes LeafValue of the
   // residuals of its rows (as LightGBM's RenewTreeOutput does).
@@ -56,6 +75,16 @@ class Objective {
     return kind_ == ObjectiveKind::kPoisson || kind_ == ObjectiveKind::kGamma ||
            kind_ == ObjectiveKind::kTweedie;
   }
+  bool IsRanking() const {
+    return kind_ == ObjectiveKind::kLambdarank || kind_ == ObjectiveKind::kRankXendcg;
+  }
+  // Query groups of the ranking objectives: query q holds rows [bounds[q], bounds[q + 1]);
+  // bounds[0] == 0 and the last bound is the row count (checked by Gradients). Without groups
+  // a ranking objective's Gradients raise DataError.
+  void SetGroups(std::vector<std::int64_t> bounds);
+  // The round the next Gradients call computes (rank_xendcg draws its target distribution per
+  // round from (seed, round, row)); each Gradients call then advances it by one.
+  void SetRound(std::int64_t round) { round_ = round; }
   int NumOutputs() const { return kind_ == ObjectiveKind::kMulticlass ? num_class_ : 1; }
 
   // Checks labels (finite; {0,1} for binary; integers in [0, num_class) for multiclass;
@@ -64,7 +93,10 @@ class Objective {
   // Initial raw score per output: weighted mean, log-odds, log class priors, or the log of
   // the weighted mean (log-link objectives; a zero mean is a DataError).
   std::vector<double> InitScore(const double* y, const double* w, std::int64_t n) const;
-  // grad/hess for every row and output (row-major n x K) from raw scores (n x K).
+  // grad/hess for every row and output (row-major n x K) from raw scores (n x K). Ranking
+  // objectives work query by query (in parallel; each query's rows are written by one thread in
+  // a fixed order, so the result does not depend on the thread count); cox sums over risk sets
+  // in time order.
   void Gradients(const double* scores, const double* y, const double* w, std::int64_t n,
                  double* grad, double* hess, int n_threads) const;
   // The constant that minimises the loss over residuals r (label - current score) with optional
@@ -76,9 +108,20 @@ class Objective {
   void Transform(double* raw, std::int64_t n, int n_threads) const;
 
  private:
+  void RankingGradients(const double* scores, const double* y, const double* w, std::int64_t n,
+                        double* grad, double* hess, int n_threads) const;
+  void CoxGradients(const double* scores, const double* y, const double* w, std::int64_t n,
+                    double* grad, double* hess) const;
+
   ObjectiveKind kind_;
   int num_class_;
   ObjectiveParams params_;
+  std::vector<std::int64_t> group_bounds_;
+  // Gradients is const for its callers, but the round counter it advances (rank_xendcg) and the
+  // time order of cox's labels (sorted once, on the first call) are its own state.
+  mutable std::int64_t round_ = 0;
+  mutable std::vector<std::int64_t> time_order_;
+  mutable const double* time_order_of_ = nullptr;
 };
 
 }  // namespace sapwood

@@ -43,7 +43,12 @@ class Trainer {
   // bit); SetIteration sets the round counter the row and column samples are drawn from.
   void SetScores(const double* scores, const std::vector<double>& init_score);
   void AddTreeScores(const Tree& tree, int k);
-  void SetIteration(int iteration) { iteration_ = iteration; }
+  void SetIteration(int iteration) {
+    iteration_ = iteration;
+    objective_.SetRound(iteration);
+  }
+  // Query groups of the ranking objectives (Objective::SetGroups): bounds of n_queries + 1.
+  void SetGroups(std::vector<std::int64_t> bounds) { objective_.SetGroups(std::move(bounds)); }
   const std::vector<double>& Scores() const { return scores_; }  // n x K raw margins
 
   // BoostRound in steps, for a worker of distributed training (the coordinator grows the trees

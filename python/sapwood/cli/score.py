@@ -36,6 +36,10 @@ def add_parser(sub: Any) -> None:
     sc.add_argument("--id-columns", default="",
                     help="comma-separated input columns copied to the output before the "
                          "predictions (default: none)")
+    sc.add_argument("--init-score-column", default=None, metavar="COLUMN",
+                    help="input column of per-row offsets added to the raw margin, for a "
+                         "model trained with init_score (e.g. log exposure); one-output "
+                         "models (default: none)")
     sc.add_argument("--batch-rows", type=int, default=131072,
                     help="rows per record batch; memory grows with it, not with the input "
                          "(default: %(default)s)")
@@ -101,7 +105,8 @@ def run(args: Any) -> int:
             profile=profile_path, profile_reference=args.profile_reference,
             resume=args.resume, input_format=args.input_format,
             output_format=args.output_format, n_jobs=args.n_jobs,
-            progress=False if args.no_progress else None)
+            progress=False if args.no_progress else None,
+            init_score_column=args.init_score_column)
         if args.profile_store is not None and os.path.isfile(profile_path):
             from ..monitoring.profile import Profile
             from ..monitoring.store import ProfileStore

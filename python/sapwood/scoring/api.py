@@ -174,6 +174,7 @@ def score(
     output_format: str | None = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
+    init_score_column: str | None = None,
 ) -> ScoreSummary:
     """Score ``source`` with ``model`` and write the predictions to ``sink``.
 
@@ -201,6 +202,9 @@ def score(
         a folder, "parquet").
     n_jobs: threads (default: all cores).
     progress: show a progress bar (default: when stderr is a terminal).
+    init_score_column: an input column of per-row offsets added to the raw margin (for a model
+        trained with ``init_score``, e.g. log exposure); models with one output only. A
+        missing or non-finite offset is an error naming its row.
 
     Raises a SapwoodError naming the file, batch and column at fault; no output is left at
     the output path of a part that failed, and with a profile a failed job leaves none of
@@ -222,6 +226,16 @@ def score(
         raise ParameterError(
             f"input_format must be 'parquet', 'csv' or 'ipc', got {input_format!r}"
         )
+    if init_score_column is not None:
+        if not isinstance(init_score_column, str) or not init_score_column:
+            raise ParameterError(f"init_score_column must be a column name, got "
+                                 f"{init_score_column!r}")
+        if booster.num_outputs != 1:
+            raise ParameterError(f"init_score_column gives one offset per row; this model has "
+                                 f"{booster.num_outputs} outputs")
+        if init_score_column in booster.feature_names:
+            raise ParameterError(f"init_score_column {init_score_column!r} is one of the "
+                                 "model's features")
     ids = [str(c) for c in (id_columns or ())]
     pred_names = set(prediction_columns(booster, kinds))
     clash = [c for c in ids if c in pred_names]
@@ -252,7 +266,8 @@ def score(
         for p in todo:
             part = PartJob(booster, p, in_format=input_format, out_format=job.output_format,
                            id_columns=ids, kinds=kinds, batch_rows=batch_rows, device=device,
-                           n_jobs=n_jobs, profiler=profiler, progress=tick)
+                           n_jobs=n_jobs, profiler=profiler, progress=tick,
+                           init_score_column=init_score_column)
             outputs.make_folder(p.target)
             remove_stale_temporaries(p.target)
             writer = PartWriter(p.target, job.output_format, ids)

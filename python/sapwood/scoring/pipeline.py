@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._params import resolve_n_jobs
-from ..errors import DataError, SapwoodError
+from ..errors import DataError, SapwoodError, SchemaError
 from ..frame.columns import ArrowColumn
 from ..frame.readers import input_format
 from .inputs import PartInput
@@ -172,8 +172,11 @@ class PartJob:
     def __init__(self, booster: Any, part: Part, *, in_format: str | None, out_format: str,
                  id_columns: list[str], kinds: list[str], batch_rows: int, device: str,
                  n_jobs: int | None, profiler: Profiler | None,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None,
+                 init_score_column: str | None = None) -> None:
         self.booster = booster
+        # per-row offsets added to the raw margin (a model trained with init_score)
+        self.init_col = init_score_column
         self.part = part
         self.in_format = input_format(part.source, in_format)
         self.out_format = out_format
@@ -197,7 +200,7 @@ class PartJob:
         # Predictions only, on the CPU, by a forest that reads separate float32 columns: the
         # batch's Arrow buffers are scored in place (no copy into a feature matrix).
         self.direct = (device == "cpu" and profiler is None and set(kinds) <= {"value", "raw"}
-                       and not self.booster_has_categorical
+                       and not self.booster_has_categorical and init_score_column is None
                        and _reads_columns(booster))
         self.out_schema: Any = None
         self.batch = 0  # index of the batch being processed (for messages)
@@ -214,6 +217,9 @@ class PartJob:
         the rows scored. On failure every stage is stopped before the error propagates."""
         schema = self.input.schema()
         self.input.check_schema(schema)
+        if self.init_col is not None and self.init_col not in schema.names:
+            raise SchemaError(f"{self._where(0, None, self.init_col)}: init score column "
+                              "missing from the input")
         self.out_schema = output_schema(self.booster, self.kinds, self.id_columns, schema)
         output.open(self.out_schema)
         stages = _Stages(self, list(schema.names), output)
@@ -290,7 +296,8 @@ class PartJob:
     def _read(self, names: list[str], q: queue.Queue[Any], stop: threading.Event) -> None:
         import pyarrow as pa
 
-        cols = list(dict.fromkeys([*self.id_columns, *self.features]))
+        cols = list(dict.fromkeys([*self.id_columns, *self.features,
+                                   *([self.init_col] if self.init_col else [])]))
         i = 0
         try:
             for b in self.input.batches(cols):
@@ -360,10 +367,11 @@ class PartJob:
         Returns the prediction columns, the predictions and the features (None when direct)."""
         import pyarrow as pa
 
+        offset = self._offsets(batch, index, row0)
         if self.booster_has_categorical:
             # categories map by value through the model's schema (Booster.predict)
             X: Any = pa.Table.from_batches([batch]).select(self.features)
-            return (*self._score(X, n_jobs), X)
+            return (*self._score(X, n_jobs, offset), X)
         vals = self._feature_columns(batch, index, row0)
         if self.direct:
             primary = "raw" if "raw" in self.kinds else "value"
@@ -376,14 +384,40 @@ class PartJob:
         for j, v in enumerate(vals):
             out[j, :] = v
         X = out.T
-        return (*self._score(X, n_jobs), X)
+        return (*self._score(X, n_jobs, offset), X)
 
-    def _score(self, X: Any, n_jobs: int | None) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+    def _offsets(self, batch: Any, index: int, row0: int) -> np.ndarray | None:
+        """The batch's init score column as float64 (a missing value is an error)."""
+        if self.init_col is None:
+            return None
+        import pyarrow as pa
+
+        n = batch.num_rows
+        try:
+            off = ArrowColumn(self.init_col, batch.column(self.init_col)).float64()
+        except (pa.ArrowException, DataError) as e:
+            err = DataError(f"{self._where(index, (row0, row0 + n), self.init_col)}: cannot be "
+                            f"converted to float64: {e}")
+            err.located = True  # type: ignore[attr-defined]
+            raise err from None
+        bad = np.flatnonzero(~np.isfinite(off))
+        if bad.size:
+            err = DataError(f"{self._where(index, (row0, row0 + n), self.init_col)}: init score "
+                            f"at row {row0 + int(bad[0])} is missing or not finite")
+            err.located = True  # type: ignore[attr-defined]
+            raise err
+        return off
+
+    def _score(self, X: Any, n_jobs: int | None,
+               offset: np.ndarray | None = None) -> tuple[list[tuple[str, np.ndarray]],
+                                                          np.ndarray]:
         b = self.booster
         k = b.num_outputs
         kw: dict[str, Any] = {"n_jobs": n_jobs}
         if self.device != "cpu":
             kw["device"] = self.device
+        if offset is not None:
+            kw["init_score"] = offset
         primary = "raw" if "raw" in self.kinds else "value"
         pred = np.asarray(b.predict(X, output=primary, **kw))
         cols = self._prediction_columns(pred)

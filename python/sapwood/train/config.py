@@ -6,12 +6,14 @@
     features = ["a", "b"]         # optional: default every column but label/weight/drop
     drop = ["id"]                 # optional
     weight = "w"                  # optional
+    qid = "query"                 # optional: query ids of ranking data (contiguous rows)
     [params]                      # any sapwood.train parameter
     objective = "binary"
     n_estimators = 500
     [validation]                  # optional: hold out a split for early stopping
     fraction = 0.2                # random rows (seeded by params.random_state) ...
     time_column = "t"             # ... or the last rows in time order
+                                  # (with data.qid: whole queries, by their latest time)
     early_stopping_rounds = 30
     [cv]                          # optional: cross-validate first, report mean/std
     folds = 5
@@ -35,6 +37,7 @@ import numpy as np
 from .._compat import require_for_file
 from .._fs import check_writable, write_bytes
 from .._toml import ConfigError, line_of, load_toml
+from ..errors import DataError
 from ..frame.columns import float64_column
 
 __all__ = ["run_train", "train_from_config"]
@@ -43,7 +46,7 @@ __all__ = ["run_train", "train_from_config"]
 MAX_ROUNDS = 1_000_000
 MAX_FOLDS = 1_000
 
-_SECTIONS = {"data": {"path", "label", "features", "drop", "weight"},
+_SECTIONS = {"data": {"path", "label", "features", "drop", "weight", "qid"},
              "params": None, "validation": {"fraction", "time_column", "early_stopping_rounds"},
              "cv": {"folds", "stratified", "group_column", "time_column",
                     "early_stopping_rounds"},
@@ -83,8 +86,9 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
         v = data.get(key)
         if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             raise fail(key, "data", "must be a list of column names")
-    if data.get("weight") is not None and not isinstance(data["weight"], str):
-        raise fail("weight", "data", "must be a column name")
+    for key in ("weight", "qid"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise fail(key, "data", "must be a column name")
     counts = _checked_counts(doc, fail)
     base = os.path.dirname(os.path.abspath(path))
     data_path = os.path.join(base, data["path"])
@@ -93,12 +97,13 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
     require_for_file(data_path, "sapwood train to read data.path", "cli")
     df = read_pandas(data_path)
     cols = [str(c) for c in df.columns]
-    label, weight = data["label"], data.get("weight")
-    for key, col in (("label", label), ("weight", weight)):
+    label, weight, qid_col = data["label"], data.get("weight"), data.get("qid")
+    for key, col in (("label", label), ("weight", weight), ("qid", qid_col)):
         if col is not None and col not in cols:
             raise fail(key, "data", f"column {col!r} is not in {data['path']} "
                                     f"(columns: {cols[:20]})")
-    drop = set(data.get("drop", [])) | {label} | ({weight} if weight else set())
+    drop = set(data.get("drop", [])) | {label} | ({weight} if weight else set()) \
+        | ({qid_col} if qid_col else set())
     features = data.get("features") or [c for c in cols if c not in drop]
     missing = [f for f in features if f not in cols]
     if missing:
@@ -108,10 +113,11 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
     y = float64_column(df[label], label, "label")
     w = None if weight is None else float64_column(df[weight], weight, "weight")
     X = df[features]
+    qid = None if qid_col is None else df[qid_col].to_numpy()
     result: dict[str, Any] = {}
     if "cv" in doc:
         c = doc["cv"]
-        ds = Dataset(X, y, w)
+        ds = Dataset(X, y, w, qid=qid)
         res = cv(params, ds, counts["folds"], stratified=c.get("stratified"),
                  groups=None if "group_column" not in c else df[c["group_column"]].to_numpy(),
                  time_column=None if "time_column" not in c else
@@ -124,23 +130,30 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
     val = doc.get("validation")
     if val:
         n = len(df)
-        if "time_column" in val:
-            order = np.argsort(df[val["time_column"]].to_numpy(dtype=np.float64), kind="stable")
-        else:
-            order = np.random.default_rng(seed).permutation(n)
         frac = val.get("fraction", 0.2)
         if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
             raise fail("fraction", "validation", f"must be a number in (0, 1), got {frac!r}")
-        cut = n - max(1, int(round(n * frac)))
-        tr, va = np.sort(order[:cut]), np.sort(order[cut:])
-        train_set = Dataset(X.iloc[tr], y[tr], None if w is None else w[tr])
-        valid_set = Dataset(X.iloc[va], y[va], None if w is None else w[va])
+        if qid is not None:
+            tr, va = _query_split(qid, frac, seed, None if "time_column" not in val else
+                                  df[val["time_column"]].to_numpy(dtype=np.float64))
+        else:
+            if "time_column" in val:
+                order = np.argsort(df[val["time_column"]].to_numpy(dtype=np.float64),
+                                   kind="stable")
+            else:
+                order = np.random.default_rng(seed).permutation(n)
+            cut = n - max(1, int(round(n * frac)))
+            tr, va = np.sort(order[:cut]), np.sort(order[cut:])
+        train_set = Dataset(X.iloc[tr], y[tr], None if w is None else w[tr],
+                            qid=None if qid is None else qid[tr])
+        valid_set = Dataset(X.iloc[va], y[va], None if w is None else w[va],
+                            qid=None if qid is None else qid[va])
         if "early_stopping_rounds" in val:
             callbacks.append(EarlyStopping(counts["early_stopping_rounds"]))
         booster = train(params, train_set, valid_sets=[valid_set], valid_names=["valid"],
                         callbacks=callbacks)
     else:
-        booster = train(params, Dataset(X, y, w), callbacks=callbacks)
+        booster = train(params, Dataset(X, y, w, qid=qid), callbacks=callbacks)
     created = out.get("created_at")
     if created is None:
         sde = os.environ.get("SOURCE_DATE_EPOCH")
@@ -163,6 +176,28 @@ def train_from_config(path: str, progress: bool = False) -> dict[str, Any]:
                    "best_iteration": booster.best_iteration, "best_score": booster.best_score,
                    "final": final})
     return result
+
+
+def _query_split(qid: np.ndarray, frac: float, seed: int,
+                 time: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation rows of ranking data: whole queries, a random fraction of them
+    (or the latest by their latest time). Rows stay in their order."""
+    from .._groups import bounds_from_qid
+
+    bounds = bounds_from_qid(qid, qid.shape[0], "data.qid")  # contiguity, naming the row
+    nq = bounds.size - 1
+    if nq < 2:
+        raise DataError("a validation split of ranking data needs at least two queries")
+    if time is None:
+        order = np.random.default_rng(seed).permutation(nq)
+    else:
+        order = np.argsort(np.maximum.reduceat(time, bounds[:-1]), kind="stable")
+    cut = nq - max(1, int(round(nq * frac)))
+    query = np.repeat(np.arange(nq), np.diff(bounds))
+    valid = np.zeros(nq, dtype=bool)
+    valid[order[cut:]] = True
+    rows = np.arange(qid.shape[0])
+    return rows[~valid[query]], rows[valid[query]]
 
 
 def _checked_counts(doc: dict[str, Any], fail: Any) -> dict[str, Any]:

@@ -118,11 +118,32 @@ def make_folds(
     return [(rows[assign != f], rows[assign == f]) for f in range(folds)]
 
 
+def _query_of_row(ds: Dataset) -> np.ndarray | None:
+    """Each row's query index (None without query groups)."""
+    sizes = ds.group
+    return None if sizes is None else np.repeat(np.arange(sizes.size), sizes)
+
+
 def _subset(ds: Dataset, idx: np.ndarray) -> Dataset:
+    q = _query_of_row(ds)
     return Dataset(ds.X[idx], None if ds.label is None else ds.label[idx],
                    None if ds.weight is None else ds.weight[idx],
                    feature_names=ds.feature_names,
-                   init_score=None if ds.init_score is None else ds.init_score[idx])
+                   init_score=None if ds.init_score is None else ds.init_score[idx],
+                   qid=None if q is None else q[idx])
+
+
+def _check_queries_whole(query: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Every query's rows on one side of each fold."""
+    size = np.bincount(query)
+    for i, (_, va) in enumerate(splits):
+        inside = np.zeros(query.size, dtype=bool)
+        inside[va] = True
+        per = np.bincount(query, weights=inside, minlength=size.size)
+        split = np.flatnonzero((per > 0) & (per < size))
+        if split.size:
+            raise DataError(f"fold {i} splits query {split[0]} between training and validation "
+                            "rows; a query's rows must stay together")
 
 
 def cv(
@@ -140,7 +161,9 @@ def cv(
     """Cross-validate ``params`` on ``dataset``.
 
     folds: a number, or explicit (train_rows, valid_rows) pairs. stratified defaults to True
-    for classification objectives. groups: one group label per row. time_column: a feature
+    for classification objectives. groups: one group label per row. A dataset with query
+    groups (ranking) is folded by query unless groups or time_column are given, and no fold
+    may split a query. time_column: a feature
     name (or one value per row) giving time order. With early_stopping_rounds each fold stops
     on its own validation fold. Returns mean and std of each metric per iteration, the best
     iteration by the mean, and the fold models.
@@ -159,6 +182,9 @@ def cv(
             else:
                 time = np.asarray(time_column)
         strat = (p["objective"] in ("binary", "multiclass")) if stratified is None else stratified
+        query = _query_of_row(dataset)
+        if query is not None and groups is None and time is None:
+            groups = query  # whole queries to folds
         if groups is not None or time is not None:
             strat = False
         splits = make_folds(n, folds, label=dataset.label, stratified=strat, groups=groups,
@@ -172,6 +198,9 @@ def cv(
                     raise DataError(f"fold {i}: {what} rows must be a non-empty list of row "
                                     f"indices in [0, {n})")
             splits.append((tr_a, va_a))
+    q = _query_of_row(dataset)
+    if q is not None:
+        _check_queries_whole(q, splits)
     models: list[Booster] = []
     histories: list[dict[str, list[float]]] = []
     for tr, va in splits:

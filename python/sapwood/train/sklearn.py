@@ -1,4 +1,5 @@
-"""scikit-learn estimators: GBMRegressor and GBMClassifier (binary and multiclass).
+"""scikit-learn estimators: GBMRegressor, GBMClassifier (binary and multiclass) and GBMRanker
+(learning to rank over query groups: ``fit(X, y, group=...)``).
 
 Inputs are checked as scikit-learn checks them (its estimator checks run in the tests), with
 three differences:
@@ -46,7 +47,7 @@ except ImportError:  # pragma: no cover
 class EstimatorNotFittedError(NotFittedError, _SklearnNotFitted):  # type: ignore[misc,valid-type,unused-ignore]
     """Raised by an unfitted estimator: both sapwood's and scikit-learn's NotFittedError."""
 
-__all__ = ["GBMRegressor", "GBMClassifier"]
+__all__ = ["GBMRegressor", "GBMClassifier", "GBMRanker"]
 
 
 _VALIDATE_KW: dict[str, Any] = {"ensure_all_finite": "allow-nan",
@@ -413,25 +414,39 @@ class _GBMBase(BaseEstimator):  # type: ignore[misc]
 
     def _fit(self, X: Any, y: np.ndarray, sample_weight: Any, eval_set: Any,
              params: dict[str, Any], callbacks: Sequence[TrainingCallback],
-             init_score: Any = None) -> None:
+             init_score: Any = None, queries: dict[str, Any] | None = None,
+             eval_queries: Sequence[dict[str, Any]] | None = None,
+             eval_init_score: Sequence[Any] | None = None) -> None:
+        """queries: the training rows' group= / qid=; eval_queries: one such dict per eval set
+        (ranking); eval_init_score: one offset array (or None) per eval set."""
         names = getattr(self, "feature_names_in_", None)
         fnames = list(names) if names is not None else None
         sets = list(eval_set or [])
         for i, (_, yv) in enumerate(sets):
             _check_labels(yv, f"eval_set[{i}] y")
+        q = queries or {}
+        eq = [dict(d) for d in eval_queries] if eval_queries is not None else [{} for _ in sets]
+        if eval_init_score is not None:
+            offs = list(eval_init_score)
+            if len(offs) != len(sets):
+                raise DataError(f"eval_init_score has {len(offs)} item(s) for {len(sets)} eval "
+                                "set(s)")
+            for d, off in zip(eq, offs, strict=True):
+                if off is not None:
+                    d["init_score"] = off
         if self._table_input_:
             cats = self.categorical_features
             train_set = Dataset(X, y, weight=sample_weight, categorical_features=cats,
-                                init_score=init_score)
+                                init_score=init_score, **q)
             valid = [Dataset(_check_table(self, _by_name(self, Xv), reset=False),
-                             self._encode_y(yv), categorical_features=cats)
-                     for Xv, yv in sets]
+                             self._encode_y(yv), categorical_features=cats, **qv)
+                     for (Xv, yv), qv in zip(sets, eq, strict=True)]
         else:
             train_set = Dataset(X, y, weight=sample_weight, feature_names=fnames,
-                                init_score=init_score)
+                                init_score=init_score, **q)
             valid = [Dataset(_validate(self, _by_name(self, Xv), reset=False),
-                             self._encode_y(yv), feature_names=fnames)
-                     for Xv, yv in sets]
+                             self._encode_y(yv), feature_names=fnames, **qv)
+                     for (Xv, yv), qv in zip(sets, eq, strict=True)]
         cbs = list(callbacks)
         if self.early_stopping_rounds is not None and valid:
             cbs.append(EarlyStopping(int(self.early_stopping_rounds)))
@@ -507,7 +522,8 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
     0.5 when not given); or for counts and positive amounts "poisson" (labels >= 0), "gamma"
     (labels > 0) and "tweedie" (labels >= 0, variance power ``tweedie_variance_power`` in
     (1, 2)); these three use a log link, so ``predict`` returns exp(raw margin) and is always
-    positive.
+    positive. "cox" fits survival times (negative = censored) and predicts hazard ratios.
+    Ranking objectives belong to GBMRanker.
     """
 
     def __init__(
@@ -549,26 +565,32 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         self.alpha = alpha
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None) -> GBMRegressor:
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None,
+            eval_init_score: Sequence[Any] | None = None) -> GBMRegressor:
         """Fit; ``init_score``: per-row starting margins (offsets, e.g. log exposure), to be
-        given again to ``predict(X, init_score=...)``."""
+        given again to ``predict(X, init_score=...)``; ``eval_init_score``: the offsets of
+        each eval set (a list, None for a set without)."""
         X, y = self._validate_fit(X, y)
         params = self._train_params()
         from .. import objectives
         from ..errors import ParameterError
 
-        regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")]
+        regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")
+                      and o.name not in ("lambdarank", "rank_xendcg")]
         try:
             info = objectives.resolve(params["objective"])
         except ParameterError:
             info = None
+        if info is not None and info.name in ("lambdarank", "rank_xendcg"):
+            raise ParameterError(f"GBMRegressor: {info.name!r} ranks the rows of query groups; "
+                                 "use GBMRanker().fit(X, y, group=...)")
         if info is None or info.name not in regression:
             raise ParameterError(f"GBMRegressor: objective must be one of {regression}, got "
                                  f"{params['objective']!r}")
         if info.name != "quantile":  # read by the quantile objective only (as in scikit-learn)
             params.pop("alpha")
         self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks,
-                  init_score)
+                  init_score, eval_init_score=eval_init_score)
         return self
 
     def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
@@ -627,9 +649,11 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
         return np.asarray(idx, dtype=np.float64)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None) -> GBMClassifier:
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None,
+            eval_init_score: Sequence[Any] | None = None) -> GBMClassifier:
         """Fit; ``init_score``: per-row starting margins (log-odds; (n, n_classes) for
-        multiclass), to be given again to ``predict(X, init_score=...)``."""
+        multiclass), to be given again to ``predict(X, init_score=...)``;
+        ``eval_init_score``: the offsets of each eval set (a list, None for a set without)."""
         from sklearn.utils.multiclass import check_classification_targets
 
         X, y = self._validate_fit(X, y)
@@ -660,7 +684,7 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
             params["objective"] = "multiclass"
             params["num_class"] = self.n_classes_
         self._fit(X, y_enc.astype(np.float64), sample_weight, eval_set, params, callbacks,
-                  init_score)
+                  init_score, eval_init_score=eval_init_score)
         return self
 
     def predict_proba(self, X: Any, init_score: Any = None) -> np.ndarray:
@@ -684,3 +708,95 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
             # argmax does.
             return np.asarray(self.classes_[(p > 0.5).astype(np.intp)])
         return np.asarray(self.classes_[np.argmax(p, axis=1)])
+
+
+class GBMRanker(_GBMBase):
+    """Gradient-boosted trees for learning to rank (LightGBM's LGBMRanker).
+
+    ``fit(X, y, group=sizes)`` (or ``qid=`` one query id per row): y holds integer relevance
+    labels (0 = not relevant); the rows of a query must be contiguous. objective: "lambdarank"
+    (LambdaMART on NDCG; ``lambdarank_truncation_level``, ``lambdarank_norm``) or
+    "rank_xendcg"; ``label_gain``: the gain of each label (None: 2^label - 1). ``predict``
+    returns scores: a higher score ranks a document higher within its query. Eval sets need
+    their groups too (``eval_group`` or ``eval_qid``); their default metric is ndcg@10.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        learning_rate: float = 0.1,
+        num_leaves: int = 31,
+        max_depth: int = -1,
+        min_child_samples: int = 20,
+        min_child_weight: float = 1e-3,
+        min_split_gain: float = 0.0,
+        reg_lambda: float = 0.0,
+        reg_alpha: float = 0.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        max_bin: int = 255,
+        early_stopping_rounds: int | None = None,
+        metric: str | None = None,
+        random_state: int | None = 0,
+        n_jobs: int | None = None,
+        categorical_features: str | Sequence[str | int] | None = "auto",
+        objective: str = "lambdarank",
+        lambdarank_truncation_level: int = 30,
+        lambdarank_norm: bool = True,
+        label_gain: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(
+            n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
+            max_depth=max_depth, min_child_samples=min_child_samples,
+            min_child_weight=min_child_weight, min_split_gain=min_split_gain,
+            reg_lambda=reg_lambda, reg_alpha=reg_alpha, subsample=subsample,
+            colsample_bytree=colsample_bytree, max_bin=max_bin,
+            early_stopping_rounds=early_stopping_rounds, metric=metric,
+            random_state=random_state, n_jobs=n_jobs, categorical_features=categorical_features,
+        )
+        self.objective = objective
+        self.lambdarank_truncation_level = lambdarank_truncation_level
+        self.lambdarank_norm = lambdarank_norm
+        self.label_gain = label_gain
+
+    def fit(self, X: Any, y: Any, group: Any = None, qid: Any = None, sample_weight: Any = None,
+            eval_set: Any = None, eval_group: Sequence[Any] | None = None,
+            eval_qid: Sequence[Any] | None = None, callbacks: Sequence[TrainingCallback] = (),
+            init_score: Any = None, eval_init_score: Sequence[Any] | None = None) -> GBMRanker:
+        """Fit on query groups: ``group`` (query sizes in row order) or ``qid`` (one query id
+        per row); eval sets take theirs in ``eval_group`` / ``eval_qid`` (one per set)."""
+        from .. import objectives
+        from ..errors import ParameterError
+
+        if group is None and qid is None:
+            raise DataError("GBMRanker.fit needs the query groups: group= (query sizes) or "
+                            "qid= (one query id per row)")
+        X, y = self._validate_fit(X, y)
+        params = self._train_params()
+        try:
+            info = objectives.resolve(params["objective"])
+        except ParameterError:
+            info = None
+        ranking = ("lambdarank", "rank_xendcg")
+        if info is None or info.name not in ranking:
+            raise ParameterError(f"GBMRanker: objective must be one of {list(ranking)}, got "
+                                 f"{params['objective']!r}")
+        if params["label_gain"] is not None:
+            params["label_gain"] = list(params["label_gain"])
+        sets = list(eval_set or [])
+        eq: list[dict[str, Any]] = []
+        for i in range(len(sets)):
+            g = None if eval_group is None else list(eval_group)[i]
+            qi = None if eval_qid is None else list(eval_qid)[i]
+            if g is None and qi is None:
+                raise DataError(f"eval_set[{i}] needs its query groups (eval_group or eval_qid)")
+            eq.append({"group": g} if g is not None else {"qid": qi})
+        queries = {"group": group} if group is not None else {"qid": qid}
+        self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, sets, params, callbacks,
+                  init_score, queries=queries, eval_queries=eq, eval_init_score=eval_init_score)
+        return self
+
+    def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
+        """Ranking scores (higher ranks first within a query)."""
+        self._check_fitted()
+        return self.booster_.predict(self._validate_predict(X), init_score=init_score)

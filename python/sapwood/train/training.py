@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from .. import _core, objectives
 from .._params import core_params, label_key, resolve_params
 from ..dataset import Dataset
 from ..errors import DataError, ParameterError
-from ..metrics import default_metric, get_metric
+from ..metrics import default_metric, get_metric, needs_groups
 from ..model.booster import Booster
 from ..model.builder import ModelBuilder
 from ..model.provenance import make_provenance
@@ -34,6 +35,10 @@ def _metrics_for(p: Mapping[str, Any]) -> list[tuple[str, Any]]:
             fn = functools.partial(fn, delta=p["huber_delta"])
         elif canon == "pinball":
             fn = functools.partial(fn, alpha=p["alpha"] if p["alpha"] is not None else 0.5)
+        elif canon.split("@")[0] == "ndcg":  # at the model's own label gains
+            fn = functools.partial(fn, label_gain=p["label_gain"], n_jobs=p["n_jobs"])
+        elif canon.split("@")[0] == "map":
+            fn = functools.partial(fn, n_jobs=p["n_jobs"])
         if canon not in [c for c, _ in out]:
             out.append((canon, fn))
     return out
@@ -113,6 +118,23 @@ def _tree_dicts(model: Booster) -> list[dict[str, np.ndarray]]:
     return [dict(t) for t in model.trees()]
 
 
+def _check_groups(p: Mapping[str, Any], metrics: list[tuple[str, Any]], train_set: Dataset,
+                  valid_sets: Sequence[Dataset], names: Sequence[str]) -> None:
+    """Ranking objectives need the training data's query groups, query metrics every valid
+    set's."""
+    if objectives.get(p["objective"]).name in ("lambdarank", "rank_xendcg") \
+            and train_set.query_bounds is None:
+        raise DataError(f"the {p['objective']} objective needs query groups: "
+                        "Dataset(..., group=sizes) or Dataset(..., qid=per-row ids)")
+    for m, _ in metrics:
+        if not needs_groups(m):
+            continue
+        for ds, name in zip(valid_sets, names, strict=False):
+            if ds.query_bounds is None:
+                raise DataError(f"metric {m!r} is computed per query, but valid set {name!r} "
+                                "has no query groups (Dataset group= or qid=)")
+
+
 def _check_valid(ds: Dataset, train_set: Dataset, name: str) -> None:
     if not isinstance(ds, Dataset):
         raise DataError(f"valid set {name!r} must be a sapwood.Dataset, got {type(ds)!r}")
@@ -147,13 +169,14 @@ class _LocalRounds:
 
 
 def boost_rounds(booster: Booster, engine: Any,
-                 evals: Sequence[tuple[str, Any, np.ndarray | None]],
+                 evals: Sequence[tuple[Any, ...]],
                  metrics: list[tuple[str, Any]], callbacks: Sequence[TrainingCallback],
                  first_round: int, n_estimators: int) -> None:
     """The boosting loop, whoever grows the trees (this machine's Trainer or the Dask
     workers): rounds are added to ``booster``, the valid sets are scored with the metrics
     (``engine.eval_scores`` gives their raw margins after each round) and the callbacks may stop
-    training. Sets ``booster.evals_result``."""
+    training. Sets ``booster.evals_result``. evals: (name, label, weight) or (name, label,
+    weight, query sizes) per valid set (the query metrics need the sizes)."""
     names = [e[0] for e in evals]
     history: dict[str, dict[str, list[float]]] = {n: {m: [] for m, _ in metrics} for n in names}
     for cb in callbacks:
@@ -165,15 +188,21 @@ def boost_rounds(booster: Booster, engine: Any,
         booster.add_round(trees)
         evaluation: dict[str, dict[str, float]] = {}
         if evals:
-            for (name, label, weight), s in zip(evals, engine.eval_scores(trees), strict=True):
+            for e, s in zip(evals, engine.eval_scores(trees), strict=True):
+                name, label, weight = e[0], e[1], e[2]
+                group = e[3] if len(e) > 3 else None
                 out = s.copy()
                 _core.transform_scores(booster.objective, booster.num_class, out,
                                        engine.n_jobs)
                 pred = out[:, 0] if out.shape[1] == 1 else out
                 evaluation[name] = {}
                 for m, fn in metrics:
-                    score = pred if m != "auc" else s[:, 0]
-                    val = float(fn(label, score, weight))
+                    # ranking metrics read the raw margin (cindex: exp could overflow to ties)
+                    score = pred if m not in ("auc", "cindex") else s[:, 0]
+                    if needs_groups(m):
+                        val = float(fn(label, score, weight, group=group))
+                    else:
+                        val = float(fn(label, score, weight))
                     evaluation[name][m] = val
                     history[name][m].append(val)
         env = CallbackEnv(booster=booster, iteration=it,
@@ -206,7 +235,11 @@ def train(
     random_state, n_jobs; "l1", "huber" (huber_delta), "quantile" (alpha, default 0.5): robust
     losses whose leaf values are re-fitted to the exact quantile of each leaf's residuals;
     class_weight ("balanced" or a mapping label -> weight) and scale_pos_weight (binary) multiply
-    the sample weights of training. Unknown names raise ParameterError.
+    the sample weights of training; "lambdarank" (lambdarank_truncation_level,
+    lambdarank_norm, label_gain) and "rank_xendcg" rank the documents of each query (the
+    Dataset's group= / qid=; metrics "ndcg", "ndcg@k", "map@k" need the valid sets' groups
+    too); "cox" (labels: survival time, negative = censored; predictions: hazard ratios;
+    metric "cindex"). Unknown names raise ParameterError.
     valid_sets are scored after every round with the metrics; callbacks see the results and may
     stop training (see EarlyStopping).
     reference_profile: store the profile of the training data and of the model's predictions
@@ -237,17 +270,27 @@ def train(
     for ds, name in zip(valid_sets, names, strict=False):
         _check_valid(ds, train_set, name)
     metrics = _metrics_for(p)
+    _check_groups(p, metrics, train_set, valid_sets, names)
     base = _initial_model(init_model, p, train_set) if init_model is not None else None
     k_out = objectives.get(p["objective"]).num_outputs(p["num_class"])
     offset = _offsets(train_set, k_out, "train_set")
     valid_offsets = [_offsets(ds, k_out, f"valid set {name!r}")
                      for ds, name in zip(valid_sets, names, strict=False)]
+    if offset is not None:
+        for voff, name in zip(valid_offsets, names, strict=False):
+            if voff is None:
+                warnings.warn(f"the training data has an init_score but valid set {name!r} has "
+                              "none: its metrics are computed without offsets (give it its "
+                              "init_score; estimators: eval_init_score)", UserWarning,
+                              stacklevel=2)
 
     binned = train_set.construct(p["max_bin"], p["bin_sample_rows"], p["random_state"], p["n_jobs"],
                                  p["cat_min_count"], p["cat_encoding"], p["cat_ts_min_categories"],
                                  p["cat_ts_prior_weight"])
     weight = _class_weighted(p, y, train_set.weight)
     trainer = _core.Trainer(binned, train_set.label, weight, core_params(p))
+    if train_set.query_bounds is not None:
+        trainer.set_groups(train_set.query_bounds)
     schema = train_set.trained_schema(p["max_bin"], p["cat_min_count"])
     k = k_out
     n_rows = train_set.num_rows
@@ -306,7 +349,8 @@ def train(
                                                            p["n_jobs"])
         valid_scores.append(s)
     engine = _LocalRounds(trainer, valid_X, valid_scores, k, booster.num_features, p["n_jobs"])
-    evals = [(name, ds.label, ds.weight) for ds, name in zip(valid_sets, names, strict=False)]
+    evals = [(name, ds.label, ds.weight, ds.group)
+             for ds, name in zip(valid_sets, names, strict=False)]
     boost_rounds(booster, engine, evals, metrics, callbacks, first_round, p["n_estimators"])
     if reference_profile:
         _store_reference_profile(booster, train_set, trainer, p["n_jobs"])

@@ -43,6 +43,9 @@ def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
     if name in ("poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik") \
             and booster.objective not in ("poisson", "gamma", "tweedie"):
         raise DataError(f"metric {name!r} needs a poisson, gamma or tweedie model")
+    if name in ("cindex", "concordance") and booster.objective != "cox":
+        raise DataError(f"metric {name!r} needs a cox (survival) model, this one is "
+                        f"{booster.objective!r}")
     if name == "tweedie_nloglik":
         power = booster.params.get("tweedie_variance_power", 1.5)
         return float(fn(y, pred, w, power=float(power)))
