@@ -534,6 +534,9 @@ void Objective::RankingGradients(const double* scores, const double* y, const do
                     (kind_ == ObjectiveKind::kLambdarank ? "lambdarank" : "rank_xendcg") +
                     " objective needs query groups (group= or qid= in the Dataset)");
   }
+  if (!query_rows_.empty() && query_rows_.size() + 1 != group_bounds_.size()) {
+    throw DataError("query rows and query groups differ in count");
+  }
   if (group_bounds_.back() != n) {
     throw DataError("the query groups hold " + std::to_string(group_bounds_.back()) +
                     " rows but the data has " + std::to_string(n));
@@ -547,7 +550,8 @@ void Objective::RankingGradients(const double* scores, const double* y, const do
     if (kind_ == ObjectiveKind::kLambdarank) {
       LambdarankQuery(scores + b, y + b, m, params_, grad + b, hess + b);
     } else {
-      XendcgQuery(scores + b, y + b, m, params_, round, b, grad + b, hess + b);
+      const std::int64_t row0 = query_rows_.empty() ? b : query_rows_[static_cast<std::size_t>(q)];
+      XendcgQuery(scores + b, y + b, m, params_, round, row0, grad + b, hess + b);
     }
     if (w != nullptr) {
       // a query's weight: the mean of its rows' weights (LightGBM's query weights)

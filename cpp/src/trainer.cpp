@@ -120,6 +120,24 @@ void Trainer::SetRowSegments(std::vector<std::pair<std::int64_t, std::int64_t>> 
     }
   }
   segments_ = std::move(segments);
+  SyncQueryRows();
+}
+
+void Trainer::SyncQueryRows() {
+  if (groups_.empty() || (segments_.size() == 1 && segments_[0].second == 0)) return;
+  std::vector<std::int64_t> first(groups_.size() - 1);
+  std::size_t s = 0;
+  for (std::size_t q = 0; q + 1 < groups_.size(); ++q) {
+    const std::int64_t b = groups_[q];
+    while (s + 1 < segments_.size() && segments_[s + 1].first <= b) ++s;
+    const std::int64_t end = s + 1 < segments_.size() ? segments_[s + 1].first
+                                                       : data_->NumRows();
+    if (groups_[q + 1] > end) {
+      throw DataError("query " + std::to_string(q) + " spans two partitions");
+    }
+    first[q] = segments_[s].second + (b - segments_[s].first);
+  }
+  objective_.SetQueryRows(std::move(first));
 }
 
 Trainer::RoundStats Trainer::BeginRound() {

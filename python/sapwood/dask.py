@@ -31,10 +31,11 @@ from ._dask_predict import _model_ref, _ModelRef, predict
 from .errors import ParameterError
 
 if TYPE_CHECKING:
-    from .train.dask_sklearn import DaskGBMClassifier, DaskGBMRegressor
+    from .train.dask_sklearn import DaskGBMClassifier, DaskGBMRanker, DaskGBMRegressor
     from .train.dask_training import train
 
-__all__ = ["predict", "score", "profile", "train", "DaskGBMClassifier", "DaskGBMRegressor"]
+__all__ = ["predict", "score", "profile", "train", "DaskGBMClassifier", "DaskGBMRegressor",
+           "DaskGBMRanker"]
 
 
 def __getattr__(name: str) -> Any:
@@ -44,7 +45,7 @@ def __getattr__(name: str) -> Any:
         from .train.dask_training import train
 
         return train
-    if name in ("DaskGBMClassifier", "DaskGBMRegressor"):
+    if name in ("DaskGBMClassifier", "DaskGBMRegressor", "DaskGBMRanker"):
         from .train import dask_sklearn
 
         return getattr(dask_sklearn, name)

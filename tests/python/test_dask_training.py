@@ -252,3 +252,54 @@ def test_a_worker_dying_is_a_clear_error() -> None:
         with pytest.raises(DaskTrainingError, match=r"worker .* round 4"):
             sapwood.dask.train({"objective": "binary", "n_estimators": 40}, ddf, label="y",
                                callbacks=[_KillWorker(cluster)], client=c)
+
+
+def _ranking_table(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(3, 30, 300)
+    n = int(sizes.sum())
+    X = rng.normal(size=(n, 5)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    rel = np.clip(np.round(np.nan_to_num(X[:, 0]) + 0.5 * np.nan_to_num(X[:, 1])
+                           + 0.5 * rng.normal(size=n) + 1), 0, 4)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)])
+    df["y"] = rel
+    df["q"] = np.repeat(np.arange(sizes.size), sizes)
+    return df, np.cumsum(sizes)
+
+
+@pytest.mark.parametrize("objective", ["lambdarank", "rank_xendcg"])
+def test_ranking_same_model_file(client, objective) -> None:
+    df, ends = _ranking_table()
+    feats = [f"x{i}" for i in range(5)]
+    tr, va = df[df.q < 240].reset_index(drop=True), df[df.q >= 240].reset_index(drop=True)
+    params = {"objective": objective, "n_estimators": 40, "num_leaves": 15, "random_state": 3,
+              "subsample": 0.9, "metric": "ndcg@5", "learning_rate": 0.3}
+    single = sapwood.train(params, sapwood.Dataset(tr[feats], tr["y"], qid=tr["q"].to_numpy()),
+                           valid_sets=[sapwood.Dataset(va[feats], va["y"],
+                                                       qid=va["q"].to_numpy())],
+                           valid_names=["val"], callbacks=[EarlyStopping(3)])
+    cuts = [int(e) for e in ends[[40, 41, 150]]]  # at query boundaries (and one empty)
+    cuts.insert(1, cuts[0])
+    got = sapwood.dask.train(params, _partitioned(tr, cuts), label="y", group="q",
+                             valid_sets=[dd.from_pandas(va, npartitions=2)], valid_names=["val"],
+                             callbacks=[EarlyStopping(3)])
+    assert got.evals_result == single.evals_result
+    assert got.to_bytes() == single.to_bytes()
+    ranker = sapwood.dask.DaskGBMRanker(n_estimators=5, num_leaves=7)
+    ddf = _partitioned(tr, cuts)
+    ranker.fit(ddf[feats], ddf["y"], group=ddf["q"])
+    local = sapwood.GBMRanker(n_estimators=5, num_leaves=7, n_jobs=1).fit(
+        tr[feats], tr["y"], qid=tr["q"].to_numpy())
+    np.testing.assert_array_equal(ranker.predict(ddf[feats]).compute().to_numpy(),
+                                  local.predict(tr[feats]))
+
+
+def test_a_query_across_partitions_is_named(client) -> None:
+    df, ends = _ranking_table(1)
+    with pytest.raises(DataError, match="spans partitions"):
+        sapwood.dask.train({"objective": "lambdarank"}, _partitioned(df, [int(ends[10]) + 1]),
+                           label="y", group="q")
+    with pytest.raises(DataError, match="needs query groups"):
+        sapwood.dask.train({"objective": "lambdarank"}, dd.from_pandas(df, npartitions=2),
+                           label="y")

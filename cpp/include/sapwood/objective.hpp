@@ -82,6 +82,10 @@ class Objective {
   // bounds[0] == 0 and the last bound is the row count (checked by Gradients). Without groups
   // a ranking objective's Gradients raise DataError.
   void SetGroups(std::vector<std::int64_t> bounds);
+  // Distributed training: the global row number of each query's first row (rank_xendcg draws
+  // per global row, so a worker holding some of the queries draws what one machine draws).
+  // Empty: the local bounds are the global rows.
+  void SetQueryRows(std::vector<std::int64_t> first_rows) { query_rows_ = std::move(first_rows); }
   // The round the next Gradients call computes (rank_xendcg draws its target distribution per
   // round from (seed, round, row)); each Gradients call then advances it by one.
   void SetRound(std::int64_t round) { round_ = round; }
@@ -117,6 +121,7 @@ class Objective {
   int num_class_;
   ObjectiveParams params_;
   std::vector<std::int64_t> group_bounds_;
+  std::vector<std::int64_t> query_rows_;
   // Gradients is const for its callers, but the round counter it advances (rank_xendcg) and the
   // time order of cox's labels (sorted once, on the first call) are its own state.
   mutable std::int64_t round_ = 0;

@@ -48,7 +48,11 @@ class Trainer {
     objective_.SetRound(iteration);
   }
   // Query groups of the ranking objectives (Objective::SetGroups): bounds of n_queries + 1.
-  void SetGroups(std::vector<std::int64_t> bounds) { objective_.SetGroups(std::move(bounds)); }
+  void SetGroups(std::vector<std::int64_t> bounds) {
+    groups_ = bounds;
+    objective_.SetGroups(std::move(bounds));
+    SyncQueryRows();
+  }
   const std::vector<double>& Scores() const { return scores_; }  // n x K raw margins
 
   // BoostRound in steps, for a worker of distributed training (the coordinator grows the trees
@@ -87,6 +91,7 @@ class Trainer {
 
  private:
   void UpdateScores(const Tree& tree, int k);
+  void SyncQueryRows();  // global first rows of the queries, from groups_ and segments_
 
   std::shared_ptr<const BinnedMatrix> data_;
   std::vector<double> labels_, weights_;
@@ -99,6 +104,7 @@ class Trainer {
   std::vector<std::uint8_t> in_bag_;
   std::vector<std::uint32_t> all_rows_;  // the rows grown on this round (reused buffer)
   std::vector<std::pair<std::int64_t, std::int64_t>> segments_{{0, 0}};
+  std::vector<std::int64_t> groups_;
   RoundStats stats_;
   int iteration_ = 0;
 };

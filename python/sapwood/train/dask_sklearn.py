@@ -15,9 +15,9 @@ import numpy as np
 
 from ..errors import DataError, ParameterError
 from .callbacks import EarlyStopping, TrainingCallback
-from .sklearn import GBMClassifier, GBMRegressor
+from .sklearn import GBMClassifier, GBMRanker, GBMRegressor
 
-__all__ = ["DaskGBMRegressor", "DaskGBMClassifier"]
+__all__ = ["DaskGBMRegressor", "DaskGBMClassifier", "DaskGBMRanker"]
 
 
 def _feature_names(X: Any) -> list[str]:
@@ -56,7 +56,7 @@ class _DaskMixin:
 
     def _dask_fit(self, X: Any, y: Any, sample_weight: Any, eval_set: Any,
                   params: dict[str, Any], callbacks: Sequence[TrainingCallback],
-                  init_score: Any, client: Any) -> None:
+                  init_score: Any, client: Any, group: Any = None) -> None:
         from .dask_training import train
 
         cbs = list(callbacks)
@@ -65,7 +65,7 @@ class _DaskMixin:
             cbs.append(EarlyStopping(int(self.early_stopping_rounds)))
         names = _feature_names(X)
         self.booster_ = train(params, X, label=y, weight=sample_weight, init_score=init_score,
-                              valid_sets=sets, callbacks=cbs, client=client,
+                              group=group, valid_sets=sets, callbacks=cbs, client=client,
                               categorical_features=self.categorical_features)
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
@@ -196,3 +196,50 @@ class DaskGBMClassifier(_DaskMixin, GBMClassifier):
     def to_local(self) -> GBMClassifier:
         """The fitted local GBMClassifier (same booster)."""
         return self._local(GBMClassifier)  # type: ignore[no-any-return]
+
+
+class DaskGBMRanker(_DaskMixin, GBMRanker):
+    """GBMRanker trained on a Dask cluster (see :func:`sapwood.dask.train`)."""
+
+    def fit(self, X: Any, y: Any, group: Any = None, sample_weight: Any = None,  # type: ignore[override]
+            eval_set: Any = None, eval_group: Sequence[Any] | None = None,
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None,
+            client: Any = None) -> DaskGBMRanker:
+        """X: a Dask DataFrame; y, group (one query id per row; a query's rows contiguous and in
+        one partition), sample_weight: Dask Series with X's partitions or column names of X;
+        eval_set: [(X_valid, y_valid)] with eval_group: their query id Series."""
+        from .. import objectives
+
+        if group is None:
+            raise DataError("DaskGBMRanker.fit needs group= (one query id per row)")
+        params = self._train_params()
+        try:
+            info = objectives.resolve(params["objective"])
+        except ParameterError:
+            info = None
+        ranking = ("lambdarank", "rank_xendcg")
+        if info is None or info.name not in ranking:
+            raise ParameterError(f"DaskGBMRanker: objective must be one of {list(ranking)}, got "
+                                 f"{params['objective']!r}")
+        if params["label_gain"] is not None:
+            params["label_gain"] = list(params["label_gain"])
+        sets = list(eval_set or [])
+        groups = list(eval_group or [])
+        if len(groups) != len(sets):
+            raise DataError("eval_group needs one query id Series per eval_set entry")
+        full = [(Xv, yv, None, gv) for (Xv, yv), gv in zip(sets, groups, strict=True)]
+        self._dask_fit(X, y, sample_weight, full, params, callbacks, init_score, client,
+                       group=group)
+        return self
+
+    def predict(self, X: Any, init_score: Any = None) -> Any:
+        """Lazy ranking scores (a Dask Series / array)."""
+        self._check_fitted()
+        if init_score is not None:
+            raise ParameterError("DaskGBMRanker.predict: init_score is not supported; use "
+                                 "to_local().predict for offsets")
+        return _predict_collection(self.booster_, X)
+
+    def to_local(self) -> GBMRanker:
+        """The fitted local GBMRanker (same booster)."""
+        return self._local(GBMRanker)  # type: ignore[no-any-return]

@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 
 from .. import _core, objectives
+from .._groups import bounds_from_qid
 from .._params import core_params, resolve_params
 from ..dataset import check_label_weight, kept_categories, ordered_target_stats
 from ..errors import DataError, ParameterError, SapwoodError
 from ..frame.categorical import frequency_order
 from ..frame.columns import encode_for_schema, frame_columns
+from ..metrics import needs_groups
 from ..model.booster import Booster
 from ..model.builder import ModelBuilder
 from ..model.provenance import column_blocks, merge_fingerprint, provenance_with
@@ -48,7 +50,8 @@ from .training import _class_weighted, _metrics_for, boost_rounds
 __all__ = ["train", "TrainWorker", "DaskTrainingError"]
 
 _LABEL, _WEIGHT, _INIT = "__sapwood_label__", "__sapwood_weight__", "__sapwood_init_score__"
-_SPECIAL = (_LABEL, _WEIGHT, _INIT)
+_GROUP = "__sapwood_group__"
+_SPECIAL = (_LABEL, _WEIGHT, _INIT, _GROUP)
 # What the last train() call measured: round trips to the workers and the seconds they took
 # (benchmarks read it; see docs/distributed.md).
 _LAST_RUN: dict[str, Any] = {}
@@ -100,6 +103,12 @@ class TrainWorker:
             return None
         return np.asarray(pdf[name].to_numpy(dtype=np.float64, na_value=np.nan))
 
+    def _specials(self, pdf: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {name: self._vector(pdf, name) for name in (_LABEL, _WEIGHT, _INIT)}
+        out[_GROUP] = np.asarray(pdf[_GROUP].to_numpy()) if _GROUP in pdf.columns else None
+        out["rows"] = len(pdf)
+        return out
+
     def describe(self) -> dict[str, Any]:
         """Rows, category counts, dtypes, labels/weights/offsets of every partition held."""
         assert self._raw is not None and self._valid_raw is not None
@@ -114,11 +123,9 @@ class TrainWorker:
                     vals, cnts = c.value_counts()
                     for v, n in zip(vals, cnts, strict=True):
                         counts[j][v] += int(n)
-            out["parts"][pid] = {name: self._vector(pdf, name) for name in _SPECIAL} | {
-                "rows": len(pdf)}
+            out["parts"][pid] = self._specials(pdf)
         for vid, parts in self._valid_raw.items():
-            out["valid"][vid] = {pid: {name: self._vector(pdf, name) for name in _SPECIAL}
-                                 | {"rows": len(pdf)} for pid, pdf in parts}
+            out["valid"][vid] = {pid: self._specials(pdf) for pid, pdf in parts}
         out["counts"] = [list(c.items()) if self._is_cat[j] else None
                          for j, c in enumerate(counts)]
         return out
@@ -172,7 +179,8 @@ class TrainWorker:
               class_factor: tuple[np.ndarray, np.ndarray] | None,
               n_total: int, profile_edges: dict[str, np.ndarray] | None,
               categorical: list[str],
-              ts_values: dict[int, dict[int, np.ndarray]]) -> tuple[list[int], list[Any]]:
+              ts_values: dict[int, dict[int, np.ndarray]],
+              groups: np.ndarray | None) -> tuple[list[int], list[Any]]:
         """Bins the partitions (dropping the raw frames), creates the Trainer and the starting
         scores; encodes the validation partitions; profiles the features on `profile_edges`
         (the reference profile's, when one is made). Returns the usable features here and the
@@ -246,6 +254,8 @@ class TrainWorker:
                 f = factors[np.searchsorted(keys, label)]
                 weight = f if weight is None else weight * f
             self.trainer = _core.Trainer(binned, label, weight, p)
+            if groups is not None:
+                self.trainer.set_groups(groups)
             self.trainer.set_row_segments(np.asarray(segments, dtype=np.int64))
             start = np.empty((local, k), dtype=np.float64)
             start[:] = np.asarray(const, dtype=np.float64).reshape(1, k)
@@ -435,7 +445,7 @@ def _column(ddf: Any, v: Any, name: str, what: str, row_chunks: Any) -> Any:
 
 
 def _frame(data: Any, label: Any, weight: Any, init_score: Any,
-           feature_names: Sequence[str] | None) -> Any:
+           feature_names: Sequence[str] | None, group: Any = None) -> Any:
     import dask.array as da
     import dask.dataframe as dd
 
@@ -461,6 +471,7 @@ def _frame(data: Any, label: Any, weight: Any, init_score: Any,
     data = _column(data, label, _LABEL, "label", row_chunks)
     data = _column(data, weight, _WEIGHT, "weight", row_chunks)
     data = _column(data, init_score, _INIT, "init_score", row_chunks)
+    data = _column(data, group, _GROUP, "group", row_chunks)
     if feature_names is not None:
         feats = [c for c in data.columns if c not in _SPECIAL]
         if len(feature_names) != len(feats):
@@ -622,6 +633,7 @@ def train(
     label: Any = None,
     weight: Any = None,
     init_score: Any = None,
+    group: Any = None,
     *,
     valid_sets: Sequence[Any] = (),
     valid_names: Sequence[str] | None = None,
@@ -637,9 +649,12 @@ def train(
     data: a Dask DataFrame, a 2-D Dask array (features ``f0, f1, ...``) or Parquet path(s)
     (read by the workers with ``dask.dataframe.read_parquet``). label, weight, init_score: a
     column name of ``data`` or a Dask Series / 1-D Dask array with ``data``'s partitions.
+    group (ranking objectives): one query id per row, as a column name or a Dask Series; a
+    query's rows must be contiguous and inside one partition.
     valid_sets: Dask DataFrames with the same feature columns and the label (and weight /
     init-score) columns under the same names (when those are given as names), or
-    ``(X, y)`` / ``(X, y, weight)`` tuples of Dask collections; scored after every round
+    ``(X, y)`` / ``(X, y, weight)`` / ``(X, y, weight, group)`` tuples of Dask collections;
+    scored after every round
     with the metrics. Callbacks (early stopping) run here, on the client.
     batch: how many of the best open leaves one round trip to the workers expands (default
     8; any value gives the same model). Larger batches save round trips until the tree's
@@ -667,17 +682,20 @@ def train(
     lname = label if isinstance(label, str) else None
     wname = weight if isinstance(weight, str) else None
     iname = init_score if isinstance(init_score, str) else None
-    ddf = _frame(data, label, weight, init_score, feature_names)
+    gname = group if isinstance(group, str) else None
+    ddf = _frame(data, label, weight, init_score, feature_names, group)
     if _LABEL not in ddf.columns:
         raise DataError("sapwood.dask.train needs a label (a column name or a Dask Series)")
     vdfs = []
     for v, name in zip(valid_sets, names, strict=True):
         if isinstance(v, tuple):
-            if len(v) not in (2, 3):
-                raise DataError(f"valid set {name!r}: give (X, y) or (X, y, weight)")
-            vd = _frame(v[0], v[1], v[2] if len(v) == 3 else None, None, feature_names)
+            if len(v) not in (2, 3, 4):
+                raise DataError(f"valid set {name!r}: give (X, y), (X, y, weight) or "
+                                "(X, y, weight, group)")
+            vd = _frame(v[0], v[1], v[2] if len(v) > 2 else None, None, feature_names,
+                        v[3] if len(v) > 3 else None)
         else:
-            vd = _frame(v, lname, wname, iname, feature_names)
+            vd = _frame(v, lname, wname, iname, feature_names, gname)
         if _LABEL not in vd.columns:
             raise DataError(f"valid set {name!r} has no label column {lname!r}")
         vdfs.append(vd)
@@ -828,6 +846,14 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     if off is not None and off.size != n * k:
         raise DataError(f"init_score must have one value per row and output ({k})")
     weight = _class_weighted(p, y, w)
+    if obj.name == "cox":
+        raise ParameterError("the cox objective is not supported by sapwood.dask.train: its "
+                             "risk sets span every row")
+    metrics = _metrics_for(p)
+    qids = gather(parts, order, _GROUP)
+    if obj.name in ("lambdarank", "rank_xendcg") and qids is None:
+        raise DataError(f"the {p['objective']} objective needs query groups: group= (a column "
+                        "of query ids)")
 
     # -- categories: exact counts summed over partitions, ordered as Dataset orders them
     m = len(features)
@@ -950,12 +976,35 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
             vinfo[vid].update(items)
     t_start = _PHASES.pop("t0", time.perf_counter())
     _PHASES["prepare_s"] = time.perf_counter() - t_start - _PHASES.get("place_s", 0.0)
+    # query groups: global bounds, checked as Dataset checks them; a query must not cross a
+    # partition boundary (its gradients need all its rows on one worker)
+    local_groups: list[np.ndarray | None] = [None] * len(actors)
+    if qids is not None:
+        qb = bounds_from_qid(qids, n, "group")
+        qset = set(qb.tolist())
+        for pos, pid in enumerate(order):
+            if rows[pos] and int(bounds[pos]) not in qset:
+                raise DataError(
+                    f"group: query {qids[int(bounds[pos])]!r} spans partitions (it continues in "
+                    f"partition {pid} at row {int(bounds[pos])}); each query's rows must be in "
+                    "one partition (e.g. set the index to the query id)")
+        for ai in range(len(actors)):
+            local, lb = 0, [np.zeros(1, dtype=np.int64)]
+            for pid in sorted(desc[ai]["parts"]):
+                r = int(parts[pid]["rows"])
+                if not r:
+                    continue
+                st = starts[pid]
+                inside = qb[(qb > st) & (qb <= st + r)]
+                lb.append(inside - st + local)
+                local += r
+            local_groups[ai] = np.concatenate(lb) if local else None
     per_actor = []
     for ai in range(len(actors)):
         mine = {pid: {j: ts_values[j][starts[pid]:starts[pid] + parts[pid]["rows"]] for j in ts}
                 for pid in desc[ai]["parts"]}
         per_actor.append((edges, num_cats, categories, cp, starts, const, k, specs,
-                          class_factor, n, profile_edges, cat_names, mine))
+                          class_factor, n, profile_edges, cat_names, mine, local_groups[ai]))
     del ts_values
     setups = _call_all_args(actors, "setup", per_actor)
     usable = sorted({f for u, _ in setups for f in u})
@@ -980,20 +1029,28 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     booster = Booster.from_builder(mb)
     valid_rows = [[(pid, int(vinfo[vid][pid]["rows"])) for pid in sorted(vinfo[vid])]
                   for vid in range(len(names))]
-    evals = []
+    evals: list[tuple[Any, ...]] = []
     for vid, name in enumerate(names):
         ids = sorted(vinfo[vid])
         vy = gather(vinfo[vid], ids, _LABEL)
         vw = gather(vinfo[vid], ids, _WEIGHT)
         if vy is None:
             raise DataError(f"valid set {name!r} has no rows")
-        evals.append((name, vy, vw))
+        vq = gather(vinfo[vid], ids, _GROUP)
+        if vq is None:
+            if any(needs_groups(mn) for mn, _ in metrics):
+                raise DataError(f"a metric is computed per query, but valid set {name!r} has "
+                                "no query groups (its group column)")
+            evals.append((name, vy, vw))
+        else:
+            evals.append((name, vy, vw,
+                          np.diff(bounds_from_qid(vq, int(vy.shape[0]), "group"))))
     engine = _DaskRounds(actors, mapper_of, p, cp, usable, k, m, valid_rows,
                          batch if batch is not None else _DEFAULT_BATCH,
                          bool(_core.objective_renews_leaves(cp)))
     t_setup = time.perf_counter()
     _PHASES["setup_s"] = t_setup - t_start - _PHASES["place_s"] - _PHASES["prepare_s"]
-    boost_rounds(booster, engine, evals, _metrics_for(p), callbacks, 0, p["n_estimators"])
+    boost_rounds(booster, engine, evals, metrics, callbacks, 0, p["n_estimators"])
     t_rounds = time.perf_counter()
     if reference_profile:
         booster.reference_profile = _reference_profile(actors, booster, pidx, sampled)
