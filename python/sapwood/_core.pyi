@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_numeric', 'ranking_metrics', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_avx512_available', 'profile_numeric', 'ranking_metrics', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -126,11 +126,11 @@ def cuda_available() -> tuple[bool, str]:
     """
     (available, reason): whether device='cuda' can run here, and why not
     """
-def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
+def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, kernel: str = 'auto') -> list[typing.Any]:
     """
     Quantile bin edges per column (list of float32 arrays).
     """
-def fit_bin_edges_columns(columns: collections.abc.Sequence[numpy.ndarray], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
+def fit_bin_edges_columns(columns: collections.abc.Sequence[numpy.ndarray], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, kernel: str = 'auto') -> list[typing.Any]:
     """
     Quantile bin edges of each column (empty for categorical columns, num_cats >= 0).
     """
@@ -138,7 +138,11 @@ def lookup_bins(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32],
     """
     Bins of values through the table lookup used for large matrices (tests).
     """
-def profile_numeric(columns: list[typing.Any], rows: typing.SupportsInt | typing.SupportsIndex, edges: list[typing.Any], extra_edges: list[typing.Any], fine_bins: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
+def profile_avx512_available() -> bool:
+    """
+    Whether this CPU runs profile_numeric's AVX-512 path.
+    """
+def profile_numeric(columns: list[typing.Any], rows: typing.SupportsInt | typing.SupportsIndex, edges: list[typing.Any], extra_edges: list[typing.Any], fine_bins: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, kernel: str = 'auto') -> list[typing.Any]:
     """
     Profiles 1-D numeric columns in one pass: list of dicts (edges, counts, null/inf counts, min, max, exact sums as two's-complement bytes scaled by 2^exact_sum[_sq]_scale_bits).
     """
