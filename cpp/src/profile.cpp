@@ -342,9 +342,40 @@ class PackedIndex {
     }
   }
 
+  // ++counts[BinIndex::Lookup(float(x[i]))] for i < n (x finite): LookupBlock without storing
+  // the bins and reading them back.
+  SAPWOOD_AVX512_TARGET void CountBlock(const double* x, std::int64_t n, std::int64_t* counts,
+                                        std::uint32_t* cells, std::uint32_t* keys) const {
+    Cells(x, n, cells, keys);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::uint64_t g = cells_[cells[i]];
+      std::uint32_t bin = static_cast<std::uint32_t>(g) + ((g >> 32) < keys[i] ? 1u : 0u);
+      if (__builtin_expect((g & BinIndex::kWide) != 0, 0)) {
+        bin = static_cast<std::uint32_t>(ix_->Lookup(static_cast<float>(x[i])));
+      }
+      ++counts[bin];
+    }
+  }
+
   // bins[i] = BinIndex::Lookup(float(x[i])) for i < n (x finite).
   SAPWOOD_AVX512_TARGET void LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins,
                                          std::uint32_t* cells, std::uint32_t* keys) const {
+    Cells(x, n, cells, keys);
+    // Scalar loads of the cells: on this core a gather of 8 entries cost more than 8 loads.
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::uint64_t g = cells_[cells[i]];
+      std::uint32_t bin = static_cast<std::uint32_t>(g) + ((g >> 32) < keys[i] ? 1u : 0u);
+      if (__builtin_expect((g & BinIndex::kWide) != 0, 0)) {
+        bin = static_cast<std::uint32_t>(ix_->Lookup(static_cast<float>(x[i])));
+      }
+      bins[i] = bin;
+    }
+  }
+
+ private:
+  // Each value's cell and order key (8 lanes at a time).
+  SAPWOOD_AVX512_TARGET void Cells(const double* x, std::int64_t n, std::uint32_t* cells,
+                                   std::uint32_t* keys) const {
     const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
     const __m256i gap_lo = _mm256_set1_epi32(static_cast<int>(layout_.gap_lo));
     const __m256i gap_hi = _mm256_set1_epi32(static_cast<int>(layout_.gap_hi));
@@ -365,18 +396,8 @@ class PackedIndex {
       _mm256_mask_storeu_epi32(cells + i, k, c);
       _mm256_mask_storeu_epi32(keys + i, k, raw);
     }
-    // Scalar loads of the cells: on this core a gather of 8 entries cost more than 8 loads.
-    for (std::int64_t i = 0; i < n; ++i) {
-      const std::uint64_t g = cells_[cells[i]];
-      std::uint32_t bin = static_cast<std::uint32_t>(g) + ((g >> 32) < keys[i] ? 1u : 0u);
-      if (__builtin_expect((g & BinIndex::kWide) != 0, 0)) {
-        bin = static_cast<std::uint32_t>(ix_->Lookup(static_cast<float>(x[i])));
-      }
-      bins[i] = bin;
-    }
   }
 
- private:
   const BinIndex* ix_;
   BinIndex::Layout layout_;
   std::vector<std::uint64_t> cells_;
@@ -473,10 +494,20 @@ void AccumulateBlock(const T* p, std::int64_t n, const Binner& index, bool avx51
       bins[i] = static_cast<std::uint32_t>(index.Lookup(static_cast<float>(p[i])));
     }
   } else {
+#if SAPWOOD_PROFILE_AVX512
+    if (avx512 && index.packed != nullptr) {
+      index.packed->CountBlock(x, m, s->counts.data(), sums->cell, sums->key);
+      m = -m;  // counted
+    } else
+#endif
     index.LookupBlock(x, m, avx512, bins, sums->cell, sums->key);
   }
-  std::int64_t* counts = s->counts.data();
-  for (std::int64_t i = 0; i < m; ++i) ++counts[bins[i]];
+  if (m >= 0) {
+    std::int64_t* counts = s->counts.data();
+    for (std::int64_t i = 0; i < m; ++i) ++counts[bins[i]];
+  } else {
+    m = -m;
+  }
   // the exact sums
 #if SAPWOOD_PROFILE_AVX512
   if (avx512 && m > 0) {
