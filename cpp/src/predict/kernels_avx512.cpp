@@ -76,10 +76,17 @@ SAPWOOD_AVX512 void MaskRows(const BitvecTree& tree, const MaskSplit* split,
     const MaskSplit& q = split[s];
     const Code* c = codes + q.offset;
     for (int w = 0; w < NW; ++w) {
-      const std::uint64_t right = Right(q, c + 64 * w);
+      std::uint64_t right = Right(q, c + 64 * w);
+      // The mask goes to a general register once: the AND, XOR and stores below are integer
+      // ops (left with it in a mask register, GCC moved the parent's mask into mask registers
+      // and both children back out, three more moves between the register files per split;
+      // 2.78 -> 2.67 ns per row-tree on the LightGBM 300 x 63 model, 2.89 -> 2.78 on the
+      // XGBoost one, one thread at load 5-6, alternated in one process).
+      asm("" : "+r"(right));
       const std::uint64_t p = m[q.self][w];
-      m[q.left][w] = p & ~right;
-      m[q.right][w] = p & right;
+      const std::uint64_t r = p & right;
+      m[q.left][w] = p ^ r;
+      m[q.right][w] = r;
     }
   }
   // Each row's leaf number (left to right), one byte per row: the leaves' masks are disjoint,
