@@ -43,9 +43,60 @@ py::array_t<double> ScoreOut(const Forest& f, py::ssize_t n,
   return out;
 }
 
+// Booster.predict's value / raw output for the default trees, resolved once (the objective
+// parsed, the init score checked, the tree range fixed), so that a call converts one array and
+// one int instead of eight arguments, and releases the GIL once: the fixed cost of a single row.
+// init_score is held, not copied (Booster.predict reads it per call, so an update in place shows
+// either way).
+struct Scorer {
+  std::shared_ptr<const Forest> forest;
+  int tree_begin = 0, tree_end = 0;
+  py::array_t<double> init;
+  Objective obj;
+  bool transform = false;
+
+  // None (nothing done) unless X is a 2-D float32 / float64 array of the forest's width: the
+  // caller's general path then takes it (and names what is wrong).
+  py::object Predict(const py::handle& xh, int n_threads) const {
+    if (!py::isinstance<py::array>(xh)) return py::none();
+    const auto x = py::reinterpret_borrow<py::array>(xh);
+    const Forest& f = *forest;
+    if (x.ndim() != 2 || x.shape(1) != f.NumFeatures()) return py::none();
+    // the descriptor's fields, read in place (x.dtype() makes a new reference per call)
+    const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(x.ptr())->descr);
+    const int type_num = descr->type_num;
+    if ((type_num != py::detail::npy_api::NPY_FLOAT_ &&
+         type_num != py::detail::npy_api::NPY_DOUBLE_) ||
+        descr->byteorder == '>') {  // (this module is built for little-endian machines)
+      return py::none();
+    }
+    const int K = f.NumOutputs();
+    const py::ssize_t n = x.shape(0);
+    py::array_t<double> out = K == 1 ? py::array_t<double>(n)
+                                     : py::array_t<double>({n, static_cast<py::ssize_t>(K)});
+    double* o = out.mutable_data();
+    const double* in = init.data();
+    WithMatrix(x, "X", [&](auto view) {
+      // Safe: the forest is immutable and shared read-only; x, init and out are referenced
+      // here and only their buffers are touched.
+      py::gil_scoped_release release;
+      for (py::ssize_t r = 0; r < n; ++r) {
+        for (int k = 0; k < K; ++k) o[r * K + k] = in[k];
+      }
+      f.PredictRaw(view, tree_begin, tree_end, o, n_threads);
+      if (transform) obj.Transform(o, n, n < 4096 ? 1 : n_threads);
+    });
+    return std::move(out);
+  }
+};
+
 }  // namespace
 
 void BindPredict(py::module_& m) {
+  py::class_<Scorer>(m, "Scorer")
+      .def("predict", &Scorer::Predict, py::arg("X"), py::arg("n_threads"),
+           "init_score + the trees' margins of X (2-D float32 / float64 of the forest's width), "
+           "then the link when the scorer was made for 'value'; None for any other X.");
   py::class_<Forest, std::shared_ptr<Forest>>(m, "Forest")
       .def(py::init([](const py::list& trees,
                        const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>&
@@ -128,6 +179,23 @@ void BindPredict(py::module_& m) {
           py::arg("X"), py::arg("tree_begin"), py::arg("tree_end"), py::arg("init_score"),
           py::arg("objective"), py::arg("num_class"), py::arg("transform"),
           py::arg("n_threads"))
+      .def(
+          "scorer",
+          [](const std::shared_ptr<Forest>& f, int tree_begin, int tree_end,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& init_score,
+             const std::string& objective, int num_class, bool transform) {
+            const int K = f->NumOutputs();
+            if (init_score.ndim() != 1 || init_score.size() != K) {
+              throw ModelFormatError("init_score has " + std::to_string(init_score.size()) +
+                                     " entries for " + std::to_string(K) + " outputs");
+            }
+            Objective obj(ParseObjective(objective), num_class);
+            if (obj.NumOutputs() != K) throw ModelFormatError("num_class does not match the trees");
+            return Scorer{f, tree_begin, tree_end, init_score, obj, transform};
+          },
+          py::arg("tree_begin"), py::arg("tree_end"), py::arg("init_score"), py::arg("objective"),
+          py::arg("num_class"), py::arg("transform"),
+          "A Scorer: predict(X, ...) with these arguments fixed, for calls of a few rows.")
       .def_property_readonly("columns_kernel", &Forest::ColumnsKernel)
       .def(
           "predict_columns",

@@ -53,7 +53,7 @@ void BindProfile(py::module_& m) {
       "profile_numeric",
       [](const py::list& columns, std::int64_t rows, const py::list& edges,
          const py::list& extra_edges, int fine_bins, std::int64_t sample_rows,
-         std::uint64_t seed, int n_threads) {
+         std::uint64_t seed, int n_threads, const std::string& kernel) {
         const std::size_t m = columns.size();
         if (edges.size() != m || extra_edges.size() != m) {
           throw ParameterError("profile_numeric: one edges entry per column is required");
@@ -92,6 +92,16 @@ void BindProfile(py::module_& m) {
           if (!extra_edges[j].is_none()) extra[j] = as_edges(extra_edges[j]);
         }
         ProfileParams p;
+        if (kernel == "auto") {
+          p.kernel = ProfileKernel::kAuto;
+        } else if (kernel == "portable") {
+          p.kernel = ProfileKernel::kPortable;
+        } else if (kernel == "avx512") {
+          p.kernel = ProfileKernel::kAvx512;
+        } else {
+          throw ParameterError("profile kernel must be 'auto', 'portable' or 'avx512', got '" +
+                               kernel + "'");
+        }
         p.fine_bins = fine_bins;
         p.sample_rows = sample_rows;
         p.seed = seed;
@@ -119,9 +129,13 @@ void BindProfile(py::module_& m) {
       },
       py::arg("columns"), py::arg("rows"), py::arg("edges"), py::arg("extra_edges"),
       py::arg("fine_bins"), py::arg("sample_rows"), py::arg("seed"), py::arg("n_threads"),
+      py::arg("kernel") = "auto",
       "Profiles 1-D numeric columns in one pass: a list of tuples (edges, counts, null_count, "
       "neg_inf_count, pos_inf_count, finite_count, min, max, sum, sum_sq), the sums as exact "
-      "ints scaled by 2^exact_sum[_sq]_scale_bits.");
+      "ints scaled by 2^exact_sum[_sq]_scale_bits. kernel: 'auto' (AVX-512 where the CPU has "
+      "it), 'portable' or 'avx512'; all give the same profile.");
+  m.def("profile_avx512_available", &ProfileAvx512Available,
+        "Whether this CPU runs profile_numeric's AVX-512 path.");
 }
 
 }  // namespace sapwood::bindings

@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'concordance_index', 'objective_gradients', 'openmp', 'profile_numeric', 'query_metric', 'ranking_metrics', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Scorer', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'concordance_index', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_avx512_available', 'profile_numeric', 'query_metric', 'ranking_metrics', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -80,6 +80,11 @@ def objective_renews_leaves(params: dict[str, typing.Any]) -> bool:
     ...
 def robust_leaf_value(params: dict[str, typing.Any], residuals: typing.Any, weights: typing.Any) -> float:
     ...
+class Scorer:
+    def predict(self, X: typing.Any, n_threads: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+        """
+        init_score + the trees' margins of X (2-D float32 / float64 of the forest's width), then the link when the scorer was made for 'value'; None for any other X.
+        """
 class Forest:
     def __init__(self, trees: list[typing.Any], tree_output: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], num_outputs: typing.SupportsInt | typing.SupportsIndex, num_features: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
@@ -93,6 +98,10 @@ class Forest:
         ...
     def predict_raw(self, X: numpy.ndarray, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, out: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], n_threads: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+    def scorer(self, tree_begin: typing.SupportsInt | typing.SupportsIndex, tree_end: typing.SupportsInt | typing.SupportsIndex, init_score: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], objective: str, num_class: typing.SupportsInt | typing.SupportsIndex, transform: bool) -> Scorer:
+        """
+        A Scorer: predict(X, ...) with these arguments fixed, for calls of a few rows.
+        """
     def set_kernel(self, name: str) -> None:
         """
         Choose this forest's rank-coded kernels: 'auto' and 'bitvector-avx512' (batches: the AVX-512 row-mask kernel, or the AVX2 bit-vector kernel where the CPU lacks AVX-512, trees of more than 256 leaves walked on two-level nodes; few rows: the AVX-512 QuickScorer for trees of at most 64 leaves on at most 64 features, else the AVX2 tree lock step; the default), 'bitvector-avx2' (batches: the AVX2 bit-vector kernel; few rows: the AVX2 tree lock step), 'lockstep-avx2' (batches walk two-level nodes; few rows: the AVX2 tree lock step) or 'super' (no AVX2: batches walk two-level nodes, few rows the float walk). Each SIMD kernel needs the CPU's AVX2 (AVX-512) and the forest's layout. Other forests are not affected; kernel / single_row_kernel say what runs.
@@ -162,11 +171,11 @@ def cuda_available() -> tuple[bool, str]:
     """
     (available, reason): whether device='cuda' can run here, and why not
     """
-def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
+def fit_bin_edges(X: numpy.ndarray, max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, kernel: str = 'auto') -> list[typing.Any]:
     """
     Quantile bin edges per column (list of float32 arrays).
     """
-def fit_bin_edges_columns(columns: collections.abc.Sequence[numpy.ndarray], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
+def fit_bin_edges_columns(columns: collections.abc.Sequence[numpy.ndarray], num_cats: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_bin: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, kernel: str = 'auto') -> list[typing.Any]:
     """
     Quantile bin edges of each column (empty for categorical columns, num_cats >= 0).
     """
@@ -174,7 +183,11 @@ def lookup_bins(values: typing.Annotated[numpy.typing.ArrayLike, numpy.float32],
     """
     Bins of values through the table lookup used for large matrices (tests).
     """
-def profile_numeric(columns: list[typing.Any], rows: typing.SupportsInt | typing.SupportsIndex, edges: list[typing.Any], extra_edges: list[typing.Any], fine_bins: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> list[typing.Any]:
+def profile_avx512_available() -> bool:
+    """
+    Whether this CPU runs profile_numeric's AVX-512 path.
+    """
+def profile_numeric(columns: list[typing.Any], rows: typing.SupportsInt | typing.SupportsIndex, edges: list[typing.Any], extra_edges: list[typing.Any], fine_bins: typing.SupportsInt | typing.SupportsIndex, sample_rows: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, kernel: str = 'auto') -> list[typing.Any]:
     """
     Profiles 1-D numeric columns in one pass: list of dicts (edges, counts, null/inf counts, min, max, exact sums as two's-complement bytes scaled by 2^exact_sum[_sq]_scale_bits).
     """

@@ -168,9 +168,11 @@ def test_bitvector_word_boundaries_match_walk() -> None:
 
 
 @needs_avx512
-@settings(derandomize=True, deadline=None, max_examples=25)
+@settings(derandomize=True, deadline=None, max_examples=40)
 @given(seed=st.integers(0, 2**31 - 1), n_thr=st.sampled_from([1, 2, 254, 255, 256, 300]),
-       leaves=st.sampled_from([1, 2, 63, 64, 65, 256]),
+       # (leaf values of trees of at most 16, 32 and 64 leaves are picked by 1, 2 and 4
+       # permutes, of larger trees gathered)
+       leaves=st.sampled_from([1, 2, 16, 17, 32, 33, 63, 64, 65, 256]),
        n_rows=st.sampled_from([1, 16, 17, 63, 64, 65, 127, 128, 129, 300]))
 def test_avx512_row_masks_match_walk(seed: int, n_thr: int, leaves: int, n_rows: int) -> None:
     # The AVX-512 row-mask kernel reads byte codes when every feature has at most 255
@@ -344,3 +346,79 @@ def test_one_split_decision_and_public_headers() -> None:
     decisions = [p.name for p in (root / "src").rglob("*.*")
                  if "1e-35f" in p.read_text() and p.suffix in (".cpp", ".hpp", ".cu")]
     assert decisions == ["decision.hpp"]
+
+
+# ------------------------------------------------------------------ predict's cached scorer
+def test_single_row_scorer_follows_the_booster() -> None:
+    """Booster.predict's fast path (a Scorer with the objective, init score and tree range
+    resolved once) gives the Python walk's values and follows every change the per-call path
+    followed: best_iteration, objective, init_score (replaced or updated in place), new rounds;
+    inputs it declines (other dtypes, widths, byte order, 1-D) take the general path."""
+    from test_predict import make_booster, random_rows, random_tree, walk
+
+    rng = np.random.default_rng(11)
+    m = 6
+    trees = [random_tree(rng, m, 12, False) for _ in range(8)]
+    b = make_booster(trees, m, 1, "binary")
+    X = random_rows(rng, 40, m)
+
+    def margin(rows: np.ndarray, n_trees: int) -> np.ndarray:
+        return np.array([b.init_score[0] + sum(t["value"][walk(t, r)] for t in trees[:n_trees])
+                         for r in rows])
+
+    def check(n_trees: int) -> None:
+        raw = margin(X, n_trees)
+        for i in (0, 17):
+            row = X[i:i + 1]
+            for arr in (row, row.astype(np.float64), np.asfortranarray(row)):
+                np.testing.assert_allclose(b.predict(arr, output="raw"), raw[i:i + 1],
+                                           atol=1e-12)
+                np.testing.assert_allclose(b.predict(arr), 1 / (1 + np.exp(-raw[i:i + 1])),
+                                           atol=1e-12)
+        np.testing.assert_allclose(b.predict(X, output="raw"), raw, atol=1e-12)
+
+    check(8)
+    assert b._scorers is not None
+    b.best_iteration = 5
+    check(5)
+    b.best_iteration = None
+    b.init_score = np.array([-1.5])  # replaced
+    check(8)
+    b.init_score[0] = 0.75  # updated in place
+    check(8)
+    b.objective = "regression"  # identity link now
+    np.testing.assert_allclose(b.predict(X[:1]), margin(X[:1], 8), atol=1e-12)
+    b.objective = "binary"
+    b.add_round([random_tree(rng, m, 12, False)])
+    trees = b._trees
+    check(9)
+    # declined inputs: the general path converts or names what is wrong
+    np.testing.assert_allclose(b.predict(X[:3].astype(">f4"), output="raw"),
+                               margin(X[:3], 9), atol=1e-6)
+    np.testing.assert_allclose(b.predict(np.zeros((3, m), np.int32), output="raw"),
+                               margin(np.zeros((3, m), np.float32), 9), atol=1e-12)
+    with pytest.raises(sapwood.DataError):
+        b.predict(X[:1, :5])
+    with pytest.raises(sapwood.DataError):
+        b.predict(X[0])
+    with pytest.raises(sapwood.DataError):
+        b.predict(np.zeros((1, m), np.complex64))
+
+
+def test_scorer_checks_its_arguments() -> None:
+    from test_predict import make_booster, random_tree
+
+    rng = np.random.default_rng(2)
+    b = make_booster([random_tree(rng, 3, 6, False) for _ in range(3)], 3, 1, "binary")
+    b.predict(np.zeros((1, 3), np.float32))
+    f = b._forest
+    with pytest.raises(sapwood.ModelFormatError):
+        f.scorer(0, 3, np.zeros(2), "binary", 1, True)
+    with pytest.raises(sapwood.ParameterError):
+        f.scorer(0, 3, np.zeros(1), "no-such-objective", 1, True)
+    with pytest.raises(sapwood.ParameterError):
+        f.scorer(0, 9, np.zeros(1), "binary", 1, True).predict(np.zeros((1, 3)), 1)
+    sc = f.scorer(0, 3, np.zeros(1), "binary", 1, False)
+    assert sc.predict(np.zeros((2, 4)), 1) is None
+    assert sc.predict([[0.0, 0.0, 0.0]], 1) is None
+    assert sc.predict(np.zeros((2, 3), np.int64), 1) is None

@@ -384,3 +384,95 @@ def test_every_profile_stores_and_loads(X, model_edges):
                 assert np.isin(e[np.isfinite(e)], col.edges).all()
         assert Profile.from_json(p.to_json()) == p
         assert Profile.from_data(X, edges_from=p) == p
+
+
+# --------------------------------------------------------------- the AVX-512 profile kernel
+_avx512 = pytest.mark.skipif(not sapwood._core.profile_avx512_available(),
+                             reason="the CPU lacks AVX-512 F/BW/VL/DQ")
+
+
+def _raw_profiles(columns, edges, kernel, n_threads=1, fine_bins=64):
+    from sapwood import _core
+
+    rows = len(columns[0])
+    return _core.profile_numeric(columns, rows, edges, [None] * len(columns), fine_bins,
+                                 200_000, 0, n_threads, kernel)
+
+
+def _same_entry(a, b):
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2:6] == b[2:6]
+    for x, y in zip(a[6:8], b[6:8], strict=True):  # min / max, the sign of a zero included
+        assert (math.isnan(x) and math.isnan(y)) or (x == y and math.copysign(1, x) ==
+                                                     math.copysign(1, y))
+    assert a[8:] == b[8:]
+
+
+_mixed = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.floats(-1e6, 1e6), st.floats(-1e-3, 1e-3),
+    st.sampled_from([0.0, -0.0, 1.0, -1.0, 5e-324, -2.2250738585072014e-308, 1e300, 3.4e38,
+                     3.5e38, -1e39]))
+
+
+@_avx512
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(hnp.arrays(np.float64, st.integers(0, 2600), elements=_mixed),
+       st.sampled_from(["fitted", "given", "few"]), st.integers(0, 3))
+def test_avx512_profile_equals_portable_and_exact_reference(x, edges_kind, scale):
+    """The AVX-512 pass (vector min / max, one-gather bin lookup, exact sums in 8 lanes with
+    values below the lanes' window through the buckets) gives the portable pass's profile, bit
+    for bit, and the exact sums of the values (Fraction reference)."""
+    from sapwood import _core
+
+    with np.errstate(over="ignore"):
+        x = x * 10.0**(scale * 40) if scale else x  # far-apart magnitudes in one block
+        x32 = x.astype(np.float32)
+    edges = None
+    if edges_kind != "fitted":
+        f = np.sort(_finite(x32))
+        k = 40 if edges_kind == "given" else 5  # >= 32 edges: the bin table path
+        edges = np.unique(f[np.linspace(0, f.size - 1, k).astype(int)]) if f.size else \
+            np.array([0.0], np.float32)
+        edges = edges[np.isfinite(edges)] if edges.size else edges
+    cols = [x, x32, x[::2]] if x.size else [x]
+    for col in cols:
+        col = np.ascontiguousarray(col) if col is not x[::2] else col
+        a = _raw_profiles([col], [edges], "avx512")
+        b = _raw_profiles([col], [edges], "portable")
+        _same_entry(a[0], b[0])
+        f = _finite(col)
+        exact = sum((Fraction(float(v)) for v in f), Fraction(0))
+        assert Fraction(a[0][8], 2**_core.exact_sum_scale_bits) == exact
+        exact_sq = sum((Fraction(float(v)) ** 2 for v in f), Fraction(0))
+        assert Fraction(a[0][9], 2**_core.exact_sum_sq_scale_bits) == exact_sq
+        with np.errstate(over="ignore"):
+            ref_bins = np.searchsorted(a[0][0], f.astype(np.float32), side="left")
+        np.testing.assert_array_equal(np.bincount(ref_bins, minlength=a[0][1].size), a[0][1])
+
+
+@_avx512
+def test_avx512_profile_large_columns_and_threads():
+    """Long columns of several distributions (tasks of many blocks, bin tables with wide cells,
+    integer columns) on 1 and 2 threads: the same profile as the portable pass."""
+    rng = np.random.default_rng(7)
+    n = 150_000
+    cols = [rng.standard_normal(n), rng.lognormal(0, 4, n), rng.integers(-5, 5, n) * 1.0,
+            np.where(rng.random(n) < 0.05, np.nan, rng.standard_normal(n) * 1e-200),
+            rng.integers(0, 1000, n).astype(np.int32), rng.random(n).astype(np.float32)]
+    cols[2][::7] = -0.0
+    base = _raw_profiles(cols, [None] * len(cols), "portable", fine_bins=1024)
+    edges = [np.asarray(b[0], np.float32) for b in base]
+    for threads in (1, 2):
+        for e in ([None] * len(cols), edges):
+            a = _raw_profiles(cols, e, "avx512", threads, fine_bins=1024)
+            b = _raw_profiles(cols, e, "portable", threads, fine_bins=1024)
+            for u, v in zip(a, b, strict=True):
+                _same_entry(u, v)
+
+
+def test_profile_kernel_name_is_checked():
+    with pytest.raises(sapwood.ParameterError, match="kernel"):
+        _raw_profiles([np.zeros(3)], [None], "avx1024")

@@ -113,6 +113,18 @@ class BinIndex {
   // bins[i] = Lookup(float(x[i])) for i < n (x finite).
   void LookupBlock(const double* x, std::int64_t n, std::uint32_t* bins) const;
 
+  // The table's parameters, for a caller's own SIMD lookup (the profile's AVX-512 path): the
+  // cell of a key is as in Lookup; start[c] (kWide flagged) indexes padded (k + kFixed floats).
+  struct Layout {
+    std::uint32_t gap_lo, gap_hi, lo, last;
+    int shift;
+    const std::uint32_t* start;  // last + 2 entries
+    const float* padded;
+  };
+  Layout GetLayout() const {
+    return {gap_lo_, gap_hi_, lo_, last_, shift_, start_.data(), padded_.data()};
+  }
+
   // Memory held by the table and the edges.
   std::size_t Bytes() const { return (start_.size() + padded_.size()) * 4; }
 

@@ -156,11 +156,20 @@ struct NumericStats {
   void MergeCounts(const NumericStats& other);
 };
 
+// Which code counts the values: kAuto takes AVX-512 (F/BW/VL/DQ) where the CPU has it, else the
+// portable path; kAvx512 asks for it (a ParameterError on a CPU without it). Both give the same
+// profile, bit for bit (the exact sums are exact either way).
+enum class ProfileKernel : int { kAuto, kPortable, kAvx512 };
+
+// Whether this CPU runs the AVX-512 profile path.
+bool ProfileAvx512Available();
+
 struct ProfileParams {
   int fine_bins = 1024;               // bins fitted per column when edges are not given
   std::int64_t sample_rows = 200000;  // rows sampled to fit edges
   std::uint64_t seed = 0;
   int n_threads = 1;
+  ProfileKernel kernel = ProfileKernel::kAuto;
 };
 
 // Profiles `cols` (all of `rows` rows). For column j: edges[j] given -> count over those edges;

@@ -80,6 +80,9 @@ class Booster:
         self.reference_profile: Any = None
         self._fast_numpy = False  # numpy floats may go straight to the forest (no categoricals)
         self._forest_outputs = 1  # the packed forest's outputs (a C++ property read per call)
+        # predict's value / raw scorers for the default trees (see _scorers_now): the forest,
+        # best_iteration, objective, num_class and init_score they were made for, then the two
+        self._scorers: tuple[Any, ...] | None = None
         # (packed forest, its device copy) for device="cuda" (sapwood.model.gpu); not state
         self._cuda: tuple[Any, Any] | None = None
 
@@ -348,9 +351,59 @@ class Booster:
         the raw margins before the link (contrib: to the bias column), as training added a
         Dataset's ``init_score``. A model trained with offsets warns when scored without them.
         """
+        # Fast path (a few rows are called one by one): a numpy array, value/raw, the default
+        # trees, a packed forest without categoricals; one C++ call through a scorer that has
+        # the objective, init score and tree range resolved, and that declines (None) any X but
+        # a 2-D float32 / float64 array of the model's width (the general path then names what
+        # is wrong).
+        if (
+            type(X) is np.ndarray
+            and self._fast_numpy
+            and init_score is None
+            and iteration_range is None
+            and device == "cpu"
+            and (output == "value" or output == "raw")
+            # (the core clamps n_jobs to its cores; one past int32 goes the slow way)
+            and (n_jobs is None or (type(n_jobs) is int and 0 < n_jobs < 2**31))
+            and not self.trained_with_init_score
+        ):
+            sc = self._scorers
+            if (
+                sc is None
+                or sc[0] is not self._forest
+                or sc[1] != self.best_iteration
+                or sc[2] is not self.objective
+                or sc[3] != self.num_class
+                or sc[4] is not self.init_score
+            ):
+                sc = self._scorers_now()
+            if sc is not None:
+                out: np.ndarray | None = sc[5 if output == "value" else 6].predict(
+                    X, self._threads if n_jobs is None else n_jobs)
+                if out is not None:
+                    return out
         if init_score is not None or self.trained_with_init_score:
             return self._predict_offset(X, output, iteration_range, n_jobs, device, init_score)
         return self._predict_plain(X, output, iteration_range, n_jobs, device)
+
+    def _scorers_now(self) -> tuple[Any, ...] | None:
+        """predict's scorers for the current forest, best_iteration, objective, num_class and
+        init_score (None when there is no packed forest yet: the general path builds it)."""
+        forest = self._forest
+        if forest is None:
+            return None
+        init = self.init_score
+        if not (type(init) is np.ndarray and init.dtype is _FLOAT_DTYPES[1]
+                and init.flags.c_contiguous):
+            return None  # the scorer would hold a converted copy: the general path reads it
+        k = self._forest_outputs
+        end = (self.best_iteration or len(self._trees) // k) * k
+        make = forest.scorer
+        self._scorers = sc = (
+            forest, self.best_iteration, self.objective, self.num_class, init,
+            make(0, end, init, self.objective, self.num_class, True),
+            make(0, end, init, self.objective, self.num_class, False))
+        return sc
 
     def _predict_plain(self, X: Any, output: Output, iteration_range: tuple[int, int] | None,
                        n_jobs: int | None, device: str) -> Any:
