@@ -87,6 +87,7 @@ class TrainWorker:
         self._k = 1
         self._threads = 1
         self._profile: Any = None
+        self._busy = 0.0
         self._pred: np.ndarray = np.empty(0)
         self._const: np.ndarray = np.zeros(1)
         self._offsets_kept: np.ndarray | None = None
@@ -282,6 +283,10 @@ class TrainWorker:
         return usable, blocks
 
     # -- one round
+    def busy_seconds(self) -> float:
+        """Seconds this worker spent in its training calls (benchmarks: busy vs waiting)."""
+        return self._busy
+
     def begin_round(self) -> tuple[np.ndarray, np.ndarray, int]:
         if self.trainer is None:
             return np.zeros(self._k), np.zeros(self._k), 0
@@ -292,14 +297,18 @@ class TrainWorker:
                   build: bool) -> tuple[int, int, np.ndarray | None]:
         if self.trainer is None:
             return 0, 0, None
+        t0 = time.perf_counter()
         self.trainer.begin_tree(k, scale_g, scale_h, bits)
         g, hc, hist = self.trainer.root(build)
+        self._busy += time.perf_counter() - t0
         return int(g), int(hc), hist
 
     def expand(self, reqs: np.ndarray, cats: list[np.ndarray]) -> np.ndarray | None:
         if self.trainer is None:
             return None
+        t0 = time.perf_counter()
         out: np.ndarray = self.trainer.expand(reqs, cats)
+        self._busy += time.perf_counter() - t0
         return out
 
     def leaf_residuals(self, k: int, leaves: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -335,11 +344,13 @@ class TrainWorker:
              next_round: bool) -> dict[str, Any]:
         """finish_tree, then either the next tree's root (root given) or, after the round's
         last tree, the next round's start (its gradient maxima): one round trip for both."""
+        t0 = time.perf_counter()
         out: dict[str, Any] = {"valid": self.finish_tree(*finish), "root": None, "begin": None}
         if root is not None:
             out["root"] = self.tree_root(*root)
         if next_round:
             out["begin"] = self.begin_round()
+        self._busy += time.perf_counter() - t0
         return out
 
     def predictions(self, trees: list[dict[str, np.ndarray]] | None, objective: str,
@@ -482,8 +493,14 @@ def _frame(data: Any, label: Any, weight: Any, init_score: Any,
     return data
 
 
-def _placed(client: Any, ddf: Any) -> tuple[list[Any], dict[str, list[int]]]:
-    """Partition futures (materialised on the workers) and which worker holds which."""
+def _placed(client: Any, ddf: Any, balance: bool = True
+            ) -> tuple[list[Any], dict[str, list[int]]]:
+    """Partition futures (materialised on the workers) and which worker trains on which.
+
+    A round waits for the slowest worker, so the partitions are spread to even out the bytes
+    each worker holds: a partition stays where it is unless its holder would get more than
+    its share, then it goes to the least loaded worker (Dask moves it when that worker's
+    actor is created). Workers holding nothing of the data still get partitions."""
     from distributed import wait
 
     futs = client.compute(ddf.to_delayed())
@@ -492,12 +509,29 @@ def _placed(client: Any, ddf: Any) -> tuple[list[Any], dict[str, list[int]]]:
         if f.status == "error":
             f.result()  # raises the partition's own error
     who = client.who_has(futs)
-    by_worker: dict[str, list[int]] = {}
+    holder = []
     for i, f in enumerate(futs):
         holders = sorted(who.get(f.key, ()))
         if not holders:
             raise DaskTrainingError(f"partition {i} is on no worker")
-        by_worker.setdefault(holders[0], []).append(i)
+        holder.append(holders[0])
+    by_worker: dict[str, list[int]] = {}
+    if not balance:
+        for i, h in enumerate(holder):
+            by_worker.setdefault(h, []).append(i)
+        return futs, by_worker
+    sizes = client.nbytes([f.key for f in futs], summary=False)
+    nbytes = [int(sizes.get(f.key, 0)) for f in futs]
+    workers = sorted(client.scheduler_info()["workers"])
+    share = sum(nbytes) / max(1, len(workers)) * 1.05
+    load = dict.fromkeys(workers, 0)
+    for i in sorted(range(len(futs)), key=lambda j: (-nbytes[j], j)):
+        w = holder[i] if holder[i] in load and load[holder[i]] + nbytes[i] <= share \
+            else min(workers, key=lambda x: (load[x], x))
+        load[w] += nbytes[i]
+        by_worker.setdefault(w, []).append(i)
+    for ids in by_worker.values():
+        ids.sort()
     return futs, by_worker
 
 
@@ -1052,11 +1086,12 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     _PHASES["setup_s"] = t_setup - t_start - _PHASES["place_s"] - _PHASES["prepare_s"]
     boost_rounds(booster, engine, evals, metrics, callbacks, 0, p["n_estimators"])
     t_rounds = time.perf_counter()
+    busy = _call_all(actors, "busy_seconds")
     if reference_profile:
         booster.reference_profile = _reference_profile(actors, booster, pidx, sampled)
     _LAST_RUN.clear()
     _LAST_RUN.update(calls=engine.calls, call_seconds=engine.call_seconds, workers=len(actors),
-                     expansions=engine.expansions,
+                     expansions=engine.expansions, worker_busy_s=busy,
                      splits=int(sum(int(t["feature"].size) // 2 for t in booster.trees())),
                      rounds_s=t_rounds - t_setup, profile_s=time.perf_counter() - t_rounds,
                      **_PHASES)
