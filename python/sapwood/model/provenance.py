@@ -63,7 +63,8 @@ def column_blocks(col: np.ndarray, first_row: int, n_rows: int
     digests of the blocks wholly inside, and (offset in the block, float32 bytes) of the
     pieces of blocks cut at either end."""
     B = FINGERPRINT_BLOCK_ROWS
-    v = np.ascontiguousarray(col, dtype=np.dtype("<f4"))
+    with np.errstate(over="ignore"):  # beyond float32's range is inf, as the trees see it
+        v = np.ascontiguousarray(col, dtype=np.dtype("<f4"))
     end = first_row + v.shape[0]
     full: dict[int, bytes] = {}
     pieces: dict[int, tuple[int, bytes]] = {}
