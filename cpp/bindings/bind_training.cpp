@@ -280,6 +280,19 @@ void BindTraining(py::module_& m) {
           py::arg("tree"), py::arg("output"), py::arg("leaves"))
       .def("end_round", &Trainer::EndRound)
       .def(
+          "set_gradients",
+          [](Trainer& t, const py::array_t<double, py::array::c_style | py::array::forcecast>& g,
+             const py::array_t<double, py::array::c_style | py::array::forcecast>& h) {
+            const py::ssize_t m = static_cast<py::ssize_t>(t.Scores().size());
+            if (g.size() != m || h.size() != m) {
+              throw DataError("the custom objective must return one gradient and one hessian "
+                              "per row (" + std::to_string(m) + "), got " +
+                              std::to_string(g.size()) + " and " + std::to_string(h.size()));
+            }
+            t.SetGradients(g.data(), h.data());
+          },
+          py::arg("grad"), py::arg("hess"))
+      .def(
           "leaf_residuals",
           [](Trainer& t, int k,
              const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& leaves) {

@@ -25,6 +25,7 @@ ObjectiveKind ParseObjective(const std::string& name) {
   if (name == "lambdarank") return ObjectiveKind::kLambdarank;
   if (name == "rank_xendcg") return ObjectiveKind::kRankXendcg;
   if (name == "cox") return ObjectiveKind::kCox;
+  if (name == "custom") return ObjectiveKind::kCustom;
   throw ParameterError("unknown objective '" + name +
                        "' (expected 'regression', 'binary', 'multiclass', 'poisson', 'gamma', "
                        "'tweedie', 'l1', 'huber', 'quantile', 'lambdarank', 'rank_xendcg' or "
@@ -199,6 +200,7 @@ std::vector<double> Objective::InitScore(const double* y, const double* w, std::
     }
     return out;
   }
+  if (kind_ == ObjectiveKind::kCustom) return {0.0};  // the caller's loss: no known constant
   if (IsRanking() || kind_ == ObjectiveKind::kCox) {
     // Both losses are invariant to adding a constant to every score (of a query; of the
     // data): the start is 0, as in LightGBM and XGBoost.
@@ -238,6 +240,10 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
   if (IsRanking()) {
     RankingGradients(scores, y, w, n, grad, hess, n_threads);
     return;
+  }
+  if (kind_ == ObjectiveKind::kCustom) {
+    throw ParameterError("the custom objective's gradients come from its callable "
+                         "(Trainer::SetGradients)");
   }
   if (kind_ == ObjectiveKind::kCox) {
     CoxGradients(scores, y, w, n, grad, hess);

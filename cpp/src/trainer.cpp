@@ -110,6 +110,23 @@ void Trainer::RenewLeaves(Tree& tree, int k) {
   });
 }
 
+void Trainer::SetGradients(const double* g, const double* h) {
+  const std::size_t m = grad_.size();
+  for (std::size_t i = 0; i < m; ++i) {
+    if (!std::isfinite(g[i]) || !std::isfinite(h[i]) || h[i] < 0) {
+      const std::size_t K = static_cast<std::size_t>(objective_.NumOutputs());
+      throw DataError("the custom objective returned " +
+                      std::string(!std::isfinite(g[i]) ? "a non-finite gradient"
+                                  : !std::isfinite(h[i]) ? "a non-finite hessian"
+                                                         : "a negative hessian") +
+                      " at row " + std::to_string(i / K));
+    }
+  }
+  std::copy(g, g + m, grad_.begin());
+  std::copy(h, h + m, hess_.begin());
+  gradients_given_ = true;
+}
+
 void Trainer::SetRowSegments(std::vector<std::pair<std::int64_t, std::int64_t>> segments) {
   if (segments.empty() || segments[0].first != 0) {
     throw DataError("row segments must start at local row 0");
@@ -145,7 +162,14 @@ Trainer::RoundStats Trainer::BeginRound() {
   const int K = objective_.NumOutputs();
   const int T = params_.n_threads;
   const double* w = weights_.empty() ? nullptr : weights_.data();
-  objective_.Gradients(scores_.data(), labels_.data(), w, n, grad_.data(), hess_.data(), T);
+  if (objective_.Kind() == ObjectiveKind::kCustom) {
+    if (!gradients_given_) {
+      throw ParameterError("the custom objective needs this round's gradients first");
+    }
+    gradients_given_ = false;
+  } else {
+    objective_.Gradients(scores_.data(), labels_.data(), w, n, grad_.data(), hess_.data(), T);
+  }
 
   // Row subsample for this round: a counter-based draw per (global) row. Without subsampling
   // the row list (all rows) is built once and reused.

@@ -153,6 +153,15 @@ class ObjectiveInfo:
 
 REGISTRY: tuple[ObjectiveInfo, ...] = (
     ObjectiveInfo(
+        # a Python callable's loss (train(params={"objective": fn})): the model predicts the
+        # raw margin; no other library names it
+        name="custom",
+        aliases=(),
+        link="identity", default_metric="rmse", label_rule="finite",
+        check=_labels_any,
+        onnx_post_transform="NONE",
+    ),
+    ObjectiveInfo(
         name="regression",
         aliases=("l2", "mse", "regression_l2", "squared_error", "reg:squarederror"),
         link="identity", default_metric="rmse", label_rule="finite",

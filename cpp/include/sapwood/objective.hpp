@@ -25,7 +25,10 @@ enum class ObjectiveKind {
   kQuantile,
   kLambdarank,
   kRankXendcg,
-  kCox
+  kCox,
+  // kCustom: the gradients come from the caller (Trainer::SetGradients from a Python callable)
+  // with the identity link and a starting score of 0 for any finite label
+  kCustom
 };
 
 ObjectiveKind ParseObjective(const std::string& name);
@@ -63,7 +66,8 @@ class Objective {
   Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& params = {});
   ObjectiveKind Kind() const { return kind_; }
   bool IdentityLink() const {
-    return kind_ == ObjectiveKind::kRegression || RenewsLeaves() || IsRanking();
+    return kind_ == ObjectiveKind::kRegression || RenewsLeaves() || IsRanking() ||
+           kind_ == ObjectiveKind::kCustom;
   }
   // The robust losses: after a tree is grown, each leaf's value becomes LeafValue of the
   // residuals of its rows (as LightGBM's RenewTreeOutput does).

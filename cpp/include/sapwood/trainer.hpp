@@ -69,6 +69,9 @@ class Trainer {
     std::int64_t rows = 0;
   };
   RoundStats BeginRound();
+  // The custom objective: this round's gradients and hessians (n x K, row-major), from the
+  // caller; BeginRound then uses them instead of the objective's (weights are the caller's).
+  void SetGradients(const double* g, const double* h);
   void BeginTree(int k, const FixedPoint& fp);
   LocalRows& Rows() { return grower_->Rows(); }
   const HistLayout& Layout() const { return grower_->Layout(); }
@@ -106,6 +109,7 @@ class Trainer {
   std::vector<std::pair<std::int64_t, std::int64_t>> segments_{{0, 0}};
   std::vector<std::int64_t> groups_;
   RoundStats stats_;
+  bool gradients_given_ = false;
   int iteration_ = 0;
 };
 

@@ -27,6 +27,8 @@ class CallbackEnv:
     evaluation: dict[str, dict[str, float]] = field(default_factory=dict)
     # history[set_name][metric_name] = values of every iteration so far
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # custom metric callables that are better when higher (their higher_is_better attribute)
+    higher_is_better: frozenset[str] = frozenset()
 
 
 class TrainingCallback:
@@ -78,7 +80,7 @@ class EarlyStopping(TrainingCallback):
         if metric not in metrics:
             raise ParameterError(f"EarlyStopping: metric {metric!r} is not evaluated")
         score = metrics[metric]
-        higher = metric in HIGHER_IS_BETTER
+        higher = metric in HIGHER_IS_BETTER or metric in env.higher_is_better
         if self.best_score is None or (
             score > self.best_score + self.min_delta if higher
             else score < self.best_score - self.min_delta

@@ -705,6 +705,12 @@ def train(
     of those features to the client, which computes them over one seeded permutation of all
     rows, as ``Dataset`` does. Not supported yet: ``init_model``.
     """
+    given = dict(params or {})
+    m = given.get("metric")
+    if callable(given.get("objective")) or callable(m) or (
+            isinstance(m, (list, tuple)) and any(callable(x) for x in m)):
+        raise ParameterError("custom objective and metric callables are not supported by "
+                             "sapwood.dask.train yet (they would run on the client)")
     p = resolve_params(params)
     obj = objectives.get(p["objective"])
     client = _client(client)

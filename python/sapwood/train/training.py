@@ -23,6 +23,49 @@ from .callbacks import CallbackEnv, TrainingCallback
 __all__ = ["train", "boost_rounds"]
 
 
+def _callables(params: Mapping[str, Any] | None
+               ) -> tuple[dict[str, Any], Any, list[tuple[str, Any]]]:
+    """Custom objective and metric callables taken out of the parameters.
+
+    ``objective=fn``: fn(y_true, raw_score) -> (grad, hess), per row (raw_score (n,) for one
+    output); sample weights multiply them afterwards. The model is stored with objective
+    "custom" (identity link: it predicts the raw margin). ``metric=fn`` (or in a list):
+    fn(y_true, prediction, weight) -> float under the name ``fn.__name__``; better when
+    higher if ``fn.higher_is_better`` is true. Model files keep the built-in metric names only.
+    """
+    p = dict(params or {})
+    obj = p.get("objective")
+    custom_obj = None
+    if callable(obj):
+        custom_obj = obj
+        p["objective"] = "custom"
+        if int(p.get("num_class", 1) or 1) != 1:
+            raise ParameterError("a custom objective has one output (num_class=1) for now")
+    elif obj == "custom":
+        raise ParameterError("objective 'custom' means a callable: pass the function itself "
+                             "as the objective")
+    m = p.get("metric")
+    customs: list[tuple[str, Any]] = []
+    if callable(m) or isinstance(m, (list, tuple)) and any(callable(x) for x in m):
+        items = [m] if callable(m) else list(m)
+        names = []
+        for x in items:
+            if callable(x):
+                name = getattr(x, "__name__", "custom_metric")
+
+                def call(y: Any, pred: Any, w: Any, fn: Any = x) -> float:
+                    return float(fn(y, pred, w))
+
+                call.higher_is_better = bool(getattr(x, "higher_is_better", False))  # type: ignore[attr-defined]
+                customs.append((name, call))
+            else:
+                names.append(x)
+        p["metric"] = names  # [] when only callables: no built-in metric
+    if custom_obj is not None and p.get("metric") is None:
+        p["metric"] = []  # a custom loss has no default metric
+    return p, custom_obj, customs
+
+
 def _metrics_for(p: Mapping[str, Any]) -> list[tuple[str, Any]]:
     m = p["metric"]
     names = [default_metric(p["objective"])] if m is None else ([m] if isinstance(m, str) else list(m))
@@ -151,11 +194,26 @@ class _LocalRounds:
     """Rounds on this machine: the C++ Trainer grows them; validation scores are updated here."""
 
     def __init__(self, trainer: Any, valid_X: list[Any], valid_scores: list[np.ndarray], k: int,
-                 num_features: int, n_jobs: int) -> None:
+                 num_features: int, n_jobs: int,
+                 custom: tuple[Any, np.ndarray, np.ndarray | None] | None = None) -> None:
         self.trainer, self.valid_X, self.valid_scores = trainer, valid_X, valid_scores
         self.k, self.num_features, self.n_jobs = k, num_features, n_jobs
+        self.custom = custom
 
     def boost_round(self) -> list[dict[str, np.ndarray]]:
+        if self.custom is not None:
+            fn, y, w = self.custom
+            raw = self.trainer.scores()
+            out = fn(y, raw[:, 0] if self.k == 1 else raw)
+            if not isinstance(out, tuple) or len(out) != 2:
+                raise ParameterError("a custom objective must return (grad, hess), got "
+                                     f"{type(out).__name__}")
+            g = np.asarray(out[0], dtype=np.float64).reshape(-1)
+            h = np.asarray(out[1], dtype=np.float64).reshape(-1)
+            if w is not None and g.shape == h.shape == (w.shape[0] * self.k,):
+                ww = np.repeat(w, self.k)
+                g, h = g * ww, h * ww
+            self.trainer.set_gradients(g, h)
         return list(self.trainer.boost_round())
 
     def eval_scores(self, trees: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
@@ -179,6 +237,7 @@ def boost_rounds(booster: Booster, engine: Any,
     weight, query sizes) per valid set (the query metrics need the sizes)."""
     names = [e[0] for e in evals]
     history: dict[str, dict[str, list[float]]] = {n: {m: [] for m, _ in metrics} for n in names}
+    higher = frozenset(m for m, fn in metrics if getattr(fn, "higher_is_better", False))
     for cb in callbacks:
         cb.before_training(booster)
     for it in range(first_round, first_round + n_estimators):
@@ -207,7 +266,8 @@ def boost_rounds(booster: Booster, engine: Any,
                     history[name][m].append(val)
         env = CallbackEnv(booster=booster, iteration=it,
                           n_estimators=first_round + n_estimators,
-                          evaluation=evaluation, history=history)
+                          evaluation=evaluation, history=history,
+                          higher_is_better=higher)
         stop = False
         for cb in callbacks:
             stop = bool(cb.after_iteration(env)) or stop
@@ -253,6 +313,7 @@ def train(
     trees and ``n_estimators`` more rounds. With the same data and parameters this equals
     training all rounds at once, tree for tree and bit for bit.
     """
+    params, custom_obj, custom_metrics = _callables(params)
     p = resolve_params(params)
     if not isinstance(train_set, Dataset):
         raise DataError(f"train_set must be a sapwood.Dataset, got {type(train_set)!r}")
@@ -269,7 +330,7 @@ def train(
         raise ParameterError("valid_names must have one name per valid set")
     for ds, name in zip(valid_sets, names, strict=False):
         _check_valid(ds, train_set, name)
-    metrics = _metrics_for(p)
+    metrics = _metrics_for(p) + custom_metrics
     _check_groups(p, metrics, train_set, valid_sets, names)
     base = _initial_model(init_model, p, train_set) if init_model is not None else None
     k_out = objectives.get(p["objective"]).num_outputs(p["num_class"])
@@ -348,7 +409,8 @@ def train(
                          booster.num_features).predict_raw(vx, 0, len(base_trees), s,
                                                            p["n_jobs"])
         valid_scores.append(s)
-    engine = _LocalRounds(trainer, valid_X, valid_scores, k, booster.num_features, p["n_jobs"])
+    engine = _LocalRounds(trainer, valid_X, valid_scores, k, booster.num_features, p["n_jobs"],
+                          None if custom_obj is None else (custom_obj, y, train_set.weight))
     evals = [(name, ds.label, ds.weight, ds.group)
              for ds, name in zip(valid_sets, names, strict=False)]
     boost_rounds(booster, engine, evals, metrics, callbacks, first_round, p["n_estimators"])
