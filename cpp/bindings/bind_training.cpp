@@ -49,6 +49,12 @@ TrainParams ParseTrainParams(const py::dict& params) {
   opt("cat_smooth", p.grow.cat_smooth);
   opt("cat_l2", p.grow.cat_l2);
   opt("min_data_per_group", p.grow.min_data_per_group);
+  if (params.contains("monotone_constraints") && !params["monotone_constraints"].is_none()) {
+    for (const auto& v : params["monotone_constraints"].cast<std::vector<int>>()) {
+      if (v < -1 || v > 1) throw ParameterError("monotone_constraints hold -1, 0 or 1");
+      p.grow.monotone.push_back(static_cast<std::int8_t>(v));
+    }
+  }
   opt("tweedie_variance_power", p.objective_params.tweedie_variance_power);
   opt("poisson_max_delta_step", p.objective_params.poisson_max_delta_step);
   opt("huber_delta", p.objective_params.huber_delta);

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "cat_smooth": 10.0,
     "cat_l2": 10.0,
     "min_data_per_group": 100,
+    # per feature -1 / 0 / +1, or {feature name: direction} (resolve_monotone)
+    "monotone_constraints": None,
     "cat_min_count": 5,
     # "native" (category splits), "target_stats" (every categorical feature becomes its ordered
     # target statistic, a numeric feature) or "auto" (target stats for features with more than
@@ -241,7 +243,45 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     metric = p["metric"]
     if metric is not None and not isinstance(metric, (str, list, tuple)):
         raise ParameterError(f"parameter 'metric' must be a name or a list of names, got {metric!r}")
+    mc = p["monotone_constraints"]
+    if mc is not None:
+        if not isinstance(mc, (list, tuple, dict)):
+            raise ParameterError("parameter 'monotone_constraints' must be a list of -1/0/1 per "
+                                 f"feature or a mapping feature -> direction, got {mc!r}")
+        if any(v not in (-1, 0, 1) or isinstance(v, bool)
+               for v in (mc.values() if isinstance(mc, dict) else mc)):
+            raise ParameterError("monotone_constraints directions must be -1, 0 or 1")
+        if any(mc.values() if isinstance(mc, dict) else mc) and objective.name in (
+                "l1", "huber", "quantile"):
+            raise ParameterError(f"monotone_constraints with the {objective.name} objective: its "
+                                 "leaves are re-fitted after growth, which would break them")
     return p
+
+
+def resolve_monotone(p: Mapping[str, Any], feature_names: Sequence[str],
+                     categorical: Sequence[bool]) -> list[int] | None:
+    """monotone_constraints as one direction per feature (None: no constraint), checked
+    against the data's features."""
+    mc = p["monotone_constraints"]
+    if mc is None:
+        return None
+    names = list(feature_names)
+    if isinstance(mc, dict):
+        unknown = [k for k in mc if k not in names]
+        if unknown:
+            raise ParameterError(f"monotone_constraints name feature(s) {unknown[:5]} that are "
+                                 f"not in the data")
+        out = [int(mc.get(n, 0)) for n in names]
+    else:
+        out = [int(v) for v in mc]
+        if len(out) != len(names):
+            raise ParameterError(f"monotone_constraints has {len(out)} entries but the data has "
+                                 f"{len(names)} features")
+    bad = [n for n, v, c in zip(names, out, categorical, strict=True) if v and c]
+    if bad:
+        raise ParameterError(f"monotone_constraints on categorical feature(s) {bad[:5]}: "
+                             "categories have no order")
+    return out if any(out) else None
 
 
 def _label_gain(value: Any) -> list[float] | None:
@@ -308,9 +348,11 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
             "colsample_bytree", "random_state", "n_jobs", "max_cat_to_onehot", "max_cat_threshold",
             "cat_smooth", "cat_l2", "min_data_per_group", "tweedie_variance_power",
             "poisson_max_delta_step", "huber_delta", "alpha", "lambdarank_truncation_level",
-            "lambdarank_norm", "label_gain")
+            "lambdarank_norm", "label_gain", "monotone_constraints")
     out = {k: p[k] for k in keys}
-    for k in ("alpha", "label_gain"):
+    if isinstance(out["monotone_constraints"], dict):
+        del out["monotone_constraints"]  # not resolved against the features yet
+    for k in ("alpha", "label_gain", "monotone_constraints"):
         if out[k] is None:
             del out[k]
     return out

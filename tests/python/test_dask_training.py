@@ -156,6 +156,15 @@ def test_target_statistics(client) -> None:
     assert got.to_bytes() == expected.to_bytes()
 
 
+def test_monotone_constraints(client) -> None:
+    df = _table(5000, seed=12, target="regression")
+    params = {"objective": "regression", "n_estimators": 8, "num_leaves": 15,
+              "monotone_constraints": {"x0": 1, "x1": -1}}
+    expected = sapwood.train(params, sapwood.Dataset(df[_FEATURES], df["y"], df["w"]))
+    got = sapwood.dask.train(params, dd.from_pandas(df, npartitions=3), label="y", weight="w")
+    assert got.to_bytes() == expected.to_bytes()
+
+
 def test_class_weights_and_offsets(client) -> None:
     df = _table(5000, seed=8)
     df["off"] = np.random.default_rng(1).normal(size=len(df)) * 0.3

@@ -56,6 +56,11 @@ struct GrowParams {
   double cat_smooth = 10.0;        // added to the hessian when ordering categories
   double cat_l2 = 10.0;            // extra L2 on the children of many-vs-many splits
   std::int64_t min_data_per_group = 100;  // rows per group between candidate cuts
+  // Monotone constraints per feature (empty: none): +1 predictions never decrease as the
+  // feature grows, -1 never increase, 0 free. Enforced as LightGBM's "basic" method: a split
+  // on a constrained feature must order its children's outputs, and the children's outputs
+  // are then bounded by the midpoint, bounds that every descendant inherits.
+  std::vector<std::int8_t> monotone;
 };
 
 struct SplitInfo {

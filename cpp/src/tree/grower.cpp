@@ -177,19 +177,31 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     HistBin total;
     SplitInfo split;
     int slot;  // histogram pool slot, -1 when none is kept
-    // Filled by an expansion (possibly ahead of the pick): the children's handles, splits
-    // and histogram slots.
+    // bounds of this leaf's output (monotone constraints), unscaled
+    double lo = -std::numeric_limits<double>::infinity();
+    double hi = std::numeric_limits<double>::infinity();
+    // Filled by an expansion (possibly ahead of the pick): the children's handles, splits,
+    // histogram slots and output bounds.
     bool expanded = false;
     std::int32_t child_handle[2] = {-1, -1};
     SplitInfo child_split[2];
     int child_slot[2] = {-1, -1};
+    double child_lo[2] = {-std::numeric_limits<double>::infinity(),
+                          -std::numeric_limits<double>::infinity()};
+    double child_hi[2] = {std::numeric_limits<double>::infinity(),
+                          std::numeric_limits<double>::infinity()};
   };
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
-  auto out_of = [&](const HistBin& packed) {
+  auto raw_out = [&](const HistBin& packed, double lo, double hi) {
     const NodeSums s = pack.Decode(packed);
-    return LeafOutput(static_cast<double>(s.g) * inv_g, static_cast<double>(s.h) * inv_h, params) *
-           params.learning_rate;
+    const double o =
+        LeafOutput(static_cast<double>(s.g) * inv_g, static_cast<double>(s.h) * inv_h, params);
+    return std::min(std::max(o, lo), hi);
   };
+  auto out_of = [&](const HistBin& packed, double lo, double hi) {
+    return raw_out(packed, lo, hi) * params.learning_rate;
+  };
+  constexpr double kInf = std::numeric_limits<double>::infinity();
   auto hess_of = [&](const HistBin& packed) {
     return static_cast<double>(pack.Decode(packed).h) * inv_h;
   };
@@ -216,9 +228,9 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     if (slot >= 0) free_slots.push_back(slot);
     slot = -1;
   };
-  auto search = [&](int slot, const HistBin& total) {
+  auto search = [&](int slot, const HistBin& total, double lo, double hi) {
     return FindBestSplit(pool[static_cast<std::size_t>(slot)].data(), layout, features, total,
-                         pack, scale_g, scale_h, params, n_threads);
+                         pack, scale_g, scale_h, params, n_threads, lo, hi);
   };
 
   Tree tree;
@@ -235,10 +247,10 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     int slot = params.num_leaves > 1 ? take_slot() : -1;
     root.total = src.Root(slot >= 0 ? pool[static_cast<std::size_t>(slot)].data() : nullptr);
     const std::int64_t n = count_of(root.total);
-    root.node = tree.AddLeaf(out_of(root.total), hess_of(root.total), n);
+    root.node = tree.AddLeaf(out_of(root.total, -kInf, kInf), hess_of(root.total), n);
     if (slot >= 0 && can_split(n, 0)) {
       root.slot = slot;
-      root.split = search(slot, root.total);
+      root.split = search(slot, root.total, -kInf, kInf);
       if (!root.split.Valid()) release(root.slot);
     } else {
       release(slot);
@@ -257,6 +269,25 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       OpenLeaf& x = leaves[static_cast<std::size_t>(which[i])];
       x.child_handle[0] = next_handle++;
       x.child_handle[1] = next_handle++;
+      // children's output bounds: the parent's, cut at the midpoint of their outputs when the
+      // split feature is monotone (LightGBM's "basic" method)
+      for (int c = 0; c < 2; ++c) {
+        x.child_lo[c] = x.lo;
+        x.child_hi[c] = x.hi;
+      }
+      const int mono = params.monotone.empty() || x.split.categorical
+                           ? 0 : params.monotone[static_cast<std::size_t>(x.split.feature)];
+      if (mono != 0) {
+        const double mid =
+            0.5 * (raw_out(x.split.left, x.lo, x.hi) + raw_out(x.split.right, x.lo, x.hi));
+        if (mono > 0) {
+          x.child_hi[0] = std::min(x.hi, mid);
+          x.child_lo[1] = std::max(x.lo, mid);
+        } else {
+          x.child_lo[0] = std::max(x.lo, mid);
+          x.child_hi[1] = std::min(x.hi, mid);
+        }
+      }
       ExpandRequest& r = reqs[i];
       r.leaf = x.handle;
       r.left = x.child_handle[0];
@@ -293,7 +324,8 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       }
       for (int c = 0; c < 2; ++c) {
         const HistBin& tot = c == 0 ? x.split.left : x.split.right;
-        if (can_split(count_of(tot), x.depth + 1)) x.child_split[c] = search(x.child_slot[c], tot);
+        if (can_split(count_of(tot), x.depth + 1))
+          x.child_split[c] = search(x.child_slot[c], tot, x.child_lo[c], x.child_hi[c]);
         if (!x.child_split[c].Valid()) release(x.child_slot[c]);
       }
     }
@@ -330,8 +362,10 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     const SplitInfo& s = parent.split;
     const FeatureBins& fb = mapper.Feature(s.feature);
     if (s.categorical) cat_splits.emplace_back(parent.node, s.cat_left);
-    const std::int32_t ln = tree.AddLeaf(out_of(s.left), hess_of(s.left), count_of(s.left));
-    const std::int32_t rn = tree.AddLeaf(out_of(s.right), hess_of(s.right), count_of(s.right));
+    const std::int32_t ln = tree.AddLeaf(out_of(s.left, parent.child_lo[0], parent.child_hi[0]),
+                                         hess_of(s.left), count_of(s.left));
+    const std::int32_t rn = tree.AddLeaf(out_of(s.right, parent.child_lo[1], parent.child_hi[1]),
+                                         hess_of(s.right), count_of(s.right));
     const std::int32_t p = parent.node;
     tree.feature[p] = s.feature;
     tree.threshold_bin[p] = s.threshold_bin;
@@ -352,6 +386,8 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       kids[c].depth = parent.depth + 1;
       kids[c].total = c == 0 ? s.left : s.right;
       kids[c].slot = parent.child_slot[c];
+      kids[c].lo = parent.child_lo[c];
+      kids[c].hi = parent.child_hi[c];
       if (room) {
         kids[c].split = std::move(parent.child_split[c]);
       } else {

@@ -1,5 +1,6 @@
 #include "split_evaluator.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "categorical_split.hpp"
@@ -29,11 +30,35 @@ inline double LeafScore(double g, double h, const GrowParams& p) {
   return t * t / denom;
 }
 
+// The gain of a leaf whose output is fixed at `out` (clamped by a bound): -(2 G o + (H + l2) o^2).
+inline double ScoreGivenOutput(double g, double h, double out, const GrowParams& p) {
+  return -(2.0 * ThresholdL1(g, p.reg_alpha) * out + (h + p.reg_lambda) * out * out);
+}
+
 struct Evaluator {
   const GrowParams& p;
   NodeSums total;
   CountPacking pack;
   double inv_g, inv_h, parent_score;
+  double lower, upper;  // bounds of the children's outputs
+  bool bounded;         // lower or upper finite
+
+  // Gain of sending the packed sums `left` left and the rest right under monotone direction
+  // `mono` (+1, -1, 0); < 0 when a constraint fails.
+  inline double GainBounded(const HistBin& left, int mono) const {
+    const NodeSums l = pack.Decode(left);
+    const std::int64_t cl = l.c, cr = total.c - l.c;
+    if (cl < p.min_child_samples || cr < p.min_child_samples || cl <= 0 || cr <= 0) return -1.0;
+    const double hl = static_cast<double>(l.h) * inv_h;
+    const double hr = static_cast<double>(total.h - l.h) * inv_h;
+    if (hl < p.min_child_weight || hr < p.min_child_weight) return -1.0;
+    const double gl = static_cast<double>(l.g) * inv_g;
+    const double gr = static_cast<double>(total.g - l.g) * inv_g;
+    const double ol = std::min(std::max(LeafOutput(gl, hl, p), lower), upper);
+    const double orr = std::min(std::max(LeafOutput(gr, hr, p), lower), upper);
+    if ((mono > 0 && ol > orr) || (mono < 0 && ol < orr)) return -1.0;
+    return ScoreGivenOutput(gl, hl, ol, p) + ScoreGivenOutput(gr, hr, orr, p) - parent_score;
+  }
 
   // Gain of sending the packed sums `left` left and the rest right; < 0 when a constraint fails.
   inline double Gain(const HistBin& left) const {
@@ -57,12 +82,14 @@ inline HistBin Sub(const HistBin& a, const HistBin& b) { return {a.g - b.g, a.hc
 SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
                         const std::vector<int>& features, const HistBin& total_packed,
                         CountPacking pack, double scale_g, double scale_h,
-                        const GrowParams& params, int n_threads) {
+                        const GrowParams& params, int n_threads, double lower, double upper) {
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
   const NodeSums total = pack.Decode(total_packed);
+  const bool bounded = std::isfinite(lower) || std::isfinite(upper);
   Evaluator ev{params, total, pack, inv_g, inv_h,
                LeafScore(static_cast<double>(total.g) * inv_g, static_cast<double>(total.h) * inv_h,
-                         params)};
+                         params),
+               lower, upper, bounded};
   std::vector<SplitInfo> per_feature(features.size());
   const int threads = features.size() >= 16 ? n_threads : 1;
   ParallelFor(0, static_cast<std::int64_t>(features.size()), threads, [&](std::int64_t k) {
@@ -73,6 +100,7 @@ SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
           pack, inv_g, inv_h, params);
       return;
     }
+    const int mono = params.monotone.empty() ? 0 : params.monotone[static_cast<std::size_t>(f)];
     const HistBin* hb = hist + layout.offset[f];
     const int nb = layout.nbins[f];
     const int numeric = nb - 1;
@@ -81,7 +109,7 @@ SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
     SplitInfo best;
     HistBin acc{0, 0};
     auto consider = [&](const HistBin& left, int t, bool dl) {
-      const double gain = ev.Gain(left);
+      const double gain = (mono != 0 || ev.bounded) ? ev.GainBounded(left, mono) : ev.Gain(left);
       if (gain > best.gain) {
         best.gain = gain;
         best.feature = f;
