@@ -55,6 +55,11 @@ TrainParams ParseTrainParams(const py::dict& params) {
       p.grow.monotone.push_back(static_cast<std::int8_t>(v));
     }
   }
+  if (params.contains("interaction_constraints") &&
+      !params["interaction_constraints"].is_none()) {
+    p.grow.interaction_sets =
+        params["interaction_constraints"].cast<std::vector<std::vector<int>>>();
+  }
   opt("tweedie_variance_power", p.objective_params.tweedie_variance_power);
   opt("poisson_max_delta_step", p.objective_params.poisson_max_delta_step);
   opt("huber_delta", p.objective_params.huber_delta);

@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "min_data_per_group": 100,
     # per feature -1 / 0 / +1, or {feature name: direction} (resolve_monotone)
     "monotone_constraints": None,
+    # lists of features (names or positions) that may share a branch (resolve_interactions)
+    "interaction_constraints": None,
     "cat_min_count": 5,
     # "native" (category splits), "target_stats" (every categorical feature becomes its ordered
     # target statistic, a numeric feature) or "auto" (target stats for features with more than
@@ -255,7 +257,42 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 "l1", "huber", "quantile"):
             raise ParameterError(f"monotone_constraints with the {objective.name} objective: its "
                                  "leaves are re-fitted after growth, which would break them")
+    ic = p["interaction_constraints"]
+    if ic is not None and (not isinstance(ic, (list, tuple)) or not all(
+            isinstance(g, (list, tuple)) for g in ic)):
+        raise ParameterError("parameter 'interaction_constraints' must be a list of lists of "
+                             f"features (names or positions), got {ic!r}")
     return p
+
+
+def resolve_interactions(p: Mapping[str, Any], feature_names: Sequence[str]
+                         ) -> list[list[int]] | None:
+    """interaction_constraints as sets of feature positions. A feature in no set is its own
+    set: it may be split on, but never in a branch with another feature."""
+    ic = p["interaction_constraints"]
+    if ic is None:
+        return None
+    names = list(feature_names)
+    index = {n: i for i, n in enumerate(names)}
+    sets: list[list[int]] = []
+    for g in ic:
+        cur = []
+        for f in g:
+            if isinstance(f, str):
+                if f not in index:
+                    raise ParameterError(f"interaction_constraints name feature {f!r}, which is "
+                                         "not in the data")
+                cur.append(index[f])
+            elif isinstance(f, (int, np.integer)) and not isinstance(f, bool) \
+                    and 0 <= int(f) < len(names):
+                cur.append(int(f))
+            else:
+                raise ParameterError(f"interaction_constraints: {f!r} is not a feature name or a "
+                                     f"position in [0, {len(names)})")
+        sets.append(sorted(set(cur)))
+    listed = {f for g in sets for f in g}
+    sets.extend([j] for j in range(len(names)) if j not in listed)
+    return sets
 
 
 def resolve_monotone(p: Mapping[str, Any], feature_names: Sequence[str],
@@ -348,11 +385,14 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
             "colsample_bytree", "random_state", "n_jobs", "max_cat_to_onehot", "max_cat_threshold",
             "cat_smooth", "cat_l2", "min_data_per_group", "tweedie_variance_power",
             "poisson_max_delta_step", "huber_delta", "alpha", "lambdarank_truncation_level",
-            "lambdarank_norm", "label_gain", "monotone_constraints")
+            "lambdarank_norm", "label_gain", "monotone_constraints", "interaction_constraints")
     out = {k: p[k] for k in keys}
     if isinstance(out["monotone_constraints"], dict):
         del out["monotone_constraints"]  # not resolved against the features yet
-    for k in ("alpha", "label_gain", "monotone_constraints"):
+    ic = out["interaction_constraints"]
+    if ic is not None and any(not isinstance(f, (int, np.integer)) for g in ic for f in g):
+        del out["interaction_constraints"]  # names: not resolved against the features yet
+    for k in ("alpha", "label_gain", "monotone_constraints", "interaction_constraints"):
         if out[k] is None:
             del out[k]
     return out

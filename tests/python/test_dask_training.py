@@ -156,10 +156,11 @@ def test_target_statistics(client) -> None:
     assert got.to_bytes() == expected.to_bytes()
 
 
-def test_monotone_constraints(client) -> None:
+def test_monotone_and_interaction_constraints(client) -> None:
     df = _table(5000, seed=12, target="regression")
     params = {"objective": "regression", "n_estimators": 8, "num_leaves": 15,
-              "monotone_constraints": {"x0": 1, "x1": -1}}
+              "monotone_constraints": {"x0": 1, "x1": -1},
+              "interaction_constraints": [["x0", "x1"], ["x2", "city"]]}
     expected = sapwood.train(params, sapwood.Dataset(df[_FEATURES], df["y"], df["w"]))
     got = sapwood.dask.train(params, dd.from_pandas(df, npartitions=3), label="y", weight="w")
     assert got.to_bytes() == expected.to_bytes()

@@ -61,6 +61,10 @@ struct GrowParams {
   // on a constrained feature must order its children's outputs, and the children's outputs
   // are then bounded by the midpoint, bounds that every descendant inherits.
   std::vector<std::int8_t> monotone;
+  // Interaction constraints (empty: none): sets of features; the features split on along any
+  // branch must all belong to one set. Every feature must be in at least one set (the Python
+  // layer makes an unlisted feature its own set).
+  std::vector<std::vector<int>> interaction_sets;
 };
 
 struct SplitInfo {

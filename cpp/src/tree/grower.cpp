@@ -190,6 +190,8 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
                           -std::numeric_limits<double>::infinity()};
     double child_hi[2] = {std::numeric_limits<double>::infinity(),
                           std::numeric_limits<double>::infinity()};
+    // features split on along the branch to this leaf (interaction constraints only)
+    std::vector<int> used;
   };
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
   auto raw_out = [&](const HistBin& packed, double lo, double hi) {
@@ -228,8 +230,29 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     if (slot >= 0) free_slots.push_back(slot);
     slot = -1;
   };
-  auto search = [&](int slot, const HistBin& total, double lo, double hi) {
-    return FindBestSplit(pool[static_cast<std::size_t>(slot)].data(), layout, features, total,
+  // Interaction constraints: the features a leaf may split on are those sharing a set with
+  // every feature already used on its branch.
+  const bool constrained = !params.interaction_sets.empty();
+  auto allowed_for = [&](const std::vector<int>& used) {
+    if (!constrained || used.empty()) return features;
+    std::vector<char> ok(static_cast<std::size_t>(layout.nbins.size()), 0);
+    for (const auto& set : params.interaction_sets) {
+      bool holds = true;
+      for (int u : used) holds = holds && std::find(set.begin(), set.end(), u) != set.end();
+      if (!holds) continue;
+      for (int f : set)
+        if (f >= 0 && static_cast<std::size_t>(f) < ok.size()) ok[static_cast<std::size_t>(f)] = 1;
+    }
+    std::vector<int> out;
+    for (int f : features)
+      if (ok[static_cast<std::size_t>(f)]) out.push_back(f);
+    return out;
+  };
+  auto search = [&](int slot, const HistBin& total, double lo, double hi,
+                    const std::vector<int>& used) {
+    const std::vector<int> allowed = allowed_for(used);
+    if (allowed.empty()) return SplitInfo{};
+    return FindBestSplit(pool[static_cast<std::size_t>(slot)].data(), layout, allowed, total,
                          pack, scale_g, scale_h, params, n_threads, lo, hi);
   };
 
@@ -250,7 +273,7 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     root.node = tree.AddLeaf(out_of(root.total, -kInf, kInf), hess_of(root.total), n);
     if (slot >= 0 && can_split(n, 0)) {
       root.slot = slot;
-      root.split = search(slot, root.total, -kInf, kInf);
+      root.split = search(slot, root.total, -kInf, kInf, root.used);
       if (!root.split.Valid()) release(root.slot);
     } else {
       release(slot);
@@ -324,8 +347,12 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       }
       for (int c = 0; c < 2; ++c) {
         const HistBin& tot = c == 0 ? x.split.left : x.split.right;
-        if (can_split(count_of(tot), x.depth + 1))
-          x.child_split[c] = search(x.child_slot[c], tot, x.child_lo[c], x.child_hi[c]);
+        if (can_split(count_of(tot), x.depth + 1)) {
+          std::vector<int> used = x.used;
+          if (constrained && std::find(used.begin(), used.end(), x.split.feature) == used.end())
+            used.push_back(x.split.feature);
+          x.child_split[c] = search(x.child_slot[c], tot, x.child_lo[c], x.child_hi[c], used);
+        }
         if (!x.child_split[c].Valid()) release(x.child_slot[c]);
       }
     }
@@ -388,6 +415,11 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       kids[c].slot = parent.child_slot[c];
       kids[c].lo = parent.child_lo[c];
       kids[c].hi = parent.child_hi[c];
+      if (constrained) {
+        kids[c].used = parent.used;
+        if (std::find(kids[c].used.begin(), kids[c].used.end(), s.feature) == kids[c].used.end())
+          kids[c].used.push_back(s.feature);
+      }
       if (room) {
         kids[c].split = std::move(parent.child_split[c]);
       } else {

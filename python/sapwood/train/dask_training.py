@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _core, objectives
 from .._groups import bounds_from_qid
-from .._params import core_params, resolve_monotone, resolve_params
+from .._params import core_params, resolve_interactions, resolve_monotone, resolve_params
 from ..dataset import check_label_weight, kept_categories, ordered_target_stats
 from ..errors import DataError, ParameterError, SapwoodError
 from ..frame.categorical import frequency_order
@@ -947,6 +947,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         del codes, got_codes
 
     p["monotone_constraints"] = resolve_monotone(p, features, list(is_cat))
+    p["interaction_constraints"] = resolve_interactions(p, features)
     # -- bin edges on the rows single-machine training samples
     idx = np.asarray(_core.sample_row_indices(n, p["bin_sample_rows"], p["random_state"]))
     owner = {pid: ai for ai, d in enumerate(desc) for pid in d["parts"]}

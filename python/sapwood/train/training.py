@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from .. import _core, objectives
-from .._params import core_params, label_key, resolve_monotone, resolve_params
+from .._params import (
+    core_params,
+    label_key,
+    resolve_interactions,
+    resolve_monotone,
+    resolve_params,
+)
 from ..dataset import Dataset
 from ..errors import DataError, ParameterError
 from ..metrics import default_metric, get_metric, needs_groups
@@ -347,6 +353,7 @@ def train(
 
     p["monotone_constraints"] = resolve_monotone(
         p, train_set.feature_names, [s["kind"] == "categorical" for s in train_set.schema])
+    p["interaction_constraints"] = resolve_interactions(p, train_set.feature_names)
     binned = train_set.construct(p["max_bin"], p["bin_sample_rows"], p["random_state"], p["n_jobs"],
                                  p["cat_min_count"], p["cat_encoding"], p["cat_ts_min_categories"],
                                  p["cat_ts_prior_weight"])
