@@ -522,6 +522,80 @@ class Booster:
 
         return predict_cuda(self, X, output, iteration_range, device)
 
+    # ------------------------------------------------------------------ refit
+    def refit(self, data: Any, label: Any, weight: Any = None, *, decay_rate: float = 0.9,
+              init_score: Any = None, n_jobs: int | None = None) -> Booster:
+        """A copy of this model with the same trees and their leaf values re-fitted on new data
+        (LightGBM's ``refit``).
+
+        Tree by tree, in training order, the rows are dropped to their leaves and each leaf
+        gets ``decay_rate * old + (1 - decay_rate) * new``. ``new`` is the loss's Newton step
+        on the leaf's rows at the scores so far (the robust losses l1 / huber / quantile: the
+        exact quantile of the residuals), with the model's reg_lambda / reg_alpha and learning
+        rate. Leaves no row reaches keep their value. Single-output objectives; ranking
+        objectives need query groups and are refused. Refitting on the training data itself
+        with decay_rate=0 gives back the model's leaf values.
+        """
+        if self.num_outputs != 1:
+            raise ParameterError("refit supports single-output objectives; this model has "
+                                 f"{self.num_outputs} outputs")
+        if self.objective in ("lambdarank", "rank_xendcg", "cox", "custom"):
+            raise ParameterError(f"refit does not support the {self.objective!r} objective")
+        if not 0.0 <= float(decay_rate) <= 1.0:
+            raise ParameterError(f"decay_rate must be in [0, 1], got {decay_rate!r}")
+        from .._params import core_params, resolve_params
+
+        leaves = np.asarray(self.predict(data, output="leaf",
+                                         iteration_range=(0, self.num_rounds), n_jobs=n_jobs))
+        n = leaves.shape[0]
+        y = np.asarray(label, dtype=np.float64).reshape(-1)
+        if y.shape[0] != n:
+            raise DataError(f"label has {y.shape[0]} rows but the data has {n}")
+        w = None if weight is None else np.asarray(weight, dtype=np.float64).reshape(-1)
+        if w is not None and w.shape[0] != n:
+            raise DataError(f"weight has {w.shape[0]} rows but the data has {n}")
+        known = {k: v for k, v in self.params.items() if k != "source"}
+        try:
+            p = resolve_params(known)
+        except ParameterError:  # an imported model: its objective with default parameters
+            p = resolve_params({"objective": self.objective})
+        cp = core_params(p)
+        cp["n_jobs"] = resolve_n_jobs(n_jobs)
+        raw = np.full(n, float(np.asarray(self.init_score).reshape(-1)[0]))
+        if init_score is not None:
+            raw += np.asarray(init_score, dtype=np.float64).reshape(-1)
+        robust = bool(_core.objective_renews_leaves(cp))
+        lr, l2, l1 = float(p["learning_rate"]), float(p["reg_lambda"]), float(p["reg_alpha"])
+        decay = float(decay_rate)
+        out = Booster.from_bytes(self.to_bytes())
+        for t, tree in enumerate(out._trees):
+            value = np.array(tree["value"], dtype=np.float64, copy=True)
+            node = leaves[:, t].astype(np.int64)
+            count = np.bincount(node, minlength=value.size)
+            if robust:
+                new = value.copy()
+                order = np.argsort(node, kind="stable")
+                bounds = np.concatenate([[0], np.cumsum(count)])
+                r = y - raw
+                for leaf in np.flatnonzero(count):
+                    idx = order[bounds[leaf]:bounds[leaf + 1]]
+                    new[leaf] = _core.robust_leaf_value(
+                        cp, r[idx], np.empty(0) if w is None else w[idx])
+            else:
+                _, g, h = _core.objective_gradients(self.objective, raw, y, w, cp)
+                G = np.bincount(node, weights=g, minlength=value.size)
+                H = np.bincount(node, weights=h, minlength=value.size)
+                shrunk = np.sign(G) * np.maximum(np.abs(G) - l1, 0.0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    new = np.where(H + l2 > 0, -shrunk / (H + l2), 0.0) * lr
+            reached = count > 0
+            value[reached] = decay * value[reached] + (1.0 - decay) * new[reached]
+            tree["value"] = value
+            raw += value[node]
+        out._forest = None
+        out._scorers = None
+        return out
+
     # ------------------------------------------------------------------ importance
     def feature_importance(self, kind: Literal["split", "gain"] = "split",
                            iteration_range: tuple[int, int] | None = None) -> np.ndarray:
