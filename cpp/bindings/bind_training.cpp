@@ -291,6 +291,15 @@ void BindTraining(py::module_& m) {
           py::arg("tree"), py::arg("output"), py::arg("leaves"))
       .def("end_round", &Trainer::EndRound)
       .def(
+          "set_elementwise",
+          [](Trainer& t, std::uintptr_t address) {
+            // The address of a compiled function void(double, double, double*, double*) (a
+            // numba cfunc the caller keeps alive for the trainer's lifetime).
+            if (address == 0) throw ParameterError("the compiled objective has no address");
+            t.SetElementwise(reinterpret_cast<Trainer::ElementwiseFn>(address));
+          },
+          py::arg("address"))
+      .def(
           "set_gradients",
           [](Trainer& t, const py::array_t<double, py::array::c_style | py::array::forcecast>& g,
              const py::array_t<double, py::array::c_style | py::array::forcecast>& h) {

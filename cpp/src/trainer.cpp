@@ -162,7 +162,32 @@ Trainer::RoundStats Trainer::BeginRound() {
   const int K = objective_.NumOutputs();
   const int T = params_.n_threads;
   const double* w = weights_.empty() ? nullptr : weights_.data();
-  if (objective_.Kind() == ObjectiveKind::kCustom) {
+  if (objective_.Kind() == ObjectiveKind::kCustom && elementwise_ != nullptr) {
+    // Rows own their outputs: the same values on any thread count.
+    const ElementwiseFn fn = elementwise_;
+    std::vector<std::int64_t> bad(static_cast<std::size_t>((n + 8191) / 8192), -1);
+    ParallelFor(0, (n + 8191) / 8192, T, [&](std::int64_t b) {
+      const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
+      for (std::int64_t r = r0; r < r1; ++r) {
+        double g = 0, h = 0;
+        fn(labels_[static_cast<std::size_t>(r)], scores_[static_cast<std::size_t>(r)], &g, &h);
+        if (w != nullptr) {
+          g *= w[r];
+          h *= w[r];
+        }
+        if ((!std::isfinite(g) || !std::isfinite(h) || h < 0) && bad[static_cast<std::size_t>(b)] < 0)
+          bad[static_cast<std::size_t>(b)] = r;
+        grad_[static_cast<std::size_t>(r)] = g;
+        hess_[static_cast<std::size_t>(r)] = h;
+      }
+    });
+    for (std::int64_t r : bad) {
+      if (r >= 0) {
+        throw DataError("the compiled custom objective returned a non-finite gradient or "
+                        "hessian, or a negative hessian, at row " + std::to_string(r));
+      }
+    }
+  } else if (objective_.Kind() == ObjectiveKind::kCustom) {
     if (!gradients_given_) {
       throw ParameterError("the custom objective needs this round's gradients first");
     }

@@ -34,7 +34,7 @@ from .train.tuning import TuneResult, tune
 # scikit-learn estimators import scikit-learn (and with it scipy and pandas); the optional
 # subpackages import their optional dependencies.
 _LAZY_ATTRIBUTES = {"GBMClassifier": ".train.sklearn", "GBMRegressor": ".train.sklearn",
-                    "GBMRanker": ".train.sklearn"}
+                    "GBMRanker": ".train.sklearn", "compiled_objective": ".train.custom"}
 _LAZY_MODULES = ("dask", "scoring", "validation", "cli", "frame", "model")
 
 
@@ -73,6 +73,7 @@ __all__ = [
     "GBMClassifier",
     "GBMRegressor",
     "GBMRanker",
+    "compiled_objective",
     "SapwoodError",
     "ParameterError",
     "DataError",

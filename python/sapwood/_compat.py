@@ -34,6 +34,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "uvicorn": ("uvicorn", "serve"),
     "prometheus_client": ("prometheus-client", "serve"),
     "cupy": ("cupy-cuda13x", "gpu"),
+    "numba": ("numba", "numba"),
 }
 
 

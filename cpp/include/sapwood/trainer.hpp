@@ -72,6 +72,11 @@ class Trainer {
   // The custom objective: this round's gradients and hessians (n x K, row-major), from the
   // caller; BeginRound then uses them instead of the objective's (weights are the caller's).
   void SetGradients(const double* g, const double* h);
+  // The custom objective as a compiled per-row function (a numba cfunc):
+  //   fn(label, raw score, &grad, &hess)
+  // called for every row from C++ threads, without Python (weights multiply the results).
+  using ElementwiseFn = void (*)(double, double, double*, double*);
+  void SetElementwise(ElementwiseFn fn) { elementwise_ = fn; }
   void BeginTree(int k, const FixedPoint& fp);
   LocalRows& Rows() { return grower_->Rows(); }
   const HistLayout& Layout() const { return grower_->Layout(); }
@@ -110,6 +115,7 @@ class Trainer {
   std::vector<std::int64_t> groups_;
   RoundStats stats_;
   bool gradients_given_ = false;
+  ElementwiseFn elementwise_ = nullptr;
   int iteration_ = 0;
 };
 

@@ -207,7 +207,7 @@ class _LocalRounds:
         self.custom = custom
 
     def boost_round(self) -> list[dict[str, np.ndarray]]:
-        if self.custom is not None:
+        if self.custom is not None and not hasattr(self.custom[0], "address"):
             fn, y, w = self.custom
             raw = self.trainer.scores()
             out = fn(y, raw[:, 0] if self.k == 1 else raw)
@@ -418,6 +418,8 @@ def train(
                          booster.num_features).predict_raw(vx, 0, len(base_trees), s,
                                                            p["n_jobs"])
         valid_scores.append(s)
+    if custom_obj is not None and hasattr(custom_obj, "address"):
+        trainer.set_elementwise(int(custom_obj.address))  # compiled: called from C++
     engine = _LocalRounds(trainer, valid_X, valid_scores, k, booster.num_features, p["n_jobs"],
                           None if custom_obj is None else (custom_obj, y, train_set.weight))
     evals = [(name, ds.label, ds.weight, ds.group)
