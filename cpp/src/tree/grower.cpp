@@ -234,7 +234,6 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
   // every feature already used on its branch.
   const bool constrained = !params.interaction_sets.empty();
   auto allowed_for = [&](const std::vector<int>& used) {
-    if (!constrained || used.empty()) return features;
     std::vector<char> ok(static_cast<std::size_t>(layout.nbins.size()), 0);
     for (const auto& set : params.interaction_sets) {
       bool holds = true;
@@ -250,10 +249,15 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
   };
   auto search = [&](int slot, const HistBin& total, double lo, double hi,
                     const std::vector<int>& used) {
+    const HistBin* hist = pool[static_cast<std::size_t>(slot)].data();
+    if (!constrained || used.empty()) {  // no copy of the feature list on the common path
+      return FindBestSplit(hist, layout, features, total, pack, scale_g, scale_h, params,
+                           n_threads, lo, hi);
+    }
     const std::vector<int> allowed = allowed_for(used);
     if (allowed.empty()) return SplitInfo{};
-    return FindBestSplit(pool[static_cast<std::size_t>(slot)].data(), layout, allowed, total,
-                         pack, scale_g, scale_h, params, n_threads, lo, hi);
+    return FindBestSplit(hist, layout, allowed, total, pack, scale_g, scale_h, params,
+                         n_threads, lo, hi);
   };
 
   Tree tree;
@@ -348,9 +352,12 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       for (int c = 0; c < 2; ++c) {
         const HistBin& tot = c == 0 ? x.split.left : x.split.right;
         if (can_split(count_of(tot), x.depth + 1)) {
-          std::vector<int> used = x.used;
-          if (constrained && std::find(used.begin(), used.end(), x.split.feature) == used.end())
-            used.push_back(x.split.feature);
+          std::vector<int> used;
+          if (constrained) {
+            used = x.used;
+            if (std::find(used.begin(), used.end(), x.split.feature) == used.end())
+              used.push_back(x.split.feature);
+          }
           x.child_split[c] = search(x.child_slot[c], tot, x.child_lo[c], x.child_hi[c], used);
         }
         if (!x.child_split[c].Valid()) release(x.child_slot[c]);

@@ -5,29 +5,14 @@ No scripts, no external resources."""
 
 from __future__ import annotations
 
-import html
-import math
 from typing import TYPE_CHECKING, Any
 
-from .history_html import line_chart
+from .history_html import STATUS_COLORS, esc, fmt, line_chart
 
 if TYPE_CHECKING:
     from .estimate import EstimateReport
 
 __all__ = ["render"]
-
-_STATUS = {"ok": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
-
-
-def _e(v: Any) -> str:
-    return html.escape(str(v))
-
-
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "-"
-    return f"{v:.4g}" if isinstance(v, float) else _e(v)
-
 
 def render(report: EstimateReport) -> str:
     labels = [w["window"] for w in report.windows]
@@ -41,16 +26,16 @@ def render(report: EstimateReport) -> str:
              True)]
         if any(r.get("realised") is not None for r in rows):
             series.append((f"realised {m}", [r.get("realised") for r in rows], "#2e7d32", False))
-        charts.append(f"<div class='card'><h3>{_e(m)} (estimated)</h3>"
+        charts.append(f"<div class='card'><h3>{esc(m)} (estimated)</h3>"
                       f"{line_chart(series, labels, f'estimated {m}', width=420, height=150)}"
                       "</div>")
     c = report.calibration
-    cal = (f"<p>Calibration <b>{_e(c.get('method'))}</b>, fitted on the labelled reference and "
-           f"checked on {_fmt(c.get('holdout_rows'))} held-out reference rows: expected "
-           f"calibration error {_fmt(c.get('ece_raw'))} raw, {_fmt(c.get('ece_calibrated'))} "
-           f"calibrated; Brier {_fmt(c.get('brier_raw'))} raw, "
-           f"{_fmt(c.get('brier_calibrated'))} calibrated.</p>")
-    head = "".join(f"<th>{_e(m)} (est.)</th><th>interval</th><th>realised</th>"
+    cal = (f"<p>Calibration <b>{esc(c.get('method'))}</b>, fitted on the labelled reference and "
+           f"checked on {fmt(c.get('holdout_rows'))} held-out reference rows: expected "
+           f"calibration error {fmt(c.get('ece_raw'))} raw, {fmt(c.get('ece_calibrated'))} "
+           f"calibrated; Brier {fmt(c.get('brier_raw'))} raw, "
+           f"{fmt(c.get('brier_calibrated'))} calibrated.</p>")
+    head = "".join(f"<th>{esc(m)} (est.)</th><th>interval</th><th>realised</th>"
                    for m in report.metrics)
     body = []
     for w in report.windows:
@@ -58,13 +43,13 @@ def render(report: EstimateReport) -> str:
         for m in report.metrics:
             r = w["metrics"][m]
             iv = r.get("interval")
-            cells.append(f"<td>{_fmt(r['estimate'])}</td>"
+            cells.append(f"<td>{fmt(r['estimate'])}</td>"
                          f"<td>{'-' if not iv else f'{iv[0]:.4g} – {iv[1]:.4g}'}</td>"
-                         f"<td>{_fmt(r.get('realised'))}</td>")
-        body.append(f"<tr><td>{_e(w['window'])}</td><td>{w['rows']}</td>"
-                    f"<td style='color:{_STATUS[w['status']]}'>{_e(w['status'])}</td>"
-                    f"{''.join(cells)}<td>{_e('; '.join(w['messages']))}</td></tr>")
-    notes = "".join(f"<li>{_e(n)}</li>" for n in report.notes)
+                         f"<td>{fmt(r.get('realised'))}</td>")
+        body.append(f"<tr><td>{esc(w['window'])}</td><td>{w['rows']}</td>"
+                    f"<td style='color:{STATUS_COLORS[w['status']]}'>{esc(w['status'])}</td>"
+                    f"{''.join(cells)}<td>{esc('; '.join(w['messages']))}</td></tr>")
+    notes = "".join(f"<li>{esc(n)}</li>" for n in report.notes)
     ref = report.reference.get("realised", {})
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
@@ -74,13 +59,13 @@ def render(report: EstimateReport) -> str:
         ".card{display:inline-block;vertical-align:top;margin:.4em;padding:.4em;"
         "border:1px solid #ddd}table{border-collapse:collapse}"
         "td,th{border:1px solid #ddd;padding:.2em .5em;font-size:90%}</style></head><body>"
-        f"<h1>Estimated performance: {_e(report.status.upper())}</h1>"
+        f"<h1>Estimated performance: {esc(report.status.upper())}</h1>"
         "<div class='banner'><b>ESTIMATE, not measured.</b> No labels of these windows were "
         "used: the metrics are expected values from calibrated probabilities (CBPE). They hold "
         "while P(label | features) is unchanged; concept drift is invisible to them. Confirm "
         "with <code>sapwood monitor performance</code> once labels arrive.</div>"
         f"{cal}<p>Reference (realised, with labels): "
-        + ", ".join(f"{_e(m)} {_fmt(ref.get(m))}" for m in report.metrics)
+        + ", ".join(f"{esc(m)} {fmt(ref.get(m))}" for m in report.metrics)
         + f"; decision threshold {report.threshold:g}; intervals: central "
           f"{report.confidence:.0%} of {report.n_simulations} simulated label draws.</p>"
         + "".join(charts)

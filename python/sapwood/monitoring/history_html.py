@@ -15,24 +15,26 @@ from .config import Level
 if TYPE_CHECKING:
     from .history import HistoryReport
 
-__all__ = ["render"]
+__all__ = ["render", "line_chart", "esc", "fmt", "STATUS_COLORS"]
 
 _W, _H = 320, 110
 _PAD_L, _PAD_R, _PAD_T, _PAD_B = 34, 8, 8, 18
-_STATUS = {"ok": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
+STATUS_COLORS = {"ok": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
 _BAND = {"warn": "#fff3e0", "fail": "#ffebee"}
 
 
-def _e(v: Any) -> str:
+def esc(v: Any) -> str:
+    """HTML-escaped text of any value."""
     return html.escape(str(v))
 
 
-def _fmt(v: Any) -> str:
+def fmt(v: Any) -> str:
+    """A number for a report cell: 4 significant digits, "-" for missing or non-finite."""
     if v is None:
         return "-"
     if isinstance(v, float):
         return "-" if not math.isfinite(v) else f"{v:.4g}"
-    return _e(v)
+    return esc(v)
 
 
 def _finite(values: list[Any]) -> list[float]:
@@ -60,8 +62,8 @@ def line_chart(series: list[tuple[str, list[Any], str, bool]], labels: list[str]
         return _PAD_T + ph * (1.0 - min(max(v / top, 0.0), 1.0))
 
     out = [f'<svg class="chart" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
-           f"<title>{_e(title)}</title>"]
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+           f"<title>{esc(title)}</title>"]
     if band is not None:
         for lo, hi, kind in ((band.warn, band.fail, "warn"), (band.fail, top, "fail")):
             if lo < top and hi > lo:
@@ -74,14 +76,14 @@ def line_chart(series: list[tuple[str, list[Any], str, bool]], labels: list[str]
     out.append(f'<text x="{_PAD_L - 3}" y="{_PAD_T + ph}" font-size="9" '
                'text-anchor="end">0</text>')
     if n:
-        out.append(f'<text x="{_PAD_L}" y="{height - 4}" font-size="9">{_e(labels[0])}</text>')
+        out.append(f'<text x="{_PAD_L}" y="{height - 4}" font-size="9">{esc(labels[0])}</text>')
         if n > 1:
             out.append(f'<text x="{_PAD_L + pw}" y="{height - 4}" font-size="9" '
-                       f'text-anchor="end">{_e(labels[-1])}</text>')
+                       f'text-anchor="end">{esc(labels[-1])}</text>')
     if marker is not None and 0 <= marker < n:
         out.append(f'<line x1="{x(marker):.1f}" y1="{_PAD_T}" x2="{x(marker):.1f}" '
                    f'y2="{_PAD_T + ph}" stroke="#c62828" stroke-dasharray="2,2">'
-                   f"<title>first alert: {_e(labels[marker])}</title></line>")
+                   f"<title>first alert: {esc(labels[marker])}</title></line>")
     for name, values, color, dashed in series:
         d: list[str] = []
         pen = False
@@ -95,7 +97,7 @@ def line_chart(series: list[tuple[str, list[Any], str, bool]], labels: list[str]
             continue
         dash = ' stroke-dasharray="4,3"' if dashed else ""
         out.append(f'<path d="{" ".join(d)}" fill="none" stroke="{color}" stroke-width="1.4"'
-                   f"{dash}><title>{_e(name)}</title></path>")
+                   f"{dash}><title>{esc(name)}</title></path>")
         if len(d) == 1:  # a single window: a dot, since a one-point path draws nothing
             px, py = d[0][1:].split(",")
             out.append(f'<circle cx="{px}" cy="{py}" r="2" fill="{color}"/>')
@@ -105,7 +107,7 @@ def line_chart(series: list[tuple[str, list[Any], str, bool]], labels: list[str]
 
 def _legend(items: list[tuple[str, str, bool]]) -> str:
     return " ".join(f'<span class="key" style="border-color:{c};'
-                    f'{"border-style:dashed;" if dashed else ""}">{_e(n)}</span>'
+                    f'{"border-style:dashed;" if dashed else ""}">{esc(n)}</span>'
                     for n, c, dashed in items)
 
 
@@ -138,12 +140,12 @@ def _feature_card(report: HistoryReport, name: str, f: dict[str, Any]) -> str:
     tag = " (predictions)" if f.get("is_prediction") else ""
     return (
         f'<div class="card {status}"><h3><span class="dot" style="background:'
-        f'{_STATUS[status]}"></span>{_e(name)}{tag} <small>{_e(kind)}</small></h3>'
+        f'{STATUS_COLORS[status]}"></span>{esc(name)}{tag} <small>{esc(kind)}</small></h3>'
         f'<div>{drift}{_legend([("PSI vs reference", "#1565c0", False), ("vs previous", "#6a1b9a", True)])}</div>'  # noqa: E501
         f'<div>{shape}{_legend([(dist.replace("_", "-"), "#00838f", False)])}</div>'
         f'<div>{quality}{_legend([(share.replace("_", " "), "#ad1457", False), ("null rate increase", "#5d4037", True)])}</div>'  # noqa: E501
-        f'<p class="last">latest: PSI {_fmt(last["psi"])}, null rate {_fmt(last["null_rate"])}'
-        f", {share.replace('_', ' ')} {_fmt(last[share])}</p></div>")
+        f'<p class="last">latest: PSI {fmt(last["psi"])}, null rate {fmt(last["null_rate"])}'
+        f", {share.replace('_', ' ')} {fmt(last[share])}</p></div>")
 
 
 _CSS = """
@@ -171,15 +173,15 @@ def render(report: HistoryReport) -> str:
              f"<style>{_CSS}</style></head><body>",
              f'<h1>sapwood monitoring history: <span class="{report.status}">{verdict}</span>'
              "</h1>",
-             f"<p>{n} {_e(report.window)} window(s)"
-             + (f", {_e(labels[0])} to {_e(labels[-1])}" if n else "")
-             + f"; reference: {_e(report.reference_kind)} ({report.reference_rows} rows); "
+             f"<p>{n} {esc(report.window)} window(s)"
+             + (f", {esc(labels[0])} to {esc(labels[-1])}" if n else "")
+             + f"; reference: {esc(report.reference_kind)} ({report.reference_rows} rows); "
              f"{len(report.alerts)} alert(s). Shaded bands: warn (orange) and fail (red) "
              "thresholds; a dashed red line marks the window where a feature's first alert "
              "fired.</p>"]
     if report.missing:
         parts.append(f"<p class=\"warn\">Reference columns absent from the stored profiles "
-                     f"(not monitored): {_e(', '.join(report.missing[:30]))}</p>")
+                     f"(not monitored): {esc(', '.join(report.missing[:30]))}</p>")
     parts.append("<h2>Volume</h2>")
     parts.append(line_chart([("rows", [float(r) for r in report.dataset["rows"]], "#37474f",
                               False)], labels, "rows per window", width=680, height=130))
@@ -190,8 +192,8 @@ def render(report: HistoryReport) -> str:
                      "<th>latest</th></tr>")
         for a in report.alerts:
             parts.append(f'<tr><td class="{a["status"]}">{a["status"]}</td>'
-                         f"<td>{_e(a['feature'] or '(dataset)')}</td><td>{_e(a['check'])}</td>"
-                         f"<td>{_fmt(a['first_warn'])}</td><td>{_fmt(a['first_fail'])}</td>"
+                         f"<td>{esc(a['feature'] or '(dataset)')}</td><td>{esc(a['check'])}</td>"
+                         f"<td>{fmt(a['first_warn'])}</td><td>{fmt(a['first_fail'])}</td>"
                          f"<td>{a['windows_at_warn_or_worse']} / {n}</td>"
                          f'<td class="{a["latest"]}">{a["latest"]}</td></tr>')
         parts.append("</table>")

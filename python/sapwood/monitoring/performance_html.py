@@ -5,29 +5,14 @@ target and prediction drift. No scripts, no external resources."""
 
 from __future__ import annotations
 
-import html
-import math
 from typing import TYPE_CHECKING, Any
 
-from .history_html import line_chart
+from .history_html import STATUS_COLORS, esc, fmt, line_chart
 
 if TYPE_CHECKING:
     from .performance import PerformanceReport
 
 __all__ = ["render"]
-
-_STATUS = {"ok": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
-
-
-def _e(v: Any) -> str:
-    return html.escape(str(v))
-
-
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "-"
-    return f"{v:.4g}" if isinstance(v, float) else _e(v)
-
 
 def render(report: PerformanceReport) -> str:
     labels = [w["window"] for w in report.windows]
@@ -42,30 +27,30 @@ def render(report: PerformanceReport) -> str:
         if m in report.baseline:
             series.append(("validation (model file)", [report.baseline[m]] * len(rows),
                            "#6a1b9a", True))
-        charts.append(f"<div class='card'><h3>{_e(m)}</h3>"
+        charts.append(f"<div class='card'><h3>{esc(m)}</h3>"
                       f"{line_chart(series, labels, m, width=420, height=150)}</div>")
     charts.append("<div class='card'><h3>label coverage</h3>" + line_chart(
         [("coverage", [w["coverage"] for w in report.windows], "#2e7d32", False)], labels,
         "label coverage", width=420, height=150) + "</div>")
-    head = "".join(f"<th>{_e(m)}</th>" for m in report.metrics)
+    head = "".join(f"<th>{esc(m)}</th>" for m in report.metrics)
     body = []
     for w in report.windows:
         cells = []
         for m in report.metrics:
             r = w["metrics"].get(m) or {}
             ci = r.get("ci")
-            cells.append(f"<td>{_fmt(r.get('value'))}"
+            cells.append(f"<td>{fmt(r.get('value'))}"
                          + (f" <small>[{ci[0]:.4g}, {ci[1]:.4g}]</small>" if ci else "")
                          + "</td>")
         pd_ = (w.get("prediction_drift") or {})
         td = (w.get("target_drift") or {})
-        body.append(f"<tr><td>{_e(w['window'])}</td><td>{w['rows']}</td><td>{w['labelled']}</td>"
+        body.append(f"<tr><td>{esc(w['window'])}</td><td>{w['rows']}</td><td>{w['labelled']}</td>"
                     f"<td>{w['coverage']:.3f}</td>"
-                    f"<td style='color:{_STATUS[w['status']]}'>{_e(w['status'])}</td>"
-                    f"{''.join(cells)}<td>{_fmt(pd_.get('psi'))}</td><td>{_fmt(td.get('psi'))}"
-                    f"</td><td>{_e('; '.join(w['messages']))}</td></tr>")
-    base = ", ".join(f"{_e(k)} {_fmt(v)}" for k, v in report.baseline.items()) or "none stored"
-    notes = "".join(f"<li>{_e(n)}</li>" for n in report.notes)
+                    f"<td style='color:{STATUS_COLORS[w['status']]}'>{esc(w['status'])}</td>"
+                    f"{''.join(cells)}<td>{fmt(pd_.get('psi'))}</td><td>{fmt(td.get('psi'))}"
+                    f"</td><td>{esc('; '.join(w['messages']))}</td></tr>")
+    base = ", ".join(f"{esc(k)} {fmt(v)}" for k, v in report.baseline.items()) or "none stored"
+    notes = "".join(f"<li>{esc(n)}</li>" for n in report.notes)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         "<title>sapwood: model performance</title><style>"
@@ -73,9 +58,9 @@ def render(report: PerformanceReport) -> str:
         ".card{display:inline-block;vertical-align:top;margin:.4em;padding:.4em;"
         "border:1px solid #ddd}table{border-collapse:collapse}"
         "td,th{border:1px solid #ddd;padding:.2em .5em;font-size:90%}</style></head><body>"
-        f"<h1>Model performance: <span style='color:{_STATUS[report.status]}'>"
-        f"{_e(report.status.upper())}</span></h1>"
-        f"<p>Objective {_e(report.objective)}; validation metrics in the model file: {base}; "
+        f"<h1>Model performance: <span style='color:{STATUS_COLORS[report.status]}'>"
+        f"{esc(report.status.upper())}</span></h1>"
+        f"<p>Objective {esc(report.objective)}; validation metrics in the model file: {base}; "
         f"intervals: {report.confidence:.0%} bootstrap, {report.n_bootstrap} resamples.</p>"
         + "".join(charts)
         + "<table><tr><th>window</th><th>rows</th><th>labelled</th><th>coverage</th>"

@@ -91,19 +91,7 @@ class DaskGBMRegressor(_DaskMixin, GBMRegressor):
             client: Any = None) -> DaskGBMRegressor:
         """X: a Dask DataFrame or 2-D array; y (and sample_weight, init_score): Dask Series /
         arrays with X's partitions, or column names of X; eval_set: [(X_valid, y_valid)]."""
-        from .. import objectives
-
-        params = self._train_params()
-        regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")]
-        try:
-            info = objectives.resolve(params["objective"])
-        except ParameterError:
-            info = None
-        if info is None or info.name not in regression:
-            raise ParameterError(f"DaskGBMRegressor: objective must be one of {regression}, "
-                                 f"got {params['objective']!r}")
-        if info.name != "quantile":
-            params.pop("alpha")
+        params = self._regression_params()
         self._dask_fit(X, y, sample_weight, eval_set, params, callbacks, init_score, client)
         return self
 
@@ -208,21 +196,9 @@ class DaskGBMRanker(_DaskMixin, GBMRanker):
         """X: a Dask DataFrame; y, group (one query id per row; a query's rows contiguous and in
         one partition), sample_weight: Dask Series with X's partitions or column names of X;
         eval_set: [(X_valid, y_valid)] with eval_group: their query id Series."""
-        from .. import objectives
-
         if group is None:
             raise DataError("DaskGBMRanker.fit needs group= (one query id per row)")
-        params = self._train_params()
-        try:
-            info = objectives.resolve(params["objective"])
-        except ParameterError:
-            info = None
-        ranking = ("lambdarank", "rank_xendcg")
-        if info is None or info.name not in ranking:
-            raise ParameterError(f"DaskGBMRanker: objective must be one of {list(ranking)}, got "
-                                 f"{params['objective']!r}")
-        if params["label_gain"] is not None:
-            params["label_gain"] = list(params["label_gain"])
+        params = self._ranking_params()
         sets = list(eval_set or [])
         groups = list(eval_group or [])
         if len(groups) != len(sets):

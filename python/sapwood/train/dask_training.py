@@ -557,19 +557,8 @@ class _DaskRounds:
     def _all(self, method: str, *args: Any) -> list[Any]:
         """Calls `method` on every worker's actor at once and waits for all the answers."""
         t0 = time.perf_counter()
-        pending = []
-        for addr, a in self.actors:
-            pending.append((addr, getattr(a, method)(*args)))
-        out = []
-        for addr, fut in pending:
-            try:
-                out.append(fut.result())
-            except SapwoodError:
-                raise
-            except Exception as e:  # noqa: BLE001 - a worker's death arrives as many types
-                raise DaskTrainingError(
-                    f"worker {addr} failed in round {self.iteration} ({method}): "
-                    f"{type(e).__name__}: {e}") from e
+        out = _call_all_args(self.actors, method, [args] * len(self.actors),
+                             f"in round {self.iteration}")
         self.calls += 1
         self.call_seconds += time.perf_counter() - t0
         return out
@@ -835,8 +824,9 @@ def _call_all(actors: list[tuple[str, Any]], method: str, *args: Any) -> list[An
 
 
 def _call_all_args(actors: list[tuple[str, Any]], method: str,
-                   args: Sequence[tuple[Any, ...]]) -> list[Any]:
-    """Calls `method` on every actor (actor i with args[i]) at once; waits for all."""
+                   args: Sequence[tuple[Any, ...]], when: str = "while preparing") -> list[Any]:
+    """Calls `method` on every actor (actor i with args[i]) at once; waits for all. A worker
+    that fails is a DaskTrainingError naming it, `when` and the call."""
     pending = [(w, getattr(a, method)(*ar)) for (w, a), ar in zip(actors, args, strict=True)]
     out = []
     for w, f in pending:
@@ -844,8 +834,8 @@ def _call_all_args(actors: list[tuple[str, Any]], method: str,
             out.append(f.result())
         except SapwoodError:
             raise
-        except Exception as e:  # noqa: BLE001
-            raise DaskTrainingError(f"worker {w} failed while preparing ({method}): "
+        except Exception as e:  # noqa: BLE001 - a worker's death arrives as many types
+            raise DaskTrainingError(f"worker {w} failed {when} ({method}): "
                                     f"{type(e).__name__}: {e}") from e
     return out
 

@@ -564,17 +564,14 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         self.huber_delta = huber_delta
         self.alpha = alpha
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
-            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None,
-            eval_init_score: Sequence[Any] | None = None) -> GBMRegressor:
-        """Fit; ``init_score``: per-row starting margins (offsets, e.g. log exposure), to be
-        given again to ``predict(X, init_score=...)``; ``eval_init_score``: the offsets of
-        each eval set (a list, None for a set without)."""
-        X, y = self._validate_fit(X, y)
-        params = self._train_params()
+    def _regression_params(self) -> dict[str, Any]:
+        """The training parameters, the objective checked as a regression one (this class and
+        DaskGBMRegressor)."""
         from .. import objectives
         from ..errors import ParameterError
 
+        params = self._train_params()
+        cls = type(self).__name__
         regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")
                       and o.name not in ("lambdarank", "rank_xendcg")]
         try:
@@ -582,13 +579,23 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         except ParameterError:
             info = None
         if info is not None and info.name in ("lambdarank", "rank_xendcg"):
-            raise ParameterError(f"GBMRegressor: {info.name!r} ranks the rows of query groups; "
+            raise ParameterError(f"{cls}: {info.name!r} ranks the rows of query groups; "
                                  "use GBMRanker().fit(X, y, group=...)")
         if info is None or info.name not in regression:
-            raise ParameterError(f"GBMRegressor: objective must be one of {regression}, got "
+            raise ParameterError(f"{cls}: objective must be one of {regression}, got "
                                  f"{params['objective']!r}")
         if info.name != "quantile":  # read by the quantile objective only (as in scikit-learn)
             params.pop("alpha")
+        return params
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None,
+            callbacks: Sequence[TrainingCallback] = (), init_score: Any = None,
+            eval_init_score: Sequence[Any] | None = None) -> GBMRegressor:
+        """Fit; ``init_score``: per-row starting margins (offsets, e.g. log exposure), to be
+        given again to ``predict(X, init_score=...)``; ``eval_init_score``: the offsets of
+        each eval set (a list, None for a set without)."""
+        X, y = self._validate_fit(X, y)
+        params = self._regression_params()
         self._fit(X, np.asarray(y, dtype=np.float64), sample_weight, eval_set, params, callbacks,
                   init_score, eval_init_score=eval_init_score)
         return self
@@ -759,19 +766,12 @@ class GBMRanker(_GBMBase):
         self.lambdarank_norm = lambdarank_norm
         self.label_gain = label_gain
 
-    def fit(self, X: Any, y: Any, group: Any = None, qid: Any = None, sample_weight: Any = None,
-            eval_set: Any = None, eval_group: Sequence[Any] | None = None,
-            eval_qid: Sequence[Any] | None = None, callbacks: Sequence[TrainingCallback] = (),
-            init_score: Any = None, eval_init_score: Sequence[Any] | None = None) -> GBMRanker:
-        """Fit on query groups: ``group`` (query sizes in row order) or ``qid`` (one query id
-        per row); eval sets take theirs in ``eval_group`` / ``eval_qid`` (one per set)."""
+    def _ranking_params(self) -> dict[str, Any]:
+        """The training parameters, the objective checked as a ranking one (this class and
+        DaskGBMRanker)."""
         from .. import objectives
         from ..errors import ParameterError
 
-        if group is None and qid is None:
-            raise DataError("GBMRanker.fit needs the query groups: group= (query sizes) or "
-                            "qid= (one query id per row)")
-        X, y = self._validate_fit(X, y)
         params = self._train_params()
         try:
             info = objectives.resolve(params["objective"])
@@ -779,10 +779,24 @@ class GBMRanker(_GBMBase):
             info = None
         ranking = ("lambdarank", "rank_xendcg")
         if info is None or info.name not in ranking:
-            raise ParameterError(f"GBMRanker: objective must be one of {list(ranking)}, got "
+            raise ParameterError(f"{type(self).__name__}: objective must be one of {list(ranking)}, got "
                                  f"{params['objective']!r}")
         if params["label_gain"] is not None:
             params["label_gain"] = list(params["label_gain"])
+        return params
+
+    def fit(self, X: Any, y: Any, group: Any = None, qid: Any = None, sample_weight: Any = None,
+            eval_set: Any = None, eval_group: Sequence[Any] | None = None,
+            eval_qid: Sequence[Any] | None = None, callbacks: Sequence[TrainingCallback] = (),
+            init_score: Any = None, eval_init_score: Sequence[Any] | None = None) -> GBMRanker:
+        """Fit on query groups: ``group`` (query sizes in row order) or ``qid`` (one query id
+        per row); eval sets take theirs in ``eval_group`` / ``eval_qid`` (one per set)."""
+
+        if group is None and qid is None:
+            raise DataError("GBMRanker.fit needs the query groups: group= (query sizes) or "
+                            "qid= (one query id per row)")
+        X, y = self._validate_fit(X, y)
+        params = self._ranking_params()
         sets = list(eval_set or [])
         eq: list[dict[str, Any]] = []
         for i in range(len(sets)):
