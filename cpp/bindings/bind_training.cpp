@@ -55,6 +55,8 @@ TrainParams ParseTrainParams(const py::dict& params) {
       p.grow.monotone.push_back(static_cast<std::int8_t>(v));
     }
   }
+  opt("monotone_method", p.grow.monotone_method);
+  opt("monotone_missing", p.grow.monotone_missing);
   if (params.contains("interaction_constraints") &&
       !params["interaction_constraints"].is_none()) {
     p.grow.interaction_sets =

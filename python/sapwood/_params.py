@@ -40,6 +40,14 @@ DEFAULTS: dict[str, Any] = {
     "min_data_per_group": 100,
     # per feature -1 / 0 / +1, or {feature name: direction} (resolve_monotone)
     "monotone_constraints": None,
+    # "basic" (LightGBM's: children bounded by the midpoint of their outputs) or "intermediate"
+    # (bounds recomputed after every split from the current outputs across each constrained
+    # split: looser, so a better fit; GrowParams::monotone_method in cpp/.../grower.hpp)
+    "monotone_constraints_method": "basic",
+    # where a constrained feature's missing values rank: "low" (below every value: NaN goes
+    # left at every split on it), "high", or "free" (each split picks, as LightGBM: the
+    # prediction at NaN is then not ordered with the predictions at values)
+    "monotone_missing": "low",
     # lists of features (names or positions) that may share a branch (resolve_interactions)
     "interaction_constraints": None,
     "cat_min_count": 5,
@@ -91,6 +99,8 @@ ALIASES: dict[str, str] = {
     "min_split_loss": "min_split_gain",
     "lambda_l2": "reg_lambda", "lambda": "reg_lambda", "l2_regularization": "reg_lambda",
     "lambda_l1": "reg_alpha",
+    "monotone_constraint_method": "monotone_constraints_method",
+    "mc_method": "monotone_constraints_method",
     "bagging_fraction": "subsample", "sub_row": "subsample",
     "feature_fraction": "colsample_bytree",
     "max_bins": "max_bin",
@@ -257,6 +267,14 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 "l1", "huber", "quantile"):
             raise ParameterError(f"monotone_constraints with the {objective.name} objective: its "
                                  "leaves are re-fitted after growth, which would break them")
+    if p["monotone_constraints_method"] not in _MONOTONE_METHODS:
+        raise ParameterError("parameter 'monotone_constraints_method' must be one of "
+                             f"{sorted(_MONOTONE_METHODS)}, got {p['monotone_constraints_method']!r}"
+                             " (LightGBM's 'advanced' is not offered; 'intermediate' is the "
+                             "closest)")
+    if p["monotone_missing"] not in _MONOTONE_MISSING:
+        raise ParameterError("parameter 'monotone_missing' must be one of "
+                             f"{sorted(_MONOTONE_MISSING)}, got {p['monotone_missing']!r}")
     ic = p["interaction_constraints"]
     if ic is not None and (not isinstance(ic, (list, tuple)) or not all(
             isinstance(g, (list, tuple)) for g in ic)):
@@ -378,6 +396,10 @@ def _class_weight(value: Any, objective: str) -> str | dict[str, float] | None:
     return out
 
 
+_MONOTONE_METHODS = {"basic": 0, "intermediate": 1}
+_MONOTONE_MISSING = {"low": -1, "free": 0, "high": 1}
+
+
 def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of resolved params the C++ trainer reads."""
     keys = ("num_leaves", "max_depth", "min_child_samples", "min_child_weight", "min_split_gain",
@@ -395,4 +417,6 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
     for k in ("alpha", "label_gain", "monotone_constraints", "interaction_constraints"):
         if out[k] is None:
             del out[k]
+    out["monotone_method"] = _MONOTONE_METHODS[p["monotone_constraints_method"]]
+    out["monotone_missing"] = _MONOTONE_MISSING[p["monotone_missing"]]
     return out

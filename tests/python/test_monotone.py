@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sapwood
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sapwood.errors import ParameterError
 
 
@@ -65,19 +67,143 @@ def test_names_and_lists_give_the_same_model() -> None:
     assert by_name.params["monotone_constraints"] == [1, -1, 0, 0]
 
 
-def test_accuracy_near_lightgbm_with_the_same_constraints() -> None:
+@pytest.mark.parametrize("method", ["basic", "intermediate"])
+def test_accuracy_near_lightgbm_with_the_same_constraints(method: str) -> None:
     lgb = pytest.importorskip("lightgbm")
     X, y = _data(8000, seed=2)
     Xt, yt = _data(4000, seed=3)
     mc = [1, -1, 0, 0]
+    # monotone_missing="free": missing values pick their side per split, as in LightGBM (this
+    # data's NaN means 0, the middle of the range, so ranking it lowest costs accuracy)
     ours = sapwood.train({"n_estimators": 100, "num_leaves": 31, "learning_rate": 0.1,
-                          "monotone_constraints": mc}, sapwood.Dataset(X, y))
+                          "monotone_constraints": mc, "monotone_constraints_method": method,
+                          "monotone_missing": "free"}, sapwood.Dataset(X, y))
     theirs = lgb.train({"objective": "regression", "num_leaves": 31, "learning_rate": 0.1,
-                        "monotone_constraints": mc, "monotone_constraints_method": "basic",
+                        "monotone_constraints": mc, "monotone_constraints_method": method,
                         "verbose": -1}, lgb.Dataset(X, y), num_boost_round=100)
     rmse = np.sqrt(np.mean((ours.predict(Xt) - yt) ** 2))
     ref = np.sqrt(np.mean((theirs.predict(Xt) - yt) ** 2))
     assert rmse <= ref * 1.03
+
+
+def test_intermediate_fits_better_than_basic_and_still_holds() -> None:
+    X, y = _data(8000, seed=2)
+    Xt, yt = _data(4000, seed=3)
+    p = {"n_estimators": 100, "num_leaves": 31, "learning_rate": 0.1,
+         "monotone_constraints": [1, -1, 0, 0], "monotone_missing": "free"}
+    rmse = {}
+    for method in ("basic", "intermediate"):
+        b = sapwood.train({**p, "monotone_constraints_method": method}, sapwood.Dataset(X, y))
+        rmse[method] = float(np.sqrt(np.mean((b.predict(Xt) - yt) ** 2)))
+        assert (np.diff(_sweep(b, Xt, 0), axis=1) >= -1e-12).all()
+        assert (np.diff(_sweep(b, Xt, 1), axis=1) <= 1e-12).all()
+    assert rmse["intermediate"] < rmse["basic"]
+
+
+def test_intermediate_is_the_same_on_one_and_two_threads() -> None:
+    X, y = _data(5000, seed=5)
+    p = {"n_estimators": 15, "num_leaves": 31, "monotone_constraints": [1, -1, 0, 0],
+         "monotone_constraints_method": "intermediate"}
+    models = []
+    for n_jobs in (1, 2):
+        b = sapwood.train({**p, "n_jobs": n_jobs}, sapwood.Dataset(X, y),
+                          reference_profile=False)
+        b.params["n_jobs"] = 1
+        b.provenance = dict(b.provenance, created_at="2026-01-01T00:00:00Z")
+        models.append(b.to_bytes())
+    assert models[0] == models[1]
+
+
+# --------------------------------------------------- every objective, NaN included (hypothesis)
+def _labels_for(objective: str, X: np.ndarray, y: np.ndarray) -> dict[str, object]:
+    rng = np.random.default_rng(7)
+    z = (y - y.mean()) / y.std()
+    if objective == "binary":
+        return {"label": (z > 0).astype(float)}
+    if objective == "multiclass":
+        return {"label": np.digitize(z, [-0.5, 0.5]).astype(float)}
+    if objective in ("poisson", "tweedie"):
+        return {"label": rng.poisson(np.exp(0.5 * z)).astype(float)}
+    if objective == "gamma":
+        return {"label": rng.gamma(2.0, np.exp(0.3 * z))}
+    if objective == "cox":
+        t = rng.exponential(np.exp(-0.5 * z)) + 1e-3
+        return {"label": np.where(rng.random(z.size) < 0.2, -t, t)}
+    if objective in ("lambdarank", "rank_xendcg"):
+        return {"label": np.digitize(z, [-1.0, 0.0, 1.0]).astype(float),
+                "group": [50] * (z.size // 50)}
+    return {"label": y}
+
+
+_OBJECTIVES = ["regression", "binary", "multiclass", "poisson", "gamma", "tweedie", "cox",
+               "lambdarank", "rank_xendcg"]
+_MODELS: dict[tuple[str, str, str], sapwood.Booster] = {}
+
+
+def _model(objective: str, method: str, missing: str) -> sapwood.Booster:
+    key = (objective, method, missing)
+    if key not in _MODELS:
+        X, y = _data(3000, seed=11)
+        extra = _labels_for(objective, X, y)
+        label = extra.pop("label")
+        params = {"objective": objective, "n_estimators": 25, "num_leaves": 15,
+                  "learning_rate": 0.3, "min_child_samples": 5,
+                  "monotone_constraints": [1, -1, 0, 0], "monotone_constraints_method": method,
+                  "monotone_missing": missing}
+        if objective == "multiclass":
+            params["num_class"] = 3
+        _MODELS[key] = sapwood.train(params, sapwood.Dataset(X, label, **extra))
+    return _MODELS[key]
+
+
+_values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False) | st.just(float("nan"))
+
+
+@pytest.mark.parametrize("objective", _OBJECTIVES)
+@pytest.mark.parametrize("method", ["basic", "intermediate"])
+@pytest.mark.parametrize("missing", ["low", "high"])
+@settings(deadline=None, derandomize=True, max_examples=15)
+@given(rows=st.lists(st.lists(_values, min_size=4, max_size=4), min_size=1, max_size=4),
+       sweep=st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=2,
+                      max_size=40))
+def test_every_objective_moves_the_right_way_over_the_whole_range_and_nan(
+        objective: str, method: str, missing: str, rows: list[list[float]],
+        sweep: list[float]) -> None:
+    booster = _model(objective, method, missing)
+    # the constrained features' whole range, with NaN where monotone_missing ranks it
+    grid = sorted(set(sweep) | {-np.inf, -2.0, -0.5, 0.0, 0.5, 2.0, np.inf})
+    grid = [np.nan, *grid] if missing == "low" else [*grid, np.nan]
+    raw = objective == "multiclass"  # class probabilities need not be monotone, margins are
+    for j, direction in ((0, 1), (1, -1)):
+        for row in rows:
+            Z = np.tile(np.asarray(row, dtype=np.float64), (len(grid), 1))
+            Z[:, j] = grid
+            pred = booster.predict(Z, output="raw" if raw else "value")
+            steps = np.diff(pred.reshape(len(grid), -1), axis=0) * direction
+            assert (steps >= -1e-9 * np.maximum(1.0, np.abs(pred).max())).all(), (j, row)
+
+
+def test_free_missing_values_can_leave_the_order() -> None:
+    """The guarantee for NaN comes from monotone_missing: with "free" (LightGBM's behaviour),
+    this data (NaN means the middle of the range) puts NaN's prediction inside the range, so
+    the NaN tests above can fail."""
+    X, y = _data(6000, seed=2)
+    b = sapwood.train({"n_estimators": 60, "num_leaves": 31, "monotone_constraints": [1, -1, 0, 0],
+                       "monotone_missing": "free"}, sapwood.Dataset(X, y))
+    Z = np.tile(np.nan_to_num(X[:200]), (1, 1))
+    lo, nan, hi = Z.copy(), Z.copy(), Z.copy()
+    lo[:, 0], nan[:, 0], hi[:, 0] = -10.0, np.nan, 10.0
+    p_lo, p_nan, p_hi = b.predict(lo), b.predict(nan), b.predict(hi)
+    assert ((p_nan > p_lo + 1e-6) & (p_nan < p_hi - 1e-6)).any()
+
+
+def test_unknown_methods_are_named() -> None:
+    X, y = _data(500)
+    ds = sapwood.Dataset(X, y)
+    with pytest.raises(ParameterError, match="monotone_constraints_method.*advanced"):
+        sapwood.train({"monotone_constraints_method": "advanced", "n_estimators": 2}, ds)
+    with pytest.raises(ParameterError, match="monotone_missing"):
+        sapwood.train({"monotone_missing": "middle", "n_estimators": 2}, ds)
 
 
 def test_bad_constraints_are_named() -> None:

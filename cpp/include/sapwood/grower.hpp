@@ -61,6 +61,16 @@ struct GrowParams {
   // on a constrained feature must order its children's outputs, and the children's outputs
   // are then bounded by the midpoint, bounds that every descendant inherits.
   std::vector<std::int8_t> monotone;
+  // 0: "basic" (above). 1: "intermediate": a leaf's bounds are recomputed after every split
+  // from the current outputs of the leaves across each constrained ancestor split (its left
+  // side may reach the smallest output on the right side, not only the midpoint), and its
+  // split is searched again when they change. Looser bounds, so better fits; one leaf is
+  // fetched per call (the bounds of a leaf fetched ahead could change before its pick).
+  int monotone_method = 0;
+  // Where a constrained feature's missing values rank: -1 below every value (they go left at
+  // every split on it), +1 above (right), 0 free (each split picks, as LightGBM does: then the
+  // prediction at NaN is not ordered with those at values).
+  int monotone_missing = -1;
   // Interaction constraints (empty: none): sets of features; the features split on along any
   // branch must all belong to one set. Every feature must be in at least one set (the Python
   // layer makes an unlisted feature its own set).

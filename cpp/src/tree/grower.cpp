@@ -192,6 +192,8 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
                           std::numeric_limits<double>::infinity()};
     // features split on along the branch to this leaf (interaction constraints only)
     std::vector<int> used;
+    // intermediate monotone method: the split has not been searched under current bounds yet
+    bool stale = false;
   };
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
   auto raw_out = [&](const HistBin& packed, double lo, double hi) {
@@ -211,6 +213,27 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
   auto can_split = [&](std::int64_t count, int depth) {
     if (params.max_depth > 0 && depth >= params.max_depth) return false;
     return count >= 2 * std::max<std::int64_t>(1, params.min_child_samples);
+  };
+
+  // Intermediate monotone method (GrowParams::monotone_method): per node its unscaled output,
+  // parent and whether its split is categorical, to recompute every open leaf's bounds.
+  const bool inter = params.monotone_method == 1 &&
+                     std::any_of(params.monotone.begin(), params.monotone.end(),
+                                 [](std::int8_t m) { return m != 0; });
+  if (inter) batch = 1;
+  std::vector<double> raw_val;
+  std::vector<std::int32_t> parent_of;
+  std::vector<char> cat_node;
+  auto record = [&](std::int32_t node, double raw, std::int32_t parent) {
+    if (!inter) return;
+    const std::size_t k = static_cast<std::size_t>(node) + 1;
+    if (raw_val.size() < k) {
+      raw_val.resize(k);
+      parent_of.resize(k, -1);
+      cat_node.resize(k, 0);
+    }
+    raw_val[k - 1] = raw;
+    parent_of[k - 1] = parent;
   };
 
   std::vector<int> free_slots;
@@ -275,6 +298,7 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     root.total = src.Root(slot >= 0 ? pool[static_cast<std::size_t>(slot)].data() : nullptr);
     const std::int64_t n = count_of(root.total);
     root.node = tree.AddLeaf(out_of(root.total, -kInf, kInf), hess_of(root.total), n);
+    record(root.node, raw_out(root.total, -kInf, kInf), -1);
     if (slot >= 0 && can_split(n, 0)) {
       root.slot = slot;
       root.split = search(slot, root.total, -kInf, kInf, root.used);
@@ -304,7 +328,7 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       }
       const int mono = params.monotone.empty() || x.split.categorical
                            ? 0 : params.monotone[static_cast<std::size_t>(x.split.feature)];
-      if (mono != 0) {
+      if (mono != 0 && !inter) {
         const double mid =
             0.5 * (raw_out(x.split.left, x.lo, x.hi) + raw_out(x.split.right, x.lo, x.hi));
         if (mono > 0) {
@@ -351,6 +375,11 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       }
       for (int c = 0; c < 2; ++c) {
         const HistBin& tot = c == 0 ? x.split.left : x.split.right;
+        if (inter) {
+          // searched once the children exist, under bounds from the grown tree (refresh)
+          if (!can_split(count_of(tot), x.depth + 1)) release(x.child_slot[c]);
+          continue;
+        }
         if (can_split(count_of(tot), x.depth + 1)) {
           std::vector<int> used;
           if (constrained) {
@@ -361,6 +390,49 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
           x.child_split[c] = search(x.child_slot[c], tot, x.child_lo[c], x.child_hi[c], used);
         }
         if (!x.child_split[c].Valid()) release(x.child_slot[c]);
+      }
+    }
+  };
+
+  // Intermediate monotone method: every open leaf's bounds from the grown tree. For each
+  // ancestor split on a constrained feature, the leaf's outputs must stay on the right side of
+  // every current leaf output across that split (below the smallest for an increasing
+  // constraint when the leaf is on the left, ...). Existing outputs satisfy this, and new ones
+  // are clamped into it, so no two leaves ever cross (by induction over the splits).
+  auto refresh_bounds = [&]() {
+    const std::size_t nn = static_cast<std::size_t>(tree.NumNodes());
+    std::vector<double> mn(nn), mx(nn);
+    for (std::size_t k = nn; k-- > 0;) {  // children have larger ids than their parent
+      const std::int32_t l = tree.left[k], r = tree.right[k];
+      if (l < 0) {
+        mn[k] = mx[k] = raw_val[k];
+      } else {
+        mn[k] = std::min(mn[static_cast<std::size_t>(l)], mn[static_cast<std::size_t>(r)]);
+        mx[k] = std::max(mx[static_cast<std::size_t>(l)], mx[static_cast<std::size_t>(r)]);
+      }
+    }
+    for (auto& x : leaves) {
+      if (x.slot < 0) continue;  // cannot split: its output is final
+      double lo = -kInf, hi = kInf;
+      for (std::int32_t c = x.node, a = parent_of[static_cast<std::size_t>(c)]; a >= 0;
+           c = a, a = parent_of[static_cast<std::size_t>(a)]) {
+        const std::size_t ai = static_cast<std::size_t>(a);
+        if (cat_node[ai]) continue;
+        const int mono = params.monotone[static_cast<std::size_t>(tree.feature[ai])];
+        if (mono == 0) continue;
+        const bool on_left = tree.left[ai] == c;
+        const std::size_t sib = static_cast<std::size_t>(on_left ? tree.right[ai] : tree.left[ai]);
+        if ((mono > 0) == on_left) {
+          hi = std::min(hi, mn[sib]);
+        } else {
+          lo = std::max(lo, mx[sib]);
+        }
+      }
+      if (x.stale || lo != x.lo || hi != x.hi) {
+        x.lo = lo;
+        x.hi = hi;
+        x.stale = false;
+        x.split = search(x.slot, x.total, lo, hi, x.used);
       }
     }
   };
@@ -401,6 +473,9 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     const std::int32_t rn = tree.AddLeaf(out_of(s.right, parent.child_lo[1], parent.child_hi[1]),
                                          hess_of(s.right), count_of(s.right));
     const std::int32_t p = parent.node;
+    record(ln, raw_out(s.left, parent.child_lo[0], parent.child_hi[0]), p);
+    record(rn, raw_out(s.right, parent.child_lo[1], parent.child_hi[1]), p);
+    if (inter) cat_node[static_cast<std::size_t>(p)] = s.categorical ? 1 : 0;
     tree.feature[p] = s.feature;
     tree.threshold_bin[p] = s.threshold_bin;
     tree.threshold[p] = s.categorical ? 0.0f
@@ -429,12 +504,14 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
       }
       if (room) {
         kids[c].split = std::move(parent.child_split[c]);
+        kids[c].stale = inter && kids[c].slot >= 0;
       } else {
         release(kids[c].slot);
       }
     }
     leaves[static_cast<std::size_t>(pick)] = std::move(kids[0]);
     leaves.push_back(std::move(kids[1]));
+    if (inter && room) refresh_bounds();
   }
   // Histograms of leaves still open (or fetched ahead and never picked) go back to the pool.
   for (auto& l : leaves) {

@@ -123,11 +123,16 @@ SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
       acc = Add(acc, hb[t]);
       if (t == numeric - 1) {
         // every numeric value left, missing values right
-        if (has_nan) consider(acc, t, false);
+        if (has_nan && (mono == 0 || params.monotone_missing >= 0)) consider(acc, t, false);
         break;
       }
       if (hb[t].hc == 0 && t > 0) continue;  // empty bin: same partition as the previous threshold
-      if (has_nan) {
+      if (mono != 0 && params.monotone_missing != 0) {
+        // A constrained feature's missing values rank below (above) every value: they go left
+        // (right) at every split on it, so the prediction at NaN is ordered with the others.
+        const bool low = params.monotone_missing < 0;
+        consider(has_nan && low ? Add(acc, nan) : acc, t, low);
+      } else if (has_nan) {
         consider(acc, t, false);
         consider(Add(acc, nan), t, true);
       } else {
