@@ -57,7 +57,7 @@ def main() -> None:
           f"decay {args.decay}, 2 threads; train {len(first)}, refit {len(third)}, "
           f"test {len(fourth)} rows")
     for task in ("regression", "binary"):
-        def label(part: Any) -> np.ndarray:
+        def label(part: Any, task: str = task) -> np.ndarray:
             y = part["arr_delay"].to_numpy(np.float64)
             return (y > 15).astype(np.float64) if task == "binary" else y
 
