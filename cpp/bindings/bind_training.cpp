@@ -49,6 +49,9 @@ TrainParams ParseTrainParams(const py::dict& params) {
   opt("cat_smooth", p.grow.cat_smooth);
   opt("cat_l2", p.grow.cat_l2);
   opt("min_data_per_group", p.grow.min_data_per_group);
+  opt("use_quantized_grad", p.quantized);
+  opt("num_grad_quant_bins", p.quant_bins);
+  opt("quant_train_renew_leaf", p.quant_renew_leaf);
   if (params.contains("monotone_constraints") && !params["monotone_constraints"].is_none()) {
     for (const auto& v : params["monotone_constraints"].cast<std::vector<int>>()) {
       if (v < -1 || v > 1) throw ParameterError("monotone_constraints hold -1, 0 or 1");
