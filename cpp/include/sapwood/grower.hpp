@@ -193,9 +193,14 @@ class LocalRows : public HistogramSource {
 
 // The histogram of `rows` (all rows when empty) through the production builder; for tests that
 // compare it with a plain reference. Returns the layout and one packed bin per histogram slot.
+// With `q` (levels > 0): the quantized builder on the same values (gh in count bits
+// `count_bits`).
 std::vector<HistBin> BuildHistogram(const BinnedMatrix& data, const std::vector<std::uint32_t>& rows,
                                     const std::vector<GradPair>& gh, int n_threads,
-                                    HistLayout* layout);
+                                    HistLayout* layout, const std::vector<QuantGrad>* q = nullptr,
+                                    int levels = 0, int count_bits = 0);
+// Bytes per histogram bin the quantized builder uses for a node of `rows` rows (4, 8 or 16).
+int QuantizedBinBytes(std::int64_t rows, int levels);
 
 class TreeGrower {
  public:

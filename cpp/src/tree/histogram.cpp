@@ -248,6 +248,10 @@ void HistogramBuilder::BuildQuantized(const std::uint32_t* rows, std::int64_t n,
   }
 }
 
+int QuantizedBinBytes(std::int64_t rows, int levels) {
+  return HistogramBuilder::QuantBinBytes(rows, levels);
+}
+
 void HistogramBuilder::Subtract(const HistBin* parent, const HistBin* child, HistBin* out) const {
   for (std::size_t i = 0; i < layout_.total; ++i) {
     out[i].g = parent[i].g - child[i].g;
@@ -257,11 +261,17 @@ void HistogramBuilder::Subtract(const HistBin* parent, const HistBin* child, His
 
 std::vector<HistBin> BuildHistogram(const BinnedMatrix& data, const std::vector<std::uint32_t>& rows,
                                     const std::vector<GradPair>& gh, int n_threads,
-                                    HistLayout* layout) {
+                                    HistLayout* layout, const std::vector<QuantGrad>* q,
+                                    int levels, int count_bits) {
   *layout = MakeHistLayout(data.Mapper());
   HistogramBuilder builder(data, *layout, n_threads);
   std::vector<HistBin> out(layout->total);
-  if (rows.empty()) {
+  if (q != nullptr) {
+    const bool all = rows.empty();
+    builder.BuildQuantized(all ? nullptr : rows.data(),
+                           all ? data.NumRows() : static_cast<std::int64_t>(rows.size()),
+                           gh.data(), q->data(), levels, count_bits, out.data());
+  } else if (rows.empty()) {
     builder.Build(nullptr, data.NumRows(), gh.data(), out.data());
   } else {
     builder.Build(rows.data(), static_cast<std::int64_t>(rows.size()), gh.data(), out.data());
