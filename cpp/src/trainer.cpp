@@ -282,6 +282,14 @@ void Trainer::BeginTree(int k, const FixedPoint& fp) {
   grower_->Rows().Start(gh_.data(), all_rows_);
 }
 
+namespace {
+// Round half away from zero, inlined (std::llround is a libm call per row); |x| < 2^62 here by
+// the choice of scale. Any fixed per-row rounding keeps the sums exact integers.
+inline std::int64_t RoundToInt(double x) {
+  return static_cast<std::int64_t>(x + (x >= 0 ? 0.5 : -0.5));
+}
+}  // namespace
+
 void Trainer::Quantize(int k, const FixedPoint& fp) {
   const std::int64_t n = data_->NumRows();
   const int K = objective_.NumOutputs();
@@ -295,6 +303,8 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
   // the thread count or the partitioning of rows over workers.
   const std::uint64_t stream =
       HashCounter(0x5155414eu, static_cast<std::uint64_t>(iteration_), static_cast<std::uint64_t>(k));
+  // HashCounter(seed, stream, row) with its first two rounds done once: one mix per row.
+  const std::uint64_t key = SplitMix64(SplitMix64(params_.seed) ^ stream);
   constexpr double kU24 = 1.0 / 16777216.0;
   for (std::size_t sgi = 0; sgi < segments_.size(); ++sgi) {
     const std::int64_t lo = segments_[sgi].first;
@@ -303,8 +313,7 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
     ParallelFor(0, (hi - lo + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
       const std::int64_t r0 = lo + b * 8192, r1 = std::min(hi, r0 + 8192);
       for (std::int64_t r = r0; r < r1; ++r) {
-        const std::uint64_t u =
-            HashCounter(params_.seed, stream, static_cast<std::uint64_t>(g0 + (r - lo)));
+        const std::uint64_t u = SplitMix64(key ^ static_cast<std::uint64_t>(g0 + (r - lo)));
         const double ug = static_cast<double>(u >> 40) * kU24;
         const double uh = static_cast<double>((u >> 16) & 0xFFFFFFu) * kU24;
         const std::size_t i = static_cast<std::size_t>(r * K + k);
@@ -334,8 +343,8 @@ void Trainer::RenewQuantized(Tree& tree, int k, const FixedPoint& full) {
     std::int64_t g = 0, h = 0;
     for (std::int64_t i = lr.begin; i < lr.end; ++i) {
       const std::size_t idx = static_cast<std::size_t>(prow[i]) * K + k;
-      g += std::llround(grad_[idx] * full.scale_g);
-      h += std::llround(hess_[idx] * full.scale_h);
+      g += RoundToInt(grad_[idx] * full.scale_g);
+      h += RoundToInt(hess_[idx] * full.scale_h);
     }
     sum_g[static_cast<std::size_t>(lr.node)] = g;
     sum_h[static_cast<std::size_t>(lr.node)] = h;
