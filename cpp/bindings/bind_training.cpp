@@ -49,6 +49,9 @@ TrainParams ParseTrainParams(const py::dict& params) {
   opt("cat_smooth", p.grow.cat_smooth);
   opt("cat_l2", p.grow.cat_l2);
   opt("min_data_per_group", p.grow.min_data_per_group);
+  opt("use_quantized_grad", p.quantized);
+  opt("num_grad_quant_bins", p.quant_bins);
+  opt("quant_train_renew_leaf", p.quant_renew_leaf);
   if (params.contains("monotone_constraints") && !params["monotone_constraints"].is_none()) {
     for (const auto& v : params["monotone_constraints"].cast<std::vector<int>>()) {
       if (v < -1 || v > 1) throw ParameterError("monotone_constraints hold -1, 0 or 1");
@@ -440,16 +443,32 @@ void BindTraining(py::module_& m) {
       },
       py::arg("params"), py::arg("residuals"), py::arg("weights"));
 
+  m.def("quantized_bin_bytes", &QuantizedBinBytes, py::arg("rows"), py::arg("levels"),
+        "Bytes per histogram bin the quantized builder uses for a node of this many rows.");
   m.def(
       "build_histogram",
       [](const BinnedMatrix& data, py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast> rows,
          py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> g,
          py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> h, int count_bits,
-         int n_threads) {
-        // For tests: the production histogram builder on fixed-point gradients. Returns
+         int n_threads, int levels) {
+        // For tests: the production histogram builder on fixed-point gradients (levels > 0:
+        // the quantized builder, on levels |g| <= ceil(levels / 2), 0 <= h <= levels). Returns
         // (offsets, g, h, count) with one entry per histogram bin.
         const std::int64_t n = data.NumRows();
         if (g.size() != n || h.size() != n) throw DataError("g and h need one value per row");
+        if (count_bits < 1 || count_bits > 40) throw ParameterError("count_bits must be in [1, 40]");
+        std::vector<QuantGrad> q;
+        if (levels > 0) {
+          if (levels > 127) throw ParameterError("levels must be in [1, 127]");
+          q.resize(static_cast<std::size_t>(n));
+          for (std::int64_t i = 0; i < n; ++i) {
+            const std::int64_t gi = g.data()[i], hi = h.data()[i];
+            if (gi < -(levels + 1) / 2 || gi > (levels + 1) / 2 || hi < 0 || hi > levels)
+              throw DataError("quantized g or h out of range at row " + std::to_string(i));
+            q[static_cast<std::size_t>(i)] = {static_cast<std::int8_t>(gi),
+                                              static_cast<std::int8_t>(hi)};
+          }
+        }
         std::vector<std::uint32_t> r(rows.data(), rows.data() + rows.size());
         for (auto v : r) {
           if (v >= n) throw DataError("row index out of range");
@@ -463,7 +482,8 @@ void BindTraining(py::module_& m) {
         std::vector<HistBin> hist;
         {
           py::gil_scoped_release release;  // Safe: only C++-owned buffers are touched.
-          hist = BuildHistogram(data, r, gh, n_threads, &layout);
+          hist = BuildHistogram(data, r, gh, n_threads, &layout, levels > 0 ? &q : nullptr,
+                                levels, count_bits);
         }
         CountPacking pack;
         pack.bits = count_bits;
@@ -479,7 +499,7 @@ void BindTraining(py::module_& m) {
         return py::make_tuple(ToArray(off), ToArray(og), ToArray(oh), ToArray(oc));
       },
       py::arg("data"), py::arg("rows"), py::arg("g"), py::arg("h"), py::arg("count_bits"),
-      py::arg("n_threads"));
+      py::arg("n_threads"), py::arg("levels") = 0);
 
   m.def(
       "transform_scores",

@@ -6,6 +6,7 @@
 #include "sapwood/error.hpp"
 #include "sapwood/random.hpp"
 #include "sapwood/threading.hpp"
+#include "tree/split_evaluator.hpp"
 
 namespace sapwood {
 
@@ -29,7 +30,12 @@ Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> l
       throw DataError("weight at row " + std::to_string(i) + " is negative or not finite");
     }
   }
+  if (params_.quantized && (params_.quant_bins < 2 || params_.quant_bins > 127)) {
+    throw ParameterError("num_grad_quant_bins must be in [2, 127], got " +
+                         std::to_string(params_.quant_bins));
+  }
   objective_.CheckLabels(labels_.data(), n);
+
   const double* w = weights_.empty() ? nullptr : weights_.data();
   init_score_ = objective_.InitScore(labels_.data(), w, n);
   const int K = objective_.NumOutputs();
@@ -259,6 +265,11 @@ void Trainer::BeginTree(int k, const FixedPoint& fp) {
   if (k < 0 || k >= K) throw DataError("tree output out of range");
   const double sg = fp.scale_g, sh = fp.scale_h;
   const int bits = fp.pack.bits;
+  if (params_.quantized) {
+    Quantize(k, fp);
+    grower_->Rows().Start(gh_.data(), all_rows_, q_.data(), params_.quant_bins, bits);
+    return;
+  }
   ParallelFor(0, (n + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
     const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
     for (std::int64_t r = r0; r < r1; ++r) {
@@ -269,6 +280,91 @@ void Trainer::BeginTree(int k, const FixedPoint& fp) {
     }
   });
   grower_->Rows().Start(gh_.data(), all_rows_);
+}
+
+namespace {
+// Round half away from zero, inlined (std::llround is a libm call per row); |x| < 2^62 here by
+// the choice of scale. Any fixed per-row rounding keeps the sums exact integers.
+inline std::int64_t RoundToInt(double x) {
+  return static_cast<std::int64_t>(x + (x >= 0 ? 0.5 : -0.5));
+}
+}  // namespace
+
+void Trainer::Quantize(int k, const FixedPoint& fp) {
+  const std::int64_t n = data_->NumRows();
+  const int K = objective_.NumOutputs();
+  const double sg = fp.scale_g, sh = fp.scale_h;
+  const int bits = fp.pack.bits;
+  const int levels = params_.quant_bins;
+  const double gmax = static_cast<double>((levels + 1) / 2);
+  q_.resize(static_cast<std::size_t>(n));
+  // Stochastic rounding: floor(x + u), u uniform in [0, 1), so the expected level is x. u comes
+  // from a counter-based hash of (seed, round, output, global row): the same levels whatever
+  // the thread count or the partitioning of rows over workers.
+  const std::uint64_t stream =
+      HashCounter(0x5155414eu, static_cast<std::uint64_t>(iteration_), static_cast<std::uint64_t>(k));
+  // HashCounter(seed, stream, row) with its first two rounds done once: one mix per row.
+  const std::uint64_t key = SplitMix64(SplitMix64(params_.seed) ^ stream);
+  constexpr double kU24 = 1.0 / 16777216.0;
+  for (std::size_t sgi = 0; sgi < segments_.size(); ++sgi) {
+    const std::int64_t lo = segments_[sgi].first;
+    const std::int64_t hi = sgi + 1 < segments_.size() ? segments_[sgi + 1].first : n;
+    const std::int64_t g0 = segments_[sgi].second;
+    ParallelFor(0, (hi - lo + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
+      const std::int64_t r0 = lo + b * 8192, r1 = std::min(hi, r0 + 8192);
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const std::uint64_t u = SplitMix64(key ^ static_cast<std::uint64_t>(g0 + (r - lo)));
+        const double ug = static_cast<double>(u >> 40) * kU24;
+        const double uh = static_cast<double>((u >> 16) & 0xFFFFFFu) * kU24;
+        const std::size_t i = static_cast<std::size_t>(r * K + k);
+        const double gq = std::clamp(std::floor(grad_[i] * sg + ug), -gmax, gmax);
+        const double hq = std::clamp(std::floor(hess_[i] * sh + uh), 0.0,
+                                     static_cast<double>(levels));
+        QuantGrad& q = q_[static_cast<std::size_t>(r)];
+        q.g = static_cast<std::int8_t>(gq);
+        q.h = static_cast<std::int8_t>(hq);
+        gh_[static_cast<std::size_t>(r)].g = static_cast<std::int64_t>(gq);
+        gh_[static_cast<std::size_t>(r)].hc = (static_cast<std::int64_t>(hq) << bits) | 1;
+      }
+    });
+  }
+}
+
+void Trainer::RenewQuantized(Tree& tree, int k, const FixedPoint& full) {
+  const int K = objective_.NumOutputs();
+  const std::uint32_t* prow = grower_->PartitionedRows();
+  const auto& ranges = grower_->LeafRanges();
+  const std::size_t nn = static_cast<std::size_t>(tree.NumNodes());
+  std::vector<std::int64_t> sum_g(nn, 0), sum_h(nn, 0);
+  // Leaves own disjoint rows and nodes; integer sums: the same on any thread count.
+  ParallelForDynamic(0, static_cast<std::int64_t>(ranges.size()), params_.n_threads,
+                     [&](std::int64_t li) {
+    const auto& lr = ranges[static_cast<std::size_t>(li)];
+    std::int64_t g = 0, h = 0;
+    for (std::int64_t i = lr.begin; i < lr.end; ++i) {
+      const std::size_t idx = static_cast<std::size_t>(prow[i]) * K + k;
+      g += RoundToInt(grad_[idx] * full.scale_g);
+      h += RoundToInt(hess_[idx] * full.scale_h);
+    }
+    sum_g[static_cast<std::size_t>(lr.node)] = g;
+    sum_h[static_cast<std::size_t>(lr.node)] = h;
+  });
+  // Children come after their parent in node order: sum bottom-up.
+  for (std::int32_t node = tree.NumNodes() - 1; node >= 0; --node) {
+    if (tree.IsLeaf(node)) continue;
+    const std::size_t i = static_cast<std::size_t>(node);
+    sum_g[i] = sum_g[static_cast<std::size_t>(tree.left[i])] +
+               sum_g[static_cast<std::size_t>(tree.right[i])];
+    sum_h[i] = sum_h[static_cast<std::size_t>(tree.left[i])] +
+               sum_h[static_cast<std::size_t>(tree.right[i])];
+  }
+  const double inv_g = 1.0 / full.scale_g, inv_h = 1.0 / full.scale_h;
+  for (std::size_t i = 0; i < nn; ++i) {
+    const double g = static_cast<double>(sum_g[i]) * inv_g;
+    const double h = static_cast<double>(sum_h[i]) * inv_h;
+    tree.value[i] = LeafOutput(g, h, params_.grow) * params_.grow.learning_rate;
+    tree.hess[i] = h;
+  }
 }
 
 void Trainer::FinishTree(const Tree& tree, int k, const std::vector<GrownLeaf>& leaves) {
@@ -334,12 +430,21 @@ std::vector<Tree> Trainer::BoostRound() {
     const std::vector<int> features = SampleFeatures(
         usable_features_, params_.colsample_bytree, params_.seed, iteration_, k);
     // Fixed-point gradients of this output.
-    const FixedPoint fp = ChooseFixedPoint(stats.max_g[static_cast<std::size_t>(k)],
-                                           stats.max_h[static_cast<std::size_t>(k)], stats.rows);
+    const double max_g = stats.max_g[static_cast<std::size_t>(k)];
+    const double max_h = stats.max_h[static_cast<std::size_t>(k)];
+    const FixedPoint full = ChooseFixedPoint(max_g, max_h, stats.rows);
+    const FixedPoint fp = params_.quantized
+                              ? ChooseQuantized(max_g, max_h, stats.rows, params_.quant_bins)
+                              : full;
     BeginTree(k, fp);
     Tree tree = grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
-                              params_.grow);
-    if (objective_.RenewsLeaves()) RenewLeaves(tree, k);
+                              params_.grow, params_.quantized ? q_.data() : nullptr,
+                              params_.quant_bins);
+    if (objective_.RenewsLeaves()) {
+      RenewLeaves(tree, k);
+    } else if (params_.quantized && params_.quant_renew_leaf) {
+      RenewQuantized(tree, k, full);
+    }
     UpdateScores(tree, k);
     trees.push_back(std::move(tree));
   }

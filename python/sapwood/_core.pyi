@@ -9,7 +9,7 @@ import typing
 import numpy
 import numpy.typing
 
-__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Scorer', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'concordance_index', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_avx512_available', 'profile_numeric', 'query_metric', 'ranking_metrics', 'transform_scores']
+__all__: list[str] = ['BinnedMatrix', 'CudaForest', 'DeviceArray', 'Forest', 'Scorer', 'Trainer', 'binned_allocate', 'binned_fill_columns', 'build_histogram', 'concordance_index', 'cuda_available', 'cuda_compiled', 'exact_sum_scale_bits', 'exact_sum_sq_scale_bits', 'fit_bin_edges', 'fit_bin_edges_columns', 'lookup_bins', 'objective_gradients', 'openmp', 'profile_avx512_available', 'profile_numeric', 'quantized_bin_bytes', 'query_metric', 'ranking_metrics', 'transform_scores']
 class BinnedMatrix:
     @staticmethod
     def from_dense(X: numpy.ndarray, edges: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]], n_threads: typing.SupportsInt | typing.SupportsIndex) -> BinnedMatrix:
@@ -169,7 +169,11 @@ def binned_fill_columns(matrix: BinnedMatrix, row_offset: typing.SupportsInt | t
     """
     Bins one batch of columns into rows [row_offset, row_offset + batch rows).
     """
-def build_histogram(data: BinnedMatrix, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], g: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], h: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], count_bits: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64]]:
+def quantized_bin_bytes(rows: typing.SupportsInt | typing.SupportsIndex, levels: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    Bytes per histogram bin the quantized builder uses for a node of this many rows.
+    """
+def build_histogram(data: BinnedMatrix, rows: typing.Annotated[numpy.typing.ArrayLike, numpy.uint32], g: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], h: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], count_bits: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, levels: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple[numpy.typing.NDArray[numpy.uint32], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.int64]]:
     ...
 def cuda_available() -> tuple[bool, str]:
     """

@@ -74,6 +74,13 @@ DEFAULTS: dict[str, Any] = {
     "lambdarank_truncation_level": 30,
     "lambdarank_norm": True,
     "label_gain": None,
+    # quantized gradients (LightGBM's names and defaults): each tree's gradients and hessians
+    # are stochastically rounded to num_grad_quant_bins integer levels (seeded by random_state,
+    # the same on any thread count); splits are chosen from their sums in narrow histogram bins;
+    # quant_train_renew_leaf re-fits the leaf values from the full-precision gradients
+    "use_quantized_grad": False,
+    "num_grad_quant_bins": 4,
+    "quant_train_renew_leaf": True,
 }
 
 # objective name or alias -> canonical name (from the registry, sapwood.objectives)
@@ -232,6 +239,12 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     check("lambdarank_truncation_level", p["lambdarank_truncation_level"] >= 1, ">= 1")
     check("lambdarank_norm", isinstance(p["lambdarank_norm"], (bool, np.bool_)), "True or False")
     p["lambdarank_norm"] = bool(p["lambdarank_norm"])
+    for name in ("use_quantized_grad", "quant_train_renew_leaf"):
+        check(name, isinstance(p[name], (bool, np.bool_)), "True or False")
+        p[name] = bool(p[name])
+    p["num_grad_quant_bins"] = _number("num_grad_quant_bins", p["num_grad_quant_bins"],
+                                       integer=True)
+    check("num_grad_quant_bins", 2 <= p["num_grad_quant_bins"] <= 127, "in [2, 127]")
     p["label_gain"] = _label_gain(p["label_gain"])
     if p["scale_pos_weight"] != 1.0 and objective.name != "binary":
         raise ParameterError(f"parameter 'scale_pos_weight' applies to the binary objective, "
@@ -267,6 +280,11 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 "l1", "huber", "quantile"):
             raise ParameterError(f"monotone_constraints with the {objective.name} objective: its "
                                  "leaves are re-fitted after growth, which would break them")
+        if any(mc.values() if isinstance(mc, dict) else mc) and p["use_quantized_grad"] and \
+                p["quant_train_renew_leaf"]:
+            raise ParameterError("monotone_constraints with use_quantized_grad and "
+                                 "quant_train_renew_leaf: the re-fitted leaf values would break "
+                                 "them (set quant_train_renew_leaf=False)")
     if p["monotone_constraints_method"] not in _MONOTONE_METHODS:
         raise ParameterError("parameter 'monotone_constraints_method' must be one of "
                              f"{sorted(_MONOTONE_METHODS)}, got {p['monotone_constraints_method']!r}"
@@ -407,7 +425,8 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
             "colsample_bytree", "random_state", "n_jobs", "max_cat_to_onehot", "max_cat_threshold",
             "cat_smooth", "cat_l2", "min_data_per_group", "tweedie_variance_power",
             "poisson_max_delta_step", "huber_delta", "alpha", "lambdarank_truncation_level",
-            "lambdarank_norm", "label_gain", "monotone_constraints", "interaction_constraints")
+            "lambdarank_norm", "label_gain", "monotone_constraints", "interaction_constraints",
+            "use_quantized_grad", "num_grad_quant_bins", "quant_train_renew_leaf")
     out = {k: p[k] for k in keys}
     if isinstance(out["monotone_constraints"], dict):
         del out["monotone_constraints"]  # not resolved against the features yet

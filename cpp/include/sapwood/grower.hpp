@@ -27,6 +27,15 @@ struct GradPair {
 
 using HistBin = GradPair;
 
+// Quantized gradients (use_quantized_grad): a row's gradient and hessian stochastically rounded
+// to a few integer levels (|g| <= ceil(levels / 2), 0 <= h <= levels). Histograms of them are
+// built in narrow bins (HistogramBuilder::BuildQuantized) and widened to HistBin, so the growth
+// loop, the split search and the distributed sums are the same code for both.
+struct QuantGrad {
+  std::int8_t g;
+  std::int8_t h;
+};
+
 // Decoded sums of a set of rows.
 struct NodeSums {
   std::int64_t g = 0;
@@ -152,6 +161,9 @@ struct FixedPoint {
   CountPacking pack;
 };
 FixedPoint ChooseFixedPoint(double max_abs_g, double max_abs_h, std::int64_t rows);
+// The encoding of quantized gradients: scales that map max |g| to levels / 2 and max h to
+// `levels` (so a rounded value is an integer level), and the count bits of the hessian word.
+FixedPoint ChooseQuantized(double max_abs_g, double max_abs_h, std::int64_t rows, int levels);
 
 // The features tree `k` of round `iteration` may split on (colsample_bytree's draw).
 std::vector<int> SampleFeatures(const std::vector<int>& usable, double colsample,
@@ -163,7 +175,11 @@ class LocalRows : public HistogramSource {
  public:
   LocalRows(const BinnedMatrix& data, HistogramBuilder& hist, RowPartitioner& part);
   // Starts a tree on `rows` (ascending) with fixed-point gradients `gh` (indexed by row).
-  void Start(const GradPair* gh, const std::vector<std::uint32_t>& rows);
+  // Quantized training also passes the same gradients as small levels `q` (gh holds them in
+  // the HistBin encoding with count bits `count_bits`): histograms are then built from `q` in
+  // narrow bins.
+  void Start(const GradPair* gh, const std::vector<std::uint32_t>& rows,
+             const QuantGrad* q = nullptr, int levels = 0, int count_bits = 0);
   HistBin Root(HistBin* out) override;
   void Expand(const std::vector<ExpandRequest>& reqs, const std::vector<HistBin*>& outs) override;
   std::int64_t RangeBegin(std::int32_t handle) const { return ranges_.at(handle).first; }
@@ -178,15 +194,23 @@ class LocalRows : public HistogramSource {
   HistogramBuilder& hist_;
   RowPartitioner& part_;
   const GradPair* gh_ = nullptr;
+  const QuantGrad* q_ = nullptr;
+  int levels_ = 0, count_bits_ = 0;
   std::int64_t n_ = 0;
+  void Build(const std::uint32_t* rows, std::int64_t n, HistBin* out);
   std::vector<std::pair<std::int64_t, std::int64_t>> ranges_;  // by handle; -1: none
 };
 
 // The histogram of `rows` (all rows when empty) through the production builder; for tests that
 // compare it with a plain reference. Returns the layout and one packed bin per histogram slot.
+// With `q` (levels > 0): the quantized builder on the same values (gh in count bits
+// `count_bits`).
 std::vector<HistBin> BuildHistogram(const BinnedMatrix& data, const std::vector<std::uint32_t>& rows,
                                     const std::vector<GradPair>& gh, int n_threads,
-                                    HistLayout* layout);
+                                    HistLayout* layout, const std::vector<QuantGrad>* q = nullptr,
+                                    int levels = 0, int count_bits = 0);
+// Bytes per histogram bin the quantized builder uses for a node of `rows` rows (4, 8 or 16).
+int QuantizedBinBytes(std::int64_t rows, int levels);
 
 class TreeGrower {
  public:
@@ -195,9 +219,10 @@ class TreeGrower {
 
   // Grows one tree on the rows in `rows` (ascending) with their fixed-point gradients
   // (indexed by row). `features` lists the features that may be split on.
+  // Quantized training also passes the levels `q` of the same gradients (see LocalRows::Start).
   Tree Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking packing,
             const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
-            const GrowParams& params);
+            const GrowParams& params, const QuantGrad* q = nullptr, int levels = 0);
 
   // The pieces of Grow for a worker of distributed training: Rows() partitions this process's
   // rows as the coordinator's requests say; SetLeaves records the grown tree's leaves (handle

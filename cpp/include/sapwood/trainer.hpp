@@ -21,6 +21,14 @@ struct TrainParams {
   double colsample_bytree = 1.0;
   std::uint64_t seed = 0;
   int n_threads = 1;
+  // Quantized gradients (LightGBM's use_quantized_grad, num_grad_quant_bins,
+  // quant_train_renew_leaf): each tree's gradients and hessians are stochastically rounded to
+  // integer levels (a counter-based draw per (seed, round, output, global row), so the same on
+  // any thread count or partitioning), splits are chosen from their sums, and with renew_leaf
+  // the leaf values are re-fitted from the full-precision fixed-point gradients.
+  bool quantized = false;
+  int quant_bins = 4;
+  bool quant_renew_leaf = true;
 };
 
 class Trainer {
@@ -34,6 +42,9 @@ class Trainer {
   // Re-fits the leaves of `tree` (grown for output k on the rows of the last Grow) to the
   // loss's exact minimiser over each leaf's residuals (Objective::LeafValue).
   void RenewLeaves(Tree& tree, int k);
+  // Quantized training: every node's value and hessian from the full-precision gradients of
+  // output k on the rows of the last Grow, summed in the fixed point `full` (exact integers).
+  void RenewQuantized(Tree& tree, int k, const FixedPoint& full);
   const std::vector<double>& InitScore() const { return init_score_; }
   // Starting margins other than the constant InitScore (offsets, continued training):
   // SetScores replaces every row's raw margins (n x K, row-major) and the initial score
@@ -61,6 +72,8 @@ class Trainer {
   //                 output, the largest |gradient| and |hessian| in the sample, and its size
   //   BeginTree     output k's gradients in the fixed point the coordinator chose from every
   //                 worker's maxima; the rows of the sample become the tree's root (handle 0)
+  //                 (quantized training: fp is ChooseQuantized's, and the gradients are
+  //                 stochastically rounded to its levels)
   //   Rows()        partitions rows and builds histograms as the coordinator asks
   //   FinishTree    the grown tree's leaves (node, handle): training scores updated
   //   EndRound      the round counter moves on
@@ -99,6 +112,7 @@ class Trainer {
 
  private:
   void UpdateScores(const Tree& tree, int k);
+  void Quantize(int k, const FixedPoint& fp);  // q_ and gh_ of output k at fp's levels
   void SyncQueryRows();  // global first rows of the queries, from groups_ and segments_
 
   std::shared_ptr<const BinnedMatrix> data_;
@@ -108,6 +122,7 @@ class Trainer {
   std::unique_ptr<TreeGrower> grower_;
   std::vector<double> init_score_, scores_, grad_, hess_;
   std::vector<GradPair> gh_;
+  std::vector<QuantGrad> q_;  // quantized training: this tree's gradient levels
   std::vector<int> usable_features_;
   std::vector<std::uint8_t> in_bag_;
   std::vector<std::uint32_t> all_rows_;  // the rows grown on this round (reused buffer)

@@ -81,6 +81,14 @@ FixedPoint ChooseFixedPoint(double max_abs_g, double max_abs_h, std::int64_t row
   return fp;
 }
 
+FixedPoint ChooseQuantized(double max_abs_g, double max_abs_h, std::int64_t rows, int levels) {
+  FixedPoint fp;
+  fp.pack.bits = BitLength(static_cast<std::uint64_t>(rows));
+  fp.scale_g = max_abs_g > 0 && std::isfinite(max_abs_g) ? 0.5 * levels / max_abs_g : 1.0;
+  fp.scale_h = max_abs_h > 0 && std::isfinite(max_abs_h) ? levels / max_abs_h : 1.0;
+  return fp;
+}
+
 std::vector<int> SampleFeatures(const std::vector<int>& usable, double colsample,
                                 std::uint64_t seed, int iteration, int k) {
   std::vector<int> features = usable;
@@ -103,8 +111,12 @@ std::vector<int> SampleFeatures(const std::vector<int>& usable, double colsample
 LocalRows::LocalRows(const BinnedMatrix& data, HistogramBuilder& hist, RowPartitioner& part)
     : data_(data), hist_(hist), part_(part) {}
 
-void LocalRows::Start(const GradPair* gh, const std::vector<std::uint32_t>& rows) {
+void LocalRows::Start(const GradPair* gh, const std::vector<std::uint32_t>& rows,
+                      const QuantGrad* q, int levels, int count_bits) {
   gh_ = gh;
+  q_ = q;
+  levels_ = levels;
+  count_bits_ = count_bits;
   part_.Init(rows);
   n_ = static_cast<std::int64_t>(rows.size());
   ranges_.assign(1, {0, n_});
@@ -120,9 +132,17 @@ HistBin LocalRows::Root(HistBin* out) {
   if (out != nullptr) {
     // all rows in order: read them sequentially, without the index indirection
     const bool identity = n_ == data_.NumRows();
-    hist_.Build(identity ? nullptr : rows, n_, gh_, out);
+    Build(identity ? nullptr : rows, n_, out);
   }
   return total;
+}
+
+void LocalRows::Build(const std::uint32_t* rows, std::int64_t n, HistBin* out) {
+  if (q_ != nullptr) {
+    hist_.BuildQuantized(rows, n, gh_, q_, levels_, count_bits_, out);
+  } else {
+    hist_.Build(rows, n, gh_, out);
+  }
 }
 
 void LocalRows::Expand(const std::vector<ExpandRequest>& reqs, const std::vector<HistBin*>& outs) {
@@ -160,7 +180,7 @@ void LocalRows::Expand(const std::vector<ExpandRequest>& reqs, const std::vector
         throw DataError("distributed training: a histogram request names no child of its leaf");
       }
       const auto [b0, b1] = ranges_[static_cast<std::size_t>(r.build)];
-      hist_.Build(part_.Rows() + b0, b1 - b0, gh_, outs[i]);
+      Build(part_.Rows() + b0, b1 - b0, outs[i]);
     }
   }
 }
@@ -554,8 +574,8 @@ void TreeGrower::SetLeaves(const std::vector<GrownLeaf>& leaves) {
 
 Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking pack,
                       const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
-                      const GrowParams& params) {
-  rows_->Start(gh, rows);
+                      const GrowParams& params, const QuantGrad* q, int levels) {
+  rows_->Start(gh, rows, q, levels, pack.bits);
   std::vector<GrownLeaf> leaves;
   Tree tree = GrowTree(*rows_, data_->Mapper(), layout_, pool_, scale_g, scale_h, pack, features,
                        params, n_threads_, 1, &leaves);

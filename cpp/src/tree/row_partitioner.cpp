@@ -17,8 +17,10 @@ std::int64_t SplitByTableImpl(std::uint32_t* idx, std::uint32_t* tmp, std::int64
   std::vector<std::int64_t> n_left(static_cast<std::size_t>(chunks), 0);
   auto chunk_begin = [&](std::int64_t c) { return begin + n * c / chunks; };
   ParallelFor(0, chunks, chunks, [&](std::int64_t c) {
+    // bounds hoisted: re-evaluated in the loop condition they cost a division per row
+    const std::int64_t b = chunk_begin(c), e = chunk_begin(c + 1);
     std::int64_t k = 0;
-    for (std::int64_t i = chunk_begin(c); i < chunk_begin(c + 1); ++i) k += goes_left[col[idx[i]]];
+    for (std::int64_t i = b; i < e; ++i) k += goes_left[col[idx[i]]];
     n_left[static_cast<std::size_t>(c)] = k;
   });
   std::int64_t total_left = 0;
@@ -29,13 +31,14 @@ std::int64_t SplitByTableImpl(std::uint32_t* idx, std::uint32_t* tmp, std::int64
       lpos += n_left[static_cast<std::size_t>(j)];
       rpos += (chunk_begin(j + 1) - chunk_begin(j)) - n_left[static_cast<std::size_t>(j)];
     }
-    for (std::int64_t i = chunk_begin(c); i < chunk_begin(c + 1); ++i) {
+    const std::int64_t b = chunk_begin(c), e = chunk_begin(c + 1);
+    for (std::int64_t i = b; i < e; ++i) {
+      // branch-free: the side is data-dependent and mispredicts about half the time
       const std::uint32_t r = idx[i];
-      if (goes_left[col[r]]) {
-        tmp[lpos++] = r;
-      } else {
-        tmp[rpos++] = r;
-      }
+      const std::int64_t left = goes_left[col[r]] != 0;
+      tmp[left ? lpos : rpos] = r;
+      lpos += left;
+      rpos += 1 - left;
     }
   });
   std::memcpy(idx + begin, tmp, static_cast<std::size_t>(n) * sizeof(std::uint32_t));

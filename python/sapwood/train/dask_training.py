@@ -701,6 +701,9 @@ def train(
         raise ParameterError("custom objective and metric callables are not supported by "
                              "sapwood.dask.train yet (they would run on the client)")
     p = resolve_params(params)
+    if p["use_quantized_grad"]:
+        raise ParameterError("use_quantized_grad is not supported by sapwood.dask.train yet "
+                             "(train on one machine with sapwood.train, or leave it False)")
     obj = objectives.get(p["objective"])
     client = _client(client)
     valid_sets = list(valid_sets)
