@@ -49,6 +49,13 @@ TrainParams ParseTrainParams(const py::dict& params) {
   opt("cat_smooth", p.grow.cat_smooth);
   opt("cat_l2", p.grow.cat_l2);
   opt("min_data_per_group", p.grow.min_data_per_group);
+  if (params.contains("grow_policy")) {
+    const auto policy = params["grow_policy"].cast<std::string>();
+    if (policy != "leafwise" && policy != "oblivious")
+      throw ParameterError("grow_policy must be 'leafwise' or 'oblivious', got '" + policy + "'");
+    p.oblivious = policy == "oblivious";
+  }
+  opt("random_strength", p.random_strength);
   if (params.contains("monotone_constraints") && !params["monotone_constraints"].is_none()) {
     for (const auto& v : params["monotone_constraints"].cast<std::vector<int>>()) {
       if (v < -1 || v > 1) throw ParameterError("monotone_constraints hold -1, 0 or 1");

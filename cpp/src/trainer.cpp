@@ -6,6 +6,7 @@
 #include "sapwood/error.hpp"
 #include "sapwood/random.hpp"
 #include "sapwood/threading.hpp"
+#include "tree/oblivious.hpp"
 
 namespace sapwood {
 
@@ -52,6 +53,8 @@ Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> l
     }
   }
   grower_ = std::make_unique<TreeGrower>(data_, params_.n_threads);
+  if (params_.oblivious)
+    oblivious_ = std::make_unique<ObliviousGrower>(*grower_, data_, params_.n_threads);
 }
 
 Trainer::~Trainer() = default;
@@ -337,8 +340,12 @@ std::vector<Tree> Trainer::BoostRound() {
     const FixedPoint fp = ChooseFixedPoint(stats.max_g[static_cast<std::size_t>(k)],
                                            stats.max_h[static_cast<std::size_t>(k)], stats.rows);
     BeginTree(k, fp);
-    Tree tree = grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
-                              params_.grow);
+    Tree tree = oblivious_
+        ? oblivious_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
+                           params_.grow, {params_.random_strength, params_.seed,
+                                          static_cast<std::uint64_t>(iteration_) * K + k})
+        : grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
+                        params_.grow);
     if (objective_.RenewsLeaves()) RenewLeaves(tree, k);
     UpdateScores(tree, k);
     trees.push_back(std::move(tree));

@@ -21,7 +21,12 @@ struct TrainParams {
   double colsample_bytree = 1.0;
   std::uint64_t seed = 0;
   int n_threads = 1;
+  // grow_policy "oblivious": one split per level (cpp/src/tree/oblivious.hpp)
+  bool oblivious = false;
+  double random_strength = 0.0;
 };
+
+class ObliviousGrower;
 
 class Trainer {
  public:
@@ -106,6 +111,7 @@ class Trainer {
   TrainParams params_;
   Objective objective_;
   std::unique_ptr<TreeGrower> grower_;
+  std::unique_ptr<ObliviousGrower> oblivious_;  // set for grow_policy "oblivious"
   std::vector<double> init_score_, scores_, grad_, hess_;
   std::vector<GradPair> gh_;
   std::vector<int> usable_features_;

@@ -701,6 +701,9 @@ def train(
         raise ParameterError("custom objective and metric callables are not supported by "
                              "sapwood.dask.train yet (they would run on the client)")
     p = resolve_params(params)
+    if p["grow_policy"] == "oblivious":
+        raise ParameterError("grow_policy='oblivious' is not supported by sapwood.dask.train "
+                             "yet; train it with sapwood.train on one machine")
     obj = objectives.get(p["objective"])
     client = _client(client)
     valid_sets = list(valid_sets)
