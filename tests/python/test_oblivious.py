@@ -184,3 +184,107 @@ def test_dask_refuses_oblivious() -> None:
 
     with pytest.raises(ParameterError, match="oblivious"):
         dask_train({"grow_policy": "oblivious"}, None, client=None)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- the predictor
+GRID = np.array([-2.5, -1.0, -1e-36, 0.0, 0.5, 1.0, 3.0, 7.0], dtype=np.float32)
+
+
+def _oblivious_tree(rng: np.random.Generator, n_features: int, depth: int) -> dict[str, np.ndarray]:
+    """A random complete symmetric tree, breadth-first, with positive covers."""
+    n_nodes = 2 ** (depth + 1) - 1
+    feature = np.full(n_nodes, -1, np.int32)
+    threshold = np.zeros(n_nodes, np.float32)
+    dleft = np.zeros(n_nodes, np.uint8)
+    left = np.full(n_nodes, -1, np.int32)
+    right = np.full(n_nodes, -1, np.int32)
+    for lv in range(depth):
+        f = int(rng.integers(n_features))
+        thr = float(rng.choice(GRID)) if rng.random() < 0.7 else float(rng.normal(0, 3))
+        dl = int(rng.integers(2))
+        for n in range(2 ** lv - 1, 2 ** (lv + 1) - 1):
+            feature[n], threshold[n], dleft[n] = f, thr, dl
+            left[n], right[n] = 2 * n + 1, 2 * n + 2
+    return {"feature": feature, "threshold": threshold, "default_left": dleft, "left": left,
+            "right": right, "value": rng.normal(size=n_nodes),
+            "hess": np.full(n_nodes, 1.0) * 2.0 ** -np.floor(np.log2(np.arange(n_nodes) + 1))}
+
+
+def _walk(t: dict[str, np.ndarray], row: np.ndarray) -> int:
+    """The reference: a plain walk of the node arrays (NaN follows default_left)."""
+    i = 0
+    while t["feature"][i] >= 0:
+        v = float(np.float32(row[t["feature"][i]]))
+        right = (not t["default_left"][i]) if np.isnan(v) else not v <= float(t["threshold"][i])
+        i = int(t["right"][i] if right else t["left"][i])
+    return i
+
+
+def _rows(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    pool = np.concatenate([GRID, [np.nan, np.inf, -np.inf, -0.0, 1e-36, 2.0, -0.5, 2.9]])
+    X = rng.choice(pool.astype(np.float32), size=(n, m))
+    mask = rng.random((n, m)) < 0.3
+    X[mask] = rng.normal(0, 3, size=int(mask.sum())).astype(np.float32)
+    return X
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    pytest.skip("hypothesis is not installed", allow_module_level=True)
+
+
+@settings(deadline=None, derandomize=True, max_examples=40)
+@given(seed=st.integers(0, 2**31 - 1), n_rows=st.sampled_from([0, 1, 7, 8, 15, 16, 37, 300]),
+       k=st.sampled_from([1, 3]), fortran=st.booleans(), f64=st.booleans())
+def test_oblivious_predictor_matches_general_kernels(seed: int, n_rows: int, k: int,
+                                                     fortran: bool, f64: bool) -> None:
+    from sapwood import _core
+
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 9))
+    trees = [_oblivious_tree(rng, m, int(rng.integers(0, 9))) for _ in range(4 * k)]
+    X = _rows(rng, n_rows, m)
+    if f64:
+        X = X.astype(np.float64)
+    if fortran:
+        X = np.asfortranarray(X)
+    forest = _core.Forest(trees, np.arange(len(trees), dtype=np.int32) % k, k, m)
+    assert forest.kernel.startswith("oblivious") and forest.single_row_kernel == "oblivious"
+    init = np.linspace(-0.5, 0.5, k)
+    expect = np.tile(init, (n_rows, 1))
+    for j, t in enumerate(trees):  # the reference, tree by tree in order
+        for r in range(n_rows):
+            expect[r, j % k] += t["value"][_walk(t, X[r])]
+    for kernel in ("auto", "oblivious-avx2", "oblivious-portable", "bitvector-avx512", "super"):
+        forest.set_kernel(kernel)
+        for n_threads in (1, 2):
+            out = np.tile(init, (n_rows, 1))
+            forest.predict_raw(X, 0, len(trees), out, n_threads)
+            # the same additions in the same order: equal bit for bit
+            np.testing.assert_array_equal(out, expect, err_msg=f"{kernel} {n_threads}")
+    forest.set_kernel("auto")
+    part = np.zeros((n_rows, k))
+    forest.predict_raw(X, 1, 3, part, 1)
+    ref = np.zeros((n_rows, k))
+    for j in (1, 2):
+        for r in range(n_rows):
+            ref[r, j % k] += trees[j]["value"][_walk(trees[j], X[r])]
+    np.testing.assert_array_equal(part, ref)
+
+
+def test_other_forests_keep_the_general_kernels() -> None:
+    from sapwood import _core
+
+    rng = np.random.default_rng(0)
+    t = _oblivious_tree(rng, 3, 3)
+    t["threshold"][4] += 1.0  # one node of level 2 differs: not symmetric
+    forest = _core.Forest([_oblivious_tree(rng, 3, 3), t], np.zeros(2, np.int32), 1, 3)
+    assert not forest.kernel.startswith("oblivious")
+    # a trained oblivious model takes the oblivious predictor; a leaf-wise one does not
+    X, y = _data(2000)
+    for policy, oblivious in (("oblivious", True), ("leafwise", False)):
+        b = sapwood.train({"grow_policy": policy, "n_estimators": 3}, sapwood.Dataset(X, y))
+        f = _core.Forest([dict(t) for t in b.trees()], np.zeros(3, np.int32), 1, X.shape[1])
+        assert f.kernel.startswith("oblivious") == oblivious
