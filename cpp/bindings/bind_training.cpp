@@ -56,6 +56,7 @@ TrainParams ParseTrainParams(const py::dict& params) {
     p.oblivious = policy == "oblivious";
   }
   opt("random_strength", p.random_strength);
+  opt("bagging_temperature", p.bagging_temperature);
   if (params.contains("monotone_constraints") && !params["monotone_constraints"].is_none()) {
     for (const auto& v : params["monotone_constraints"].cast<std::vector<int>>()) {
       if (v < -1 || v > 1) throw ParameterError("monotone_constraints hold -1, 0 or 1");

@@ -343,7 +343,8 @@ std::vector<Tree> Trainer::BoostRound() {
     Tree tree = oblivious_
         ? oblivious_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
                            params_.grow, {params_.random_strength, params_.seed,
-                                          static_cast<std::uint64_t>(iteration_) * K + k})
+                                          static_cast<std::uint64_t>(iteration_) * K + k,
+                                          params_.bagging_temperature})
         : grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
                         params_.grow);
     if (objective_.RenewsLeaves()) RenewLeaves(tree, k);

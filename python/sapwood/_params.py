@@ -78,6 +78,10 @@ DEFAULTS: dict[str, Any] = {
     # deviation random_strength * 10% of the level's best gain (CatBoost's random_strength:
     # splits close to the best are sometimes taken instead); 0: none
     "random_strength": 0.0,
+    # oblivious mode: CatBoost's Bayesian bootstrap; each tree weights every row's gradient and
+    # hessian by (-ln U)^bagging_temperature (U uniform, seeded per round and row; capped at
+    # 16); 0: no weights
+    "bagging_temperature": 0.0,
 }
 
 # objective name or alias -> canonical name (from the registry, sapwood.objectives)
@@ -205,7 +209,7 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
                  "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2",
                  "cat_ts_prior_weight", "tweedie_variance_power", "poisson_max_delta_step",
-                 "huber_delta", "scale_pos_weight", "random_strength"):
+                 "huber_delta", "scale_pos_weight", "random_strength", "bagging_temperature"):
         p[name] = _number(name, p[name])
     check("n_estimators", p["n_estimators"] >= 1, ">= 1")
     check("learning_rate", 0 < p["learning_rate"] < float("inf"), "> 0 and finite")
@@ -239,6 +243,7 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     check("grow_policy", p["grow_policy"] in ("leafwise", "oblivious"),
           "'leafwise' or 'oblivious'")
     check("random_strength", 0 <= p["random_strength"] < float("inf"), ">= 0 and finite")
+    check("bagging_temperature", 0 <= p["bagging_temperature"] <= 100, "in [0, 100]")
     if p["grow_policy"] == "oblivious":
         check("max_depth", 1 <= p["max_depth"] <= 16, "in [1, 16] with grow_policy='oblivious'")
         for name in ("monotone_constraints", "interaction_constraints"):
@@ -412,7 +417,7 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
             "cat_smooth", "cat_l2", "min_data_per_group", "tweedie_variance_power",
             "poisson_max_delta_step", "huber_delta", "alpha", "lambdarank_truncation_level",
             "lambdarank_norm", "label_gain", "monotone_constraints", "interaction_constraints",
-            "grow_policy", "random_strength")
+            "grow_policy", "random_strength", "bagging_temperature")
     out = {k: p[k] for k in keys}
     if isinstance(out["monotone_constraints"], dict):
         del out["monotone_constraints"]  # not resolved against the features yet

@@ -71,6 +71,9 @@ def test_default_depth_and_params() -> None:
     with pytest.raises(ParameterError, match="monotone_constraints"):
         sapwood.train({"grow_policy": "oblivious", "monotone_constraints": [1, 0, 0, 0, 0, 0]},
                       sapwood.Dataset(X, y))
+    with pytest.raises(ParameterError, match="bagging_temperature"):
+        sapwood.train({"grow_policy": "oblivious", "bagging_temperature": -1},
+                      sapwood.Dataset(X, y))
     with pytest.raises(ParameterError, match="random_strength"):
         sapwood.train({"grow_policy": "oblivious", "random_strength": -1}, sapwood.Dataset(X, y))
 
@@ -101,11 +104,27 @@ def test_same_model_on_one_and_two_threads() -> None:
     models = []
     for nj in (1, 2):
         p = {"objective": "binary", "grow_policy": "oblivious", "n_estimators": 8,
-             "random_strength": 1.0, "subsample": 0.8, "n_jobs": nj}
+             "random_strength": 1.0, "bagging_temperature": 1.0, "subsample": 0.8,
+             "n_jobs": nj}
         models.append(sapwood.train(p, sapwood.Dataset(X, yb)))
     a, b = (sapwood.model.io.dumps(m) for m in models)
     assert sapwood.model.io.loads(a).to_xgboost_json() == sapwood.model.io.loads(b).to_xgboost_json()
     np.testing.assert_array_equal(models[0].predict(X), models[1].predict(X))
+
+
+def test_bagging_temperature_weights_rows() -> None:
+    # Bayesian bootstrap: seeded (same seed, same model), and it changes the trees; the first
+    # tree's root cover is the weighted hessian sum, not the row count (squared loss: h = 1).
+    X, y = _data(3000, seed=6)
+    p = {"grow_policy": "oblivious", "n_estimators": 4, "bagging_temperature": 1.0, "n_jobs": 1}
+    a = sapwood.train(p, sapwood.Dataset(X, y))
+    b = sapwood.train(p, sapwood.Dataset(X, y))
+    plain = sapwood.train({**p, "bagging_temperature": 0.0}, sapwood.Dataset(X, y))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert not np.array_equal(a.predict(X), plain.predict(X))
+    t0 = dict(a.tree(0))
+    assert t0["count"][0] == 3000 and t0["hess"][0] != pytest.approx(3000.0)
+    assert t0["hess"][0] == pytest.approx(3000.0, rel=0.1)  # E[-ln U] = 1
 
 
 def test_random_strength_is_seeded() -> None:

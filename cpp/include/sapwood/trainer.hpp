@@ -24,6 +24,7 @@ struct TrainParams {
   // grow_policy "oblivious": one split per level (cpp/src/tree/oblivious.hpp)
   bool oblivious = false;
   double random_strength = 0.0;
+  double bagging_temperature = 0.0;
 };
 
 class ObliviousGrower;

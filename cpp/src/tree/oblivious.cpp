@@ -168,8 +168,13 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
     // Summed gain of every candidate of every feature (features in parallel; each sum is over
     // the nodes in level order, so it does not depend on the thread count).
     std::vector<std::vector<double>> sum(features.size());
+    // Threads only where the level's work pays for a parallel region: small levels finish
+    // before the threads meet, and under oversubscription a region's barrier can cost more
+    // than the whole scan (measured: 458 rows x 30 features, 300 rounds, load 12: 33 s on 2
+    // threads).
+    const bool big = static_cast<double>(live.size()) * layout.total >= 262144.0;
     ParallelFor(0, static_cast<std::int64_t>(features.size()),
-                features.size() >= 8 ? n_threads : 1, [&](std::int64_t k) {
+                features.size() >= 8 && big ? n_threads : 1, [&](std::int64_t k) {
       const int f = features[static_cast<std::size_t>(k)];
       const int nc = NumCandidates(layout, f);
       std::vector<double>& s = sum[static_cast<std::size_t>(k)];
@@ -374,6 +379,28 @@ Tree ObliviousGrower::Grow(const GradPair* gh, double scale_g, double scale_h, C
                            const std::vector<int>& features, const GrowParams& params,
                            const ObliviousParams& op) {
   LocalRows& src = grower_.Rows();
+  if (op.bagging_temperature > 0) {
+    // Bayesian bootstrap weights in the same fixed point, 4 bits lower so that weights up to
+    // 16 cannot overflow the sums the scales were chosen for (ChooseFixedPoint). Each row's
+    // weight depends only on (seed, tree, row): the same on any thread count.
+    const std::int64_t n = data_->NumRows();
+    if (static_cast<std::int64_t>(weighted_.size()) != n) weighted_.resize(static_cast<std::size_t>(n));
+    const std::int64_t m = static_cast<std::int64_t>(rows.size());
+    const std::int64_t mask = (std::int64_t{1} << pack.bits) - 1;
+    ParallelFor(0, (m + 8191) / 8192, n_threads_, [&](std::int64_t b) {
+      for (std::int64_t i = b * 8192; i < std::min(m, b * 8192 + 8192); ++i) {
+        const std::uint32_t r = rows[static_cast<std::size_t>(i)];
+        const double u = std::max(UniformCounter(op.seed, 0x4000u + op.tree_index, r), 1e-300);
+        const double w = std::min(16.0, std::pow(-std::log(u), op.bagging_temperature)) / 16.0;
+        const std::int64_t h = gh[r].hc >> pack.bits;
+        weighted_[r].g = std::llround(static_cast<double>(gh[r].g) * w);
+        weighted_[r].hc = (std::llround(static_cast<double>(h) * w) << pack.bits) | (gh[r].hc & mask);
+      }
+    });
+    gh = weighted_.data();
+    scale_g /= 16.0;
+    scale_h /= 16.0;
+  }
   src.Start(gh, rows);
   std::vector<GrownLeaf> leaves;
   Tree tree = GrowObliviousTree(src, data_->Mapper(), grower_.Layout(), pool_, scale_g, scale_h,

@@ -19,6 +19,10 @@ struct ObliviousParams {
   double random_strength = 0.0;
   std::uint64_t seed = 0;
   std::uint64_t tree_index = 0;  // iteration * outputs + output: one noise stream per tree
+  // CatBoost's Bayesian bootstrap: each row's gradient and hessian are weighted by
+  // (-ln U)^bagging_temperature for this tree (U uniform, drawn per (seed, tree, row); weights
+  // capped at 16); 0: no weights. Leaf values are the weighted Newton steps, as in CatBoost.
+  double bagging_temperature = 0.0;
 };
 
 // Grows one oblivious tree of at most params.max_depth levels (num_leaves is not read) on the
@@ -52,6 +56,7 @@ class ObliviousGrower {
   std::shared_ptr<const BinnedMatrix> data_;
   int n_threads_;
   std::vector<std::vector<HistBin>> pool_;  // histograms, reused across trees
+  std::vector<GradPair> weighted_;           // bagging_temperature's weighted gradients
 };
 
 }  // namespace sapwood
