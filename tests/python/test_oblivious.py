@@ -307,3 +307,41 @@ def test_other_forests_keep_the_general_kernels() -> None:
         b = sapwood.train({"grow_policy": policy, "n_estimators": 3}, sapwood.Dataset(X, y))
         f = _core.Forest([dict(t) for t in b.trees()], np.zeros(3, np.int32), 1, X.shape[1])
         assert f.kernel.startswith("oblivious") == oblivious
+
+
+# ----------------------------------------------------------------------------- CatBoost import
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_catboost_json_import_predicts_as_catboost(task: str, tmp_path: object) -> None:
+    import pathlib
+
+    catboost = pytest.importorskip("catboost")
+    from sapwood.model.importers.catboost import import_catboost_json
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(3000, 5))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    z = np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) ** 2 + 0.5 * np.nan_to_num(X[:, 3])
+    if task == "binary":
+        y = (z + rng.normal(size=3000) * 0.5 > 0).astype(int)
+        m = catboost.CatBoostClassifier(depth=5, iterations=40, verbose=False, random_seed=0,
+                                        thread_count=1, nan_mode="Max")
+    else:
+        y = z + rng.normal(size=3000) * 0.1
+        m = catboost.CatBoostRegressor(depth=6, iterations=40, verbose=False, random_seed=0,
+                                       thread_count=1)
+    m.fit(X, y)
+    path = pathlib.Path(str(tmp_path)) / "cb.json"
+    m.save_model(str(path), format="json")
+    b = import_catboost_json(path)
+    Xt = rng.normal(size=(500, 5))
+    Xt[rng.random(Xt.shape) < 0.1] = np.nan
+    want = m.predict(Xt, prediction_type="RawFormulaVal")
+    np.testing.assert_allclose(b.predict(Xt, output="raw"), want, rtol=1e-9, atol=1e-9)
+    if task == "binary":
+        np.testing.assert_allclose(b.predict(Xt), m.predict_proba(Xt)[:, 1], rtol=1e-9)
+    f = sapwood._core.Forest([dict(t) for t in b.trees()], np.zeros(b.num_trees, np.int32), 1, 5)
+    assert f.kernel.startswith("oblivious")
+    np.testing.assert_allclose(b.predict(Xt, output="contrib").sum(axis=1), want, rtol=1e-6,
+                               atol=1e-6)
+    with pytest.raises(sapwood.ModelFormatError):
+        import_catboost_json(b'{"features_info": {}}')
