@@ -132,7 +132,9 @@ void BindPredict(py::module_& m) {
           "tree lock step; the default), 'bitvector-avx2' (batches: the AVX2 bit-vector kernel; "
           "few rows: the AVX2 tree lock step), 'lockstep-avx2' (batches walk two-level nodes; "
           "few rows: the AVX2 tree lock step) or 'super' (no AVX2: batches walk two-level "
-          "nodes, few rows the float walk). Each SIMD kernel needs the CPU's AVX2 (AVX-512) and "
+          "nodes, few rows the float walk); forests whose every tree is oblivious (symmetric) are "
+          "scored under 'auto' by the oblivious predictor (AVX-512, else AVX2, else portable; "
+          "'oblivious-avx2' and 'oblivious-portable' cap its instruction set). Each SIMD kernel needs the CPU's AVX2 (AVX-512) and "
           "the forest's layout. Other forests are not affected; kernel / single_row_kernel say "
           "what runs.")
       .def_property_readonly(

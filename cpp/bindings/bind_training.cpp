@@ -52,6 +52,14 @@ TrainParams ParseTrainParams(const py::dict& params) {
   opt("use_quantized_grad", p.quantized);
   opt("num_grad_quant_bins", p.quant_bins);
   opt("quant_train_renew_leaf", p.quant_renew_leaf);
+  if (params.contains("grow_policy")) {
+    const auto policy = params["grow_policy"].cast<std::string>();
+    if (policy != "leafwise" && policy != "oblivious")
+      throw ParameterError("grow_policy must be 'leafwise' or 'oblivious', got '" + policy + "'");
+    p.oblivious = policy == "oblivious";
+  }
+  opt("random_strength", p.random_strength);
+  opt("bagging_temperature", p.bagging_temperature);
   if (params.contains("monotone_constraints") && !params["monotone_constraints"].is_none()) {
     for (const auto& v : params["monotone_constraints"].cast<std::vector<int>>()) {
       if (v < -1 || v > 1) throw ParameterError("monotone_constraints hold -1, 0 or 1");

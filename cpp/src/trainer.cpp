@@ -7,6 +7,7 @@
 #include "sapwood/random.hpp"
 #include "sapwood/threading.hpp"
 #include "tree/split_evaluator.hpp"
+#include "tree/oblivious.hpp"
 
 namespace sapwood {
 
@@ -58,6 +59,8 @@ Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> l
     }
   }
   grower_ = std::make_unique<TreeGrower>(data_, params_.n_threads);
+  if (params_.oblivious)
+    oblivious_ = std::make_unique<ObliviousGrower>(*grower_, data_, params_.n_threads);
 }
 
 Trainer::~Trainer() = default;
@@ -437,9 +440,14 @@ std::vector<Tree> Trainer::BoostRound() {
                               ? ChooseQuantized(max_g, max_h, stats.rows, params_.quant_bins)
                               : full;
     BeginTree(k, fp);
-    Tree tree = grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
-                              params_.grow, params_.quantized ? q_.data() : nullptr,
-                              params_.quant_bins);
+    Tree tree = oblivious_
+        ? oblivious_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
+                           params_.grow, {params_.random_strength, params_.seed,
+                                          static_cast<std::uint64_t>(iteration_) * K + k,
+                                          params_.bagging_temperature})
+        : grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
+                        params_.grow, params_.quantized ? q_.data() : nullptr,
+                        params_.quant_bins);
     if (objective_.RenewsLeaves()) {
       RenewLeaves(tree, k);
     } else if (params_.quantized && params_.quant_renew_leaf) {

@@ -81,6 +81,22 @@ DEFAULTS: dict[str, Any] = {
     "use_quantized_grad": False,
     "num_grad_quant_bins": 4,
     "quant_train_renew_leaf": True,
+    # "leafwise" (the best leaf splits next, up to num_leaves) or "oblivious" (CatBoost's
+    # symmetric trees: every node of a level shares one split, chosen by the gain summed over
+    # the level; max_depth levels, 6 when not given, and num_leaves is not read; categorical
+    # features take one-vs-rest splits, or cat_encoding="target_stats" for ordered target
+    # statistics as CatBoost does). In this mode reg_lambda defaults to 3.0 (CatBoost's
+    # l2_leaf_reg) when not given. Scored by a dedicated predictor (the leaf index is the
+    # bits of the level comparisons).
+    "grow_policy": "leafwise",
+    # oblivious mode: seeded normal noise on the summed split gains of each level, standard
+    # deviation random_strength * 10% of the level's best gain (CatBoost's random_strength:
+    # splits close to the best are sometimes taken instead); 0: none
+    "random_strength": 0.0,
+    # oblivious mode: CatBoost's Bayesian bootstrap; each tree weights every row's gradient and
+    # hessian by (-ln U)^bagging_temperature (U uniform, seeded per round and row; capped at
+    # 16); 0: no weights
+    "bagging_temperature": 0.0,
 }
 
 # objective name or alias -> canonical name (from the registry, sapwood.objectives)
@@ -186,6 +202,11 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Merge params over the defaults and validate every value; unknown names are errors."""
     params = _canonical_names(params or {})
     p = {**DEFAULTS, **{k: v for k, v in params.items()}}
+    if p["grow_policy"] == "oblivious":
+        if "reg_lambda" not in params:
+            p["reg_lambda"] = 3.0  # CatBoost's l2_leaf_reg
+        if "max_depth" not in params or p["max_depth"] is None or p["max_depth"] == -1:
+            p["max_depth"] = 6
     objective = _objectives.resolve(p["objective"])
     p["objective"] = objective.name
     if p["alpha"] is not None and objective.name != "quantile":
@@ -205,7 +226,7 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     for name in ("learning_rate", "min_child_weight", "min_split_gain", "reg_lambda",
                  "reg_alpha", "subsample", "colsample_bytree", "cat_smooth", "cat_l2",
                  "cat_ts_prior_weight", "tweedie_variance_power", "poisson_max_delta_step",
-                 "huber_delta", "scale_pos_weight"):
+                 "huber_delta", "scale_pos_weight", "random_strength", "bagging_temperature"):
         p[name] = _number(name, p[name])
     check("n_estimators", p["n_estimators"] >= 1, ">= 1")
     check("learning_rate", 0 < p["learning_rate"] < float("inf"), "> 0 and finite")
@@ -236,6 +257,20 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
           ">= 0 and finite")
     check("huber_delta", 0 < p["huber_delta"] < float("inf"), "> 0 and finite")
     check("scale_pos_weight", 0 < p["scale_pos_weight"] < float("inf"), "> 0 and finite")
+    check("grow_policy", p["grow_policy"] in ("leafwise", "oblivious"),
+          "'leafwise' or 'oblivious'")
+    check("random_strength", 0 <= p["random_strength"] < float("inf"), ">= 0 and finite")
+    check("bagging_temperature", 0 <= p["bagging_temperature"] <= 100, "in [0, 100]")
+    if p["grow_policy"] == "oblivious":
+        check("max_depth", 1 <= p["max_depth"] <= 16, "in [1, 16] with grow_policy='oblivious'")
+        for name in ("monotone_constraints", "interaction_constraints"):
+            if p[name] is not None:
+                raise ParameterError(f"parameter '{name}' is not supported with "
+                                     "grow_policy='oblivious'")
+        if p["use_quantized_grad"]:
+            raise ParameterError("use_quantized_grad is not supported with "
+                                 "grow_policy='oblivious' yet (its levels are built from "
+                                 "full-precision histograms)")
     check("lambdarank_truncation_level", p["lambdarank_truncation_level"] >= 1, ">= 1")
     check("lambdarank_norm", isinstance(p["lambdarank_norm"], (bool, np.bool_)), "True or False")
     p["lambdarank_norm"] = bool(p["lambdarank_norm"])
@@ -426,7 +461,8 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
             "cat_smooth", "cat_l2", "min_data_per_group", "tweedie_variance_power",
             "poisson_max_delta_step", "huber_delta", "alpha", "lambdarank_truncation_level",
             "lambdarank_norm", "label_gain", "monotone_constraints", "interaction_constraints",
-            "use_quantized_grad", "num_grad_quant_bins", "quant_train_renew_leaf")
+            "use_quantized_grad", "num_grad_quant_bins", "quant_train_renew_leaf",
+            "grow_policy", "random_strength", "bagging_temperature")
     out = {k: p[k] for k in keys}
     if isinstance(out["monotone_constraints"], dict):
         del out["monotone_constraints"]  # not resolved against the features yet

@@ -31,11 +31,15 @@ enum class KernelChoice : int {
   kLockstepAvx2 = 1,
   kPortable = 2,
   kBitvecAvx2 = 3,
-  kBitvecAvx512 = 4
+  kBitvecAvx512 = 4,
+  // Forests whose every tree is oblivious (symmetric): "auto" scores them with the oblivious
+  // predictor (predict/oblivious.hpp) on the best SIMD the CPU has; these two cap it (tests).
+  kObliviousAvx2 = 5,
+  kObliviousPortable = 6
 };
 
 // The choice for a name: "auto", "bitvector-avx512", "bitvector-avx2", "lockstep-avx2",
-// "super" (kPortable); throws ParameterError for another name.
+// "super" (kPortable), "oblivious-avx2", "oblivious-portable"; throws ParameterError for another name.
 KernelChoice ParseKernelChoice(const std::string& name);
 const char* KernelChoiceName(KernelChoice k);
 

@@ -29,7 +29,13 @@ struct TrainParams {
   bool quantized = false;
   int quant_bins = 4;
   bool quant_renew_leaf = true;
+  // grow_policy "oblivious": one split per level (cpp/src/tree/oblivious.hpp)
+  bool oblivious = false;
+  double random_strength = 0.0;
+  double bagging_temperature = 0.0;
 };
+
+class ObliviousGrower;
 
 class Trainer {
  public:
@@ -120,6 +126,7 @@ class Trainer {
   TrainParams params_;
   Objective objective_;
   std::unique_ptr<TreeGrower> grower_;
+  std::unique_ptr<ObliviousGrower> oblivious_;  // set for grow_policy "oblivious"
   std::vector<double> init_score_, scores_, grad_, hess_;
   std::vector<GradPair> gh_;
   std::vector<QuantGrad> q_;  // quantized training: this tree's gradient levels

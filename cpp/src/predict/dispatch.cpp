@@ -22,8 +22,11 @@ KernelChoice ParseKernelChoice(const std::string& name) {
   if (name == "bitvector-avx512") return KernelChoice::kBitvecAvx512;
   if (name == "lockstep-avx2") return KernelChoice::kLockstepAvx2;
   if (name == "super") return KernelChoice::kPortable;
+  if (name == "oblivious-avx2") return KernelChoice::kObliviousAvx2;
+  if (name == "oblivious-portable") return KernelChoice::kObliviousPortable;
   throw ParameterError(
-      "kernel must be 'auto', 'lockstep-avx2', 'super', 'bitvector-avx2' or 'bitvector-avx512', "
+      "kernel must be 'auto', 'lockstep-avx2', 'super', 'bitvector-avx2', 'bitvector-avx512', "
+      "'oblivious-avx2' or 'oblivious-portable', "
       "got '" + name + "'");
 }
 
@@ -33,6 +36,8 @@ const char* KernelChoiceName(KernelChoice k) {
     case KernelChoice::kBitvecAvx512: return "bitvector-avx512";
     case KernelChoice::kLockstepAvx2: return "lockstep-avx2";
     case KernelChoice::kPortable: return "super";
+    case KernelChoice::kObliviousAvx2: return "oblivious-avx2";
+    case KernelChoice::kObliviousPortable: return "oblivious-portable";
     default: return "auto";
   }
 }
@@ -46,6 +51,7 @@ Forest::Forest(const std::vector<Tree>& trees, std::vector<std::int32_t> tree_ou
   BuildFloatTrees(trees, *d);
   BuildShapPaths(*d);
   BuildRankLayouts(*d);
+  BuildObliviousTrees(trees, num_features, d->oblivious);
   data_ = std::move(d);
 }
 
@@ -99,6 +105,17 @@ bool SingleRowAvx2(const ForestData& d, KernelChoice k) {
 bool SingleRowAvx512(const ForestData& d, KernelChoice k) {
   return (k == KernelChoice::kAuto || k == KernelChoice::kBitvecAvx512) && d.quantized &&
          d.rowmask.ok && CpuHasAvx2() && CpuHasAvx512();
+}
+
+// Whether the oblivious predictor scores (every tree symmetric, and the "auto" or an
+// "oblivious-*" choice; the other choices name the general kernels, for comparison), and the
+// best instruction set it may use (2 AVX-512, 1 AVX2, 0 portable).
+bool UseOblivious(const ForestData& d, KernelChoice k) {
+  return d.oblivious.ok && (k == KernelChoice::kAuto || k == KernelChoice::kObliviousAvx2 ||
+                            k == KernelChoice::kObliviousPortable);
+}
+int ObliviousIsaCap(KernelChoice k) {
+  return k == KernelChoice::kObliviousPortable ? 0 : k == KernelChoice::kObliviousAvx2 ? 1 : 2;
 }
 
 void CheckRange(const ForestData& d, int b, int e) {
@@ -212,6 +229,7 @@ void BitvecBlock(const ForestData& d, Batch kind, const float* const* first,
 
 const char* Forest::Kernel() const {
   const ForestData& d = *data_;
+  if (UseOblivious(d, GetKernel())) return ObliviousKernelName(ObliviousIsaCap(GetKernel()));
   if (!d.quantized) return d.has_special ? "float-special" : "float";
   switch (BatchBitvec(d, GetKernel())) {
     case Batch::kAvx512:
@@ -225,6 +243,7 @@ const char* Forest::Kernel() const {
 
 const char* Forest::SingleRowKernel() const {
   const ForestData& d = *data_;
+  if (UseOblivious(d, GetKernel())) return "oblivious";
   if (SingleRowAvx512(d, GetKernel())) return "quant-rowmask-avx512";
   if (SingleRowAvx2(d, GetKernel())) return "quant-lockstep-avx2";
   return d.has_special ? "float-special" : "float";
@@ -238,6 +257,11 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
   CheckCols(d, x);
   const KernelChoice choice = GetKernel();  // once per call
   const int K = d.num_outputs;
+  if (UseOblivious(d, choice)) {
+    PredictOblivious(d.oblivious, d.tree_output.data(), K, x, tree_begin, tree_end, out,
+                     n_threads, ObliviousIsaCap(choice));
+    return;
+  }
   if (x.rows < 2 * kLanes && SingleRowAvx512(d, choice)) {
     // Few rows, AVX-512: codes on the stack as below, then every split of a tree at once.
     const std::int64_t F = d.num_features;

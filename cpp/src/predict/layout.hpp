@@ -23,6 +23,7 @@
 #include "sapwood/bin_index.hpp"
 #include "sapwood/tree.hpp"
 #include "decision.hpp"
+#include "oblivious.hpp"
 
 namespace sapwood::predict {
 
@@ -229,6 +230,7 @@ struct ForestData {
   Node32Trees node32;
   RowMaskTrees rowmask;
   ShapPaths shap;
+  ObliviousTrees oblivious;  // every tree symmetric: the oblivious predictor (oblivious.hpp)
 
   int NumTrees() const { return static_cast<int>(flt.root.size()); }
 };

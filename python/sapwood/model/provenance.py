@@ -33,6 +33,7 @@ FORMAT_NAMES = {
     "xgboost-json": "XGBoost JSON",
     "xgboost-ubjson": "XGBoost UBJSON",
     "lightgbm-text": "LightGBM text",
+    "catboost-json": "CatBoost JSON",
 }
 
 

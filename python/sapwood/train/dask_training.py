@@ -704,6 +704,9 @@ def train(
     if p["use_quantized_grad"]:
         raise ParameterError("use_quantized_grad is not supported by sapwood.dask.train yet "
                              "(train on one machine with sapwood.train, or leave it False)")
+    if p["grow_policy"] == "oblivious":
+        raise ParameterError("grow_policy='oblivious' is not supported by sapwood.dask.train "
+                             "yet; train it with sapwood.train on one machine")
     obj = objectives.get(p["objective"])
     client = _client(client)
     valid_sets = list(valid_sets)

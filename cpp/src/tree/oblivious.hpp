@@ -1,0 +1,62 @@
+#pragma once
+// Oblivious (symmetric) tree growth, as CatBoost grows its trees: every node of a level shares
+// one split (feature, threshold, missing direction), chosen by the gain summed over the level's
+// nodes. The tree is stored as an ordinary tree (complete, 2^depth leaves), so every predictor,
+// exporter and TreeSHAP handle it unchanged; the dedicated predictor (predict/oblivious.cpp)
+// recognises the shape.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "sapwood/grower.hpp"
+
+namespace sapwood {
+
+struct ObliviousParams {
+  // Noise on the summed gains of the candidate splits of a level (CatBoost's random_strength):
+  // normal with standard deviation random_strength * 0.1 * the level's best summed gain,
+  // drawn per candidate from (seed, tree, level, candidate), so the same on any thread count.
+  double random_strength = 0.0;
+  std::uint64_t seed = 0;
+  std::uint64_t tree_index = 0;  // iteration * outputs + output: one noise stream per tree
+  // CatBoost's Bayesian bootstrap: each row's gradient and hessian are weighted by
+  // (-ln U)^bagging_temperature for this tree (U uniform, drawn per (seed, tree, row); weights
+  // capped at 16); 0: no weights. Leaf values are the weighted Newton steps, as in CatBoost.
+  double bagging_temperature = 0.0;
+};
+
+// Grows one oblivious tree of at most params.max_depth levels (num_leaves is not read) on the
+// histograms of `src` (all nodes of a level are expanded in one src.Expand call; the smaller
+// child's histogram is built, the sibling's is the parent's minus it).
+//
+// A node whose rows cannot take the level's split (min_child_samples, min_child_weight) still
+// takes it, but is frozen: its children, and every descendant, keep its value. Growth stops
+// early when no split has a positive summed gain above min_split_gain. Categorical features
+// offer one-vs-rest splits (one category, or the other/missing bin, alone on the left).
+// Monotone and interaction constraints are not supported (the Python layer refuses them).
+Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& layout,
+                       std::vector<std::vector<HistBin>>& pool, double scale_g, double scale_h,
+                       CountPacking pack, const std::vector<int>& features,
+                       const GrowParams& params, const ObliviousParams& op, int n_threads,
+                       std::vector<GrownLeaf>* leaves);
+
+// GrowObliviousTree on this process's rows (a TreeGrower's partition and histograms), for the
+// Trainer. After Grow, the grower's LeafRanges() describe the tree's leaves, and every node's
+// count and cover (hess) are those of its training rows (frozen nodes' children included).
+class ObliviousGrower {
+ public:
+  ObliviousGrower(TreeGrower& grower, std::shared_ptr<const BinnedMatrix> data, int n_threads)
+      : grower_(grower), data_(std::move(data)), n_threads_(n_threads) {}
+  Tree Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking pack,
+            const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
+            const GrowParams& params, const ObliviousParams& op);
+
+ private:
+  TreeGrower& grower_;
+  std::shared_ptr<const BinnedMatrix> data_;
+  int n_threads_;
+  std::vector<std::vector<HistBin>> pool_;  // histograms, reused across trees
+  std::vector<GradPair> weighted_;           // bagging_temperature's weighted gradients
+};
+
+}  // namespace sapwood

@@ -1,0 +1,347 @@
+"""grow_policy="oblivious": every node of a level shares one split (CatBoost's symmetric
+trees), stored as ordinary complete trees; and the dedicated predictor for such forests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sapwood
+from sapwood.errors import ParameterError
+
+
+def _data(n: int = 4000, seed: int = 0, nan: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    X[rng.random(X.shape) < nan] = np.nan
+    z = np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1]) ** 2 - 0.5 * np.nan_to_num(X[:, 2])
+    return X, z + rng.normal(size=n) * 0.3
+
+
+def _levels(t: dict[str, np.ndarray]) -> list[list[int]]:
+    """The nodes of a tree level by level (breadth-first from the root)."""
+    out, cur = [], [0]
+    while cur:
+        out.append(cur)
+        cur = [int(c) for n in cur if t["feature"][n] >= 0 for c in (t["left"][n], t["right"][n])]
+    return out
+
+
+def _check_oblivious(t: dict[str, np.ndarray], depth: int) -> None:
+    levels = _levels(t)
+    assert len(levels) - 1 <= depth
+    for lv in levels[:-1]:  # every node of a level splits, on one (feature, threshold, NaN side)
+        assert all(t["feature"][n] >= 0 for n in lv)
+        assert len({(int(t["feature"][n]), float(t["threshold"][n]), int(t["default_left"][n]))
+                    for n in lv}) == 1
+    assert all(t["feature"][n] < 0 for n in levels[-1])  # leaves all on the last level
+    assert len(levels[-1]) == 2 ** (len(levels) - 1)
+
+
+def test_trees_are_oblivious_and_leaf_values_are_newton_steps() -> None:
+    X, y = _data()
+    p = {"grow_policy": "oblivious", "max_depth": 4, "n_estimators": 5, "learning_rate": 0.3,
+         "n_jobs": 1}
+    b = sapwood.train(p, sapwood.Dataset(X, y))
+    assert b.params["grow_policy"] == "oblivious" and b.params["reg_lambda"] == 3.0
+    for tr in b.trees():
+        _check_oblivious(dict(tr), 4)
+    # First tree against numpy: each leaf's value is lr * sum(residual) / (rows + lambda) over
+    # the rows that reach it (squared loss: gradient score - y, hessian 1), equal values for a
+    # frozen node's children.
+    leaf = b.predict(X, output="leaf")[:, 0]
+    t0 = dict(b.tree(0))
+    r = y - y.mean()
+    for node in np.unique(leaf):
+        rows = leaf == node
+        want = 0.3 * r[rows].sum() / (rows.sum() + 3.0)
+        if t0["count"][node] == rows.sum() and rows.sum() >= 20:
+            assert t0["value"][node] == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_default_depth_and_params() -> None:
+    X, y = _data(800)
+    b = sapwood.train({"grow_policy": "oblivious", "n_estimators": 2}, sapwood.Dataset(X, y))
+    assert b.params["max_depth"] == 6
+    for tr in b.trees():
+        _check_oblivious(dict(tr), 6)
+    with pytest.raises(ParameterError, match="grow_policy"):
+        sapwood.train({"grow_policy": "symmetric"}, sapwood.Dataset(X, y))
+    with pytest.raises(ParameterError, match="max_depth"):
+        sapwood.train({"grow_policy": "oblivious", "max_depth": 17}, sapwood.Dataset(X, y))
+    with pytest.raises(ParameterError, match="monotone_constraints"):
+        sapwood.train({"grow_policy": "oblivious", "monotone_constraints": [1, 0, 0, 0, 0, 0]},
+                      sapwood.Dataset(X, y))
+    with pytest.raises(ParameterError, match="bagging_temperature"):
+        sapwood.train({"grow_policy": "oblivious", "bagging_temperature": -1},
+                      sapwood.Dataset(X, y))
+    with pytest.raises(ParameterError, match="random_strength"):
+        sapwood.train({"grow_policy": "oblivious", "random_strength": -1}, sapwood.Dataset(X, y))
+
+
+def test_frozen_nodes_keep_their_value() -> None:
+    # Few rows and a large min_child_samples: some nodes cannot take their level's split; the
+    # tree stays complete, and both children of such a node carry its value.
+    X, y = _data(300, seed=3)
+    b = sapwood.train({"grow_policy": "oblivious", "max_depth": 5, "min_child_samples": 40,
+                       "n_estimators": 3}, sapwood.Dataset(X, y))
+    frozen = 0
+    for tr in b.trees():
+        t = dict(tr)
+        _check_oblivious(t, 5)
+        for n in range(t["feature"].size):
+            if t["feature"][n] >= 0 and t["gain"][n] == 0:
+                frozen += 1
+                assert t["value"][t["left"][n]] == t["value"][t["right"][n]] == t["value"][n]
+            if t["feature"][n] >= 0:  # counts and covers are those of the rows
+                assert t["count"][n] == t["count"][t["left"][n]] + t["count"][t["right"][n]]
+    assert frozen > 0
+    assert dict(b.tree(0))["count"][0] == 300
+
+
+def test_same_model_on_one_and_two_threads() -> None:
+    X, y = _data(30000, seed=1)
+    yb = (y > np.median(y)).astype(float)
+    models = []
+    for nj in (1, 2):
+        p = {"objective": "binary", "grow_policy": "oblivious", "n_estimators": 8,
+             "random_strength": 1.0, "bagging_temperature": 1.0, "subsample": 0.8,
+             "n_jobs": nj}
+        models.append(sapwood.train(p, sapwood.Dataset(X, yb)))
+    a, b = (sapwood.model.io.dumps(m) for m in models)
+    assert sapwood.model.io.loads(a).to_xgboost_json() == sapwood.model.io.loads(b).to_xgboost_json()
+    np.testing.assert_array_equal(models[0].predict(X), models[1].predict(X))
+
+
+def test_bagging_temperature_weights_rows() -> None:
+    # Bayesian bootstrap: seeded (same seed, same model), and it changes the trees; the first
+    # tree's root cover is the weighted hessian sum, not the row count (squared loss: h = 1).
+    X, y = _data(3000, seed=6)
+    p = {"grow_policy": "oblivious", "n_estimators": 4, "bagging_temperature": 1.0, "n_jobs": 1}
+    a = sapwood.train(p, sapwood.Dataset(X, y))
+    b = sapwood.train(p, sapwood.Dataset(X, y))
+    plain = sapwood.train({**p, "bagging_temperature": 0.0}, sapwood.Dataset(X, y))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert not np.array_equal(a.predict(X), plain.predict(X))
+    t0 = dict(a.tree(0))
+    assert t0["count"][0] == 3000 and t0["hess"][0] != pytest.approx(3000.0)
+    assert t0["hess"][0] == pytest.approx(3000.0, rel=0.1)  # E[-ln U] = 1
+
+
+def test_random_strength_is_seeded() -> None:
+    X, y = _data(3000, seed=2)
+    p = {"grow_policy": "oblivious", "n_estimators": 5, "random_strength": 2.0, "n_jobs": 1}
+    a = sapwood.train({**p, "random_state": 1}, sapwood.Dataset(X, y)).predict(X)
+    b = sapwood.train({**p, "random_state": 1}, sapwood.Dataset(X, y)).predict(X)
+    c = sapwood.train({**p, "random_state": 2}, sapwood.Dataset(X, y)).predict(X)
+    plain = sapwood.train({**p, "random_strength": 0.0}, sapwood.Dataset(X, y)).predict(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c) and not np.array_equal(a, plain)
+
+
+def test_categorical_one_vs_rest_levels() -> None:
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(4)
+    n = 5000
+    cat = rng.choice(list("abcdefgh"), size=n)
+    x = rng.normal(size=n)
+    y = (cat == "c") * 2.0 + (cat == "f") * -1.5 + x + rng.normal(size=n) * 0.2
+    df = pd.DataFrame({"cat": pd.Categorical(cat), "x": x})
+    b = sapwood.train({"grow_policy": "oblivious", "max_depth": 3, "n_estimators": 30,
+                       "learning_rate": 0.3}, sapwood.Dataset(df, y))
+    kinds = set()
+    for tr in b.trees():
+        t = dict(tr)
+        _check_oblivious(t, 3)
+        kinds |= {int(f) for f in t["feature"] if f >= 0}
+    assert kinds == {0, 1}
+    pred = b.predict(df)
+    assert np.sqrt(np.mean((pred - y) ** 2)) < 0.35
+
+
+def test_shap_save_load_score_and_export(tmp_path: object) -> None:
+    import pathlib
+
+    X, y = _data(2000, seed=5)
+    b = sapwood.train({"grow_policy": "oblivious", "max_depth": 5, "n_estimators": 10},
+                      sapwood.Dataset(X, y))
+    raw = b.predict(X, output="raw")
+    contrib = b.predict(X, output="contrib")
+    np.testing.assert_allclose(contrib.sum(axis=1), raw, rtol=1e-6, atol=1e-6)
+    path = pathlib.Path(str(tmp_path)) / "m.sapwood"
+    b.save(path)
+    b2 = sapwood.load(path)
+    assert b2.params["grow_policy"] == "oblivious"
+    np.testing.assert_array_equal(b2.predict(X), b.predict(X))
+    # batch scoring from a file
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = pathlib.Path(str(tmp_path)) / "in.parquet"
+    pq.write_table(pa.table({f"f{i}": X[:, i] for i in range(X.shape[1])}), src)
+    b3 = sapwood.train({"grow_policy": "oblivious", "max_depth": 5, "n_estimators": 10},
+                       sapwood.Dataset(pa.table({f"f{i}": X[:, i] for i in range(X.shape[1])}),
+                                       y))
+    out = pathlib.Path(str(tmp_path)) / "out.parquet"
+    from sapwood.scoring.api import score
+
+    score(b3, src, out)
+    scored = pq.read_table(out).column(0).to_numpy()
+    np.testing.assert_allclose(scored, b3.predict(X), rtol=1e-12)
+    # XGBoost export scores the same trees
+    xgb = pytest.importorskip("xgboost")
+    import json
+
+    xb = xgb.Booster(model_file=bytearray(b.to_xgboost_json().encode()))
+    names = json.loads(b.to_xgboost_json())["learner"]["feature_names"]
+    got = xb.predict(xgb.DMatrix(X, missing=np.nan, feature_names=names))
+    np.testing.assert_allclose(got, b.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_dask_refuses_oblivious() -> None:
+    pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    from sapwood.train.dask_training import train as dask_train
+
+    with pytest.raises(ParameterError, match="oblivious"):
+        dask_train({"grow_policy": "oblivious"}, None, client=None)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- the predictor
+GRID = np.array([-2.5, -1.0, -1e-36, 0.0, 0.5, 1.0, 3.0, 7.0], dtype=np.float32)
+
+
+def _oblivious_tree(rng: np.random.Generator, n_features: int, depth: int) -> dict[str, np.ndarray]:
+    """A random complete symmetric tree, breadth-first, with positive covers."""
+    n_nodes = 2 ** (depth + 1) - 1
+    feature = np.full(n_nodes, -1, np.int32)
+    threshold = np.zeros(n_nodes, np.float32)
+    dleft = np.zeros(n_nodes, np.uint8)
+    left = np.full(n_nodes, -1, np.int32)
+    right = np.full(n_nodes, -1, np.int32)
+    for lv in range(depth):
+        f = int(rng.integers(n_features))
+        thr = float(rng.choice(GRID)) if rng.random() < 0.7 else float(rng.normal(0, 3))
+        dl = int(rng.integers(2))
+        for n in range(2 ** lv - 1, 2 ** (lv + 1) - 1):
+            feature[n], threshold[n], dleft[n] = f, thr, dl
+            left[n], right[n] = 2 * n + 1, 2 * n + 2
+    return {"feature": feature, "threshold": threshold, "default_left": dleft, "left": left,
+            "right": right, "value": rng.normal(size=n_nodes),
+            "hess": np.full(n_nodes, 1.0) * 2.0 ** -np.floor(np.log2(np.arange(n_nodes) + 1))}
+
+
+def _walk(t: dict[str, np.ndarray], row: np.ndarray) -> int:
+    """The reference: a plain walk of the node arrays (NaN follows default_left)."""
+    i = 0
+    while t["feature"][i] >= 0:
+        v = float(np.float32(row[t["feature"][i]]))
+        right = (not t["default_left"][i]) if np.isnan(v) else not v <= float(t["threshold"][i])
+        i = int(t["right"][i] if right else t["left"][i])
+    return i
+
+
+def _rows(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    pool = np.concatenate([GRID, [np.nan, np.inf, -np.inf, -0.0, 1e-36, 2.0, -0.5, 2.9]])
+    X = rng.choice(pool.astype(np.float32), size=(n, m))
+    mask = rng.random((n, m)) < 0.3
+    X[mask] = rng.normal(0, 3, size=int(mask.sum())).astype(np.float32)
+    return X
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover
+    pytest.skip("hypothesis is not installed", allow_module_level=True)
+
+
+@settings(deadline=None, derandomize=True, max_examples=40)
+@given(seed=st.integers(0, 2**31 - 1), n_rows=st.sampled_from([0, 1, 7, 8, 15, 16, 37, 300]),
+       k=st.sampled_from([1, 3]), fortran=st.booleans(), f64=st.booleans())
+def test_oblivious_predictor_matches_general_kernels(seed: int, n_rows: int, k: int,
+                                                     fortran: bool, f64: bool) -> None:
+    from sapwood import _core
+
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 9))
+    trees = [_oblivious_tree(rng, m, int(rng.integers(0, 9))) for _ in range(4 * k)]
+    X = _rows(rng, n_rows, m)
+    if f64:
+        X = X.astype(np.float64)
+    if fortran:
+        X = np.asfortranarray(X)
+    forest = _core.Forest(trees, np.arange(len(trees), dtype=np.int32) % k, k, m)
+    assert forest.kernel.startswith("oblivious") and forest.single_row_kernel == "oblivious"
+    init = np.linspace(-0.5, 0.5, k)
+    expect = np.tile(init, (n_rows, 1))
+    for j, t in enumerate(trees):  # the reference, tree by tree in order
+        for r in range(n_rows):
+            expect[r, j % k] += t["value"][_walk(t, X[r])]
+    for kernel in ("auto", "oblivious-avx2", "oblivious-portable", "bitvector-avx512", "super"):
+        forest.set_kernel(kernel)
+        for n_threads in (1, 2):
+            out = np.tile(init, (n_rows, 1))
+            forest.predict_raw(X, 0, len(trees), out, n_threads)
+            # the same additions in the same order: equal bit for bit
+            np.testing.assert_array_equal(out, expect, err_msg=f"{kernel} {n_threads}")
+    forest.set_kernel("auto")
+    part = np.zeros((n_rows, k))
+    forest.predict_raw(X, 1, 3, part, 1)
+    ref = np.zeros((n_rows, k))
+    for j in (1, 2):
+        for r in range(n_rows):
+            ref[r, j % k] += trees[j]["value"][_walk(trees[j], X[r])]
+    np.testing.assert_array_equal(part, ref)
+
+
+def test_other_forests_keep_the_general_kernels() -> None:
+    from sapwood import _core
+
+    rng = np.random.default_rng(0)
+    t = _oblivious_tree(rng, 3, 3)
+    t["threshold"][4] += 1.0  # one node of level 2 differs: not symmetric
+    forest = _core.Forest([_oblivious_tree(rng, 3, 3), t], np.zeros(2, np.int32), 1, 3)
+    assert not forest.kernel.startswith("oblivious")
+    # a trained oblivious model takes the oblivious predictor; a leaf-wise one does not
+    X, y = _data(2000)
+    for policy, oblivious in (("oblivious", True), ("leafwise", False)):
+        b = sapwood.train({"grow_policy": policy, "n_estimators": 3}, sapwood.Dataset(X, y))
+        f = _core.Forest([dict(t) for t in b.trees()], np.zeros(3, np.int32), 1, X.shape[1])
+        assert f.kernel.startswith("oblivious") == oblivious
+
+
+# ----------------------------------------------------------------------------- CatBoost import
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_catboost_json_import_predicts_as_catboost(task: str, tmp_path: object) -> None:
+    import pathlib
+
+    catboost = pytest.importorskip("catboost")
+    from sapwood.model.importers.catboost import import_catboost_json
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(3000, 5))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    z = np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) ** 2 + 0.5 * np.nan_to_num(X[:, 3])
+    if task == "binary":
+        y = (z + rng.normal(size=3000) * 0.5 > 0).astype(int)
+        m = catboost.CatBoostClassifier(depth=5, iterations=40, verbose=False, random_seed=0,
+                                        thread_count=1, nan_mode="Max")
+    else:
+        y = z + rng.normal(size=3000) * 0.1
+        m = catboost.CatBoostRegressor(depth=6, iterations=40, verbose=False, random_seed=0,
+                                       thread_count=1)
+    m.fit(X, y)
+    path = pathlib.Path(str(tmp_path)) / "cb.json"
+    m.save_model(str(path), format="json")
+    b = import_catboost_json(path)
+    Xt = rng.normal(size=(500, 5))
+    Xt[rng.random(Xt.shape) < 0.1] = np.nan
+    want = m.predict(Xt, prediction_type="RawFormulaVal")
+    np.testing.assert_allclose(b.predict(Xt, output="raw"), want, rtol=1e-9, atol=1e-9)
+    if task == "binary":
+        np.testing.assert_allclose(b.predict(Xt), m.predict_proba(Xt)[:, 1], rtol=1e-9)
+    f = sapwood._core.Forest([dict(t) for t in b.trees()], np.zeros(b.num_trees, np.int32), 1, 5)
+    assert f.kernel.startswith("oblivious")
+    np.testing.assert_allclose(b.predict(Xt, output="contrib").sum(axis=1), want, rtol=1e-6,
+                               atol=1e-6)
+    with pytest.raises(sapwood.ModelFormatError):
+        import_catboost_json(b'{"features_info": {}}')
