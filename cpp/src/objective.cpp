@@ -88,7 +88,23 @@ Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& p
     throw ParameterError("num_class must be >= 2 for the multiclass objective, got " +
                          std::to_string(num_class_));
   }
-  if (kind_ != ObjectiveKind::kMulticlass) num_class_ = 1;
+  if (kind_ == ObjectiveKind::kQuantile) {
+    // num_class: the number of quantile levels (outputs); 1 for the single level `alpha`
+    num_class_ = std::max(num_class_, 1);
+    const auto& as = params_.alphas;
+    if (!as.empty() && static_cast<int>(as.size()) != num_class_) {
+      throw ParameterError("parameter 'alpha' has " + std::to_string(as.size()) +
+                           " levels but num_class is " + std::to_string(num_class_));
+    }
+    for (std::size_t i = 0; i < as.size(); ++i) {
+      if (!(as[i] > 0.0 && as[i] < 1.0) || (i > 0 && !(as[i] > as[i - 1]))) {
+        throw ParameterError("parameter 'alpha' must hold strictly increasing levels in (0, 1); "
+                             "item " + std::to_string(i) + " is " + std::to_string(as[i]));
+      }
+    }
+  } else if (kind_ != ObjectiveKind::kMulticlass) {
+    num_class_ = 1;
+  }
   const double p = params_.tweedie_variance_power;
   if (kind_ == ObjectiveKind::kTweedie && !(p > 1.0 && p < 2.0)) {
     throw ParameterError("parameter 'tweedie_variance_power' must be in (1, 2), got " +
@@ -100,7 +116,7 @@ Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& p
                          std::to_string(hd));
   }
   const double a = params_.alpha;
-  if (kind_ == ObjectiveKind::kQuantile && !(a > 0.0 && a < 1.0)) {
+  if (kind_ == ObjectiveKind::kQuantile && params_.alphas.empty() && !(a > 0.0 && a < 1.0)) {
     throw ParameterError("parameter 'alpha' must be in (0, 1), got " + std::to_string(a));
   }
   const double mds = params_.poisson_max_delta_step;
@@ -207,10 +223,15 @@ std::vector<double> Objective::InitScore(const double* y, const double* w, std::
     return {0.0};
   }
   if (RenewsLeaves()) {
-    // the best constant: the leaf value of the labels themselves (residuals at score 0)
-    std::vector<double> r(y, y + n);
-    std::vector<double> wc = w ? std::vector<double>(w, w + n) : std::vector<double>();
-    return {LeafValue(r.data(), w ? wc.data() : nullptr, n)};
+    // the best constant: the leaf value of the labels themselves (residuals at score 0), per
+    // output (multi-quantile: per level; quantiles of one sample never decrease with the level)
+    std::vector<double> out(static_cast<std::size_t>(num_class_));
+    for (int k = 0; k < num_class_; ++k) {
+      std::vector<double> r(y, y + n);
+      std::vector<double> wc = w ? std::vector<double>(w, w + n) : std::vector<double>();
+      out[static_cast<std::size_t>(k)] = LeafValue(r.data(), w ? wc.data() : nullptr, n, k);
+    }
+    return out;
   }
   double sw = 0, swy = 0;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -316,10 +337,14 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
           break;
         }
         case ObjectiveKind::kQuantile: {
-          // pinball loss: alpha (y - f) above the label's side, (1 - alpha) (f - y) below
-          const double d = scores[i] - y[i];
-          grad[i] = (d >= 0 ? 1.0 - params_.alpha : -params_.alpha) * wi;
-          hess[i] = wi;
+          // pinball loss: alpha (y - f) above the label's side, (1 - alpha) (f - y) below;
+          // multi-quantile: output k at its own level
+          for (int k = 0; k < K; ++k) {
+            const double d = scores[i * K + k] - y[i];
+            const double a = Alpha(k);
+            grad[i * K + k] = (d >= 0 ? 1.0 - a : -a) * wi;
+            hess[i * K + k] = wi;
+          }
           break;
         }
         case ObjectiveKind::kTweedie: {
@@ -338,12 +363,16 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
   });
 }
 
-double Objective::LeafValue(double* r, double* w, std::int64_t m) const {
+double Objective::LeafValue(double* r, double* w, std::int64_t m, int k) const {
   switch (kind_) {
     case ObjectiveKind::kL1:
       return WeightedQuantile(r, w, m, 0.5);
     case ObjectiveKind::kQuantile:
-      return WeightedQuantile(r, w, m, params_.alpha);
+      if (k < 0 || k >= num_class_) throw ParameterError("LeafValue: output out of range");
+      if (num_class_ > 1 && params_.alphas.empty()) {
+        throw ParameterError("the multi-quantile objective needs its levels (alpha) to train");
+      }
+      return WeightedQuantile(r, w, m, Alpha(k));
     case ObjectiveKind::kHuber: {
       if (m <= 0) return 0.0;
       // Friedman (2001), M-TreeBoost: median + mean clipped deviation. The median is robust,
@@ -638,7 +667,18 @@ void Objective::Transform(double* raw, std::int64_t n, int n_threads) const {
   ParallelFor(0, (n + kBlock - 1) / kBlock, n_threads, [&](std::int64_t b) {
     const std::int64_t r0 = b * kBlock, r1 = std::min(n, r0 + kBlock);
     for (std::int64_t i = r0; i < r1; ++i) {
-      if (kind_ == ObjectiveKind::kBinary) {
+      if (SortsOutputs()) {
+        // Multi-quantile rearrangement: each row's K levels sorted ascending, so predicted
+        // quantiles never cross on any input (see objective.hpp). Insertion sort by hand: K is
+        // a handful, and unlike std::sort it is well defined for any values (NaN included).
+        double* s = raw + i * K;
+        for (int a = 1; a < K; ++a) {
+          const double v = s[a];
+          int b = a;
+          for (; b > 0 && s[b - 1] > v; --b) s[b] = s[b - 1];
+          s[b] = v;
+        }
+      } else if (kind_ == ObjectiveKind::kBinary) {
         raw[i] = 1.0 / (1.0 + std::exp(-raw[i]));
       } else if (LogLink() || kind_ == ObjectiveKind::kCox) {
         raw[i] = std::exp(raw[i]);

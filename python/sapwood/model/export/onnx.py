@@ -48,6 +48,7 @@ from ._common import (
     ZERO_THRESHOLD,
     feature_name,
     objective,
+    refuse_sorted_outputs,
     scored_trees,
 )
 
@@ -141,13 +142,16 @@ def to_onnx(booster: Booster, *, output: Literal["value", "raw"] = "value",
     outputs). ``iteration_range`` picks rounds as ``predict`` does (default: up to
     ``best_iteration``). ``opset``: the ``ai.onnx.ml`` version, 3 or 5 (default: 3, or 5 when
     the model has categorical splits, which need it)."""
-    onnx = require("onnx", "ONNX export", extra="export")
-    helper, TensorProto = onnx.helper, onnx.TensorProto
     if output not in ("value", "raw"):
         raise ParameterError(f"output must be 'value' or 'raw', got {output!r}")
     if opset not in (None, 3, 5):
         raise ParameterError(f"opset must be 3 or 5 (ai.onnx.ml), got {opset!r}")
     info = objective(booster)
+    if output == "value":
+        # ai.onnx.ml has no per-row sort in its ensembles; the raw margins export as they are
+        refuse_sorted_outputs(booster, "ONNX export", raw_ok=True)
+    onnx = require("onnx", "ONNX export", extra="export")
+    helper, TensorProto = onnx.helper, onnx.TensorProto
     k = booster.num_outputs
     m = booster.num_features
     trees = scored_trees(booster, iteration_range)
