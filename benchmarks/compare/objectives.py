@@ -15,6 +15,7 @@ reg:absoluteerror, reg:pseudohubererror (a smooth Huber: huber_slope = delta) an
 reg:quantileerror. Fit seconds include building each library's dataset.
 
     python benchmarks/compare/objectives.py [--rounds 200] [--leaves 31] [--tables flights,diamonds]
+        [--objectives l1,huber,quantile]
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main() -> None:
     ap.add_argument("--leaves", type=int, default=31)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--tables", default="flights,diamonds")
+    ap.add_argument("--objectives", default="l1,huber,quantile")
     a = ap.parse_args()
     import lightgbm as lgb
     import xgboost as xgb
@@ -103,7 +105,7 @@ def main() -> None:
         tr, te = idx[:cut], idx[cut:]
         Xtr, Xte = X.iloc[tr].reset_index(drop=True), X.iloc[te].reset_index(drop=True)
         ytr, yte = y[tr], y[te]
-        for obj in ("l1", "huber", "quantile"):
+        for obj in a.objectives.split(","):
             extra: dict[str, dict[str, Any]] = {
                 "sapwood": {"huber": {"huber_delta": delta}, "quantile": {"alpha": ALPHA}},
                 "lightgbm": {"huber": {"alpha": delta}, "quantile": {"alpha": ALPHA}},
