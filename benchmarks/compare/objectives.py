@@ -15,7 +15,10 @@ reg:absoluteerror, reg:pseudohubererror (a smooth Huber: huber_slope = delta) an
 reg:quantileerror. Fit seconds include building each library's dataset.
 
     python benchmarks/compare/objectives.py [--rounds 200] [--leaves 31] [--tables flights,diamonds]
-        [--objectives l1,huber,quantile]
+        [--objectives l1,huber,quantile,multi_quantile]
+
+multi_quantile: one sapwood model with alpha=[0.05, 0.5, 0.95] against three LightGBM quantile
+models (pinball per level, the 0.05-0.95 interval's coverage, the share of rows that cross).
 """
 
 from __future__ import annotations
@@ -85,6 +88,40 @@ def timed(fn: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - t
 
 
+LEVELS = [0.05, 0.5, 0.95]
+
+
+def multi_quantile(a: Any, table: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame,
+                   yte: np.ndarray) -> None:
+    """One sapwood model with alpha=LEVELS (sorted outputs) against one LightGBM quantile model
+    per level: held-out pinball loss per level, the outer interval's coverage, and the share of
+    held-out rows whose predicted quantiles cross."""
+    import lightgbm as lgb
+
+    sp = {"objective": "quantile", "alpha": LEVELS, "n_estimators": a.rounds,
+          "num_leaves": a.leaves, "learning_rate": a.lr, "n_jobs": 2}
+    b, t_sw = timed(lambda: sapwood.train(sp, sapwood.Dataset(Xtr, ytr),
+                                          reference_profile=False))
+    p_sw = b.predict(Xte)
+    t_lgb = 0.0
+    cols = []
+    for lv in LEVELS:
+        lp = {"objective": "quantile", "alpha": lv, "num_leaves": a.leaves,
+              "learning_rate": a.lr, "num_threads": 2, "verbose": -1}
+        m, t = timed(lambda lp=lp: lgb.train(lp, lgb.Dataset(Xtr, ytr), a.rounds))
+        t_lgb += t
+        cols.append(m.predict(Xte))
+    p_lgb = np.stack(cols, axis=1)
+    for lib, p, t in (("sapwood", p_sw, t_sw), ("lightgbm", p_lgb, t_lgb)):
+        per = M.pinball_per_level(yte, p, None, LEVELS)
+        cover = M.interval_coverage(yte, p[:, 0], p[:, -1])
+        crossing = float(np.mean((np.diff(p, axis=1) < 0).any(axis=1)))
+        print(f"{table:9s} {'multi-q':9s} {lib:9s} pinball "
+              + " ".join(f"q{lv:g}={v:.4f}" for lv, v in zip(LEVELS, per, strict=True))
+              + f"  coverage {cover:.4f}  rows crossing {crossing:.4f}  fit {t:.2f} s",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=200)
@@ -106,6 +143,9 @@ def main() -> None:
         Xtr, Xte = X.iloc[tr].reset_index(drop=True), X.iloc[te].reset_index(drop=True)
         ytr, yte = y[tr], y[te]
         for obj in a.objectives.split(","):
+            if obj == "multi_quantile":
+                multi_quantile(a, table, Xtr, ytr, Xte, yte)
+                continue
             extra: dict[str, dict[str, Any]] = {
                 "sapwood": {"huber": {"huber_delta": delta}, "quantile": {"alpha": ALPHA}},
                 "lightgbm": {"huber": {"alpha": delta}, "quantile": {"alpha": ALPHA}},

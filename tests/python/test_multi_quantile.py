@@ -228,11 +228,26 @@ def test_sklearn_estimator() -> None:
         GBMRegressor(objective="quantile", alpha=[0.5, 0.1], n_estimators=2).fit(X, y)
 
 
-def test_exports_refuse_rather_than_cross(model: sapwood.Booster) -> None:
+def test_xgboost_export_refuses_rather_than_cross(model: sapwood.Booster) -> None:
     with pytest.raises(ParameterError, match="multi-quantile"):
         model.to_xgboost_json()
-    with pytest.raises(ParameterError, match="multi-quantile"):
-        model.to_onnx()
+
+
+@pytest.mark.parametrize("opset", [3, 5])
+def test_onnx_export_sorts_the_levels(model: sapwood.Booster, opset: int) -> None:
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    X, _ = _data(3000, 15)
+    X[::50] *= np.float32(1e20)  # far outside the training range
+    sess = ort.InferenceSession(model.to_onnx(opset=opset).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": X})[0]
+    assert got.shape == (3000, len(ALPHAS)) and _noncrossing(got)
+    np.testing.assert_allclose(got, model.predict(X), rtol=1e-5, atol=1e-4)
+    raw = ort.InferenceSession(model.to_onnx(output="raw", opset=opset).SerializeToString(),
+                               providers=["CPUExecutionProvider"]).run(None, {"input": X})[0]
+    np.testing.assert_allclose(raw, model.predict(X, output="raw"), rtol=1e-5, atol=1e-4)
+    assert not _noncrossing(raw)
 
 
 def test_cuda_transform_code() -> None:
