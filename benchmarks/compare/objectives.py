@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--tables", default="flights,diamonds")
     ap.add_argument("--objectives", default="l1,huber,quantile")
+    ap.add_argument("--no-xgboost", action="store_true")
     a = ap.parse_args()
     import lightgbm as lgb
     import xgboost as xgb
@@ -167,15 +168,16 @@ def main() -> None:
                 lp, lgb.Dataset(Xtr, ytr), a.rounds))
             rows.append(("lightgbm", loss(obj, yte, m.predict(Xte), delta), t))
 
-            xobj = {"l1": "reg:absoluteerror", "huber": "reg:pseudohubererror",
-                    "quantile": "reg:quantileerror"}[obj]
-            xp = {"objective": xobj, "tree_method": "hist", "grow_policy": "lossguide",
-                  "max_leaves": a.leaves, "max_depth": 0, "eta": a.lr, "nthread": 2,
-                  **extra["xgboost"].get(obj, {})}
-            xm, t = timed(lambda xp=xp, Xtr=Xtr, ytr=ytr: xgb.train(
-                xp, xgb.DMatrix(Xtr, ytr, enable_categorical=True), a.rounds))
-            rows.append(("xgboost", loss(obj, yte, xm.predict(
-                xgb.DMatrix(Xte, enable_categorical=True)), delta), t))
+            if not a.no_xgboost:
+                xobj = {"l1": "reg:absoluteerror", "huber": "reg:pseudohubererror",
+                        "quantile": "reg:quantileerror"}[obj]
+                xp = {"objective": xobj, "tree_method": "hist", "grow_policy": "lossguide",
+                      "max_leaves": a.leaves, "max_depth": 0, "eta": a.lr, "nthread": 2,
+                      **extra["xgboost"].get(obj, {})}
+                xm, t = timed(lambda xp=xp, Xtr=Xtr, ytr=ytr: xgb.train(
+                    xp, xgb.DMatrix(Xtr, ytr, enable_categorical=True), a.rounds))
+                rows.append(("xgboost", loss(obj, yte, xm.predict(
+                    xgb.DMatrix(Xte, enable_categorical=True)), delta), t))
 
             ref_loss, ref_t = rows[2][1], rows[2][2]
             for lib, lv, t in rows:
