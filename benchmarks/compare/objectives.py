@@ -15,6 +15,10 @@ reg:absoluteerror, reg:pseudohubererror (a smooth Huber: huber_slope = delta) an
 reg:quantileerror. Fit seconds include building each library's dataset.
 
     python benchmarks/compare/objectives.py [--rounds 200] [--leaves 31] [--tables flights,diamonds]
+        [--objectives l1,huber,quantile,multi_quantile]
+
+multi_quantile: one sapwood model with alpha=[0.05, 0.5, 0.95] against three LightGBM quantile
+models (pinball per level, the 0.05-0.95 interval's coverage, the share of rows that cross).
 """
 
 from __future__ import annotations
@@ -78,10 +82,50 @@ def loss(obj: str, y: np.ndarray, p: np.ndarray, delta: float) -> float:
     return M.pinball(y, p, alpha=ALPHA)
 
 
+# --cpu-time: fit seconds are the process's CPU time (with --threads 1, a measure that a busy
+# shared machine disturbs far less than wall time)
+CLOCK = time.perf_counter
+THREADS = 2
+
+
 def timed(fn: Any) -> tuple[Any, float]:
-    t = time.perf_counter()
+    t = CLOCK()
     out = fn()
-    return out, time.perf_counter() - t
+    return out, CLOCK() - t
+
+
+LEVELS = [0.05, 0.5, 0.95]
+
+
+def multi_quantile(a: Any, table: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame,
+                   yte: np.ndarray) -> None:
+    """One sapwood model with alpha=LEVELS (sorted outputs) against one LightGBM quantile model
+    per level: held-out pinball loss per level, the outer interval's coverage, and the share of
+    held-out rows whose predicted quantiles cross."""
+    import lightgbm as lgb
+
+    sp = {"objective": "quantile", "alpha": LEVELS, "n_estimators": a.rounds,
+          "num_leaves": a.leaves, "learning_rate": a.lr, "n_jobs": THREADS}
+    b, t_sw = timed(lambda: sapwood.train(sp, sapwood.Dataset(Xtr, ytr),
+                                          reference_profile=False))
+    p_sw = b.predict(Xte)
+    t_lgb = 0.0
+    cols = []
+    for lv in LEVELS:
+        lp = {"objective": "quantile", "alpha": lv, "num_leaves": a.leaves,
+              "learning_rate": a.lr, "num_threads": THREADS, "verbose": -1}
+        m, t = timed(lambda lp=lp: lgb.train(lp, lgb.Dataset(Xtr, ytr), a.rounds))
+        t_lgb += t
+        cols.append(m.predict(Xte))
+    p_lgb = np.stack(cols, axis=1)
+    for lib, p, t in (("sapwood", p_sw, t_sw), ("lightgbm", p_lgb, t_lgb)):
+        per = M.pinball_per_level(yte, p, None, LEVELS)
+        cover = M.interval_coverage(yte, p[:, 0], p[:, -1])
+        crossing = float(np.mean((np.diff(p, axis=1) < 0).any(axis=1)))
+        print(f"{table:9s} {'multi-q':9s} {lib:9s} pinball "
+              + " ".join(f"q{lv:g}={v:.4f}" for lv, v in zip(LEVELS, per, strict=True))
+              + f"  coverage {cover:.4f}  rows crossing {crossing:.4f}  fit {t:.2f} s",
+              flush=True)
 
 
 def main() -> None:
@@ -90,7 +134,15 @@ def main() -> None:
     ap.add_argument("--leaves", type=int, default=31)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--tables", default="flights,diamonds")
+    ap.add_argument("--objectives", default="l1,huber,quantile")
+    ap.add_argument("--no-xgboost", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cpu-time", action="store_true")
     a = ap.parse_args()
+    global CLOCK, THREADS
+    THREADS = a.threads
+    if a.cpu_time:
+        CLOCK = time.process_time
     import lightgbm as lgb
     import xgboost as xgb
 
@@ -103,7 +155,10 @@ def main() -> None:
         tr, te = idx[:cut], idx[cut:]
         Xtr, Xte = X.iloc[tr].reset_index(drop=True), X.iloc[te].reset_index(drop=True)
         ytr, yte = y[tr], y[te]
-        for obj in ("l1", "huber", "quantile"):
+        for obj in a.objectives.split(","):
+            if obj == "multi_quantile":
+                multi_quantile(a, table, Xtr, ytr, Xte, yte)
+                continue
             extra: dict[str, dict[str, Any]] = {
                 "sapwood": {"huber": {"huber_delta": delta}, "quantile": {"alpha": ALPHA}},
                 "lightgbm": {"huber": {"alpha": delta}, "quantile": {"alpha": ALPHA}},
@@ -114,26 +169,27 @@ def main() -> None:
             rows = [("constant", loss(obj, yte, np.full(yte.shape, const), delta), 0.0)]
 
             sp = {"objective": obj, "n_estimators": a.rounds, "num_leaves": a.leaves,
-                  "learning_rate": a.lr, "n_jobs": 2, **extra["sapwood"].get(obj, {})}
+                  "learning_rate": a.lr, "n_jobs": THREADS, **extra["sapwood"].get(obj, {})}
             b, t = timed(lambda sp=sp, Xtr=Xtr, ytr=ytr: sapwood.train(
                 sp, sapwood.Dataset(Xtr, ytr), reference_profile=False))
             rows.append(("sapwood", loss(obj, yte, b.predict(Xte), delta), t))
 
             lp = {"objective": obj, "num_leaves": a.leaves, "learning_rate": a.lr,
-                  "num_threads": 2, "verbose": -1, **extra["lightgbm"].get(obj, {})}
+                  "num_threads": THREADS, "verbose": -1, **extra["lightgbm"].get(obj, {})}
             m, t = timed(lambda lp=lp, Xtr=Xtr, ytr=ytr: lgb.train(
                 lp, lgb.Dataset(Xtr, ytr), a.rounds))
             rows.append(("lightgbm", loss(obj, yte, m.predict(Xte), delta), t))
 
-            xobj = {"l1": "reg:absoluteerror", "huber": "reg:pseudohubererror",
-                    "quantile": "reg:quantileerror"}[obj]
-            xp = {"objective": xobj, "tree_method": "hist", "grow_policy": "lossguide",
-                  "max_leaves": a.leaves, "max_depth": 0, "eta": a.lr, "nthread": 2,
-                  **extra["xgboost"].get(obj, {})}
-            xm, t = timed(lambda xp=xp, Xtr=Xtr, ytr=ytr: xgb.train(
-                xp, xgb.DMatrix(Xtr, ytr, enable_categorical=True), a.rounds))
-            rows.append(("xgboost", loss(obj, yte, xm.predict(
-                xgb.DMatrix(Xte, enable_categorical=True)), delta), t))
+            if not a.no_xgboost:
+                xobj = {"l1": "reg:absoluteerror", "huber": "reg:pseudohubererror",
+                        "quantile": "reg:quantileerror"}[obj]
+                xp = {"objective": xobj, "tree_method": "hist", "grow_policy": "lossguide",
+                      "max_leaves": a.leaves, "max_depth": 0, "eta": a.lr, "nthread": THREADS,
+                      **extra["xgboost"].get(obj, {})}
+                xm, t = timed(lambda xp=xp, Xtr=Xtr, ytr=ytr: xgb.train(
+                    xp, xgb.DMatrix(Xtr, ytr, enable_categorical=True), a.rounds))
+                rows.append(("xgboost", loss(obj, yte, xm.predict(
+                    xgb.DMatrix(Xte, enable_categorical=True)), delta), t))
 
             ref_loss, ref_t = rows[2][1], rows[2][2]
             for lib, lv, t in rows:

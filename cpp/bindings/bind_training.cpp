@@ -76,7 +76,14 @@ TrainParams ParseTrainParams(const py::dict& params) {
   opt("tweedie_variance_power", p.objective_params.tweedie_variance_power);
   opt("poisson_max_delta_step", p.objective_params.poisson_max_delta_step);
   opt("huber_delta", p.objective_params.huber_delta);
-  opt("alpha", p.objective_params.alpha);
+  if (params.contains("alpha") && py::isinstance<py::sequence>(params["alpha"]) &&
+      !py::isinstance<py::str>(params["alpha"])) {
+    // multi-quantile: one level per output (num_class of them; checked by Objective)
+    p.objective_params.alphas = params["alpha"].cast<std::vector<double>>();
+    if (!p.objective_params.alphas.empty()) p.objective_params.alpha = p.objective_params.alphas[0];
+  } else {
+    opt("alpha", p.objective_params.alpha);
+  }
   opt("lambdarank_truncation_level", p.objective_params.lambdarank_truncation_level);
   opt("lambdarank_norm", p.objective_params.lambdarank_norm);
   if (params.contains("label_gain") && !params["label_gain"].is_none())
@@ -435,10 +442,11 @@ void BindTraining(py::module_& m) {
   m.def(
       "robust_leaf_value",
       [](const py::dict& params, py::array_t<double, py::array::c_style | py::array::forcecast> r,
-         py::array_t<double, py::array::c_style | py::array::forcecast> w) {
+         py::array_t<double, py::array::c_style | py::array::forcecast> w, int output) {
         const TrainParams p = ParseTrainParams(params);
         Objective obj(p.objective, p.num_class, p.objective_params);
         if (!obj.RenewsLeaves()) throw ParameterError("the objective does not re-fit its leaves");
+        if (output < 0 || output >= obj.NumOutputs()) throw ParameterError("output out of range");
         // No weights (an empty array): the unweighted quantile, as single-machine training.
         if (w.size() != 0 && r.size() != w.size()) {
           throw DataError("residuals and weights differ in length");
@@ -446,10 +454,10 @@ void BindTraining(py::module_& m) {
         std::vector<double> rv(r.data(), r.data() + r.size()), wv(w.data(), w.data() + w.size());
         if (rv.empty()) return 0.0;
         return obj.LeafValue(rv.data(), wv.empty() ? nullptr : wv.data(),
-                             static_cast<std::int64_t>(rv.size())) *
+                             static_cast<std::int64_t>(rv.size()), output) *
                p.grow.learning_rate;
       },
-      py::arg("params"), py::arg("residuals"), py::arg("weights"));
+      py::arg("params"), py::arg("residuals"), py::arg("weights"), py::arg("output") = 0);
 
   m.def("quantized_bin_bytes", &QuantizedBinBytes, py::arg("rows"), py::arg("levels"),
         "Bytes per histogram bin the quantized builder uses for a node of this many rows.");

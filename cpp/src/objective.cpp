@@ -38,6 +38,29 @@ std::vector<double> DefaultLabelGain() {
   return g;
 }
 
+namespace {
+
+// The sum of term(0) .. term(m - 1), each |term(i)| <= bound, bit-identical in any order: each
+// term is rounded to a grid of 2^-s and summed exactly as an int64, s chosen from the bound and
+// m so that the sum cannot overflow (a resolution of about bound * m * 2^-62).
+template <class Term>
+double OrderFreeSum(std::int64_t m, double bound, Term term) {
+  if (m <= 0 || !(bound > 0) || !std::isfinite(bound)) {
+    double s = 0;  // nothing to scale by: every term is 0 (or the bound is not finite)
+    for (std::int64_t i = 0; i < m; ++i) s += term(i);
+    return s;
+  }
+  int e_bound = 0, e_count = 0;
+  std::frexp(bound, &e_bound);                         // bound < 2^e_bound
+  std::frexp(static_cast<double>(m), &e_count);        // m < 2^e_count
+  const int shift = 62 - e_bound - e_count;
+  std::int64_t acc = 0;
+  for (std::int64_t i = 0; i < m; ++i) acc += std::llround(std::ldexp(term(i), shift));
+  return std::ldexp(static_cast<double>(acc), -shift);
+}
+
+}  // namespace
+
 double WeightedQuantile(double* values, double* weights, std::int64_t m, double alpha) {
   if (m <= 0) return 0.0;
   if (weights == nullptr) {
@@ -88,7 +111,23 @@ Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& p
     throw ParameterError("num_class must be >= 2 for the multiclass objective, got " +
                          std::to_string(num_class_));
   }
-  if (kind_ != ObjectiveKind::kMulticlass) num_class_ = 1;
+  if (kind_ == ObjectiveKind::kQuantile) {
+    // num_class: the number of quantile levels (outputs); 1 for the single level `alpha`
+    num_class_ = std::max(num_class_, 1);
+    const auto& as = params_.alphas;
+    if (!as.empty() && static_cast<int>(as.size()) != num_class_) {
+      throw ParameterError("parameter 'alpha' has " + std::to_string(as.size()) +
+                           " levels but num_class is " + std::to_string(num_class_));
+    }
+    for (std::size_t i = 0; i < as.size(); ++i) {
+      if (!(as[i] > 0.0 && as[i] < 1.0) || (i > 0 && !(as[i] > as[i - 1]))) {
+        throw ParameterError("parameter 'alpha' must hold strictly increasing levels in (0, 1); "
+                             "item " + std::to_string(i) + " is " + std::to_string(as[i]));
+      }
+    }
+  } else if (kind_ != ObjectiveKind::kMulticlass) {
+    num_class_ = 1;
+  }
   const double p = params_.tweedie_variance_power;
   if (kind_ == ObjectiveKind::kTweedie && !(p > 1.0 && p < 2.0)) {
     throw ParameterError("parameter 'tweedie_variance_power' must be in (1, 2), got " +
@@ -100,7 +139,7 @@ Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& p
                          std::to_string(hd));
   }
   const double a = params_.alpha;
-  if (kind_ == ObjectiveKind::kQuantile && !(a > 0.0 && a < 1.0)) {
+  if (kind_ == ObjectiveKind::kQuantile && params_.alphas.empty() && !(a > 0.0 && a < 1.0)) {
     throw ParameterError("parameter 'alpha' must be in (0, 1), got " + std::to_string(a));
   }
   const double mds = params_.poisson_max_delta_step;
@@ -207,10 +246,15 @@ std::vector<double> Objective::InitScore(const double* y, const double* w, std::
     return {0.0};
   }
   if (RenewsLeaves()) {
-    // the best constant: the leaf value of the labels themselves (residuals at score 0)
-    std::vector<double> r(y, y + n);
-    std::vector<double> wc = w ? std::vector<double>(w, w + n) : std::vector<double>();
-    return {LeafValue(r.data(), w ? wc.data() : nullptr, n)};
+    // the best constant: the leaf value of the labels themselves (residuals at score 0), per
+    // output (multi-quantile: per level; quantiles of one sample never decrease with the level)
+    std::vector<double> out(static_cast<std::size_t>(num_class_));
+    for (int k = 0; k < num_class_; ++k) {
+      std::vector<double> r(y, y + n);
+      std::vector<double> wc = w ? std::vector<double>(w, w + n) : std::vector<double>();
+      out[static_cast<std::size_t>(k)] = LeafValue(r.data(), w ? wc.data() : nullptr, n, k);
+    }
+    return out;
   }
   double sw = 0, swy = 0;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -316,10 +360,14 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
           break;
         }
         case ObjectiveKind::kQuantile: {
-          // pinball loss: alpha (y - f) above the label's side, (1 - alpha) (f - y) below
-          const double d = scores[i] - y[i];
-          grad[i] = (d >= 0 ? 1.0 - params_.alpha : -params_.alpha) * wi;
-          hess[i] = wi;
+          // pinball loss: alpha (y - f) above the label's side, (1 - alpha) (f - y) below;
+          // multi-quantile: output k at its own level
+          for (int k = 0; k < K; ++k) {
+            const double d = scores[i * K + k] - y[i];
+            const double a = Alpha(k);
+            grad[i * K + k] = (d >= 0 ? 1.0 - a : -a) * wi;
+            hess[i * K + k] = wi;
+          }
           break;
         }
         case ObjectiveKind::kTweedie: {
@@ -338,33 +386,39 @@ void Objective::Gradients(const double* scores, const double* y, const double* w
   });
 }
 
-double Objective::LeafValue(double* r, double* w, std::int64_t m) const {
+double Objective::LeafValue(double* r, double* w, std::int64_t m, int k) const {
   switch (kind_) {
     case ObjectiveKind::kL1:
       return WeightedQuantile(r, w, m, 0.5);
     case ObjectiveKind::kQuantile:
-      return WeightedQuantile(r, w, m, params_.alpha);
+      if (k < 0 || k >= num_class_) throw ParameterError("LeafValue: output out of range");
+      if (num_class_ > 1 && params_.alphas.empty()) {
+        throw ParameterError("the multi-quantile objective needs its levels (alpha) to train");
+      }
+      return WeightedQuantile(r, w, m, Alpha(k));
     case ObjectiveKind::kHuber: {
       if (m <= 0) return 0.0;
       // Friedman (2001), M-TreeBoost: median + mean clipped deviation. The median is robust,
-      // the clipped mean moves it towards the Huber minimiser. Summed over the residuals in
-      // ascending (value, weight) order: the same bits on any thread count.
-      std::vector<std::pair<double, double>> vw(static_cast<std::size_t>(m));
-      for (std::int64_t i = 0; i < m; ++i)
-        vw[static_cast<std::size_t>(i)] = {r[i], w ? w[i] : 1.0};
-      std::sort(vw.begin(), vw.end());
-      for (std::int64_t i = 0; i < m; ++i) {
-        r[i] = vw[static_cast<std::size_t>(i)].first;
-        if (w) w[i] = vw[static_cast<std::size_t>(i)].second;
-      }
-      const double med = WeightedQuantile(r, w, m, 0.5);
+      // the clipped mean moves it towards the Huber minimiser. Both depend only on the multiset
+      // of (residual, weight) pairs, so the value is the same bits on any thread count and any
+      // split of the rows over workers: the median by selection (O(m)), the sums in fixed
+      // point (OrderFreeSum). (Sorting every leaf's residuals to fix the summation order made
+      // huber fits 3x LightGBM's.)
+      const double med = WeightedQuantile(r, w, m, 0.5);  // keeps the (r, w) pairs together
       const double hd = params_.huber_delta;
-      double sw = 0, swd = 0;
-      for (const auto& [v, wi] : vw) {
-        sw += wi;
-        swd += wi * std::clamp(v - med, -hd, hd);
+      double w_max = 1.0;
+      if (w != nullptr) {
+        w_max = 0.0;
+        for (std::int64_t i = 0; i < m; ++i) w_max = std::max(w_max, w[i]);
       }
-      return sw > 0 ? med + swd / sw : med;
+      const double sw = w != nullptr ? OrderFreeSum(m, w_max, [&](std::int64_t i) { return w[i]; })
+                                     : static_cast<double>(m);
+      if (!(sw > 0)) return med;
+      const double swd = OrderFreeSum(m, hd * w_max, [&](std::int64_t i) {
+        const double d = std::clamp(r[i] - med, -hd, hd);
+        return w != nullptr ? w[i] * d : d;
+      });
+      return med + swd / sw;
     }
     default:
       throw ParameterError("LeafValue: the objective does not re-fit its leaves");
@@ -638,7 +692,18 @@ void Objective::Transform(double* raw, std::int64_t n, int n_threads) const {
   ParallelFor(0, (n + kBlock - 1) / kBlock, n_threads, [&](std::int64_t b) {
     const std::int64_t r0 = b * kBlock, r1 = std::min(n, r0 + kBlock);
     for (std::int64_t i = r0; i < r1; ++i) {
-      if (kind_ == ObjectiveKind::kBinary) {
+      if (SortsOutputs()) {
+        // Multi-quantile rearrangement: each row's K levels sorted ascending, so predicted
+        // quantiles never cross on any input (see objective.hpp). Insertion sort by hand: K is
+        // a handful, and unlike std::sort it is well defined for any values (NaN included).
+        double* s = raw + i * K;
+        for (int a = 1; a < K; ++a) {
+          const double v = s[a];
+          int b = a;
+          for (; b > 0 && s[b - 1] > v; --b) s[b] = s[b - 1];
+          s[b] = v;
+        }
+      } else if (kind_ == ObjectiveKind::kBinary) {
         raw[i] = 1.0 / (1.0 + std::exp(-raw[i]));
       } else if (LogLink() || kind_ == ObjectiveKind::kCox) {
         raw[i] = std::exp(raw[i]);

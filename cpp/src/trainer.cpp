@@ -114,7 +114,7 @@ void Trainer::RenewLeaves(Tree& tree, int k) {
       r[static_cast<std::size_t>(i)] = labels_[row] - scores_[row * K + k];
       if (weighted) w[static_cast<std::size_t>(i)] = weights_[row];
     }
-    const double v = objective_.LeafValue(r.data(), weighted ? w.data() : nullptr, m);
+    const double v = objective_.LeafValue(r.data(), weighted ? w.data() : nullptr, m, k);
     tree.value[static_cast<std::size_t>(lr_.node)] = v * lr;
   });
 }

@@ -64,15 +64,11 @@ def _model_ref(booster: Any) -> Any:
     return delayed(ref, name=f"sapwood-model-{ref.digest[:16]}", pure=True)
 
 
-def _prediction_names(num_outputs: int) -> list[str]:
-    return ["prediction"] if num_outputs == 1 else [f"prediction_{k}" for k in range(num_outputs)]
-
-
 def _predict_partition(pdf: Any, ref: _ModelRef, output: str, device: str) -> Any:
     import pandas as pd
 
     b = ref.booster()
-    names = _prediction_names(b.num_outputs)
+    names = b.prediction_names
     if len(pdf) == 0:
         pred = np.zeros((0, len(names)))
     else:
@@ -93,9 +89,9 @@ def predict(booster: Any, ddf: Any, *, output: str = "value", device: str = "cpu
     if output not in ("value", "raw"):
         raise ParameterError(f"output must be 'value' or 'raw', got {output!r}")
     ref = _model_ref(booster)
-    k = booster.num_outputs if hasattr(booster, "num_outputs") else ref.compute().booster(
-    ).num_outputs
-    names = _prediction_names(k)
+    names = (booster.prediction_names if hasattr(booster, "prediction_names")
+             else ref.compute().booster().prediction_names)
+    k = len(names)
     meta: Any
     if k == 1:
         meta = pd.Series([], dtype=np.float64, name=names[0])

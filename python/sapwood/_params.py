@@ -62,7 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "poisson_max_delta_step": 0.7,
     # robust losses: huber's delta (residuals beyond it count linearly) and quantile's level
     "huber_delta": 1.0,
-    "alpha": None,  # quantile: 0.5 (the median) when not given
+    # quantile: 0.5 (the median) when not given; a list of strictly increasing levels trains
+    # one output per level whose predictions never cross (multi-quantile; num_class = count)
+    "alpha": None,
     # class weights (binary, multiclass): "balanced" (n / (classes * count of the class)) or a
     # mapping label -> weight; scale_pos_weight multiplies the positive class's weight (binary).
     # Both multiply the sample weights.
@@ -294,6 +296,8 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         check("cat_encoding", p["cat_encoding"] == "native",
               f"'native' for the {objective.name} objective (target statistics are one number per "
               "row)")
+    elif objective.multi_level:
+        p["num_class"] = len(p["alpha"]) if isinstance(p["alpha"], list) else 1
     else:
         p["num_class"] = 1
     n_jobs = p["n_jobs"]
@@ -414,7 +418,23 @@ def label_key(label: float) -> str:
     return format(float(label), ".17g")
 
 
-def _alpha(value: Any) -> float:
+def _alpha(value: Any) -> float | list[float]:
+    """One quantile level in (0, 1), or a list of strictly increasing levels (multi-quantile;
+    a list of one level is that level)."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        levels = [_number(f"alpha[{i}]", v) for i, v in enumerate(np.asarray(value).tolist()
+                                                                 if isinstance(value, np.ndarray)
+                                                                 else value)]
+        if not levels:
+            raise ParameterError("parameter 'alpha' must hold at least one quantile level")
+        for i, a in enumerate(levels):
+            if not 0 < a < 1:
+                raise ParameterError(f"parameter 'alpha' item {i} is {a!r}; quantile levels must "
+                                     "be in (0, 1)")
+            if i and not a > levels[i - 1]:
+                raise ParameterError(f"parameter 'alpha' must be strictly increasing; item {i} "
+                                     f"({a!r}) is not above item {i - 1} ({levels[i - 1]!r})")
+        return levels if len(levels) > 1 else levels[0]
     a = _number("alpha", value)
     if not 0 < a < 1:
         raise ParameterError(f"parameter 'alpha' must be in (0, 1), got {value!r}")

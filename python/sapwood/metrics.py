@@ -21,7 +21,7 @@ default_metric and HIGHER_IS_BETTER stay as they were.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,8 @@ __all__ = ["rmse", "mae", "logloss", "auc", "error", "multi_logloss", "multi_err
            "roc_auc", "pr_auc", "log_loss", "multiclass_log_loss", "brier", "accuracy",
            "precision", "recall", "f1", "f1_macro", "f1_micro", "r2", "mape", "METRICS",
            "poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik", "huber",
-           "pinball", "ndcg", "map_at_k", "query_ndcg", "query_map_at_k", "cindex",
+           "pinball", "pinball_per_level", "interval_coverage", "ndcg", "map_at_k", "query_ndcg",
+           "query_map_at_k", "cindex",
            "needs_groups"]
 
 _EPS = 1e-15
@@ -96,16 +97,42 @@ def huber(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
 
 
 def pinball(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None,
-            alpha: float = 0.5) -> float:
+            alpha: float | Sequence[float] = 0.5) -> float:
     """Mean pinball (quantile) loss at level alpha: alpha (y - p) where y >= p, (1 - alpha)
     (p - y) below (as sklearn's mean_pinball_loss; alpha = 0.5 is half the mean absolute
-    error)."""
-    if not 0 < float(alpha) < 1:
+    error). A list of K levels (a multi-quantile model) takes pred of shape (n, K), column k
+    at level k, and gives the mean of the K losses (:func:`pinball_per_level` gives each)."""
+    if isinstance(alpha, (Sequence, np.ndarray)):
+        return float(np.mean(pinball_per_level(y, pred, weight, alpha)))
+    a = float(alpha)
+    if not 0 < a < 1:
         raise ParameterError(f"pinball alpha must be in (0, 1), got {alpha!r}")
     yy = _vec(y, "y_true")
     d = yy - _vec(pred, "y_pred", yy.shape[0])
-    loss = np.where(d >= 0, alpha * d, (alpha - 1.0) * d)
+    loss = np.where(d >= 0, a * d, (a - 1.0) * d)
     return _wmean(loss, _w(weight, yy.shape[0]))
+
+
+def pinball_per_level(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None,
+                      alpha: Sequence[float]) -> list[float]:
+    """The mean pinball loss of each column k of pred (n, K) at level alpha[k]."""
+    levels = [float(a) for a in alpha]
+    p = np.asarray(pred, dtype=np.float64)
+    if p.ndim == 1 and len(levels) == 1:
+        p = p.reshape(-1, 1)
+    if p.ndim != 2 or p.shape[1] != len(levels):
+        raise DataError(f"y_pred must have shape (n, {len(levels)}) (one column per quantile "
+                        f"level), got {p.shape}")
+    return [pinball(y, p[:, k], weight, a) for k, a in enumerate(levels)]
+
+
+def interval_coverage(y: ArrayLike, lower: ArrayLike, upper: ArrayLike,
+                      weight: ArrayLike | None = None) -> float:
+    """The (weighted) share of labels inside [lower, upper]: a prediction interval's coverage
+    (the outer levels of a multi-quantile model, 0.05 and 0.95, should cover about 0.90)."""
+    yy = _vec(y, "y_true")
+    lo, hi = _vec(lower, "lower", yy.shape[0]), _vec(upper, "upper", yy.shape[0])
+    return _wmean(((yy >= lo) & (yy <= hi)).astype(np.float64), _w(weight, yy.shape[0]))
 
 
 def r2(y: ArrayLike, pred: ArrayLike, weight: ArrayLike | None = None) -> float:

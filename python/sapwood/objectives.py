@@ -37,10 +37,13 @@ __all__ = [
     "link_transform",
 ]
 
-Link = Literal["identity", "sigmoid", "softmax", "exp"]
+# "sort": multi-quantile (quantile with a list of levels): the K outputs of a row sorted
+# ascending, the rearrangement that keeps predicted quantiles from crossing (see
+# ObjectiveInfo.link_for and cpp/include/sapwood/objective.hpp).
+Link = Literal["identity", "sigmoid", "softmax", "exp", "sort"]
 
 # The CUDA predictor's transform codes (cpp/src/cuda): one per link.
-_LINK_CODES: dict[str, int] = {"identity": 0, "sigmoid": 1, "softmax": 2, "exp": 3}
+_LINK_CODES: dict[str, int] = {"identity": 0, "sigmoid": 1, "softmax": 2, "exp": 3, "sort": 4}
 
 
 def _first_bad(mask: np.ndarray) -> int | None:
@@ -120,6 +123,9 @@ class ObjectiveInfo:
     default_metric: the metric ``train`` evaluates when none is given.
     params: the training parameters the loss reads (besides the common ones).
     multi_output: one output per class (``num_class`` outputs), else one output.
+    multi_level: a list-valued parameter (quantile's ``alpha``) gives one output per level
+    (``num_class`` holds their count; 1 for a single level); with several, predictions are
+    the outputs sorted per row (link "sort": quantiles that never cross).
     xgboost / lightgbm: the names those libraries use (first: the exact equivalent; the rest:
     foreign objectives scored with this link, read as this objective on import).
     onnx_post_transform: ONNX TreeEnsemble ``post_transform`` for the link, or None where ONNX
@@ -134,6 +140,7 @@ class ObjectiveInfo:
     check: Callable[[np.ndarray, int], None]
     params: tuple[str, ...] = ()
     multi_output: bool = False
+    multi_level: bool = False
     xgboost: tuple[str, ...] = ()
     lightgbm: tuple[str, ...] = ()
     onnx_post_transform: str | None = None
@@ -143,12 +150,23 @@ class ObjectiveInfo:
         self.check(np.asarray(y, dtype=np.float64).reshape(-1), num_class)
 
     def num_outputs(self, num_class: int) -> int:
-        return num_class if self.multi_output else 1
+        if self.multi_output:
+            return num_class
+        return max(1, num_class) if self.multi_level else 1
+
+    def link_for(self, num_class: int) -> Link:
+        """The link of a model with ``num_class`` (multi-level objectives with several
+        levels: "sort", each row's outputs in ascending order)."""
+        return "sort" if self.multi_level and num_class > 1 else self.link
 
     @property
     def transform_code(self) -> int:
-        """The CUDA predictor's code for this objective's link."""
+        """The CUDA predictor's code for this objective's link (one output per level)."""
         return _LINK_CODES[self.link]
+
+    def transform_code_for(self, num_class: int) -> int:
+        """The CUDA predictor's code for a model with ``num_class`` (see :meth:`link_for`)."""
+        return _LINK_CODES[self.link_for(num_class)]
 
 
 REGISTRY: tuple[ObjectiveInfo, ...] = (
@@ -239,7 +257,9 @@ REGISTRY: tuple[ObjectiveInfo, ...] = (
         name="quantile",
         aliases=("reg:quantileerror", "pinball"),
         link="identity", default_metric="pinball", label_rule="finite",
-        check=_labels_any, params=("alpha",),
+        # alpha may be a list of strictly increasing levels: one output per level, sorted
+        # per row at prediction (multi-quantile; num_class = the number of levels)
+        check=_labels_any, params=("alpha",), multi_level=True,
         xgboost=("reg:quantileerror",),
         lightgbm=("quantile",),
         onnx_post_transform="NONE",
@@ -324,6 +344,8 @@ def link_transform(link: Link, raw: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-r))
     if link == "exp":
         return np.exp(r)
+    if link == "sort":
+        return np.sort(r, axis=-1)
     z = np.exp(r - r.max(axis=-1, keepdims=True))
     out: np.ndarray = z / z.sum(axis=-1, keepdims=True)
     return out

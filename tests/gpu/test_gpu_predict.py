@@ -39,12 +39,16 @@ def _train(objective: str, n_estimators: int = 40) -> sapwood.Booster:
         y = (x0 + x1 > 0).astype(float)
     elif objective == "poisson":  # log link: the device applies exp
         y = np.round(np.exp(0.5 * x0 + 0.3 * np.sin(x1)))
+    elif objective == "multi_quantile":  # the device sorts each row's levels (transform 4)
+        y = x0 * 2 + np.sin(x1) + np.random.default_rng(3).standard_normal(x0.size)
+        params["objective"], params["alpha"] = "quantile", [0.1, 0.3, 0.35, 0.4, 0.9]
     else:
         y = x0 * 2 + np.sin(x1)
     return sapwood.train(params, sapwood.Dataset(X, y))
 
 
-@pytest.fixture(scope="module", params=["regression", "binary", "multiclass", "poisson"])
+@pytest.fixture(scope="module", params=["regression", "binary", "multiclass", "poisson",
+                                        "multi_quantile"])
 def booster(request: pytest.FixtureRequest) -> sapwood.Booster:
     return _train(request.param)
 
@@ -190,3 +194,11 @@ def test_special_splits_decide_as_on_the_cpu() -> None:
     assert b._get_forest().kernel == "float-special"
     np.testing.assert_array_equal(b.predict(X, output="raw", device="cuda"),
                                   b.predict(X, output="raw"))
+
+
+def test_multi_quantile_never_crosses_on_the_device() -> None:
+    b = _train("multi_quantile")
+    X = _data(5000, 12, 4) * np.float32(1e6)
+    gpu = b.predict(X, device="cuda")
+    assert (np.diff(gpu, axis=1) >= 0).all()
+    np.testing.assert_allclose(gpu, np.sort(b.predict(X, output="raw"), axis=1), rtol=TOL)

@@ -75,7 +75,8 @@ def _single(params: dict, df: pd.DataFrame, weight: bool = True) -> sapwood.Boos
     return sapwood.train(params, ds)
 
 
-@pytest.mark.parametrize("objective", ["binary", "regression", "multiclass", "quantile"])
+@pytest.mark.parametrize("objective", ["binary", "regression", "multiclass", "quantile",
+                                       "multi_quantile"])
 def test_same_model_file_for_any_partitioning(client, objective) -> None:
     target = {"binary": "binary", "multiclass": "multiclass"}.get(objective, "regression")
     df = _table(target=target)
@@ -86,6 +87,8 @@ def test_same_model_file_for_any_partitioning(client, objective) -> None:
         params["num_class"] = 3
     if objective == "quantile":
         params["alpha"] = 0.8
+    if objective == "multi_quantile":  # one output per level, each re-fitted at its level
+        params["objective"], params["alpha"] = "quantile", [0.2, 0.5, 0.8]
     expected = _single(params, df).to_bytes()
     for name, cuts in _PARTITIONINGS.items():
         ddf = _partitioned(df[[*_FEATURES, "y", "w"]], cuts)

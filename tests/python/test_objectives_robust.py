@@ -130,6 +130,31 @@ def test_leaves_are_refit_to_the_residual_quantile(objective: str, params: dict[
     np.testing.assert_allclose(b.predict(X, output="raw"), score, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_huber_leaf_value_is_the_same_bits_in_any_row_order(weighted: bool) -> None:
+    # huber's clipped mean is summed in fixed point (not after sorting the leaf's residuals):
+    # any order of the same (residual, weight) pairs, as other thread counts or workers give,
+    # must give the same bits, and the value must match the float reference
+    from sapwood._params import core_params, resolve_params
+
+    rng = np.random.default_rng(5)
+    cp = core_params(resolve_params({"objective": "huber", "huber_delta": 0.7,
+                                     "learning_rate": 1.0}))
+    for m in (1, 2, 7, 1000, 50_001):
+        r = rng.standard_t(2, m) * 3
+        r[: m // 10] *= 1e6  # far outliers: clipped
+        w = rng.integers(0, 4, m).astype(np.float64) if weighted else np.empty(0)
+        if weighted:
+            w[0] = 1.0
+        want = ref_leaf("huber", r, w if weighted else None, {"huber_delta": 0.7})
+        got = _core.robust_leaf_value(cp, r, w)
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+        for _ in range(3):
+            perm = rng.permutation(m)
+            again = _core.robust_leaf_value(cp, r[perm], w[perm] if weighted else w)
+            assert again == got  # bit for bit
+
+
 @pytest.mark.parametrize(("objective", "params"), ROBUST)
 def test_same_model_bytes_on_any_thread_count(objective: str, params: dict[str, float]) -> None:
     X, y = data(40_000, seed=3)

@@ -9,6 +9,13 @@ namespace sapwood {
 // kPoisson, kGamma, kTweedie: log link (value = exp(raw)), negative log-likelihood losses.
 // kL1, kHuber, kQuantile: identity link, robust losses whose leaf values are re-fitted after
 // each tree is grown (Objective::LeafValue): a Newton step alone is wrong for them.
+// kQuantile with several levels (ObjectiveParams::alphas, num_class = their count): one output
+// per level, each grown and re-fitted with its own level (as multiclass grows one tree per
+// class); the predictions are rearranged (Transform sorts each row's outputs ascending), so the
+// predicted quantiles never cross on any input. Sorting never raises the summed pinball loss
+// over increasing levels for any label (the rearrangement inequality; Chernozhukov,
+// Fernandez-Val and Galichon 2010): sum_k a_k (y - q_k) is largest with q sorted as a is, and
+// the rest of the loss depends only on the set of q.
 // kLambdarank, kRankXendcg: ranking losses over query groups (SetGroups), identity link (the
 // raw score orders a query's documents).
 // kCox: Cox proportional hazards (Breslow partial likelihood), labels = survival time, negative
@@ -39,6 +46,9 @@ struct ObjectiveParams {
   double poisson_max_delta_step = 0.7;  // poisson: hess = exp(f + this), a safeguard
   double huber_delta = 1.0;             // huber: residuals beyond this are penalised linearly
   double alpha = 0.5;                   // quantile: the quantile level, in (0, 1)
+  // multi-quantile: the levels, strictly increasing in (0, 1), one output each (empty: the one
+  // level `alpha`). Only training reads them; prediction needs the count (num_class) only.
+  std::vector<double> alphas;
   // lambdarank: pairs are formed with the documents ranked in the top `truncation_level` by
   // the current scores; `norm` scales each pair's weight by 1 / (0.01 + |score difference|)
   // and a query's gradients by log2(1 + sum) / sum (LightGBM's lambdarank_norm).
@@ -66,8 +76,15 @@ class Objective {
   Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& params = {});
   ObjectiveKind Kind() const { return kind_; }
   bool IdentityLink() const {
-    return kind_ == ObjectiveKind::kRegression || RenewsLeaves() || IsRanking() ||
-           kind_ == ObjectiveKind::kCustom;
+    return kind_ == ObjectiveKind::kRegression || (RenewsLeaves() && !SortsOutputs()) ||
+           IsRanking() || kind_ == ObjectiveKind::kCustom;
+  }
+  // Multi-quantile: Transform sorts each row's outputs (the rearrangement that keeps quantiles
+  // from crossing).
+  bool SortsOutputs() const { return kind_ == ObjectiveKind::kQuantile && num_class_ > 1; }
+  // The quantile level of output k (quantile objective).
+  double Alpha(int k) const {
+    return params_.alphas.empty() ? params_.alpha : params_.alphas[static_cast<std::size_t>(k)];
   }
   // The robust losses: after a tree is grown, each leaf's value becomes LeafValue of the
   // residuals of its rows (as LightGBM's RenewTreeOutput does).
@@ -93,7 +110,10 @@ class Objective {
   // The round the next Gradients call computes (rank_xendcg draws its target distribution per
   // round from (seed, round, row)); each Gradients call then advances it by one.
   void SetRound(std::int64_t round) { round_ = round; }
-  int NumOutputs() const { return kind_ == ObjectiveKind::kMulticlass ? num_class_ : 1; }
+  int NumOutputs() const {
+    return kind_ == ObjectiveKind::kMulticlass || kind_ == ObjectiveKind::kQuantile ? num_class_
+                                                                                   : 1;
+  }
 
   // Checks labels (finite; {0,1} for binary; integers in [0, num_class) for multiclass;
   // >= 0 for poisson and tweedie; > 0 for gamma).
@@ -110,9 +130,10 @@ class Objective {
   // The constant that minimises the loss over residuals r (label - current score) with optional
   // weights: l1 the weighted median, quantile the weighted alpha-quantile, huber Friedman's
   // one-step M-estimate (median + weighted mean of the residuals' deviations from it clipped to
-  // +-huber_delta). Reorders r and w. Only for RenewsLeaves() objectives.
-  double LeafValue(double* r, double* w, std::int64_t m) const;
-  // raw (n x K) -> transformed values, in place.
+  // +-huber_delta). Reorders r and w. Only for RenewsLeaves() objectives. k: the output
+  // (multi-quantile: its level).
+  double LeafValue(double* r, double* w, std::int64_t m, int k = 0) const;
+  // raw (n x K) -> transformed values, in place (multi-quantile: each row sorted ascending).
   void Transform(double* raw, std::int64_t n, int n_threads) const;
 
  private:

@@ -40,7 +40,7 @@ class CudaBuffer {
 };
 
 // transform: 0 none (raw / regression), 1 sigmoid (binary), 2 softmax (multiclass),
-// 3 exp (poisson, gamma, tweedie: log link).
+// 3 exp (poisson, gamma, tweedie: log link), 4 sort each row ascending (multi-quantile).
 class CudaForest {
  public:
   explicit CudaForest(const Forest& forest);

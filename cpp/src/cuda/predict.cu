@@ -90,6 +90,15 @@ __global__ void PredictKernel(const T* __restrict__ x, std::int64_t rows, int co
   }
   if (K == 1) {
     o[0] = transform == 1 ? 1.0 / (1.0 + exp(-acc)) : transform == 3 ? exp(acc) : acc;
+  } else if (transform == 4) {
+    // multi-quantile rearrangement (objective.hpp): the row's levels sorted ascending, so the
+    // predicted quantiles never cross; insertion sort, as on the host
+    for (int a = 1; a < K; ++a) {
+      const double v = o[a];
+      int b = a;
+      for (; b > 0 && o[b - 1] > v; --b) o[b] = o[b - 1];
+      o[b] = v;
+    }
   } else if (transform == 2) {
     double mx = o[0];
     for (int k = 1; k < K; ++k) mx = fmax(mx, o[k]);
@@ -286,7 +295,7 @@ void CheckArgs(int num_trees, int num_features, std::int64_t cols, int tb, int t
     throw DataError("input has " + std::to_string(cols) + " features but the model expects " +
                     std::to_string(num_features));
   }
-  if (transform < 0 || transform > 3) throw ParameterError("unknown transform");
+  if (transform < 0 || transform > 4) throw ParameterError("unknown transform");
 }
 
 }  // namespace

@@ -216,14 +216,15 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     bool stale = false;
   };
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
-  auto raw_out = [&](const HistBin& packed, double lo, double hi) {
+  // extra_l2: added to the L2 term (the children of a many-vs-many categorical split)
+  auto raw_out = [&](const HistBin& packed, double lo, double hi, double extra_l2 = 0.0) {
     const NodeSums s = pack.Decode(packed);
-    const double o =
-        LeafOutput(static_cast<double>(s.g) * inv_g, static_cast<double>(s.h) * inv_h, params);
+    const double o = LeafOutput(static_cast<double>(s.g) * inv_g,
+                                static_cast<double>(s.h) * inv_h + extra_l2, params);
     return std::min(std::max(o, lo), hi);
   };
-  auto out_of = [&](const HistBin& packed, double lo, double hi) {
-    return raw_out(packed, lo, hi) * params.learning_rate;
+  auto out_of = [&](const HistBin& packed, double lo, double hi, double extra_l2 = 0.0) {
+    return raw_out(packed, lo, hi, extra_l2) * params.learning_rate;
   };
   constexpr double kInf = std::numeric_limits<double>::infinity();
   auto hess_of = [&](const HistBin& packed) {
@@ -488,10 +489,17 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     const SplitInfo& s = parent.split;
     const FeatureBins& fb = mapper.Feature(s.feature);
     if (s.categorical) cat_splits.emplace_back(parent.node, s.cat_left);
-    const std::int32_t ln = tree.AddLeaf(out_of(s.left, parent.child_lo[0], parent.child_hi[0]),
-                                         hess_of(s.left), count_of(s.left));
-    const std::int32_t rn = tree.AddLeaf(out_of(s.right, parent.child_lo[1], parent.child_hi[1]),
-                                         hess_of(s.right), count_of(s.right));
+    // The children of a many-vs-many categorical split keep cat_l2 in their outputs' L2 term,
+    // as in the split's gain (LightGBM's categorical leaf outputs): under lambdarank's tiny
+    // hessians their unshrunk outputs overfit the category groups.
+    const double cat_l2 =
+        s.categorical && fb.num_cats > params.max_cat_to_onehot ? params.cat_l2 : 0.0;
+    const std::int32_t ln = tree.AddLeaf(
+        out_of(s.left, parent.child_lo[0], parent.child_hi[0], cat_l2), hess_of(s.left),
+        count_of(s.left));
+    const std::int32_t rn = tree.AddLeaf(
+        out_of(s.right, parent.child_lo[1], parent.child_hi[1], cat_l2), hess_of(s.right),
+        count_of(s.right));
     const std::int32_t p = parent.node;
     record(ln, raw_out(s.left, parent.child_lo[0], parent.child_hi[0]), p);
     record(rn, raw_out(s.right, parent.child_lo[1], parent.child_hi[1]), p);

@@ -124,7 +124,33 @@ class Booster:
     # ------------------------------------------------------------------ structure
     @property
     def num_outputs(self) -> int:
-        return self.num_class if self.objective == "multiclass" else 1
+        # multiclass: one per class; quantile: one per level (num_class holds their count)
+        return self.num_class if self.objective in ("multiclass", "quantile") else 1
+
+    @property
+    def quantile_alphas(self) -> list[float] | None:
+        """A multi-quantile model's levels (one output each, in predict's column order); None
+        for any other model. Its predictions are the outputs sorted per row, so they never
+        cross (``output="raw"`` gives the margins before sorting)."""
+        if self.objective != "quantile" or self.num_class < 2:
+            return None
+        a = self.params.get("alpha")
+        if isinstance(a, (list, tuple)) and len(a) == self.num_class:
+            return [float(v) for v in a]
+        return None
+
+    @property
+    def prediction_names(self) -> list[str]:
+        """The names scoring gives predict's columns: ``prediction`` for one output,
+        ``prediction_q0.05``... by level for a multi-quantile model, ``prediction_0``...
+        otherwise."""
+        k = self.num_outputs
+        if k == 1:
+            return ["prediction"]
+        alphas = self.quantile_alphas
+        if alphas is not None:
+            return [f"prediction_q{a:g}" for a in alphas]
+        return [f"prediction_{j}" for j in range(k)]
 
     @property
     def trained_with_init_score(self) -> bool:

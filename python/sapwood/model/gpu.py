@@ -64,7 +64,8 @@ def predict_cuda(booster: Any, X: Any, output: str, iteration_range: tuple[int, 
     if not booster.feature_names:
         raise NotFittedError("this Booster has no trees; train it first")
     try:
-        transform = 0 if output == "raw" else _objectives.get(booster.objective).transform_code
+        transform = 0 if output == "raw" else _objectives.get(
+            booster.objective).transform_code_for(booster.num_class)
     except ParameterError:
         raise ParameterError(f"device='cuda': unknown objective {booster.objective!r}") from None
     cf = _cuda_forest(booster)

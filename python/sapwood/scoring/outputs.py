@@ -74,7 +74,8 @@ def num_scored_trees(booster: Any) -> int:
 def prediction_columns(booster: Any, kinds: Sequence[str]) -> list[str]:
     """Names of the columns ``score`` writes for these output kinds (after the id columns)."""
     k = booster.num_outputs
-    names = ["prediction"] if k == 1 else [f"prediction_{j}" for j in range(k)]
+    # by class, or by level for a multi-quantile model (prediction_q0.05, ...)
+    names = list(booster.prediction_names)
     if "leaf" in kinds:
         names += [f"leaf_{t}" for t in range(num_scored_trees(booster))]
     if "contrib" in kinds:

@@ -259,6 +259,8 @@ def _predictions_arrow(res: np.ndarray, output: str, m: ServedModel) -> Any:
         cols = [res[:, j] for j in range(res.shape[1])]
     elif res.ndim == 2:
         names = [f"prediction_{k}" for k in range(res.shape[1])]
+        if output == "value" and len(m.booster.prediction_names) == res.shape[1]:
+            names = list(m.booster.prediction_names)  # by class, or by quantile level
         cols = [res[:, k] for k in range(res.shape[1])]
     else:  # multiclass contrib (rows, classes, features + 1)
         feat = [f.name for f in m.features] + ["bias"]

@@ -619,7 +619,7 @@ class _DaskRounds:
                     r = np.concatenate([pw[li][0] for pw in per_worker])
                     w = np.concatenate([pw[li][1] for pw in per_worker])
                     if r.size:
-                        values[node] = _core.robust_leaf_value(self.cp, r, w)
+                        values[node] = _core.robust_leaf_value(self.cp, r, w, kk)
                 tree["value"] = values
             trees.append(tree)
             last = kk == self.k - 1

@@ -519,7 +519,9 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
 
     objective: "regression" (squared error, the default); the robust losses "l1" (predicts
     the median), "huber" (``huber_delta``) and "quantile" (predicts the ``alpha`` quantile,
-    0.5 when not given); or for counts and positive amounts "poisson" (labels >= 0), "gamma"
+    0.5 when not given; a list of strictly increasing levels, e.g. ``alpha=[0.05, 0.5, 0.95]``,
+    fits one output per level and ``predict`` returns (n, levels) quantiles that never cross,
+    and ``score`` is then minus the mean pinball loss over the levels); or for counts and positive amounts "poisson" (labels >= 0), "gamma"
     (labels > 0) and "tweedie" (labels >= 0, variance power ``tweedie_variance_power`` in
     (1, 2)); these three use a log link, so ``predict`` returns exp(raw margin) and is always
     positive. "cox" fits survival times (negative = censored) and predicts hazard ratios.
@@ -548,7 +550,7 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         objective: str = "regression",
         tweedie_variance_power: float = 1.5,
         huber_delta: float = 1.0,
-        alpha: float | None = None,
+        alpha: float | Sequence[float] | None = None,
     ) -> None:
         super().__init__(
             n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
@@ -603,6 +605,17 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
     def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
         self._check_fitted()
         return self.booster_.predict(self._validate_predict(X), init_score=init_score)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R^2 of the predictions; for a multi-quantile model (several levels) minus the mean
+        pinball loss over the levels (higher is better, as scikit-learn's scorers expect)."""
+        self._check_fitted()
+        alphas = self.booster_.quantile_alphas
+        if alphas is None:
+            return float(super().score(X, y, sample_weight=sample_weight))
+        from ..metrics import pinball
+
+        return -pinball(y, self.predict(X), sample_weight, alphas)
 
 
 class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]

@@ -72,6 +72,14 @@ def _summary_lines(report: dict[str, Any]) -> list[str]:
         if not chk["passed"] and "margin" in chk:
             detail += f" (misses by {-chk['margin']:.6g})"
         lines.append(f"{mark}  {chk['criterion']}  {detail}".rstrip())
+    q = report.get("quantiles")
+    if q:  # a multi-quantile model: each level's loss and the outer interval's coverage
+        lines.append("quantiles: pinball " + ", ".join(
+            f"q{a}={v:.6g}" for a, v in q["pinball"].items()))
+        cov = q["coverage"]
+        lines.append(f"quantiles: coverage of [q{cov['interval'][0]:g}, "
+                     f"q{cov['interval'][1]:g}] {cov['observed']:.4f} (nominal "
+                     f"{cov['nominal']:.4f})")
     verdict = "ACCEPTED" if report["accepted"] else "REJECTED"
     lines.append(f"{verdict}: {len(report['checks']) - len(report['failed'])} of "
                  f"{len(report['checks'])} criteria passed")

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DataError, SchemaError
 from ..frame.columns import float64_column
-from ..metrics import METRICS
+from ..metrics import METRICS, interval_coverage, pinball_per_level
 from ..model.booster import Booster
 from .criteria import Criteria, Threshold
 
@@ -22,6 +22,11 @@ ACCEPTED, REJECTED, ERROR = 0, 1, 2
 def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
             w: np.ndarray | None, threshold: float) -> float:
     fn, _, _ = METRICS[name]
+    alphas = booster.quantile_alphas
+    if alphas is not None and name != "pinball":
+        raise DataError(f"metric {name!r} reads one prediction per row; this multi-quantile "
+                        f"model predicts {len(alphas)} levels: use pinball (the report lists "
+                        "each level's pinball loss and the outer interval's coverage)")
     if name in ("accuracy", "precision", "recall", "f1"):
         if booster.objective == "multiclass" and name != "accuracy":
             raise DataError(f"metric {name!r} is binary; use f1_macro / f1_micro for multiclass")
@@ -38,6 +43,8 @@ def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
             raise DataError(f"metric {name!r} needs a regression model with the identity link")
         if name == "huber":
             return float(fn(y, pred, w, delta=float(booster.params.get("huber_delta", 1.0))))
+        if alphas is not None:  # the mean over the levels
+            return float(fn(y, pred, w, alpha=alphas))
         alpha = booster.params.get("alpha")
         return float(fn(y, pred, w, alpha=float(alpha) if alpha is not None else 0.5))
     if name in ("poisson_deviance", "poisson_nloglik", "gamma_deviance", "tweedie_nloglik") \
@@ -50,6 +57,23 @@ def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
         power = booster.params.get("tweedie_variance_power", 1.5)
         return float(fn(y, pred, w, power=float(power)))
     return float(fn(y, pred, w))
+
+
+def _quantile_report(booster: Booster, y: np.ndarray, pred: np.ndarray,
+                     w: np.ndarray | None) -> dict[str, Any] | None:
+    """A multi-quantile model's pinball loss per level, and the coverage of its outer interval
+    [first level, last level] (nominally last - first), whatever the criteria ask."""
+    alphas = booster.quantile_alphas
+    if alphas is None:
+        return None
+    losses = pinball_per_level(y, pred, w, alphas)
+    lo, hi = alphas[0], alphas[-1]
+    return {
+        "levels": alphas,
+        "pinball": {f"{a:g}": v for a, v in zip(alphas, losses, strict=True)},
+        "coverage": {"interval": [lo, hi], "nominal": hi - lo,
+                     "observed": interval_coverage(y, pred[:, 0], pred[:, -1], w)},
+    }
 
 
 def _first_bad(bad: np.ndarray) -> tuple[int, int]:
@@ -199,6 +223,7 @@ def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None 
     pred = booster.predict(X)
     checks: list[dict[str, Any]] = []
     metrics: dict[str, float] = {}
+    quantiles = _quantile_report(booster, y, pred, w)
     for t in c.thresholds:
         v = _metric(t.metric, booster, y, pred, w, c.threshold)
         metrics[t.metric] = v
@@ -295,6 +320,7 @@ def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None 
         "baseline": baseline_info,
         "slices": slices_out,
         "latency": latency,
+        "quantiles": quantiles,
         "_pred": pred,
         "_y": y,
         "_w": w,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ... import objectives as _objectives
-from ...errors import ModelFormatError, NotFittedError
+from ...errors import ModelFormatError, NotFittedError, ParameterError
 from ..tree import Tree
 
 if TYPE_CHECKING:
@@ -37,3 +37,14 @@ def objective(booster: Booster) -> _objectives.ObjectiveInfo:
 def feature_name(booster: Booster, f: int) -> str:
     names = booster.feature_names
     return repr(names[f]) if 0 <= f < len(names) else f"#{f}"
+
+
+def refuse_sorted_outputs(booster: Booster, target: str, *, raw_ok: bool = False) -> None:
+    """A multi-quantile model's predictions are its outputs sorted per row (so they never
+    cross); an export that cannot sort is refused rather than let its quantiles cross."""
+    if _objectives.get(booster.objective).link_for(booster.num_class) == "sort":
+        raise ParameterError(
+            f"{target} cannot reproduce a multi-quantile model's predictions (each row's "
+            f"{booster.num_class} quantiles sorted, so that they never cross)"
+            + (": export output='raw' and sort each row's outputs yourself" if raw_ok else "")
+            + "; score it with sapwood (predict, score, serve)")

@@ -23,7 +23,8 @@ Exact semantics, node by node:
 Links: the ensemble gives margins (``post_transform`` NONE; opset 5 has no base values, so
 there the initial score is an ``Add`` after it) and the link is a standard node after it:
 ``Sigmoid`` (binary), ``Softmax`` (multiclass), ``Exp`` (poisson, gamma, tweedie: ONNX has no
-exp post-transform). The ensemble's own ``LOGISTIC`` is not used: ONNX Runtime applies no
+exp post-transform), ``TopK`` of every output, smallest first (multi-quantile: each row's levels
+sorted, so they never cross, as sapwood predicts them). The ensemble's own ``LOGISTIC`` is not used: ONNX Runtime applies no
 post-transform but PROBIT to a one-target regressor.
 
 May import: ``errors``, ``objectives``, ``_compat``, ``model.tree``, ``model.export._common``
@@ -141,13 +142,13 @@ def to_onnx(booster: Booster, *, output: Literal["value", "raw"] = "value",
     outputs). ``iteration_range`` picks rounds as ``predict`` does (default: up to
     ``best_iteration``). ``opset``: the ``ai.onnx.ml`` version, 3 or 5 (default: 3, or 5 when
     the model has categorical splits, which need it)."""
-    onnx = require("onnx", "ONNX export", extra="export")
-    helper, TensorProto = onnx.helper, onnx.TensorProto
     if output not in ("value", "raw"):
         raise ParameterError(f"output must be 'value' or 'raw', got {output!r}")
     if opset not in (None, 3, 5):
         raise ParameterError(f"opset must be 3 or 5 (ai.onnx.ml), got {opset!r}")
     info = objective(booster)
+    onnx = require("onnx", "ONNX export", extra="export")
+    helper, TensorProto = onnx.helper, onnx.TensorProto
     k = booster.num_outputs
     m = booster.num_features
     trees = scored_trees(booster, iteration_range)
@@ -208,7 +209,16 @@ def to_onnx(booster: Booster, *, output: Literal["value", "raw"] = "value",
     # The link as a standard node (ONNX Runtime applies no LOGISTIC post_transform to a
     # one-target regressor, and there is no exp post_transform at all).
     result = "ensemble"
-    if output == "value" and info.link != "identity":
+    link = info.link_for(booster.num_class)
+    if output == "value" and link == "sort":
+        # multi-quantile: each row's levels in ascending order (as the C++ transform sorts
+        # them), so the exported quantiles never cross either: TopK of all k, smallest first
+        const("num_levels", [k], np.int64)
+        graph_nodes.append(helper.make_node("TopK", ["ensemble", "num_levels"],
+                                            ["linked", "linked_order"], axis=-1, largest=0,
+                                            sorted=1))
+        result = "linked"
+    elif output == "value" and info.link != "identity":
         op = {"sigmoid": "Sigmoid", "softmax": "Softmax", "exp": "Exp"}[info.link]
         attrs = {"axis": -1} if op == "Softmax" else {}
         graph_nodes.append(helper.make_node(op, ["ensemble"], ["linked"], **attrs))

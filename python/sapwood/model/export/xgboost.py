@@ -43,6 +43,7 @@ from ._common import (
     ZERO_THRESHOLD,
     feature_name,
     objective,
+    refuse_sorted_outputs,
     scored_trees,
 )
 
@@ -239,6 +240,8 @@ def to_xgboost_json(booster: Booster, *,
                     iteration_range: tuple[int, int] | None = None) -> str:
     """The Booster as an XGBoost JSON model's text (see the module docstring)."""
     info = objective(booster)
+    # XGBoost's multi-quantile models (quantile_alpha lists) do not sort their outputs
+    refuse_sorted_outputs(booster, "XGBoost export")
     if not info.xgboost:
         raise ParameterError(f"objective {info.name!r} has no XGBoost equivalent")
     k = booster.num_outputs
