@@ -343,5 +343,11 @@ def test_catboost_json_import_predicts_as_catboost(task: str, tmp_path: object) 
     assert f.kernel.startswith("oblivious")
     np.testing.assert_allclose(b.predict(Xt, output="contrib").sum(axis=1), want, rtol=1e-6,
                                atol=1e-6)
+    # recognised by content through the one import / load_any path too
+    via = sapwood.import_model(path)
+    np.testing.assert_array_equal(via.predict(Xt, output="raw"), b.predict(Xt, output="raw"))
+    from sapwood.model.io import load_any
+
+    assert via.provenance == load_any(path).provenance
     with pytest.raises(sapwood.ModelFormatError):
         import_catboost_json(b'{"features_info": {}}')

@@ -12,7 +12,7 @@ from .format import MAGIC
 
 __all__ = ["ModelKind", "detect"]
 
-ModelKind = Literal["sapwood", "xgboost-json", "xgboost-ubjson", "lightgbm-text"]
+ModelKind = Literal["sapwood", "xgboost-json", "xgboost-ubjson", "lightgbm-text", "catboost-json"]
 
 _JSON_SECOND = (b'"', b" ", b"\n", b"\r", b"\t", b"}")
 
@@ -23,7 +23,7 @@ def detect(data: bytes | bytearray | memoryview) -> ModelKind | None:
     sapwood: the magic bytes. LightGBM text: starts with ``tree`` or ``version=`` or has a
     ``Tree=`` line in its first 100 kB. XGBoost: starts with ``{`` (after white space), JSON
     when the next byte begins a key or closes the object, else UBJSON (whose next byte is a
-    type marker).
+    type marker); CatBoost JSON: JSON with an ``"oblivious_trees"`` key.
     """
     head = bytes(data[:64])
     if head[:8] == MAGIC:
@@ -32,5 +32,9 @@ def detect(data: bytes | bytearray | memoryview) -> ModelKind | None:
     if head.startswith((b"tree", b"version=")) or b"\nTree=" in bytes(data[:100_000]):
         return "lightgbm-text"
     if head.startswith(b"{"):
-        return "xgboost-json" if head[1:2] in _JSON_SECOND else "xgboost-ubjson"
+        if head[1:2] not in _JSON_SECOND:
+            return "xgboost-ubjson"
+        # CatBoost's JSON model (save_model(format="json")) has symmetric trees under this key,
+        # which no XGBoost model has
+        return "catboost-json" if b'"oblivious_trees"' in bytes(data) else "xgboost-json"
     return None

@@ -1,4 +1,5 @@
-"""Import models trained by XGBoost (JSON / UBJSON) and LightGBM (text ``model.txt``).
+"""Import models trained by XGBoost (JSON / UBJSON), LightGBM (text ``model.txt``) and CatBoost
+(JSON, ``save_model(path, format="json")``: numeric features).
 
 One module per format (``xgboost``, ``ubjson``, ``lightgbm``); each builds its Booster through
 the one :class:`~sapwood.model.builder.ModelBuilder` and reads objectives through the registry
@@ -25,6 +26,7 @@ import os
 from ...errors import ModelFormatError
 from ..booster import Booster
 from ..sniff import detect
+from .catboost import import_catboost_json
 from .lightgbm import import_lightgbm
 from .xgboost import import_xgboost_json, import_xgboost_ubjson
 
@@ -58,10 +60,13 @@ def import_bytes(data: bytes) -> Booster:
         return import_lightgbm(data)
     if kind == "xgboost-json":
         return import_xgboost_json(data)
+    if kind == "catboost-json":
+        return import_catboost_json(data)
     if kind == "xgboost-ubjson":
         return import_xgboost_ubjson(data)
     if kind == "sapwood":
         raise ModelFormatError("this is a sapwood model file: read it with sapwood.load")
     raise ModelFormatError(
-        "unrecognised model format (expected XGBoost JSON/UBJSON or a LightGBM text model)"
+        "unrecognised model format (expected XGBoost JSON/UBJSON, a LightGBM text model or a "
+        "CatBoost JSON model)"
     )
