@@ -8,7 +8,7 @@ however the rows are partitioned and whichever workers hold them. What makes tha
   sends only those rows' values. Category dictionaries come from exact category counts summed
   over partitions, ordered as ``Dataset`` orders them.
 - **Histograms** are integer (fixed-point) sums, so the sum over workers equals the
-  single-machine histogram exactly, in any order. The coordinator (this process) adds them up
+  single-machine histogram exactly, in any order. The leader (one worker's actor) adds them up
   and runs the very C++ growth loop single-machine training runs (``_core.grow_tree`` over
   ``GrowTree``), so every split decision is the same.
 - **Fixed-point scales** come from the largest |gradient| and |hessian| over all workers;
@@ -18,9 +18,12 @@ however the rows are partitioned and whichever workers hold them. What makes tha
 
 Each worker keeps its partitions as bin codes (uint8/uint16), labels and scores (a
 ``_core.Trainer``) and its validation rows; raw feature values do not leave the workers except
-the bin-edge sample. Growth is leaf-wise with histograms fetched in batches: one round trip to
-the workers expands the best open leaves together (``batch`` of them), so Dask's per-message
-cost is paid per batch, not per leaf (docs/distributed.md has the figures).
+the bin-edge sample. Partitions are cut so that every worker trains on about n / W rows (a round
+waits for the slowest). Growth is leaf-wise with histograms fetched in batches: one round trip
+to the workers expands the best open leaves together (``batch`` of them), so Dask's
+per-message cost is paid per batch, not per leaf. The round trips start from the leader, a
+worker's actor that also computes its own share (its histograms never travel); the client makes
+one call per round and runs the metrics and callbacks (docs/distributed.md has the figures).
 """
 
 from __future__ import annotations
@@ -318,10 +321,15 @@ class TrainWorker:
         self._busy += time.perf_counter() - t0
         return int(g), int(hc), hist
 
-    def expand(self, reqs: np.ndarray, cats: list[np.ndarray]) -> np.ndarray | None:
+    def expand(self, reqs: np.ndarray, cat_sizes: np.ndarray,
+               cat_bits: np.ndarray) -> np.ndarray | None:
+        """Expands the requested leaves; returns the histograms asked for. The requests'
+        category bitsets come packed (sizes, then all words in one array): one message frame
+        instead of one per request, which Dask's serialisation charges for."""
         if self.trainer is None:
             return None
         t0 = time.perf_counter()
+        cats = np.split(cat_bits, np.cumsum(cat_sizes)[:-1]) if len(cat_sizes) else []
         out: np.ndarray = self.trainer.expand(reqs, cats)
         self._busy += time.perf_counter() - t0
         return out
@@ -639,7 +647,8 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]]
 
 
 class _DaskRounds:
-    """Rounds grown on the workers: the engine of boost_rounds for distributed training."""
+    """Rounds grown on the workers, run by the leader (TrainWorker.lead): it asks every worker,
+    itself last, for histograms and adds them up."""
 
     def __init__(self, actors: list[tuple[str, Any]], mapper_of: Any, p: dict[str, Any],
                  cp: dict[str, Any], usable: list[int], k: int, num_features: int,
@@ -680,8 +689,18 @@ class _DaskRounds:
         arrs = [h for h in parts if h is not None]
         if not arrs:
             return None
-        total: np.ndarray = np.array(arrs[0], dtype=np.int64, copy=True)
-        for h in arrs[1:]:
+        # The leader's own answer (last; fresh from its Trainer, used once) takes the sum in
+        # place: no 1 MB copy per round trip. Peers' arrays may be read-only views of the
+        # message buffers.
+        last = arrs[-1]
+        if isinstance(last, np.ndarray) and last.dtype == np.int64 and last.flags.writeable \
+                and last.flags.c_contiguous:
+            total: np.ndarray = last
+            rest = arrs[:-1]
+        else:
+            total = np.array(arrs[0], dtype=np.int64, copy=True)
+            rest = arrs[1:]
+        for h in rest:
             total += h  # int64: exact (the fixed-point scale keeps every sum below 2**61)
         return total
 
@@ -720,7 +739,9 @@ class _DaskRounds:
                 self.expansions += int(reqs.shape[0])
                 if not (reqs[:, 3] >= 0).any():
                     self.timing["partition_only_calls"] += 1
-                got = self._all("expand", reqs, cats)
+                sizes = np.fromiter((c.size for c in cats), dtype=np.int64, count=len(cats))
+                bits = np.concatenate(cats) if sizes.any() else np.empty(0, dtype=np.uint32)
+                got = self._all("expand", reqs, sizes, bits.astype(np.uint32, copy=False))
                 t0 = time.perf_counter()
                 total = self._sum_hist(got)
                 self.timing["sum_s"] += time.perf_counter() - t0
