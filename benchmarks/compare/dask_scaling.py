@@ -1,8 +1,9 @@
 """How sapwood.dask.train's coordination cost grows with the number of workers, simulated with
 many single-threaded worker processes on one machine (docs/distributed.md uses the figures).
 
-For each worker count: round trips per tree, seconds per round trip (all workers answering),
-bytes of histograms received per tree, and an empty actor call's median round trip.
+For each worker count: round trips per tree (the leader's calls to every worker, itself
+included), seconds per round trip (all workers answering), bytes of histograms per tree, an
+empty actor call's median round trip, and where the leader's time went.
 
     python benchmarks/compare/dask_scaling.py [--rows 200000] [--features 32] [--rounds 10]
         [--leaves 63] [--workers 2,4,8,16]
@@ -61,6 +62,8 @@ def main() -> None:
                 "calls_per_tree": round(run["calls"] / trees, 2),
                 "ms_per_call": round(1e3 * run["call_seconds"] / run["calls"], 3),
                 "empty_actor_call_ms": round(float(np.median(times)) * 1e3, 3),
+                # the leader's time: sending + its own share, waiting for the peers, adding up
+                "leader": {k: round(v, 3) for k, v in run.get("leader", {}).items()},
                 "histogram_bytes": 16 * bins,
             }), flush=True)
 

@@ -11,7 +11,8 @@ a Dask array (the same seed for everyone); single-machine sapwood gets it as one
 
 Prints one JSON line per library: wall seconds of the fit (data already on the workers), peak
 RSS per worker (MiB), held-out AUC, and for sapwood.dask the round trips to the workers and
-the seconds they took.
+the seconds they took, and where the leader's time went (sending + its own share, waiting for
+the peers, adding histograms up, the growth loop).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def actor_round_trip_ms(client: object, calls: int = 300) -> float:
 
 
 def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
-            workers: int) -> dict[str, object]:
+            workers: int, batch: int | None = None) -> dict[str, object]:
     from distributed import Client, LocalCluster, wait
 
     out: dict[str, object] = {"library": name, "rows": rows, "features": features,
@@ -105,7 +106,7 @@ def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
 
                 b = sapwood.dask.train({"objective": "binary", "n_estimators": rounds,
                                         "num_leaves": leaves, "learning_rate": 0.1,
-                                        "random_state": 0}, Xtr, label=ytr)
+                                        "random_state": 0}, Xtr, label=ytr, batch=batch)
                 out["fit_s"] = time.perf_counter() - t0
                 out.update({f"dask_{k}": v for k, v in _LAST_RUN.items()})
                 p = b.predict(Xte)
@@ -152,12 +153,15 @@ def main() -> None:
     ap.add_argument("--child", default=None)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(run_one(a.child, a.rows, a.features, a.rounds, a.leaves, a.workers)))
+        print(json.dumps(run_one(a.child, a.rows, a.features, a.rounds, a.leaves, a.workers,
+                                 a.batch)))
         return
     for name in a.only.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--rows",
                str(a.rows), "--features", str(a.features), "--rounds", str(a.rounds),
                "--leaves", str(a.leaves), "--workers", str(a.workers)]
+        if a.batch is not None:  # was parsed but never passed on
+            cmd += ["--batch", str(a.batch)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
         print(lines[-1] if lines else json.dumps({"library": name, "error": r.stderr[-2000:]}),

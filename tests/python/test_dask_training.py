@@ -97,6 +97,50 @@ def test_same_model_file_for_any_partitioning(client, objective) -> None:
         assert got.to_bytes() == expected, f"{objective}, {name}"
 
 
+def test_rows_are_spread_evenly_over_the_workers(client) -> None:
+    """Uneven partitions (500, 3600 and 1900 rows) on 2 workers: whole partitions leave one
+    worker 3600 rows; cutting the overloaded worker's largest partition gives each about 3000.
+    The pieces, in order, are the original rows (so the model cannot change: the byte-identity
+    test above runs the same partitionings through it)."""
+    from sapwood.train.dask_training import _even_rows, _placed
+
+    df = _table()
+    futs, by_worker = _placed(client, _partitioned(df, [500, 4100]))
+    cut, placed = _even_rows(client, futs, by_worker)
+    frames = client.gather(cut)
+    pd.testing.assert_frame_equal(pd.concat(frames), df)
+    rows = sorted(sum(len(frames[i]) for i in ids) for ids in placed.values())
+    assert len(rows) == 2 and rows[1] - rows[0] <= 2 * max(1, 0.002 * 3000), rows
+    assert sorted(i for ids in placed.values() for i in ids) == list(range(len(cut)))
+
+
+def test_continued_training_same_model_file(client) -> None:
+    """init_model: continuing a model on the workers gives sapwood.train's continuation, byte
+    for byte (its trees added to the starting scores on the bin codes, the round counter moved
+    on for the samples, the valid set's margins starting from it); a model grown on other bins
+    is a ParameterError, not a silently different model."""
+    df = _table(seed=5)
+    va = _table(1500, seed=6)
+    params = {"objective": "binary", "n_estimators": 6, "num_leaves": 15, "random_state": 3,
+              "subsample": 0.8, "colsample_bytree": 0.8, "bin_sample_rows": 2000,
+              "min_child_samples": 10}
+    ds = sapwood.Dataset(df[_FEATURES], df["y"], df["w"])
+    base = sapwood.train(params, ds)
+    vds = sapwood.Dataset(va[_FEATURES], va["y"], va["w"])
+    expected = sapwood.train(params, ds, valid_sets=[vds], valid_names=["v"], init_model=base)
+    ddf = _partitioned(df[[*_FEATURES, "y", "w"]], [700, 1400, 1400, 2900, 3300, 5100])
+    got = sapwood.dask.train(params, ddf, label="y", weight="w", init_model=base,
+                             valid_sets=[dd.from_pandas(va[[*_FEATURES, "y", "w"]],
+                                                        npartitions=2)],
+                             valid_names=["v"])
+    assert got.num_rounds == 12
+    assert got.evals_result == expected.evals_result
+    assert got.to_bytes() == expected.to_bytes()
+    other = sapwood.train(dict(params, max_bin=31), ds)
+    with pytest.raises(ParameterError, match="init_model"):
+        sapwood.dask.train(params, ddf, label="y", weight="w", init_model=other)
+
+
 def test_more_workers_and_series_labels() -> None:
     df = _table(4000, seed=3)
     params = {"objective": "binary", "n_estimators": 8, "num_leaves": 7, "random_state": 1,
@@ -218,6 +262,9 @@ def test_bad_input_names_what_is_wrong(client) -> None:
     with pytest.raises(DataError, match="partitions"):
         sapwood.dask.train({"objective": "binary"}, ok[_FEATURES],
                            label=dd.from_pandas(_table(2000, seed=4)["y"], npartitions=3))
+    # cox: its risk sets span every row, so it is refused by name (not trained differently)
+    with pytest.raises(ParameterError, match="cox"):
+        sapwood.dask.train({"objective": "cox"}, ok[[*_FEATURES, "w"]], label="w")
 
 
 def _actors_left(c) -> int:
@@ -245,26 +292,34 @@ def test_interrupt_frees_the_workers(client) -> None:
 
 
 class _KillWorker(TrainingCallback):
-    def __init__(self, cluster) -> None:
-        self.cluster = cluster
+    def __init__(self, cluster, address: str | None = None) -> None:
+        self.cluster, self.address = cluster, address
 
     def after_iteration(self, env) -> bool:
         if env.iteration == 3:
-            for w in list(self.cluster.workers.values())[:1]:
-                os.kill(w.process.pid, 9)  # the worker process dies mid-run
+            for w in list(self.cluster.workers.values()):
+                if self.address is None or w.worker_address == self.address:
+                    os.kill(w.process.pid, 9)  # the worker process dies mid-run
+                    break
         return False
 
 
-def test_a_worker_dying_is_a_clear_error() -> None:
+@pytest.mark.parametrize("which", ["leader", "peer"])
+def test_a_worker_dying_is_a_clear_error(which) -> None:
+    """The leader (the worker growing the trees: with equal rows, the first by address) or a
+    peer (whose histograms the leader asks for) dies after round 3: a DaskTrainingError names
+    the worker and round 4, raised on the client, without hanging."""
     from sapwood.train.dask_training import DaskTrainingError
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None, host="127.0.0.1") as cluster, \
             distributed.Client(cluster) as c:
         ddf = dd.from_pandas(_table(4000, seed=2), npartitions=4)
-        with pytest.raises(DaskTrainingError, match=r"worker .* round 4"):
+        addresses = sorted(c.scheduler_info()["workers"])
+        victim = addresses[0] if which == "leader" else addresses[1]
+        with pytest.raises(DaskTrainingError, match=rf"worker {victim} .* round 4"):
             sapwood.dask.train({"objective": "binary", "n_estimators": 40}, ddf, label="y",
-                               callbacks=[_KillWorker(cluster)], client=c)
+                               callbacks=[_KillWorker(cluster, victim)], client=c)
 
 
 def _ranking_table(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

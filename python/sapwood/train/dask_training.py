@@ -8,7 +8,7 @@ however the rows are partitioned and whichever workers hold them. What makes tha
   sends only those rows' values. Category dictionaries come from exact category counts summed
   over partitions, ordered as ``Dataset`` orders them.
 - **Histograms** are integer (fixed-point) sums, so the sum over workers equals the
-  single-machine histogram exactly, in any order. The coordinator (this process) adds them up
+  single-machine histogram exactly, in any order. The leader (one worker's actor) adds them up
   and runs the very C++ growth loop single-machine training runs (``_core.grow_tree`` over
   ``GrowTree``), so every split decision is the same.
 - **Fixed-point scales** come from the largest |gradient| and |hessian| over all workers;
@@ -18,18 +18,23 @@ however the rows are partitioned and whichever workers hold them. What makes tha
 
 Each worker keeps its partitions as bin codes (uint8/uint16), labels and scores (a
 ``_core.Trainer``) and its validation rows; raw feature values do not leave the workers except
-the bin-edge sample. Growth is leaf-wise with histograms fetched in batches: one round trip to
-the workers expands the best open leaves together (``batch`` of them), so Dask's per-message
-cost is paid per batch, not per leaf (docs/distributed.md has the figures).
+the bin-edge sample. Partitions are cut so that every worker trains on about n / W rows (a round
+waits for the slowest). Growth is leaf-wise with histograms fetched in batches: one round trip
+to the workers expands the best open leaves together (``batch`` of them), so Dask's
+per-message cost is paid per batch, not per leaf. The round trips start from the leader, a
+worker's actor that also computes its own share (its histograms never travel); the client makes
+one call per round and runs the metrics and callbacks (docs/distributed.md has the figures).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import numpy as np
 
@@ -45,7 +50,7 @@ from ..model.booster import Booster
 from ..model.builder import ModelBuilder
 from ..model.provenance import column_blocks, merge_fingerprint, provenance_with
 from .callbacks import TrainingCallback
-from .training import _class_weighted, _metrics_for, boost_rounds
+from .training import _class_weighted, _initial_model, _metrics_for, boost_rounds
 
 __all__ = ["train", "TrainWorker", "DaskTrainingError"]
 
@@ -93,6 +98,7 @@ class TrainWorker:
         self._offsets_kept: np.ndarray | None = None
         self._nonempty: list[int] = []
         self._segments: list[tuple[int, int]] = []
+        self._engine: _DaskRounds | None = None
         with contextlib.suppress(ImportError, ValueError):
             from distributed import get_worker
 
@@ -181,11 +187,15 @@ class TrainWorker:
               n_total: int, profile_edges: dict[str, np.ndarray] | None,
               categorical: list[str],
               ts_values: dict[int, dict[int, np.ndarray]],
-              groups: np.ndarray | None) -> tuple[list[int], list[Any]]:
+              groups: np.ndarray | None,
+              base_trees: list[dict[str, np.ndarray]] | None = None,
+              first_round: int = 0) -> tuple[list[int], list[Any]]:
         """Bins the partitions (dropping the raw frames), creates the Trainer and the starting
         scores; encodes the validation partitions; profiles the features on `profile_edges`
         (the reference profile's, when one is made). Returns the usable features here and the
-        fingerprint's column blocks."""
+        fingerprint's column blocks. base_trees: an initial model's trees (grown on these
+        very bins), added to the starting scores as its training added them; first_round: its
+        number of rounds (the round counter the samples are drawn from)."""
         assert self._raw is not None and self._valid_raw is not None
         self._profile = None if profile_edges is None or not any(len(p) for p in self._raw) \
             else self.profile_features(profile_edges, categorical)
@@ -266,6 +276,11 @@ class TrainWorker:
                 start += self._offsets_kept
             self._segments = segments
             self.trainer.set_scores(start, np.asarray(const, dtype=np.float64))
+            # continued training: the initial model's additions, in its order (bit-identical
+            # scores, as single-machine training makes them)
+            for i, t in enumerate(base_trees or []):
+                self.trainer.add_tree_scores(t, i % k)
+            self.trainer.set_iteration(first_round)
         for vid, parts in self._valid_raw.items():
             enc = []
             for pid, pdf in parts:
@@ -275,6 +290,9 @@ class TrainWorker:
                 off = self._vector(pdf, _INIT)
                 if off is not None:
                     s += off.reshape(len(pdf), -1)
+                if base_trees and len(pdf):
+                    _core.Forest(base_trees, np.arange(len(base_trees), dtype=np.int32) % k, k,
+                                 m).predict_raw(x, 0, len(base_trees), s, self._threads)
                 enc.append((pid, x, s))
             self._valid[vid] = enc
         self._valid_raw = None
@@ -303,10 +321,15 @@ class TrainWorker:
         self._busy += time.perf_counter() - t0
         return int(g), int(hc), hist
 
-    def expand(self, reqs: np.ndarray, cats: list[np.ndarray]) -> np.ndarray | None:
+    def expand(self, reqs: np.ndarray, cat_sizes: np.ndarray,
+               cat_bits: np.ndarray) -> np.ndarray | None:
+        """Expands the requested leaves; returns the histograms asked for. The requests'
+        category bitsets come packed (sizes, then all words in one array): one message frame
+        instead of one per request, which Dask's serialisation charges for."""
         if self.trainer is None:
             return None
         t0 = time.perf_counter()
+        cats = np.split(cat_bits, np.cumsum(cat_sizes)[:-1]) if len(cat_sizes) else []
         out: np.ndarray = self.trainer.expand(reqs, cats)
         self._busy += time.perf_counter() - t0
         return out
@@ -352,6 +375,35 @@ class TrainWorker:
             out["begin"] = self.begin_round()
         self._busy += time.perf_counter() - t0
         return out
+
+    # -- the leader: one worker runs the growth loop (see _DaskRounds), so its own histograms
+    #    never travel and the client makes one call per round
+    def lead(self, peers: list[tuple[str, Any]], name: str, edges: list[np.ndarray],
+             num_cats: list[int], p: dict[str, Any], cp: dict[str, Any], usable: list[int],
+             k: int, num_features: int, valid_rows: list[list[tuple[int, int]]], batch: int,
+             robust: bool, first_round: int = 0) -> None:
+        """Makes this worker the leader: it grows the trees from its own histograms and those
+        of `peers` (the other workers' actors)."""
+        mapper_of = _core.binned_allocate(0, edges, num_cats)
+        # Itself last: a call to every worker sends the peers' messages first, then computes
+        # its own share while they compute theirs.
+        actors = [*peers, (name, _Local(self))]
+        self._engine = _DaskRounds(actors, mapper_of, p, cp, usable, k, num_features,
+                                   valid_rows, batch, robust, first_round)
+
+    def lead_round(self) -> tuple[list[dict[str, np.ndarray]],
+                                  dict[int, dict[int, np.ndarray]]]:
+        """One boosting round grown here: its trees and the valid sets' margins after it."""
+        assert self._engine is not None
+        trees = self._engine.boost_round()
+        return trees, self._engine.last_valid
+
+    def lead_stats(self) -> dict[str, Any]:
+        """The leader's round trips to the workers (itself included) and their seconds."""
+        e = self._engine
+        assert e is not None
+        return {"calls": e.calls, "call_seconds": e.call_seconds, "expansions": e.expansions,
+                **e.timing}
 
     def predictions(self, trees: list[dict[str, np.ndarray]] | None, objective: str,
                     num_class: int) -> np.ndarray | None:
@@ -402,6 +454,7 @@ class TrainWorker:
         return None if self.trainer is None else np.asarray(self.trainer.scores())
 
     def close(self) -> None:
+        self._engine = None
         self.trainer = None
         self._valid = {}
         self._raw = self._valid_raw = None
@@ -535,30 +588,98 @@ def _placed(client: Any, ddf: Any, balance: bool = True
     return futs, by_worker
 
 
+def _rows_of(pdf: Any, start: int, stop: int) -> Any:
+    return pdf.iloc[start:stop]
+
+
+def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]]
+               ) -> tuple[list[Any], dict[str, list[int]]]:
+    """Cuts partitions so that every worker trains on about n / W rows.
+
+    Each round waits for the slowest worker, and whole partitions rarely split evenly (2M rows
+    in 7 partitions of 275k and one of 75k leave 1.1M rows on one of two workers: 10% more work
+    than an even share). Only the rows an overloaded worker holds beyond its share are cut off
+    (the tail of its largest partition) and go to the worker furthest below its share. The
+    pieces keep the global row order, so the rows, and the model, are unchanged. Not for data
+    with query groups (a cut could split a query)."""
+    workers = sorted(client.scheduler_info()["workers"])
+    for w in by_worker:
+        if w not in workers:
+            workers.append(w)
+    lens = [int(v) for v in client.gather(client.map(len, futs))]
+    n = sum(lens)
+    if len(workers) < 2 or n == 0:
+        return futs, by_worker
+    target = n / len(workers)
+    tol = max(1.0, 0.002 * target)
+    # per partition: its pieces (start, stop, worker) in row order
+    pieces = {i: [(0, lens[i], w)] for w, ids in by_worker.items() for i in ids}
+    load = {w: sum(lens[i] for i in by_worker.get(w, [])) for w in workers}
+    for w in sorted(workers, key=lambda x: (-load[x], x)):
+        while load[w] - target > tol:
+            u = min(workers, key=lambda x: (load[x], x))
+            want = int(min(load[w] - target, target - load[u]))
+            if want < 1:
+                break
+            # the largest piece held by w (first by partition order on ties)
+            i, j = max(((i, j) for i, ps in pieces.items() for j, p in enumerate(ps)
+                        if p[2] == w and p[1] > p[0]),
+                       key=lambda ij: (pieces[ij[0]][ij[1]][1] - pieces[ij[0]][ij[1]][0],
+                                       -ij[0]))
+            a, b, _ = pieces[i][j]
+            take = min(want, b - a)
+            pieces[i][j:j + 1] = [(a, b - take, w), (b - take, b, u)] if take < b - a                 else [(a, b, u)]
+            load[w] -= take
+            load[u] += take
+    if all(len(ps) == 1 for ps in pieces.values()):
+        return futs, {w: sorted(i for i, ps in pieces.items() if ps[0][2] == w)
+                      for w in workers if any(ps[0][2] == w for ps in pieces.values())}
+    out: list[Any] = []
+    placed: dict[str, list[int]] = {}
+    for i in sorted(pieces):
+        for a, b, w in pieces[i]:
+            if b <= a and len(pieces[i]) > 1:
+                continue
+            whole = a == 0 and b == lens[i]
+            out.append(futs[i] if whole else client.submit(_rows_of, futs[i], a, b, pure=False))
+            placed.setdefault(w, []).append(len(out) - 1)
+    return out, placed
+
+
 class _DaskRounds:
-    """Rounds grown on the workers: the engine of boost_rounds for distributed training."""
+    """Rounds grown on the workers, run by the leader (TrainWorker.lead): it asks every worker,
+    itself last, for histograms and adds them up."""
 
     def __init__(self, actors: list[tuple[str, Any]], mapper_of: Any, p: dict[str, Any],
                  cp: dict[str, Any], usable: list[int], k: int, num_features: int,
-                 valid_rows: list[list[tuple[int, int]]], batch: int, robust: bool) -> None:
+                 valid_rows: list[list[tuple[int, int]]], batch: int, robust: bool,
+                 first_round: int = 0) -> None:
         self.actors, self.mapper_of, self.p, self.cp = actors, mapper_of, p, cp
         self.cp_one = dict(cp, n_jobs=1)
         self.usable, self.k, self.num_features = usable, k, num_features
         self.valid_rows = valid_rows  # per valid set: (partition id, rows), in order
         self.batch, self.robust = batch, robust
-        self.iteration = 0
+        self.iteration = first_round
         self.n_jobs = int(p["n_jobs"])
         self.calls = 0
         self.call_seconds = 0.0
         self._stats: list[Any] | None = None
         self.expansions = 0  # leaves expanded (fetched ahead included)
-        self._last_valid: dict[int, dict[int, np.ndarray]] = {}
+        self.last_valid: dict[int, dict[int, np.ndarray]] = {}
+        # where the leader's time goes (benchmarks): sending the calls and its own share,
+        # waiting for the peers, adding histograms up, the growth loop as a whole
+        self.timing: dict[str, float] = {"send_local_s": 0.0, "wait_s": 0.0, "sum_s": 0.0,
+                                         "grow_s": 0.0, "partition_only_calls": 0}
 
     def _all(self, method: str, *args: Any) -> list[Any]:
         """Calls `method` on every worker's actor at once and waits for all the answers."""
         t0 = time.perf_counter()
+        # separate_thread=False: Dask runs the method on the worker's event loop instead of
+        # handing it to the actor thread and back (two thread switches saved per call, which
+        # cost most when the cores are busy). The growth calls are short and never wait on
+        # anything, so blocking the loop for their duration is harmless.
         out = _call_all_args(self.actors, method, [args] * len(self.actors),
-                             f"in round {self.iteration}")
+                             f"in round {self.iteration}", self.timing, separate_thread=False)
         self.calls += 1
         self.call_seconds += time.perf_counter() - t0
         return out
@@ -568,8 +689,18 @@ class _DaskRounds:
         arrs = [h for h in parts if h is not None]
         if not arrs:
             return None
-        total: np.ndarray = np.array(arrs[0], dtype=np.int64, copy=True)
-        for h in arrs[1:]:
+        # The leader's own answer (last; fresh from its Trainer, used once) takes the sum in
+        # place: no 1 MB copy per round trip. Peers' arrays may be read-only views of the
+        # message buffers.
+        last = arrs[-1]
+        if isinstance(last, np.ndarray) and last.dtype == np.int64 and last.flags.writeable \
+                and last.flags.c_contiguous:
+            total: np.ndarray = last
+            rest = arrs[:-1]
+        else:
+            total = np.array(arrs[0], dtype=np.int64, copy=True)
+            rest = arrs[1:]
+        for h in rest:
             total += h  # int64: exact (the fixed-point scale keeps every sum below 2**61)
         return total
 
@@ -606,12 +737,22 @@ class _DaskRounds:
 
             def expand(reqs: np.ndarray, cats: list[np.ndarray]) -> Any:
                 self.expansions += int(reqs.shape[0])
-                return self._sum_hist(self._all("expand", reqs, cats))
+                if not (reqs[:, 3] >= 0).any():
+                    self.timing["partition_only_calls"] += 1
+                sizes = np.fromiter((c.size for c in cats), dtype=np.int64, count=len(cats))
+                bits = np.concatenate(cats) if sizes.any() else np.empty(0, dtype=np.uint32)
+                got = self._all("expand", reqs, sizes, bits.astype(np.uint32, copy=False))
+                t0 = time.perf_counter()
+                total = self._sum_hist(got)
+                self.timing["sum_s"] += time.perf_counter() - t0
+                return total
 
             # One thread here: a split search is microseconds, and OpenMP threads spinning
             # at a barrier on the client would take CPU from workers on the same machine.
+            t_grow = time.perf_counter()
             tree, leaves = _core.grow_tree(self.mapper_of, root, expand, sg, sh, bits, features,
                                            self.cp_one, self.batch)
+            self.timing["grow_s"] += time.perf_counter() - t_grow
             if self.robust:
                 per_worker = self._all("leaf_residuals", kk, leaves)
                 values = np.asarray(tree["value"]).copy()
@@ -632,7 +773,7 @@ class _DaskRounds:
                     for vid, items in (r["valid"] or {}).items():
                         for pid, sc in items:
                             merged.setdefault(vid, {})[pid] = sc
-                self._last_valid = merged
+                self.last_valid = merged
                 self._stats = [r["begin"] for r in res]
             else:
                 prefetched = [r["root"] for r in res]
@@ -640,14 +781,76 @@ class _DaskRounds:
         return trees
 
     def eval_scores(self, trees: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
-        out = []
-        for vid, rows in enumerate(self.valid_rows):
-            if vid < 0:
-                continue
-            got = self._last_valid.get(vid, {})
-            pieces = [got[pid] for pid, n in rows if n > 0]
-            out.append(np.concatenate(pieces) if pieces else np.empty((0, self.k)))
-        return out
+        return _valid_margins(self.last_valid, self.valid_rows, self.k)
+
+
+def _valid_margins(got: dict[int, dict[int, np.ndarray]], valid_rows: list[list[tuple[int, int]]],
+                   k: int) -> list[np.ndarray]:
+    """Each valid set's margins in partition order, from the workers' pieces."""
+    out = []
+    for vid, rows in enumerate(valid_rows):
+        mine = got.get(vid, {})
+        pieces = [mine[pid] for pid, n in rows if n > 0]
+        out.append(np.concatenate(pieces) if pieces else np.empty((0, k)))
+    return out
+
+
+class _Local:
+    """The leader's own TrainWorker behind an actor's face: a method call runs at once and
+    returns a finished future (its result, or its error raised by ``result()``)."""
+
+    def __init__(self, worker: TrainWorker) -> None:
+        self._worker = worker
+
+    def __getattr__(self, method: str) -> Any:
+        fn = getattr(self._worker, method)
+
+        def call(*args: Any, separate_thread: bool = True) -> _Done:
+            return _Done(fn, args)
+        return call
+
+
+class _Done:
+    def __init__(self, fn: Any, args: tuple[Any, ...]) -> None:
+        self._error: Exception | None = None
+        self._value: Any = None
+        try:
+            self._value = fn(*args)
+        except Exception as e:  # noqa: BLE001 - raised where a remote call's would be
+            self._error = e
+
+    def result(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class _LeadRounds:
+    """The client's engine of boost_rounds when a worker leads: one call per round.
+
+    The leader (a worker's actor) runs _DaskRounds against its peers and itself: the client
+    leaves the per-leaf loop, and the leader's own histograms never travel. Callbacks, metrics
+    and early stopping still run here after every round."""
+
+    def __init__(self, leader: tuple[str, Any], valid_rows: list[list[tuple[int, int]]],
+                 k: int, n_jobs: int, first_round: int = 0) -> None:
+        self.leader, self.valid_rows, self.k, self.n_jobs = leader, valid_rows, k, n_jobs
+        self.iteration = first_round
+        self.calls = 0
+        self.call_seconds = 0.0
+        self.last_valid: dict[int, dict[int, np.ndarray]] = {}
+
+    def boost_round(self) -> list[dict[str, np.ndarray]]:
+        t0 = time.perf_counter()
+        trees, self.last_valid = _call_all_args([self.leader], "lead_round", [()],
+                                                f"in round {self.iteration}")[0]
+        self.calls += 1
+        self.call_seconds += time.perf_counter() - t0
+        self.iteration += 1
+        return list(trees)
+
+    def eval_scores(self, trees: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        return _valid_margins(self.last_valid, self.valid_rows, self.k)
 
 
 def train(
@@ -666,6 +869,7 @@ def train(
     feature_names: Sequence[str] | None = None,
     batch: int | None = None,
     reference_profile: bool = True,
+    init_model: Booster | str | os.PathLike[str] | None = None,
 ) -> Booster:
     """Train on a Dask cluster; the result is an ordinary Booster on the client.
 
@@ -692,7 +896,13 @@ def train(
     byte, for any partitioning and any number of workers (with ``SOURCE_DATE_EPOCH`` set so
     both record the same creation time). Target statistics (``cat_encoding``) send the codes
     of those features to the client, which computes them over one seeded permutation of all
-    rows, as ``Dataset`` does. Not supported yet: ``init_model``.
+    rows, as ``Dataset`` does.
+
+    init_model: a Booster (or a model file) to continue boosting from, as in
+    ``sapwood.train``; the result holds its trees and ``n_estimators`` more rounds, byte for
+    byte what ``sapwood.train(..., init_model=...)`` gives on the same rows. Its trees must have
+    been grown on the bins this data gets (the same rows and binning parameters); another
+    binning is a ParameterError.
     """
     given = dict(params or {})
     m = given.get("metric")
@@ -709,6 +919,7 @@ def train(
                              "yet; train it with sapwood.train on one machine")
     obj = objectives.get(p["objective"])
     client = _client(client)
+    base = None
     valid_sets = list(valid_sets)
     names = list(valid_names) if valid_names is not None else [
         f"valid_{i}" for i in range(len(valid_sets))]
@@ -743,6 +954,9 @@ def train(
 
     is_cat = _resolve_categorical(feats, categorical_features, True)
     features = [c.name for c in feats]
+    if init_model is not None:
+        # _initial_model reads only the training data's feature names
+        base = _initial_model(init_model, p, cast(Any, SimpleNamespace(feature_names=features)))
     for vd, name in zip(vdfs, names, strict=True):
         missing = [f for f in features if f not in vd.columns]
         if missing:
@@ -751,6 +965,8 @@ def train(
     # -- partitions onto workers, one actor per worker holding any
     t_start = time.perf_counter()
     futs, by_worker = _placed(client, ddf)
+    if _GROUP not in ddf.columns:
+        futs, by_worker = _even_rows(client, futs, by_worker)
     vplaced = [_placed(client, vd) for vd in vdfs]
     workers = sorted(set(by_worker) | {w for _, bw in vplaced for w in bw})
     actors: list[tuple[str, Any]] = []
@@ -769,7 +985,7 @@ def train(
         _PHASES["t0"] = t_start
         del futs, vplaced  # the raw partitions now live only in the actors, until setup
         return _train_on(client, actors, p, obj, features, is_cat, names, callbacks, batch,
-                         reference_profile)
+                         reference_profile, base)
     finally:
         # Free the workers whatever happened (an error, Ctrl-C): each actor drops its state,
         # then its key is released so the worker forgets it (a traceback holding this frame
@@ -829,27 +1045,62 @@ def _call_all(actors: list[tuple[str, Any]], method: str, *args: Any) -> list[An
     return _call_all_args(actors, method, [args] * len(actors))
 
 
+# How often a worker waiting on another's actor checks that it is still alive (seconds).
+_LIVENESS_POLL_S = 2.0
+
+
+def _result(future: Any, address: str) -> Any:
+    """The result of an actor call. On the client this is ``future.result()``; on a worker (the
+    leader waiting on a peer) Dask would wait forever for an actor whose worker died (its
+    worker-side handle never learns that the actor's key was lost), so the wait checks every
+    few seconds that the peer still answers, and a dead one raises OSError."""
+    try:
+        from distributed import get_worker
+
+        me = get_worker()
+    except (ImportError, ValueError):
+        return future.result()
+    if isinstance(future, _Done):
+        return future.result()
+    from distributed.utils import sync
+
+    while True:
+        try:
+            return future.result(timeout=_LIVENESS_POLL_S)
+        except TimeoutError:
+            sync(me.loop, me.rpc(address).identity, callback_timeout=60)
+
+
 def _call_all_args(actors: list[tuple[str, Any]], method: str,
-                   args: Sequence[tuple[Any, ...]], when: str = "while preparing") -> list[Any]:
+                   args: Sequence[tuple[Any, ...]], when: str = "while preparing",
+                   timing: dict[str, float] | None = None, **kwargs: Any) -> list[Any]:
     """Calls `method` on every actor (actor i with args[i]) at once; waits for all. A worker
-    that fails is a DaskTrainingError naming it, `when` and the call."""
-    pending = [(w, getattr(a, method)(*ar)) for (w, a), ar in zip(actors, args, strict=True)]
+    that fails is a DaskTrainingError naming it, `when` and the call. `timing` (if given)
+    adds up the seconds spent sending (and in a local actor's call) and waiting; `kwargs` go
+    to every call."""
+    t0 = time.perf_counter()
+    pending = [(w, getattr(a, method)(*ar, **kwargs))
+               for (w, a), ar in zip(actors, args, strict=True)]
+    t1 = time.perf_counter()
     out = []
     for w, f in pending:
         try:
-            out.append(f.result())
+            out.append(_result(f, w))
         except SapwoodError:
             raise
         except Exception as e:  # noqa: BLE001 - a worker's death arrives as many types
             raise DaskTrainingError(f"worker {w} failed {when} ({method}): "
                                     f"{type(e).__name__}: {e}") from e
+    if timing is not None:
+        timing["send_local_s"] += t1 - t0
+        timing["wait_s"] += time.perf_counter() - t1
     return out
 
 
 def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj: Any,
               features: list[str], is_cat: list[bool], names: list[str],
               callbacks: Sequence[TrainingCallback], batch: int | None,
-              reference_profile: bool) -> Booster:
+              reference_profile: bool, base: Booster | None = None) -> Booster:
     desc = _call_all(actors, "describe")
     parts: dict[int, dict[str, Any]] = {}
     dtypes = None
@@ -994,8 +1245,23 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         profile_edges = {f: np.asarray(fitted.columns[f].edges) for f in numeric}  # type: ignore[union-attr]
         del psample, frame
 
-    # -- starting scores: the labels' best constant, as the Trainer computes it
-    if off is not None:
+    # -- starting scores: the labels' best constant, as the Trainer computes it (an initial
+    #    model's own constant when continuing)
+    base_trees = [dict(t) for t in base.trees()] if base is not None else []
+    first_round = base.num_rounds if base is not None else 0
+    if base is not None:
+        const = np.asarray(base.init_score, dtype=np.float64)
+        if base_trees and not (
+                base.schema == specs and "source" not in base.params
+                and len(base.bin_edges) == len(edges)
+                and all(np.array_equal(np.asarray(a), np.asarray(b))
+                        for a, b in zip(base.bin_edges, edges, strict=True))):
+            raise ParameterError(
+                "init_model: sapwood.dask.train continues only a model grown on the same bins "
+                "(the same rows, max_bin, bin_sample_rows and random_state, so that its trees "
+                "are added on the workers' bin codes); this data bins differently. Continue it "
+                "with sapwood.train, or train it here from the start")
+    elif off is not None:
         const = np.zeros(k)
     else:
         const = np.asarray(_core.objective_init_score(core_params(p), y, weight),
@@ -1042,7 +1308,8 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         mine = {pid: {j: ts_values[j][starts[pid]:starts[pid] + parts[pid]["rows"]] for j in ts}
                 for pid in desc[ai]["parts"]}
         per_actor.append((edges, num_cats, categories, cp, starts, const, k, specs,
-                          class_factor, n, profile_edges, cat_names, mine, local_groups[ai]))
+                          class_factor, n, profile_edges, cat_names, mine, local_groups[ai],
+                          base_trees, first_round))
     del ts_values
     setups = _call_all_args(actors, "setup", per_actor)
     usable = sorted({f for u, _ in setups for f in u})
@@ -1054,7 +1321,6 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
             for b, pcs in cut.items():
                 blocks[j][1].setdefault(b, []).extend(pcs)
     fingerprint = merge_fingerprint(list(features), n, blocks, y, w)
-    mapper_of = _core.binned_allocate(0, edges, num_cats)
 
     mb = ModelBuilder(p["objective"], num_class=p["num_class"], feature_names=list(features),
                       init_score=const)
@@ -1062,8 +1328,10 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
     mb.schema = specs
     mb.params = dict(p)
     mb.provenance = provenance_with(fingerprint)
-    if off is not None:
+    if off is not None or (base is not None and base.trained_with_init_score):
         mb.extra["trained_with_init_score"] = True
+    for bt in base_trees:
+        mb.add_tree(bt)
     booster = Booster.from_builder(mb)
     valid_rows = [[(pid, int(vinfo[vid][pid]["rows"])) for pid in sorted(vinfo[vid])]
                   for vid in range(len(names))]
@@ -1083,19 +1351,30 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         else:
             evals.append((name, vy, vw,
                           np.diff(bounds_from_qid(vq, int(vy.shape[0]), "group"))))
-    engine = _DaskRounds(actors, mapper_of, p, cp, usable, k, m, valid_rows,
-                         batch if batch is not None else _DEFAULT_BATCH,
-                         bool(_core.objective_renews_leaves(cp)))
+    # The leader: the worker with the fewest rows (it also adds up histograms and searches the
+    # splits); the others are its peers.
+    li = min(range(len(actors)), key=lambda i: (sum(int(parts[pid]["rows"])
+                                                    for pid in desc[i]["parts"]), i))
+    leader = actors[li]
+    _call_all_args([leader], "lead", [([a for i, a in enumerate(actors) if i != li], leader[0],
+                                       edges, num_cats, p, cp, usable, k, m, valid_rows,
+                                       batch if batch is not None else _DEFAULT_BATCH,
+                                       bool(_core.objective_renews_leaves(cp)), first_round)])
+    engine = _LeadRounds(leader, valid_rows, k, int(p["n_jobs"]), first_round)
     t_setup = time.perf_counter()
     _PHASES["setup_s"] = t_setup - t_start - _PHASES["place_s"] - _PHASES["prepare_s"]
-    boost_rounds(booster, engine, evals, metrics, callbacks, 0, p["n_estimators"])
+    boost_rounds(booster, engine, evals, metrics, callbacks, first_round, p["n_estimators"])
     t_rounds = time.perf_counter()
     busy = _call_all(actors, "busy_seconds")
+    lead = _call_all([leader], "lead_stats")[0]
     if reference_profile:
         booster.reference_profile = _reference_profile(actors, booster, pidx, sampled)
     _LAST_RUN.clear()
-    _LAST_RUN.update(calls=engine.calls, call_seconds=engine.call_seconds, workers=len(actors),
-                     expansions=engine.expansions, worker_busy_s=busy,
+    _LAST_RUN.update(calls=lead["calls"], call_seconds=lead["call_seconds"],
+                     workers=len(actors), client_calls=engine.calls,
+                     expansions=lead["expansions"], worker_busy_s=busy,
+                     leader={k: v for k, v in lead.items()
+                             if k not in ("calls", "call_seconds", "expansions")},
                      splits=int(sum(int(t["feature"].size) // 2 for t in booster.trees())),
                      rounds_s=t_rounds - t_setup, profile_s=time.perf_counter() - t_rounds,
                      **_PHASES)
