@@ -1,6 +1,6 @@
-"""Side-by-side training: sapwood (default and quantized) vs LightGBM (default and quantized),
-XGBoost hist and scikit-learn's HistGradientBoosting, in one run, same data, same settings,
-2 threads each.
+"""Side-by-side training: sapwood (default, quantized and oblivious) vs LightGBM (default and
+quantized), XGBoost hist, CatBoost and scikit-learn's HistGradientBoosting, in one run, same
+data, same settings, 2 threads each.
 
 Each library runs in its own subprocess so that its peak memory (max RSS) is its own.
 Data sets (--data, comma-separated):
@@ -12,7 +12,9 @@ Data sets (--data, comma-separated):
              depth, table, x, y, z (cut, color, clarity categorical); seeded 80/20 split (test
              RMSE)
 300 rounds, 63 leaves, learning rate 0.1, 255 bins. The quantized peers use
-use_quantized_grad=True with LightGBM's defaults (4 bins, leaves renewed).
+use_quantized_grad=True with LightGBM's defaults (4 bins, leaves renewed); sapwood_oblivious
+is grow_policy="oblivious" at depth 6 and catboost is CatBoost at its default depth 6 (both
+symmetric trees; num_leaves does not apply to them).
 
     python benchmarks/compare/train.py [--data synthetic,flights,diamonds] [--rows 1000000]
         [--rounds 300] [--only sapwood,sapwood_quantized,lightgbm,lightgbm_quantized]
@@ -34,7 +36,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "benchmarks"))
 
-PEERS = ["sapwood", "sapwood_quantized", "lightgbm", "lightgbm_quantized", "xgboost", "sklearn"]
+PEERS = ["sapwood", "sapwood_quantized", "sapwood_oblivious", "lightgbm", "lightgbm_quantized",
+         "xgboost", "catboost", "sklearn"]
 DATA = ["synthetic", "flights", "diamonds"]
 FLIGHT_NUMS = ["month", "day", "dep_time", "sched_dep_time", "sched_arr_time", "distance", "hour",
                "minute", "flight"]
@@ -102,6 +105,8 @@ def fit_one(name: str, data: str, rows: int, rounds: int, leaves: int,
                   "learning_rate": 0.1, "max_bin": 255, "n_jobs": threads, "random_state": 0}
         if name == "sapwood_quantized":
             params["use_quantized_grad"] = True
+        if name == "sapwood_oblivious":  # CatBoost-style symmetric trees, depth 6
+            params.update(grow_policy="oblivious", max_depth=6)
         model = sapwood.train(params, sapwood.Dataset(Xtr, ytr))
         fit = time.perf_counter() - t0
         p = model.predict(Xte, n_jobs=threads)
@@ -126,6 +131,20 @@ def fit_one(name: str, data: str, rows: int, rounds: int, leaves: int,
                           num_boost_round=rounds)
         fit = time.perf_counter() - t0
         p = model.inplace_predict(Xte)
+    elif name == "catboost":
+        import catboost
+
+        # CatBoost's defaults (depth 6 symmetric trees, l2_leaf_reg 3) with the same rounds,
+        # learning rate and bins; categoricals as CatBoost's own (as strings)
+        cats = [c for c in getattr(Xtr, "columns", []) if str(Xtr[c].dtype) == "category"]
+        Xc, Xtc = (Xtr, Xte) if not cats else (Xtr.astype({c: str for c in cats}),
+                                                Xte.astype({c: str for c in cats}))
+        cls = catboost.CatBoostClassifier if binary else catboost.CatBoostRegressor
+        model = cls(iterations=rounds, learning_rate=0.1, depth=6, border_count=255,
+                    thread_count=threads, random_seed=0, verbose=False, cat_features=cats or None)
+        model.fit(Xc, ytr)
+        fit = time.perf_counter() - t0
+        p = model.predict_proba(Xtc)[:, 1] if binary else model.predict(Xtc)
     elif name == "sklearn":
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
         from threadpoolctl import threadpool_limits
