@@ -120,3 +120,51 @@ class FitRankingSurvival:
     def peakmem_fit(self, objective: str) -> None:
         sapwood.train(self.params_, sapwood.Dataset(self.X, self.y, group=self.group),
                       reference_profile=False)
+
+
+class FitModes:
+    """The engine's training modes side by side (issue 19): full-precision leaf-wise,
+    quantized gradients, and CatBoost-style symmetric (oblivious) trees."""
+
+    params = ["leafwise", "quantized", "oblivious"]
+    param_names = ["mode"]
+    MODES = {"leafwise": {}, "quantized": {"use_quantized_grad": True},
+             "oblivious": {"grow_policy": "oblivious", "max_depth": 6}}
+
+    def setup(self, mode: str) -> None:
+        self.X, self.y = binary_classification(N_ROWS)
+        self.Xte, self.yte = binary_classification(50_000, seed=1)
+        self.p = {**Fit.PARAMS, **self.MODES[mode]}
+
+    def time_fit(self, mode: str) -> None:
+        sapwood.train(self.p, sapwood.Dataset(self.X, self.y))
+
+    def track_test_auc(self, mode: str) -> float:
+        b = sapwood.train(self.p, sapwood.Dataset(self.X, self.y))
+        return sapwood.metrics.auc(self.yte, b.predict(self.Xte))
+
+    track_test_auc.unit = "AUC"  # type: ignore[attr-defined]
+
+
+class PredictOblivious:
+    """The symmetric-tree predictor (level compares, leaf index from their bits) against the
+    general bit-vector kernel on the same 300-tree, depth-6 forest."""
+
+    params = ["auto", "bitvector-avx512"]
+    param_names = ["kernel"]
+
+    def setup(self, kernel: str) -> None:
+        X, y = binary_classification(N_ROWS)
+        self.booster = sapwood.train(
+            {"objective": "binary", "n_estimators": 300, "grow_policy": "oblivious",
+             "max_depth": 6, "n_jobs": 2}, sapwood.Dataset(X, y))
+        self.Xte, _ = binary_classification(200_000, seed=1)
+        self.row = np.ascontiguousarray(self.Xte[:1])
+        self.booster.predict(self.row, n_jobs=1)  # pack the forest, then choose its kernel
+        self.booster._get_forest().set_kernel(kernel)
+
+    def time_batch(self, kernel: str) -> None:
+        self.booster.predict(self.Xte, n_jobs=2)
+
+    def time_single_row(self, kernel: str) -> None:
+        self.booster.predict(self.row, n_jobs=1)
