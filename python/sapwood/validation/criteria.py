@@ -10,7 +10,28 @@ from typing import Any
 from .._toml import ConfigError, line_of, load_toml
 from ..metrics import METRICS
 
-__all__ = ["Threshold", "SliceCriteria", "Criteria", "parse_criteria", "load_criteria"]
+__all__ = ["Threshold", "SliceCriteria", "Criteria", "parse_criteria", "load_criteria",
+           "ranking_metric", "known_metric", "higher_is_better"]
+
+# Query metrics: "ndcg", "ndcg@k", "map", "map@k" (k >= 1), computed within the queries named by
+# the criteria's qid column.
+_RANKING = re.compile(r"^(ndcg|map)(?:@([1-9][0-9]{0,5}))?$")
+
+
+def ranking_metric(name: str) -> tuple[str, int | None] | None:
+    """("ndcg" or "map", k or None) for a query metric's name, else None."""
+    m = _RANKING.match(name)
+    if m is None:
+        return None
+    return m.group(1), None if m.group(2) is None else int(m.group(2))
+
+
+def known_metric(name: str) -> bool:
+    return name in METRICS or ranking_metric(name) is not None
+
+
+def higher_is_better(name: str) -> bool:
+    return True if ranking_metric(name) is not None else bool(METRICS[name][1])
 
 _OPS = (">=", "<=", "==", ">", "<")
 _THRESH = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
@@ -48,6 +69,7 @@ class SliceCriteria:
 class Criteria:
     label: str
     weight: str | None = None
+    qid: str | None = None  # query-id column (rows of a query contiguous): ndcg@k, map@k
     thresholds: list[Threshold] = field(default_factory=list)
     max_drop: dict[str, float] = field(default_factory=dict)
     bootstrap: int = 200
@@ -73,8 +95,9 @@ class _Ctx:
 
 
 def _threshold(ctx: _Ctx, section: str, metric: str, spec: Any) -> Threshold:
-    if metric not in METRICS:
-        raise ctx.fail(metric, section, f"unknown metric; known: {', '.join(sorted(METRICS))}")
+    if not known_metric(metric):
+        raise ctx.fail(metric, section, f"unknown metric; known: {', '.join(sorted(METRICS))}, "
+                                        "ndcg@k, map@k")
     if not isinstance(spec, str):
         raise ctx.fail(metric, section, f"must be a string like \">= 0.85\", got {spec!r}")
     m = _THRESH.match(spec)
@@ -122,8 +145,8 @@ def _table(ctx: _Ctx, v: Any, key: str, section: str | None) -> dict[str, Any]:
 
 def parse_criteria(doc: dict[str, Any], text: str = "", path: str = "<criteria>") -> Criteria:
     ctx = _Ctx(path, text)
-    _known(ctx, doc, None, {"label", "weight", "threshold", "metrics", "baseline", "slices",
-                            "latency", "model", "schema"})
+    _known(ctx, doc, None, {"label", "weight", "qid", "threshold", "metrics", "baseline",
+                            "slices", "latency", "model", "schema"})
     label = doc.get("label")
     if not isinstance(label, str) or not label:
         raise ctx.fail("label", None, "required: the name of the label column in --data")
@@ -132,6 +155,10 @@ def parse_criteria(doc: dict[str, Any], text: str = "", path: str = "<criteria>"
         if not isinstance(doc["weight"], str):
             raise ctx.fail("weight", None, "must be a column name")
         c.weight = doc["weight"]
+    if "qid" in doc:
+        if not isinstance(doc["qid"], str) or not doc["qid"]:
+            raise ctx.fail("qid", None, "must be a column name (the query id of each row)")
+        c.qid = doc["qid"]
     if "threshold" in doc:
         c.threshold = _number(ctx, None, "threshold", doc["threshold"], positive=False)
     for name, spec in _table(ctx, doc.get("metrics", {}), "metrics", "metrics").items():
@@ -140,7 +167,7 @@ def parse_criteria(doc: dict[str, Any], text: str = "", path: str = "<criteria>"
         b = _table(ctx, doc["baseline"], "baseline", "baseline")
         _known(ctx, b, "baseline", {"max_drop", "bootstrap", "confidence", "seed"})
         for name, v in _table(ctx, b.get("max_drop", {}), "max_drop", "baseline").items():
-            if name not in METRICS:
+            if not known_metric(name):
                 raise ctx.fail(name, "baseline", "unknown metric")
             c.max_drop[name] = _number(ctx, "baseline", name, v, positive=False)
             if c.max_drop[name] < 0:

@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import metrics as _metrics
 from ..errors import DataError, SchemaError
 from ..frame.columns import float64_column
 from ..metrics import METRICS, interval_coverage, pinball_per_level
 from ..model.booster import Booster
-from .criteria import Criteria, Threshold
+from .criteria import Criteria, Threshold, higher_is_better, ranking_metric
 
 __all__ = ["evaluate", "ACCEPTED", "REJECTED", "ERROR"]
 
@@ -20,7 +21,18 @@ ACCEPTED, REJECTED, ERROR = 0, 1, 2
 
 
 def _metric(name: str, booster: Booster, y: np.ndarray, pred: np.ndarray,
-            w: np.ndarray | None, threshold: float) -> float:
+            w: np.ndarray | None, threshold: float, qid: np.ndarray | None = None) -> float:
+    rank = ranking_metric(name)
+    if rank is not None:
+        if qid is None:
+            raise DataError(f"metric {name!r} ranks rows within queries: name the query-id "
+                            "column with qid = \"...\" in the criteria")
+        if pred.ndim != 1:
+            raise DataError(f"metric {name!r} needs one score per row; this "
+                            f"{booster.objective!r} model gives {pred.shape[1]}")
+        kind, k = rank
+        fn_q = _metrics.ndcg if kind == "ndcg" else _metrics.map_at_k
+        return float(fn_q(y, pred, w, qid=qid, k=k))
     fn, _, _ = METRICS[name]
     alphas = booster.quantile_alphas
     if alphas is not None and name != "pinball":
@@ -185,17 +197,29 @@ def _latency(booster: Booster, X: Any, reps: int = 300) -> tuple[float, float]:
 
 
 def _bootstrap_diff(name: str, challenger: Booster, champion: Booster, y: np.ndarray,
-                    pc: np.ndarray, pb: np.ndarray, w: np.ndarray | None, c: Criteria
-                    ) -> tuple[float, float]:
+                    pc: np.ndarray, pb: np.ndarray, w: np.ndarray | None, c: Criteria,
+                    qid: np.ndarray | None = None) -> tuple[float, float]:
     rng = np.random.default_rng(c.seed)
     n = y.shape[0]
     diffs = []
+    by_query = ranking_metric(name) is not None and qid is not None
+    if by_query:  # whole queries are resampled (a query's rows belong together)
+        assert qid is not None
+        starts = np.flatnonzero(np.r_[True, qid[1:] != qid[:-1]])
+        sizes = np.diff(np.r_[starts, n])
     for _ in range(c.bootstrap):
-        idx = rng.integers(0, n, n)
+        q: np.ndarray | None = None
+        idx: np.ndarray
+        if by_query:
+            pick = rng.integers(0, starts.size, starts.size)
+            idx = np.concatenate([np.arange(starts[j], starts[j] + sizes[j]) for j in pick])
+            q = np.repeat(np.arange(pick.size), sizes[pick])
+        else:
+            idx = rng.integers(0, n, n)
         ww = None if w is None else w[idx]
         try:
-            a = _metric(name, challenger, y[idx], pc[idx], ww, c.threshold)
-            b = _metric(name, champion, y[idx], pb[idx], ww, c.threshold)
+            a = _metric(name, challenger, y[idx], pc[idx], ww, c.threshold, q)
+            b = _metric(name, champion, y[idx], pb[idx], ww, c.threshold, q)
         except DataError:
             continue
         if a == a and b == b:
@@ -211,7 +235,7 @@ def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None 
              baseline: Booster | None = None) -> dict[str, Any]:
     """The report: every check with observed value, threshold, pass/fail and margin."""
     cols = [str(x) for x in df.columns]
-    for col, what in ((c.label, "label"), (c.weight, "weight")):
+    for col, what in ((c.label, "label"), (c.weight, "weight"), (c.qid, "query-id")):
         if col is not None and col not in cols:
             raise SchemaError(f"--data has no {what} column {col!r} (columns: {cols[:20]})")
     missing = [f for f in booster.feature_names if f not in cols]
@@ -219,13 +243,14 @@ def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None 
         raise SchemaError(f"--data is missing feature column(s) the model needs: {missing[:10]}")
     y = _labels(df[c.label], c.label, booster)
     w = None if c.weight is None else _weights(df[c.weight], c.weight)
+    qid = None if c.qid is None else np.asarray(df[c.qid])
     X = df[booster.feature_names]
     pred = booster.predict(X)
     checks: list[dict[str, Any]] = []
     metrics: dict[str, float] = {}
     quantiles = _quantile_report(booster, y, pred, w)
     for t in c.thresholds:
-        v = _metric(t.metric, booster, y, pred, w, c.threshold)
+        v = _metric(t.metric, booster, y, pred, w, c.threshold, qid)
         metrics[t.metric] = v
         checks.append(_check(t, v, ""))
     baseline_info: dict[str, Any] | None = None
@@ -248,11 +273,11 @@ def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None 
         pb = baseline.predict(df[baseline.feature_names])
         baseline_info = {"metrics": {}}
         for name, max_drop in c.max_drop.items():
-            a = _metric(name, booster, y, pred, w, c.threshold)
-            b = _metric(name, baseline, y, pb, w, c.threshold)
-            higher = METRICS[name][1]
+            a = _metric(name, booster, y, pred, w, c.threshold, qid)
+            b = _metric(name, baseline, y, pb, w, c.threshold, qid)
+            higher = higher_is_better(name)
             drop = (b - a) if higher else (a - b)
-            lo, hi = _bootstrap_diff(name, booster, baseline, y, pred, pb, w, c)
+            lo, hi = _bootstrap_diff(name, booster, baseline, y, pred, pb, w, c, qid)
             baseline_info["metrics"][name] = {"challenger": a, "champion": b}
             checks.append({"criterion": f"{name} drop vs baseline <= {max_drop:g}",
                            "kind": "baseline", "metric": name, "challenger": a, "champion": b,
@@ -277,7 +302,8 @@ def evaluate(booster: Booster, df: Any, c: Criteria, *, model_bytes: int | None 
             for t in s.thresholds:
                 try:
                     v = _metric(t.metric, booster, y[mask], pred[mask],
-                                None if w is None else w[mask], c.threshold)
+                                None if w is None else w[mask], c.threshold,
+                                None if qid is None else qid[mask])
                 except DataError as e:
                     v = float("nan")
                     row["error"] = str(e)
