@@ -215,7 +215,7 @@ def _bootstrap_diff(name: str, challenger: Booster, champion: Booster, y: np.nda
             idx = np.concatenate([np.arange(starts[j], starts[j] + sizes[j]) for j in pick])
             q = np.repeat(np.arange(pick.size), sizes[pick])
         else:
-            idx = rng.integers(0, n, n)
+            idx = np.asarray(rng.integers(0, n, size=n))
         ww = None if w is None else w[idx]
         try:
             a = _metric(name, challenger, y[idx], pc[idx], ww, c.threshold, q)
