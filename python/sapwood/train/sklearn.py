@@ -20,7 +20,7 @@ three differences:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -525,7 +525,9 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
     (labels > 0) and "tweedie" (labels >= 0, variance power ``tweedie_variance_power`` in
     (1, 2)); these three use a log link, so ``predict`` returns exp(raw margin) and is always
     positive. "cox" fits survival times (negative = censored) and predicts hazard ratios.
-    Ranking objectives belong to GBMRanker.
+    Ranking objectives belong to GBMRanker. A callable is a custom loss, as ``sapwood.train``
+    takes it: ``fn(y_true, raw_score) -> (grad, hess)`` per row, or a
+    ``sapwood.compiled_objective``; ``predict`` then returns the raw margin.
     """
 
     def __init__(
@@ -547,7 +549,7 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
         random_state: int | None = 0,
         n_jobs: int | None = None,
         categorical_features: str | Sequence[str | int] | None = "auto",
-        objective: str = "regression",
+        objective: str | Callable[..., Any] = "regression",
         tweedie_variance_power: float = 1.5,
         huber_delta: float = 1.0,
         alpha: float | Sequence[float] | None = None,
@@ -574,6 +576,11 @@ class GBMRegressor(RegressorMixin, _GBMBase):  # type: ignore[misc]
 
         params = self._train_params()
         cls = type(self).__name__
+        if callable(params["objective"]):
+            # a custom loss, as sapwood.train takes it: fn(y_true, raw_score) -> (grad, hess),
+            # or a sapwood.compiled_objective; the model predicts the raw margin
+            params.pop("alpha")
+            return params
         regression = [o.name for o in objectives.REGISTRY if o.link in ("identity", "exp")
                       and o.name not in ("lambdarank", "rank_xendcg")]
         try:
