@@ -4,6 +4,7 @@
 // growth loop in grower.cpp.
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "sapwood/dataset.hpp"
@@ -143,6 +144,11 @@ struct GrownLeaf {
   std::int32_t node;
   std::int32_t handle;
 };
+
+// Categorical splits made while growing a tree: (node, bitset of the codes going left).
+using CatSplits = std::vector<std::pair<std::int32_t, std::vector<std::uint32_t>>>;
+// Writes them into `tree` in the predictor's representation (every growth loop ends here).
+void SetCategoricalSplits(const CatSplits& splits, Tree* tree);
 
 // The histogram slots of one tree's growth: `pool` is kept across trees (its buffers reused);
 // a slot is taken per node whose histogram is kept and given back when the node is done.

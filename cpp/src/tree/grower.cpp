@@ -185,6 +185,23 @@ void LocalRows::Expand(const std::vector<ExpandRequest>& reqs, const std::vector
   }
 }
 
+void SetCategoricalSplits(const CatSplits& splits, Tree* tree) {
+  if (splits.empty()) return;
+  // the predictor's representation (tree.hpp): split_type 2 and a bitset of the codes going
+  // left
+  const std::size_t nn = static_cast<std::size_t>(tree->NumNodes());
+  tree->split_type.assign(nn, 0);
+  tree->cat_begin.assign(nn, 0);
+  tree->cat_size.assign(nn, 0);
+  for (const auto& [node, bits] : splits) {
+    const std::size_t k = static_cast<std::size_t>(node);
+    tree->split_type[k] = 2;
+    tree->cat_begin[k] = static_cast<std::int32_t>(tree->cat_bits.size());
+    tree->cat_size[k] = static_cast<std::int32_t>(bits.size());
+    tree->cat_bits.insert(tree->cat_bits.end(), bits.begin(), bits.end());
+  }
+}
+
 // ------------------------------------------------------------------------------ growth loop
 Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& layout,
               std::vector<std::vector<HistBin>>& pool, double scale_g, double scale_h,
@@ -291,7 +308,7 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
   };
 
   Tree tree;
-  std::vector<std::pair<std::int32_t, std::vector<std::uint32_t>>> cat_splits;  // node, bitset
+  CatSplits cat_splits;
   std::vector<OpenLeaf> leaves;
   std::int32_t next_handle = 1;
   {
@@ -534,20 +551,7 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     release(l.child_slot[1]);
   }
 
-  if (!cat_splits.empty()) {
-    // Categorical splits in the predictor's representation (tree.hpp): split_type 2 and a
-    // bitset of the codes going left.
-    const std::size_t nn = static_cast<std::size_t>(tree.NumNodes());
-    tree.split_type.assign(nn, 0);
-    tree.cat_begin.assign(nn, 0);
-    tree.cat_size.assign(nn, 0);
-    for (const auto& [node, bits] : cat_splits) {
-      tree.split_type[static_cast<std::size_t>(node)] = 2;
-      tree.cat_begin[static_cast<std::size_t>(node)] = static_cast<std::int32_t>(tree.cat_bits.size());
-      tree.cat_size[static_cast<std::size_t>(node)] = static_cast<std::int32_t>(bits.size());
-      tree.cat_bits.insert(tree.cat_bits.end(), bits.begin(), bits.end());
-    }
-  }
+  SetCategoricalSplits(cat_splits, &tree);
   if (leaves_out != nullptr) {
     leaves_out->clear();
     for (const auto& l : leaves) leaves_out->push_back({l.node, l.handle});

@@ -17,13 +17,6 @@ namespace sapwood {
 
 namespace {
 
-inline double ObvScore(double g, double h, const GrowParams& p) {
-  const double denom = h + p.reg_lambda;
-  if (!(denom > 0)) return 0.0;
-  const double t = ThresholdL1(g, p.reg_alpha);
-  return t * t / denom;
-}
-
 struct LevelNode {
   std::int32_t node;
   std::int32_t handle;
@@ -40,15 +33,9 @@ struct NodeGain {
   CountPacking pack;
   double inv_g, inv_h;
   double operator()(const HistBin& left, const NodeSums& total, double parent_score) const {
-    const NodeSums l = pack.Decode(left);
-    const std::int64_t cl = l.c, cr = total.c - l.c;
-    if (cl < p.min_child_samples || cr < p.min_child_samples || cl <= 0 || cr <= 0) return -1.0;
-    const double hl = static_cast<double>(l.h) * inv_h;
-    const double hr = static_cast<double>(total.h - l.h) * inv_h;
-    if (hl < p.min_child_weight || hr < p.min_child_weight) return -1.0;
-    const double gl = static_cast<double>(l.g) * inv_g;
-    const double gr = static_cast<double>(total.g - l.g) * inv_g;
-    return ObvScore(gl, hl, p) + ObvScore(gr, hr, p) - parent_score;
+    ChildSums c;
+    if (!SplitChildren(left, total, pack, inv_g, inv_h, p, &c)) return -1.0;
+    return LeafScore(c.gl, c.hl, p) + LeafScore(c.gr, c.hr, p) - parent_score;
   }
 };
 
@@ -119,7 +106,7 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
   auto release = [&](int& slot) { slots.Release(slot); };
 
   Tree tree;
-  std::vector<std::pair<std::int32_t, std::vector<std::uint32_t>>> cat_splits;
+  CatSplits cat_splits;
   std::vector<LevelNode> level(1);
   {
     LevelNode& root = level[0];
@@ -146,7 +133,7 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
       if (level[i].slot < 0) continue;
       live.push_back(static_cast<int>(i));
       tot[i] = sums_of(level[i].total);
-      parent_score[i] = ObvScore(static_cast<double>(tot[i].g) * inv_g,
+      parent_score[i] = LeafScore(static_cast<double>(tot[i].g) * inv_g,
                               static_cast<double>(tot[i].h) * inv_h, params);
     }
     if (live.empty()) break;
@@ -340,19 +327,7 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
   }
   for (auto& x : level) release(x.slot);
 
-  if (!cat_splits.empty()) {
-    const std::size_t nn = static_cast<std::size_t>(tree.NumNodes());
-    tree.split_type.assign(nn, 0);
-    tree.cat_begin.assign(nn, 0);
-    tree.cat_size.assign(nn, 0);
-    for (const auto& [node, bits] : cat_splits) {
-      tree.split_type[static_cast<std::size_t>(node)] = 2;
-      tree.cat_begin[static_cast<std::size_t>(node)] =
-          static_cast<std::int32_t>(tree.cat_bits.size());
-      tree.cat_size[static_cast<std::size_t>(node)] = static_cast<std::int32_t>(bits.size());
-      tree.cat_bits.insert(tree.cat_bits.end(), bits.begin(), bits.end());
-    }
-  }
+  SetCategoricalSplits(cat_splits, &tree);
   if (leaves_out != nullptr) {
     leaves_out->clear();
     for (const auto& x : level) leaves_out->push_back({x.node, x.handle});

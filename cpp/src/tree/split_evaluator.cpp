@@ -8,13 +8,6 @@
 
 namespace sapwood {
 
-double ThresholdL1(double g, double alpha) {
-  if (alpha <= 0) return g;
-  if (g > alpha) return g - alpha;
-  if (g < -alpha) return g + alpha;
-  return 0.0;
-}
-
 double LeafOutput(double g, double h, const GrowParams& p) {
   const double denom = h + p.reg_lambda;
   if (!(denom > 0)) return 0.0;
@@ -22,13 +15,6 @@ double LeafOutput(double g, double h, const GrowParams& p) {
 }
 
 namespace {
-
-inline double LeafScore(double g, double h, const GrowParams& p) {
-  const double denom = h + p.reg_lambda;
-  if (!(denom > 0)) return 0.0;
-  const double t = ThresholdL1(g, p.reg_alpha);
-  return t * t / denom;
-}
 
 // The gain of a leaf whose output is fixed at `out` (clamped by a bound): -(2 G o + (H + l2) o^2).
 inline double ScoreGivenOutput(double g, double h, double out, const GrowParams& p) {
@@ -46,31 +32,20 @@ struct Evaluator {
   // Gain of sending the packed sums `left` left and the rest right under monotone direction
   // `mono` (+1, -1, 0); < 0 when a constraint fails.
   inline double GainBounded(const HistBin& left, int mono) const {
-    const NodeSums l = pack.Decode(left);
-    const std::int64_t cl = l.c, cr = total.c - l.c;
-    if (cl < p.min_child_samples || cr < p.min_child_samples || cl <= 0 || cr <= 0) return -1.0;
-    const double hl = static_cast<double>(l.h) * inv_h;
-    const double hr = static_cast<double>(total.h - l.h) * inv_h;
-    if (hl < p.min_child_weight || hr < p.min_child_weight) return -1.0;
-    const double gl = static_cast<double>(l.g) * inv_g;
-    const double gr = static_cast<double>(total.g - l.g) * inv_g;
-    const double ol = std::min(std::max(LeafOutput(gl, hl, p), lower), upper);
-    const double orr = std::min(std::max(LeafOutput(gr, hr, p), lower), upper);
+    ChildSums c;
+    if (!SplitChildren(left, total, pack, inv_g, inv_h, p, &c)) return -1.0;
+    const double ol = std::min(std::max(LeafOutput(c.gl, c.hl, p), lower), upper);
+    const double orr = std::min(std::max(LeafOutput(c.gr, c.hr, p), lower), upper);
     if ((mono > 0 && ol > orr) || (mono < 0 && ol < orr)) return -1.0;
-    return ScoreGivenOutput(gl, hl, ol, p) + ScoreGivenOutput(gr, hr, orr, p) - parent_score;
+    return ScoreGivenOutput(c.gl, c.hl, ol, p) + ScoreGivenOutput(c.gr, c.hr, orr, p) -
+           parent_score;
   }
 
   // Gain of sending the packed sums `left` left and the rest right; < 0 when a constraint fails.
   inline double Gain(const HistBin& left) const {
-    const NodeSums l = pack.Decode(left);
-    const std::int64_t cl = l.c, cr = total.c - l.c;
-    if (cl < p.min_child_samples || cr < p.min_child_samples || cl <= 0 || cr <= 0) return -1.0;
-    const double hl = static_cast<double>(l.h) * inv_h;
-    const double hr = static_cast<double>(total.h - l.h) * inv_h;
-    if (hl < p.min_child_weight || hr < p.min_child_weight) return -1.0;
-    const double gl = static_cast<double>(l.g) * inv_g;
-    const double gr = static_cast<double>(total.g - l.g) * inv_g;
-    return LeafScore(gl, hl, p) + LeafScore(gr, hr, p) - parent_score;
+    ChildSums c;
+    if (!SplitChildren(left, total, pack, inv_g, inv_h, p, &c)) return -1.0;
+    return LeafScore(c.gl, c.hl, p) + LeafScore(c.gr, c.hr, p) - parent_score;
   }
 };
 

@@ -26,6 +26,7 @@ import os
 from ...errors import ModelFormatError
 from ..booster import Booster
 from ..sniff import detect
+from ._common import read_source
 from .catboost import import_catboost_json
 from .lightgbm import import_lightgbm
 from .xgboost import import_xgboost_json, import_xgboost_ubjson
@@ -40,15 +41,7 @@ def import_model(source: str | os.PathLike[str] | bytes | bytearray | memoryview
     Raises :class:`sapwood.ModelFormatError` naming the field when the file is malformed or
     uses a feature that cannot be scored exactly.
     """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    else:
-        try:
-            with open(os.fspath(source), "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise ModelFormatError(f"cannot read model file {source!r}: {exc}") from exc
-    return import_bytes(data)
+    return import_bytes(read_source(source))
 
 
 def import_bytes(data: bytes) -> Booster:

@@ -8,6 +8,7 @@ May import: ``errors`` and numpy.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -149,3 +150,15 @@ def tweedie_power(raw: Any, where: str) -> float:
         raise ModelFormatError(f"field '{where}' is {p}; sapwood supports tweedie powers in "
                                "(1, 2)")
     return p
+
+
+def read_source(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> bytes:
+    """A foreign model's bytes: ``source`` itself, or the file it names (a read failure is a
+    ModelFormatError naming the file)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    try:
+        with open(os.fspath(source), "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ModelFormatError(f"cannot read model file {source!r}: {exc}") from exc

@@ -26,6 +26,7 @@ from ...errors import ModelFormatError
 from ..booster import Booster
 from ..builder import ModelBuilder
 from ..provenance import imported
+from ._common import read_source
 
 __all__ = ["import_catboost_json"]
 
@@ -96,14 +97,7 @@ def _tree(t: Any, i: int, features: list[dict[str, Any]], scale: float) -> dict[
 
 def import_catboost_json(source: str | os.PathLike[str] | bytes | bytearray) -> Booster:
     """A CatBoost JSON model (a path or the file's bytes) as a sapwood Booster."""
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        try:
-            with open(os.fspath(source), "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise ModelFormatError(f"cannot read model file {source!r}: {exc}") from exc
+    data = read_source(source)
     try:
         doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
