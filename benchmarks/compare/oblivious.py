@@ -131,8 +131,11 @@ def _cats(X: pd.DataFrame) -> pd.DataFrame:
 Table = tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, str]
 
 
+SPLIT_SEED = 0  # --repeats r draws the 80/20 split with seeds 0 .. r-1
+
+
 def _split(X: pd.DataFrame, y: np.ndarray, task: str) -> Table:
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(SPLIT_SEED)
     te = rng.random(len(X)) < 0.2
     X = X.reset_index(drop=True)
     return X[~te], y[~te], X[te], y[te], task
@@ -192,55 +195,75 @@ TABLES: dict[str, Callable[[], Table]] = {
 
 
 def accuracy_bench(tables: list[str], rounds: int, lr: float, threads: int,
-                   variants: list[str]) -> None:
+                   variants: list[str], repeats: int = 1) -> None:
     import catboost
     import sapwood
     from sklearn.metrics import mean_squared_error, roc_auc_score
 
-    print(f"load {os.getloadavg()}; {rounds} rounds, learning rate {lr}, depth 6, {threads} threads")
+    global SPLIT_SEED
+    print(f"load {os.getloadavg()}; {rounds} rounds, learning rate {lr}, depth 6, {threads} "
+          f"threads; held-out score averaged over {repeats} random 80/20 splits (flights: one "
+          "split by month); fit seconds summed")
     for name in tables:
-        Xtr, ytr, Xte, yte, task = TABLES[name]()
+        scores: dict[str, list[float]] = {}
+        fits: dict[str, float] = {}
+        for r in range(1 if name == "flights" else repeats):
+            SPLIT_SEED = r
+            Xtr, ytr, Xte, yte, task = TABLES[name]()
 
-        def score(p: np.ndarray, task: str = task, yte: np.ndarray = yte) -> float:
-            if task == "binary":
-                return float(roc_auc_score(yte, p))
-            return float(np.sqrt(mean_squared_error(yte, p)))
+            def score(p: np.ndarray, task: str = task, yte: np.ndarray = yte) -> float:
+                if task == "binary":
+                    return float(roc_auc_score(yte, p))
+                return float(np.sqrt(mean_squared_error(yte, p)))
 
-        metric = "AUC" if task == "binary" else "RMSE"
-        cats = [c for c in Xtr.columns if str(Xtr[c].dtype) == "category"]
-        line = f"{name:14s} {len(Xtr):7d} rows  {metric:4s}"
-        for v in variants:
-            extra: dict[str, Any] = {}
-            if v == "native":
-                pass
-            elif v == "ts":
-                if not cats:
+            cats = [c for c in Xtr.columns if str(Xtr[c].dtype) == "category"]
+            for v in variants:
+                extra: dict[str, Any] = {}
+                for part in v.split("+"):  # settings joined by "+", e.g. cos1+mcs1
+                    if part == "native":
+                        pass
+                    elif part == "ts":
+                        extra["cat_encoding"] = "target_stats"
+                    elif part.startswith("rs"):
+                        extra["random_strength"] = float(part[2:])
+                    elif part.startswith("mcs"):
+                        extra["min_child_samples"] = int(part[3:])
+                    elif part.startswith("bt"):
+                        extra["bagging_temperature"] = float(part[2:])
+                    elif part.startswith("cos"):  # cos<x>: cosine score, random_strength x
+                        extra["score_function"] = "cosine"
+                        extra["random_strength"] = float(part[3:] or 0)
+                    elif part.startswith("l2"):  # l2<x>: summed-gain score, random_strength x
+                        extra["score_function"] = "l2"
+                        extra["random_strength"] = float(part[2:] or 0)
+                    else:
+                        raise SystemExit(f"unknown variant {part!r}")
+                if "cat_encoding" in extra and not cats:
                     continue
-                extra["cat_encoding"] = "target_stats"
-            elif v.startswith("rs"):
-                extra["random_strength"] = float(v[2:])
-            elif v.startswith("mcs"):
-                extra["min_child_samples"] = int(v[3:])
-            elif v.startswith("bt"):
-                extra["bagging_temperature"] = float(v[2:])
-            params = {"objective": task, "grow_policy": "oblivious", "max_depth": 6,
-                      "n_estimators": rounds, "learning_rate": lr, "n_jobs": threads, **extra}
+                params = {"objective": task, "grow_policy": "oblivious", "max_depth": 6,
+                          "n_estimators": rounds, "learning_rate": lr, "n_jobs": threads,
+                          **extra}
+                t0 = time.perf_counter()
+                b = sapwood.train(params, sapwood.Dataset(Xtr, ytr), reference_profile=False)
+                fits[v] = fits.get(v, 0.0) + time.perf_counter() - t0
+                scores.setdefault(v, []).append(score(b.predict(Xte)))
+            cls = catboost.CatBoostClassifier if task == "binary" else catboost.CatBoostRegressor
+            m = cls(depth=6, iterations=rounds, learning_rate=lr, thread_count=threads,
+                    verbose=False, random_seed=0, cat_features=cats or None)
+            Xc_tr, Xc_te = Xtr.copy(), Xte.copy()
+            for c in cats:  # CatBoost wants strings (or ints) for its categorical columns
+                Xc_tr[c] = Xc_tr[c].astype(object).fillna("NA").astype(str)
+                Xc_te[c] = Xc_te[c].astype(object).fillna("NA").astype(str)
             t0 = time.perf_counter()
-            b = sapwood.train(params, sapwood.Dataset(Xtr, ytr), reference_profile=False)
-            fit = time.perf_counter() - t0
-            line += f"  sapwood[{v}] {score(b.predict(Xte)):.4f} ({fit:.2f} s)"
-        cls = catboost.CatBoostClassifier if task == "binary" else catboost.CatBoostRegressor
-        m = cls(depth=6, iterations=rounds, learning_rate=lr, thread_count=threads,
-                verbose=False, random_seed=0, cat_features=cats or None)
-        Xc_tr, Xc_te = Xtr.copy(), Xte.copy()
-        for c in cats:  # CatBoost wants strings (or ints) for its categorical columns
-            Xc_tr[c] = Xc_tr[c].astype(object).fillna("NA").astype(str)
-            Xc_te[c] = Xc_te[c].astype(object).fillna("NA").astype(str)
-        t0 = time.perf_counter()
-        m.fit(Xc_tr, ytr)
-        fit = time.perf_counter() - t0
-        p = m.predict_proba(Xc_te)[:, 1] if task == "binary" else m.predict(Xc_te)
-        line += f"  catboost {score(p):.4f} ({fit:.2f} s)"
+            m.fit(Xc_tr, ytr)
+            fits["catboost"] = fits.get("catboost", 0.0) + time.perf_counter() - t0
+            p = m.predict_proba(Xc_te)[:, 1] if task == "binary" else m.predict(Xc_te)
+            scores.setdefault("catboost", []).append(score(p))
+        metric = "AUC" if task == "binary" else "RMSE"
+        line = f"{name:14s} {len(Xtr):7d} rows  {metric:4s}"
+        for v, sc in scores.items():
+            label = "catboost" if v == "catboost" else f"sapwood[{v}]"
+            line += f"  {label} {np.mean(sc):.4f} ({fits[v]:.2f} s)"
         print(line, flush=True)
 
 
@@ -253,14 +276,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=300)
     ap.add_argument("--learning-rate", type=float, default=0.1)
     ap.add_argument("--tables", default=",".join(TABLES))
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="average the held-out score over this many random splits")
     ap.add_argument("--variants", default="native,ts",
                     help="sapwood settings: native, ts (cat_encoding=target_stats), rs<x> "
                          "(random_strength=x), bt<x> (bagging_temperature=x), mcs<n> "
-                         "(min_child_samples=n)")
+                         "(min_child_samples=n), cos<x> / l2<x> (score_function cosine / l2 "
+                         "with random_strength=x)")
     args = ap.parse_args()
     if args.accuracy:
         accuracy_bench(args.tables.split(","), args.rounds, args.learning_rate, args.threads,
-                       args.variants.split(","))
+                       args.variants.split(","), args.repeats)
     else:
         predict_bench(args.rows, args.trees, args.threads)
 

@@ -58,6 +58,12 @@ TrainParams ParseTrainParams(const py::dict& params) {
       throw ParameterError("grow_policy must be 'leafwise' or 'oblivious', got '" + policy + "'");
     p.oblivious = policy == "oblivious";
   }
+  if (params.contains("score_function")) {
+    const auto sf = params["score_function"].cast<std::string>();
+    if (sf != "l2" && sf != "cosine")
+      throw ParameterError("score_function must be 'l2' or 'cosine', got '" + sf + "'");
+    p.score_cosine = sf == "cosine";
+  }
   opt("random_strength", p.random_strength);
   opt("bagging_temperature", p.bagging_temperature);
   if (params.contains("monotone_constraints") && !params["monotone_constraints"].is_none()) {

@@ -440,11 +440,18 @@ std::vector<Tree> Trainer::BoostRound() {
                               ? ChooseQuantized(max_g, max_h, stats.rows, params_.quant_bins)
                               : full;
     BeginTree(k, fp);
+    ObliviousParams op;
+    if (oblivious_) {
+      op.cosine = params_.score_cosine;
+      op.random_strength = params_.random_strength;
+      op.model_length = static_cast<double>(iteration_) * params_.grow.learning_rate;
+      op.seed = params_.seed;
+      op.tree_index = static_cast<std::uint64_t>(iteration_) * K + k;
+      op.bagging_temperature = params_.bagging_temperature;
+    }
     Tree tree = oblivious_
         ? oblivious_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
-                           params_.grow, {params_.random_strength, params_.seed,
-                                          static_cast<std::uint64_t>(iteration_) * K + k,
-                                          params_.bagging_temperature})
+                           params_.grow, op)
         : grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
                         params_.grow, params_.quantized ? q_.data() : nullptr,
                         params_.quant_bins);

@@ -95,6 +95,12 @@ DEFAULTS: dict[str, Any] = {
     # deviation random_strength * 10% of the level's best gain (CatBoost's random_strength:
     # splits close to the best are sometimes taken instead); 0: none
     "random_strength": 0.0,
+    # oblivious mode: how a level's candidate splits are scored: "l2" (the Newton gain summed
+    # over the level's nodes) or "cosine" (CatBoost's default: the cosine between the
+    # gradients and the candidate's leaf values over the level's rows); with "cosine",
+    # random_strength's noise is CatBoost's (random_strength * the gradients' root mean square,
+    # fading once rounds * learning_rate pass ln(rows))
+    "score_function": "l2",
     # oblivious mode: CatBoost's Bayesian bootstrap; each tree weights every row's gradient and
     # hessian by (-ln U)^bagging_temperature (U uniform, seeded per round and row; capped at
     # 16); 0: no weights
@@ -261,6 +267,10 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     check("scale_pos_weight", 0 < p["scale_pos_weight"] < float("inf"), "> 0 and finite")
     check("grow_policy", p["grow_policy"] in ("leafwise", "oblivious"),
           "'leafwise' or 'oblivious'")
+    check("score_function", p["score_function"] in ("l2", "cosine"), "'l2' or 'cosine'")
+    if p["score_function"] == "cosine" and p["grow_policy"] != "oblivious":
+        raise ParameterError("score_function='cosine' needs grow_policy='oblivious' (the "
+                             "leaf-wise grower scores splits by their Newton gain)")
     check("random_strength", 0 <= p["random_strength"] < float("inf"), ">= 0 and finite")
     check("bagging_temperature", 0 <= p["bagging_temperature"] <= 100, "in [0, 100]")
     if p["grow_policy"] == "oblivious":
@@ -482,7 +492,7 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
             "poisson_max_delta_step", "huber_delta", "alpha", "lambdarank_truncation_level",
             "lambdarank_norm", "label_gain", "monotone_constraints", "interaction_constraints",
             "use_quantized_grad", "num_grad_quant_bins", "quant_train_renew_leaf",
-            "grow_policy", "random_strength", "bagging_temperature")
+            "grow_policy", "random_strength", "bagging_temperature", "score_function")
     out = {k: p[k] for k in keys}
     if isinstance(out["monotone_constraints"], dict):
         del out["monotone_constraints"]  # not resolved against the features yet

@@ -31,6 +31,7 @@ struct TrainParams {
   bool quant_renew_leaf = true;
   // grow_policy "oblivious": one split per level (cpp/src/tree/oblivious.hpp)
   bool oblivious = false;
+  bool score_cosine = false;  // score_function "cosine" (else "l2"), oblivious mode
   double random_strength = 0.0;
   double bagging_temperature = 0.0;
 };

@@ -139,8 +139,27 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
     if (live.empty()) break;
 
     // Summed gain of every candidate of every feature (features in parallel; each sum is over
-    // the nodes in level order, so it does not depend on the thread count).
+    // the nodes in level order, so it does not depend on the thread count); with the cosine
+    // score also its numerator and denominator.
     std::vector<std::vector<double>> sum(features.size());
+    std::vector<std::vector<double>> num(op.cosine ? features.size() : 0);
+    std::vector<std::vector<double>> den(op.cosine ? features.size() : 0);
+    // Cosine: the nodes that cannot split this level add their unsplit leaf to every candidate.
+    double fixed_num = 0.0, fixed_den = 0.0;
+    auto add_leaf = [&](double g, double h, double* n, double* d) {
+      const double s = LeafScore(g, h, params);
+      const double denom = h + params.reg_lambda;
+      *n += s;
+      if (denom > 0) *d += s * h / denom;
+    };
+    if (op.cosine) {
+      for (std::size_t i = 0; i < level.size(); ++i) {
+        if (level[i].slot >= 0) continue;
+        const NodeSums t = sums_of(level[i].total);
+        add_leaf(static_cast<double>(t.g) * inv_g, static_cast<double>(t.h) * inv_h, &fixed_num,
+                 &fixed_den);
+      }
+    }
     // Threads only where the level's work pays for a parallel region: small levels finish
     // before the threads meet, and under oversubscription a region's barrier can cost more
     // than the whole scan (measured: 458 rows x 30 features, 300 rounds, load 12: 33 s on 2
@@ -150,19 +169,42 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
                 features.size() >= 8 && big ? n_threads : 1, [&](std::int64_t k) {
       const int f = features[static_cast<std::size_t>(k)];
       const int nc = NumCandidates(layout, f);
-      std::vector<double>& s = sum[static_cast<std::size_t>(k)];
+      const std::size_t uk = static_cast<std::size_t>(k);
+      std::vector<double>& s = sum[uk];
       s.assign(static_cast<std::size_t>(nc), 0.0);
+      if (op.cosine) {
+        num[uk].assign(static_cast<std::size_t>(nc), fixed_num);
+        den[uk].assign(static_cast<std::size_t>(nc), fixed_den);
+      }
       std::vector<HistBin> left(static_cast<std::size_t>(nc));
       for (int i : live) {
+        const std::size_t ui = static_cast<std::size_t>(i);
         const HistBin* hb =
-            pool[static_cast<std::size_t>(level[static_cast<std::size_t>(i)].slot)].data() +
+            pool[static_cast<std::size_t>(level[ui].slot)].data() +
             layout.offset[static_cast<std::size_t>(f)];
         left_sums(hb, f, left);
         for (int c = 0; c < nc; ++c) {
-          const double g = node_gain(left[static_cast<std::size_t>(c)],
-                                     tot[static_cast<std::size_t>(i)],
-                                     parent_score[static_cast<std::size_t>(i)]);
-          if (g > 0 || g == 0) s[static_cast<std::size_t>(c)] += g;
+          const std::size_t uc = static_cast<std::size_t>(c);
+          if (!op.cosine) {
+            const double g = node_gain(left[uc], tot[ui], parent_score[ui]);
+            if (g > 0 || g == 0) s[uc] += g;
+            continue;
+          }
+          // A node takes the candidate when its children are allowed and its own gain is not
+          // negative (as the level's split is applied below); otherwise it stays one leaf.
+          ChildSums ch;
+          const bool ok = SplitChildren(left[uc], tot[ui], pack, inv_g, inv_h, params, &ch);
+          const double sl = ok ? LeafScore(ch.gl, ch.hl, params) : 0.0;
+          const double sr = ok ? LeafScore(ch.gr, ch.hr, params) : 0.0;
+          const double g = ok ? sl + sr - parent_score[ui] : -1.0;
+          if (g > 0 || g == 0) {
+            s[uc] += g;
+            add_leaf(ch.gl, ch.hl, &num[uk][uc], &den[uk][uc]);
+            add_leaf(ch.gr, ch.hr, &num[uk][uc], &den[uk][uc]);
+          } else {
+            add_leaf(static_cast<double>(tot[ui].g) * inv_g,
+                     static_cast<double>(tot[ui].h) * inv_h, &num[uk][uc], &den[uk][uc]);
+          }
         }
       }
     });
@@ -170,19 +212,31 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
     double best_plain = 0.0;
     for (const auto& s : sum)
       for (double g : s) best_plain = std::max(best_plain, g);
+    // The scores the choice is made on: the summed gains, or the cosines.
+    std::vector<std::vector<double>>& score = op.cosine ? num : sum;
+    if (op.cosine) {
+      for (std::size_t k = 0; k < num.size(); ++k)
+        for (std::size_t c = 0; c < num[k].size(); ++c)
+          num[k][c] = den[k][c] > 0 ? num[k][c] / std::sqrt(den[k][c]) : 0.0;
+    }
     if (op.random_strength > 0 && best_plain > 0) {
-      const double sd = op.random_strength * 0.1 * best_plain;
+      double sd = op.random_strength * 0.1 * best_plain;
+      if (op.cosine) {
+        const double rows = static_cast<double>(std::max<std::int64_t>(1, op.rows));
+        const double m = std::exp(std::log(rows) - op.model_length);
+        sd = op.random_strength * op.grad_rms * (std::isfinite(m) ? m / (1.0 + m) : 1.0);
+      }
       const std::uint64_t stream = 0x3000u + op.tree_index * 64 + static_cast<std::uint64_t>(depth);
       std::uint64_t idx = 0;
-      for (auto& s : sum)
+      for (auto& s : score)
         for (double& g : s) g += sd * NormalCounter(op.seed, stream, idx++);
     }
     int best_k = -1, best_c = -1;
     double best = -std::numeric_limits<double>::infinity();
-    for (std::size_t k = 0; k < sum.size(); ++k) {
-      for (std::size_t c = 0; c < sum[k].size(); ++c) {
-        if (sum[k][c] > best) {
-          best = sum[k][c];
+    for (std::size_t k = 0; k < score.size(); ++k) {
+      for (std::size_t c = 0; c < score[k].size(); ++c) {
+        if (score[k][c] > best) {
+          best = score[k][c];
           best_k = static_cast<int>(k);
           best_c = static_cast<int>(c);
         }
@@ -340,6 +394,8 @@ Tree ObliviousGrower::Grow(const GradPair* gh, double scale_g, double scale_h, C
                            const std::vector<int>& features, const GrowParams& params,
                            const ObliviousParams& op) {
   LocalRows& src = grower_.Rows();
+  const GradPair* gh0 = gh;
+  const double scale_g0 = scale_g;
   if (op.bagging_temperature > 0) {
     // Bayesian bootstrap weights in the same fixed point, 4 bits lower so that weights up to
     // 16 cannot overflow the sums the scales were chosen for (ChooseFixedPoint). Each row's
@@ -362,10 +418,31 @@ Tree ObliviousGrower::Grow(const GradPair* gh, double scale_g, double scale_h, C
     scale_g /= 16.0;
     scale_h /= 16.0;
   }
+  ObliviousParams o = op;
+  if (op.cosine && op.random_strength > 0) {
+    // The noise's scale: the root mean square of the tree's gradients (before the bootstrap
+    // weights), summed in fixed blocks in block order, so the same on any thread count.
+    const std::int64_t m = static_cast<std::int64_t>(rows.size());
+    const std::int64_t nb = (m + 8191) / 8192;
+    std::vector<double> part(static_cast<std::size_t>(nb), 0.0);
+    const double ig = 1.0 / scale_g0;
+    ParallelFor(0, nb, n_threads_, [&](std::int64_t b) {
+      double acc = 0.0;
+      for (std::int64_t i = b * 8192; i < std::min(m, b * 8192 + 8192); ++i) {
+        const double g = static_cast<double>(gh0[rows[static_cast<std::size_t>(i)]].g) * ig;
+        acc += g * g;
+      }
+      part[static_cast<std::size_t>(b)] = acc;
+    });
+    double total = 0.0;
+    for (double v : part) total += v;
+    o.rows = m;
+    o.grad_rms = m > 0 ? std::sqrt(total / static_cast<double>(m)) : 0.0;
+  }
   src.Start(gh, rows);
   std::vector<GrownLeaf> leaves;
   Tree tree = GrowObliviousTree(src, data_->Mapper(), grower_.Layout(), pool_, scale_g, scale_h,
-                                pack, features, params, op, n_threads_, &leaves);
+                                pack, features, params, o, n_threads_, &leaves);
   grower_.SetLeaves(leaves);
   // Counts and covers from the rows of each leaf, summed up the tree (children come after
   // their parent): exact for frozen subtrees too, whose children have no histogram.

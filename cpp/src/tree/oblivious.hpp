@@ -13,10 +13,28 @@
 namespace sapwood {
 
 struct ObliviousParams {
-  // Noise on the summed gains of the candidate splits of a level (CatBoost's random_strength):
-  // normal with standard deviation random_strength * 0.1 * the level's best summed gain,
-  // drawn per candidate from (seed, tree, level, candidate), so the same on any thread count.
+  // How a level's candidate splits are scored (the tree is grown on the best):
+  //  - l2 (cosine == false): the Newton gain summed over the level's nodes;
+  //  - cosine: CatBoost's default score, the cosine between the gradient vector and the vector
+  //    of the candidate's leaf values over the level's rows, N / sqrt(D) with N = sum over the
+  //    children of t^2 / (h + lambda) and D = sum of t^2 h / (h + lambda)^2 (t the
+  //    L1-thresholded gradient sum, h the hessian sum). A node that cannot take the candidate
+  //    counts as one unsplit leaf. Unlike the summed gain it is normalised by the fit's size,
+  //    so it prefers splits that explain the gradient evenly.
+  // Either way a level splits only when the chosen candidate's summed Newton gain is positive
+  // (and above min_split_gain).
+  bool cosine = false;
+  // Noise on the scores of the candidate splits of a level (CatBoost's random_strength),
+  // normal, drawn per candidate from (seed, tree, level, candidate), so the same on any thread
+  // count. Its standard deviation:
+  //  - l2: random_strength * 0.1 * the level's best summed gain;
+  //  - cosine: CatBoost's, random_strength * the root mean square of the tree's gradients *
+  //    m / (1 + m), m = exp(ln(rows) - model_length): the noise fades as the model grows past
+  //    the log of the row count.
   double random_strength = 0.0;
+  double model_length = 0.0;  // rounds before this tree * learning rate
+  double grad_rms = 0.0;      // filled by ObliviousGrower::Grow from the tree's gradients
+  std::int64_t rows = 0;      // the tree's rows (filled by ObliviousGrower::Grow)
   std::uint64_t seed = 0;
   std::uint64_t tree_index = 0;  // iteration * outputs + output: one noise stream per tree
   // CatBoost's Bayesian bootstrap: each row's gradient and hessian are weighted by
