@@ -233,6 +233,8 @@ def accuracy_bench(tables: list[str], rounds: int, lr: float, threads: int,
                     elif part.startswith("cos"):  # cos<x>: cosine score, random_strength x
                         extra["score_function"] = "cosine"
                         extra["random_strength"] = float(part[3:] or 0)
+                    elif part == "ord":  # CatBoost's ordered boosting
+                        extra["boosting_type"] = "ordered"
                     elif part.startswith("l2"):  # l2<x>: summed-gain score, random_strength x
                         extra["score_function"] = "l2"
                         extra["random_strength"] = float(part[2:] or 0)
@@ -282,7 +284,7 @@ def main() -> None:
                     help="sapwood settings: native, ts (cat_encoding=target_stats), rs<x> "
                          "(random_strength=x), bt<x> (bagging_temperature=x), mcs<n> "
                          "(min_child_samples=n), cos<x> / l2<x> (score_function cosine / l2 "
-                         "with random_strength=x)")
+                         "with random_strength=x), ord (boosting_type ordered); join with +")
     args = ap.parse_args()
     if args.accuracy:
         accuracy_bench(args.tables.split(","), args.rounds, args.learning_rate, args.threads,

@@ -64,6 +64,12 @@ TrainParams ParseTrainParams(const py::dict& params) {
       throw ParameterError("score_function must be 'l2' or 'cosine', got '" + sf + "'");
     p.score_cosine = sf == "cosine";
   }
+  if (params.contains("boosting_type")) {
+    const auto bt = params["boosting_type"].cast<std::string>();
+    if (bt != "plain" && bt != "ordered")
+      throw ParameterError("boosting_type must be 'plain' or 'ordered', got '" + bt + "'");
+    p.ordered = bt == "ordered";
+  }
   opt("random_strength", p.random_strength);
   opt("bagging_temperature", p.bagging_temperature);
   if (params.contains("monotone_constraints") && !params["monotone_constraints"].is_none()) {

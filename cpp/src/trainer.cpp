@@ -61,6 +61,29 @@ Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> l
   grower_ = std::make_unique<TreeGrower>(data_, params_.n_threads);
   if (params_.oblivious)
     oblivious_ = std::make_unique<ObliviousGrower>(*grower_, data_, params_.n_threads);
+  if (params_.ordered) {
+    if (!params_.oblivious)
+      throw ParameterError("boosting_type='ordered' needs grow_policy='oblivious'");
+    if (params_.subsample < 1.0)
+      throw ParameterError("boosting_type='ordered' needs every row in every tree (subsample 1)");
+    if (objective_.RenewsLeaves() || objective_.Kind() == ObjectiveKind::kCustom)
+      throw ParameterError("boosting_type='ordered' needs a built-in Newton-step objective");
+    ordered_scores_ = scores_;
+    grad_plain_.resize(scores_.size());
+    hess_plain_.resize(scores_.size());
+    // One seeded permutation for the whole fit: rows ordered by a counter draw keyed by the
+    // row (ties by row), so the same on any thread count.
+    std::vector<std::pair<double, std::uint32_t>> key(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      key[static_cast<std::size_t>(i)] = {
+          UniformCounter(params_.seed, 0x5000u, static_cast<std::uint64_t>(i)),
+          static_cast<std::uint32_t>(i)};
+    }
+    std::sort(key.begin(), key.end());
+    perm_.resize(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i)
+      perm_[static_cast<std::size_t>(i)] = key[static_cast<std::size_t>(i)].second;
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -71,6 +94,7 @@ void Trainer::SetScores(const double* scores, const std::vector<double>& init_sc
   }
   init_score_ = init_score;
   std::copy(scores, scores + scores_.size(), scores_.begin());
+  if (params_.ordered) ordered_scores_ = scores_;  // no ordered history before this fit
 }
 
 void Trainer::AddTreeScores(const Tree& tree, int k) {
@@ -88,8 +112,9 @@ void Trainer::AddTreeScores(const Tree& tree, int k) {
   ParallelFor(0, (n + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
     const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
     for (std::int64_t r = r0; r < r1; ++r) {
-      scores_[static_cast<std::size_t>(r * K + k)] +=
-          tree.value[static_cast<std::size_t>(grower_->LeafOfRow(tree, r))];
+      const double v = tree.value[static_cast<std::size_t>(grower_->LeafOfRow(tree, r))];
+      scores_[static_cast<std::size_t>(r * K + k)] += v;
+      if (params_.ordered) ordered_scores_[static_cast<std::size_t>(r * K + k)] += v;
     }
   });
 }
@@ -201,6 +226,12 @@ Trainer::RoundStats Trainer::BeginRound() {
       throw ParameterError("the custom objective needs this round's gradients first");
     }
     gradients_given_ = false;
+  } else if (params_.ordered) {
+    // the structure's gradients at the ordered scores; the leaf values' at the plain ones
+    objective_.Gradients(ordered_scores_.data(), labels_.data(), w, n, grad_.data(),
+                         hess_.data(), T);
+    objective_.Gradients(scores_.data(), labels_.data(), w, n, grad_plain_.data(),
+                         hess_plain_.data(), T);
   } else {
     objective_.Gradients(scores_.data(), labels_.data(), w, n, grad_.data(), hess_.data(), T);
   }
@@ -370,6 +401,66 @@ void Trainer::RenewQuantized(Tree& tree, int k, const FixedPoint& full) {
   }
 }
 
+void Trainer::OrderedTree(Tree& tree, int k) {
+  const std::int64_t n = data_->NumRows();
+  const int K = objective_.NumOutputs();
+  const GrowParams& gp = params_.grow;
+  const double lr = gp.learning_rate;
+  const std::uint32_t* prow = grower_->PartitionedRows();
+  const auto& ranges = grower_->LeafRanges();
+  const std::vector<std::int32_t>& vnode = oblivious_->ValueNodes();
+  const std::size_t nodes = static_cast<std::size_t>(tree.NumNodes());
+  // The plain gradients' sums per node, in a fixed point chosen from their maxima: exact
+  // integers, so the values do not depend on the order rows are summed in.
+  double max_g = 0, max_h = 0;
+  for (std::int64_t r = 0; r < n; ++r) {
+    max_g = std::max(max_g, std::fabs(grad_plain_[static_cast<std::size_t>(r * K + k)]));
+    max_h = std::max(max_h, std::fabs(hess_plain_[static_cast<std::size_t>(r * K + k)]));
+  }
+  const FixedPoint fp = ChooseFixedPoint(max_g, max_h, n);
+  std::vector<std::int64_t> gs(nodes, 0), hs(nodes, 0);
+  for (const auto& lr_ : ranges) {
+    std::int64_t g = 0, h = 0;
+    for (std::int64_t i = lr_.begin; i < lr_.end; ++i) {
+      const std::size_t at = static_cast<std::size_t>(prow[i]) * K + k;
+      g += std::llround(grad_plain_[at] * fp.scale_g);
+      h += std::llround(hess_plain_[at] * fp.scale_h);
+    }
+    gs[static_cast<std::size_t>(lr_.node)] = g;
+    hs[static_cast<std::size_t>(lr_.node)] = h;
+  }
+  for (std::int32_t u = tree.NumNodes() - 1; u >= 0; --u) {  // children come after parents
+    const std::size_t x = static_cast<std::size_t>(u);
+    if (!tree.IsLeaf(u)) {
+      gs[x] = gs[static_cast<std::size_t>(tree.left[x])] + gs[static_cast<std::size_t>(tree.right[x])];
+      hs[x] = hs[static_cast<std::size_t>(tree.left[x])] + hs[static_cast<std::size_t>(tree.right[x])];
+    }
+  }
+  std::vector<double> value(nodes);
+  for (std::size_t x = 0; x < nodes; ++x) {
+    value[x] = LeafOutput(static_cast<double>(gs[x]) / fp.scale_g,
+                          static_cast<double>(hs[x]) / fp.scale_h, gp) * lr;
+  }
+  for (std::size_t x = 0; x < nodes; ++x) tree.value[x] = value[static_cast<std::size_t>(vnode[x])];
+  // The ordered scores: rows in permutation order, each moved by its leaf's Newton step over
+  // the rows before it (their structure gradients), then added to those sums. One pass, in a
+  // fixed order: the same on any thread count.
+  std::vector<std::int32_t> leaf_of(static_cast<std::size_t>(n), -1);
+  for (const auto& lr_ : ranges)
+    for (std::int64_t i = lr_.begin; i < lr_.end; ++i)
+      leaf_of[prow[i]] = vnode[static_cast<std::size_t>(lr_.node)];
+  std::vector<double> pg(nodes, 0.0), ph(nodes, 0.0);
+  for (std::uint32_t r : perm_) {
+    const std::int32_t u = leaf_of[r];
+    if (u < 0) continue;
+    const std::size_t x = static_cast<std::size_t>(u);
+    const std::size_t at = static_cast<std::size_t>(r) * K + k;
+    ordered_scores_[at] += LeafOutput(pg[x], ph[x], gp) * lr;
+    pg[x] += grad_[at];
+    ph[x] += hess_[at];
+  }
+}
+
 void Trainer::FinishTree(const Tree& tree, int k, const std::vector<GrownLeaf>& leaves) {
   grower_->SetLeaves(leaves);
   UpdateScores(tree, k);
@@ -455,7 +546,9 @@ std::vector<Tree> Trainer::BoostRound() {
         : grower_->Grow(gh_.data(), fp.scale_g, fp.scale_h, fp.pack, all_rows_, features,
                         params_.grow, params_.quantized ? q_.data() : nullptr,
                         params_.quant_bins);
-    if (objective_.RenewsLeaves()) {
+    if (params_.ordered) {
+      OrderedTree(tree, k);
+    } else if (objective_.RenewsLeaves()) {
       RenewLeaves(tree, k);
     } else if (params_.quantized && params_.quant_renew_leaf) {
       RenewQuantized(tree, k, full);

@@ -86,10 +86,11 @@ DEFAULTS: dict[str, Any] = {
     # "leafwise" (the best leaf splits next, up to num_leaves) or "oblivious" (CatBoost's
     # symmetric trees: every node of a level shares one split, chosen by the gain summed over
     # the level; max_depth levels, 6 when not given, and num_leaves is not read; categorical
-    # features take one-vs-rest splits, or cat_encoding="target_stats" for ordered target
-    # statistics as CatBoost does). In this mode reg_lambda defaults to 3.0 (CatBoost's
-    # l2_leaf_reg) when not given. Scored by a dedicated predictor (the leaf index is the
-    # bits of the level comparisons).
+    # features take one-vs-rest splits or many-vs-many ones (categories ordered by the level's
+    # gradient ratio), or cat_encoding="target_stats" for ordered target statistics as
+    # CatBoost does). In this mode reg_lambda defaults to 3.0 (CatBoost's
+    # l2_leaf_reg) and min_child_samples to 1 when not given. Scored by a dedicated predictor
+    # (the leaf index is the bits of the level comparisons).
     "grow_policy": "leafwise",
     # oblivious mode: seeded normal noise on the summed split gains of each level, standard
     # deviation random_strength * 10% of the level's best gain (CatBoost's random_strength:
@@ -101,6 +102,13 @@ DEFAULTS: dict[str, Any] = {
     # random_strength's noise is CatBoost's (random_strength * the gradients' root mean square,
     # fading once rounds * learning_rate pass ln(rows))
     "score_function": "l2",
+    # oblivious mode: "plain", or "ordered" (CatBoost's ordered boosting: each tree's splits are
+    # chosen on gradients taken at "ordered" scores, where a row's share of every earlier tree
+    # is the leaf value of the rows before it in one seeded permutation, so its own label never
+    # shaped the prediction its gradient is taken at; the saved leaf values are the plain ones
+    # from all rows). CatBoost's remedy for prediction shift on small tables; needs subsample 1
+    # and a Newton-step objective (not l1, huber, quantile or a custom loss)
+    "boosting_type": "plain",
     # oblivious mode: CatBoost's Bayesian bootstrap; each tree weights every row's gradient and
     # hessian by (-ln U)^bagging_temperature (U uniform, seeded per round and row; capped at
     # 16); 0: no weights
@@ -213,6 +221,11 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     if p["grow_policy"] == "oblivious":
         if "reg_lambda" not in params:
             p["reg_lambda"] = 3.0  # CatBoost's l2_leaf_reg
+        if "min_child_samples" not in params:
+            # CatBoost's symmetric trees have no minimum rows per leaf (l2_leaf_reg alone
+            # shrinks small leaves); 20 froze most nodes of deep levels on small tables and cost
+            # accuracy there (benchmarks/compare/oblivious.py --accuracy --repeats 5)
+            p["min_child_samples"] = 1
         if "max_depth" not in params or p["max_depth"] is None or p["max_depth"] == -1:
             p["max_depth"] = 6
     objective = _objectives.resolve(p["objective"])
@@ -268,6 +281,16 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     check("grow_policy", p["grow_policy"] in ("leafwise", "oblivious"),
           "'leafwise' or 'oblivious'")
     check("score_function", p["score_function"] in ("l2", "cosine"), "'l2' or 'cosine'")
+    check("boosting_type", p["boosting_type"] in ("plain", "ordered"), "'plain' or 'ordered'")
+    if p["boosting_type"] == "ordered":
+        if p["grow_policy"] != "oblivious":
+            raise ParameterError("boosting_type='ordered' needs grow_policy='oblivious'")
+        if p["subsample"] < 1:
+            raise ParameterError("boosting_type='ordered' needs every row in every tree: "
+                                 f"subsample must be 1, got {p['subsample']!r}")
+        if p["objective"] in ("l1", "huber", "quantile"):
+            raise ParameterError(f"boosting_type='ordered' needs a Newton-step objective; "
+                                 f"'{p['objective']}' re-fits its leaves to the residuals")
     if p["score_function"] == "cosine" and p["grow_policy"] != "oblivious":
         raise ParameterError("score_function='cosine' needs grow_policy='oblivious' (the "
                              "leaf-wise grower scores splits by their Newton gain)")
@@ -492,7 +515,8 @@ def core_params(p: Mapping[str, Any]) -> dict[str, Any]:
             "poisson_max_delta_step", "huber_delta", "alpha", "lambdarank_truncation_level",
             "lambdarank_norm", "label_gain", "monotone_constraints", "interaction_constraints",
             "use_quantized_grad", "num_grad_quant_bins", "quant_train_renew_leaf",
-            "grow_policy", "random_strength", "bagging_temperature", "score_function")
+            "grow_policy", "random_strength", "bagging_temperature", "score_function",
+            "boosting_type")
     out = {k: p[k] for k in keys}
     if isinstance(out["monotone_constraints"], dict):
         del out["monotone_constraints"]  # not resolved against the features yet

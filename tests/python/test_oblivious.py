@@ -431,3 +431,104 @@ def test_cosine_noise_is_seeded_and_thread_free() -> None:
     plain = sapwood.train({**p, "random_strength": 0.0}, sapwood.Dataset(X, y)).predict(X)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c) and not np.array_equal(a, plain)
+
+
+def test_categorical_levels_take_many_vs_many_splits() -> None:
+    # Eight categories whose effect is +2 for {b, d, f, g} and 0 otherwise: no one-vs-rest
+    # split separates them, a many-vs-many one does in one level. The root's two leaves must
+    # group the categories exactly so (numpy: the category means), for either score.
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    cats = np.array(list("abcdefgh"))
+    c = rng.integers(0, 8, size=n)
+    high = np.isin(cats[c], list("bdfg"))
+    y = 2.0 * high + rng.normal(size=n) * 0.3
+    X = pd.DataFrame({"c": pd.Categorical(cats[c], categories=list(cats)),
+                      "noise": rng.normal(size=n)})
+    for score in ("l2", "cosine"):
+        b = sapwood.train({"grow_policy": "oblivious", "max_depth": 1, "n_estimators": 1,
+                           "score_function": score, "learning_rate": 1.0},
+                          sapwood.Dataset(X, y))
+        t = dict(b.tree(0))
+        assert t["feature"][0] == 0
+        probe = pd.DataFrame({"c": pd.Categorical(list(cats), categories=list(cats)),
+                              "noise": np.zeros(8)})
+        p = b.predict(probe)
+        groups = {v: sorted(str(k) for k, q in zip(cats, p, strict=True) if q == v) for v in set(p)}
+        assert sorted(groups.values()) == [list("aceh"), list("bdfg")]
+        # the leaf values are the groups' Newton steps: sum(y - mean) / (rows + 3)
+        for v, members in groups.items():
+            m = np.isin(cats[c], members)
+            assert v == pytest.approx(y.mean() + (y[m] - y.mean()).sum() / (m.sum() + 3.0))
+
+
+def _leaf_rows(b: sapwood.Booster, X: np.ndarray, t: int) -> np.ndarray:
+    return b.predict(X, output="leaf")[:, t]
+
+
+def test_ordered_boosting_keeps_plain_leaf_values_and_changes_the_splits() -> None:
+    # boosting_type="ordered": splits from gradients at the ordered scores; the saved values are
+    # the plain Newton steps of every row of the leaf at the model's own earlier predictions
+    # (squared loss: lr * sum(y - pred) / (rows + lambda)), checked tree by tree in numpy.
+    X, y = _data(400, seed=8)
+    p = {"grow_policy": "oblivious", "max_depth": 3, "n_estimators": 6, "learning_rate": 0.3,
+         "n_jobs": 1, "min_child_samples": 1}
+    ordered = sapwood.train({**p, "boosting_type": "ordered"}, sapwood.Dataset(X, y))
+    plain = sapwood.train(p, sapwood.Dataset(X, y))
+    for t in range(ordered.num_trees):
+        before = ordered.predict(X, iteration_range=(0, t)) if t else np.full(len(y), y.mean())
+        leaf = _leaf_rows(ordered, X, t)
+        tree = dict(ordered.tree(t))
+        parent = {int(c): n for n in range(tree["feature"].size) if tree["feature"][n] >= 0
+                  for c in (tree["left"][n], tree["right"][n])}
+        for node in np.unique(leaf):
+            # the node whose value the leaf carries: up through frozen splits (gain 0)
+            top = int(node)
+            while top in parent and tree["gain"][parent[top]] == 0:
+                top = parent[top]
+            under = {int(node)}
+            for n in np.unique(leaf):
+                u = int(n)
+                while u in parent and u != top:
+                    u = parent[u]
+                if u == top:
+                    under.add(int(n))
+            rows = np.isin(leaf, list(under))
+            want = 0.3 * (y[rows] - before[rows]).sum() / (rows.sum() + 3.0)
+            assert tree["value"][node] == pytest.approx(want, rel=1e-9, abs=1e-12)
+    # the first tree is the plain one (ordered and plain scores start equal); later ones differ
+    assert dict(ordered.tree(0))["feature"].tolist() == dict(plain.tree(0))["feature"].tolist()
+    np.testing.assert_array_equal(dict(ordered.tree(0))["value"], dict(plain.tree(0))["value"])
+    assert any(dict(ordered.tree(t))["feature"].tolist() != dict(plain.tree(t))["feature"].tolist()
+               or dict(ordered.tree(t))["threshold"].tolist()
+               != dict(plain.tree(t))["threshold"].tolist() for t in range(1, 6))
+
+
+def test_ordered_boosting_is_seeded_and_thread_free() -> None:
+    X, y = _data(20000, seed=9)
+    yb = (y > np.median(y)).astype(float)
+    p = {"objective": "binary", "grow_policy": "oblivious", "boosting_type": "ordered",
+         "n_estimators": 6}
+    a = sapwood.train({**p, "n_jobs": 1}, sapwood.Dataset(X, yb))
+    b = sapwood.train({**p, "n_jobs": 2}, sapwood.Dataset(X, yb))
+    c = sapwood.train({**p, "n_jobs": 2, "random_state": 3}, sapwood.Dataset(X, yb))
+    assert sapwood.model.io.dumps(a) == sapwood.model.io.dumps(b)
+    assert not np.array_equal(a.predict(X), c.predict(X))
+    # the saved model scores like any oblivious forest and round-trips
+    again = sapwood.model.io.loads(sapwood.model.io.dumps(a))
+    np.testing.assert_array_equal(again.predict(X), a.predict(X))
+
+
+def test_ordered_boosting_parameters() -> None:
+    X, y = _data(500)
+    for bad, match in [({"boosting_type": "ordered"}, "needs grow_policy='oblivious'"),
+                       ({"grow_policy": "oblivious", "boosting_type": "ordered",
+                         "subsample": 0.5}, "subsample"),
+                       ({"grow_policy": "oblivious", "boosting_type": "ordered",
+                         "objective": "l1"}, "Newton-step"),
+                       ({"grow_policy": "oblivious", "boosting_type": "Ordered2"},
+                        "boosting_type")]:
+        with pytest.raises(ParameterError, match=match):
+            sapwood.train(bad, sapwood.Dataset(X, y))

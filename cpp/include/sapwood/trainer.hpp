@@ -32,6 +32,9 @@ struct TrainParams {
   // grow_policy "oblivious": one split per level (cpp/src/tree/oblivious.hpp)
   bool oblivious = false;
   bool score_cosine = false;  // score_function "cosine" (else "l2"), oblivious mode
+  // boosting_type "ordered" (CatBoost's ordered boosting, oblivious mode): see
+  // Trainer::OrderedTree
+  bool ordered = false;
   double random_strength = 0.0;
   double bagging_temperature = 0.0;
 };
@@ -120,6 +123,13 @@ class Trainer {
  private:
   void UpdateScores(const Tree& tree, int k);
   void Quantize(int k, const FixedPoint& fp);  // q_ and gh_ of output k at fp's levels
+  // Ordered boosting (CatBoost's remedy for prediction shift): the tree's structure was grown
+  // on gradients of the ordered scores, in which each row's share of every tree is the leaf
+  // value estimated from the rows before it in a fixed seeded permutation (so a row's own label
+  // never shapes the prediction its gradient is taken at). This sets the tree's values from
+  // the plain gradients of all rows (the model that is saved), then moves each row's ordered
+  // score by the leaf value of the rows before it in its leaf.
+  void OrderedTree(Tree& tree, int k);
   void SyncQueryRows();  // global first rows of the queries, from groups_ and segments_
 
   std::shared_ptr<const BinnedMatrix> data_;
@@ -129,6 +139,9 @@ class Trainer {
   std::unique_ptr<TreeGrower> grower_;
   std::unique_ptr<ObliviousGrower> oblivious_;  // set for grow_policy "oblivious"
   std::vector<double> init_score_, scores_, grad_, hess_;
+  // ordered boosting: the ordered scores, the plain gradients, the permutation
+  std::vector<double> ordered_scores_, grad_plain_, hess_plain_;
+  std::vector<std::uint32_t> perm_;
   std::vector<GradPair> gh_;
   std::vector<QuantGrad> q_;  // quantized training: this tree's gradient levels
   std::vector<int> usable_features_;

@@ -23,6 +23,7 @@ struct LevelNode {
   HistBin total;
   int slot = -1;        // histogram pool slot; -1: none (frozen, or cannot split)
   bool frozen = false;  // keeps its value: its descendants are copies of it
+  std::int32_t value_node = -1;  // the node whose value it carries (itself unless frozen)
   double value = 0.0;   // output (learning rate applied)
 };
 
@@ -40,21 +41,39 @@ struct NodeGain {
 };
 
 // A level's candidate splits of one feature: numeric, candidate 2 t + dl is "bin <= t goes
-// left, missing goes left when dl"; categorical, candidate b is "item b alone goes left" (b ==
-// num_cats: the other/missing bin).
+// left, missing goes left when dl"; categorical (items 0 .. num_cats - 1 the kept categories,
+// item num_cats the other/missing bin):
+//  - candidate b <= num_cats is "item b alone goes left" (one-vs-rest);
+//  - candidate num_cats + j (j = 1 .. num_cats) is "the first j items of the level's order go
+//    left" (many-vs-many), the items ordered by the level's gradient ratio
+//    sum g / (sum h + cat_smooth) summed over the level's nodes (CatOrder): a shared split
+//    that groups the categories by how the current model errs on them, as LightGBM does per
+//    node, here once per level so every node takes the same subset.
+inline int NumCats(const HistLayout& layout, int f) {
+  return layout.num_cats.empty() ? -1 : layout.num_cats[static_cast<std::size_t>(f)];
+}
 inline int NumCandidates(const HistLayout& layout, int f) {
-  const int nc = layout.num_cats.empty() ? -1 : layout.num_cats[static_cast<std::size_t>(f)];
-  return nc >= 0 ? nc + 1 : 2 * (layout.nbins[static_cast<std::size_t>(f)] - 1);
+  const int nc = NumCats(layout, f);
+  return nc >= 0 ? 2 * nc + 1 : 2 * (layout.nbins[static_cast<std::size_t>(f)] - 1);
 }
 
 // The packed sums going left at candidate c of feature f in histogram hb (the feature's bins).
 struct LeftSums {
   const HistLayout& layout;
+  const std::vector<std::vector<int>>& cat_order;  // per feature: the level's item order
   // Fills left[c] for every candidate of feature f.
   void operator()(const HistBin* hb, int f, std::vector<HistBin>& left) const {
-    const int nc = layout.num_cats.empty() ? -1 : layout.num_cats[static_cast<std::size_t>(f)];
+    const int nc = NumCats(layout, f);
     if (nc >= 0) {
       for (int b = 0; b <= nc; ++b) left[static_cast<std::size_t>(b)] = hb[b];
+      const std::vector<int>& order = cat_order[static_cast<std::size_t>(f)];
+      HistBin acc{0, 0};
+      for (int j = 1; j <= nc; ++j) {
+        const HistBin& x = hb[order[static_cast<std::size_t>(j - 1)]];
+        acc.g += x.g;
+        acc.hc += x.hc;
+        left[static_cast<std::size_t>(nc + j)] = acc;
+      }
       return;
     }
     const int nb = layout.nbins[static_cast<std::size_t>(f)];
@@ -82,12 +101,14 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
                        std::vector<std::vector<HistBin>>& pool, double scale_g, double scale_h,
                        CountPacking pack, const std::vector<int>& features,
                        const GrowParams& params, const ObliviousParams& op, int n_threads,
-                       std::vector<GrownLeaf>* leaves_out) {
+                       std::vector<GrownLeaf>* leaves_out,
+                       std::vector<std::int32_t>* value_nodes) {
   const double inv_g = 1.0 / scale_g, inv_h = 1.0 / scale_h;
   const int max_depth = params.max_depth > 0 ? params.max_depth : 6;
   const std::int64_t min_rows = 2 * std::max<std::int64_t>(1, params.min_child_samples);
   const NodeGain node_gain{params, pack, inv_g, inv_h};
-  const LeftSums left_sums{layout};
+  std::vector<std::vector<int>> cat_order(layout.nbins.size());
+  const LeftSums left_sums{layout, cat_order};
   auto sums_of = [&](const HistBin& b) { return pack.Decode(b); };
   auto out_of = [&](const HistBin& b) {
     const NodeSums s = pack.Decode(b);
@@ -107,6 +128,7 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
 
   Tree tree;
   CatSplits cat_splits;
+  std::vector<std::int32_t> carries;  // per node: the node whose value it carries
   std::vector<LevelNode> level(1);
   {
     LevelNode& root = level[0];
@@ -115,6 +137,8 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
     root.total = src.Root(pool[static_cast<std::size_t>(slot)].data());
     root.value = out_of(root.total);
     root.node = tree.AddLeaf(root.value, cover_of(root.total), sums_of(root.total).c);
+    root.value_node = root.node;
+    carries.push_back(root.value_node);
     if (sums_of(root.total).c >= min_rows) {
       root.slot = slot;
     } else {
@@ -137,6 +161,31 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
                               static_cast<double>(tot[i].h) * inv_h, params);
     }
     if (live.empty()) break;
+    // Each categorical feature's item order for this level (many-vs-many candidates): by the
+    // gradient ratio summed over the live nodes, ties by item (a stable sort), so the same on
+    // any thread count.
+    for (int f : features) {
+      const int nc = NumCats(layout, f);
+      if (nc < 0) continue;
+      std::vector<double> g(static_cast<std::size_t>(nc + 1), 0.0), h(g.size(), 0.0);
+      for (int i : live) {
+        const HistBin* hb = pool[static_cast<std::size_t>(level[static_cast<std::size_t>(i)].slot)]
+                                .data() + layout.offset[static_cast<std::size_t>(f)];
+        for (int b = 0; b <= nc; ++b) {
+          const NodeSums x = pack.Decode(hb[b]);
+          g[static_cast<std::size_t>(b)] += static_cast<double>(x.g) * inv_g;
+          h[static_cast<std::size_t>(b)] += static_cast<double>(x.h) * inv_h;
+        }
+      }
+      std::vector<int>& order = cat_order[static_cast<std::size_t>(f)];
+      order.resize(static_cast<std::size_t>(nc + 1));
+      for (int b = 0; b <= nc; ++b) order[static_cast<std::size_t>(b)] = b;
+      std::vector<double> ratio(g.size());
+      for (std::size_t b = 0; b < g.size(); ++b) ratio[b] = g[b] / (h[b] + params.cat_smooth);
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return ratio[static_cast<std::size_t>(a)] < ratio[static_cast<std::size_t>(b)];
+      });
+    }
 
     // Summed gain of every candidate of every feature (features in parallel; each sum is over
     // the nodes in level order, so it does not depend on the thread count); with the cosine
@@ -270,11 +319,19 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
       split.categorical = true;
       split.threshold_bin = 0;
       split.cat_left.assign(static_cast<std::size_t>(std::max(1, (nc + 31) / 32)), 0u);
-      if (best_c < nc) {
-        split.cat_left[static_cast<std::size_t>(best_c / 32)] |= 1u << (best_c % 32);
-        split.default_left = false;
+      split.default_left = false;
+      auto send_left = [&](int item) {
+        if (item == nc) {
+          split.default_left = true;  // the other/missing bin
+        } else {
+          split.cat_left[static_cast<std::size_t>(item / 32)] |= 1u << (item % 32);
+        }
+      };
+      if (best_c <= nc) {
+        send_left(best_c);
       } else {
-        split.default_left = true;  // the other/missing bin alone on the left
+        const std::vector<int>& order = cat_order[static_cast<std::size_t>(f)];
+        for (int j = 0; j < best_c - nc; ++j) send_left(order[static_cast<std::size_t>(j)]);
       }
     } else {
       split.threshold_bin = best_c / 2;
@@ -362,6 +419,10 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
         ch.value = real ? out_of(sums[c]) : x.value;
         ch.total = sums[c];
         ch.node = tree.AddLeaf(ch.value, cover_of(sums[c]), sums_of(sums[c]).c);
+        ch.value_node = real ? ch.node : x.value_node;
+        if (static_cast<std::size_t>(ch.node) >= carries.size())
+          carries.resize(static_cast<std::size_t>(ch.node) + 1, -1);
+        carries[static_cast<std::size_t>(ch.node)] = ch.value_node;
         kid[c] = ch.node;
         ch.slot = child_slot[c];
         if (ch.slot >= 0 && (!real || sums_of(sums[c]).c < min_rows)) release(ch.slot);
@@ -386,6 +447,7 @@ Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const Hist
     leaves_out->clear();
     for (const auto& x : level) leaves_out->push_back({x.node, x.handle});
   }
+  if (value_nodes != nullptr) *value_nodes = std::move(carries);
   return tree;
 }
 
@@ -442,7 +504,7 @@ Tree ObliviousGrower::Grow(const GradPair* gh, double scale_g, double scale_h, C
   src.Start(gh, rows);
   std::vector<GrownLeaf> leaves;
   Tree tree = GrowObliviousTree(src, data_->Mapper(), grower_.Layout(), pool_, scale_g, scale_h,
-                                pack, features, params, o, n_threads_, &leaves);
+                                pack, features, params, o, n_threads_, &leaves, &value_nodes_);
   grower_.SetLeaves(leaves);
   // Counts and covers from the rows of each leaf, summed up the tree (children come after
   // their parent): exact for frozen subtrees too, whose children have no histogram.

@@ -50,13 +50,15 @@ struct ObliviousParams {
 // A node whose rows cannot take the level's split (min_child_samples, min_child_weight) still
 // takes it, but is frozen: its children, and every descendant, keep its value. Growth stops
 // early when no split has a positive summed gain above min_split_gain. Categorical features
-// offer one-vs-rest splits (one category, or the other/missing bin, alone on the left).
+// offer one-vs-rest splits (one category, or the other/missing bin, alone on the left) and
+// many-vs-many ones (a prefix of the categories ordered by the level's summed gradient ratio).
 // Monotone and interaction constraints are not supported (the Python layer refuses them).
 Tree GrowObliviousTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& layout,
                        std::vector<std::vector<HistBin>>& pool, double scale_g, double scale_h,
                        CountPacking pack, const std::vector<int>& features,
                        const GrowParams& params, const ObliviousParams& op, int n_threads,
-                       std::vector<GrownLeaf>* leaves);
+                       std::vector<GrownLeaf>* leaves,
+                       std::vector<std::int32_t>* value_nodes = nullptr);
 
 // GrowObliviousTree on this process's rows (a TreeGrower's partition and histograms), for the
 // Trainer. After Grow, the grower's LeafRanges() describe the tree's leaves, and every node's
@@ -68,6 +70,9 @@ class ObliviousGrower {
   Tree Grow(const GradPair* gh, double scale_g, double scale_h, CountPacking pack,
             const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
             const GrowParams& params, const ObliviousParams& op);
+  // After Grow: per node of the tree, the node whose value it carries (itself, or the frozen
+  // ancestor whose descendants keep its value).
+  const std::vector<std::int32_t>& ValueNodes() const { return value_nodes_; }
 
  private:
   TreeGrower& grower_;
@@ -75,6 +80,7 @@ class ObliviousGrower {
   int n_threads_;
   std::vector<std::vector<HistBin>> pool_;  // histograms, reused across trees
   std::vector<GradPair> weighted_;           // bagging_temperature's weighted gradients
+  std::vector<std::int32_t> value_nodes_;
 };
 
 }  // namespace sapwood
