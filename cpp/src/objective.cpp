@@ -125,6 +125,10 @@ Objective::Objective(ObjectiveKind kind, int num_class, const ObjectiveParams& p
                              "item " + std::to_string(i) + " is " + std::to_string(as[i]));
       }
     }
+  } else if (kind_ == ObjectiveKind::kCustom) {
+    // num_class: the number of outputs the caller's loss gives gradients for (one tree each
+    // per round, as multiclass)
+    num_class_ = std::max(num_class_, 1);
   } else if (kind_ != ObjectiveKind::kMulticlass) {
     num_class_ = 1;
   }
@@ -239,7 +243,10 @@ std::vector<double> Objective::InitScore(const double* y, const double* w, std::
     }
     return out;
   }
-  if (kind_ == ObjectiveKind::kCustom) return {0.0};  // the caller's loss: no known constant
+  if (kind_ == ObjectiveKind::kCustom) {
+    // the caller's loss: no known constant; every output starts at 0
+    return std::vector<double>(static_cast<std::size_t>(num_class_), 0.0);
+  }
   if (IsRanking() || kind_ == ObjectiveKind::kCox) {
     // Both losses are invariant to adding a constant to every score (of a query; of the
     // data): the start is 0, as in LightGBM and XGBoost.

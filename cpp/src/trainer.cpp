@@ -148,12 +148,15 @@ void Trainer::SetGradients(const double* g, const double* h) {
   const std::size_t m = grad_.size();
   for (std::size_t i = 0; i < m; ++i) {
     if (!std::isfinite(g[i]) || !std::isfinite(h[i]) || h[i] < 0) {
+      // The first bad value in row-major (row, output) order: its row, output and round.
       const std::size_t K = static_cast<std::size_t>(objective_.NumOutputs());
       throw DataError("the custom objective returned " +
                       std::string(!std::isfinite(g[i]) ? "a non-finite gradient"
                                   : !std::isfinite(h[i]) ? "a non-finite hessian"
                                                          : "a negative hessian") +
-                      " at row " + std::to_string(i / K));
+                      " at row " + std::to_string(i / K) +
+                      (K > 1 ? ", output " + std::to_string(i % K) : std::string()) +
+                      ", in round " + std::to_string(iteration_) + " (counting from 0)");
     }
   }
   std::copy(g, g + m, grad_.begin());
@@ -197,6 +200,8 @@ Trainer::RoundStats Trainer::BeginRound() {
   const int T = params_.n_threads;
   const double* w = weights_.empty() ? nullptr : weights_.data();
   if (objective_.Kind() == ObjectiveKind::kCustom && elementwise_ != nullptr) {
+    // A per-row function of one label and one score: one output only (SetElementwise checks).
+    if (K != 1) throw ParameterError("a compiled custom objective has one output");
     // Rows own their outputs: the same values on any thread count.
     const ElementwiseFn fn = elementwise_;
     std::vector<std::int64_t> bad(static_cast<std::size_t>((n + 8191) / 8192), -1);
@@ -217,8 +222,13 @@ Trainer::RoundStats Trainer::BeginRound() {
     });
     for (std::int64_t r : bad) {
       if (r >= 0) {
-        throw DataError("the compiled custom objective returned a non-finite gradient or "
-                        "hessian, or a negative hessian, at row " + std::to_string(r));
+        const std::size_t i = static_cast<std::size_t>(r);
+        throw DataError("the compiled custom objective returned " +
+                        std::string(!std::isfinite(grad_[i]) ? "a non-finite gradient"
+                                    : !std::isfinite(hess_[i]) ? "a non-finite hessian"
+                                                               : "a negative hessian") +
+                        " at row " + std::to_string(r) + ", in round " +
+                        std::to_string(iteration_) + " (counting from 0)");
       }
     }
   } else if (objective_.Kind() == ObjectiveKind::kCustom) {

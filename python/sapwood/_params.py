@@ -331,6 +331,8 @@ def resolve_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
               "row)")
     elif objective.multi_level:
         p["num_class"] = len(p["alpha"]) if isinstance(p["alpha"], list) else 1
+    elif objective.any_outputs:  # a custom loss: num_class outputs (1 when not given)
+        check("num_class", p["num_class"] >= 1, f">= 1 for the {objective.name} objective")
     else:
         p["num_class"] = 1
     n_jobs = p["n_jobs"]

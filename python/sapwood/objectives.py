@@ -126,6 +126,8 @@ class ObjectiveInfo:
     multi_level: a list-valued parameter (quantile's ``alpha``) gives one output per level
     (``num_class`` holds their count; 1 for a single level); with several, predictions are
     the outputs sorted per row (link "sort": quantiles that never cross).
+    any_outputs: ``num_class`` outputs, any count from 1 (a custom loss: the caller's callable
+    gives the gradients of every output).
     xgboost / lightgbm: the names those libraries use (first: the exact equivalent; the rest:
     foreign objectives scored with this link, read as this objective on import).
     onnx_post_transform: ONNX TreeEnsemble ``post_transform`` for the link, or None where ONNX
@@ -141,6 +143,7 @@ class ObjectiveInfo:
     params: tuple[str, ...] = ()
     multi_output: bool = False
     multi_level: bool = False
+    any_outputs: bool = False
     xgboost: tuple[str, ...] = ()
     lightgbm: tuple[str, ...] = ()
     onnx_post_transform: str | None = None
@@ -152,7 +155,7 @@ class ObjectiveInfo:
     def num_outputs(self, num_class: int) -> int:
         if self.multi_output:
             return num_class
-        return max(1, num_class) if self.multi_level else 1
+        return max(1, num_class) if self.multi_level or self.any_outputs else 1
 
     def link_for(self, num_class: int) -> Link:
         """The link of a model with ``num_class`` (multi-level objectives with several
@@ -172,11 +175,11 @@ class ObjectiveInfo:
 REGISTRY: tuple[ObjectiveInfo, ...] = (
     ObjectiveInfo(
         # a Python callable's loss (train(params={"objective": fn})): the model predicts the
-        # raw margin; no other library names it
+        # raw margin (num_class of them per row); no other library names it
         name="custom",
         aliases=(),
         link="identity", default_metric="rmse", label_rule="finite",
-        check=_labels_any,
+        check=_labels_any, any_outputs=True,
         onnx_post_transform="NONE",
     ),
     ObjectiveInfo(

@@ -148,7 +148,7 @@ def test_compiled_objective_bad_values_are_named() -> None:
         return score - y, -1.0
 
     X, y, _ = _data(300)
-    with pytest.raises(DataError, match="negative hessian, at row 0"):
+    with pytest.raises(DataError, match="negative hessian at row 0, in round 0"):
         sapwood.train({"objective": broken, "n_estimators": 2}, sapwood.Dataset(X, y))
 
 

@@ -111,8 +111,10 @@ class Objective {
   // round from (seed, round, row)); each Gradients call then advances it by one.
   void SetRound(std::int64_t round) { round_ = round; }
   int NumOutputs() const {
-    return kind_ == ObjectiveKind::kMulticlass || kind_ == ObjectiveKind::kQuantile ? num_class_
-                                                                                   : 1;
+    return kind_ == ObjectiveKind::kMulticlass || kind_ == ObjectiveKind::kQuantile ||
+                   kind_ == ObjectiveKind::kCustom
+               ? num_class_
+               : 1;
   }
 
   // Checks labels (finite; {0,1} for binary; integers in [0, num_class) for multiclass;

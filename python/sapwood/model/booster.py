@@ -124,8 +124,9 @@ class Booster:
     # ------------------------------------------------------------------ structure
     @property
     def num_outputs(self) -> int:
-        # multiclass: one per class; quantile: one per level (num_class holds their count)
-        return self.num_class if self.objective in ("multiclass", "quantile") else 1
+        # multiclass: one per class; quantile: one per level; custom: one per output of its
+        # loss (num_class holds their count)
+        return self.num_class if self.objective in ("multiclass", "quantile", "custom") else 1
 
     @property
     def quantile_alphas(self) -> list[float] | None:

@@ -80,7 +80,7 @@ class ModelBuilder:
             raise _fail(f"field '{where}num_class' must be an integer in [1, {_MAX_CLASSES}], got "
                         f"{_short(num_class)}")
         num_class = int(num_class)
-        if not info.multi_level and info.multi_output != (num_class >= 2):
+        if not (info.multi_level or info.any_outputs) and info.multi_output != (num_class >= 2):
             raise _fail(f"field '{where}num_class' is {num_class} for objective {info.name!r}"
                         + (" (it needs at least 2 classes)" if info.multi_output else ""))
         self.objective = info.name

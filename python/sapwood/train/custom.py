@@ -1,4 +1,14 @@
-"""Compiled custom objectives: a per-row Python function compiled with numba and called from
+"""Custom objectives: numpy callables (one or several outputs per row) and compiled per-row
+ones.
+
+A numpy callable ``fn(y_true, raw_score) -> (grad, hess)`` gets the labels (n,) and the raw
+margins: shape (n,) for one output, (n, K) for a model with ``num_class=K`` outputs (a
+softmax cross-entropy of one's own, K regressions on targets the function closes over). It
+returns grad and hess in either layout: (n, K), row by row as XGBoost takes them, or flat
+(n * K,) output-major as LightGBM takes them (all rows of output 0, then output 1, ...); one
+output: (n,) or (n, 1). :func:`gradients_of` checks and converts them.
+
+Compiled objectives: a per-row Python function compiled with numba and called from
 C++ threads, so a custom loss trains at the speed of a built-in one.
 
     @sapwood.compiled_objective
@@ -22,8 +32,48 @@ from typing import Any
 import numpy as np
 
 from .._compat import require
+from ..errors import DataError, ParameterError
 
-__all__ = ["CompiledObjective", "compiled_objective"]
+__all__ = ["CompiledObjective", "compiled_objective", "gradients_of"]
+
+
+def gradients_of(fn: Callable[..., Any], y: np.ndarray, raw: np.ndarray,
+                 weight: np.ndarray | None, round_: int) -> tuple[np.ndarray, np.ndarray]:
+    """This round's gradients and hessians of a numpy custom objective, as the trainer takes
+    them: C-contiguous float64 (n, K) row-major (n * K values), times the sample weights.
+
+    raw: the (n, K) training margins; fn sees them as (n,) when K == 1. Anything but (grad,
+    hess) of shape (n, K) or (n * K,) (output-major; K == 1: (n,) or (n, 1)) is a
+    ParameterError or DataError naming the expected and received shapes and the round.
+    Non-finite values and negative hessians are checked by the trainer (it names the round,
+    the first bad row and its output)."""
+    n, k = raw.shape
+    out = fn(y, raw[:, 0] if k == 1 else raw)
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise ParameterError("a custom objective must return (grad, hess), got "
+                             f"{type(out).__name__} in round {round_} (counting from 0)")
+    got = []
+    for what, a in zip(("grad", "hess"), out, strict=True):
+        try:
+            arr = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"the custom objective's {what} is not numeric in round {round_} "
+                            "(counting from 0)") from None
+        if arr.shape == (n, k) or (k == 1 and arr.shape == (n,)):
+            arr = arr.reshape(n, k)
+        elif arr.shape == (n * k,):  # LightGBM's layout: output-major
+            arr = arr.reshape(k, n).T
+        else:
+            expected = f"({n},)" if k == 1 else f"({n}, {k}) or ({n * k},) (output-major)"
+            raise DataError(f"the custom objective must return one gradient and one hessian "
+                            f"per row{'' if k == 1 else ' and output'}: {what} of shape "
+                            f"{expected}, got {arr.shape} in round {round_} (counting from 0)")
+        got.append(arr)
+    g, h = got
+    if weight is not None:  # sample weights multiply them, as for the built-in losses
+        w = weight.reshape(n, 1)
+        g, h = g * w, h * w
+    return np.ascontiguousarray(g), np.ascontiguousarray(h)
 
 
 class CompiledObjective:

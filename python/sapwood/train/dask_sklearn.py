@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DataError, ParameterError
 from .callbacks import EarlyStopping, TrainingCallback
-from .sklearn import GBMClassifier, GBMRanker, GBMRegressor
+from .sklearn import GBMClassifier, GBMRanker, GBMRegressor, _check_classifier_objective
 
 __all__ = ["DaskGBMRegressor", "DaskGBMClassifier", "DaskGBMRanker"]
 
@@ -153,6 +153,10 @@ class DaskGBMClassifier(_DaskMixin, GBMClassifier):
             if unknown:
                 raise ValueError(f"class_weight names class(es) {unknown[:5]} that are not in y")
             params["class_weight"] = {index[c]: w for c, w in cw.items()}
+        if callable(params["objective"]):  # as sapwood.dask.train refuses it
+            raise ParameterError("DaskGBMClassifier: a custom objective callable is not "
+                                 "supported on Dask; fit GBMClassifier on one machine")
+        _check_classifier_objective(params["objective"])
         if self.n_classes_ == 2:
             params["objective"] = "binary"
         else:

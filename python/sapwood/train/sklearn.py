@@ -631,6 +631,19 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
     class_weight: None, "balanced" (each class weighs n_rows / (n_classes * its rows)) or a
     mapping class -> weight (classes as in ``y``; those not named weigh 1); scale_pos_weight
     (binary): the positive class's weight is multiplied by it. Both multiply ``sample_weight``.
+
+    objective: None (the default) or "binary" / "multiclass": the built-in log loss, chosen by
+    the number of classes. A callable is a custom loss on raw margins, as ``sapwood.train``
+    takes it: ``fn(y_true, raw_score) -> (grad, hess)`` with ``y_true`` the class indices
+    0..n_classes-1 and ``raw_score`` (n,) log-odds for two classes or (n, n_classes) logits
+    for more (grad/hess in the same shape, or flat output-major as LightGBM takes them); a
+    ``sapwood.compiled_objective`` for two classes. The margins are read as the built-in
+    losses' are: ``predict_proba`` applies the sigmoid (two classes) or the softmax to them
+    and ``predict`` gives the most probable class, as XGBoost's XGBClassifier does with a
+    custom objective (LightGBM's LGBMClassifier instead warns and returns the raw scores).
+    ``booster_.predict`` gives the raw margins. ``metric`` names (default: "logloss", or
+    "multi_logloss") are then computed on those probabilities; a callable metric sees the raw
+    margins.
     """
 
     def __init__(
@@ -654,6 +667,7 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
         categorical_features: str | Sequence[str | int] | None = "auto",
         class_weight: str | dict[Any, float] | None = None,
         scale_pos_weight: float = 1.0,
+        objective: str | Callable[..., Any] | None = None,
     ) -> None:
         super().__init__(
             n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
@@ -666,6 +680,7 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
         )
         self.class_weight = class_weight
         self.scale_pos_weight = scale_pos_weight
+        self.objective = objective
 
     def _encode_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y)
@@ -705,18 +720,34 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
                                  f"(classes: {self.classes_.tolist()[:10]})")
             index = {c: i for i, c in enumerate(self.classes_.tolist())}
             params["class_weight"] = {index[c]: w for c, w in cw.items()}
-        if self.n_classes_ == 2:
-            params["objective"] = "binary"
+        y_enc = y_enc.astype(np.float64)
+        custom = callable(params["objective"])
+        if custom:
+            sample_weight = _custom_classifier_params(params, y_enc, sample_weight,
+                                                      self.n_classes_)
         else:
-            params["objective"] = "multiclass"
+            _check_classifier_objective(params["objective"])
+            params["objective"] = "binary" if self.n_classes_ == 2 else "multiclass"
+        if self.n_classes_ > 2:
             params["num_class"] = self.n_classes_
-        self._fit(X, y_enc.astype(np.float64), sample_weight, eval_set, params, callbacks,
+        self._fit(X, y_enc, sample_weight, eval_set, params, callbacks,
                   init_score, eval_init_score=eval_init_score)
         return self
 
+    def _probabilities(self, X: Any, init_score: Any) -> np.ndarray:
+        """The booster's predictions: probabilities (of the positive class for two classes);
+        a custom loss's raw margins through the sigmoid or the softmax."""
+        p = self.booster_.predict(self._validate_predict(X), init_score=init_score)
+        if self.booster_.objective == "custom":
+            from ..objectives import link_transform
+
+            with np.errstate(over="ignore"):  # exp(-margin) overflows to inf: probability 0
+                p = link_transform("sigmoid" if self.n_classes_ == 2 else "softmax", p)
+        return np.asarray(p)
+
     def predict_proba(self, X: Any, init_score: Any = None) -> np.ndarray:
         self._check_fitted()
-        p = self.booster_.predict(self._validate_predict(X), init_score=init_score)
+        p = self._probabilities(X, init_score)
         if self.n_classes_ == 2:
             # [1 - p, p], written in place: np.column_stack costs about as much as the
             # Booster on one row.
@@ -728,13 +759,88 @@ class GBMClassifier(ClassifierMixin, _GBMBase):  # type: ignore[misc]
 
     def predict(self, X: Any, init_score: Any = None) -> np.ndarray:
         self._check_fitted()
-        p = self.booster_.predict(self._validate_predict(X), init_score=init_score)
+        p = self._probabilities(X, init_score)
         if self.n_classes_ == 2:
             # argmax over [1 - p, p] without building it: 1 - p is exact for p >= 0.5
             # (Sterbenz), so p wins exactly when p > 0.5, and a NaN picks the first class, as
             # argmax does.
             return np.asarray(self.classes_[(p > 0.5).astype(np.intp)])
         return np.asarray(self.classes_[np.argmax(p, axis=1)])
+
+
+def _check_classifier_objective(objective: Any) -> None:
+    """A GBMClassifier objective that is not a callable: None or a classification name."""
+    from .. import objectives
+    from ..errors import ParameterError
+
+    if objective is None:
+        return
+    try:
+        info = objectives.resolve(objective)
+    except ParameterError:
+        info = None
+    if info is None or info.name not in ("binary", "multiclass"):
+        raise ParameterError(f"GBMClassifier: objective must be None, 'binary', 'multiclass' "
+                             f"or a callable (a custom loss on raw margins), got {objective!r}")
+
+
+def _custom_classifier_params(params: dict[str, Any], y: np.ndarray, sample_weight: Any,
+                              n_classes: int) -> Any:
+    """GBMClassifier with a custom loss: the class weights folded into the sample weights
+    (the train() parameters class_weight and scale_pos_weight belong to the built-in losses),
+    and the metrics read the probabilities the classifier predicts. Returns the sample
+    weights; updates ``params``."""
+    from .. import metrics as _metrics
+    from ..errors import ParameterError
+
+    cw, spw = params.pop("class_weight"), params.pop("scale_pos_weight")
+    if n_classes > 2 and spw != 1.0:
+        raise ParameterError("parameter 'scale_pos_weight' applies to two classes, not "
+                             f"{n_classes}")
+    if cw is not None or spw != 1.0:
+        factor = np.ones(y.shape[0], dtype=np.float64)
+        if cw == "balanced":  # n / (classes * rows of the class), as for the built-in loss
+            counts = np.bincount(y.astype(np.intp), minlength=n_classes).astype(np.float64)
+            factor = (y.shape[0] / (n_classes * counts))[y.astype(np.intp)]
+        elif cw is not None:  # {class index: weight}, as fit() has encoded it
+            for k, w in cw.items():
+                factor[y == k] = float(w)
+        factor[y == 1] *= float(spw)
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            if sw.shape != factor.shape:
+                raise DataError(f"sample_weight has {sw.size} values for {factor.size} rows")
+            factor = factor * sw
+        sample_weight = factor
+    link = "binary" if n_classes == 2 else "multiclass"
+    names = params.get("metric")
+    names = [_metrics.default_metric(link)] if names is None else (
+        [names] if isinstance(names, str) or callable(names) else list(names))
+    out: list[Any] = []
+    for name in names:
+        if callable(name):  # a callable metric: the raw margins, as sapwood.train gives them
+            out.append(name)
+            continue
+        canon, fn = _metrics.get_metric(str(name), link)
+        out.append(_on_probabilities(canon, fn, link))
+    params["metric"] = out
+    return sample_weight
+
+
+def _on_probabilities(canon: str, fn: Callable[..., Any], objective: str) -> Callable[..., Any]:
+    """A built-in metric of a custom-loss classifier, computed on its probabilities (sigmoid or
+    softmax of the raw margins), under the metric's own name (so early stopping knows its
+    direction)."""
+    from ..objectives import Link, link_transform
+
+    link: Link = "sigmoid" if objective == "binary" else "softmax"
+
+    def metric(y: Any, raw: Any, w: Any) -> float:
+        with np.errstate(over="ignore"):
+            return float(fn(y, link_transform(link, raw), w))
+
+    metric.__name__ = canon
+    return metric
 
 
 class GBMRanker(_GBMBase):

@@ -25,6 +25,7 @@ from ..model.booster import Booster
 from ..model.builder import ModelBuilder
 from ..model.provenance import make_provenance
 from .callbacks import CallbackEnv, TrainingCallback
+from .custom import gradients_of
 
 __all__ = ["train", "boost_rounds"]
 
@@ -33,11 +34,14 @@ def _callables(params: Mapping[str, Any] | None
                ) -> tuple[dict[str, Any], Any, list[tuple[str, Any]]]:
     """Custom objective and metric callables taken out of the parameters.
 
-    ``objective=fn``: fn(y_true, raw_score) -> (grad, hess), per row (raw_score (n,) for one
-    output); sample weights multiply them afterwards. The model is stored with objective
-    "custom" (identity link: it predicts the raw margin). ``metric=fn`` (or in a list):
-    fn(y_true, prediction, weight) -> float under the name ``fn.__name__``; better when
-    higher if ``fn.higher_is_better`` is true. Model files keep the built-in metric names only.
+    ``objective=fn``: fn(y_true, raw_score) -> (grad, hess): raw_score (n,) for one output,
+    (n, K) raw margins with ``num_class=K``; grad and hess (n, K) or flat (n * K,)
+    output-major (see train.custom.gradients_of); sample weights multiply them afterwards. The
+    model is stored with objective "custom" (identity link: it predicts the raw margins, (n, K)
+    for K outputs). A compiled objective (``sapwood.compiled_objective``) has one output.
+    ``metric=fn`` (or in a list): fn(y_true, prediction, weight) -> float under the name
+    ``fn.__name__`` (prediction: the raw margins, (n, K) for K outputs); better when higher if
+    ``fn.higher_is_better`` is true. Model files keep the built-in metric names only.
     """
     p = dict(params or {})
     obj = p.get("objective")
@@ -45,8 +49,13 @@ def _callables(params: Mapping[str, Any] | None
     if callable(obj):
         custom_obj = obj
         p["objective"] = "custom"
-        if int(p.get("num_class", 1) or 1) != 1:
-            raise ParameterError("a custom objective has one output (num_class=1) for now")
+        if hasattr(obj, "address") and p.get("num_class") not in (None, 1):
+            # one label and one score per call: a second output would see the same label and
+            # learn the same trees; a multi-output loss is a numpy callable
+            raise ParameterError(
+                f"a compiled custom objective works on one output (one label, one score per "
+                f"row), but num_class is {p.get('num_class')!r}: write a multi-output loss as "
+                "a numpy callable fn(y_true, raw_score (n, K)) -> (grad, hess)")
     elif obj == "custom":
         raise ParameterError("objective 'custom' means a callable: pass the function itself "
                              "as the objective")
@@ -201,25 +210,19 @@ class _LocalRounds:
 
     def __init__(self, trainer: Any, valid_X: list[Any], valid_scores: list[np.ndarray], k: int,
                  num_features: int, n_jobs: int,
-                 custom: tuple[Any, np.ndarray, np.ndarray | None] | None = None) -> None:
+                 custom: tuple[Any, np.ndarray, np.ndarray | None] | None = None,
+                 first_round: int = 0) -> None:
         self.trainer, self.valid_X, self.valid_scores = trainer, valid_X, valid_scores
         self.k, self.num_features, self.n_jobs = k, num_features, n_jobs
         self.custom = custom
+        self.round = first_round  # the round the next boost_round grows (errors name it)
 
     def boost_round(self) -> list[dict[str, np.ndarray]]:
         if self.custom is not None and not hasattr(self.custom[0], "address"):
             fn, y, w = self.custom
-            raw = self.trainer.scores()
-            out = fn(y, raw[:, 0] if self.k == 1 else raw)
-            if not isinstance(out, tuple) or len(out) != 2:
-                raise ParameterError("a custom objective must return (grad, hess), got "
-                                     f"{type(out).__name__}")
-            g = np.asarray(out[0], dtype=np.float64).reshape(-1)
-            h = np.asarray(out[1], dtype=np.float64).reshape(-1)
-            if w is not None and g.shape == h.shape == (w.shape[0] * self.k,):
-                ww = np.repeat(w, self.k)
-                g, h = g * ww, h * ww
+            g, h = gradients_of(fn, y, self.trainer.scores(), w, self.round)
             self.trainer.set_gradients(g, h)
+        self.round += 1
         return list(self.trainer.boost_round())
 
     def eval_scores(self, trees: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
@@ -421,7 +424,8 @@ def train(
     if custom_obj is not None and hasattr(custom_obj, "address"):
         trainer.set_elementwise(int(custom_obj.address))  # compiled: called from C++
     engine = _LocalRounds(trainer, valid_X, valid_scores, k, booster.num_features, p["n_jobs"],
-                          None if custom_obj is None else (custom_obj, y, train_set.weight))
+                          None if custom_obj is None else (custom_obj, y, train_set.weight),
+                          first_round)
     evals = [(name, ds.label, ds.weight, ds.group)
              for ds, name in zip(valid_sets, names, strict=False)]
     boost_rounds(booster, engine, evals, metrics, callbacks, first_round, p["n_estimators"])
