@@ -324,11 +324,12 @@ def test_catboost_json_import_predicts_as_catboost(task: str, tmp_path: object) 
     if task == "binary":
         y = (z + rng.normal(size=3000) * 0.5 > 0).astype(int)
         m = catboost.CatBoostClassifier(depth=5, iterations=40, verbose=False, random_seed=0,
-                                        thread_count=1, nan_mode="Max")
+                                        thread_count=1, nan_mode="Max",
+                                        allow_writing_files=False)
     else:
         y = z + rng.normal(size=3000) * 0.1
         m = catboost.CatBoostRegressor(depth=6, iterations=40, verbose=False, random_seed=0,
-                                       thread_count=1)
+                                       thread_count=1, allow_writing_files=False)
     m.fit(X, y)
     path = pathlib.Path(str(tmp_path)) / "cb.json"
     m.save_model(str(path), format="json")
