@@ -224,6 +224,7 @@ void Objective::SetGroups(std::vector<std::int64_t> bounds) {
     }
   }
   group_bounds_ = std::move(bounds);
+  inv_max_dcg_of_ = nullptr;  // new queries: their ideal DCGs again
 }
 
 void Objective::CheckLabels(const double* y, std::int64_t n) const {
@@ -519,96 +520,105 @@ inline double Discount(std::int64_t i) {
                     : 1.0 / std::log2(static_cast<double>(i) + 2.0);
 }
 
+// 1 / (the ideal DCG at the truncation level) of one query: its gains in descending order. 0
+// when every gain is 0 (no order is better than another). Depends only on the labels: computed
+// once per query, not every round.
+double InverseMaxDcg(const double* y, std::int64_t m, const ObjectiveParams& p) {
+  const std::int64_t trunc = std::min<std::int64_t>(p.lambdarank_truncation_level, m);
+  if (trunc <= 0) return 0.0;
+  std::vector<double> ideal(static_cast<std::size_t>(m));
+  for (std::int64_t i = 0; i < m; ++i)
+    ideal[static_cast<std::size_t>(i)] = p.label_gain[static_cast<std::size_t>(y[i])];
+  std::partial_sort(ideal.begin(), ideal.begin() + trunc, ideal.end(), std::greater<double>());
+  double max_dcg = 0;
+  for (std::int64_t i = 0; i < trunc; ++i) max_dcg += ideal[static_cast<std::size_t>(i)] * Discount(i);
+  return max_dcg > 0 ? 1.0 / max_dcg : 0.0;
+}
+
 // LambdaMART on one query (Burges 2010; the gradients LightGBM's lambdarank computes): every
 // pair of documents with different labels, one of them ranked in the top `truncation` by the
 // current scores, pushes the better one up and the other down with the pairwise logistic loss's
 // gradient, weighted by the change in NDCG that swapping the two would make.
 void LambdarankQuery(const double* s, const double* y, std::int64_t m, const ObjectiveParams& p,
-                     double* g, double* h) {
+                     double inv_max_dcg, double* g, double* h) {
   std::fill(g, g + m, 0.0);
   std::fill(h, h + m, 0.0);
-  if (m <= 1) return;
-  const std::vector<double>& gain = p.label_gain;
-  auto gain_of = [&](std::int64_t i) { return gain[static_cast<std::size_t>(y[i])]; };
+  if (m <= 1 || !(inv_max_dcg > 0)) return;  // every label 0: nothing to order
   const std::int64_t trunc = std::min<std::int64_t>(p.lambdarank_truncation_level, m);
-  // The ideal DCG at the truncation level: gains in descending order.
-  thread_local std::vector<double> ideal;
-  ideal.resize(static_cast<std::size_t>(m));
-  for (std::int64_t i = 0; i < m; ++i) ideal[static_cast<std::size_t>(i)] = gain_of(i);
-  std::partial_sort(ideal.begin(), ideal.begin() + trunc, ideal.end(), std::greater<double>());
-  double max_dcg = 0;
-  for (std::int64_t i = 0; i < trunc; ++i) max_dcg += ideal[static_cast<std::size_t>(i)] * Discount(i);
-  if (!(max_dcg > 0)) return;  // every label 0: no order is better than another
-  const double inv_max_dcg = 1.0 / max_dcg;
   // Documents by descending score; ties by row (a fixed order: the same gradients every time).
-  thread_local std::vector<std::int64_t> order;
+  // Sorting (-score, row) pairs by value: no indirect loads in the comparisons.
+  thread_local std::vector<std::pair<double, std::int64_t>> order;
   order.resize(static_cast<std::size_t>(m));
-  for (std::int64_t i = 0; i < m; ++i) order[static_cast<std::size_t>(i)] = i;
-  // (std::sort with the row as tie-break: the stable order, without stable_sort's buffer)
-  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-    return s[a] > s[b] || (s[a] == s[b] && a < b);
-  });
-  // In rank order: score, label, gain, exp(score - best) and the rank's discount. The pair
-  // loop then needs no exp or log: sigmoid(s_lo - s_hi) = e_lo / (e_hi + e_lo).
-  thread_local std::vector<double> rs, rl, rg, re, rd, rgrad, rhess;
-  for (auto* v : {&rs, &rl, &rg, &re, &rd}) v->resize(static_cast<std::size_t>(m));
-  rgrad.assign(static_cast<std::size_t>(m), 0.0);
-  rhess.assign(static_cast<std::size_t>(m), 0.0);
-  const double best = s[order.front()];
+  for (std::int64_t i = 0; i < m; ++i) order[static_cast<std::size_t>(i)] = {-s[i], i};
+  std::sort(order.begin(), order.end());
+  // In rank order: score, gain, exp(score - best) and the rank's discount. The pair loop then
+  // needs no exp or log: sigmoid(s_lo - s_hi) = e_lo / (e_hi + e_lo). Raw pointers into the
+  // thread's buffers (a thread_local vector read inside the loop costs a TLS lookup).
+  thread_local std::vector<double> buf;
+  buf.resize(static_cast<std::size_t>(m) * 6);
+  double* rs = buf.data();
+  double* rg = rs + m;
+  double* re = rg + m;
+  double* rd = re + m;
+  double* rgrad = rd + m;
+  double* rhess = rgrad + m;
+  const double best = -order.front().first;
   for (std::int64_t r = 0; r < m; ++r) {
-    const std::size_t k = static_cast<std::size_t>(r);
-    const std::int64_t d = order[k];
-    rs[k] = s[d];
-    rl[k] = y[d];
-    rg[k] = gain_of(d);
-    re[k] = std::exp(s[d] - best);
-    rd[k] = Discount(r);
+    const std::int64_t d = order[static_cast<std::size_t>(r)].second;
+    rs[r] = s[d];
+    rg[r] = p.label_gain[static_cast<std::size_t>(y[d])];
+    re[r] = std::exp(s[d] - best);
+    rd[r] = Discount(r);
+    rgrad[r] = 0.0;
+    rhess[r] = 0.0;
   }
-  const bool spread = rs.front() != rs.back();
+  const bool norm = p.lambdarank_norm && rs[0] != rs[m - 1];
   double sum_lambda = 0;
-  for (std::int64_t i = 0; i < m - 1 && i < trunc; ++i) {
-    const std::size_t a = static_cast<std::size_t>(i);
-    for (std::size_t b = a + 1; b < static_cast<std::size_t>(m); ++b) {
-      if (rl[a] == rl[b]) continue;
-      // hi: the document with the larger label, lo the other
-      const bool a_high = rl[a] > rl[b];
-      const std::size_t hi = a_high ? a : b, lo = a_high ? b : a;
-      const double delta_score = rs[hi] - rs[lo];
-      const double delta_ndcg = (rg[hi] - rg[lo]) * std::fabs(rd[a] - rd[b]) * inv_max_dcg;
-      const double norm = p.lambdarank_norm && spread ? 0.01 + std::fabs(delta_score) : 1.0;
+  for (std::int64_t a = 0; a < m - 1 && a < trunc; ++a) {
+    const double sa = rs[a], ga = rg[a], ea = re[a], da = rd[a];
+    double grad_a = 0, hess_a = 0;
+    for (std::int64_t b = a + 1; b < m; ++b) {
+      // Equal labels (equal gains) change no NDCG: skipped, as LightGBM skips equal labels
+      // (a pair of different labels with equal gains would add exactly 0).
+      const double dg = ga - rg[b];
+      if (dg == 0) continue;
+      // hi: the document with the larger gain, lo the other. The discount difference da - rd[b]
+      // is > 0 (a ranks above b), and the denominators below are symmetric in the pair.
+      const double delta_ndcg = std::fabs(dg) * (da - rd[b]) * inv_max_dcg;
+      const double dist = norm ? 0.01 + std::fabs(sa - rs[b]) : 1.0;
       // d/ds_hi of log(1 + exp(-(s_hi - s_lo))) = -rho, rho = sigmoid(s_lo - s_hi)
       //   = e_lo / (e_hi + e_lo): one division per pair gives both
-      //   lambda = -rho * delta_ndcg / norm and hess = rho (1 - rho) delta_ndcg / norm.
-      const double den = re[hi] + re[lo];
-      double lambda, hess;
+      //   lambda = -rho * delta_ndcg / dist and hess = rho (1 - rho) delta_ndcg / dist.
+      const double den = ea + re[b];
+      const double e_lo = dg > 0 ? re[b] : ea;
+      double t, hess;  // t = -lambda >= 0: the push up on hi (and down on lo)
       if (den > 0) {
-        const double q = delta_ndcg / (den * den * norm);
-        lambda = -re[lo] * den * q;
-        hess = re[lo] * re[hi] * q;
+        const double q = delta_ndcg / (den * den * dist);
+        t = e_lo * den * q;
+        hess = ea * re[b] * q;
       } else {  // both underflowed (scores hundreds apart from the query's best)
+        const double delta_score = dg > 0 ? sa - rs[b] : rs[b] - sa;
         const double rho = 1.0 / (1.0 + std::exp(delta_score));
-        lambda = -rho * delta_ndcg / norm;
-        hess = rho * (1.0 - rho) * delta_ndcg / norm;
+        t = rho * delta_ndcg / dist;
+        hess = rho * (1.0 - rho) * delta_ndcg / dist;
       }
-      rgrad[hi] += lambda;
-      rhess[hi] += hess;
-      rgrad[lo] -= lambda;
-      rhess[lo] += hess;
-      sum_lambda -= 2 * lambda;
+      const double ta = dg > 0 ? -t : t;  // a's gradient: down (negative) when a is hi
+      grad_a += ta;
+      hess_a += hess;
+      rgrad[b] -= ta;
+      rhess[b] += hess;
+      sum_lambda += 2 * t;
     }
+    rgrad[a] += grad_a;
+    rhess[a] += hess_a;
   }
+  // queries with many mis-ordered pairs would otherwise dominate the tree
+  const double f = p.lambdarank_norm && sum_lambda > 0
+                       ? std::log2(1.0 + sum_lambda) / sum_lambda : 1.0;
   for (std::int64_t r = 0; r < m; ++r) {
-    const std::size_t k = static_cast<std::size_t>(r);
-    g[order[k]] = rgrad[k];
-    h[order[k]] = rhess[k];
-  }
-  if (p.lambdarank_norm && sum_lambda > 0) {
-    // queries with many mis-ordered pairs would otherwise dominate the tree
-    const double f = std::log2(1.0 + sum_lambda) / sum_lambda;
-    for (std::int64_t i = 0; i < m; ++i) {
-      g[i] *= f;
-      h[i] *= f;
-    }
+    const std::int64_t d = order[static_cast<std::size_t>(r)].second;
+    g[d] = rgrad[r] * f;
+    h[d] = rhess[r] * f;
   }
 }
 
@@ -680,13 +690,25 @@ void Objective::RankingGradients(const double* scores, const double* y, const do
                     " rows but the data has " + std::to_string(n));
   }
   const std::int64_t nq = static_cast<std::int64_t>(group_bounds_.size()) - 1;
+  if (kind_ == ObjectiveKind::kLambdarank &&
+      (inv_max_dcg_of_ != y || static_cast<std::int64_t>(inv_max_dcg_.size()) != nq)) {
+    // each query's 1 / ideal DCG depends only on its labels: once, not every round
+    inv_max_dcg_.resize(static_cast<std::size_t>(nq));
+    ParallelForDynamic(0, nq, n_threads, [&](std::int64_t q) {
+      const std::int64_t b = group_bounds_[static_cast<std::size_t>(q)];
+      const std::int64_t m = group_bounds_[static_cast<std::size_t>(q) + 1] - b;
+      inv_max_dcg_[static_cast<std::size_t>(q)] = InverseMaxDcg(y + b, m, params_);
+    });
+    inv_max_dcg_of_ = y;
+  }
   // Queries own disjoint rows, each written by one thread in a fixed order: the same bits on
   // any thread count.
   ParallelForDynamic(0, nq, n_threads, [&](std::int64_t q) {
     const std::int64_t b = group_bounds_[static_cast<std::size_t>(q)];
     const std::int64_t m = group_bounds_[static_cast<std::size_t>(q) + 1] - b;
     if (kind_ == ObjectiveKind::kLambdarank) {
-      LambdarankQuery(scores + b, y + b, m, params_, grad + b, hess + b);
+      LambdarankQuery(scores + b, y + b, m, params_, inv_max_dcg_[static_cast<std::size_t>(q)],
+                      grad + b, hess + b);
     } else {
       const std::int64_t row0 = query_rows_.empty() ? b : query_rows_[static_cast<std::size_t>(q)];
       XendcgQuery(scores + b, y + b, m, params_, round, row0, grad + b, hess + b);
