@@ -42,7 +42,10 @@ namespace {
 
 // The sum of term(0) .. term(m - 1), each |term(i)| <= bound, bit-identical in any order: each
 // term is rounded to a grid of 2^-s and summed exactly as an int64, s chosen from the bound and
-// m so that the sum cannot overflow (a resolution of about bound * m * 2^-62).
+// m so that the sum cannot overflow (a resolution of about bound * m * 2^-62). The scaling is a
+// multiply by the power of two and the rounding is inline (std::ldexp and std::llround are libm
+// calls per term, and made the huber re-fit cost more than the tree's histograms); any fixed
+// per-term rounding keeps the sum an exact, order-free integer.
 template <class Term>
 double OrderFreeSum(std::int64_t m, double bound, Term term) {
   if (m <= 0 || !(bound > 0) || !std::isfinite(bound)) {
@@ -54,9 +57,59 @@ double OrderFreeSum(std::int64_t m, double bound, Term term) {
   std::frexp(bound, &e_bound);                         // bound < 2^e_bound
   std::frexp(static_cast<double>(m), &e_count);        // m < 2^e_count
   const int shift = 62 - e_bound - e_count;
+  const double scale = std::ldexp(1.0, shift);
   std::int64_t acc = 0;
-  for (std::int64_t i = 0; i < m; ++i) acc += std::llround(std::ldexp(term(i), shift));
+  for (std::int64_t i = 0; i < m; ++i) {
+    // |x| < 2^(62 - e_count): fits an int64. Half away from zero, without a branch (a
+    // mispredicted sign test per term was most of this loop's time).
+    const double x = term(i) * scale;
+    acc += static_cast<std::int64_t>(x + std::copysign(0.5, x));
+  }
   return std::ldexp(static_cast<double>(acc), -shift);
+}
+
+// The k-th smallest (0-based) of v[0, m), exactly; reorders v. With next: also the (k+1)-th
+// smallest (k + 1 < m). Arrays of a few thousand values or more take two pivots bracketing rank
+// k (3 standard deviations either side) from a strided sample, and select among the values
+// between them after one branch-free pass (std::nth_element alone costs 15-25 ns per value at
+// 50k-300k values and was most of the l1, quantile and huber re-fit); when rank k (or k + 1)
+// falls outside the bracket, std::nth_element on everything. Pivots only change the work, never
+// the answer: the result depends only on the multiset of values.
+double SelectKth(double* v, std::int64_t m, std::int64_t k, double* next) {
+  constexpr std::int64_t kSampleFrom = 2048;
+  if (m >= kSampleFrom) {
+    thread_local std::vector<double> sample, mid;
+    const std::int64_t ns = std::min<std::int64_t>(1024, m / 8);
+    const std::int64_t gap =
+        static_cast<std::int64_t>(1.5 * std::sqrt(static_cast<double>(ns))) + 2;
+    sample.resize(static_cast<std::size_t>(ns));
+    for (std::int64_t i = 0; i < ns; ++i) sample[static_cast<std::size_t>(i)] = v[i * m / ns];
+    const std::int64_t ks = k * ns / m;
+    const std::int64_t a = std::max<std::int64_t>(0, ks - gap);
+    const std::int64_t b = std::min<std::int64_t>(ns - 1, ks + gap);
+    std::nth_element(sample.begin(), sample.begin() + a, sample.end());
+    const double lo = sample[static_cast<std::size_t>(a)];
+    std::nth_element(sample.begin() + a, sample.begin() + b, sample.end());
+    const double hi = sample[static_cast<std::size_t>(b)];
+    mid.resize(static_cast<std::size_t>(m));
+    double* md = mid.data();
+    std::int64_t below = 0, nm = 0;
+    for (std::int64_t i = 0; i < m; ++i) {
+      const double x = v[i];
+      below += x < lo;
+      md[nm] = x;
+      nm += (x >= lo) & (x <= hi);
+    }
+    const std::int64_t kk = k - below;
+    if (kk >= 0 && kk + (next != nullptr ? 1 : 0) < nm) {
+      std::nth_element(md, md + kk, md + nm);
+      if (next != nullptr) *next = *std::min_element(md + kk + 1, md + nm);
+      return md[kk];
+    }
+  }
+  std::nth_element(v, v + k, v + m);
+  if (next != nullptr) *next = *std::min_element(v + k + 1, v + m);
+  return v[k];
 }
 
 }  // namespace
@@ -69,13 +122,11 @@ double WeightedQuantile(double* values, double* weights, std::int64_t m, double 
     const double target = alpha * static_cast<double>(m);
     std::int64_t k = static_cast<std::int64_t>(std::ceil(target)) - 1;
     k = std::clamp<std::int64_t>(k, 0, m - 1);
-    std::nth_element(values, values + k, values + m);
-    const double q = values[k];
-    if (static_cast<double>(k + 1) == target && k + 1 < m) {
-      // exactly alpha of the rows at or below values[k]: [values[k], next] all minimise
-      return 0.5 * (q + *std::min_element(values + k + 1, values + m));
-    }
-    return q;
+    // exactly alpha of the rows at or below values[k]: [values[k], next] all minimise
+    const bool between = static_cast<double>(k + 1) == target && k + 1 < m;
+    double next = 0;
+    const double q = SelectKth(values, m, k, between ? &next : nullptr);
+    return between ? 0.5 * (q + next) : q;
   }
   // Weighted: sort (value, weight) pairs. Sorting by the pair (not just the value) fixes the
   // order of the cumulative sums, so the result is bit-identical whatever order rows came in.
@@ -177,6 +228,7 @@ void Objective::SetGroups(std::vector<std::int64_t> bounds) {
     }
   }
   group_bounds_ = std::move(bounds);
+  inv_max_dcg_of_ = nullptr;  // new queries: their ideal DCGs again
 }
 
 void Objective::CheckLabels(const double* y, std::int64_t n) const {
@@ -411,18 +463,45 @@ double Objective::LeafValue(double* r, double* w, std::int64_t m, int k) const {
       // split of the rows over workers: the median by selection (O(m)), the sums in fixed
       // point (OrderFreeSum). (Sorting every leaf's residuals to fix the summation order made
       // huber fits 3x LightGBM's.)
-      const double med = WeightedQuantile(r, w, m, 0.5);  // keeps the (r, w) pairs together
       const double hd = params_.huber_delta;
-      double w_max = 1.0;
+      double w_max = 1.0, lo = r[0], hi = r[0];
+      {
+        // four independent minima and maxima: one chain would wait on each min's latency
+        double l4[4] = {r[0], r[0], r[0], r[0]}, h4[4] = {r[0], r[0], r[0], r[0]};
+        std::int64_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+          for (int j = 0; j < 4; ++j) {
+            l4[j] = std::min(l4[j], r[i + j]);
+            h4[j] = std::max(h4[j], r[i + j]);
+          }
+        }
+        for (; i < m; ++i) {
+          l4[0] = std::min(l4[0], r[i]);
+          h4[0] = std::max(h4[0], r[i]);
+        }
+        lo = std::min(std::min(l4[0], l4[1]), std::min(l4[2], l4[3]));
+        hi = std::max(std::max(h4[0], h4[1]), std::max(h4[2], h4[3]));
+      }
       if (w != nullptr) {
         w_max = 0.0;
         for (std::int64_t i = 0; i < m; ++i) w_max = std::max(w_max, w[i]);
       }
       const double sw = w != nullptr ? OrderFreeSum(m, w_max, [&](std::int64_t i) { return w[i]; })
                                      : static_cast<double>(m);
-      if (!(sw > 0)) return med;
+      if (!(sw > 0)) return 0.0;  // no weight: as WeightedQuantile
+      if (hi - lo <= hd) {
+        // Every residual is within huber_delta of the median (of any point in [lo, hi]), so
+        // nothing is clipped and the value is the (weighted) mean: a + mean(r - a) for any
+        // anchor a in [lo, hi]. Anchored at lo, no selection is needed. The same multiset
+        // function, so the same bits in any row order.
+        const double s = OrderFreeSum(m, (hi - lo) * w_max, [&](std::int64_t i) {
+          return w != nullptr ? w[i] * (r[i] - lo) : r[i] - lo;
+        });
+        return lo + s / sw;
+      }
+      const double med = WeightedQuantile(r, w, m, 0.5);  // keeps the (r, w) pairs together
       const double swd = OrderFreeSum(m, hd * w_max, [&](std::int64_t i) {
-        const double d = std::clamp(r[i] - med, -hd, hd);
+        const double d = std::min(std::max(r[i] - med, -hd), hd);  // branch-free clamp
         return w != nullptr ? w[i] * d : d;
       });
       return med + swd / sw;
@@ -448,96 +527,105 @@ inline double Discount(std::int64_t i) {
                     : 1.0 / std::log2(static_cast<double>(i) + 2.0);
 }
 
+// 1 / (the ideal DCG at the truncation level) of one query: its gains in descending order. 0
+// when every gain is 0 (no order is better than another). Depends only on the labels: computed
+// once per query, not every round.
+double InverseMaxDcg(const double* y, std::int64_t m, const ObjectiveParams& p) {
+  const std::int64_t trunc = std::min<std::int64_t>(p.lambdarank_truncation_level, m);
+  if (trunc <= 0) return 0.0;
+  std::vector<double> ideal(static_cast<std::size_t>(m));
+  for (std::int64_t i = 0; i < m; ++i)
+    ideal[static_cast<std::size_t>(i)] = p.label_gain[static_cast<std::size_t>(y[i])];
+  std::partial_sort(ideal.begin(), ideal.begin() + trunc, ideal.end(), std::greater<double>());
+  double max_dcg = 0;
+  for (std::int64_t i = 0; i < trunc; ++i) max_dcg += ideal[static_cast<std::size_t>(i)] * Discount(i);
+  return max_dcg > 0 ? 1.0 / max_dcg : 0.0;
+}
+
 // LambdaMART on one query (Burges 2010; the gradients LightGBM's lambdarank computes): every
 // pair of documents with different labels, one of them ranked in the top `truncation` by the
 // current scores, pushes the better one up and the other down with the pairwise logistic loss's
 // gradient, weighted by the change in NDCG that swapping the two would make.
 void LambdarankQuery(const double* s, const double* y, std::int64_t m, const ObjectiveParams& p,
-                     double* g, double* h) {
+                     double inv_max_dcg, double* g, double* h) {
   std::fill(g, g + m, 0.0);
   std::fill(h, h + m, 0.0);
-  if (m <= 1) return;
-  const std::vector<double>& gain = p.label_gain;
-  auto gain_of = [&](std::int64_t i) { return gain[static_cast<std::size_t>(y[i])]; };
+  if (m <= 1 || !(inv_max_dcg > 0)) return;  // every label 0: nothing to order
   const std::int64_t trunc = std::min<std::int64_t>(p.lambdarank_truncation_level, m);
-  // The ideal DCG at the truncation level: gains in descending order.
-  thread_local std::vector<double> ideal;
-  ideal.resize(static_cast<std::size_t>(m));
-  for (std::int64_t i = 0; i < m; ++i) ideal[static_cast<std::size_t>(i)] = gain_of(i);
-  std::partial_sort(ideal.begin(), ideal.begin() + trunc, ideal.end(), std::greater<double>());
-  double max_dcg = 0;
-  for (std::int64_t i = 0; i < trunc; ++i) max_dcg += ideal[static_cast<std::size_t>(i)] * Discount(i);
-  if (!(max_dcg > 0)) return;  // every label 0: no order is better than another
-  const double inv_max_dcg = 1.0 / max_dcg;
   // Documents by descending score; ties by row (a fixed order: the same gradients every time).
-  thread_local std::vector<std::int64_t> order;
+  // Sorting (-score, row) pairs by value: no indirect loads in the comparisons.
+  thread_local std::vector<std::pair<double, std::int64_t>> order;
   order.resize(static_cast<std::size_t>(m));
-  for (std::int64_t i = 0; i < m; ++i) order[static_cast<std::size_t>(i)] = i;
-  // (std::sort with the row as tie-break: the stable order, without stable_sort's buffer)
-  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-    return s[a] > s[b] || (s[a] == s[b] && a < b);
-  });
-  // In rank order: score, label, gain, exp(score - best) and the rank's discount. The pair
-  // loop then needs no exp or log: sigmoid(s_lo - s_hi) = e_lo / (e_hi + e_lo).
-  thread_local std::vector<double> rs, rl, rg, re, rd, rgrad, rhess;
-  for (auto* v : {&rs, &rl, &rg, &re, &rd}) v->resize(static_cast<std::size_t>(m));
-  rgrad.assign(static_cast<std::size_t>(m), 0.0);
-  rhess.assign(static_cast<std::size_t>(m), 0.0);
-  const double best = s[order.front()];
+  for (std::int64_t i = 0; i < m; ++i) order[static_cast<std::size_t>(i)] = {-s[i], i};
+  std::sort(order.begin(), order.end());
+  // In rank order: score, gain, exp(score - best) and the rank's discount. The pair loop then
+  // needs no exp or log: sigmoid(s_lo - s_hi) = e_lo / (e_hi + e_lo). Raw pointers into the
+  // thread's buffers (a thread_local vector read inside the loop costs a TLS lookup).
+  thread_local std::vector<double> buf;
+  buf.resize(static_cast<std::size_t>(m) * 6);
+  double* rs = buf.data();
+  double* rg = rs + m;
+  double* re = rg + m;
+  double* rd = re + m;
+  double* rgrad = rd + m;
+  double* rhess = rgrad + m;
+  const double best = -order.front().first;
   for (std::int64_t r = 0; r < m; ++r) {
-    const std::size_t k = static_cast<std::size_t>(r);
-    const std::int64_t d = order[k];
-    rs[k] = s[d];
-    rl[k] = y[d];
-    rg[k] = gain_of(d);
-    re[k] = std::exp(s[d] - best);
-    rd[k] = Discount(r);
+    const std::int64_t d = order[static_cast<std::size_t>(r)].second;
+    rs[r] = s[d];
+    rg[r] = p.label_gain[static_cast<std::size_t>(y[d])];
+    re[r] = std::exp(s[d] - best);
+    rd[r] = Discount(r);
+    rgrad[r] = 0.0;
+    rhess[r] = 0.0;
   }
-  const bool spread = rs.front() != rs.back();
+  const bool norm = p.lambdarank_norm && rs[0] != rs[m - 1];
   double sum_lambda = 0;
-  for (std::int64_t i = 0; i < m - 1 && i < trunc; ++i) {
-    const std::size_t a = static_cast<std::size_t>(i);
-    for (std::size_t b = a + 1; b < static_cast<std::size_t>(m); ++b) {
-      if (rl[a] == rl[b]) continue;
-      // hi: the document with the larger label, lo the other
-      const bool a_high = rl[a] > rl[b];
-      const std::size_t hi = a_high ? a : b, lo = a_high ? b : a;
-      const double delta_score = rs[hi] - rs[lo];
-      const double delta_ndcg = (rg[hi] - rg[lo]) * std::fabs(rd[a] - rd[b]) * inv_max_dcg;
-      const double norm = p.lambdarank_norm && spread ? 0.01 + std::fabs(delta_score) : 1.0;
+  for (std::int64_t a = 0; a < m - 1 && a < trunc; ++a) {
+    const double sa = rs[a], ga = rg[a], ea = re[a], da = rd[a];
+    double grad_a = 0, hess_a = 0;
+    for (std::int64_t b = a + 1; b < m; ++b) {
+      // Equal labels (equal gains) change no NDCG: skipped, as LightGBM skips equal labels
+      // (a pair of different labels with equal gains would add exactly 0).
+      const double dg = ga - rg[b];
+      if (dg == 0) continue;
+      // hi: the document with the larger gain, lo the other. The discount difference da - rd[b]
+      // is > 0 (a ranks above b), and the denominators below are symmetric in the pair.
+      const double delta_ndcg = std::fabs(dg) * (da - rd[b]) * inv_max_dcg;
+      const double dist = norm ? 0.01 + std::fabs(sa - rs[b]) : 1.0;
       // d/ds_hi of log(1 + exp(-(s_hi - s_lo))) = -rho, rho = sigmoid(s_lo - s_hi)
       //   = e_lo / (e_hi + e_lo): one division per pair gives both
-      //   lambda = -rho * delta_ndcg / norm and hess = rho (1 - rho) delta_ndcg / norm.
-      const double den = re[hi] + re[lo];
-      double lambda, hess;
+      //   lambda = -rho * delta_ndcg / dist and hess = rho (1 - rho) delta_ndcg / dist.
+      const double den = ea + re[b];
+      const double e_lo = dg > 0 ? re[b] : ea;
+      double t, hess;  // t = -lambda >= 0: the push up on hi (and down on lo)
       if (den > 0) {
-        const double q = delta_ndcg / (den * den * norm);
-        lambda = -re[lo] * den * q;
-        hess = re[lo] * re[hi] * q;
+        const double q = delta_ndcg / (den * den * dist);
+        t = e_lo * den * q;
+        hess = ea * re[b] * q;
       } else {  // both underflowed (scores hundreds apart from the query's best)
+        const double delta_score = dg > 0 ? sa - rs[b] : rs[b] - sa;
         const double rho = 1.0 / (1.0 + std::exp(delta_score));
-        lambda = -rho * delta_ndcg / norm;
-        hess = rho * (1.0 - rho) * delta_ndcg / norm;
+        t = rho * delta_ndcg / dist;
+        hess = rho * (1.0 - rho) * delta_ndcg / dist;
       }
-      rgrad[hi] += lambda;
-      rhess[hi] += hess;
-      rgrad[lo] -= lambda;
-      rhess[lo] += hess;
-      sum_lambda -= 2 * lambda;
+      const double ta = dg > 0 ? -t : t;  // a's gradient: down (negative) when a is hi
+      grad_a += ta;
+      hess_a += hess;
+      rgrad[b] -= ta;
+      rhess[b] += hess;
+      sum_lambda += 2 * t;
     }
+    rgrad[a] += grad_a;
+    rhess[a] += hess_a;
   }
+  // queries with many mis-ordered pairs would otherwise dominate the tree
+  const double f = p.lambdarank_norm && sum_lambda > 0
+                       ? std::log2(1.0 + sum_lambda) / sum_lambda : 1.0;
   for (std::int64_t r = 0; r < m; ++r) {
-    const std::size_t k = static_cast<std::size_t>(r);
-    g[order[k]] = rgrad[k];
-    h[order[k]] = rhess[k];
-  }
-  if (p.lambdarank_norm && sum_lambda > 0) {
-    // queries with many mis-ordered pairs would otherwise dominate the tree
-    const double f = std::log2(1.0 + sum_lambda) / sum_lambda;
-    for (std::int64_t i = 0; i < m; ++i) {
-      g[i] *= f;
-      h[i] *= f;
-    }
+    const std::int64_t d = order[static_cast<std::size_t>(r)].second;
+    g[d] = rgrad[r] * f;
+    h[d] = rhess[r] * f;
   }
 }
 
@@ -609,13 +697,25 @@ void Objective::RankingGradients(const double* scores, const double* y, const do
                     " rows but the data has " + std::to_string(n));
   }
   const std::int64_t nq = static_cast<std::int64_t>(group_bounds_.size()) - 1;
+  if (kind_ == ObjectiveKind::kLambdarank &&
+      (inv_max_dcg_of_ != y || static_cast<std::int64_t>(inv_max_dcg_.size()) != nq)) {
+    // each query's 1 / ideal DCG depends only on its labels: once, not every round
+    inv_max_dcg_.resize(static_cast<std::size_t>(nq));
+    ParallelForDynamic(0, nq, n_threads, [&](std::int64_t q) {
+      const std::int64_t b = group_bounds_[static_cast<std::size_t>(q)];
+      const std::int64_t m = group_bounds_[static_cast<std::size_t>(q) + 1] - b;
+      inv_max_dcg_[static_cast<std::size_t>(q)] = InverseMaxDcg(y + b, m, params_);
+    });
+    inv_max_dcg_of_ = y;
+  }
   // Queries own disjoint rows, each written by one thread in a fixed order: the same bits on
   // any thread count.
   ParallelForDynamic(0, nq, n_threads, [&](std::int64_t q) {
     const std::int64_t b = group_bounds_[static_cast<std::size_t>(q)];
     const std::int64_t m = group_bounds_[static_cast<std::size_t>(q) + 1] - b;
     if (kind_ == ObjectiveKind::kLambdarank) {
-      LambdarankQuery(scores + b, y + b, m, params_, grad + b, hess + b);
+      LambdarankQuery(scores + b, y + b, m, params_, inv_max_dcg_[static_cast<std::size_t>(q)],
+                      grad + b, hess + b);
     } else {
       const std::int64_t row0 = query_rows_.empty() ? b : query_rows_[static_cast<std::size_t>(q)];
       XendcgQuery(scores + b, y + b, m, params_, round, row0, grad + b, hess + b);

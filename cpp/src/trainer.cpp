@@ -126,20 +126,25 @@ void Trainer::RenewLeaves(Tree& tree, int k) {
   const bool weighted = !weights_.empty();
   const double lr = params_.grow.learning_rate;
   // Each leaf's value depends only on the multiset of its rows' (residual, weight) pairs
-  // (LeafValue sorts them), so leaves may be done in any order on any number of threads.
+  // (LeafValue selects and sums them order-free), so leaves may be done in any order on any
+  // number of threads. A leaf's residuals go to its own slice of one buffer (its rows'
+  // positions in the partition), reused across trees: no allocation or first touch per leaf.
+  const std::size_t n_pos = static_cast<std::size_t>(data_->NumRows());
+  if (renew_r_.size() != n_pos) renew_r_.resize(n_pos);
+  if (weighted && renew_w_.size() != n_pos) renew_w_.resize(n_pos);
   ParallelForDynamic(0, static_cast<std::int64_t>(ranges.size()), params_.n_threads,
                      [&](std::int64_t li) {
     const auto& lr_ = ranges[static_cast<std::size_t>(li)];
     const std::int64_t m = lr_.end - lr_.begin;
     if (m <= 0) return;
-    std::vector<double> r(static_cast<std::size_t>(m)), w;
-    if (weighted) w.resize(static_cast<std::size_t>(m));
+    double* r = renew_r_.data() + lr_.begin;
+    double* w = weighted ? renew_w_.data() + lr_.begin : nullptr;
     for (std::int64_t i = 0; i < m; ++i) {
       const std::size_t row = prow[lr_.begin + i];
-      r[static_cast<std::size_t>(i)] = labels_[row] - scores_[row * K + k];
-      if (weighted) w[static_cast<std::size_t>(i)] = weights_[row];
+      r[i] = labels_[row] - scores_[row * K + k];
+      if (weighted) w[i] = weights_[row];
     }
-    const double v = objective_.LeafValue(r.data(), weighted ? w.data() : nullptr, m, k);
+    const double v = objective_.LeafValue(r, w, m, k);
     tree.value[static_cast<std::size_t>(lr_.node)] = v * lr;
   });
 }

@@ -155,6 +155,75 @@ def test_huber_leaf_value_is_the_same_bits_in_any_row_order(weighted: bool) -> N
             assert again == got  # bit for bit
 
 
+PATTERNS = ["ties", "heavy", "sorted", "reversed", "organ", "constant"]
+
+
+def leaf_values(pattern: str, m: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if pattern == "ties":  # a handful of distinct values: ties across the sample's pivots
+        return rng.integers(-3, 4, m).astype(np.float64)
+    if pattern == "constant":
+        return np.full(m, 2.5)
+    v = rng.standard_t(1.5, m) * 10
+    v[: m // 20] *= 1e8  # far outliers
+    if pattern == "sorted":
+        return np.sort(v)
+    if pattern == "reversed":
+        return np.sort(v)[::-1].copy()
+    if pattern == "organ":  # ascending then descending: the strided sample sees a biased half
+        v = np.sort(v)
+        return np.concatenate([v[::2], v[1::2][::-1]])
+    return v
+
+
+@settings(deadline=None, derandomize=True, max_examples=40)
+@given(st.integers(2000, 9000), st.sampled_from(PATTERNS),
+       st.sampled_from([0.5, 0.1, 0.9, 0.25]), st.integers(0, 10**6))
+def test_leaf_quantile_by_sampled_selection_is_exact(m: int, pattern: str, alpha: float,
+                                                     seed: int) -> None:
+    # from 2,048 residuals the unweighted quantile selects between two pivots drawn from a
+    # strided sample (SelectKth): the value must still be the exact order statistic (and the
+    # midpoint with the next one at an even split), whatever the order and the ties
+    from sapwood._params import core_params, resolve_params
+
+    cp = core_params(resolve_params({"objective": "quantile", "alpha": alpha,
+                                     "learning_rate": 1.0}))
+    r = leaf_values(pattern, m, seed)
+    want = ref_quantile(r, None, alpha)
+    assert _core.robust_leaf_value(cp, r, np.empty(0)) == want
+    perm = np.random.default_rng(seed + 1).permutation(m)
+    assert _core.robust_leaf_value(cp, r[perm], np.empty(0)) == want
+    if alpha == 0.5:
+        l1 = core_params(resolve_params({"objective": "l1", "learning_rate": 1.0}))
+        assert _core.robust_leaf_value(l1, r, np.empty(0)) == float(np.median(r))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("m", [1, 3, 2500, 40_000])
+def test_huber_leaf_within_delta_is_the_mean(m: int, weighted: bool) -> None:
+    # every residual within huber_delta of every other: nothing is clipped, so Friedman's
+    # median + mean clipped deviation is the (weighted) mean, found without selecting the
+    # median; the same bits in any row order
+    from sapwood._params import core_params, resolve_params
+
+    rng = np.random.default_rng(m)
+    cp = core_params(resolve_params({"objective": "huber", "huber_delta": 0.7,
+                                     "learning_rate": 1.0}))
+    r = 100.0 + rng.uniform(0, 0.7, m)
+    r[0], r[-1] = 100.0, 100.7  # spread exactly delta
+    w = rng.integers(0, 4, m).astype(np.float64) if weighted else np.empty(0)
+    if weighted:
+        w[0] = 1.0
+    ww = w if weighted else np.ones(m)
+    got = _core.robust_leaf_value(cp, r, w)
+    assert got == pytest.approx(float(np.sum(ww * r) / np.sum(ww)), rel=1e-14, abs=0)
+    assert got == pytest.approx(ref_leaf("huber", r, w if weighted else None,
+                                         {"huber_delta": 0.7}), rel=1e-14, abs=0)
+    for _ in range(2):
+        perm = rng.permutation(m)
+        assert _core.robust_leaf_value(cp, r[perm], w[perm] if weighted else w) == got
+
+
 @pytest.mark.parametrize(("objective", "params"), ROBUST)
 def test_same_model_bytes_on_any_thread_count(objective: str, params: dict[str, float]) -> None:
     X, y = data(40_000, seed=3)

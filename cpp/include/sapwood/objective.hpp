@@ -154,6 +154,10 @@ class Objective {
   mutable std::int64_t round_ = 0;
   mutable std::vector<std::int64_t> time_order_;
   mutable const double* time_order_of_ = nullptr;
+  // lambdarank: 1 / the ideal DCG of each query, from the labels at inv_max_dcg_of_ (computed on
+  // the first call)
+  mutable std::vector<double> inv_max_dcg_;
+  mutable const double* inv_max_dcg_of_ = nullptr;
 };
 
 }  // namespace sapwood

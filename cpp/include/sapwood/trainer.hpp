@@ -147,6 +147,7 @@ class Trainer {
   std::vector<int> usable_features_;
   std::vector<std::uint8_t> in_bag_;
   std::vector<std::uint32_t> all_rows_;  // the rows grown on this round (reused buffer)
+  std::vector<double> renew_r_, renew_w_;  // RenewLeaves: residuals (weights) by partition slot
   std::vector<std::pair<std::int64_t, std::int64_t>> segments_{{0, 0}};
   std::vector<std::int64_t> groups_;
   RoundStats stats_;
