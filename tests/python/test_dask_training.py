@@ -114,6 +114,30 @@ def test_rows_are_spread_evenly_over_the_workers(client) -> None:
     assert sorted(i for ids in placed.values() for i in ids) == list(range(len(cut)))
 
 
+def test_any_batch_gives_the_same_model_and_fetches_few_leaves_ahead(client) -> None:
+    """The batch only chooses which leaves' histograms are fetched ahead of the picks, never
+    which split is taken: every batch gives single-machine training's file. Leaves that cannot
+    be picked before the tree is full (the leaves and known children ranked above them fill
+    it) are not fetched: the plain top-`batch` choice expanded 436 leaves for 300 splits here
+    at batch 8 (45% wasted histograms) and 457 at 31; now at most 10% more than the splits,
+    with no more round trips."""
+    from sapwood.train.dask_training import _LAST_RUN
+
+    df = _table(20000, seed=4)
+    params = {"objective": "binary", "n_estimators": 10, "num_leaves": 31, "random_state": 0,
+              "min_child_samples": 10}
+    expected = _single(params, df).to_bytes()
+    ddf = _partitioned(df[[*_FEATURES, "y", "w"]], [7000, 12000])
+    calls = {}
+    for batch in (1, 8, 31):
+        got = sapwood.dask.train(params, ddf, label="y", weight="w", batch=batch)
+        assert got.to_bytes() == expected, batch
+        splits, fetched = _LAST_RUN["splits"], _LAST_RUN["expansions"]
+        assert splits <= fetched <= 1.1 * splits, (batch, fetched, splits)
+        calls[batch] = _LAST_RUN["calls"]
+    assert calls[8] < 0.5 * calls[1]  # and the batch still saves round trips
+
+
 def test_continued_training_same_model_file(client) -> None:
     """init_model: continuing a model on the workers gives sapwood.train's continuation, byte
     for byte (its trees added to the starting scores on the bin codes, the round counter moved
@@ -371,3 +395,4 @@ def test_a_query_across_partitions_is_named(client) -> None:
     with pytest.raises(DataError, match="needs query groups"):
         sapwood.dask.train({"objective": "lambdarank"}, dd.from_pandas(df, npartitions=2),
                            label="y")
+
