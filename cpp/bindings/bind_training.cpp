@@ -182,6 +182,89 @@ class PyHistogramSource : public HistogramSource {
   std::size_t total_;
 };
 
+// Histograms on the wire, narrowed exactly (distributed training; docs/distributed.md). Each
+// block of kNarrowBlock slots carries its own byte width for the gradient words and for the
+// hessian-and-count words: the fewest whole bytes that hold every word of the block in two's
+// complement. Sums over few rows (deep leaves, sparse bins) are small numbers in 64-bit
+// words, so their top bytes are all sign; only those bytes are dropped, no information. Hand
+// written because numpy has no sub-word integer packing (a byte-sliced view copy took longer
+// than the bytes it saved).
+constexpr std::size_t kNarrowBlock = 64;
+
+int BytesFor(std::uint64_t magnitude_or) {
+  // magnitude_or: OR of (v ^ (v >> 63)) over the block; one sign bit more than its bit length
+  int bits = 1;
+  while (magnitude_or) {
+    ++bits;
+    magnitude_or >>= 1;
+  }
+  return (bits + 7) / 8;
+}
+
+std::vector<std::uint8_t> NarrowHist(const std::int64_t* h, std::size_t slots) {
+  std::vector<std::uint8_t> out;
+  out.reserve(slots * 16 / 2);
+  for (std::size_t b0 = 0; b0 < slots; b0 += kNarrowBlock) {
+    const std::size_t b1 = std::min(slots, b0 + kNarrowBlock);
+    std::uint64_t mg = 0, mh = 0;
+    for (std::size_t b = b0; b < b1; ++b) {
+      const std::int64_t g = h[2 * b], hc = h[2 * b + 1];
+      mg |= static_cast<std::uint64_t>(g ^ (g >> 63));
+      mh |= static_cast<std::uint64_t>(hc ^ (hc >> 63));
+    }
+    const int wg = BytesFor(mg), wh = BytesFor(mh);
+    out.push_back(static_cast<std::uint8_t>(wg));
+    out.push_back(static_cast<std::uint8_t>(wh));
+    const std::size_t at = out.size();
+    out.resize(at + (b1 - b0) * static_cast<std::size_t>(wg + wh));
+    std::uint8_t* p = out.data() + at;
+    for (std::size_t b = b0; b < b1; ++b) {  // little-endian: the low bytes come first
+      std::memcpy(p, &h[2 * b], static_cast<std::size_t>(wg));
+      p += wg;
+    }
+    for (std::size_t b = b0; b < b1; ++b) {
+      std::memcpy(p, &h[2 * b + 1], static_cast<std::size_t>(wh));
+      p += wh;
+    }
+  }
+  return out;
+}
+
+// Adds a narrowed histogram into `total` (slots x 2 words); returns the bytes read. Every
+// width and length is checked before use.
+std::size_t AddNarrowHist(const std::uint8_t* p, std::size_t n, std::int64_t* total,
+                          std::size_t slots) {
+  std::size_t at = 0;
+  auto word = [](const std::uint8_t* q, int w) {
+    std::uint64_t x = 0;
+    std::memcpy(&x, q, static_cast<std::size_t>(w));
+    const int shift = 64 - 8 * w;  // sign-extend from w bytes
+    return static_cast<std::int64_t>(x << shift) >> shift;
+  };
+  for (std::size_t b0 = 0; b0 < slots; b0 += kNarrowBlock) {
+    const std::size_t b1 = std::min(slots, b0 + kNarrowBlock);
+    if (at + 2 > n) throw DataError("narrowed histogram: truncated");
+    const int wg = p[at], wh = p[at + 1];
+    at += 2;
+    if (wg < 1 || wg > 8 || wh < 1 || wh > 8) throw DataError("narrowed histogram: bad width");
+    if (at + (b1 - b0) * static_cast<std::size_t>(wg + wh) > n) {
+      throw DataError("narrowed histogram: truncated");
+    }
+    // Wrapping adds: the words are exact sums below 2^61 in magnitude (the fixed-point scale),
+    // so the true total cannot overflow; unsigned arithmetic keeps a malformed input defined.
+    for (std::size_t b = b0; b < b1; ++b, at += static_cast<std::size_t>(wg)) {
+      total[2 * b] = static_cast<std::int64_t>(static_cast<std::uint64_t>(total[2 * b]) +
+                                               static_cast<std::uint64_t>(word(p + at, wg)));
+    }
+    for (std::size_t b = b0; b < b1; ++b, at += static_cast<std::size_t>(wh)) {
+      total[2 * b + 1] = static_cast<std::int64_t>(
+          static_cast<std::uint64_t>(total[2 * b + 1]) +
+          static_cast<std::uint64_t>(word(p + at, wh)));
+    }
+  }
+  return at;
+}
+
 }  // namespace
 
 void BindTraining(py::module_& m) {
@@ -395,6 +478,44 @@ void BindTraining(py::module_& m) {
       py::arg("scale_h"), py::arg("count_bits"), py::arg("features"), py::arg("params"),
       py::arg("batch"),
       "Grows one tree from histograms supplied by callbacks (distributed training).");
+  m.def(
+      "hist_narrow",
+      [](const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& h) {
+        if (h.ndim() < 1 || h.shape(h.ndim() - 1) != 2) {
+          throw DataError("hist_narrow: histograms have 2 words a slot");
+        }
+        const std::size_t slots = static_cast<std::size_t>(h.size() / 2);
+        std::vector<std::uint8_t> out;
+        {
+          py::gil_scoped_release release;  // Safe: `h` is held by the caller; `out` is local.
+          out = NarrowHist(h.data(), slots);
+        }
+        return ToArray(out);
+      },
+      py::arg("hist"),
+      "Histograms (..., 2) int64, narrowed exactly for the wire (hist_add_narrow reads them).");
+  m.def(
+      "hist_add_narrow",
+      [](py::array_t<std::int64_t, py::array::c_style> total,
+         const py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>& packed) {
+        if (total.ndim() < 1 || total.shape(total.ndim() - 1) != 2) {
+          throw DataError("hist_add_narrow: histograms have 2 words a slot");
+        }
+        if (!total.writeable()) throw DataError("hist_add_narrow: the total is read-only");
+        const std::size_t slots = static_cast<std::size_t>(total.size() / 2);
+        std::int64_t* t = total.mutable_data();
+        std::size_t used = 0;
+        {
+          py::gil_scoped_release release;  // Safe: both arrays are held by the caller.
+          used = AddNarrowHist(packed.data(), static_cast<std::size_t>(packed.size()), t, slots);
+        }
+        if (used != static_cast<std::size_t>(packed.size())) {
+          throw DataError("hist_add_narrow: the narrowed histograms do not match the total's "
+                          "shape");
+        }
+      },
+      py::arg("total"), py::arg("packed"),
+      "Adds narrowed histograms (from hist_narrow) into `total` in place, exactly.");
   m.def(
       "fixed_point",
       [](double max_g, double max_h, std::int64_t rows) {
