@@ -22,8 +22,9 @@ the bin-edge sample. Partitions are cut so that every worker trains on about n /
 waits for the slowest). Growth is leaf-wise with histograms fetched in batches: one round trip
 to the workers expands the best open leaves together (``batch`` of them), so Dask's
 per-message cost is paid per batch, not per leaf. The round trips start from the leader, a
-worker's actor that also computes its own share (its histograms never travel); the client makes
-one call per round and runs the metrics and callbacks (docs/distributed.md has the figures).
+worker's actor that also computes its own share (its histograms never travel; its peers' arrive
+narrowed to the bytes their sums need); the client makes one call per round and runs the
+metrics and callbacks (docs/distributed.md has the figures).
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ _PHASES: dict[str, float] = {}
 # Leaves expanded per round trip. Measured on 500k x 32 rows, 63 leaves: 8 needs 12.9 round
 # trips a tree and fetches 1% more leaves than are picked; 63 needs 10.6 and fetches 24% more.
 _DEFAULT_BATCH = 8
-# The leader's extra share of rows, as a fraction of n / W (_even_rows): it hides the peers'
-# transfer behind the leader's own work (docs/distributed.md).
-_LEAD_EXTRA = 0.1
-# Peers send their histograms narrowed (_core.hist_narrow): 26% fewer bytes on the benchmark.
+# The leader's extra share of rows, as a fraction of n / W (_even_rows), meant to hide the
+# peers' transfer behind the leader's own work. Measured on the benchmark (load 9-12): the
+# leader's wait stayed at 21-22 s with 0, 0.1 and 0.2 (it is message latency, not the peer's
+# work), so a larger share only made the leader slower; 0 until a quiet rerun says otherwise.
+_LEAD_EXTRA = 0.0
+# Peers send their histograms narrowed (_core.hist_narrow): 25% fewer bytes on the benchmark.
 _NARROW = True
 
 
@@ -622,9 +625,10 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]],
     pieces keep the global row order, so the rows, and the model, are unchanged. Not for data
     with query groups (a cut could split a query).
 
-    One worker, the leader (returned; the one already holding the most rows), gets
-    `lead_extra` x n / W rows more than the others: it computes its own share while its peers'
-    histograms travel to it, so a larger share hides that transfer (docs/distributed.md)."""
+    With `lead_extra` > 0, one worker, the leader (returned; the one already holding the most
+    rows), gets `lead_extra` x n / W rows more than the others: it computes its own share while
+    its peers' histograms travel to it, so a larger share could hide that transfer (measured:
+    it did not; docs/distributed.md). Otherwise no leader is named (None)."""
     workers = sorted(client.scheduler_info()["workers"])
     for w in by_worker:
         if w not in workers:
@@ -634,7 +638,7 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]],
     if len(workers) < 2 or n == 0:
         return futs, by_worker, None
     load = {w: sum(lens[i] for i in by_worker.get(w, [])) for w in workers}
-    lead = min(workers, key=lambda x: (-load[x], x))
+    lead = min(workers, key=lambda x: (-load[x], x)) if lead_extra > 0 else None
     even = n / len(workers)
     extra = min(max(lead_extra, 0.0), float(len(workers) - 1)) * even
     target = {w: even + extra if w == lead else even - extra / (len(workers) - 1)
