@@ -8,6 +8,11 @@ a Dask array (the same seed for everyone); single-machine sapwood gets it as one
 
     python benchmarks/compare/dask_train.py [--rows 2000000] [--features 32] [--rounds 100]
         [--leaves 63] [--workers 2] [--only sapwood_dask,lightgbm_dask,xgboost_dask,sapwood]
+        [--batch B] [--lead-extra F] [--narrow 0|1]
+
+`--only` may name a library more than once (runs alternate in that order, for before/after
+pairs on a loaded machine); `--lead-extra` and `--narrow` set sapwood.dask.train's leader share
+and histogram narrowing (the defaults are the library's).
 
 Prints one JSON line per library: wall seconds of the fit (data already on the workers), peak
 RSS per worker (MiB), held-out AUC, and for sapwood.dask the round trips to the workers and
@@ -69,7 +74,8 @@ def actor_round_trip_ms(client: object, calls: int = 300) -> float:
 
 
 def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
-            workers: int, batch: int | None = None) -> dict[str, object]:
+            workers: int, batch: int | None = None, lead_extra: float | None = None,
+            narrow: int | None = None) -> dict[str, object]:
     from distributed import Client, LocalCluster, wait
 
     out: dict[str, object] = {"library": name, "rows": rows, "features": features,
@@ -102,13 +108,22 @@ def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
             t0 = time.perf_counter()
             if name == "sapwood_dask":
                 import sapwood
+                from sapwood.train import dask_training
                 from sapwood.train.dask_training import _LAST_RUN
 
+                if lead_extra is not None:
+                    dask_training._LEAD_EXTRA = lead_extra
+                if narrow is not None:
+                    dask_training._NARROW = bool(narrow)
+                out["lead_extra"] = dask_training._LEAD_EXTRA
+                out["narrow"] = dask_training._NARROW
                 b = sapwood.dask.train({"objective": "binary", "n_estimators": rounds,
                                         "num_leaves": leaves, "learning_rate": 0.1,
                                         "random_state": 0}, Xtr, label=ytr, batch=batch)
                 out["fit_s"] = time.perf_counter() - t0
                 out.update({f"dask_{k}": v for k, v in _LAST_RUN.items()})
+                out["received_mib_per_tree"] = (
+                    _LAST_RUN["leader"]["received_bytes"] / 2**20 / max(1, rounds))
                 p = b.predict(Xte)
                 out["actor_round_trip_ms"] = actor_round_trip_ms(client)
             elif name == "lightgbm_dask":
@@ -150,11 +165,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", default=",".join(PEERS))
     ap.add_argument("--batch", type=int, default=None, help="sapwood.dask.train's batch")
+    ap.add_argument("--lead-extra", type=float, default=None,
+                    help="the leader's extra share of rows (a fraction of n / W)")
+    ap.add_argument("--narrow", type=int, default=None, choices=(0, 1),
+                    help="peers send narrowed histograms")
     ap.add_argument("--child", default=None)
     a = ap.parse_args()
     if a.child:
         print(json.dumps(run_one(a.child, a.rows, a.features, a.rounds, a.leaves, a.workers,
-                                 a.batch)))
+                                 a.batch, a.lead_extra, a.narrow)))
         return
     for name in a.only.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--rows",
@@ -162,10 +181,15 @@ def main() -> None:
                "--leaves", str(a.leaves), "--workers", str(a.workers)]
         if a.batch is not None:  # was parsed but never passed on
             cmd += ["--batch", str(a.batch)]
+        if a.lead_extra is not None:
+            cmd += ["--lead-extra", str(a.lead_extra)]
+        if a.narrow is not None:
+            cmd += ["--narrow", str(a.narrow)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-        print(lines[-1] if lines else json.dumps({"library": name, "error": r.stderr[-2000:]}),
-              flush=True)
+        res = json.loads(lines[-1]) if lines else {"library": name, "error": r.stderr[-2000:]}
+        res["load_avg"] = [round(x, 2) for x in os.getloadavg()]
+        print(json.dumps(res), flush=True)
 
 
 if __name__ == "__main__":

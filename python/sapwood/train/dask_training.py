@@ -22,8 +22,9 @@ the bin-edge sample. Partitions are cut so that every worker trains on about n /
 waits for the slowest). Growth is leaf-wise with histograms fetched in batches: one round trip
 to the workers expands the best open leaves together (``batch`` of them), so Dask's
 per-message cost is paid per batch, not per leaf. The round trips start from the leader, a
-worker's actor that also computes its own share (its histograms never travel); the client makes
-one call per round and runs the metrics and callbacks (docs/distributed.md has the figures).
+worker's actor that also computes its own share (its histograms never travel; its peers' arrive
+narrowed to the bytes their sums need); the client makes one call per round and runs the
+metrics and callbacks (docs/distributed.md has the figures).
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ _PHASES: dict[str, float] = {}
 # Leaves expanded per round trip. Measured on 500k x 32 rows, 63 leaves: 8 needs 12.9 round
 # trips a tree and fetches 1% more leaves than are picked; 63 needs 10.6 and fetches 24% more.
 _DEFAULT_BATCH = 8
+# The leader's extra share of rows, as a fraction of n / W (_even_rows), meant to hide the
+# peers' transfer behind the leader's own work. Measured on the benchmark (load 9-12): the
+# leader's wait stayed at 21-22 s with 0, 0.1 and 0.2 (it is message latency, not the peer's
+# work), so a larger share only made the leader slower; 0 until a quiet rerun says otherwise.
+_LEAD_EXTRA = 0.0
+# Peers send their histograms narrowed (_core.hist_narrow): 25% fewer bytes on the benchmark.
+_NARROW = True
 
 
 class DaskTrainingError(SapwoodError, RuntimeError):
@@ -99,6 +107,7 @@ class TrainWorker:
         self._nonempty: list[int] = []
         self._segments: list[tuple[int, int]] = []
         self._engine: _DaskRounds | None = None
+        self._narrow = False  # a peer: histograms go to the leader narrowed (_core.hist_narrow)
         with contextlib.suppress(ImportError, ValueError):
             from distributed import get_worker
 
@@ -318,6 +327,8 @@ class TrainWorker:
         t0 = time.perf_counter()
         self.trainer.begin_tree(k, scale_g, scale_h, bits)
         g, hc, hist = self.trainer.root(build)
+        if self._narrow and hist is not None:
+            hist = _core.hist_narrow(hist)
         self._busy += time.perf_counter() - t0
         return int(g), int(hc), hist
 
@@ -331,6 +342,8 @@ class TrainWorker:
         t0 = time.perf_counter()
         cats = np.split(cat_bits, np.cumsum(cat_sizes)[:-1]) if len(cat_sizes) else []
         out: np.ndarray = self.trainer.expand(reqs, cats)
+        if self._narrow and out.size:
+            out = _core.hist_narrow(out)
         self._busy += time.perf_counter() - t0
         return out
 
@@ -378,16 +391,25 @@ class TrainWorker:
 
     # -- the leader: one worker runs the growth loop (see _DaskRounds), so its own histograms
     #    never travel and the client makes one call per round
+    def narrow_replies(self, on: bool) -> None:
+        """Histograms leave this worker narrowed (a peer of the leader): the fewest whole bytes
+        per block of slots that hold its exact integer sums (docs/distributed.md)."""
+        self._narrow = bool(on)
+
     def lead(self, peers: list[tuple[str, Any]], name: str, edges: list[np.ndarray],
              num_cats: list[int], p: dict[str, Any], cp: dict[str, Any], usable: list[int],
              k: int, num_features: int, valid_rows: list[list[tuple[int, int]]], batch: int,
-             robust: bool, first_round: int = 0) -> None:
+             robust: bool, first_round: int = 0, narrow: bool = True) -> None:
         """Makes this worker the leader: it grows the trees from its own histograms and those
         of `peers` (the other workers' actors)."""
         mapper_of = _core.binned_allocate(0, edges, num_cats)
         # Itself last: a call to every worker sends the peers' messages first, then computes
         # its own share while they compute theirs.
         actors = [*peers, (name, _Local(self))]
+        # The peers narrow their histograms for the wire when this worker's own (full-width,
+        # last) answer can take the sum; a leader without rows gets them at full width.
+        if narrow and peers:
+            _call_all_args(peers, "narrow_replies", [(self.trainer is not None,)] * len(peers))
         self._engine = _DaskRounds(actors, mapper_of, p, cp, usable, k, num_features,
                                    valid_rows, batch, robust, first_round)
 
@@ -592,8 +614,8 @@ def _rows_of(pdf: Any, start: int, stop: int) -> Any:
     return pdf.iloc[start:stop]
 
 
-def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]]
-               ) -> tuple[list[Any], dict[str, list[int]]]:
+def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]],
+               lead_extra: float = 0.0) -> tuple[list[Any], dict[str, list[int]], str | None]:
     """Cuts partitions so that every worker trains on about n / W rows.
 
     Each round waits for the slowest worker, and whole partitions rarely split evenly (2M rows
@@ -601,7 +623,12 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]]
     than an even share). Only the rows an overloaded worker holds beyond its share are cut off
     (the tail of its largest partition) and go to the worker furthest below its share. The
     pieces keep the global row order, so the rows, and the model, are unchanged. Not for data
-    with query groups (a cut could split a query)."""
+    with query groups (a cut could split a query).
+
+    With `lead_extra` > 0, one worker, the leader (returned; the one already holding the most
+    rows), gets `lead_extra` x n / W rows more than the others: it computes its own share while
+    its peers' histograms travel to it, so a larger share could hide that transfer (measured:
+    it did not; docs/distributed.md). Otherwise no leader is named (None)."""
     workers = sorted(client.scheduler_info()["workers"])
     for w in by_worker:
         if w not in workers:
@@ -609,16 +636,20 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]]
     lens = [int(v) for v in client.gather(client.map(len, futs))]
     n = sum(lens)
     if len(workers) < 2 or n == 0:
-        return futs, by_worker
-    target = n / len(workers)
-    tol = max(1.0, 0.002 * target)
+        return futs, by_worker, None
+    load = {w: sum(lens[i] for i in by_worker.get(w, [])) for w in workers}
+    lead = min(workers, key=lambda x: (-load[x], x)) if lead_extra > 0 else None
+    even = n / len(workers)
+    extra = min(max(lead_extra, 0.0), float(len(workers) - 1)) * even
+    target = {w: even + extra if w == lead else even - extra / (len(workers) - 1)
+              for w in workers}
+    tol = max(1.0, 0.002 * even)
     # per partition: its pieces (start, stop, worker) in row order
     pieces = {i: [(0, lens[i], w)] for w, ids in by_worker.items() for i in ids}
-    load = {w: sum(lens[i] for i in by_worker.get(w, [])) for w in workers}
-    for w in sorted(workers, key=lambda x: (-load[x], x)):
-        while load[w] - target > tol:
-            u = min(workers, key=lambda x: (load[x], x))
-            want = int(min(load[w] - target, target - load[u]))
+    for w in sorted(workers, key=lambda x: (target[x] - load[x], x)):
+        while load[w] - target[w] > tol:
+            u = min(workers, key=lambda x: (load[x] - target[x], x))
+            want = int(min(load[w] - target[w], target[u] - load[u]))
             if want < 1:
                 break
             # the largest piece held by w (first by partition order on ties)
@@ -633,7 +664,7 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]]
             load[u] += take
     if all(len(ps) == 1 for ps in pieces.values()):
         return futs, {w: sorted(i for i, ps in pieces.items() if ps[0][2] == w)
-                      for w in workers if any(ps[0][2] == w for ps in pieces.values())}
+                      for w in workers if any(ps[0][2] == w for ps in pieces.values())}, lead
     out: list[Any] = []
     placed: dict[str, list[int]] = {}
     for i in sorted(pieces):
@@ -643,7 +674,7 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]]
             whole = a == 0 and b == lens[i]
             out.append(futs[i] if whole else client.submit(_rows_of, futs[i], a, b, pure=False))
             placed.setdefault(w, []).append(len(out) - 1)
-    return out, placed
+    return out, placed, lead
 
 
 class _DaskRounds:
@@ -669,7 +700,8 @@ class _DaskRounds:
         # where the leader's time goes (benchmarks): sending the calls and its own share,
         # waiting for the peers, adding histograms up, the growth loop as a whole
         self.timing: dict[str, float] = {"send_local_s": 0.0, "wait_s": 0.0, "sum_s": 0.0,
-                                         "grow_s": 0.0, "partition_only_calls": 0}
+                                         "grow_s": 0.0, "partition_only_calls": 0,
+                                         "received_bytes": 0}
 
     def _all(self, method: str, *args: Any) -> list[Any]:
         """Calls `method` on every worker's actor at once and waits for all the answers."""
@@ -684,24 +716,30 @@ class _DaskRounds:
         self.call_seconds += time.perf_counter() - t0
         return out
 
-    @staticmethod
-    def _sum_hist(parts: list[Any]) -> np.ndarray | None:
+    def _sum_hist(self, parts: list[Any]) -> np.ndarray | None:
         arrs = [h for h in parts if h is not None]
         if not arrs:
             return None
+        # what came over the wire (the last answer is the leader's own)
+        self.timing["received_bytes"] += sum(int(h.nbytes) for h in parts[:-1] if h is not None)
         # The leader's own answer (last; fresh from its Trainer, used once) takes the sum in
         # place: no 1 MB copy per round trip. Peers' arrays may be read-only views of the
-        # message buffers.
+        # message buffers, and narrowed (uint8, from _core.hist_narrow) when the leader has
+        # rows of its own.
         last = arrs[-1]
         if isinstance(last, np.ndarray) and last.dtype == np.int64 and last.flags.writeable \
                 and last.flags.c_contiguous:
             total: np.ndarray = last
             rest = arrs[:-1]
-        else:
-            total = np.array(arrs[0], dtype=np.int64, copy=True)
-            rest = arrs[1:]
+        else:  # narrowed ones only arrive alongside the leader's own (TrainWorker.lead)
+            i = next(j for j, h in enumerate(arrs) if h.dtype != np.uint8)
+            total = np.array(arrs[i], dtype=np.int64, copy=True)
+            rest = arrs[:i] + arrs[i + 1:]
         for h in rest:
-            total += h  # int64: exact (the fixed-point scale keeps every sum below 2**61)
+            if h.dtype == np.uint8:
+                _core.hist_add_narrow(total, h)  # exact, in place
+            else:
+                total += h  # int64: exact (the fixed-point scale keeps every sum below 2**61)
         return total
 
     def boost_round(self) -> list[dict[str, np.ndarray]]:
@@ -965,8 +1003,9 @@ def train(
     # -- partitions onto workers, one actor per worker holding any
     t_start = time.perf_counter()
     futs, by_worker = _placed(client, ddf)
+    lead_worker: str | None = None
     if _GROUP not in ddf.columns:
-        futs, by_worker = _even_rows(client, futs, by_worker)
+        futs, by_worker, lead_worker = _even_rows(client, futs, by_worker, _LEAD_EXTRA)
     vplaced = [_placed(client, vd) for vd in vdfs]
     workers = sorted(set(by_worker) | {w for _, bw in vplaced for w in bw})
     actors: list[tuple[str, Any]] = []
@@ -985,7 +1024,7 @@ def train(
         _PHASES["t0"] = t_start
         del futs, vplaced  # the raw partitions now live only in the actors, until setup
         return _train_on(client, actors, p, obj, features, is_cat, names, callbacks, batch,
-                         reference_profile, base)
+                         reference_profile, base, lead_worker)
     finally:
         # Free the workers whatever happened (an error, Ctrl-C): each actor drops its state,
         # then its key is released so the worker forgets it (a traceback holding this frame
@@ -1100,7 +1139,8 @@ def _call_all_args(actors: list[tuple[str, Any]], method: str,
 def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj: Any,
               features: list[str], is_cat: list[bool], names: list[str],
               callbacks: Sequence[TrainingCallback], batch: int | None,
-              reference_profile: bool, base: Booster | None = None) -> Booster:
+              reference_profile: bool, base: Booster | None = None,
+              lead_worker: str | None = None) -> Booster:
     desc = _call_all(actors, "describe")
     parts: dict[int, dict[str, Any]] = {}
     dtypes = None
@@ -1351,15 +1391,18 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
         else:
             evals.append((name, vy, vw,
                           np.diff(bounds_from_qid(vq, int(vy.shape[0]), "group"))))
-    # The leader: the worker with the fewest rows (it also adds up histograms and searches the
-    # splits); the others are its peers.
-    li = min(range(len(actors)), key=lambda i: (sum(int(parts[pid]["rows"])
+    # The leader: the worker given the leader's share by _even_rows (`lead_worker`), else the
+    # one with the fewest rows (it also adds up histograms and searches the splits); the others
+    # are its peers.
+    li = min(range(len(actors)), key=lambda i: (actors[i][0] != lead_worker,
+                                                sum(int(parts[pid]["rows"])
                                                     for pid in desc[i]["parts"]), i))
     leader = actors[li]
     _call_all_args([leader], "lead", [([a for i, a in enumerate(actors) if i != li], leader[0],
                                        edges, num_cats, p, cp, usable, k, m, valid_rows,
                                        batch if batch is not None else _DEFAULT_BATCH,
-                                       bool(_core.objective_renews_leaves(cp)), first_round)])
+                                       bool(_core.objective_renews_leaves(cp)), first_round,
+                                       _NARROW)])
     engine = _LeadRounds(leader, valid_rows, k, int(p["n_jobs"]), first_round)
     t_setup = time.perf_counter()
     _PHASES["setup_s"] = t_setup - t_start - _PHASES["place_s"] - _PHASES["prepare_s"]
