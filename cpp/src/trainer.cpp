@@ -309,6 +309,10 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
   // HashCounter(seed, stream, row) with its first two rounds done once: one mix per row.
   const std::uint64_t key = SplitMix64(SplitMix64(params_.seed) ^ stream);
   constexpr double kU24 = 1.0 / 16777216.0;
+  // The 16-byte words are read only for nodes too large for 8-byte bins (BuildQuantized falls
+  // back to them); the root's sums come from q (LocalRows::Root). Skipping them saves 16 bytes
+  // written per row and tree.
+  const bool wide = QuantizedBinBytes(n, levels) == 16;
   for (std::size_t sgi = 0; sgi < segments_.size(); ++sgi) {
     const std::int64_t lo = segments_[sgi].first;
     const std::int64_t hi = sgi + 1 < segments_.size() ? segments_[sgi + 1].first : n;
@@ -326,8 +330,10 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
         QuantGrad& q = q_[static_cast<std::size_t>(r)];
         q.g = static_cast<std::int8_t>(gq);
         q.h = static_cast<std::int8_t>(hq);
-        gh_[static_cast<std::size_t>(r)].g = static_cast<std::int64_t>(gq);
-        gh_[static_cast<std::size_t>(r)].hc = (static_cast<std::int64_t>(hq) << bits) | 1;
+        if (wide) {
+          gh_[static_cast<std::size_t>(r)].g = static_cast<std::int64_t>(gq);
+          gh_[static_cast<std::size_t>(r)].hc = (static_cast<std::int64_t>(hq) << bits) | 1;
+        }
       }
     });
   }

@@ -125,9 +125,20 @@ void LocalRows::Start(const GradPair* gh, const std::vector<std::uint32_t>& rows
 HistBin LocalRows::Root(HistBin* out) {
   const std::uint32_t* rows = part_.Rows();
   HistBin total{0, 0};
-  for (std::int64_t i = 0; i < n_; ++i) {
-    total.g += gh_[rows[i]].g;
-    total.hc += gh_[rows[i]].hc;
+  if (q_ != nullptr) {
+    // quantized: the same sums from the levels (gh is written only where nodes need 16-byte
+    // bins, Trainer::Quantize); every row adds 1 to the count field
+    std::int64_t g = 0, h = 0;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      g += q_[rows[i]].g;
+      h += q_[rows[i]].h;
+    }
+    total = {g, (h << count_bits_) + n_};
+  } else {
+    for (std::int64_t i = 0; i < n_; ++i) {
+      total.g += gh_[rows[i]].g;
+      total.hc += gh_[rows[i]].hc;
+    }
   }
   if (out != nullptr) {
     // all rows in order: read them sequentially, without the index indirection
