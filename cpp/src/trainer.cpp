@@ -317,7 +317,8 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
     const std::int64_t lo = segments_[sgi].first;
     const std::int64_t hi = sgi + 1 < segments_.size() ? segments_[sgi + 1].first : n;
     const std::int64_t g0 = segments_[sgi].second;
-    ParallelFor(0, (hi - lo + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
+    // dynamic: rows are independent; a descheduled thread holds back one block
+    ParallelForDynamic(0, (hi - lo + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
       const std::int64_t r0 = lo + b * 8192, r1 = std::min(hi, r0 + 8192);
       for (std::int64_t r = r0; r < r1; ++r) {
         const std::uint64_t u = SplitMix64(key ^ static_cast<std::uint64_t>(g0 + (r - lo)));

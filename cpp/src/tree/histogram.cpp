@@ -72,15 +72,34 @@ void HistogramBuilder::BuildRange(const BinT* rm, const std::uint32_t* rows, std
   }
 }
 
+namespace {
+
+// The work split of a histogram build over `threads` threads: `pieces` row ranges handed out
+// dynamically, so a thread the OS deschedules (a busy machine) holds back at most one small
+// piece while the others take the rest, instead of a static half of the rows. Each thread adds
+// its pieces into its own buffer; the sums are exact integers, so the histogram does not
+// depend on which thread took which piece.
+struct BuildSplit {
+  int threads, pieces;
+};
+
+BuildSplit SplitRows(std::int64_t n, int n_threads) {
+  const int threads = static_cast<int>(
+      std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, 1 + n / 8192)));
+  if (threads <= 1) return {1, 1};
+  const std::int64_t pieces = std::clamp<std::int64_t>(n / 4096, threads, 4 * threads);
+  return {threads, static_cast<int>(pieces)};
+}
+
+}  // namespace
+
 void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const GradPair* gh,
                              HistBin* out) {
   const std::size_t total = layout_.total;
-  std::memset(out, 0, total * sizeof(HistBin));
+  std::memset(static_cast<void*>(out), 0, total * sizeof(HistBin));
   if (n <= 0) return;
-  // Chunks are cut by size, not by thread count; sums are exact integers, so the result is
-  // the same whatever the chunking.
-  int chunks = static_cast<int>(std::min<std::int64_t>(n_threads_, 1 + n / 8192));
-  if (chunks <= 1) {
+  const BuildSplit sp = SplitRows(n, n_threads_);
+  if (sp.threads <= 1) {
     if (wide_) {
       BuildRange(rm16_.data(), rows, 0, n, gh, out);
     } else {
@@ -88,13 +107,18 @@ void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const Gr
     }
     return;
   }
-  ParallelFor(0, chunks, chunks, [&](std::int64_t c) {
-    const std::int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
-    HistBin* dst = out;
-    if (c > 0) {
-      auto& buf = thread_bufs_[static_cast<std::size_t>(c)];
-      if (buf.size() != total) buf.resize(total);
-      std::memset(buf.data(), 0, total * sizeof(HistBin));
+  std::vector<char> used(static_cast<std::size_t>(sp.threads), 0);
+  ParallelForDynamic(0, sp.pieces, sp.threads, [&](std::int64_t c) {
+    const int t = ThreadIndex();
+    const std::int64_t b = n * c / sp.pieces, e = n * (c + 1) / sp.pieces;
+    HistBin* dst = out;  // thread 0 adds into out
+    if (t > 0) {
+      auto& buf = thread_bufs_[static_cast<std::size_t>(t)];
+      if (!used[static_cast<std::size_t>(t)]) {
+        used[static_cast<std::size_t>(t)] = 1;
+        if (buf.size() != total) buf.resize(total);
+        std::memset(static_cast<void*>(buf.data()), 0, total * sizeof(HistBin));
+      }
       dst = buf.data();
     }
     if (wide_) {
@@ -103,13 +127,14 @@ void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const Gr
       BuildRange(rm8_.data(), rows, b, e, gh, dst);
     }
   });
-  // Reduce the chunk histograms into out, split over bins.
+  // Reduce the threads' histograms into out, split over bins.
   const std::int64_t kSlab = 1024;
   const std::int64_t n_slabs = (static_cast<std::int64_t>(total) + kSlab - 1) / kSlab;
-  ParallelFor(0, n_slabs, n_threads_, [&](std::int64_t s) {
+  ParallelForDynamic(0, n_slabs, n_threads_, [&](std::int64_t s) {
     const std::size_t b = static_cast<std::size_t>(s * kSlab);
     const std::size_t e = std::min(total, b + kSlab);
-    for (int c = 1; c < chunks; ++c) {
+    for (int c = 1; c < sp.threads; ++c) {
+      if (!used[static_cast<std::size_t>(c)]) continue;
       const HistBin* src = thread_bufs_[static_cast<std::size_t>(c)].data();
       for (std::size_t i = b; i < e; ++i) {
         out[i].g += src[i].g;
@@ -218,33 +243,46 @@ void HistogramBuilder::BuildQuantizedAs(const std::uint32_t* rows, std::int64_t 
       return quant32_;
     }
   }();
-  // Chunks are cut by size, not by thread count (as Build); sums are exact either way.
-  const int chunks = static_cast<int>(
-      std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads_, 1 + n / 8192)));
-  if (static_cast<int>(bufs.size()) < chunks) bufs.resize(static_cast<std::size_t>(chunks));
-  ParallelFor(0, chunks, chunks, [&](std::int64_t c) {
-    AliasWord<Word>* dst = out;  // the first chunk accumulates in place
-    if (c > 0) {
-      auto& buf = bufs[static_cast<std::size_t>(c)];
-      if (buf.size() != total) buf.resize(total);
+  // Pieces handed out dynamically, one buffer per thread (as Build); sums are exact either way.
+  std::memset(static_cast<void*>(out), 0, total * sizeof(Word));
+  const BuildSplit sp = SplitRows(n, n_threads_);
+  if (sp.threads <= 1) {
+    if (wide_) {
+      BuildQuantRange<BinU16, Word>(rm16_.data(), rows, 0, n, q, shift_h, shift_g, out);
+    } else {
+      BuildQuantRange<BinU8, Word>(rm8_.data(), rows, 0, n, q, shift_h, shift_g, out);
+    }
+    return;
+  }
+  if (static_cast<int>(bufs.size()) < sp.threads) bufs.resize(static_cast<std::size_t>(sp.threads));
+  std::vector<char> used(static_cast<std::size_t>(sp.threads), 0);
+  ParallelForDynamic(0, sp.pieces, sp.threads, [&](std::int64_t c) {
+    const int t = ThreadIndex();
+    AliasWord<Word>* dst = out;  // thread 0 adds into out
+    if (t > 0) {
+      auto& buf = bufs[static_cast<std::size_t>(t)];
+      if (!used[static_cast<std::size_t>(t)]) {
+        used[static_cast<std::size_t>(t)] = 1;
+        if (buf.size() != total) buf.resize(total);
+        std::memset(static_cast<void*>(buf.data()), 0, total * sizeof(Word));
+      }
       dst = buf.data();
     }
-    std::memset(static_cast<void*>(dst), 0, total * sizeof(Word));
-    const std::int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+    const std::int64_t b = n * c / sp.pieces, e = n * (c + 1) / sp.pieces;
     if (wide_) {
       BuildQuantRange<BinU16, Word>(rm16_.data(), rows, b, e, q, shift_h, shift_g, dst);
     } else {
       BuildQuantRange<BinU8, Word>(rm8_.data(), rows, b, e, q, shift_h, shift_g, dst);
     }
   });
-  if (chunks <= 1) return;
-  // Sum the chunks' words into out (exact: see above); the words stay packed.
+  // Sum the threads' words into out (exact: see above); the words stay packed.
   const std::int64_t kSlab = 1024;
   const std::int64_t n_slabs = (static_cast<std::int64_t>(total) + kSlab - 1) / kSlab;
-  ParallelFor(0, n_slabs, n_threads_, [&](std::int64_t s) {
+  ParallelForDynamic(0, n_slabs, n_threads_, [&](std::int64_t s) {
     const std::size_t b = static_cast<std::size_t>(s * kSlab);
     const std::size_t e = std::min(total, b + kSlab);
-    for (int c = 1; c < chunks; ++c) {
+    for (int c = 1; c < sp.threads; ++c) {
+      if (!used[static_cast<std::size_t>(c)]) continue;
       const Word* src = bufs[static_cast<std::size_t>(c)].data();
       for (std::size_t i = b; i < e; ++i) out[i] += src[i];
     }

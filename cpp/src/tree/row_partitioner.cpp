@@ -13,13 +13,18 @@ std::int64_t SplitByTableImpl(std::uint32_t* idx, std::uint32_t* tmp, std::int64
                               std::int64_t end, const BinT* col, const std::uint8_t* goes_left,
                               int n_threads) {
   const std::int64_t n = end - begin;
-  const int chunks = static_cast<int>(std::min<std::int64_t>(n_threads, 1 + n / 16384));
+  const int threads = static_cast<int>(std::min<std::int64_t>(n_threads, 1 + n / 16384));
+  // Several chunks per thread, handed out dynamically: a thread the OS deschedules holds back
+  // one small chunk, not half the rows. The result does not depend on who took which chunk.
+  const int chunks = threads <= 1 ? 1
+                                  : static_cast<int>(std::clamp<std::int64_t>(
+                                        n / 8192, threads, 4 * static_cast<std::int64_t>(threads)));
   std::vector<std::int64_t> n_left(static_cast<std::size_t>(chunks), 0);
   auto chunk_begin = [&](std::int64_t c) { return begin + n * c / chunks; };
   // One pass over the rows (the bin lookup, a gather, is the cost): each chunk keeps its left
   // rows in place at its front and puts its right rows in tmp at the same offsets; both stay in
   // row order (the partition is stable).
-  ParallelFor(0, chunks, chunks, [&](std::int64_t c) {
+  ParallelForDynamic(0, chunks, threads, [&](std::int64_t c) {
     // bounds hoisted: re-evaluated in the loop condition they cost a division per row
     const std::int64_t b = chunk_begin(c), e = chunk_begin(c + 1);
     std::int64_t lpos = b, rpos = b;

@@ -143,7 +143,8 @@ SplitInfo FindBestSplit(const HistBin* hist, HistFormat fmt, const HistLayout& l
   const HistWord32* w32 = reinterpret_cast<const HistWord32*>(hist);
   std::vector<SplitInfo> per_feature(features.size());
   const int threads = features.size() >= 16 ? n_threads : 1;
-  ParallelFor(0, static_cast<std::int64_t>(features.size()), threads, [&](std::int64_t k) {
+  // dynamic: features differ in cost, and a descheduled thread then holds back one feature
+  ParallelForDynamic(0, static_cast<std::int64_t>(features.size()), threads, [&](std::int64_t k) {
     const int f = features[static_cast<std::size_t>(k)];
     const std::uint32_t off = layout.offset[static_cast<std::size_t>(f)];
     const int nb = layout.nbins[static_cast<std::size_t>(f)];
