@@ -355,11 +355,16 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
   // HashCounter(seed, stream, row) with its first two rounds done once: one mix per row.
   const std::uint64_t key = SplitMix64(SplitMix64(params_.seed) ^ stream);
   constexpr double kU24 = 1.0 / 16777216.0;
+  // The 16-byte words are read only for nodes too large for 8-byte bins (BuildQuantized falls
+  // back to them); the root's sums come from q (LocalRows::Root). Skipping them saves 16 bytes
+  // written per row and tree.
+  const bool wide = QuantizedBinBytes(n, levels) == 16;
   for (std::size_t sgi = 0; sgi < segments_.size(); ++sgi) {
     const std::int64_t lo = segments_[sgi].first;
     const std::int64_t hi = sgi + 1 < segments_.size() ? segments_[sgi + 1].first : n;
     const std::int64_t g0 = segments_[sgi].second;
-    ParallelFor(0, (hi - lo + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
+    // dynamic: rows are independent; a descheduled thread holds back one block
+    ParallelForDynamic(0, (hi - lo + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
       const std::int64_t r0 = lo + b * 8192, r1 = std::min(hi, r0 + 8192);
       for (std::int64_t r = r0; r < r1; ++r) {
         const std::uint64_t u = SplitMix64(key ^ static_cast<std::uint64_t>(g0 + (r - lo)));
@@ -372,8 +377,10 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
         QuantGrad& q = q_[static_cast<std::size_t>(r)];
         q.g = static_cast<std::int8_t>(gq);
         q.h = static_cast<std::int8_t>(hq);
-        gh_[static_cast<std::size_t>(r)].g = static_cast<std::int64_t>(gq);
-        gh_[static_cast<std::size_t>(r)].hc = (static_cast<std::int64_t>(hq) << bits) | 1;
+        if (wide) {
+          gh_[static_cast<std::size_t>(r)].g = static_cast<std::int64_t>(gq);
+          gh_[static_cast<std::size_t>(r)].hc = (static_cast<std::int64_t>(hq) << bits) | 1;
+        }
       }
     });
   }

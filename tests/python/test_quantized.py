@@ -4,6 +4,8 @@ re-fitting, parameter checks and the model file."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -246,3 +248,58 @@ def test_quantized_model_round_trips_through_the_file() -> None:
     assert back.params["use_quantized_grad"] is True
     assert back.params["num_grad_quant_bins"] == 8
     assert back.to_bytes() == b.to_bytes()
+
+
+# ------------------------------------------------------------- split search on packed words
+def _golden_data(n: int, seed: int) -> tuple[Any, np.ndarray]:
+    """Regression data with NaN, a many-vs-many and a one-hot categorical; y is polynomial (no
+    transcendental function), so squared-error training is the same arithmetic everywhere."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 6))
+    c40 = rng.integers(0, 40, n)
+    c3 = rng.integers(0, 3, n)
+    y = (2 * X[:, 0] + X[:, 1] * X[:, 2] - X[:, 3] ** 2 + 0.05 * c40 - 0.7 * (c3 == 1)
+         + 0.3 * rng.standard_normal(n))
+    X[rng.random(X.shape) < 0.03] = np.nan
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(6)])
+    df["c40"] = pd.Categorical(c40)
+    df["c3"] = pd.Categorical(c3)
+    return df, y
+
+
+def _trees_digest(b: sapwood.Booster) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for t in b.trees():
+        for k in sorted(t.keys()):
+            a = np.ascontiguousarray(np.asarray(t[k]))
+            h.update(k.encode())
+            h.update(str(a.dtype).encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# Digests of the trees grown when every quantized histogram was widened into 16-byte bins
+# before the split search (the build before the search read the packed words directly). The
+# search on the words must choose the same splits, bit for bit: same gains, same leaves.
+# Nodes of every width meet here: 4-byte (<= 511 rows), 8-byte, and with 127 levels on 112k
+# rows a root in 16-byte bins, so each mixed-width sibling subtraction runs.
+@pytest.mark.parametrize(("n", "seed", "extra", "digest"), [
+    (20_000, 0, {}, "af6a9774c1c44d703e3c7d06fe6f8af2ac2c3e93d92da2d7cec3b401d54decf9"),
+    (20_000, 1, {"num_grad_quant_bins": 16, "subsample": 0.8, "colsample_bytree": 0.7},
+     "94b3cdf6626a0b0ccf897fb2e1fd6e40ad3fd2ac4cb85a64dfdb7384a9e1f8fa"),
+    (20_000, 2, {"quant_train_renew_leaf": False, "reg_alpha": 0.2, "min_child_samples": 5},
+     "f24bcc552344ab45bd128985bd805ebb54e99013948331a614a44ead8a40380f"),
+    (140_000, 3, {"num_grad_quant_bins": 127, "num_leaves": 63},
+     "95af6279900babfdcb61e0bbf79899847bf1c24b8df8a386266f6eadbc455f81"),
+])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_split_search_on_packed_words_chooses_the_widened_splits(
+        n: int, seed: int, extra: dict, digest: str, threads: int) -> None:
+    df, y = _golden_data(n, seed)
+    params = {"objective": "regression", "n_estimators": 8, "num_leaves": 31,
+              "random_state": seed, "use_quantized_grad": True, "n_jobs": threads, **extra}
+    assert _trees_digest(sapwood.train(params, sapwood.Dataset(df, y))) == digest

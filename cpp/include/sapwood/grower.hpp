@@ -2,6 +2,7 @@
 // Leaf-wise tree growth on binned data. The pieces live in cpp/src/tree/: histogram (build the
 // smaller child, subtract for the sibling), split_evaluator, row_partitioner and the short
 // growth loop in grower.cpp.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -36,6 +37,36 @@ struct QuantGrad {
   std::int8_t g;
   std::int8_t h;
 };
+
+// The bin format of a histogram. 16 bytes: HistBin. 8 or 4 bytes: a quantized word
+// (HistogramBuilder::BuildQuantized), one unsigned integer per bin holding, low to high, the row
+// count (bits [0, shift_h)), the hessian sum (bits [shift_h, shift_g)) and the signed gradient
+// sum (the bits above, two's complement). A histogram slot (a vector<HistBin>) holds the words
+// of its format in its first total * bytes bytes; the split search reads them there directly.
+struct HistFormat {
+  int bytes = 16;
+  int shift_h = 0, shift_g = 0;
+  bool Wide() const { return bytes == 16; }
+  bool operator==(const HistFormat& o) const {
+    return bytes == o.bytes && shift_h == o.shift_h && shift_g == o.shift_g;
+  }
+};
+// Quantized words read and written inside a slot's HistBin storage: may_alias, so the compiler
+// assumes they can share memory with the HistBin words of the same slot.
+typedef std::uint64_t __attribute__((__may_alias__)) HistWord64;
+typedef std::uint32_t __attribute__((__may_alias__)) HistWord32;
+template <class Word>
+struct MayAliasWord;
+template <>
+struct MayAliasWord<std::uint64_t> {
+  using type = HistWord64;
+};
+template <>
+struct MayAliasWord<std::uint32_t> {
+  using type = HistWord32;
+};
+template <class Word>
+using AliasWord = typename MayAliasWord<Word>::type;
 
 // Decoded sums of a set of rows.
 struct NodeSums {
@@ -137,7 +168,19 @@ class HistogramSource {
   // reqs[i].build < 0).
   virtual void Expand(const std::vector<ExpandRequest>& reqs,
                       const std::vector<HistBin*>& outs) = 0;
+  // The format Root and Expand write the histogram of a node of `rows` rows in (16-byte
+  // HistBin unless the source builds quantized words).
+  virtual HistFormat Format(std::int64_t rows) const {
+    (void)rows;
+    return {};
+  }
 };
+
+// large = large - small, bin by bin, exactly: `large` (format fl) holds the parent's histogram
+// and receives the larger child's, in the same format; `small` (format fs, never wider than fl:
+// it has fewer rows) is converted word by word. count_bits: the HistBin count packing.
+void SubtractHistogram(HistBin* large, HistFormat fl, const HistBin* small, HistFormat fs,
+                       std::size_t total, int count_bits);
 
 // A grown tree's leaves: node id and the handle of the rows that reached it.
 struct GrownLeaf {
@@ -219,6 +262,7 @@ class LocalRows : public HistogramSource {
              const QuantGrad* q = nullptr, int levels = 0, int count_bits = 0);
   HistBin Root(HistBin* out) override;
   void Expand(const std::vector<ExpandRequest>& reqs, const std::vector<HistBin*>& outs) override;
+  HistFormat Format(std::int64_t rows) const override;
   std::int64_t RangeBegin(std::int32_t handle) const { return ranges_.at(handle).first; }
   std::int64_t RangeEnd(std::int32_t handle) const { return ranges_.at(handle).second; }
   bool Has(std::int32_t handle) const {

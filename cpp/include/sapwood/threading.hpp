@@ -23,6 +23,16 @@ inline int MaxThreads() {
 #endif
 }
 
+// The index of the calling thread in the current parallel region (0 outside one): for
+// per-thread scratch buffers under dynamic scheduling.
+inline int ThreadIndex() {
+#ifdef SAPWOOD_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 // n_jobs <= 0 means "all cores"; more threads than cores are never started (asking for 500
 // under a memory limit ended the process in thread creation, and they could not run faster).
 inline int ResolveThreads(int n_jobs) {

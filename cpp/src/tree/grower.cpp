@@ -125,9 +125,20 @@ void LocalRows::Start(const GradPair* gh, const std::vector<std::uint32_t>& rows
 HistBin LocalRows::Root(HistBin* out) {
   const std::uint32_t* rows = part_.Rows();
   HistBin total{0, 0};
-  for (std::int64_t i = 0; i < n_; ++i) {
-    total.g += gh_[rows[i]].g;
-    total.hc += gh_[rows[i]].hc;
+  if (q_ != nullptr) {
+    // quantized: the same sums from the levels (gh is written only where nodes need 16-byte
+    // bins, Trainer::Quantize); every row adds 1 to the count field
+    std::int64_t g = 0, h = 0;
+    for (std::int64_t i = 0; i < n_; ++i) {
+      g += q_[rows[i]].g;
+      h += q_[rows[i]].h;
+    }
+    total = {g, (h << count_bits_) + n_};
+  } else {
+    for (std::int64_t i = 0; i < n_; ++i) {
+      total.g += gh_[rows[i]].g;
+      total.hc += gh_[rows[i]].hc;
+    }
   }
   if (out != nullptr) {
     // all rows in order: read them sequentially, without the index indirection
@@ -139,10 +150,14 @@ HistBin LocalRows::Root(HistBin* out) {
 
 void LocalRows::Build(const std::uint32_t* rows, std::int64_t n, HistBin* out) {
   if (q_ != nullptr) {
-    hist_.BuildQuantized(rows, n, gh_, q_, levels_, count_bits_, out);
+    hist_.BuildQuantized(rows, n, gh_, q_, levels_, out);
   } else {
     hist_.Build(rows, n, gh_, out);
   }
+}
+
+HistFormat LocalRows::Format(std::int64_t rows) const {
+  return q_ != nullptr ? HistogramBuilder::QuantFormat(rows, levels_) : HistFormat{};
 }
 
 void LocalRows::Expand(const std::vector<ExpandRequest>& reqs, const std::vector<HistBin*>& outs) {
@@ -275,7 +290,13 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
   };
 
   HistSlots slots(pool, layout.total);
-  auto take_slot = [&]() { return slots.Take(); };
+  // each slot's bin format (quantized sources write narrow words: HistogramSource::Format)
+  std::vector<HistFormat> fmt_of(pool.size());
+  auto take_slot = [&]() {
+    const int s = slots.Take();
+    if (fmt_of.size() < pool.size()) fmt_of.resize(pool.size());
+    return s;
+  };
   auto release = [&](int& slot) { slots.Release(slot); };
   // Interaction constraints: the features a leaf may split on are those sharing a set with
   // every feature already used on its branch.
@@ -297,13 +318,14 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
   auto search = [&](int slot, const HistBin& total, double lo, double hi,
                     const std::vector<int>& used) {
     const HistBin* hist = pool[static_cast<std::size_t>(slot)].data();
+    const HistFormat fmt = fmt_of[static_cast<std::size_t>(slot)];
     if (!constrained || used.empty()) {  // no copy of the feature list on the common path
-      return FindBestSplit(hist, layout, features, total, pack, scale_g, scale_h, params,
+      return FindBestSplit(hist, fmt, layout, features, total, pack, scale_g, scale_h, params,
                            n_threads, lo, hi);
     }
     const std::vector<int> allowed = allowed_for(used);
     if (allowed.empty()) return SplitInfo{};
-    return FindBestSplit(hist, layout, allowed, total, pack, scale_g, scale_h, params,
+    return FindBestSplit(hist, fmt, layout, allowed, total, pack, scale_g, scale_h, params,
                          n_threads, lo, hi);
   };
 
@@ -321,6 +343,7 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
     int slot = params.num_leaves > 1 ? take_slot() : -1;
     root.total = src.Root(slot >= 0 ? pool[static_cast<std::size_t>(slot)].data() : nullptr);
     const std::int64_t n = count_of(root.total);
+    if (slot >= 0) fmt_of[static_cast<std::size_t>(slot)] = src.Format(n);
     root.node = tree.AddLeaf(out_of(root.total, -kInf, kInf), hess_of(root.total), n);
     record(root.node, raw_out(root.total, -kInf, kInf), -1);
     if (slot >= 0 && can_split(n, 0)) {
@@ -388,15 +411,15 @@ Tree GrowTree(HistogramSource& src, const BinMapper& mapper, const HistLayout& l
         continue;
       }
       const int large = 1 - small;
-      // parent's histogram becomes the larger child's: parent - smaller (exact in fixed point)
+      // parent's histogram becomes the larger child's: parent - smaller (exact in fixed point;
+      // the larger child keeps the parent's format)
       x.child_slot[large] = x.slot;
       x.slot = -1;
-      HistBin* lg = pool[static_cast<std::size_t>(x.child_slot[large])].data();
-      const HistBin* sm = pool[static_cast<std::size_t>(x.child_slot[small])].data();
-      for (std::size_t b = 0; b < layout.total; ++b) {
-        lg[b].g -= sm[b].g;
-        lg[b].hc -= sm[b].hc;
-      }
+      const std::size_t ls = static_cast<std::size_t>(x.child_slot[large]);
+      const std::size_t ss = static_cast<std::size_t>(x.child_slot[small]);
+      fmt_of[ss] = src.Format(count_of(small == 0 ? x.split.left : x.split.right));
+      SubtractHistogram(pool[ls].data(), fmt_of[ls], pool[ss].data(), fmt_of[ss], layout.total,
+                        pack.bits);
       for (int c = 0; c < 2; ++c) {
         const HistBin& tot = c == 0 ? x.split.left : x.split.right;
         if (inter) {

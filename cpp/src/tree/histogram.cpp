@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <type_traits>
 
 #include "sapwood/threading.hpp"
@@ -71,15 +72,34 @@ void HistogramBuilder::BuildRange(const BinT* rm, const std::uint32_t* rows, std
   }
 }
 
+namespace {
+
+// The work split of a histogram build over `threads` threads: `pieces` row ranges handed out
+// dynamically, so a thread the OS deschedules (a busy machine) holds back at most one small
+// piece while the others take the rest, instead of a static half of the rows. Each thread adds
+// its pieces into its own buffer; the sums are exact integers, so the histogram does not
+// depend on which thread took which piece.
+struct BuildSplit {
+  int threads, pieces;
+};
+
+BuildSplit SplitRows(std::int64_t n, int n_threads) {
+  const int threads = static_cast<int>(
+      std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, 1 + n / 8192)));
+  if (threads <= 1) return {1, 1};
+  const std::int64_t pieces = std::clamp<std::int64_t>(n / 4096, threads, 4 * threads);
+  return {threads, static_cast<int>(pieces)};
+}
+
+}  // namespace
+
 void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const GradPair* gh,
                              HistBin* out) {
   const std::size_t total = layout_.total;
-  std::memset(out, 0, total * sizeof(HistBin));
+  std::memset(static_cast<void*>(out), 0, total * sizeof(HistBin));
   if (n <= 0) return;
-  // Chunks are cut by size, not by thread count; sums are exact integers, so the result is
-  // the same whatever the chunking.
-  int chunks = static_cast<int>(std::min<std::int64_t>(n_threads_, 1 + n / 8192));
-  if (chunks <= 1) {
+  const BuildSplit sp = SplitRows(n, n_threads_);
+  if (sp.threads <= 1) {
     if (wide_) {
       BuildRange(rm16_.data(), rows, 0, n, gh, out);
     } else {
@@ -87,13 +107,18 @@ void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const Gr
     }
     return;
   }
-  ParallelFor(0, chunks, chunks, [&](std::int64_t c) {
-    const std::int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
-    HistBin* dst = out;
-    if (c > 0) {
-      auto& buf = thread_bufs_[static_cast<std::size_t>(c)];
-      if (buf.size() != total) buf.resize(total);
-      std::memset(buf.data(), 0, total * sizeof(HistBin));
+  std::vector<char> used(static_cast<std::size_t>(sp.threads), 0);
+  ParallelForDynamic(0, sp.pieces, sp.threads, [&](std::int64_t c) {
+    const int t = ThreadIndex();
+    const std::int64_t b = n * c / sp.pieces, e = n * (c + 1) / sp.pieces;
+    HistBin* dst = out;  // thread 0 adds into out
+    if (t > 0) {
+      auto& buf = thread_bufs_[static_cast<std::size_t>(t)];
+      if (!used[static_cast<std::size_t>(t)]) {
+        used[static_cast<std::size_t>(t)] = 1;
+        if (buf.size() != total) buf.resize(total);
+        std::memset(static_cast<void*>(buf.data()), 0, total * sizeof(HistBin));
+      }
       dst = buf.data();
     }
     if (wide_) {
@@ -102,13 +127,14 @@ void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const Gr
       BuildRange(rm8_.data(), rows, b, e, gh, dst);
     }
   });
-  // Reduce the chunk histograms into out, split over bins.
+  // Reduce the threads' histograms into out, split over bins.
   const std::int64_t kSlab = 1024;
   const std::int64_t n_slabs = (static_cast<std::int64_t>(total) + kSlab - 1) / kSlab;
-  ParallelFor(0, n_slabs, n_threads_, [&](std::int64_t s) {
+  ParallelForDynamic(0, n_slabs, n_threads_, [&](std::int64_t s) {
     const std::size_t b = static_cast<std::size_t>(s * kSlab);
     const std::size_t e = std::min(total, b + kSlab);
-    for (int c = 1; c < chunks; ++c) {
+    for (int c = 1; c < sp.threads; ++c) {
+      if (!used[static_cast<std::size_t>(c)]) continue;
       const HistBin* src = thread_bufs_[static_cast<std::size_t>(c)].data();
       for (std::size_t i = b; i < e; ++i) {
         out[i].g += src[i].g;
@@ -132,14 +158,7 @@ void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const Gr
 // quantized training, so it is written by hand.
 namespace {
 
-int Bits(std::uint64_t v) {
-  int b = 0;
-  while (v) {
-    ++b;
-    v >>= 1;
-  }
-  return b;
-}
+int Bits(std::uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 
 struct QuantWordBits {
   int shift_h, shift_g, total;
@@ -153,6 +172,27 @@ QuantWordBits WordBits(std::int64_t n, int levels) {
   return {cb, cb + hb, cb + hb + gb};
 }
 
+// The largest row count whose word fits `bits` (every field width grows with n).
+std::int64_t MaxRowsFor(int bits, int levels) {
+  std::int64_t lo = 1, hi = std::int64_t{1} << 40;
+  while (lo < hi) {
+    const std::int64_t mid = lo + (hi - lo + 1) / 2;
+    if (WordBits(mid, levels).total <= bits) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+// g, h, c as a word of format f (the inverse of WidenWord; g may be negative: two's complement).
+template <class Word>
+inline Word PackWord(std::int64_t g, std::int64_t h, std::int64_t c, const HistFormat& f) {
+  return (static_cast<Word>(g) << f.shift_g) + (static_cast<Word>(h) << f.shift_h) +
+         static_cast<Word>(c);
+}
+
 }  // namespace
 
 int HistogramBuilder::QuantBinBytes(std::int64_t n, int levels) {
@@ -160,10 +200,20 @@ int HistogramBuilder::QuantBinBytes(std::int64_t n, int levels) {
   return total <= 32 ? 4 : total <= 64 ? 8 : 16;
 }
 
+HistFormat HistogramBuilder::QuantFormat(std::int64_t n, int levels) {
+  const int bytes = QuantBinBytes(n, levels);
+  if (bytes == 16) return {};
+  // the layout of the largest node of this width: a node's sums fit it, and so do those of
+  // every smaller node, so the histograms of one width share one layout
+  const QuantWordBits wb = WordBits(MaxRowsFor(bytes * 8, levels), levels);
+  return {bytes, wb.shift_h, wb.shift_g};
+}
+
 template <class BinT, class Word>
 void HistogramBuilder::BuildQuantRange(const BinT* rm, const std::uint32_t* rows,
                                        std::int64_t begin, std::int64_t end, const QuantGrad* q,
-                                       int shift_h, int shift_g, Word* out) const {
+                                       int shift_h, int shift_g,
+                                       AliasWord<Word>* out) const {
   using SWord = std::make_signed_t<Word>;
   const int nf = n_features_;
   const std::uint32_t* off = layout_.offset.data();
@@ -184,8 +234,7 @@ void HistogramBuilder::BuildQuantRange(const BinT* rm, const std::uint32_t* rows
 template <class Word>
 void HistogramBuilder::BuildQuantizedAs(const std::uint32_t* rows, std::int64_t n,
                                         const QuantGrad* q, int shift_h, int shift_g,
-                                        int count_bits, HistBin* out) {
-  using SWord = std::make_signed_t<Word>;
+                                        AliasWord<Word>* out) {
   const std::size_t total = layout_.total;
   auto& bufs = [this]() -> std::vector<std::vector<Word>>& {
     if constexpr (sizeof(Word) == 8) {
@@ -194,57 +243,128 @@ void HistogramBuilder::BuildQuantizedAs(const std::uint32_t* rows, std::int64_t 
       return quant32_;
     }
   }();
-  // Chunks are cut by size, not by thread count (as Build); sums are exact either way.
-  const int chunks = static_cast<int>(
-      std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads_, 1 + n / 8192)));
-  if (static_cast<int>(bufs.size()) < chunks) bufs.resize(static_cast<std::size_t>(chunks));
-  ParallelFor(0, chunks, chunks, [&](std::int64_t c) {
-    auto& buf = bufs[static_cast<std::size_t>(c)];
-    if (buf.size() != total) buf.resize(total);
-    std::memset(buf.data(), 0, total * sizeof(Word));
-    const std::int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+  // Pieces handed out dynamically, one buffer per thread (as Build); sums are exact either way.
+  std::memset(static_cast<void*>(out), 0, total * sizeof(Word));
+  const BuildSplit sp = SplitRows(n, n_threads_);
+  if (sp.threads <= 1) {
     if (wide_) {
-      BuildQuantRange(rm16_.data(), rows, b, e, q, shift_h, shift_g, buf.data());
+      BuildQuantRange<BinU16, Word>(rm16_.data(), rows, 0, n, q, shift_h, shift_g, out);
     } else {
-      BuildQuantRange(rm8_.data(), rows, b, e, q, shift_h, shift_g, buf.data());
+      BuildQuantRange<BinU8, Word>(rm8_.data(), rows, 0, n, q, shift_h, shift_g, out);
+    }
+    return;
+  }
+  if (static_cast<int>(bufs.size()) < sp.threads) bufs.resize(static_cast<std::size_t>(sp.threads));
+  std::vector<char> used(static_cast<std::size_t>(sp.threads), 0);
+  ParallelForDynamic(0, sp.pieces, sp.threads, [&](std::int64_t c) {
+    const int t = ThreadIndex();
+    AliasWord<Word>* dst = out;  // thread 0 adds into out
+    if (t > 0) {
+      auto& buf = bufs[static_cast<std::size_t>(t)];
+      if (!used[static_cast<std::size_t>(t)]) {
+        used[static_cast<std::size_t>(t)] = 1;
+        if (buf.size() != total) buf.resize(total);
+        std::memset(static_cast<void*>(buf.data()), 0, total * sizeof(Word));
+      }
+      dst = buf.data();
+    }
+    const std::int64_t b = n * c / sp.pieces, e = n * (c + 1) / sp.pieces;
+    if (wide_) {
+      BuildQuantRange<BinU16, Word>(rm16_.data(), rows, b, e, q, shift_h, shift_g, dst);
+    } else {
+      BuildQuantRange<BinU8, Word>(rm8_.data(), rows, b, e, q, shift_h, shift_g, dst);
     }
   });
-  // Sum the chunks' words (exact: see above), then widen each field into a HistBin.
-  const Word mask_c = (Word{1} << shift_h) - 1;
-  const Word mask_low = (Word{1} << shift_g) - 1;
+  // Sum the threads' words into out (exact: see above); the words stay packed.
   const std::int64_t kSlab = 1024;
   const std::int64_t n_slabs = (static_cast<std::int64_t>(total) + kSlab - 1) / kSlab;
-  ParallelFor(0, n_slabs, chunks > 1 ? n_threads_ : 1, [&](std::int64_t s) {
+  ParallelForDynamic(0, n_slabs, n_threads_, [&](std::int64_t s) {
     const std::size_t b = static_cast<std::size_t>(s * kSlab);
     const std::size_t e = std::min(total, b + kSlab);
-    for (std::size_t i = b; i < e; ++i) {
-      Word w = bufs[0][i];
-      for (int c = 1; c < chunks; ++c) w += bufs[static_cast<std::size_t>(c)][i];
-      const Word low = w & mask_low;
-      // arithmetic shift of the signed word: floor division, exact since 0 <= low < 2^shift_g
-      const std::int64_t g = static_cast<std::int64_t>(static_cast<SWord>(w) >> shift_g);
-      const std::int64_t h = static_cast<std::int64_t>(low >> shift_h);
-      const std::int64_t cnt = static_cast<std::int64_t>(low & mask_c);
-      out[i].g = g;
-      out[i].hc = (h << count_bits) + cnt;
+    for (int c = 1; c < sp.threads; ++c) {
+      if (!used[static_cast<std::size_t>(c)]) continue;
+      const Word* src = bufs[static_cast<std::size_t>(c)].data();
+      for (std::size_t i = b; i < e; ++i) out[i] += src[i];
     }
   });
 }
 
 void HistogramBuilder::BuildQuantized(const std::uint32_t* rows, std::int64_t n,
                                       const GradPair* gh, const QuantGrad* q, int levels,
-                                      int count_bits, HistBin* out) {
-  if (n <= 0) {
-    std::memset(out, 0, layout_.total * sizeof(HistBin));
-    return;
-  }
-  const QuantWordBits wb = WordBits(n, levels);
-  if (wb.total <= 32) {
-    BuildQuantizedAs<std::uint32_t>(rows, n, q, wb.shift_h, wb.shift_g, count_bits, out);
-  } else if (wb.total <= 64) {
-    BuildQuantizedAs<std::uint64_t>(rows, n, q, wb.shift_h, wb.shift_g, count_bits, out);
+                                      HistBin* out) {
+  const HistFormat f = QuantFormat(n, levels);
+  if (f.bytes == 4) {
+    HistWord32* w = reinterpret_cast<HistWord32*>(out);
+    if (n <= 0) {
+      std::memset(static_cast<void*>(w), 0, layout_.total * sizeof(std::uint32_t));
+      return;
+    }
+    BuildQuantizedAs<std::uint32_t>(rows, n, q, f.shift_h, f.shift_g, w);
+  } else if (f.bytes == 8) {
+    BuildQuantizedAs<std::uint64_t>(rows, n, q, f.shift_h, f.shift_g,
+                                 reinterpret_cast<HistWord64*>(out));
   } else {
     Build(rows, n, gh, out);  // too many rows for 8 bytes: the 16-byte bins of gh
+  }
+}
+
+namespace {
+
+// Word / WordS: the plain unsigned types of the two formats.
+template <class Word, class WordS>
+void SubtractWords(AliasWord<Word>* large, HistFormat fl, const AliasWord<WordS>* small,
+                   HistFormat fs, std::size_t total) {
+  if constexpr (sizeof(Word) == sizeof(WordS)) {
+    if (fl == fs) {
+      for (std::size_t i = 0; i < total; ++i) large[i] -= small[i];
+      return;
+    }
+  }
+  // a narrower child: its sums re-encoded in the parent's layout (they fit: fewer rows)
+  for (std::size_t i = 0; i < total; ++i) {
+    const NodeSums s = DecodeWord<WordS>(small[i], fs);
+    large[i] -= PackWord<Word>(s.g, s.h, s.c, fl);
+  }
+}
+
+template <class WordS>
+void SubtractFromWide(HistBin* large, const AliasWord<WordS>* small, HistFormat fs,
+                      std::size_t total, int count_bits) {
+  for (std::size_t i = 0; i < total; ++i) {
+    const HistBin s = WidenWord<WordS>(small[i], fs, count_bits);
+    large[i].g -= s.g;
+    large[i].hc -= s.hc;
+  }
+}
+
+}  // namespace
+
+void SubtractHistogram(HistBin* large, HistFormat fl, const HistBin* small, HistFormat fs,
+                       std::size_t total, int count_bits) {
+  if (fs.bytes > fl.bytes) throw std::logic_error("histogram subtraction: child wider than parent");
+  const HistWord64* s64 = reinterpret_cast<const HistWord64*>(small);
+  const HistWord32* s32 = reinterpret_cast<const HistWord32*>(small);
+  if (fl.Wide()) {
+    if (fs.Wide()) {
+      for (std::size_t i = 0; i < total; ++i) {
+        large[i].g -= small[i].g;
+        large[i].hc -= small[i].hc;
+      }
+    } else if (fs.bytes == 8) {
+      SubtractFromWide<std::uint64_t>(large, s64, fs, total, count_bits);
+    } else {
+      SubtractFromWide<std::uint32_t>(large, s32, fs, total, count_bits);
+    }
+  } else if (fl.bytes == 8) {
+    HistWord64* l64 = reinterpret_cast<HistWord64*>(large);
+    if (fs.bytes == 8) {
+      SubtractWords<std::uint64_t, std::uint64_t>(l64, fl, s64, fs, total);
+    } else {
+      SubtractWords<std::uint64_t, std::uint32_t>(l64, fl, s32, fs, total);
+    }
+  } else {
+    SubtractWords<std::uint32_t, std::uint32_t>(reinterpret_cast<HistWord32*>(large), fl, s32, fs,
+                                                  total);
   }
 }
 
@@ -268,9 +388,15 @@ std::vector<HistBin> BuildHistogram(const BinnedMatrix& data, const std::vector<
   std::vector<HistBin> out(layout->total);
   if (q != nullptr) {
     const bool all = rows.empty();
-    builder.BuildQuantized(all ? nullptr : rows.data(),
-                           all ? data.NumRows() : static_cast<std::int64_t>(rows.size()),
-                           gh.data(), q->data(), levels, count_bits, out.data());
+    const std::int64_t n = all ? data.NumRows() : static_cast<std::int64_t>(rows.size());
+    std::vector<HistBin> words(layout->total);
+    builder.BuildQuantized(all ? nullptr : rows.data(), n, gh.data(), q->data(), levels,
+                           words.data());
+    // decoded into HistBin as the split search decodes them
+    const HistFormat f = HistogramBuilder::QuantFormat(n, levels);
+    std::memset(static_cast<void*>(out.data()), 0, out.size() * sizeof(HistBin));
+    SubtractHistogram(out.data(), HistFormat{}, words.data(), f, out.size(), count_bits);
+    for (auto& b : out) b = {-b.g, -b.hc};
   } else if (rows.empty()) {
     builder.Build(nullptr, data.NumRows(), gh.data(), out.data());
   } else {

@@ -13,36 +13,49 @@ std::int64_t SplitByTableImpl(std::uint32_t* idx, std::uint32_t* tmp, std::int64
                               std::int64_t end, const BinT* col, const std::uint8_t* goes_left,
                               int n_threads) {
   const std::int64_t n = end - begin;
-  const int chunks = static_cast<int>(std::min<std::int64_t>(n_threads, 1 + n / 16384));
+  const int threads = static_cast<int>(std::min<std::int64_t>(n_threads, 1 + n / 16384));
+  // Several chunks per thread, handed out dynamically: a thread the OS deschedules holds back
+  // one small chunk, not half the rows. The result does not depend on who took which chunk.
+  const int chunks = threads <= 1 ? 1
+                                  : static_cast<int>(std::clamp<std::int64_t>(
+                                        n / 8192, threads, 4 * static_cast<std::int64_t>(threads)));
   std::vector<std::int64_t> n_left(static_cast<std::size_t>(chunks), 0);
   auto chunk_begin = [&](std::int64_t c) { return begin + n * c / chunks; };
-  ParallelFor(0, chunks, chunks, [&](std::int64_t c) {
+  // One pass over the rows (the bin lookup, a gather, is the cost): each chunk keeps its left
+  // rows in place at its front and puts its right rows in tmp at the same offsets; both stay in
+  // row order (the partition is stable).
+  ParallelForDynamic(0, chunks, threads, [&](std::int64_t c) {
     // bounds hoisted: re-evaluated in the loop condition they cost a division per row
     const std::int64_t b = chunk_begin(c), e = chunk_begin(c + 1);
-    std::int64_t k = 0;
-    for (std::int64_t i = b; i < e; ++i) k += goes_left[col[idx[i]]];
-    n_left[static_cast<std::size_t>(c)] = k;
-  });
-  std::int64_t total_left = 0;
-  for (auto k : n_left) total_left += k;
-  ParallelFor(0, chunks, chunks, [&](std::int64_t c) {
-    std::int64_t lpos = 0, rpos = total_left;
-    for (std::int64_t j = 0; j < c; ++j) {
-      lpos += n_left[static_cast<std::size_t>(j)];
-      rpos += (chunk_begin(j + 1) - chunk_begin(j)) - n_left[static_cast<std::size_t>(j)];
-    }
-    const std::int64_t b = chunk_begin(c), e = chunk_begin(c + 1);
+    std::int64_t lpos = b, rpos = b;
     for (std::int64_t i = b; i < e; ++i) {
-      // branch-free: the side is data-dependent and mispredicts about half the time
+      // branch-free: the side is data-dependent and mispredicts about half the time; both
+      // stores are made, only the chosen side's position advances (lpos <= i: in place is safe)
       const std::uint32_t r = idx[i];
       const std::int64_t left = goes_left[col[r]] != 0;
-      tmp[left ? lpos : rpos] = r;
+      idx[lpos] = r;
+      tmp[rpos] = r;
       lpos += left;
       rpos += 1 - left;
     }
+    n_left[static_cast<std::size_t>(c)] = lpos - b;
   });
-  std::memcpy(idx + begin, tmp, static_cast<std::size_t>(n) * sizeof(std::uint32_t));
-  return begin + total_left;
+  // Gather the chunks: left rows to the front in chunk order (moving down, in chunk order, never
+  // overwrites rows not yet moved), then the right rows after them.
+  std::int64_t lpos = begin;
+  for (int c = 0; c < chunks; ++c) {
+    const std::int64_t b = chunk_begin(c), k = n_left[static_cast<std::size_t>(c)];
+    if (lpos != b) std::memmove(idx + lpos, idx + b, static_cast<std::size_t>(k) * sizeof(std::uint32_t));
+    lpos += k;
+  }
+  std::int64_t rpos = lpos;
+  for (int c = 0; c < chunks; ++c) {
+    const std::int64_t b = chunk_begin(c), e = chunk_begin(c + 1);
+    const std::int64_t k = (e - b) - n_left[static_cast<std::size_t>(c)];
+    std::memcpy(idx + rpos, tmp + b, static_cast<std::size_t>(k) * sizeof(std::uint32_t));
+    rpos += k;
+  }
+  return lpos;
 }
 
 }  // namespace

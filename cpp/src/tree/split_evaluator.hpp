@@ -43,9 +43,11 @@ inline bool SplitChildren(const HistBin& left, const NodeSums& total, CountPacki
   return true;
 }
 
-// lower / upper: the bounds of this node's children's outputs (monotone constraints; +-inf
-// without). Outputs are unscaled (before the learning rate).
-SplitInfo FindBestSplit(const HistBin* hist, const HistLayout& layout,
+// hist: the node's histogram in format fmt (16-byte HistBin, or quantized words read directly:
+// the same split, bit for bit, as from the same sums widened). lower / upper: the bounds of this
+// node's children's outputs (monotone constraints; +-inf without). Outputs are unscaled (before
+// the learning rate).
+SplitInfo FindBestSplit(const HistBin* hist, HistFormat fmt, const HistLayout& layout,
                         const std::vector<int>& features, const HistBin& total, CountPacking pack,
                         double scale_g, double scale_h, const GrowParams& params, int n_threads,
                         double lower = -std::numeric_limits<double>::infinity(),
