@@ -11,6 +11,18 @@
 
 namespace sapwood {
 
+namespace {
+// std::llround (half away from zero) without the libm call per row (about 3% of a fit in the
+// profile): the truncation is exact, and so is x - trunc(x) (for |x| >= 2^53 x is an integer
+// and the fraction 0), so the result equals llround's bit for bit for |x| < 2^63; the fixed
+// point scales keep |x| < 2^62.
+inline std::int64_t LlroundExact(double x) {
+  const std::int64_t i = static_cast<std::int64_t>(x);
+  const double f = x - static_cast<double>(i);
+  return i + (f >= 0.5 ? 1 : 0) - (f <= -0.5 ? 1 : 0);
+}
+}  // namespace
+
 Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> labels,
                  std::vector<double> weights, const TrainParams& params)
     : data_(std::move(data)), labels_(std::move(labels)), weights_(std::move(weights)),
@@ -323,8 +335,8 @@ void Trainer::BeginTree(int k, const FixedPoint& fp) {
     const std::int64_t r0 = b * 8192, r1 = std::min(n, r0 + 8192);
     for (std::int64_t r = r0; r < r1; ++r) {
       gh_[static_cast<std::size_t>(r)].g =
-          std::llround(grad_[static_cast<std::size_t>(r * K + k)] * sg);
-      const std::int64_t hq = std::llround(hess_[static_cast<std::size_t>(r * K + k)] * sh);
+          LlroundExact(grad_[static_cast<std::size_t>(r * K + k)] * sg);
+      const std::int64_t hq = LlroundExact(hess_[static_cast<std::size_t>(r * K + k)] * sh);
       gh_[static_cast<std::size_t>(r)].hc = (hq << bits) | 1;
     }
   });
@@ -445,8 +457,8 @@ void Trainer::OrderedTree(Tree& tree, int k) {
     std::int64_t g = 0, h = 0;
     for (std::int64_t i = lr_.begin; i < lr_.end; ++i) {
       const std::size_t at = static_cast<std::size_t>(prow[i]) * K + k;
-      g += std::llround(grad_plain_[at] * fp.scale_g);
-      h += std::llround(hess_plain_[at] * fp.scale_h);
+      g += LlroundExact(grad_plain_[at] * fp.scale_g);
+      h += LlroundExact(hess_plain_[at] * fp.scale_h);
     }
     gs[static_cast<std::size_t>(lr_.node)] = g;
     hs[static_cast<std::size_t>(lr_.node)] = h;
