@@ -358,6 +358,43 @@ def test_catboost_json_import_predicts_as_catboost(task: str, tmp_path: object) 
         import_catboost_json(b'{"features_info": {}}')
 
 
+def test_catboost_json_multiclass_import_predicts_as_catboost(tmp_path: object) -> None:
+    # A 3-class CatBoost model (MultiClass loss, NaN in the data): raw scores, probabilities
+    # and TreeSHAP sums equal CatBoost's own; each CatBoost tree is one round of three trees.
+    import pathlib
+
+    catboost = pytest.importorskip("catboost")
+    from sapwood.model.importers.catboost import import_catboost_json
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(3000, 4))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    z = np.nan_to_num(X[:, 0]) + 0.7 * np.nan_to_num(X[:, 2]) ** 2
+    y = np.digitize(z + rng.normal(size=3000) * 0.3, [0.0, 1.0])
+    m = catboost.CatBoostClassifier(loss_function="MultiClass", depth=4, iterations=30,
+                                    verbose=False, random_seed=0, thread_count=1,
+                                    allow_writing_files=False)
+    m.fit(X, y)
+    path = pathlib.Path(str(tmp_path)) / "mc.json"
+    m.save_model(str(path), format="json")
+    b = import_catboost_json(path)
+    assert b.objective == "multiclass" and b.num_outputs == 3 and b.num_trees == 3 * 30
+    Xt = rng.normal(size=(400, 4))
+    Xt[rng.random(Xt.shape) < 0.1] = np.nan
+    want = m.predict(Xt, prediction_type="RawFormulaVal")
+    np.testing.assert_allclose(b.predict(Xt, output="raw"), want, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(b.predict(Xt), m.predict_proba(Xt), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b.predict(Xt, output="contrib").sum(axis=-1), want, rtol=1e-6,
+                               atol=1e-6)
+    # a leaf_values array of the wrong length for three outputs names the field
+    import json
+
+    doc = json.loads(path.read_text())
+    doc["oblivious_trees"][2]["leaf_values"] = doc["oblivious_trees"][2]["leaf_values"][:-1]
+    with pytest.raises(sapwood.ModelFormatError, match=r"oblivious_trees\[2\]\.leaf_values"):
+        import_catboost_json(json.dumps(doc).encode())
+
+
 def _level_choice(X: np.ndarray, g: np.ndarray, node: np.ndarray, lam: float,
                   score: str) -> tuple[int, float]:
     """numpy reference for one level: every (feature, "x <= t") over the nodes in `node` (row ->

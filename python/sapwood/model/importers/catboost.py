@@ -1,8 +1,9 @@
 """Import CatBoost models saved as JSON (``model.save_model(path, format="json")``).
 
 Numeric features only (a model with categorical, text or embedding features raises
-:class:`sapwood.ModelFormatError`), one output, losses ``Logloss`` / ``CrossEntropy``
-(binary) and ``RMSE`` (regression). CatBoost's trees are oblivious: split ``i`` of a tree
+:class:`sapwood.ModelFormatError`), losses ``Logloss`` / ``CrossEntropy`` (binary), ``RMSE``
+(regression) and ``MultiClass`` (K outputs, softmax: each CatBoost tree becomes one round of K
+trees of the same splits, output k taking leaf value ``leaf_values[leaf * K + k]``). CatBoost's trees are oblivious: split ``i`` of a tree
 sets bit ``i`` of the leaf index when ``x > border``; the tree becomes an ordinary complete
 tree whose root level is the last split (the index's highest bit), so sapwood's oblivious
 predictor recognises it and scores the same values (float32 comparisons, as CatBoost's).
@@ -30,7 +31,8 @@ from ._common import read_source
 
 __all__ = ["import_catboost_json"]
 
-_LOSSES = {"Logloss": "binary", "CrossEntropy": "binary", "RMSE": "regression"}
+_LOSSES = {"Logloss": "binary", "CrossEntropy": "binary", "RMSE": "regression",
+           "MultiClass": "multiclass"}
 
 
 def _get(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -42,18 +44,20 @@ def _get(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     return v
 
 
-def _tree(t: Any, i: int, features: list[dict[str, Any]], scale: float) -> dict[str, np.ndarray]:
+def _tree(t: Any, i: int, features: list[dict[str, Any]], scale: float,
+          k_out: int) -> list[dict[str, np.ndarray]]:
+    """CatBoost tree i as k_out sapwood trees (one per output, the same splits)."""
     where = f"oblivious_trees[{i}]."
     splits = _get(t, "splits", list, where)
     values = _get(t, "leaf_values", list, where)
     depth = len(splits)
     if depth > 16:
         raise ModelFormatError(f"field '{where}splits' has {depth} levels; at most 16 are read")
-    if len(values) != 2 ** depth:
+    if len(values) != k_out * 2 ** depth:
         raise ModelFormatError(f"field '{where}leaf_values' has {len(values)} values for "
-                               f"{depth} splits (one output: {2 ** depth})")
-    weights = t.get("leaf_weights", [1.0] * len(values))
-    if not isinstance(weights, list) or len(weights) != len(values):
+                               f"{depth} splits and {k_out} output(s) ({k_out * 2 ** depth})")
+    weights = t.get("leaf_weights", [1.0] * 2 ** depth)
+    if not isinstance(weights, list) or len(weights) != 2 ** depth:
         raise ModelFormatError(f"field '{where}leaf_weights' must hold one weight per leaf")
     n_nodes = 2 ** (depth + 1) - 1
     feature = np.full(n_nodes, -1, np.int32)
@@ -80,19 +84,28 @@ def _tree(t: Any, i: int, features: list[dict[str, Any]], scale: float) -> dict[
             threshold[n] = np.float32(border)
             dleft[n] = 0 if nan_right else 1
             left[n], right[n] = 2 * n + 1, 2 * n + 2
-    leaf = np.asarray(values, np.float64) * scale
-    if not np.isfinite(leaf).all():
+    try:
+        leaves = np.asarray(values, np.float64).reshape(2 ** depth, k_out) * scale
+        w = np.maximum(np.asarray(weights, np.float64), 0.0)
+    except (TypeError, ValueError):
+        raise ModelFormatError(f"field '{where}leaf_values' or 'leaf_weights' holds a value "
+                               "that is not a number") from None
+    if not np.isfinite(leaves).all() or not np.isfinite(w).all():
         raise ModelFormatError(f"field '{where}leaf_values' holds a non-finite value")
-    value = np.zeros(n_nodes)
-    hess = np.zeros(n_nodes)
     first = 2 ** depth - 1
-    value[first:] = leaf
-    hess[first:] = np.maximum(np.asarray(weights, np.float64), 0.0)
+    hess = np.zeros(n_nodes)
+    hess[first:] = w
     for n in range(first - 1, -1, -1):  # internal covers: the sum of their children's
         hess[n] = hess[2 * n + 1] + hess[2 * n + 2]
     hess = np.maximum(hess, 1e-300)  # TreeSHAP needs positive covers; empty leaves add nothing
-    return {"feature": feature, "threshold": threshold, "default_left": dleft, "left": left,
-            "right": right, "value": value, "hess": hess}
+    out = []
+    for k in range(k_out):
+        value = np.zeros(n_nodes)
+        value[first:] = leaves[:, k]
+        out.append({"feature": feature.copy(), "threshold": threshold.copy(),
+                    "default_left": dleft.copy(), "left": left.copy(), "right": right.copy(),
+                    "value": value, "hess": hess.copy()})
+    return out
 
 
 def import_catboost_json(source: str | os.PathLike[str] | bytes | bytearray) -> Booster:
@@ -125,19 +138,34 @@ def import_catboost_json(source: str | os.PathLike[str] | bytes | bytearray) -> 
     if loss not in _LOSSES:
         raise ModelFormatError(f"field 'model_info.params.loss_function.type' is {loss!r}; "
                                f"imported: {', '.join(_LOSSES)}")
+    objective = _LOSSES[loss]
     scale_bias = doc.get("scale_and_bias", [1.0, [0.0]])
     try:
         scale = float(scale_bias[0])
         bias_v = scale_bias[1]
-        bias = float(bias_v[0] if isinstance(bias_v, list) else bias_v)
-        if isinstance(bias_v, list) and len(bias_v) > 1:
-            raise ModelFormatError("field 'scale_and_bias' has several outputs; one is imported")
+        bias = [float(b) for b in (bias_v if isinstance(bias_v, list) else [bias_v])]
     except (TypeError, ValueError, IndexError):
-        raise ModelFormatError("field 'scale_and_bias' must be [scale, [bias]]") from None
-    objective = _LOSSES[loss]
-    mb = ModelBuilder(objective, feature_names=names, init_score=[bias])
-    for i, t in enumerate(_get(doc, "oblivious_trees", list, "")):
-        mb.add_tree(_tree(t, i, features, scale), where=f"oblivious_trees[{i}]")
+        raise ModelFormatError("field 'scale_and_bias' must be [scale, [bias, ...]]") from None
+    trees = _get(doc, "oblivious_trees", list, "")
+    k_out = len(bias)
+    if objective == "multiclass":
+        if k_out == 1 and trees:  # a bias of one value for every class: K from the leaves
+            t0 = trees[0]
+            n_leaves = 2 ** len(t0.get("splits", [])) if isinstance(t0, dict) else 1
+            k_out = max(1, len(t0.get("leaf_values", [])) // n_leaves) if isinstance(
+                t0, dict) else 1
+            bias = bias * k_out
+        if k_out < 2:
+            raise ModelFormatError(f"field 'scale_and_bias' has {k_out} output(s); a MultiClass "
+                                   "model needs at least 2")
+    elif k_out != 1:
+        raise ModelFormatError(f"field 'scale_and_bias' has {k_out} outputs; a {loss} model "
+                               "has one")
+    mb = ModelBuilder(objective, feature_names=names, init_score=bias,
+                      num_class=k_out if objective == "multiclass" else 1)
+    for i, t in enumerate(trees):
+        for tree in _tree(t, i, features, scale, k_out):
+            mb.add_tree(tree, where=f"oblivious_trees[{i}]")
     mb.params = {"objective": objective, "source": f"catboost:{loss}", "grow_policy": "oblivious"}
     mb.provenance = imported("catboost-json", str(loss))
     return Booster.from_builder(mb)
