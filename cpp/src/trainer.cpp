@@ -343,13 +343,6 @@ void Trainer::BeginTree(int k, const FixedPoint& fp) {
   grower_->Rows().Start(gh_.data(), all_rows_);
 }
 
-namespace {
-// Round half away from zero, inlined (std::llround is a libm call per row); |x| < 2^62 here by
-// the choice of scale. Any fixed per-row rounding keeps the sums exact integers.
-inline std::int64_t RoundToInt(double x) {
-  return static_cast<std::int64_t>(x + (x >= 0 ? 0.5 : -0.5));
-}
-}  // namespace
 
 void Trainer::Quantize(int k, const FixedPoint& fp) {
   const std::int64_t n = data_->NumRows();
@@ -398,7 +391,9 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
   }
 }
 
-void Trainer::RenewQuantized(Tree& tree, int k, const FixedPoint& full) {
+void Trainer::NodeGradSums(const Tree& tree, int k, const double* grad, const double* hess,
+                           const FixedPoint& fp, std::vector<double>* g_out,
+                           std::vector<double>* h_out) const {
   const int K = objective_.NumOutputs();
   const std::uint32_t* prow = grower_->PartitionedRows();
   const auto& ranges = grower_->LeafRanges();
@@ -411,8 +406,8 @@ void Trainer::RenewQuantized(Tree& tree, int k, const FixedPoint& full) {
     std::int64_t g = 0, h = 0;
     for (std::int64_t i = lr.begin; i < lr.end; ++i) {
       const std::size_t idx = static_cast<std::size_t>(prow[i]) * K + k;
-      g += RoundToInt(grad_[idx] * full.scale_g);
-      h += RoundToInt(hess_[idx] * full.scale_h);
+      g += LlroundExact(grad[idx] * fp.scale_g);
+      h += LlroundExact(hess[idx] * fp.scale_h);
     }
     sum_g[static_cast<std::size_t>(lr.node)] = g;
     sum_h[static_cast<std::size_t>(lr.node)] = h;
@@ -426,12 +421,21 @@ void Trainer::RenewQuantized(Tree& tree, int k, const FixedPoint& full) {
     sum_h[i] = sum_h[static_cast<std::size_t>(tree.left[i])] +
                sum_h[static_cast<std::size_t>(tree.right[i])];
   }
-  const double inv_g = 1.0 / full.scale_g, inv_h = 1.0 / full.scale_h;
+  const double inv_g = 1.0 / fp.scale_g, inv_h = 1.0 / fp.scale_h;
+  g_out->resize(nn);
+  h_out->resize(nn);
   for (std::size_t i = 0; i < nn; ++i) {
-    const double g = static_cast<double>(sum_g[i]) * inv_g;
-    const double h = static_cast<double>(sum_h[i]) * inv_h;
-    tree.value[i] = LeafOutput(g, h, params_.grow) * params_.grow.learning_rate;
-    tree.hess[i] = h;
+    (*g_out)[i] = static_cast<double>(sum_g[i]) * inv_g;
+    (*h_out)[i] = static_cast<double>(sum_h[i]) * inv_h;
+  }
+}
+
+void Trainer::RenewQuantized(Tree& tree, int k, const FixedPoint& full) {
+  std::vector<double> g, h;
+  NodeGradSums(tree, k, grad_.data(), hess_.data(), full, &g, &h);
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    tree.value[i] = LeafOutput(g[i], h[i], params_.grow) * params_.grow.learning_rate;
+    tree.hess[i] = h[i];
   }
 }
 
@@ -451,30 +455,11 @@ void Trainer::OrderedTree(Tree& tree, int k) {
     max_g = std::max(max_g, std::fabs(grad_plain_[static_cast<std::size_t>(r * K + k)]));
     max_h = std::max(max_h, std::fabs(hess_plain_[static_cast<std::size_t>(r * K + k)]));
   }
-  const FixedPoint fp = ChooseFixedPoint(max_g, max_h, n);
-  std::vector<std::int64_t> gs(nodes, 0), hs(nodes, 0);
-  for (const auto& lr_ : ranges) {
-    std::int64_t g = 0, h = 0;
-    for (std::int64_t i = lr_.begin; i < lr_.end; ++i) {
-      const std::size_t at = static_cast<std::size_t>(prow[i]) * K + k;
-      g += LlroundExact(grad_plain_[at] * fp.scale_g);
-      h += LlroundExact(hess_plain_[at] * fp.scale_h);
-    }
-    gs[static_cast<std::size_t>(lr_.node)] = g;
-    hs[static_cast<std::size_t>(lr_.node)] = h;
-  }
-  for (std::int32_t u = tree.NumNodes() - 1; u >= 0; --u) {  // children come after parents
-    const std::size_t x = static_cast<std::size_t>(u);
-    if (!tree.IsLeaf(u)) {
-      gs[x] = gs[static_cast<std::size_t>(tree.left[x])] + gs[static_cast<std::size_t>(tree.right[x])];
-      hs[x] = hs[static_cast<std::size_t>(tree.left[x])] + hs[static_cast<std::size_t>(tree.right[x])];
-    }
-  }
+  std::vector<double> gs, hs;
+  NodeGradSums(tree, k, grad_plain_.data(), hess_plain_.data(),
+               ChooseFixedPoint(max_g, max_h, n), &gs, &hs);
   std::vector<double> value(nodes);
-  for (std::size_t x = 0; x < nodes; ++x) {
-    value[x] = LeafOutput(static_cast<double>(gs[x]) / fp.scale_g,
-                          static_cast<double>(hs[x]) / fp.scale_h, gp) * lr;
-  }
+  for (std::size_t x = 0; x < nodes; ++x) value[x] = LeafOutput(gs[x], hs[x], gp) * lr;
   for (std::size_t x = 0; x < nodes; ++x) tree.value[x] = value[static_cast<std::size_t>(vnode[x])];
   // The ordered scores: rows in permutation order, each moved by its leaf's Newton step over
   // the rows before it (their structure gradients), then added to those sums. One pass, in a

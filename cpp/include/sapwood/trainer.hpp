@@ -130,6 +130,12 @@ class Trainer {
   // the plain gradients of all rows (the model that is saved), then moves each row's ordered
   // score by the leaf value of the rows before it in its leaf.
   void OrderedTree(Tree& tree, int k);
+  // Every node's gradient and hessian sums of output k over the rows of the last Grow (grad /
+  // hess n x K), in the fixed point fp (exact integers, so the same on any thread count),
+  // summed up the tree; the sums come back unscaled.
+  void NodeGradSums(const Tree& tree, int k, const double* grad, const double* hess,
+                    const FixedPoint& fp, std::vector<double>* g,
+                    std::vector<double>* h) const;
   void SyncQueryRows();  // global first rows of the queries, from groups_ and segments_
 
   std::shared_ptr<const BinnedMatrix> data_;
