@@ -91,66 +91,57 @@ BuildSplit SplitRows(std::int64_t n, int n_threads) {
   return {threads, static_cast<int>(pieces)};
 }
 
-// The one skeleton of the 16-byte and the packed builds: out zeroed; `range(b, e, dst)` adds
-// rows [b, e) into dst; pieces handed out dynamically (SplitRows), thread 0 adding into out and
-// every other thread into its own buffer (bufs, zeroed on first use), then the buffers summed
-// into out over slabs of bins by `add(out_bin, buffer_bin)`.
-template <class Bin, class Out, class Range, class Add>
-void BuildInPieces(std::int64_t n, int n_threads, std::size_t total,
-                   std::vector<std::vector<Bin>>& bufs, Out* out, Range range, Add add) {
-  std::memset(static_cast<void*>(out), 0, total * sizeof(Bin));
-  if (n <= 0) return;
-  const BuildSplit sp = SplitRows(n, n_threads);
-  if (sp.threads <= 1) {
-    range(std::int64_t{0}, n, out);
-    return;
-  }
-  if (static_cast<int>(bufs.size()) < sp.threads) bufs.resize(static_cast<std::size_t>(sp.threads));
-  std::vector<char> used(static_cast<std::size_t>(sp.threads), 0);
-  ParallelForDynamic(0, sp.pieces, sp.threads, [&](std::int64_t c) {
-    const int t = ThreadIndex();
-    Out* dst = out;  // thread 0 adds into out
-    if (t > 0) {
-      auto& buf = bufs[static_cast<std::size_t>(t)];
-      if (!used[static_cast<std::size_t>(t)]) {
-        used[static_cast<std::size_t>(t)] = 1;
-        if (buf.size() != total) buf.resize(total);
-        std::memset(static_cast<void*>(buf.data()), 0, total * sizeof(Bin));
-      }
-      dst = buf.data();
-    }
-    range(n * c / sp.pieces, n * (c + 1) / sp.pieces, dst);
-  });
-  // Reduce the threads' histograms into out, split over bins (exact integer sums).
-  const std::int64_t kSlab = 1024;
-  const std::int64_t n_slabs = (static_cast<std::int64_t>(total) + kSlab - 1) / kSlab;
-  ParallelForDynamic(0, n_slabs, n_threads, [&](std::int64_t s) {
-    const std::size_t b = static_cast<std::size_t>(s * kSlab);
-    const std::size_t e = std::min(total, b + kSlab);
-    for (int c = 1; c < sp.threads; ++c) {
-      if (!used[static_cast<std::size_t>(c)]) continue;
-      const Bin* src = bufs[static_cast<std::size_t>(c)].data();
-      for (std::size_t i = b; i < e; ++i) add(out[i], src[i]);
-    }
-  });
-}
-
 }  // namespace
 
 void HistogramBuilder::Build(const std::uint32_t* rows, std::int64_t n, const GradPair* gh,
                              HistBin* out) {
-  BuildInPieces(n, n_threads_, layout_.total, thread_bufs_, out,
-                [&](std::int64_t b, std::int64_t e, HistBin* dst) {
-                  if (wide_) {
-                    BuildRange(rm16_.data(), rows, b, e, gh, dst);
-                  } else {
-                    BuildRange(rm8_.data(), rows, b, e, gh, dst);
-                  }
-                },
-                [](HistBin& o, const HistBin& x) {
-                  o.g += x.g;
-                  o.hc += x.hc;
-                });
+  const std::size_t total = layout_.total;
+  std::memset(static_cast<void*>(out), 0, total * sizeof(HistBin));
+  if (n <= 0) return;
+  const BuildSplit sp = SplitRows(n, n_threads_);
+  if (sp.threads <= 1) {
+    if (wide_) {
+      BuildRange(rm16_.data(), rows, 0, n, gh, out);
+    } else {
+      BuildRange(rm8_.data(), rows, 0, n, gh, out);
+    }
+    return;
+  }
+  std::vector<char> used(static_cast<std::size_t>(sp.threads), 0);
+  ParallelForDynamic(0, sp.pieces, sp.threads, [&](std::int64_t c) {
+    const int t = ThreadIndex();
+    const std::int64_t b = n * c / sp.pieces, e = n * (c + 1) / sp.pieces;
+    HistBin* dst = out;  // thread 0 adds into out
+    if (t > 0) {
+      auto& buf = thread_bufs_[static_cast<std::size_t>(t)];
+      if (!used[static_cast<std::size_t>(t)]) {
+        used[static_cast<std::size_t>(t)] = 1;
+        if (buf.size() != total) buf.resize(total);
+        std::memset(static_cast<void*>(buf.data()), 0, total * sizeof(HistBin));
+      }
+      dst = buf.data();
+    }
+    if (wide_) {
+      BuildRange(rm16_.data(), rows, b, e, gh, dst);
+    } else {
+      BuildRange(rm8_.data(), rows, b, e, gh, dst);
+    }
+  });
+  // Reduce the threads' histograms into out, split over bins.
+  const std::int64_t kSlab = 1024;
+  const std::int64_t n_slabs = (static_cast<std::int64_t>(total) + kSlab - 1) / kSlab;
+  ParallelForDynamic(0, n_slabs, n_threads_, [&](std::int64_t s) {
+    const std::size_t b = static_cast<std::size_t>(s * kSlab);
+    const std::size_t e = std::min(total, b + kSlab);
+    for (int c = 1; c < sp.threads; ++c) {
+      if (!used[static_cast<std::size_t>(c)]) continue;
+      const HistBin* src = thread_bufs_[static_cast<std::size_t>(c)].data();
+      for (std::size_t i = b; i < e; ++i) {
+        out[i].g += src[i].g;
+        out[i].hc += src[i].hc;
+      }
+    }
+  });
 }
 
 // ------------------------------------------------------------------------- quantized bins
@@ -244,6 +235,7 @@ template <class Word>
 void HistogramBuilder::BuildQuantizedAs(const std::uint32_t* rows, std::int64_t n,
                                         const QuantGrad* q, int shift_h, int shift_g,
                                         AliasWord<Word>* out) {
+  const std::size_t total = layout_.total;
   auto& bufs = [this]() -> std::vector<std::vector<Word>>& {
     if constexpr (sizeof(Word) == 8) {
       return quant64_;
@@ -251,18 +243,50 @@ void HistogramBuilder::BuildQuantizedAs(const std::uint32_t* rows, std::int64_t 
       return quant32_;
     }
   }();
-  // As Build; the words stay packed (their sums are exact, see above).
-  BuildInPieces(n, n_threads_, layout_.total, bufs, out,
-                [&](std::int64_t b, std::int64_t e, AliasWord<Word>* dst) {
-                  if (wide_) {
-                    BuildQuantRange<BinU16, Word>(rm16_.data(), rows, b, e, q, shift_h,
-                                                  shift_g, dst);
-                  } else {
-                    BuildQuantRange<BinU8, Word>(rm8_.data(), rows, b, e, q, shift_h, shift_g,
-                                                 dst);
-                  }
-                },
-                [](AliasWord<Word>& o, const Word& x) { o += x; });
+  // Pieces handed out dynamically, one buffer per thread (as Build); sums are exact either way.
+  std::memset(static_cast<void*>(out), 0, total * sizeof(Word));
+  const BuildSplit sp = SplitRows(n, n_threads_);
+  if (sp.threads <= 1) {
+    if (wide_) {
+      BuildQuantRange<BinU16, Word>(rm16_.data(), rows, 0, n, q, shift_h, shift_g, out);
+    } else {
+      BuildQuantRange<BinU8, Word>(rm8_.data(), rows, 0, n, q, shift_h, shift_g, out);
+    }
+    return;
+  }
+  if (static_cast<int>(bufs.size()) < sp.threads) bufs.resize(static_cast<std::size_t>(sp.threads));
+  std::vector<char> used(static_cast<std::size_t>(sp.threads), 0);
+  ParallelForDynamic(0, sp.pieces, sp.threads, [&](std::int64_t c) {
+    const int t = ThreadIndex();
+    AliasWord<Word>* dst = out;  // thread 0 adds into out
+    if (t > 0) {
+      auto& buf = bufs[static_cast<std::size_t>(t)];
+      if (!used[static_cast<std::size_t>(t)]) {
+        used[static_cast<std::size_t>(t)] = 1;
+        if (buf.size() != total) buf.resize(total);
+        std::memset(static_cast<void*>(buf.data()), 0, total * sizeof(Word));
+      }
+      dst = buf.data();
+    }
+    const std::int64_t b = n * c / sp.pieces, e = n * (c + 1) / sp.pieces;
+    if (wide_) {
+      BuildQuantRange<BinU16, Word>(rm16_.data(), rows, b, e, q, shift_h, shift_g, dst);
+    } else {
+      BuildQuantRange<BinU8, Word>(rm8_.data(), rows, b, e, q, shift_h, shift_g, dst);
+    }
+  });
+  // Sum the threads' words into out (exact: see above); the words stay packed.
+  const std::int64_t kSlab = 1024;
+  const std::int64_t n_slabs = (static_cast<std::int64_t>(total) + kSlab - 1) / kSlab;
+  ParallelForDynamic(0, n_slabs, n_threads_, [&](std::int64_t s) {
+    const std::size_t b = static_cast<std::size_t>(s * kSlab);
+    const std::size_t e = std::min(total, b + kSlab);
+    for (int c = 1; c < sp.threads; ++c) {
+      if (!used[static_cast<std::size_t>(c)]) continue;
+      const Word* src = bufs[static_cast<std::size_t>(c)].data();
+      for (std::size_t i = b; i < e; ++i) out[i] += src[i];
+    }
+  });
 }
 
 void HistogramBuilder::BuildQuantized(const std::uint32_t* rows, std::int64_t n,
