@@ -94,6 +94,56 @@ def test_ks_close_on_continuous_data():
     assert abs(d - want) <= (ref["f0"].counts.max() / 50_000 + cur["f0"].counts.max() / 50_000)
 
 
+def test_many_columns_at_once_equal_the_one_column_statistics():
+    # compare() computes every numeric column's figures in stacked arrays; each must equal the
+    # one-column functions (and numpy on the bins): columns of different bin counts, a column
+    # empty on one side, one far outside the reference range, one on other edges.
+    rng = np.random.default_rng(21)
+    n = 3_000
+    ref_df = pd.DataFrame({
+        "a": rng.standard_normal(n),
+        "b": rng.integers(0, 5, n).astype(np.float64),  # few bins
+        "c": rng.lognormal(size=n),
+        "d": np.full(n, np.nan),  # no finite value in the reference
+        "e": rng.standard_normal(n),
+        "f": rng.random(n),
+    })
+    cur_df = pd.DataFrame({
+        "a": rng.standard_normal(n // 2) + 0.4,
+        "b": rng.integers(0, 7, n // 2).astype(np.float64),
+        "c": np.full(n // 2, np.nan),  # no finite value in the current batch
+        "d": rng.standard_normal(n // 2),
+        "e": rng.standard_normal(n // 2) * 3 + 10,  # mostly outside the reference range
+        "f": rng.random(n // 2),
+    })
+    ref = Profile.from_data(ref_df)
+    cur = Profile.from_data(cur_df, edges_from=ref)
+    pairs = [(ref[c], cur[c]) for c in ref_df.columns]
+    got = mst.numeric_drift_many(pairs)
+    for (r, c), g in zip(pairs, got, strict=True):
+        assert g.edges_equal
+        ends = mst.decile_groups(r.counts)
+        assert g.ends.tolist() == ends.tolist()
+        want = mst.numeric_drift(r, c, ends)
+        for a, b in zip((g.psi, g.wasserstein_raw, g.ks), want, strict=True):
+            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-12, abs=1e-15)
+        if r.finite_count and c.finite_count:
+            assert g.ks == pytest.approx(mst.ks_binned(r, c), rel=1e-12)
+            assert g.wasserstein_raw == pytest.approx(mst.wasserstein_binned(r, c), rel=1e-9)
+            nz = np.flatnonzero(r.counts)
+            inside = c.counts[nz[0]: nz[-1] + 1].sum()
+            assert g.out_of_range_share == (c.finite_count - inside) / c.finite_count
+        else:
+            assert math.isnan(g.out_of_range_share)
+    assert got[4].out_of_range_share > 0.5
+    # a current profile on other edges is refused by name, the others unaffected
+    other = Profile.from_data(cur_df[["f"]] * 2.0)
+    flags = mst.numeric_drift_many([(ref["a"], cur["a"]), (ref["f"], other["f"])])
+    assert [g.edges_equal for g in flags] == [True, False]
+    with pytest.raises(sapwood.DataError, match="column 'f'.*bin edges"):
+        compare(ref, other)  # (the other columns are missing: named in the report)
+
+
 @pytest.mark.parametrize("x", [0.0, 0.05, 0.2, 0.5, 0.8, 0.99, 1.0, 1.2, 2.0, 3.5, 6.0, 10.0])
 def test_kolmogorov_sf_matches_scipy(x):
     assert mst.kolmogorov_sf(x) == pytest.approx(sps.kstwobign.sf(x), rel=1e-9, abs=1e-15)

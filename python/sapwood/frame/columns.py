@@ -624,7 +624,8 @@ def frame_columns(data: Any, what: str = "data") -> tuple[list[Column], bool]:
     if is_pandas_frame(data):
         names = [str(c) for c in data.columns]
         check_unique(names, what)
-        return [PandasColumn(n, data.iloc[:, i]) for i, n in enumerate(names)], True
+        # items(), not iloc per column: half the indexing cost (names are unique, checked above)
+        return [PandasColumn(n, s) for n, (_, s) in zip(names, data.items(), strict=True)], True
     if is_polars_frame(data):
         data = data.to_arrow()
     if is_arrow_table(data):

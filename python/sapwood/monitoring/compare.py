@@ -149,13 +149,14 @@ class MonitorReport:
 
 # ---------------------------------------------------------------------------- per column
 def _numeric_checks(name: str, ref: NumericColumnProfile, cur: NumericColumnProfile,
-                    cfg: MonitorConfig) -> dict[str, Any]:
-    if not np.array_equal(ref.edges, cur.edges):
+                    cfg: MonitorConfig, pre: st.NumericDrift) -> dict[str, Any]:
+    """pre: this pair's figures from st.numeric_drift_many (computed for all columns at once)."""
+    if not pre.edges_equal:
         raise DataError(f"column {name!r}: the current profile was not built on the reference's "
                         "bin edges; build it with Profile.from_data(data, edges_from=reference)")
     out: dict[str, Any] = {"kind": "numeric"}
-    ends = st.decile_groups(ref.counts)
-    out["psi"], w_raw, d = st.numeric_drift(ref, cur, ends)
+    ends = pre.ends
+    out["psi"], w_raw, d = pre.psi, pre.wasserstein_raw, pre.ks
     sd = ref.std
     if math.isnan(w_raw):
         w = math.nan
@@ -171,13 +172,7 @@ def _numeric_checks(name: str, ref: NumericColumnProfile, cur: NumericColumnProf
     out["null_rate_current"] = cur.null_rate
     out["null_rate_increase"] = cur.null_rate - ref.null_rate
     # values outside the reference range: bins before the first / after the last reference bin
-    nz = np.flatnonzero(ref.counts)
-    n_cur = cur.finite_count
-    if nz.size and n_cur:
-        outside = n_cur - int(cur.counts[nz[0]: nz[-1] + 1].sum())
-        out["out_of_range_share"] = outside / n_cur
-    else:
-        out["out_of_range_share"] = math.nan
+    out["out_of_range_share"] = pre.out_of_range_share
     ref_inf = (ref.neg_inf_count + ref.pos_inf_count) / max(ref.num_rows, 1)
     cur_inf = (cur.neg_inf_count + cur.pos_inf_count) / max(cur.num_rows, 1)
     out["inf_share_reference"] = ref_inf
@@ -324,6 +319,14 @@ def compare(reference: Any, current: Any, config: Any = None, *,
                                 columns=list(ref.columns), predictions=preds, n_jobs=n_jobs)
     features: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
+    numeric: list[tuple[str, NumericColumnProfile, NumericColumnProfile]] = []
+    for name, rc in ref.columns.items():
+        cc = cur.columns.get(name)
+        if (isinstance(rc, NumericColumnProfile) and isinstance(cc, NumericColumnProfile)
+                and not cfg.feature(name).ignore):
+            numeric.append((name, rc, cc))
+    numeric_pre = dict(zip((n for n, _, _ in numeric),
+                           st.numeric_drift_many([(r, c) for _, r, c in numeric]), strict=True))
     for name, rc in ref.columns.items():
         fc = cfg.feature(name)
         if fc.ignore:
@@ -342,7 +345,7 @@ def compare(reference: Any, current: Any, config: Any = None, *,
                 rc, cc)
             continue
         if isinstance(rc, NumericColumnProfile) and isinstance(cc, NumericColumnProfile):
-            f = _numeric_checks(name, rc, cc, cfg)
+            f = _numeric_checks(name, rc, cc, cfg, numeric_pre[name])
         elif isinstance(rc, CategoricalColumnProfile) and isinstance(cc, CategoricalColumnProfile):
             f = _categorical_checks(name, rc, cc, cfg)
         else:  # pragma: no cover - kinds were checked above

@@ -28,6 +28,7 @@ scipy.spatial.distance.jensenshannon) over the reference categories plus one "un
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,6 +41,8 @@ __all__ = [
     "decile_cuts",
     "wasserstein_binned",
     "numeric_drift",
+    "NumericDrift",
+    "numeric_drift_many",
     "wasserstein_error_bound",
     "ks_binned",
     "kolmogorov_sf",
@@ -163,6 +166,104 @@ def numeric_drift(ref: NumericColumnProfile, cur: NumericColumnProfile,
     cross = np.maximum(-(d0 * d1), 0.0)
     area = 0.5 * s - cross / np.where(s > 0, s, 1.0)
     return psi_v, float(np.dot(area, w)), ks
+
+
+class NumericDrift(NamedTuple):
+    """One column pair's drift figures, as ``numeric_drift_many`` gives them."""
+
+    edges_equal: bool  # the current profile was built on the reference's edges
+    ends: np.ndarray  # decile_groups(ref.counts)
+    psi: float
+    wasserstein_raw: float
+    ks: float
+    out_of_range_share: float  # current values in bins outside the reference's non-empty ones
+
+
+def numeric_drift_many(pairs: list[tuple[NumericColumnProfile, NumericColumnProfile]]
+                       ) -> list[NumericDrift]:
+    """:func:`decile_groups`, :func:`numeric_drift` and the out-of-range share for many
+    (reference, current) column pairs, with the columns of one bin count stacked into 2-D
+    arrays: a compare of many columns then makes a few numpy calls in all instead of a few
+    dozen per column (those per-column calls were most of the Python time of a compare).
+    Same formulas as the one-column functions; a pair whose edges differ gets only
+    ``edges_equal=False`` (the caller refuses it)."""
+    out: list[NumericDrift | None] = [None] * len(pairs)
+    by_size: dict[int, list[int]] = {}
+    nan = math.nan
+    unequal = NumericDrift(False, np.zeros(0, np.int64), nan, nan, nan, nan)
+    for i, (r, c) in enumerate(pairs):
+        if c.edges.shape != r.edges.shape or c.counts.size != r.counts.size:
+            out[i] = unequal
+        else:
+            by_size.setdefault(r.counts.size, []).append(i)
+    for size, idx in by_size.items():
+        R = np.stack([pairs[i][0].counts for i in idx]).astype(np.int64, copy=False)
+        C = np.stack([pairs[i][1].counts for i in idx]).astype(np.int64, copy=False)
+        er = np.stack([pairs[i][0].edges for i in idx]).reshape(len(idx), size - 1)
+        ec = np.stack([pairs[i][1].edges for i in idx]).reshape(len(idx), size - 1)
+        same = (er == ec).all(axis=1)
+        cum_r = np.cumsum(R, axis=1)
+        cum_c = np.cumsum(C, axis=1)
+        nr = cum_r[:, -1]
+        nc = cum_c[:, -1]
+        # first / last non-empty reference bin (argmax of a row with no True gives 0)
+        nz = R != 0
+        first = np.argmax(nz, axis=1)
+        last = size - 1 - np.argmax(nz[:, ::-1], axis=1)
+        inside = cum_c[np.arange(len(idx)), last] - np.where(
+            first > 0, cum_c[np.arange(len(idx)), np.maximum(first - 1, 0)], 0)
+        # the Wasserstein and KS terms over every row at once (rows with an empty side are
+        # computed on a count of 1 and replaced below)
+        nr_f = np.maximum(nr, 1).astype(np.float64)[:, None]
+        nc_f = np.maximum(nc, 1).astype(np.float64)[:, None]
+        pq = R / nr_f - C / nc_f
+        d1 = np.cumsum(pq, axis=1)
+        ks = np.max(np.abs(d1), axis=1)
+        lo_all = np.array([min(pairs[i][0].min, pairs[i][1].min) for i in idx])
+        hi_all = np.array([max(pairs[i][0].max, pairs[i][1].max) for i in idx])
+        ext = np.empty((len(idx), size + 1))
+        ext[:, 0] = lo_all
+        ext[:, 1:-1] = er
+        ext[:, -1] = hi_all
+        np.clip(ext, lo_all[:, None], hi_all[:, None], out=ext)
+        w = ext[:, 1:] - ext[:, :-1]
+        d0 = d1 - pq
+        a0, a1 = np.abs(d0), np.abs(d1)
+        s = a0 + a1
+        cross = np.maximum(-(d0 * d1), 0.0)
+        area = 0.5 * s - cross / np.where(s > 0, s, 1.0)
+        w_raw = np.einsum("ij,ij->i", area, w)
+        cum10 = cum_r * 10
+        thresholds = np.arange(1, 10, dtype=np.int64)
+        nr_l, nc_l = nr.tolist(), nc.tolist()
+        for j, i in enumerate(idx):
+            if not same[j]:
+                out[i] = unequal
+                continue
+            total, n_cur = nr_l[j], nc_l[j]
+            # decile_groups: the first bin where the cumulative count reaches g/10 of the total
+            if total <= 0:
+                ends = [size - 1]
+            else:
+                js = np.searchsorted(cum10[j], thresholds * total, side="left").tolist()
+                ends = sorted({v for v in js if v < size - 1})
+                ends.append(size - 1)
+            outside = (n_cur - int(inside[j])) / n_cur if total and n_cur else nan
+            if total == 0 or n_cur == 0:
+                out[i] = NumericDrift(True, np.asarray(ends, np.int64), nan, nan, nan, outside)
+                continue
+            gr = cum_r[j, ends].tolist()
+            gc = cum_c[j, ends].tolist()
+            psi_v = 0.0
+            prev_r = prev_c = 0
+            for a, b in zip(gr, gc, strict=True):
+                pg = max((a - prev_r) / total, EPS)
+                qg = max((b - prev_c) / n_cur, EPS)
+                psi_v += (qg - pg) * math.log(qg / pg)
+                prev_r, prev_c = a, b
+            out[i] = NumericDrift(True, np.asarray(ends, np.int64), psi_v, float(w_raw[j]),
+                                  float(ks[j]), outside)
+    return [o for o in out if o is not None]
 
 
 def wasserstein_error_bound(ref: NumericColumnProfile, cur: NumericColumnProfile) -> float:
