@@ -23,8 +23,9 @@ waits for the slowest). Growth is leaf-wise with histograms fetched in batches: 
 to the workers expands the best open leaves together (``batch`` of them), so Dask's
 per-message cost is paid per batch, not per leaf. The round trips start from the leader, a
 worker's actor that also computes its own share (its histograms never travel; its peers' arrive
-narrowed to the bytes their sums need); the client makes one call per round and runs the
-metrics and callbacks (docs/distributed.md has the figures).
+narrowed to the bytes their sums need, through a handler on each peer's Dask server, which costs
+about a third of an actor call); the client makes one call per round and runs the metrics and
+callbacks (docs/distributed.md has the figures).
 """
 
 from __future__ import annotations
