@@ -8,11 +8,14 @@ a Dask array (the same seed for everyone); single-machine sapwood gets it as one
 
     python benchmarks/compare/dask_train.py [--rows 2000000] [--features 32] [--rounds 100]
         [--leaves 63] [--workers 2] [--only sapwood_dask,lightgbm_dask,xgboost_dask,sapwood]
-        [--batch B] [--lead-extra F] [--narrow 0|1]
+        [--batch B] [--lead-extra F] [--narrow 0|1] [--comms rpc|actor] [--profile 0|1]
 
 `--only` may name a library more than once (runs alternate in that order, for before/after
-pairs on a loaded machine); `--lead-extra` and `--narrow` set sapwood.dask.train's leader share
-and histogram narrowing (the defaults are the library's).
+pairs on a loaded machine); `--lead-extra`, `--narrow` and `--comms` set sapwood.dask.train's
+leader share, histogram narrowing and how the leader calls its peers (the defaults are the
+library's). `--profile 1` has both sapwood runs store the reference profile (the default, 0,
+builds none in either, as the peers build none; before the fourth pass the distributed run
+built one and the single-machine run did not).
 
 Prints one JSON line per library: wall seconds of the fit (data already on the workers), peak
 RSS per worker (MiB), held-out AUC, and for sapwood.dask the round trips to the workers and
@@ -75,11 +78,13 @@ def actor_round_trip_ms(client: object, calls: int = 300) -> float:
 
 def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
             workers: int, batch: int | None = None, lead_extra: float | None = None,
-            narrow: int | None = None) -> dict[str, object]:
+            narrow: int | None = None, comms: str | None = None,
+            profile: int = 0) -> dict[str, object]:
     from distributed import Client, LocalCluster, wait
 
     out: dict[str, object] = {"library": name, "rows": rows, "features": features,
-                              "rounds": rounds, "leaves": leaves, "workers": workers}
+                              "rounds": rounds, "leaves": leaves, "workers": workers,
+                              "profile": profile}
     test_rows = min(200_000, rows // 10)
     if name == "sapwood":
         import dask
@@ -92,7 +97,7 @@ def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
         t0 = time.perf_counter()
         b = sapwood.train({"objective": "binary", "n_estimators": rounds, "num_leaves": leaves,
                            "learning_rate": 0.1, "n_jobs": workers, "random_state": 0},
-                          sapwood.Dataset(Xtr, ytr), reference_profile=False)
+                          sapwood.Dataset(Xtr, ytr), reference_profile=bool(profile))
         out["fit_s"] = time.perf_counter() - t0
         p = b.predict(Xte)
         out["peak_rss_mib"] = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
@@ -115,11 +120,15 @@ def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
                     dask_training._LEAD_EXTRA = lead_extra
                 if narrow is not None:
                     dask_training._NARROW = bool(narrow)
+                if comms is not None:
+                    dask_training._COMMS = comms
+                out["comms"] = dask_training._COMMS
                 out["lead_extra"] = dask_training._LEAD_EXTRA
                 out["narrow"] = dask_training._NARROW
                 b = sapwood.dask.train({"objective": "binary", "n_estimators": rounds,
                                         "num_leaves": leaves, "learning_rate": 0.1,
-                                        "random_state": 0}, Xtr, label=ytr, batch=batch)
+                                        "random_state": 0}, Xtr, label=ytr, batch=batch,
+                                       reference_profile=bool(profile))
                 out["fit_s"] = time.perf_counter() - t0
                 out.update({f"dask_{k}": v for k, v in _LAST_RUN.items()})
                 out["received_mib_per_tree"] = (
@@ -169,11 +178,15 @@ def main() -> None:
                     help="the leader's extra share of rows (a fraction of n / W)")
     ap.add_argument("--narrow", type=int, default=None, choices=(0, 1),
                     help="peers send narrowed histograms")
+    ap.add_argument("--comms", default=None, choices=("rpc", "actor"),
+                    help="how sapwood.dask.train's leader calls its peers")
+    ap.add_argument("--profile", type=int, default=0, choices=(0, 1),
+                    help="both sapwood runs store the reference profile")
     ap.add_argument("--child", default=None)
     a = ap.parse_args()
     if a.child:
         print(json.dumps(run_one(a.child, a.rows, a.features, a.rounds, a.leaves, a.workers,
-                                 a.batch, a.lead_extra, a.narrow)))
+                                 a.batch, a.lead_extra, a.narrow, a.comms, a.profile)))
         return
     for name in a.only.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--rows",
@@ -185,6 +198,9 @@ def main() -> None:
             cmd += ["--lead-extra", str(a.lead_extra)]
         if a.narrow is not None:
             cmd += ["--narrow", str(a.narrow)]
+        if a.comms is not None:
+            cmd += ["--comms", a.comms]
+        cmd += ["--profile", str(a.profile)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
         res = json.loads(lines[-1]) if lines else {"library": name, "error": r.stderr[-2000:]}

@@ -156,6 +156,61 @@ def test_any_batch_gives_the_same_model_and_fetches_few_leaves_ahead(client) -> 
     assert calls[8] < 0.5 * calls[1]  # and the batch still saves round trips
 
 
+def test_peers_called_through_dask_comms_or_actors_give_the_same_model(client, monkeypatch) -> None:
+    """The leader calls its peers through a handler on their workers (Dask's comms, the
+    default) or through actor calls: the same file, the same round trips."""
+    from sapwood.train import dask_training
+    from sapwood.train.dask_training import _LAST_RUN
+
+    df = _table(seed=5)
+    params = {"objective": "binary", "n_estimators": 6, "num_leaves": 15, "random_state": 3,
+              "min_child_samples": 10}
+    expected = _single(params, df).to_bytes()
+    ddf = _partitioned(df[[*_FEATURES, "y", "w"]], [2500])
+    calls = {}
+    for comms in ("rpc", "actor"):
+        monkeypatch.setattr(dask_training, "_COMMS", comms)
+        assert sapwood.dask.train(params, ddf, label="y", weight="w").to_bytes() == expected
+        calls[comms] = _LAST_RUN["calls"]
+    assert calls["rpc"] == calls["actor"]
+    assert not dask_training._SERVED  # every run's peers left the handler's table
+
+
+def test_workers_sharing_one_process_train_the_same_model() -> None:
+    """LocalCluster(processes=False): the workers share a process and an event loop. The
+    leader's actor calls to its peers were made eagerly there, with a keyword the methods do
+    not take (a TypeError in round 0); the peers are now found by address."""
+    df = _table(seed=8)
+    params = {"objective": "binary", "n_estimators": 5, "num_leaves": 15, "random_state": 1,
+              "min_child_samples": 10}
+    expected = _single(params, df).to_bytes()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        ddf = _partitioned(df[[*_FEATURES, "y", "w"]], [1000, 3500])
+        got = sapwood.dask.train(params, ddf, label="y", weight="w", client=c)
+    assert got.to_bytes() == expected
+
+
+def test_the_peer_handler_serves_only_a_live_runs_growth_calls() -> None:
+    """The handler on a peer's worker answers a leader's growth calls for a run it serves;
+    an unknown run (ended, or a restarted worker) or any other method is an error sent back to
+    the leader, never a call made."""
+    from sapwood.train import dask_training
+    from sapwood.train.dask_training import DaskTrainingError, TrainWorker, _serve
+
+    w = TrainWorker([], [], {}, [], [])
+    dask_training._SERVED["t1"] = w
+    try:
+        ok = _serve(token="t1", method="begin_round", args=())
+        assert "ok" in ok
+        for token, method in (("t2", "begin_round"), ("t1", "close"), ("t1", "__init__")):
+            got = _serve(token=token, method=method, args=())
+            assert isinstance(got["error"].data, DaskTrainingError), (token, method)
+    finally:
+        dask_training._SERVED.pop("t1", None)
+
+
 def test_continued_training_same_model_file(client) -> None:
     """init_model: continuing a model on the workers gives sapwood.train's continuation, byte
     for byte (its trees added to the starting scores on the bin codes, the round counter moved

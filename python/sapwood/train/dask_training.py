@@ -23,8 +23,9 @@ waits for the slowest). Growth is leaf-wise with histograms fetched in batches: 
 to the workers expands the best open leaves together (``batch`` of them), so Dask's
 per-message cost is paid per batch, not per leaf. The round trips start from the leader, a
 worker's actor that also computes its own share (its histograms never travel; its peers' arrive
-narrowed to the bytes their sums need); the client makes one call per round and runs the
-metrics and callbacks (docs/distributed.md has the figures).
+narrowed to the bytes their sums need, through a handler on each peer's Dask server, which costs
+about a third of an actor call); the client makes one call per round and runs the metrics and
+callbacks (docs/distributed.md has the figures).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
@@ -61,7 +63,16 @@ _SPECIAL = (_LABEL, _WEIGHT, _INIT, _GROUP)
 # What the last train() call measured: round trips to the workers and the seconds they took
 # (benchmarks read it; see docs/distributed.md).
 _LAST_RUN: dict[str, Any] = {}
-_PHASES: dict[str, float] = {}
+_PHASES: dict[str, Any] = {}
+_STEPS: dict[str, float] = {}  # the setup's steps, seconds each (benchmarks)
+_LAST_MARK = [0.0]
+
+
+def _mark(step: str) -> None:
+    """Adds the seconds since the last mark to the setup step `step` (_LAST_RUN["steps"])."""
+    now = time.perf_counter()
+    _STEPS[step] = _STEPS.get(step, 0.0) + now - _LAST_MARK[0]
+    _LAST_MARK[0] = now
 # Leaves expanded per round trip. Measured on 500k x 32 rows, 63 leaves: 8 needs 12.9 round
 # trips a tree and fetches 1% more leaves than are picked; 63 needs 10.6 and fetches 24% more.
 _DEFAULT_BATCH = 8
@@ -72,6 +83,10 @@ _DEFAULT_BATCH = 8
 _LEAD_EXTRA = 0.0
 # Peers send their histograms narrowed (_core.hist_narrow): 25% fewer bytes on the benchmark.
 _NARROW = True
+# How the leader calls its peers: "rpc" (a handler on each peer's worker, through Dask's comms;
+# an empty round trip 0.6 ms) or "actor" (actor calls on the peers' event loops; 2.1-2.3 ms);
+# both measured in benchmarks/compare/dask_messages.py.
+_COMMS = "rpc"
 
 
 class DaskTrainingError(SapwoodError, RuntimeError):
@@ -396,6 +411,16 @@ class TrainWorker:
         per block of slots that hold its exact integer sums (docs/distributed.md)."""
         self._narrow = bool(on)
 
+    def serve(self, token: str, narrow: bool, address: str) -> None:
+        """Makes this worker a peer of a leader that calls it through a handler on this
+        worker's Dask server (``_serve``) instead of actor calls: an empty round trip costs
+        about a third of an actor call's (``benchmarks/compare/dask_messages.py``). `address`:
+        this worker's."""
+        self._narrow = bool(narrow)
+        self._token = token
+        _SERVED[token] = self
+        _worker_at(address).handlers.setdefault(_HANDLER, _serve)
+
     def lead(self, peers: list[tuple[str, Any]], name: str, edges: list[np.ndarray],
              num_cats: list[int], p: dict[str, Any], cp: dict[str, Any], usable: list[int],
              k: int, num_features: int, valid_rows: list[list[tuple[int, int]]], batch: int,
@@ -403,13 +428,18 @@ class TrainWorker:
         """Makes this worker the leader: it grows the trees from its own histograms and those
         of `peers` (the other workers' actors)."""
         mapper_of = _core.binned_allocate(0, edges, num_cats)
+        # The peers narrow their histograms for the wire when this worker's own (full-width,
+        # last) answer can take the sum; a leader without rows gets them at full width.
+        narrowed = bool(narrow and self.trainer is not None)
+        if _COMMS == "rpc" and peers:
+            token = uuid.uuid4().hex
+            _call_all_args(peers, "serve", [(token, narrowed, w) for w, _ in peers])
+            peers = [(w, _RpcPeer(w, token, name)) for w, _ in peers]
+        elif narrow and peers:
+            _call_all_args(peers, "narrow_replies", [(narrowed,)] * len(peers))
         # Itself last: a call to every worker sends the peers' messages first, then computes
         # its own share while they compute theirs.
         actors = [*peers, (name, _Local(self))]
-        # The peers narrow their histograms for the wire when this worker's own (full-width,
-        # last) answer can take the sum; a leader without rows gets them at full width.
-        if narrow and peers:
-            _call_all_args(peers, "narrow_replies", [(self.trainer is not None,)] * len(peers))
         self._engine = _DaskRounds(actors, mapper_of, p, cp, usable, k, num_features,
                                    valid_rows, batch, robust, first_round)
 
@@ -476,6 +506,7 @@ class TrainWorker:
         return None if self.trainer is None else np.asarray(self.trainer.scores())
 
     def close(self) -> None:
+        _SERVED.pop(getattr(self, "_token", ""), None)
         self._engine = None
         self.trainer = None
         self._valid = {}
@@ -580,6 +611,7 @@ def _placed(client: Any, ddf: Any, balance: bool = True
 
     futs = client.compute(ddf.to_delayed())
     wait(futs)  # type: ignore[no-untyped-call]
+    _mark("compute_partitions")
     for f in futs:
         if f.status == "error":
             f.result()  # raises the partition's own error
@@ -848,6 +880,81 @@ class _Local:
         return call
 
 
+# Peers answer the leader through one handler on their Dask servers (Worker.handlers), keyed by
+# a token per training run; only the growth calls may be made through it.
+_HANDLER = "sapwood_train"
+_SERVED: dict[str, TrainWorker] = {}
+_SERVED_METHODS = frozenset({"begin_round", "tree_root", "expand", "leaf_residuals", "step"})
+
+
+def _worker_at(address: str) -> Any:
+    """The Dask worker at `address` in this process. get_worker() is not enough where several
+    workers share a process (LocalCluster(processes=False)): in an actor's thread it may
+    return none of them, or another."""
+    from distributed import Worker, get_worker
+
+    for w in list(getattr(Worker, "_instances", ())):
+        if getattr(w, "address", None) == address:
+            return w
+    return get_worker()
+
+
+def _to_serialize() -> Any:
+    """Dask's marker for a value its comms serialise (numpy arrays as out-of-band frames)."""
+    import importlib
+
+    # the module (the package's `serialize` attribute is a function of the same name)
+    return importlib.import_module("distributed.protocol.serialize").to_serialize
+
+
+def _serve(token: str = "", method: str = "", args: Any = None) -> dict[str, Any]:
+    """The peer's side of a leader's call (a Dask handler, run on the worker's event loop as
+    the actor calls with separate_thread=False were: the calls are short and never wait).
+    Errors travel back as values, raised on the leader."""
+    to_serialize = _to_serialize()
+    w = _SERVED.get(token)
+    try:
+        if w is None or method not in _SERVED_METHODS:
+            raise DaskTrainingError(f"no training run {token[:8]} to serve {method!r} here "
+                                    "(it ended or this worker restarted)")
+        return {"ok": to_serialize(getattr(w, method)(*(args or ())))}
+    except Exception as e:  # noqa: BLE001 - every error goes back to the leader
+        return {"error": to_serialize(e)}
+
+
+class _RpcPeer:
+    """A peer behind an actor's face, called through its worker's ``_serve`` handler with
+    Dask's comms (``Worker.rpc``): one hop onto this worker's event loop per call, where an
+    actor call takes several (measured in benchmarks/compare/dask_messages.py)."""
+
+    def __init__(self, address: str, token: str, leader: str) -> None:
+        self._address, self._token, self._leader = address, token, leader
+
+    def __getattr__(self, method: str) -> Any:
+        def call(*args: Any, separate_thread: bool = True) -> _RpcCall:
+            import asyncio
+
+            me = _worker_at(self._leader)
+            coro = getattr(me.rpc(self._address), _HANDLER)(
+                token=self._token, method=method, args=_to_serialize()(args))
+            loop = cast(Any, me.loop).asyncio_loop  # the worker's event loop (tornado's)
+            return _RpcCall(asyncio.run_coroutine_threadsafe(coro, loop))
+        return call
+
+
+class _RpcCall:
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def result(self, timeout: float | None = None) -> Any:
+        got = self._future.result(timeout=timeout)
+        if not isinstance(got, dict) or not ("ok" in got or "error" in got):
+            raise DaskTrainingError(f"the peer gave no answer ({type(got).__name__})")
+        if "error" in got:
+            raise got["error"]
+        return got["ok"]
+
+
 class _Done:
     def __init__(self, fn: Any, args: tuple[Any, ...]) -> None:
         self._error: Exception | None = None
@@ -1002,11 +1109,15 @@ def train(
 
     # -- partitions onto workers, one actor per worker holding any
     t_start = time.perf_counter()
+    _STEPS.clear()
+    _LAST_MARK[0] = t_start
     futs, by_worker = _placed(client, ddf)
     lead_worker: str | None = None
     if _GROUP not in ddf.columns:
         futs, by_worker, lead_worker = _even_rows(client, futs, by_worker, _LEAD_EXTRA)
+        _mark("even_rows")
     vplaced = [_placed(client, vd) for vd in vdfs]
+    _mark("place_valid")
     workers = sorted(set(by_worker) | {w for _, bw in vplaced for w in bw})
     actors: list[tuple[str, Any]] = []
     created: list[Any] = []
@@ -1019,6 +1130,7 @@ def train(
                                          features, is_cat, actor=True, workers=[w],
                                          allow_other_workers=False, pure=False))
         actors = [(w, f.result()) for w, f in zip(workers, created, strict=True)]
+        _mark("actors")
         _PHASES.clear()
         _PHASES["place_s"] = time.perf_counter() - t_start
         _PHASES["t0"] = t_start
@@ -1142,6 +1254,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
               reference_profile: bool, base: Booster | None = None,
               lead_worker: str | None = None) -> Booster:
     desc = _call_all(actors, "describe")
+    _mark("describe")
     parts: dict[int, dict[str, Any]] = {}
     dtypes = None
     for d in desc:
@@ -1256,6 +1369,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
             got.update(r)
         return [got[pid] for pid in order if pid in got]
 
+    _mark("categories")
     sample = np.concatenate(sampled("sample", idx))
     for j in ts:
         sample[:, j] = ts_values[j][idx]
@@ -1264,6 +1378,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
                                         p["random_state"], p["n_jobs"])
     edges = [np.asarray(e) for e in edges]
     del sample, cols
+    _mark("bin_edges")
 
     # -- the reference profile's edges: fitted, as Profile.from_data fits them, on the rows
     #    its own seeded sample picks (its draw is the binning draw with another stream)
@@ -1284,6 +1399,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
                                    sample_rows=_PROFILE_SAMPLE_ROWS, seed=_PROFILE_SEED)
         profile_edges = {f: np.asarray(fitted.columns[f].edges) for f in numeric}  # type: ignore[union-attr]
         del psample, frame
+        _mark("profile_edges")
 
     # -- starting scores: the labels' best constant, as the Trainer computes it (an initial
     #    model's own constant when continuing)
@@ -1351,7 +1467,9 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
                           class_factor, n, profile_edges, cat_names, mine, local_groups[ai],
                           base_trees, first_round))
     del ts_values
+    _mark("prepare_rest")
     setups = _call_all_args(actors, "setup", per_actor)
+    _mark("workers_setup")
     usable = sorted({f for u, _ in setups for f in u})
     blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = [
         ({}, {}) for _ in range(m)]
@@ -1404,6 +1522,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
                                        bool(_core.objective_renews_leaves(cp)), first_round,
                                        _NARROW)])
     engine = _LeadRounds(leader, valid_rows, k, int(p["n_jobs"]), first_round)
+    _mark("fingerprint_lead")
     t_setup = time.perf_counter()
     _PHASES["setup_s"] = t_setup - t_start - _PHASES["place_s"] - _PHASES["prepare_s"]
     boost_rounds(booster, engine, evals, metrics, callbacks, first_round, p["n_estimators"])
@@ -1420,7 +1539,7 @@ def _train_on(client: Any, actors: list[tuple[str, Any]], p: dict[str, Any], obj
                              if k not in ("calls", "call_seconds", "expansions")},
                      splits=int(sum(int(t["feature"].size) // 2 for t in booster.trees())),
                      rounds_s=t_rounds - t_setup, profile_s=time.perf_counter() - t_rounds,
-                     **_PHASES)
+                     steps={k: round(v, 3) for k, v in _STEPS.items()}, **_PHASES)
     for cb in callbacks:
         cb.after_training(booster)
     return booster
