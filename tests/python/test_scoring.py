@@ -297,8 +297,12 @@ def test_cuda_without_device_is_a_clear_error(tmp_path: Path, model_path: str,
 
 
 # ---------------------------------------------------------------------------- kill / resume
-def _spawn(args: list[str], delay: float) -> subprocess.Popen[bytes]:
+def _spawn(args: list[str], delay: float, gate: Path | None = None) -> subprocess.Popen[bytes]:
+    """A scoring run that sleeps `delay` s after each batch written and, with `gate`, waits
+    after each batch until that path exists (the test decides when the run may finish)."""
     env = dict(os.environ, SAPWOOD_SCORE_TEST_WRITE_DELAY=str(delay))
+    if gate is not None:
+        env["SAPWOOD_SCORE_TEST_WRITE_GATE"] = str(gate)
     return subprocess.Popen([sys.executable, "-m", "sapwood", "score", "--no-progress",
                              *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -696,13 +700,17 @@ def test_two_runs_writing_the_same_output_both_succeed(tmp_path: Path, model_pat
     pq.write_table(t, tmp_path / "in.parquet")
     out = tmp_path / "out.parquet"
     args = [model_path, str(tmp_path / "in.parquet"), "-o", str(out), "--batch-rows", "500"]
-    first = _spawn(args, delay=0.05)
+    gate = tmp_path.parent / f"{tmp_path.name}-gate"  # (outside the output's folder)
+    # the first run holds after its first batch until the gate exists: it is mid-output while
+    # the second runs, however loaded the machine (a fixed delay raced on a busy one)
+    first = _spawn(args, delay=0.0, gate=gate)
     try:
         _wait_for(lambda: any(p.name.endswith(TMP_SUFFIX) for p in tmp_path.iterdir()))
         second = subprocess.run([sys.executable, "-m", "sapwood", "score", "--no-progress",
                                  *args], capture_output=True, text=True, timeout=120)
         assert second.returncode == 0, second.stderr
         assert first.poll() is None, "the first run should still be writing"
+        gate.write_text("go")
         _, err = first.communicate(timeout=120)
     finally:
         first.kill()

@@ -37,6 +37,9 @@ __all__ = ["PartJob", "scorer_layout"]
 _QUEUE_DEPTH = 2  # batches in flight between two stages: memory stays a few batches' worth
 # Test hook: seconds the writer sleeps after each batch (lets a test kill a run mid-way).
 _WRITE_DELAY_ENV = "SAPWOOD_SCORE_TEST_WRITE_DELAY"
+# (tests) after each batch written, wait until this path exists (at most 5 minutes), so that a
+# test can hold a run mid-output however slow or fast the machine is
+_WRITE_GATE_ENV = "SAPWOOD_SCORE_TEST_WRITE_GATE"
 
 
 # ---------------------------------------------------------------------------- the model
@@ -323,6 +326,7 @@ class PartJob:
     def _write(self, output: PartWriter, q: queue.Queue[Any], stop: threading.Event,
                errors: list[BaseException]) -> None:
         delay = float(os.environ.get(_WRITE_DELAY_ENV, "0") or 0)
+        gate = os.environ.get(_WRITE_GATE_ENV, "")
         try:
             while True:
                 item = _get(q, stop)
@@ -331,6 +335,10 @@ class PartJob:
                 output.write(item)
                 if delay:
                     time.sleep(delay)
+                if gate:
+                    until = time.monotonic() + 300
+                    while not os.path.exists(gate) and time.monotonic() < until:
+                        time.sleep(0.01)
         except _Stop:
             return
         except BaseException as e:  # noqa: BLE001 - carried to the scoring thread
