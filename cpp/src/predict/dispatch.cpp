@@ -266,12 +266,18 @@ void Forest::PredictRaw(const MatrixView<T>& x, int tree_begin, int tree_end, do
     // Few rows, AVX-512: codes on the stack as below, then every split of a tree at once.
     const std::int64_t F = d.num_features;
     alignas(64) std::uint16_t codes[128] = {};  // rowmask.ok: at most 64 features
+    const bool bytes = d.rowmask.ok8 && CpuHasAvx512Vbmi();
     float values[64];
     for (std::int64_t r = 0; r < x.rows; ++r) {
       for (std::int64_t f = 0; f < F; ++f) values[f] = static_cast<float>(x.At(r, f));
       RowCodesAvx2(d.codes, d.num_features, values, codes);
-      RowMaskAvx512(d.rowmask, d.bitvec, codes, 2 * d.num_features, K, d.tree_output.data(),
-                    tree_begin, tree_end, out + r * K);
+      if (bytes) {
+        RowMask8Avx512(d.rowmask, d.bitvec, codes, K, d.tree_output.data(), tree_begin, tree_end,
+                       out + r * K);
+      } else {
+        RowMaskAvx512(d.rowmask, d.bitvec, codes, 2 * d.num_features, K, d.tree_output.data(),
+                      tree_begin, tree_end, out + r * K);
+      }
     }
     return;
   }
