@@ -1,5 +1,7 @@
 #include <pybind11/stl.h>
 
+#include <type_traits>
+
 #include "common.hpp"
 #include "sapwood/objective.hpp"
 #include "sapwood/forest.hpp"
@@ -58,25 +60,34 @@ struct Scorer {
   // None (nothing done) unless X is a 2-D float32 / float64 array of the forest's width: the
   // caller's general path then takes it (and names what is wrong).
   py::object Predict(const py::handle& xh, int n_threads) const {
-    if (!py::isinstance<py::array>(xh)) return py::none();
-    const auto x = py::reinterpret_borrow<py::array>(xh);
+    // Read and made through numpy's C API in place (no dtype objects, no shape vectors on the
+    // heap): this is the fixed cost of every single-row call.
+    auto& api = py::detail::npy_api::get();
+    if (!api.PyArray_Check_(xh.ptr())) return py::none();
+    const auto* a = py::detail::array_proxy(xh.ptr());
     const Forest& f = *forest;
-    if (x.ndim() != 2 || x.shape(1) != f.NumFeatures()) return py::none();
-    // the descriptor's fields, read in place (x.dtype() makes a new reference per call)
-    const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(x.ptr())->descr);
+    if (a->nd != 2 || a->dimensions[1] != f.NumFeatures()) return py::none();
+    const auto* descr = py::detail::array_descriptor_proxy(a->descr);
     const int type_num = descr->type_num;
     if ((type_num != py::detail::npy_api::NPY_FLOAT_ &&
          type_num != py::detail::npy_api::NPY_DOUBLE_) ||
         descr->byteorder == '>') {  // (this module is built for little-endian machines)
       return py::none();
     }
+    const bool f32 = type_num == py::detail::npy_api::NPY_FLOAT_;
+    const py::ssize_t item = f32 ? 4 : 8;
+    if (a->strides[0] % item != 0 || a->strides[1] % item != 0) return py::none();
     const int K = f.NumOutputs();
-    const py::ssize_t n = x.shape(0);
-    py::array_t<double> out = K == 1 ? py::array_t<double>(n)
-                                     : py::array_t<double>({n, static_cast<py::ssize_t>(K)});
-    double* o = out.mutable_data();
+    const py::ssize_t n = a->dimensions[0];
+    Py_intptr_t shape[2] = {n, K};
+    PyObject* made = api.PyArray_NewFromDescr_(
+        api.PyArray_Type_, api.PyArray_DescrFromType_(py::detail::npy_api::NPY_DOUBLE_),
+        K == 1 ? 1 : 2, shape, nullptr, nullptr, 0, nullptr);
+    if (made == nullptr) throw py::error_already_set();
+    py::object out = py::reinterpret_steal<py::object>(made);
+    double* o = reinterpret_cast<double*>(py::detail::array_proxy(made)->data);
     const double* in = init.data();
-    WithMatrix(x, "X", [&](auto view) {
+    const auto run = [&](auto view) {
       // Safe: the forest is immutable and shared read-only; x, init and out are referenced
       // here and only their buffers are touched.
       py::gil_scoped_release release;
@@ -85,8 +96,23 @@ struct Scorer {
       }
       f.PredictRaw(view, tree_begin, tree_end, o, n_threads);
       if (transform) obj.Transform(o, n, n < 4096 ? 1 : n_threads);
-    });
-    return std::move(out);
+    };
+    const auto view = [&](auto* data) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(data)>>;
+      MatrixView<T> v;
+      v.data = data;
+      v.rows = n;
+      v.cols = a->dimensions[1];
+      v.row_stride = a->strides[0] / item;
+      v.col_stride = a->strides[1] / item;
+      return v;
+    };
+    if (f32) {
+      run(view(reinterpret_cast<const float*>(a->data)));
+    } else {
+      run(view(reinterpret_cast<const double*>(a->data)));
+    }
+    return out;
   }
 };
 

@@ -422,3 +422,42 @@ def test_scorer_checks_its_arguments() -> None:
     assert sc.predict(np.zeros((2, 4)), 1) is None
     assert sc.predict([[0.0, 0.0, 0.0]], 1) is None
     assert sc.predict(np.zeros((2, 3), np.int64), 1) is None
+
+
+@needs_avx512
+@pytest.mark.parametrize("n_thr", [255, 256])
+def test_avx512_single_row_byte_and_word_slots(n_thr: int) -> None:
+    # One row, AVX-512 QuickScorer: a forest whose features have at most 255 thresholds each
+    # tests its splits on byte codes (64 splits per compare: NaN going right and values above
+    # every threshold saturate to 255, above rank 254), one with 256 on 16-bit codes. Feature 0
+    # gets exactly n_thr distinct thresholds; rows sit on, just below and just above them, and
+    # at NaN and +-inf.
+    rng = np.random.default_rng(n_thr)
+    pool = np.sort(rng.normal(0, 2, size=n_thr).astype(np.float32))
+    assert np.unique(pool).size == n_thr
+    trees, used = [], 0
+    for _ in range(40):
+        while True:
+            t = random_tree(rng, 2, 64, False)
+            if int((t["feature"] < 0).sum()) >= 40:
+                break
+        internal = np.flatnonzero(t["feature"] >= 0)
+        t["feature"][internal] = 0
+        t["threshold"][internal] = pool[(used + np.arange(internal.size)) % n_thr]
+        used += internal.size
+        trees.append(t)
+    assert used >= n_thr
+    b = make_booster(trees, 2)
+    near = np.concatenate([pool, np.nextafter(pool, np.float32(-np.inf)),
+                           np.nextafter(pool, np.float32(np.inf)),
+                           np.array([np.nan, np.inf, -np.inf], dtype=np.float32)])
+    X = rng.choice(near, size=(300, 2)).astype(np.float32)
+    X[:3, 0] = [np.nan, np.inf, np.float32(pool[-1] + 1)]
+    expect = expected(trees, X, b.init_score, 1)
+    forest = b._get_forest()
+    for name in ("auto", "bitvector-avx512"):
+        forest.set_kernel(name)
+        assert forest.single_row_kernel == "quant-rowmask-avx512"
+        single = np.stack([b.predict(X[i:i + 1], output="raw")[0] for i in range(300)])
+        np.testing.assert_allclose(single, expect, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(single, b.predict(X, output="raw"))

@@ -98,6 +98,15 @@ void RowMaskAvx512(const RowMaskTrees& rm, const BitvecTrees& bv, const std::uin
                    int code_columns, int num_outputs, const std::int32_t* tree_output,
                    int tree_begin, int tree_end, double* out);
 
+// True when this CPU also has AVX-512 VBMI (byte permutes; checked once).
+bool CpuHasAvx512Vbmi();
+
+// RowMaskAvx512's contract on RowMaskTrees' byte slots (rm.ok8, a CPU with VBMI): codes as
+// there, 128 of them readable (zero past the row's).
+void RowMask8Avx512(const RowMaskTrees& rm, const BitvecTrees& bv, const std::uint16_t* codes,
+                    int num_outputs, const std::int32_t* tree_output, int tree_begin,
+                    int tree_end, double* out);
+
 // A block's int16 codes (columns of kBitvecRows) as bytes, for forests whose features have at
 // most 255 thresholds each (BitvecTrees::codes8).
 void Codes8Avx512(const std::int16_t* codes, int columns, std::uint8_t* codes8);

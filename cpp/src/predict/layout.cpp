@@ -342,6 +342,23 @@ void BuildBitvec(ForestData& d) {
     }
     bt.split_end = static_cast<std::int32_t>(d.bitvec.split.size());
     if (rm.ok) {
+      rm.leaf_begin.push_back(bt.leaf_begin);
+      const auto at8 = static_cast<std::int32_t>(rm.column8.size());
+      const auto n8 = static_cast<std::int32_t>(splits.size());
+      const std::size_t slots8 = static_cast<std::size_t>(at8 + (n8 + 63) / 64 * 64);
+      rm.begin8.push_back(at8);
+      rm.column8.resize(slots8, 0);
+      rm.rank8.resize(slots8, 0xFF);
+      rm.keep8.resize(slots8, ~std::uint64_t{0});
+      for (std::int32_t j = 0; j < n8; ++j) {
+        const Split& sp = splits[static_cast<std::size_t>(j)];
+        const QuantNode& q = d.quant.nodes[static_cast<std::size_t>(sp.node)];
+        const auto k = static_cast<std::size_t>(at8 + j);
+        // (only read where ok8: columns below 128, ranks below 255)
+        rm.column8[k] = static_cast<std::uint8_t>(q.column & 0x7F);
+        rm.rank8[k] = static_cast<std::uint8_t>(std::min<int>(q.rank, 0xFF));
+        rm.keep8[k] = ~(((std::uint64_t{1} << (sp.hi - sp.lo)) - 1) << sp.lo);
+      }
       const auto at = static_cast<std::int32_t>(rm.column.size());
       const auto n = static_cast<std::int32_t>(splits.size());
       const std::size_t slots = static_cast<std::size_t>(at + (n + 31) / 32 * 32);
@@ -373,6 +390,7 @@ void BuildBitvec(ForestData& d) {
       bt.word_end[w] = static_cast<std::int32_t>(d.bitvec.rec.size());
     }
   }
+  rm.ok8 = rm.ok && d.bitvec.codes8;  // rm.ok: at most 128 code columns
 }
 
 void BuildSuperTrees(ForestData& d) {

@@ -167,12 +167,22 @@ struct BitvecTrees {
 // (column, rank: the row goes right when its code > rank; padding: rank 0xFFFF, never right)
 // and per split the 64-bit mask of the leaves outside its left subtree (padding: all ones). A
 // row's leaf is the lowest bit of the AND of the masks of the splits it goes right at.
+//
+// Byte slots (ok8: BitvecTrees::codes8, so every code fits a byte, and at most 128 code
+// columns): the same splits in slots of 64 (column8, rank8: bytes; padding rank 255, which no
+// byte code exceeds), so one byte permute and one compare test every split of a tree of up to 64 leaves, and a
+// split slot takes 10 bytes instead of 12 (AVX-512 VBMI).
 struct RowMaskTrees {
   bool ok = false;
   std::vector<std::uint16_t> column, rank;  // per split slot
   std::vector<std::uint64_t> keep;          // per split slot
   std::vector<std::int32_t> begin;          // per tree: its first slot (a multiple of 32)
   std::vector<std::int32_t> splits;         // per tree
+  std::vector<std::int32_t> leaf_begin;     // per tree: BitvecTree::leaf_begin
+  bool ok8 = false;
+  std::vector<std::uint8_t> column8, rank8;  // per byte slot
+  std::vector<std::uint64_t> keep8;          // per byte slot
+  std::vector<std::int32_t> begin8;          // per tree: its first byte slot (a multiple of 64)
 };
 
 // rank (bits 0-15) | column (16-23) | left child - this node (24-31); a leaf: rank 0xFFFF,
