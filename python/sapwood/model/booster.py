@@ -392,7 +392,8 @@ class Booster:
             and (output == "value" or output == "raw")
             # (the core clamps n_jobs to its cores; one past int32 goes the slow way)
             and (n_jobs is None or (type(n_jobs) is int and 0 < n_jobs < 2**31))
-            and not self.trained_with_init_score
+            # (_fast_numpy is False for a model trained with offsets: it is set with the packed
+            # forest, which every change of trees or model file rebuilds)
         ):
             sc = self._scorers
             if (
