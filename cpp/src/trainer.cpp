@@ -29,6 +29,38 @@ inline std::int64_t FloorExact(double x) {
   const std::int64_t i = static_cast<std::int64_t>(x);
   return i - (x < static_cast<double>(i) ? 1 : 0);
 }
+
+// The rounding of rows [0, m) of one output with unit stride (one output, no 16-byte words):
+// the common case, a plain loop the compiler vectorises. `first` is the global index of row
+// 0. Same arithmetic as the general loop in Trainer::Quantize, so the same levels.
+#define SAPWOOD_QUANTIZE_BODY                                                                   \
+  for (std::int64_t r = 0; r < m; ++r) {                                                        \
+    const std::uint64_t u = SplitMix64(key ^ static_cast<std::uint64_t>(first + r));            \
+    const double ug = static_cast<double>(static_cast<std::int32_t>(u >> 40)) * kU24;           \
+    const double uh = static_cast<double>(static_cast<std::int32_t>((u >> 16) & 0xFFFFFFu)) *   \
+                      kU24;                                                                     \
+    const std::int64_t gq = std::clamp(FloorExact(grad[r] * sg + ug), -gmax, gmax);             \
+    const std::int64_t hq = std::clamp(FloorExact(hess[r] * sh + uh), std::int64_t{0}, levels); \
+    qg[2 * r] = static_cast<std::int8_t>(gq);                                                   \
+    qg[2 * r + 1] = static_cast<std::int8_t>(hq);                                               \
+  }
+constexpr double kU24 = 1.0 / 16777216.0;
+static_assert(sizeof(QuantGrad) == 2, "QuantGrad is read as int8 pairs");
+void QuantizeRowsPortable(const double* grad, const double* hess, std::int64_t m,
+                          std::uint64_t key, std::uint64_t first, double sg, double sh,
+                          std::int64_t gmax, std::int64_t levels, std::int8_t* qg) {
+  SAPWOOD_QUANTIZE_BODY
+}
+// AVX-512 (64-bit multiplies and double/int64 conversions in vectors: the hash and the floors
+// of 8 rows at once). fp-contract off: a fused multiply-add would round grad * sg + u once
+// instead of twice and change the levels.
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"), optimize("fp-contract=off")))
+void QuantizeRowsAvx512(const double* grad, const double* hess, std::int64_t m,
+                        std::uint64_t key, std::uint64_t first, double sg, double sh,
+                        std::int64_t gmax, std::int64_t levels, std::int8_t* qg) {
+  SAPWOOD_QUANTIZE_BODY
+}
+#undef SAPWOOD_QUANTIZE_BODY
 }  // namespace
 
 Trainer::Trainer(std::shared_ptr<const BinnedMatrix> data, std::vector<double> labels,
@@ -367,7 +399,6 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
       HashCounter(0x5155414eu, static_cast<std::uint64_t>(iteration_), static_cast<std::uint64_t>(k));
   // HashCounter(seed, stream, row) with its first two rounds done once: one mix per row.
   const std::uint64_t key = SplitMix64(SplitMix64(params_.seed) ^ stream);
-  constexpr double kU24 = 1.0 / 16777216.0;
   // The 16-byte words are read only for nodes too large for 8-byte bins (BuildQuantized falls
   // back to them); the root's sums come from q (LocalRows::Root). Skipping them saves 16 bytes
   // written per row and tree.
@@ -379,6 +410,17 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
     // dynamic: rows are independent; a descheduled thread holds back one block
     ParallelForDynamic(0, (hi - lo + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
       const std::int64_t r0 = lo + b * 8192, r1 = std::min(hi, r0 + 8192);
+      if (K == 1 && !wide) {
+        static const bool avx512 = __builtin_cpu_supports("avx512f") &&
+                                   __builtin_cpu_supports("avx512dq") &&
+                                   __builtin_cpu_supports("avx512vl") &&
+                                   __builtin_cpu_supports("avx512bw");
+        std::int8_t* qg = reinterpret_cast<std::int8_t*>(q_.data() + r0);
+        const std::uint64_t first = static_cast<std::uint64_t>(g0 + (r0 - lo));
+        (avx512 ? QuantizeRowsAvx512 : QuantizeRowsPortable)(
+            grad_.data() + r0, hess_.data() + r0, r1 - r0, key, first, sg, sh, gmax, levels, qg);
+        return;
+      }
       for (std::int64_t r = r0; r < r1; ++r) {
         const std::uint64_t u = SplitMix64(key ^ static_cast<std::uint64_t>(g0 + (r - lo)));
         const double ug = static_cast<double>(u >> 40) * kU24;
