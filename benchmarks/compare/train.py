@@ -17,7 +17,11 @@ is grow_policy="oblivious" at depth 6 and catboost is CatBoost at its default de
 symmetric trees; num_leaves does not apply to them).
 
     python benchmarks/compare/train.py [--data synthetic,flights,diamonds] [--rows 1000000]
-        [--rounds 300] [--only sapwood,sapwood_quantized,lightgbm,lightgbm_quantized]
+        [--rounds 300] [--threads 2] [--seeds 0,1,2]
+        [--only sapwood,sapwood_quantized,lightgbm,lightgbm_quantized]
+With several seeds every library runs once per seed, the libraries alternating within each seed
+(so load drifts touch them alike); the table shows the median fit time and the mean score, and
+each run's figures are printed as they come.
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ def make_data(data: str, rows: int, features: int = 32) -> tuple[Any, ...]:
 
 
 def fit_one(name: str, data: str, rows: int, rounds: int, leaves: int,
-            threads: int) -> dict[str, float]:
+            threads: int, seed: int = 0) -> dict[str, float]:
     Xtr, ytr, Xte, yte, task = make_data(data, rows)
     binary = task == "binary"
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -89,7 +93,7 @@ def fit_one(name: str, data: str, rows: int, rounds: int, leaves: int,
         import sapwood
 
         params = {"objective": task, "n_estimators": rounds, "num_leaves": leaves,
-                  "learning_rate": 0.1, "max_bin": 255, "n_jobs": threads, "random_state": 0}
+                  "learning_rate": 0.1, "max_bin": 255, "n_jobs": threads, "random_state": seed}
         if name == "sapwood_quantized":
             params["use_quantized_grad"] = True
         if name == "sapwood_oblivious":  # CatBoost-style symmetric trees, depth 6
@@ -101,7 +105,7 @@ def fit_one(name: str, data: str, rows: int, rounds: int, leaves: int,
         import lightgbm as lgb
 
         params = {"objective": task, "num_leaves": leaves, "learning_rate": 0.1,
-                  "max_bin": 255, "num_threads": threads, "verbose": -1, "seed": 0}
+                  "max_bin": 255, "num_threads": threads, "verbose": -1, "seed": seed}
         if name == "lightgbm_quantized":
             params["use_quantized_grad"] = True
         model = lgb.train(params, lgb.Dataset(Xtr, ytr), num_boost_round=rounds)
@@ -113,7 +117,7 @@ def fit_one(name: str, data: str, rows: int, rounds: int, leaves: int,
         params = {"objective": "binary:logistic" if binary else "reg:squarederror",
                   "tree_method": "hist", "grow_policy": "lossguide",
                   "max_leaves": leaves, "max_depth": 0, "eta": 0.1, "max_bin": 255,
-                  "nthread": threads, "seed": 0}
+                  "nthread": threads, "seed": seed}
         model = xgb.train(params, xgb.DMatrix(Xtr, ytr, nthread=threads, enable_categorical=True),
                           num_boost_round=rounds)
         fit = time.perf_counter() - t0
@@ -128,7 +132,7 @@ def fit_one(name: str, data: str, rows: int, rounds: int, leaves: int,
                                                 Xte.astype({c: str for c in cats}))
         cls = catboost.CatBoostClassifier if binary else catboost.CatBoostRegressor
         model = cls(iterations=rounds, learning_rate=0.1, depth=6, border_count=255,
-                    thread_count=threads, random_seed=0, verbose=False, cat_features=cats or None)
+                    thread_count=threads, random_seed=seed, verbose=False, cat_features=cats or None)
         model.fit(Xc, ytr)
         fit = time.perf_counter() - t0
         p = model.predict_proba(Xtc)[:, 1] if binary else model.predict(Xtc)
@@ -139,7 +143,7 @@ def fit_one(name: str, data: str, rows: int, rounds: int, leaves: int,
         with threadpool_limits(threads):
             cls = HistGradientBoostingClassifier if binary else HistGradientBoostingRegressor
             model = cls(max_iter=rounds, max_leaf_nodes=leaves, learning_rate=0.1, max_bins=255,
-                        early_stopping=False, random_state=0, categorical_features="from_dtype")
+                        early_stopping=False, random_state=seed, categorical_features="from_dtype")
             model.fit(Xtr, ytr)
             fit = time.perf_counter() - t0
             p = model.predict_proba(Xte)[:, 1] if binary else model.predict(Xte)
@@ -165,33 +169,42 @@ def main() -> None:
     ap.add_argument("--leaves", type=int, default=63)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", default=",".join(PEERS))
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds (each library per seed)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        name, data = args.child.split(":")
-        res = fit_one(name, data, args.rows, args.rounds, args.leaves, args.threads)
+        name, data, seed = args.child.split(":")
+        res = fit_one(name, data, args.rows, args.rounds, args.leaves, args.threads, int(seed))
         print("RESULT " + json.dumps(res))
         return
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     for data in args.data.split(","):
-        results: dict[str, dict[str, float]] = {}
-        for name in args.only.split(","):
-            cmd = [sys.executable, __file__, "--child", f"{name}:{data}", "--rows",
-                   str(args.rows), "--rounds", str(args.rounds), "--leaves", str(args.leaves),
-                   "--threads", str(args.threads)]
-            load = os.getloadavg()[0]
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-            if out.returncode != 0 or not line:
-                print(f"{name} on {data}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
-                continue
-            results[name] = r = {**json.loads(line[0][7:]), "load": load}
-            score = f"auc {r['auc']:.4f}" if "auc" in r else f"rmse {r['rmse']:.2f}"
-            print(f"  {data} {name:20s} fit {r['fit_s']:7.2f} s  {score}  peak "
-                  f"{r['peak_mb']:.0f} MB  (load before {load:.1f})", file=sys.stderr)
+        runs: dict[str, list[dict[str, float]]] = {}
+        for seed in [int(x) for x in args.seeds.split(",")]:
+            for name in args.only.split(","):
+                cmd = [sys.executable, __file__, "--child", f"{name}:{data}:{seed}", "--rows",
+                       str(args.rows), "--rounds", str(args.rounds), "--leaves", str(args.leaves),
+                       "--threads", str(args.threads)]
+                load = os.getloadavg()[0]
+                out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+                if out.returncode != 0 or not line:
+                    print(f"{name} on {data}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+                    continue
+                r = {**json.loads(line[0][7:]), "load": load}
+                runs.setdefault(name, []).append(r)
+                score = f"auc {r['auc']:.4f}" if "auc" in r else f"rmse {r['rmse']:.2f}"
+                print(f"  {data} {name:20s} seed {seed} fit {r['fit_s']:7.2f} s  {score}  peak "
+                      f"{r['peak_mb']:.0f} MB  (load before {load:.1f})", file=sys.stderr)
+        # per library: the median fit time, the mean of everything else
+        results: dict[str, dict[str, float]] = {
+            name: {k: float(np.median([x[k] for x in rs])) if k == "fit_s"
+                   else float(np.mean([x[k] for x in rs])) for k in rs[0]}
+            for name, rs in runs.items()}
         ref = results.get("sapwood")
         what = (f"{args.rows:,} rows x 32 (80% train)" if data == "synthetic" else data)
-        print(f"\n{what}, {args.rounds} rounds, {args.leaves} leaves, {args.threads} threads")
+        print(f"\n{what}, {args.rounds} rounds, {args.leaves} leaves, {args.threads} threads, "
+              f"seeds {args.seeds} (median fit, mean score and load)")
         print("peak MB: the process's max RSS (the data included); +train MB: its growth after "
               "the data was made (the library's imports included); load: 1-min load average "
               "before the fit")

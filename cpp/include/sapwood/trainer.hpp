@@ -150,6 +150,8 @@ class Trainer {
   std::vector<std::uint32_t> perm_;
   std::vector<GradPair> gh_;
   std::vector<QuantGrad> q_;  // quantized training: this tree's gradient levels
+  // NodeGradSums: each row's leaf (its index in LeafRanges()), reused across trees
+  mutable std::vector<std::uint16_t> leaf_of_;
   std::vector<int> usable_features_;
   std::vector<std::uint8_t> in_bag_;
   std::vector<std::uint32_t> all_rows_;  // the rows grown on this round (reused buffer)

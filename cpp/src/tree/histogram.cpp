@@ -1,7 +1,10 @@
 #include "histogram.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 
@@ -22,6 +25,25 @@ HistLayout MakeHistLayout(const BinMapper& mapper) {
   return layout;
 }
 
+template <class T>
+void HugeArray<T>::Allocate(std::size_t n) {
+  std::free(p_);
+  p_ = nullptr;
+  constexpr std::size_t kHuge = std::size_t{1} << 21;
+  const std::size_t bytes = std::max<std::size_t>(n * sizeof(T), 1);
+  const bool huge = bytes >= kHuge;
+  // aligned_alloc needs a size that is a multiple of the alignment
+  const std::size_t align = huge ? kHuge : 64;
+  void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+  if (p == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (huge) (void)madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);  // a hint only
+#endif
+  p_ = static_cast<T*>(p);
+}
+template class HugeArray<BinU8>;
+template class HugeArray<BinU16>;
+
 HistogramBuilder::HistogramBuilder(const BinnedMatrix& data, const HistLayout& layout,
                                    int n_threads)
     : layout_(layout), n_threads_(n_threads), n_features_(data.NumFeatures()),
@@ -30,9 +52,9 @@ HistogramBuilder::HistogramBuilder(const BinnedMatrix& data, const HistLayout& l
   const int nf = n_features_;
   const std::size_t total = static_cast<std::size_t>(n) * static_cast<std::size_t>(nf);
   if (wide_) {
-    rm16_.resize(total);
+    rm16_.Allocate(total);
   } else {
-    rm8_.resize(total);
+    rm8_.Allocate(total);
   }
   constexpr std::int64_t kBlock = 4096;
   ParallelFor(0, (n + kBlock - 1) / kBlock, n_threads, [&](std::int64_t b) {

@@ -3,6 +3,7 @@
 // (one cache line holds a whole row for typical widths), so one pass over a node's rows fills
 // every feature's histogram.
 #include <cstdint>
+#include <cstdlib>
 #include <type_traits>
 #include <vector>
 
@@ -10,6 +11,25 @@
 #include "sapwood/grower.hpp"
 
 namespace sapwood {
+
+// An uninitialised array on transparent huge pages where the system allows them (madvise
+// mode): the histogram builds read rows of the row-major copy scattered over tens of MB, and
+// with 4 KB pages most of those reads also miss the TLB. Falls back to ordinary pages.
+template <class T>
+class HugeArray {
+ public:
+  HugeArray() = default;
+  HugeArray(const HugeArray&) = delete;
+  HugeArray& operator=(const HugeArray&) = delete;
+  ~HugeArray() { std::free(p_); }
+  void Allocate(std::size_t n);
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  T& operator[](std::size_t i) { return p_[i]; }
+
+ private:
+  T* p_ = nullptr;
+};
 
 // The sums of a quantized word `w` of format f (HistFormat); Word is its plain unsigned type.
 // Exact: the fields never carry into each other; the gradient is the arithmetic shift of the
@@ -68,8 +88,8 @@ class HistogramBuilder {
   int n_threads_;
   int n_features_;
   bool wide_;
-  std::vector<BinU8> rm8_;
-  std::vector<BinU16> rm16_;
+  HugeArray<BinU8> rm8_;
+  HugeArray<BinU16> rm16_;
   std::vector<std::vector<HistBin>> thread_bufs_;
   // per chunk but the first (which builds in out), reused: the 8-byte and 4-byte bins of
   // BuildQuantized
