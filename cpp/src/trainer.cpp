@@ -1,6 +1,7 @@
 #include "sapwood/trainer.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 
 #include "sapwood/error.hpp"
@@ -411,7 +412,10 @@ void Trainer::Quantize(int k, const FixedPoint& fp) {
     ParallelForDynamic(0, (hi - lo + 8191) / 8192, params_.n_threads, [&](std::int64_t b) {
       const std::int64_t r0 = lo + b * 8192, r1 = std::min(hi, r0 + 8192);
       if (K == 1 && !wide) {
-        static const bool avx512 = __builtin_cpu_supports("avx512f") &&
+        // (SAPWOOD_NO_AVX512 set: the portable loop, so that tests on an AVX-512 machine can
+        // check that both loops give the same levels)
+        static const bool avx512 = std::getenv("SAPWOOD_NO_AVX512") == nullptr &&
+                                   __builtin_cpu_supports("avx512f") &&
                                    __builtin_cpu_supports("avx512dq") &&
                                    __builtin_cpu_supports("avx512vl") &&
                                    __builtin_cpu_supports("avx512bw");

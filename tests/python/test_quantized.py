@@ -303,3 +303,29 @@ def test_split_search_on_packed_words_chooses_the_widened_splits(
     params = {"objective": "regression", "n_estimators": 8, "num_leaves": 31,
               "random_state": seed, "use_quantized_grad": True, "n_jobs": threads, **extra}
     assert _trees_digest(sapwood.train(params, sapwood.Dataset(df, y))) == digest
+
+
+def test_portable_rounding_loop_gives_the_recorded_trees() -> None:
+    """The rounding pass has an AVX-512 loop and a portable one, chosen by the CPU; on an
+    AVX-512 machine the portable one runs only when SAPWOOD_NO_AVX512 is set. Both must give
+    the same levels: the recorded digests, in a process that takes the portable loop."""
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import sapwood\n"
+        "from test_quantized import _golden_data, _trees_digest\n"
+        "for n, seed, extra in ((20_000, 0, {}), (20_000, 2, {'quant_train_renew_leaf': False,"
+        " 'reg_alpha': 0.2, 'min_child_samples': 5})):\n"
+        "    df, y = _golden_data(n, seed)\n"
+        "    p = {'objective': 'regression', 'n_estimators': 8, 'num_leaves': 31,"
+        " 'random_state': seed, 'use_quantized_grad': True, 'n_jobs': 2, **extra}\n"
+        "    print(_trees_digest(sapwood.train(p, sapwood.Dataset(df, y))))\n")
+    out = subprocess.run([sys.executable, "-c", code, here], capture_output=True, text=True,
+                         env={**os.environ, "SAPWOOD_NO_AVX512": "1"}, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [
+        "af6a9774c1c44d703e3c7d06fe6f8af2ac2c3e93d92da2d7cec3b401d54decf9",
+        "f24bcc552344ab45bd128985bd805ebb54e99013948331a614a44ead8a40380f"]
