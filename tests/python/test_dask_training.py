@@ -268,6 +268,35 @@ def test_dask_array_input_matches_numpy_training(client) -> None:
     assert got.to_bytes() == expected.to_bytes()
 
 
+@pytest.mark.parametrize("array_path", [True, False])
+def test_dask_arrays_stay_numpy_on_the_workers_same_model(client, monkeypatch,
+                                                          array_path) -> None:
+    """Dask arrays travel as numpy blocks (no pandas frames) unless the frame path is asked
+    for; both give single-machine training's bytes, with weights, init scores, float64 and
+    integer blocks, uneven row chunks (one empty) and the reference profile."""
+    from sapwood.train import dask_training
+
+    monkeypatch.setattr(dask_training, "_ARRAY_PATH", array_path)
+    rng = np.random.default_rng(8)
+    n = 4000
+    X = rng.normal(size=(n, 5))
+    X[rng.random(X.shape) < 0.25] = np.nan
+    X[:, 3] = rng.integers(0, 7, n)  # whole numbers in a float64 block
+    y = (np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) + 0.2 * X[:, 3] > 0.5).astype(np.int64)
+    w = rng.uniform(0.5, 2.0, n)
+    off = rng.normal(scale=0.3, size=n)
+    params = {"objective": "binary", "n_estimators": 8, "num_leaves": 9, "random_state": 3,
+              "bin_sample_rows": 2500}
+    expected = sapwood.train(params, sapwood.Dataset(X, y, w, init_score=off)).to_bytes()
+    chunks = ((1100, 0, 1900, 1000), (2, 3))
+    got = sapwood.dask.train(params, da.from_array(X, chunks=chunks),
+                             label=da.from_array(y, chunks=700),
+                             weight=da.from_array(w, chunks=1300),
+                             init_score=da.from_array(off.reshape(-1, 1), chunks=(900, 1)))
+    assert dask_training._LAST_RUN["input"] == ("arrays" if array_path else "frames")
+    assert got.to_bytes() == expected
+
+
 def test_early_stopping_on_a_distributed_valid_set(client) -> None:
     df = _table(9000, seed=2)
     tr, va = df.iloc[:6000].reset_index(drop=True), df.iloc[6000:].reset_index(drop=True)

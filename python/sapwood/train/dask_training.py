@@ -87,10 +87,53 @@ _NARROW = True
 # an empty round trip 0.6 ms) or "actor" (actor calls on the peers' event loops; 2.1-2.3 ms);
 # both measured in benchmarks/compare/dask_messages.py.
 _COMMS = "rpc"
+# Dask arrays reach the workers as numpy blocks (_ArrayPart) instead of pandas frames
+# (benchmarks: --array 0 for the frame path).
+_ARRAY_PATH = True
 
 
 class DaskTrainingError(SapwoodError, RuntimeError):
     """A worker failed or left during distributed training (the model was not finished)."""
+
+
+class _ArrayPart:
+    """One row block of a Dask array on a worker: the features as the numpy block itself and
+    the label / weight / init-score / group blocks beside it, under the reserved names.
+
+    The array path keeps Dask arrays as numpy end to end (binning, labels, the edge sample):
+    turning each block into a pandas frame (``dd.from_dask_array``) was the setup's largest
+    step (docs/distributed.md). Its columns go through frame_columns like a frame's, so the
+    values and dtypes are the same."""
+
+    __slots__ = ("x", "specials")
+
+    def __init__(self, x: np.ndarray, specials: dict[str, np.ndarray | None]) -> None:
+        self.x = x
+        self.specials = specials
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __sizeof__(self) -> int:  # what Dask reports as the partition's bytes (placement)
+        return int(self.x.nbytes) + sum(int(v.nbytes) for v in self.specials.values()
+                                        if v is not None)
+
+    def rows(self, start: int, stop: int) -> _ArrayPart:
+        return _ArrayPart(self.x[start:stop], {k: None if v is None else v[start:stop]
+                                              for k, v in self.specials.items()})
+
+
+def _array_part(x: np.ndarray, label: Any, weight: Any, init: Any, group: Any) -> _ArrayPart:
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise DataError(f"data must be 2-D (rows x features), got a {x.ndim}-D block")
+    specials: dict[str, np.ndarray | None] = {}
+    for name, v in ((_LABEL, label), (_WEIGHT, weight), (_INIT, init), (_GROUP, group)):
+        if v is not None:
+            v = np.asarray(v)
+            v = v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v
+        specials[name] = v
+    return _ArrayPart(x, specials)
 
 
 # ---------------------------------------------------------------------------- worker side
@@ -130,15 +173,36 @@ class TrainWorker:
 
     @staticmethod
     def _vector(pdf: Any, name: str) -> np.ndarray | None:
+        if isinstance(pdf, _ArrayPart):
+            v = pdf.specials.get(name)
+            return None if v is None else np.asarray(v, dtype=np.float64)
         if name not in pdf.columns:
             return None
         return np.asarray(pdf[name].to_numpy(dtype=np.float64, na_value=np.nan))
 
     def _specials(self, pdf: Any) -> dict[str, Any]:
         out: dict[str, Any] = {name: self._vector(pdf, name) for name in (_LABEL, _WEIGHT, _INIT)}
-        out[_GROUP] = np.asarray(pdf[_GROUP].to_numpy()) if _GROUP in pdf.columns else None
+        if isinstance(pdf, _ArrayPart):
+            g = pdf.specials.get(_GROUP)
+            out[_GROUP] = None if g is None else np.asarray(g)
+        else:
+            out[_GROUP] = np.asarray(pdf[_GROUP].to_numpy()) if _GROUP in pdf.columns else None
         out["rows"] = len(pdf)
         return out
+
+    def _columns(self, pdf: Any, rows: np.ndarray | None = None,
+                 features: list[int] | None = None) -> list[Any]:
+        """The feature columns of a partition (frame_columns: one set of dtype rules), of the
+        given rows and features only when asked. An _ArrayPart's columns are views of its
+        numpy block (no pandas frame is built)."""
+        if isinstance(pdf, _ArrayPart):
+            x = pdf.x if rows is None else pdf.x[rows]
+            if features is not None:
+                x = x[:, features]
+            return frame_columns(x, "data")[0]
+        names = self._features if features is None else [self._features[j] for j in features]
+        sub = pdf[names]
+        return frame_columns(sub if rows is None else sub.iloc[rows], "data")[0]
 
     def describe(self) -> dict[str, Any]:
         """Rows, category counts, dtypes, labels/weights/offsets of every partition held."""
@@ -146,7 +210,7 @@ class TrainWorker:
         counts: list[Counter[Any]] = [Counter() for _ in self._features]
         out: dict[str, Any] = {"parts": {}, "valid": {}, "dtypes": None}
         for pid, pdf in zip(self._ids, self._raw, strict=True):
-            cols, _ = frame_columns(pdf[self._features], "data")
+            cols = self._columns(pdf)
             if out["dtypes"] is None:
                 out["dtypes"] = [(c.dtype, bool(c.is_bool)) for c in cols]
             for j, c in enumerate(cols):
@@ -170,7 +234,7 @@ class TrainWorker:
             rows = picks.get(pid)
             if rows is None or rows.size == 0:
                 continue
-            cols, _ = frame_columns(pdf[self._features].iloc[rows], "data")
+            cols = self._columns(pdf, rows)
             m = np.full((rows.size, len(cols)), np.nan, dtype=np.float32)
             for j, c in enumerate(cols):
                 if not self._is_cat[j]:
@@ -185,7 +249,7 @@ class TrainWorker:
         for pid, pdf in zip(self._ids, self._raw, strict=True):
             if not len(pdf):
                 continue
-            cols, _ = frame_columns(pdf[[self._features[j] for j in features]], "data")
+            cols = self._columns(pdf, features=features)
             out[pid] = np.stack([np.asarray(c.codes(cats), dtype=np.float32)
                                  for c, cats in zip(cols, categories, strict=True)], axis=1)
         return out
@@ -198,6 +262,10 @@ class TrainWorker:
         assert self._raw is not None
         prof = None
         for pdf in self._raw:
+            if isinstance(pdf, _ArrayPart):  # the profile reads frames (one per partition)
+                import pandas as pd
+
+                pdf = pd.DataFrame(pdf.x, columns=self._features, copy=False)
             part = Profile.from_data(pdf, edges_from=fine_edges, categorical=categorical,
                                      columns=self._features, n_jobs=self._threads)
             prof = part if prof is None else prof.merge(part)
@@ -238,7 +306,7 @@ class TrainWorker:
             n = len(pdf)
             if n == 0:
                 continue
-            cols, _ = frame_columns(pdf[self._features], "data")
+            cols = self._columns(pdf)
             for j, c in enumerate(cols):
                 cats = categories[j]
                 pieces[j].append(c.codes(cats) if cats is not None else c.numeric())
@@ -599,9 +667,41 @@ def _frame(data: Any, label: Any, weight: Any, init_score: Any,
     return data
 
 
+def _array_parts(data: Any, label: Any, weight: Any, init_score: Any, group: Any
+                 ) -> list[Any] | None:
+    """The partitions of a 2-D Dask array (with label / weight / init-score / group as Dask
+    arrays or None) as delayed _ArrayParts: numpy blocks on the workers, no pandas frames.
+    None when the inputs are not all arrays (the frame path takes them). Call after _frame,
+    which checks the shapes."""
+    import dask
+    import dask.array as da
+
+    if _ARRAY_PATH is False or not isinstance(data, da.Array) or data.ndim != 2:
+        return None
+    vs = [label, weight, init_score, group]
+    if any(v is not None and not isinstance(v, da.Array) for v in vs):
+        return None
+    x = data.rechunk({1: data.shape[1]})  # type: ignore[no-untyped-call]
+    row_chunks = x.chunks[0]
+    blocks = [b for row in x.to_delayed() for b in row]
+    per: list[list[Any]] = []
+    for v in vs:
+        if v is None:
+            per.append([None] * len(blocks))
+            continue
+        if v.ndim == 2:
+            v = v.rechunk({1: v.shape[1]})
+        v = v.rechunk({0: row_chunks})
+        d = v.to_delayed()
+        per.append([row[0] for row in d] if v.ndim == 2 else list(d))
+    make = dask.delayed(_array_part, pure=True)  # type: ignore[attr-defined]
+    return [make(b, *(p[i] for p in per)) for i, b in enumerate(blocks)]
+
+
 def _placed(client: Any, ddf: Any, balance: bool = True
             ) -> tuple[list[Any], dict[str, list[int]]]:
     """Partition futures (materialised on the workers) and which worker trains on which.
+    ddf: a Dask DataFrame, or the delayed partitions themselves (_array_parts).
 
     A round waits for the slowest worker, so the partitions are spread to even out the bytes
     each worker holds: a partition stays where it is unless its holder would get more than
@@ -609,7 +709,7 @@ def _placed(client: Any, ddf: Any, balance: bool = True
     actor is created). Workers holding nothing of the data still get partitions."""
     from distributed import wait
 
-    futs = client.compute(ddf.to_delayed())
+    futs = client.compute(ddf if isinstance(ddf, list) else ddf.to_delayed())
     wait(futs)  # type: ignore[no-untyped-call]
     _mark("compute_partitions")
     for f in futs:
@@ -643,6 +743,8 @@ def _placed(client: Any, ddf: Any, balance: bool = True
 
 
 def _rows_of(pdf: Any, start: int, stop: int) -> Any:
+    if isinstance(pdf, _ArrayPart):
+        return pdf.rows(start, stop)
     return pdf.iloc[start:stop]
 
 
@@ -1075,6 +1177,7 @@ def train(
     iname = init_score if isinstance(init_score, str) else None
     gname = group if isinstance(group, str) else None
     ddf = _frame(data, label, weight, init_score, feature_names, group)
+    arrays = _array_parts(data, label, weight, init_score, group)
     if _LABEL not in ddf.columns:
         raise DataError("sapwood.dask.train needs a label (a column name or a Dask Series)")
     vdfs = []
@@ -1098,6 +1201,8 @@ def train(
     from ..dataset import _resolve_categorical
 
     is_cat = _resolve_categorical(feats, categorical_features, True)
+    if any(is_cat):
+        arrays = None  # categories are counted and coded by the frame layer's rules
     features = [c.name for c in feats]
     if init_model is not None:
         # _initial_model reads only the training data's feature names
@@ -1111,7 +1216,7 @@ def train(
     t_start = time.perf_counter()
     _STEPS.clear()
     _LAST_MARK[0] = t_start
-    futs, by_worker = _placed(client, ddf)
+    futs, by_worker = _placed(client, ddf if arrays is None else arrays)
     lead_worker: str | None = None
     if _GROUP not in ddf.columns:
         futs, by_worker, lead_worker = _even_rows(client, futs, by_worker, _LEAD_EXTRA)
@@ -1132,6 +1237,7 @@ def train(
         actors = [(w, f.result()) for w, f in zip(workers, created, strict=True)]
         _mark("actors")
         _PHASES.clear()
+        _PHASES["input"] = "frames" if arrays is None else "arrays"
         _PHASES["place_s"] = time.perf_counter() - t_start
         _PHASES["t0"] = t_start
         del futs, vplaced  # the raw partitions now live only in the actors, until setup
