@@ -136,6 +136,24 @@ def _array_part(x: np.ndarray, label: Any, weight: Any, init: Any, group: Any) -
     return _ArrayPart(x, specials)
 
 
+def _column_major(blocks: list[np.ndarray], m: int) -> np.ndarray:
+    """Row-major float blocks (rows x m) stacked into one (m, rows) matrix: each row of it is
+    a contiguous feature column. Copied a tile of rows at a time (about 512 KiB, so the tile
+    stays in cache while its columns are written): about 5x faster than a gather per column
+    on the benchmark's 1M x 32 float32 per worker (docs/distributed.md)."""
+    dtype = np.result_type(*blocks)  # float32, or float64 as is (binning rounds it on read)
+    rows = sum(int(b.shape[0]) for b in blocks)
+    out = np.empty((m, rows), dtype=dtype)
+    tile = max(256, (1 << 19) // max(1, m * dtype.itemsize))
+    at = 0
+    for b in blocks:
+        for r in range(0, b.shape[0], tile):
+            part = b[r:r + tile]
+            out[:, at + r:at + r + part.shape[0]] = part.T
+        at += b.shape[0]
+    return out
+
+
 # ---------------------------------------------------------------------------- worker side
 class TrainWorker:
     """What one Dask worker keeps during a training run (a Dask actor on that worker).
@@ -301,12 +319,19 @@ class TrainWorker:
         segments: list[tuple[int, int]] = []
         self._nonempty = []
         ts_pieces: dict[int, list[np.ndarray]] = {}
+        # numpy blocks of floats (the array path, no categories): transposed tile by tile into
+        # one column-major matrix (below) instead of gathering each column out of the
+        # row-major blocks, which reads every block once per feature
+        blocks_of = [pdf.x for pdf in self._raw if isinstance(pdf, _ArrayPart) and len(pdf)]
+        tiled = len(blocks_of) == sum(1 for pdf in self._raw if len(pdf)) and all(
+            b.dtype in (np.float32, np.float64) and b.dtype.isnative for b in blocks_of) and \
+            all(c is None for c in categories) and not any(ts_values.values())
         local = 0
         for pid, pdf in zip(self._ids, self._raw, strict=True):
             n = len(pdf)
             if n == 0:
                 continue
-            cols = self._columns(pdf)
+            cols = [] if tiled else self._columns(pdf)
             for j, c in enumerate(cols):
                 cats = categories[j]
                 pieces[j].append(c.codes(cats) if cats is not None else c.numeric())
@@ -326,7 +351,9 @@ class TrainWorker:
         self._raw = None
         self.blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = []
         if local:
-            cols_all = [np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
+            cols_all = list(_column_major(blocks_of, m)) if tiled else [
+                np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
+            del blocks_of
             # the fingerprint's blocks, per run of globally contiguous rows
             runs: list[list[int]] = [list(segments[0])]
             for lo, g in segments[1:]:
