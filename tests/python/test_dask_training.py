@@ -297,6 +297,44 @@ def test_dask_arrays_stay_numpy_on_the_workers_same_model(client, monkeypatch,
     assert got.to_bytes() == expected
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
+def test_tiled_binning_equals_binning_whole_columns(monkeypatch, chunk_bytes) -> None:
+    """The array path bins and fingerprints a chunk of rows at a time out of row-major blocks
+    (_bin_tiles); the bin codes, block digests and cut pieces equal those of whole contiguous
+    columns (column_blocks, binned_fill_columns), for chunks of one fingerprint block (4096
+    rows) and of everything, runs of rows that start and end off block boundaries, blocks of
+    mixed float32 / float64 and an empty block."""
+    from sapwood import _core
+    from sapwood.model.provenance import column_blocks
+    from sapwood.train import dask_training
+
+    monkeypatch.setattr(dask_training, "_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(3)
+    sizes = [3000, 0, 7100, 4500]
+    blocks = [rng.normal(size=(s, 3)).astype(np.float32 if i % 2 else np.float64)
+              for i, s in enumerate(sizes)]
+    blocks[2][rng.random(blocks[2].shape) < 0.3] = np.nan
+    local = sum(sizes)
+    cols = [np.concatenate([b[:, j] for b in blocks]) for j in range(3)]
+    edges = [np.asarray(e) for e in _core.fit_bin_edges_columns(cols, [-1] * 3, 63, local, 0, 1)]
+    # two runs of globally contiguous rows: local [0, 5000) at global 1234, then the rest at 20001
+    runs, bounds, n_total = [[0, 1234], [5000, 20001]], [0, 5000, local], 40000
+    binned = _core.binned_allocate(local, edges, [-1] * 3)
+    got = dask_training._bin_tiles(binned, blocks, runs, bounds, n_total, 1)
+    reference = _core.binned_allocate(local, edges, [-1] * 3)
+    _core.binned_fill_columns(reference, 0, cols, 1)
+    np.testing.assert_array_equal(binned.to_numpy(), reference.to_numpy())
+    for j, col in enumerate(cols):
+        whole: dict = {}
+        cut: dict = {}
+        for ri, (lo, g) in enumerate(runs):
+            full, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
+            whole.update(full)
+            for b, piece in pcs.items():
+                cut.setdefault(b, []).append(piece)
+        assert got[j] == (whole, cut)
+
+
 def test_early_stopping_on_a_distributed_valid_set(client) -> None:
     df = _table(9000, seed=2)
     tr, va = df.iloc[:6000].reset_index(drop=True), df.iloc[6000:].reset_index(drop=True)

@@ -51,7 +51,12 @@ from ..frame.columns import encode_for_schema, frame_columns
 from ..metrics import needs_groups
 from ..model.booster import Booster
 from ..model.builder import ModelBuilder
-from ..model.provenance import column_blocks, merge_fingerprint, provenance_with
+from ..model.provenance import (
+    FINGERPRINT_BLOCK_ROWS,
+    column_blocks,
+    merge_fingerprint,
+    provenance_with,
+)
 from .callbacks import TrainingCallback
 from .training import _class_weighted, _initial_model, _metrics_for, boost_rounds
 
@@ -136,21 +141,55 @@ def _array_part(x: np.ndarray, label: Any, weight: Any, init: Any, group: Any) -
     return _ArrayPart(x, specials)
 
 
-def _column_major(blocks: list[np.ndarray], m: int) -> np.ndarray:
-    """Row-major float blocks (rows x m) stacked into one (m, rows) matrix: each row of it is
-    a contiguous feature column. Copied a tile of rows at a time (about 512 KiB, so the tile
-    stays in cache while its columns are written): about 5x faster than a gather per column
-    on the benchmark's 1M x 32 float32 per worker (docs/distributed.md)."""
+_CHUNK_BYTES = 4 << 20  # _bin_tiles' buffer (tests make it small: a chunk of one fingerprint block)
+
+
+def _bin_tiles(binned: Any, blocks: list[np.ndarray], runs: list[list[int]], bounds: list[int],
+               n_total: int, threads: int
+               ) -> list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]]:
+    """Bins row-major float blocks (the array path) and takes their fingerprint blocks, a
+    chunk of rows at a time: each chunk is transposed into one reused column-major buffer (a
+    tile of about 512 KiB at a time, so the tile stays in cache while its columns are
+    written), whose rows are contiguous feature columns for column_blocks and
+    binned_fill_columns. A gather per column out of the row-major blocks read every block once
+    per feature, and a whole column-major copy touched 128 MiB of fresh pages per worker on the
+    benchmark (docs/distributed.md). Chunks end on global multiples of the fingerprint's block
+    rows, so the digests and cut pieces are those of whole columns. runs: (local start, global
+    start) of each run of globally contiguous rows; bounds: the runs' local starts and the end.
+    """
+    m = int(blocks[0].shape[1])
     dtype = np.result_type(*blocks)  # float32, or float64 as is (binning rounds it on read)
-    rows = sum(int(b.shape[0]) for b in blocks)
-    out = np.empty((m, rows), dtype=dtype)
+    fb = FINGERPRINT_BLOCK_ROWS
+    chunk = fb * max(1, _CHUNK_BYTES // (fb * m * dtype.itemsize))
     tile = max(256, (1 << 19) // max(1, m * dtype.itemsize))
-    at = 0
-    for b in blocks:
-        for r in range(0, b.shape[0], tile):
-            part = b[r:r + tile]
-            out[:, at + r:at + r + part.shape[0]] = part.T
-        at += b.shape[0]
+    buf = np.empty((m, chunk), dtype=dtype)
+    starts = np.cumsum([0] + [int(b.shape[0]) for b in blocks]).tolist()
+    out: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = [
+        ({}, {}) for _ in range(m)]
+    for ri, (lo, g) in enumerate(runs):
+        gend = g + bounds[ri + 1] - lo
+        gc = g
+        while gc < gend:
+            ge = min(gend, (gc // chunk + 1) * chunk)
+            a, b = lo + gc - g, lo + ge - g  # local rows of this chunk
+            i = max(0, int(np.searchsorted(starts, a, side="right")) - 1)
+            at = a
+            while at < b:  # the chunk's rows, from one or more blocks
+                s0 = starts[i]
+                hi = min(b, s0 + int(blocks[i].shape[0]))
+                for r in range(at, hi, tile):
+                    r1 = min(hi, r + tile)
+                    buf[:, r - a:r1 - a] = blocks[i][r - s0:r1 - s0].T
+                at = hi
+                i += 1
+            cols = [buf[j, :b - a] for j in range(m)]
+            for j, col in enumerate(cols):
+                got, pcs = column_blocks(col, gc, n_total)
+                out[j][0].update(got)
+                for blk, piece in pcs.items():
+                    out[j][1].setdefault(blk, []).append(piece)
+            _core.binned_fill_columns(binned, a, cols, threads)
+            gc = ge
     return out
 
 
@@ -351,9 +390,6 @@ class TrainWorker:
         self._raw = None
         self.blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = []
         if local:
-            cols_all = list(_column_major(blocks_of, m)) if tiled else [
-                np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
-            del blocks_of
             # the fingerprint's blocks, per run of globally contiguous rows
             runs: list[list[int]] = [list(segments[0])]
             for lo, g in segments[1:]:
@@ -361,22 +397,27 @@ class TrainWorker:
                     continue  # continues the previous run
                 runs.append([lo, g])
             bounds = [r[0] for r in runs] + [local]
-            for col in cols_all:
-                whole: dict[int, bytes] = {}
-                cut: dict[int, list[tuple[int, bytes]]] = {}
-                for ri, (lo, g) in enumerate(runs):
-                    got, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
-                    whole.update(got)
-                    for b, piece in pcs.items():
-                        cut.setdefault(b, []).append(piece)
-                self.blocks.append((whole, cut))
+            binned = _core.binned_allocate(local, edges, num_cats)
+            if tiled:
+                self.blocks = _bin_tiles(binned, blocks_of, runs, bounds, n_total, self._threads)
+            else:
+                cols_all = [np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
+                for col in cols_all:
+                    whole: dict[int, bytes] = {}
+                    cut: dict[int, list[tuple[int, bytes]]] = {}
+                    for ri, (lo, g) in enumerate(runs):
+                        got, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
+                        whole.update(got)
+                        for b, piece in pcs.items():
+                            cut.setdefault(b, []).append(piece)
+                    self.blocks.append((whole, cut))
+                for j, tp in ts_pieces.items():  # target statistics: binned as numeric values
+                    cols_all[j] = np.concatenate(tp) if len(tp) > 1 else tp[0]
+                _core.binned_fill_columns(binned, 0, cols_all, self._threads)
+                del cols_all
+            del pieces, blocks_of
             p = dict(params)
             p["n_jobs"] = self._threads
-            for j, tp in ts_pieces.items():  # target statistics: binned as numeric values
-                cols_all[j] = np.concatenate(tp) if len(tp) > 1 else tp[0]
-            binned = _core.binned_allocate(local, edges, num_cats)
-            _core.binned_fill_columns(binned, 0, cols_all, self._threads)
-            del cols_all, pieces
             label = np.concatenate(labels)
             weight: np.ndarray | None = np.concatenate(weights) if weights else None
             if class_factor is not None:
