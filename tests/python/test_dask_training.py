@@ -114,22 +114,23 @@ def test_rows_are_spread_evenly_over_the_workers(client) -> None:
     assert sorted(i for ids in placed.values() for i in ids) == list(range(len(cut)))
 
 
-def test_the_leader_gets_its_extra_share(client) -> None:
-    """lead_extra=0.2: the leader (the worker already holding the most rows) trains on 1.2 x
-    n / W rows, its peer on the rest; still the original rows, in order."""
+@pytest.mark.parametrize("extra", [0.2, -0.2])
+def test_the_leader_gets_its_extra_share(client, extra) -> None:
+    """lead_extra=0.2 (-0.2): the leader (the worker already holding the most rows) trains on
+    1.2 (0.8) x n / W rows, its peer on the rest; still the original rows, in order."""
     from sapwood.train.dask_training import _even_rows, _placed
 
     df = _table()
     futs, by_worker = _placed(client, _partitioned(df, [500, 4100]))
     held = {w: sum(len(client.gather(futs[i])) for i in ids) for w, ids in by_worker.items()}
-    cut, placed, lead = _even_rows(client, futs, by_worker, lead_extra=0.2)
+    cut, placed, lead = _even_rows(client, futs, by_worker, lead_extra=extra)
     assert lead == max(sorted(held), key=lambda w: held[w])
     frames = client.gather(cut)
     pd.testing.assert_frame_equal(pd.concat(frames), df)
     rows = {w: sum(len(frames[i]) for i in ids) for w, ids in placed.items()}
     tol = 2 * max(1, 0.002 * 3000)
-    assert abs(rows[lead] - 3600) <= tol, rows
-    assert abs(sum(rows.values()) - rows[lead] - 2400) <= tol, rows
+    assert abs(rows[lead] - 3000 * (1 + extra)) <= tol, rows
+    assert abs(sum(rows.values()) - rows[lead] - 3000 * (1 - extra)) <= tol, rows
 
 
 def test_any_batch_gives_the_same_model_and_fetches_few_leaves_ahead(client) -> None:

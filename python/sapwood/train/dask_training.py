@@ -198,8 +198,9 @@ class TrainWorker:
     """What one Dask worker keeps during a training run (a Dask actor on that worker).
 
     Created with this worker's partitions (pandas DataFrames: features plus the label, weight
-    and init-score columns under reserved names); after ``setup`` only their bin codes, labels
-    and scores are kept, and the raw frames are dropped.
+    and init-score columns under reserved names; or, for Dask arrays, _ArrayParts: the numpy
+    blocks); after ``setup`` only their bin codes, labels and scores are kept, and the raw
+    partitions are dropped.
     """
 
     def __init__(self, parts: list[Any], part_ids: list[int],
@@ -827,10 +828,10 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]],
     pieces keep the global row order, so the rows, and the model, are unchanged. Not for data
     with query groups (a cut could split a query).
 
-    With `lead_extra` > 0, one worker, the leader (returned; the one already holding the most
-    rows), gets `lead_extra` x n / W rows more than the others: it computes its own share while
-    its peers' histograms travel to it, so a larger share could hide that transfer (measured:
-    it did not; docs/distributed.md). Otherwise no leader is named (None)."""
+    With `lead_extra` != 0, one worker, the leader (returned; the one already holding the most
+    rows), gets `lead_extra` x n / W rows more than the others (fewer when negative, at least
+    none): it computes its own share while its peers' histograms travel to it, so a larger
+    share can hide that transfer (docs/distributed.md). Otherwise no leader is named (None)."""
     workers = sorted(client.scheduler_info()["workers"])
     for w in by_worker:
         if w not in workers:
@@ -840,9 +841,9 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]],
     if len(workers) < 2 or n == 0:
         return futs, by_worker, None
     load = {w: sum(lens[i] for i in by_worker.get(w, [])) for w in workers}
-    lead = min(workers, key=lambda x: (-load[x], x)) if lead_extra > 0 else None
+    lead = min(workers, key=lambda x: (-load[x], x)) if lead_extra != 0 else None
     even = n / len(workers)
-    extra = min(max(lead_extra, 0.0), float(len(workers) - 1)) * even
+    extra = min(max(lead_extra, -1.0), float(len(workers) - 1)) * even
     target = {w: even + extra if w == lead else even - extra / (len(workers) - 1)
               for w in workers}
     tol = max(1.0, 0.002 * even)
