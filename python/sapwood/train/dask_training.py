@@ -81,10 +81,11 @@ def _mark(step: str) -> None:
 # Leaves expanded per round trip. Measured on 500k x 32 rows, 63 leaves: 8 needs 12.9 round
 # trips a tree and fetches 1% more leaves than are picked; 63 needs 10.6 and fetches 24% more.
 _DEFAULT_BATCH = 8
-# The leader's extra share of rows, as a fraction of n / W (_even_rows), meant to hide the
-# peers' transfer behind the leader's own work. Measured on the benchmark (load 9-12): the
-# leader's wait stayed at 21-22 s with 0, 0.1 and 0.2 (it is message latency, not the peer's
-# work), so a larger share only made the leader slower; 0 until a quiet rerun says otherwise.
+# The leader's extra share of rows, as a fraction of n / W (_even_rows; negative: a smaller
+# share), meant to hide the peers' replies behind the leader's own work. Measured (fifth pass,
+# load 10-13): the leader's wait falls as its share grows (about 5 s at -0.15, 1.5-2.8 s at 0,
+# 0.6-1.6 s at 0.15 over 20 rounds; 9.5 s at 0 against 3.2 s at 0.15 over 100), but its own work
+# grows nearly as much, and the rounds moved inside the noise; 0 until a quiet rerun decides.
 _LEAD_EXTRA = 0.0
 # Peers send their histograms narrowed (_core.hist_narrow): 25% fewer bytes on the benchmark.
 _NARROW = True
