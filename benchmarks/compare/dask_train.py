@@ -9,13 +9,15 @@ a Dask array (the same seed for everyone); single-machine sapwood gets it as one
     python benchmarks/compare/dask_train.py [--rows 2000000] [--features 32] [--rounds 100]
         [--leaves 63] [--workers 2] [--only sapwood_dask,lightgbm_dask,xgboost_dask,sapwood]
         [--batch B] [--lead-extra F] [--narrow 0|1] [--comms rpc|actor] [--profile 0|1]
+        [--array 0|1]
 
 `--only` may name a library more than once (runs alternate in that order, for before/after
 pairs on a loaded machine); `--lead-extra`, `--narrow` and `--comms` set sapwood.dask.train's
 leader share, histogram narrowing and how the leader calls its peers (the defaults are the
 library's). `--profile 1` has both sapwood runs store the reference profile (the default, 0,
 builds none in either, as the peers build none; before the fourth pass the distributed run
-built one and the single-machine run did not).
+built one and the single-machine run did not). `--array 0` sends the Dask array to the workers
+as pandas frames (the path before the fifth pass) instead of numpy blocks.
 
 Prints one JSON line per library: wall seconds of the fit (data already on the workers), peak
 RSS per worker (MiB), held-out AUC, and for sapwood.dask the round trips to the workers and
@@ -79,7 +81,7 @@ def actor_round_trip_ms(client: object, calls: int = 300) -> float:
 def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
             workers: int, batch: int | None = None, lead_extra: float | None = None,
             narrow: int | None = None, comms: str | None = None,
-            profile: int = 0) -> dict[str, object]:
+            profile: int = 0, array: int | None = None) -> dict[str, object]:
     from distributed import Client, LocalCluster, wait
 
     out: dict[str, object] = {"library": name, "rows": rows, "features": features,
@@ -122,6 +124,8 @@ def run_one(name: str, rows: int, features: int, rounds: int, leaves: int,
                     dask_training._NARROW = bool(narrow)
                 if comms is not None:
                     dask_training._COMMS = comms
+                if array is not None:
+                    dask_training._ARRAY_PATH = bool(array)
                 out["comms"] = dask_training._COMMS
                 out["lead_extra"] = dask_training._LEAD_EXTRA
                 out["narrow"] = dask_training._NARROW
@@ -182,11 +186,14 @@ def main() -> None:
                     help="how sapwood.dask.train's leader calls its peers")
     ap.add_argument("--profile", type=int, default=0, choices=(0, 1),
                     help="both sapwood runs store the reference profile")
+    ap.add_argument("--array", type=int, default=None, choices=(0, 1),
+                    help="sapwood.dask.train keeps Dask arrays as numpy blocks (1) or frames (0)")
     ap.add_argument("--child", default=None)
     a = ap.parse_args()
     if a.child:
         print(json.dumps(run_one(a.child, a.rows, a.features, a.rounds, a.leaves, a.workers,
-                                 a.batch, a.lead_extra, a.narrow, a.comms, a.profile)))
+                                 a.batch, a.lead_extra, a.narrow, a.comms, a.profile,
+                                 a.array)))
         return
     for name in a.only.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--rows",
@@ -201,6 +208,8 @@ def main() -> None:
         if a.comms is not None:
             cmd += ["--comms", a.comms]
         cmd += ["--profile", str(a.profile)]
+        if a.array is not None:
+            cmd += ["--array", str(a.array)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
         res = json.loads(lines[-1]) if lines else {"library": name, "error": r.stderr[-2000:]}

@@ -114,22 +114,23 @@ def test_rows_are_spread_evenly_over_the_workers(client) -> None:
     assert sorted(i for ids in placed.values() for i in ids) == list(range(len(cut)))
 
 
-def test_the_leader_gets_its_extra_share(client) -> None:
-    """lead_extra=0.2: the leader (the worker already holding the most rows) trains on 1.2 x
-    n / W rows, its peer on the rest; still the original rows, in order."""
+@pytest.mark.parametrize("extra", [0.2, -0.2])
+def test_the_leader_gets_its_extra_share(client, extra) -> None:
+    """lead_extra=0.2 (-0.2): the leader (the worker already holding the most rows) trains on
+    1.2 (0.8) x n / W rows, its peer on the rest; still the original rows, in order."""
     from sapwood.train.dask_training import _even_rows, _placed
 
     df = _table()
     futs, by_worker = _placed(client, _partitioned(df, [500, 4100]))
     held = {w: sum(len(client.gather(futs[i])) for i in ids) for w, ids in by_worker.items()}
-    cut, placed, lead = _even_rows(client, futs, by_worker, lead_extra=0.2)
+    cut, placed, lead = _even_rows(client, futs, by_worker, lead_extra=extra)
     assert lead == max(sorted(held), key=lambda w: held[w])
     frames = client.gather(cut)
     pd.testing.assert_frame_equal(pd.concat(frames), df)
     rows = {w: sum(len(frames[i]) for i in ids) for w, ids in placed.items()}
     tol = 2 * max(1, 0.002 * 3000)
-    assert abs(rows[lead] - 3600) <= tol, rows
-    assert abs(sum(rows.values()) - rows[lead] - 2400) <= tol, rows
+    assert abs(rows[lead] - 3000 * (1 + extra)) <= tol, rows
+    assert abs(sum(rows.values()) - rows[lead] - 3000 * (1 - extra)) <= tol, rows
 
 
 def test_any_batch_gives_the_same_model_and_fetches_few_leaves_ahead(client) -> None:
@@ -266,6 +267,73 @@ def test_dask_array_input_matches_numpy_training(client) -> None:
     got = sapwood.dask.train(params, da.from_array(X, chunks=(1300, 4)),
                              label=da.from_array(y, chunks=2100))
     assert got.to_bytes() == expected.to_bytes()
+
+
+@pytest.mark.parametrize("array_path", [True, False])
+def test_dask_arrays_stay_numpy_on_the_workers_same_model(client, monkeypatch,
+                                                          array_path) -> None:
+    """Dask arrays travel as numpy blocks (no pandas frames) unless the frame path is asked
+    for; both give single-machine training's bytes, with weights, init scores, float64 and
+    integer blocks, uneven row chunks (one empty) and the reference profile."""
+    from sapwood.train import dask_training
+
+    monkeypatch.setattr(dask_training, "_ARRAY_PATH", array_path)
+    rng = np.random.default_rng(8)
+    n = 4000
+    X = rng.normal(size=(n, 5))
+    X[rng.random(X.shape) < 0.25] = np.nan
+    X[:, 3] = rng.integers(0, 7, n)  # whole numbers in a float64 block
+    y = (np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 1]) + 0.2 * X[:, 3] > 0.5).astype(np.int64)
+    w = rng.uniform(0.5, 2.0, n)
+    off = rng.normal(scale=0.3, size=n)
+    params = {"objective": "binary", "n_estimators": 8, "num_leaves": 9, "random_state": 3,
+              "bin_sample_rows": 2500}
+    expected = sapwood.train(params, sapwood.Dataset(X, y, w, init_score=off)).to_bytes()
+    chunks = ((1100, 0, 1900, 1000), (2, 3))
+    got = sapwood.dask.train(params, da.from_array(X, chunks=chunks),
+                             label=da.from_array(y, chunks=700),
+                             weight=da.from_array(w, chunks=1300),
+                             init_score=da.from_array(off.reshape(-1, 1), chunks=(900, 1)))
+    assert dask_training._LAST_RUN["input"] == ("arrays" if array_path else "frames")
+    assert got.to_bytes() == expected
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
+def test_tiled_binning_equals_binning_whole_columns(monkeypatch, chunk_bytes) -> None:
+    """The array path bins and fingerprints a chunk of rows at a time out of row-major blocks
+    (_bin_tiles); the bin codes, block digests and cut pieces equal those of whole contiguous
+    columns (column_blocks, binned_fill_columns), for chunks of one fingerprint block (4096
+    rows) and of everything, runs of rows that start and end off block boundaries, blocks of
+    mixed float32 / float64 and an empty block."""
+    from sapwood import _core
+    from sapwood.model.provenance import column_blocks
+    from sapwood.train import dask_training
+
+    monkeypatch.setattr(dask_training, "_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(3)
+    sizes = [3000, 0, 7100, 4500]
+    blocks = [rng.normal(size=(s, 3)).astype(np.float32 if i % 2 else np.float64)
+              for i, s in enumerate(sizes)]
+    blocks[2][rng.random(blocks[2].shape) < 0.3] = np.nan
+    local = sum(sizes)
+    cols = [np.concatenate([b[:, j] for b in blocks]) for j in range(3)]
+    edges = [np.asarray(e) for e in _core.fit_bin_edges_columns(cols, [-1] * 3, 63, local, 0, 1)]
+    # two runs of globally contiguous rows: local [0, 5000) at global 1234, then the rest at 20001
+    runs, bounds, n_total = [[0, 1234], [5000, 20001]], [0, 5000, local], 40000
+    binned = _core.binned_allocate(local, edges, [-1] * 3)
+    got = dask_training._bin_tiles(binned, blocks, runs, bounds, n_total, 1)
+    reference = _core.binned_allocate(local, edges, [-1] * 3)
+    _core.binned_fill_columns(reference, 0, cols, 1)
+    np.testing.assert_array_equal(binned.to_numpy(), reference.to_numpy())
+    for j, col in enumerate(cols):
+        whole: dict = {}
+        cut: dict = {}
+        for ri, (lo, g) in enumerate(runs):
+            full, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
+            whole.update(full)
+            for b, piece in pcs.items():
+                cut.setdefault(b, []).append(piece)
+        assert got[j] == (whole, cut)
 
 
 def test_early_stopping_on_a_distributed_valid_set(client) -> None:

@@ -51,7 +51,12 @@ from ..frame.columns import encode_for_schema, frame_columns
 from ..metrics import needs_groups
 from ..model.booster import Booster
 from ..model.builder import ModelBuilder
-from ..model.provenance import column_blocks, merge_fingerprint, provenance_with
+from ..model.provenance import (
+    FINGERPRINT_BLOCK_ROWS,
+    column_blocks,
+    merge_fingerprint,
+    provenance_with,
+)
 from .callbacks import TrainingCallback
 from .training import _class_weighted, _initial_model, _metrics_for, boost_rounds
 
@@ -76,10 +81,11 @@ def _mark(step: str) -> None:
 # Leaves expanded per round trip. Measured on 500k x 32 rows, 63 leaves: 8 needs 12.9 round
 # trips a tree and fetches 1% more leaves than are picked; 63 needs 10.6 and fetches 24% more.
 _DEFAULT_BATCH = 8
-# The leader's extra share of rows, as a fraction of n / W (_even_rows), meant to hide the
-# peers' transfer behind the leader's own work. Measured on the benchmark (load 9-12): the
-# leader's wait stayed at 21-22 s with 0, 0.1 and 0.2 (it is message latency, not the peer's
-# work), so a larger share only made the leader slower; 0 until a quiet rerun says otherwise.
+# The leader's extra share of rows, as a fraction of n / W (_even_rows; negative: a smaller
+# share), meant to hide the peers' replies behind the leader's own work. Measured (fifth pass,
+# load 10-13): the leader's wait falls as its share grows (about 5 s at -0.15, 1.5-2.8 s at 0,
+# 0.6-1.6 s at 0.15 over 20 rounds; 9.5 s at 0 against 3.2 s at 0.15 over 100), but its own work
+# grows nearly as much, and the rounds moved inside the noise; 0 until a quiet rerun decides.
 _LEAD_EXTRA = 0.0
 # Peers send their histograms narrowed (_core.hist_narrow): 25% fewer bytes on the benchmark.
 _NARROW = True
@@ -87,10 +93,105 @@ _NARROW = True
 # an empty round trip 0.6 ms) or "actor" (actor calls on the peers' event loops; 2.1-2.3 ms);
 # both measured in benchmarks/compare/dask_messages.py.
 _COMMS = "rpc"
+# Dask arrays reach the workers as numpy blocks (_ArrayPart) instead of pandas frames
+# (benchmarks: --array 0 for the frame path).
+_ARRAY_PATH = True
 
 
 class DaskTrainingError(SapwoodError, RuntimeError):
     """A worker failed or left during distributed training (the model was not finished)."""
+
+
+class _ArrayPart:
+    """One row block of a Dask array on a worker: the features as the numpy block itself and
+    the label / weight / init-score / group blocks beside it, under the reserved names.
+
+    The array path keeps Dask arrays as numpy end to end (binning, labels, the edge sample):
+    turning each block into a pandas frame (``dd.from_dask_array``) was the setup's largest
+    step (docs/distributed.md). Its columns go through frame_columns like a frame's, so the
+    values and dtypes are the same."""
+
+    __slots__ = ("x", "specials")
+
+    def __init__(self, x: np.ndarray, specials: dict[str, np.ndarray | None]) -> None:
+        self.x = x
+        self.specials = specials
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __sizeof__(self) -> int:  # what Dask reports as the partition's bytes (placement)
+        return int(self.x.nbytes) + sum(int(v.nbytes) for v in self.specials.values()
+                                        if v is not None)
+
+    def rows(self, start: int, stop: int) -> _ArrayPart:
+        return _ArrayPart(self.x[start:stop], {k: None if v is None else v[start:stop]
+                                              for k, v in self.specials.items()})
+
+
+def _array_part(x: np.ndarray, label: Any, weight: Any, init: Any, group: Any) -> _ArrayPart:
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise DataError(f"data must be 2-D (rows x features), got a {x.ndim}-D block")
+    specials: dict[str, np.ndarray | None] = {}
+    for name, v in ((_LABEL, label), (_WEIGHT, weight), (_INIT, init), (_GROUP, group)):
+        if v is not None:
+            v = np.asarray(v)
+            v = v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v
+        specials[name] = v
+    return _ArrayPart(x, specials)
+
+
+_CHUNK_BYTES = 4 << 20  # _bin_tiles' buffer (tests make it small: a chunk of one fingerprint block)
+
+
+def _bin_tiles(binned: Any, blocks: list[np.ndarray], runs: list[list[int]], bounds: list[int],
+               n_total: int, threads: int
+               ) -> list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]]:
+    """Bins row-major float blocks (the array path) and takes their fingerprint blocks, a
+    chunk of rows at a time: each chunk is transposed into one reused column-major buffer (a
+    tile of about 512 KiB at a time, so the tile stays in cache while its columns are
+    written), whose rows are contiguous feature columns for column_blocks and
+    binned_fill_columns. A gather per column out of the row-major blocks read every block once
+    per feature, and a whole column-major copy touched 128 MiB of fresh pages per worker on the
+    benchmark (docs/distributed.md). Chunks end on global multiples of the fingerprint's block
+    rows, so the digests and cut pieces are those of whole columns. runs: (local start, global
+    start) of each run of globally contiguous rows; bounds: the runs' local starts and the end.
+    """
+    m = int(blocks[0].shape[1])
+    dtype = np.result_type(*blocks)  # float32, or float64 as is (binning rounds it on read)
+    fb = FINGERPRINT_BLOCK_ROWS
+    chunk = fb * max(1, _CHUNK_BYTES // (fb * m * dtype.itemsize))
+    tile = max(256, (1 << 19) // max(1, m * dtype.itemsize))
+    buf = np.empty((m, chunk), dtype=dtype)
+    starts = np.cumsum([0] + [int(b.shape[0]) for b in blocks]).tolist()
+    out: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = [
+        ({}, {}) for _ in range(m)]
+    for ri, (lo, g) in enumerate(runs):
+        gend = g + bounds[ri + 1] - lo
+        gc = g
+        while gc < gend:
+            ge = min(gend, (gc // chunk + 1) * chunk)
+            a, b = lo + gc - g, lo + ge - g  # local rows of this chunk
+            i = max(0, int(np.searchsorted(starts, a, side="right")) - 1)
+            at = a
+            while at < b:  # the chunk's rows, from one or more blocks
+                s0 = starts[i]
+                hi = min(b, s0 + int(blocks[i].shape[0]))
+                for r in range(at, hi, tile):
+                    r1 = min(hi, r + tile)
+                    buf[:, r - a:r1 - a] = blocks[i][r - s0:r1 - s0].T
+                at = hi
+                i += 1
+            cols = [buf[j, :b - a] for j in range(m)]
+            for j, col in enumerate(cols):
+                got, pcs = column_blocks(col, gc, n_total)
+                out[j][0].update(got)
+                for blk, piece in pcs.items():
+                    out[j][1].setdefault(blk, []).append(piece)
+            _core.binned_fill_columns(binned, a, cols, threads)
+            gc = ge
+    return out
 
 
 # ---------------------------------------------------------------------------- worker side
@@ -98,8 +199,9 @@ class TrainWorker:
     """What one Dask worker keeps during a training run (a Dask actor on that worker).
 
     Created with this worker's partitions (pandas DataFrames: features plus the label, weight
-    and init-score columns under reserved names); after ``setup`` only their bin codes, labels
-    and scores are kept, and the raw frames are dropped.
+    and init-score columns under reserved names; or, for Dask arrays, _ArrayParts: the numpy
+    blocks); after ``setup`` only their bin codes, labels and scores are kept, and the raw
+    partitions are dropped.
     """
 
     def __init__(self, parts: list[Any], part_ids: list[int],
@@ -130,15 +232,36 @@ class TrainWorker:
 
     @staticmethod
     def _vector(pdf: Any, name: str) -> np.ndarray | None:
+        if isinstance(pdf, _ArrayPart):
+            v = pdf.specials.get(name)
+            return None if v is None else np.asarray(v, dtype=np.float64)
         if name not in pdf.columns:
             return None
         return np.asarray(pdf[name].to_numpy(dtype=np.float64, na_value=np.nan))
 
     def _specials(self, pdf: Any) -> dict[str, Any]:
         out: dict[str, Any] = {name: self._vector(pdf, name) for name in (_LABEL, _WEIGHT, _INIT)}
-        out[_GROUP] = np.asarray(pdf[_GROUP].to_numpy()) if _GROUP in pdf.columns else None
+        if isinstance(pdf, _ArrayPart):
+            g = pdf.specials.get(_GROUP)
+            out[_GROUP] = None if g is None else np.asarray(g)
+        else:
+            out[_GROUP] = np.asarray(pdf[_GROUP].to_numpy()) if _GROUP in pdf.columns else None
         out["rows"] = len(pdf)
         return out
+
+    def _columns(self, pdf: Any, rows: np.ndarray | None = None,
+                 features: list[int] | None = None) -> list[Any]:
+        """The feature columns of a partition (frame_columns: one set of dtype rules), of the
+        given rows and features only when asked. An _ArrayPart's columns are views of its
+        numpy block (no pandas frame is built)."""
+        if isinstance(pdf, _ArrayPart):
+            x = pdf.x if rows is None else pdf.x[rows]
+            if features is not None:
+                x = x[:, features]
+            return frame_columns(x, "data")[0]
+        names = self._features if features is None else [self._features[j] for j in features]
+        sub = pdf[names]
+        return frame_columns(sub if rows is None else sub.iloc[rows], "data")[0]
 
     def describe(self) -> dict[str, Any]:
         """Rows, category counts, dtypes, labels/weights/offsets of every partition held."""
@@ -146,7 +269,7 @@ class TrainWorker:
         counts: list[Counter[Any]] = [Counter() for _ in self._features]
         out: dict[str, Any] = {"parts": {}, "valid": {}, "dtypes": None}
         for pid, pdf in zip(self._ids, self._raw, strict=True):
-            cols, _ = frame_columns(pdf[self._features], "data")
+            cols = self._columns(pdf)
             if out["dtypes"] is None:
                 out["dtypes"] = [(c.dtype, bool(c.is_bool)) for c in cols]
             for j, c in enumerate(cols):
@@ -170,7 +293,7 @@ class TrainWorker:
             rows = picks.get(pid)
             if rows is None or rows.size == 0:
                 continue
-            cols, _ = frame_columns(pdf[self._features].iloc[rows], "data")
+            cols = self._columns(pdf, rows)
             m = np.full((rows.size, len(cols)), np.nan, dtype=np.float32)
             for j, c in enumerate(cols):
                 if not self._is_cat[j]:
@@ -185,7 +308,7 @@ class TrainWorker:
         for pid, pdf in zip(self._ids, self._raw, strict=True):
             if not len(pdf):
                 continue
-            cols, _ = frame_columns(pdf[[self._features[j] for j in features]], "data")
+            cols = self._columns(pdf, features=features)
             out[pid] = np.stack([np.asarray(c.codes(cats), dtype=np.float32)
                                  for c, cats in zip(cols, categories, strict=True)], axis=1)
         return out
@@ -198,6 +321,10 @@ class TrainWorker:
         assert self._raw is not None
         prof = None
         for pdf in self._raw:
+            if isinstance(pdf, _ArrayPart):  # the profile reads frames (one per partition)
+                import pandas as pd
+
+                pdf = pd.DataFrame(pdf.x, columns=self._features, copy=False)
             part = Profile.from_data(pdf, edges_from=fine_edges, categorical=categorical,
                                      columns=self._features, n_jobs=self._threads)
             prof = part if prof is None else prof.merge(part)
@@ -233,12 +360,19 @@ class TrainWorker:
         segments: list[tuple[int, int]] = []
         self._nonempty = []
         ts_pieces: dict[int, list[np.ndarray]] = {}
+        # numpy blocks of floats (the array path, no categories): transposed tile by tile into
+        # one column-major matrix (below) instead of gathering each column out of the
+        # row-major blocks, which reads every block once per feature
+        blocks_of = [pdf.x for pdf in self._raw if isinstance(pdf, _ArrayPart) and len(pdf)]
+        tiled = len(blocks_of) == sum(1 for pdf in self._raw if len(pdf)) and all(
+            b.dtype in (np.float32, np.float64) and b.dtype.isnative for b in blocks_of) and \
+            all(c is None for c in categories) and not any(ts_values.values())
         local = 0
         for pid, pdf in zip(self._ids, self._raw, strict=True):
             n = len(pdf)
             if n == 0:
                 continue
-            cols, _ = frame_columns(pdf[self._features], "data")
+            cols = [] if tiled else self._columns(pdf)
             for j, c in enumerate(cols):
                 cats = categories[j]
                 pieces[j].append(c.codes(cats) if cats is not None else c.numeric())
@@ -258,7 +392,6 @@ class TrainWorker:
         self._raw = None
         self.blocks: list[tuple[dict[int, bytes], dict[int, list[tuple[int, bytes]]]]] = []
         if local:
-            cols_all = [np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
             # the fingerprint's blocks, per run of globally contiguous rows
             runs: list[list[int]] = [list(segments[0])]
             for lo, g in segments[1:]:
@@ -266,22 +399,27 @@ class TrainWorker:
                     continue  # continues the previous run
                 runs.append([lo, g])
             bounds = [r[0] for r in runs] + [local]
-            for col in cols_all:
-                whole: dict[int, bytes] = {}
-                cut: dict[int, list[tuple[int, bytes]]] = {}
-                for ri, (lo, g) in enumerate(runs):
-                    got, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
-                    whole.update(got)
-                    for b, piece in pcs.items():
-                        cut.setdefault(b, []).append(piece)
-                self.blocks.append((whole, cut))
+            binned = _core.binned_allocate(local, edges, num_cats)
+            if tiled:
+                self.blocks = _bin_tiles(binned, blocks_of, runs, bounds, n_total, self._threads)
+            else:
+                cols_all = [np.concatenate(p) if len(p) > 1 else p[0] for p in pieces]
+                for col in cols_all:
+                    whole: dict[int, bytes] = {}
+                    cut: dict[int, list[tuple[int, bytes]]] = {}
+                    for ri, (lo, g) in enumerate(runs):
+                        got, pcs = column_blocks(col[lo:bounds[ri + 1]], g, n_total)
+                        whole.update(got)
+                        for b, piece in pcs.items():
+                            cut.setdefault(b, []).append(piece)
+                    self.blocks.append((whole, cut))
+                for j, tp in ts_pieces.items():  # target statistics: binned as numeric values
+                    cols_all[j] = np.concatenate(tp) if len(tp) > 1 else tp[0]
+                _core.binned_fill_columns(binned, 0, cols_all, self._threads)
+                del cols_all
+            del pieces, blocks_of
             p = dict(params)
             p["n_jobs"] = self._threads
-            for j, tp in ts_pieces.items():  # target statistics: binned as numeric values
-                cols_all[j] = np.concatenate(tp) if len(tp) > 1 else tp[0]
-            binned = _core.binned_allocate(local, edges, num_cats)
-            _core.binned_fill_columns(binned, 0, cols_all, self._threads)
-            del cols_all, pieces
             label = np.concatenate(labels)
             weight: np.ndarray | None = np.concatenate(weights) if weights else None
             if class_factor is not None:
@@ -599,9 +737,41 @@ def _frame(data: Any, label: Any, weight: Any, init_score: Any,
     return data
 
 
+def _array_parts(data: Any, label: Any, weight: Any, init_score: Any, group: Any
+                 ) -> list[Any] | None:
+    """The partitions of a 2-D Dask array (with label / weight / init-score / group as Dask
+    arrays or None) as delayed _ArrayParts: numpy blocks on the workers, no pandas frames.
+    None when the inputs are not all arrays (the frame path takes them). Call after _frame,
+    which checks the shapes."""
+    import dask
+    import dask.array as da
+
+    if _ARRAY_PATH is False or not isinstance(data, da.Array) or data.ndim != 2:
+        return None
+    vs = [label, weight, init_score, group]
+    if any(v is not None and not isinstance(v, da.Array) for v in vs):
+        return None
+    x = data.rechunk({1: data.shape[1]})  # type: ignore[no-untyped-call]
+    row_chunks = x.chunks[0]
+    blocks = [b for row in x.to_delayed() for b in row]
+    per: list[list[Any]] = []
+    for v in vs:
+        if v is None:
+            per.append([None] * len(blocks))
+            continue
+        if v.ndim == 2:
+            v = v.rechunk({1: v.shape[1]})
+        v = v.rechunk({0: row_chunks})
+        d = v.to_delayed()
+        per.append([row[0] for row in d] if v.ndim == 2 else list(d))
+    make = dask.delayed(_array_part, pure=True)  # type: ignore[attr-defined]
+    return [make(b, *(p[i] for p in per)) for i, b in enumerate(blocks)]
+
+
 def _placed(client: Any, ddf: Any, balance: bool = True
             ) -> tuple[list[Any], dict[str, list[int]]]:
     """Partition futures (materialised on the workers) and which worker trains on which.
+    ddf: a Dask DataFrame, or the delayed partitions themselves (_array_parts).
 
     A round waits for the slowest worker, so the partitions are spread to even out the bytes
     each worker holds: a partition stays where it is unless its holder would get more than
@@ -609,7 +779,7 @@ def _placed(client: Any, ddf: Any, balance: bool = True
     actor is created). Workers holding nothing of the data still get partitions."""
     from distributed import wait
 
-    futs = client.compute(ddf.to_delayed())
+    futs = client.compute(ddf if isinstance(ddf, list) else ddf.to_delayed())
     wait(futs)  # type: ignore[no-untyped-call]
     _mark("compute_partitions")
     for f in futs:
@@ -643,6 +813,8 @@ def _placed(client: Any, ddf: Any, balance: bool = True
 
 
 def _rows_of(pdf: Any, start: int, stop: int) -> Any:
+    if isinstance(pdf, _ArrayPart):
+        return pdf.rows(start, stop)
     return pdf.iloc[start:stop]
 
 
@@ -657,10 +829,10 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]],
     pieces keep the global row order, so the rows, and the model, are unchanged. Not for data
     with query groups (a cut could split a query).
 
-    With `lead_extra` > 0, one worker, the leader (returned; the one already holding the most
-    rows), gets `lead_extra` x n / W rows more than the others: it computes its own share while
-    its peers' histograms travel to it, so a larger share could hide that transfer (measured:
-    it did not; docs/distributed.md). Otherwise no leader is named (None)."""
+    With `lead_extra` != 0, one worker, the leader (returned; the one already holding the most
+    rows), gets `lead_extra` x n / W rows more than the others (fewer when negative, at least
+    none): it computes its own share while its peers' histograms travel to it, so a larger
+    share can hide that transfer (docs/distributed.md). Otherwise no leader is named (None)."""
     workers = sorted(client.scheduler_info()["workers"])
     for w in by_worker:
         if w not in workers:
@@ -670,9 +842,9 @@ def _even_rows(client: Any, futs: list[Any], by_worker: dict[str, list[int]],
     if len(workers) < 2 or n == 0:
         return futs, by_worker, None
     load = {w: sum(lens[i] for i in by_worker.get(w, [])) for w in workers}
-    lead = min(workers, key=lambda x: (-load[x], x)) if lead_extra > 0 else None
+    lead = min(workers, key=lambda x: (-load[x], x)) if lead_extra != 0 else None
     even = n / len(workers)
-    extra = min(max(lead_extra, 0.0), float(len(workers) - 1)) * even
+    extra = min(max(lead_extra, -1.0), float(len(workers) - 1)) * even
     target = {w: even + extra if w == lead else even - extra / (len(workers) - 1)
               for w in workers}
     tol = max(1.0, 0.002 * even)
@@ -1075,6 +1247,7 @@ def train(
     iname = init_score if isinstance(init_score, str) else None
     gname = group if isinstance(group, str) else None
     ddf = _frame(data, label, weight, init_score, feature_names, group)
+    arrays = _array_parts(data, label, weight, init_score, group)
     if _LABEL not in ddf.columns:
         raise DataError("sapwood.dask.train needs a label (a column name or a Dask Series)")
     vdfs = []
@@ -1098,6 +1271,8 @@ def train(
     from ..dataset import _resolve_categorical
 
     is_cat = _resolve_categorical(feats, categorical_features, True)
+    if any(is_cat):
+        arrays = None  # categories are counted and coded by the frame layer's rules
     features = [c.name for c in feats]
     if init_model is not None:
         # _initial_model reads only the training data's feature names
@@ -1111,7 +1286,7 @@ def train(
     t_start = time.perf_counter()
     _STEPS.clear()
     _LAST_MARK[0] = t_start
-    futs, by_worker = _placed(client, ddf)
+    futs, by_worker = _placed(client, ddf if arrays is None else arrays)
     lead_worker: str | None = None
     if _GROUP not in ddf.columns:
         futs, by_worker, lead_worker = _even_rows(client, futs, by_worker, _LEAD_EXTRA)
@@ -1132,6 +1307,7 @@ def train(
         actors = [(w, f.result()) for w, f in zip(workers, created, strict=True)]
         _mark("actors")
         _PHASES.clear()
+        _PHASES["input"] = "frames" if arrays is None else "arrays"
         _PHASES["place_s"] = time.perf_counter() - t_start
         _PHASES["t0"] = t_start
         del futs, vplaced  # the raw partitions now live only in the actors, until setup
