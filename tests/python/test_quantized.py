@@ -329,3 +329,19 @@ def test_portable_rounding_loop_gives_the_recorded_trees() -> None:
     assert out.stdout.split() == [
         "af6a9774c1c44d703e3c7d06fe6f8af2ac2c3e93d92da2d7cec3b401d54decf9",
         "f24bcc552344ab45bd128985bd805ebb54e99013948331a614a44ead8a40380f"]
+
+
+# Digests recorded with the builder that filled every feature's bins: a tree given a column
+# subsample now builds only its features' bins, and must grow the same trees.
+@pytest.mark.parametrize(("seed", "extra", "digest"), [
+    (4, {"colsample_bytree": 0.6},
+     "77fc0cbab5649dad4236dad3d1605f40979b7b3a6535c1ac7f65148217f11e6a"),
+    (5, {"colsample_bytree": 0.4, "subsample": 0.8, "use_quantized_grad": True},
+     "b7cc067e18f54d4e7d218a6e47d7db0c7ef6a4dd2353a7f73ad4bd222c4767e7"),
+])
+def test_column_subsample_builds_only_its_features_and_grows_the_same_trees(
+        seed: int, extra: dict, digest: str) -> None:
+    df, y = _golden_data(20_000, seed)
+    params = {"objective": "regression", "n_estimators": 8, "num_leaves": 31,
+              "random_state": seed, "n_jobs": 2, **extra}
+    assert _trees_digest(sapwood.train(params, sapwood.Dataset(df, y))) == digest

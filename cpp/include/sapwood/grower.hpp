@@ -260,6 +260,9 @@ class LocalRows : public HistogramSource {
   // narrow bins.
   void Start(const GradPair* gh, const std::vector<std::uint32_t>& rows,
              const QuantGrad* q = nullptr, int levels = 0, int count_bits = 0);
+  // After Start: the tree splits only on `features` (ascending), so only their bins are
+  // built; the others stay zero (Start resets to every feature).
+  void UseFeatures(const std::vector<int>& features);
   HistBin Root(HistBin* out) override;
   void Expand(const std::vector<ExpandRequest>& reqs, const std::vector<HistBin*>& outs) override;
   HistFormat Format(std::int64_t rows) const override;

@@ -120,7 +120,10 @@ void LocalRows::Start(const GradPair* gh, const std::vector<std::uint32_t>& rows
   part_.Init(rows);
   n_ = static_cast<std::int64_t>(rows.size());
   ranges_.assign(1, {0, n_});
+  hist_.SetFeatures({});
 }
+
+void LocalRows::UseFeatures(const std::vector<int>& features) { hist_.SetFeatures(features); }
 
 HistBin LocalRows::Root(HistBin* out) {
   const std::uint32_t* rows = part_.Rows();
@@ -647,6 +650,7 @@ Tree TreeGrower::Grow(const GradPair* gh, double scale_g, double scale_h, CountP
                       const std::vector<std::uint32_t>& rows, const std::vector<int>& features,
                       const GrowParams& params, const QuantGrad* q, int levels) {
   rows_->Start(gh, rows, q, levels, pack.bits);
+  rows_->UseFeatures(features);
   std::vector<GrownLeaf> leaves;
   Tree tree = GrowTree(*rows_, data_->Mapper(), layout_, pool_, scale_g, scale_h, pack, features,
                        params, n_threads_, 1, &leaves);

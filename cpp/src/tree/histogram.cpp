@@ -77,6 +77,8 @@ void HistogramBuilder::BuildRange(const BinT* rm, const std::uint32_t* rows, std
                                   std::int64_t end, const GradPair* gh, HistBin* out) const {
   const int nf = n_features_;
   const std::uint32_t* off = layout_.offset.data();
+  const int* active = active_.empty() ? nullptr : active_.data();
+  const int n_active = static_cast<int>(active_.size());
   constexpr std::int64_t kPrefetch = 32;
   for (std::int64_t i = begin; i < end; ++i) {
     const std::size_t r = rows ? rows[i] : static_cast<std::size_t>(i);
@@ -86,11 +88,28 @@ void HistogramBuilder::BuildRange(const BinT* rm, const std::uint32_t* rows, std
     }
     const BinT* b = rm + r * static_cast<std::size_t>(nf);
     const std::int64_t g = gh[r].g, hc = gh[r].hc;
-    for (int f = 0; f < nf; ++f) {
-      HistBin& e = out[off[f] + b[f]];
-      e.g += g;
-      e.hc += hc;
+    if (active == nullptr) {
+      for (int f = 0; f < nf; ++f) {
+        HistBin& e = out[off[f] + b[f]];
+        e.g += g;
+        e.hc += hc;
+      }
+    } else {
+      for (int j = 0; j < n_active; ++j) {
+        const int f = active[j];
+        HistBin& e = out[off[f] + b[f]];
+        e.g += g;
+        e.hc += hc;
+      }
     }
+  }
+}
+
+void HistogramBuilder::SetFeatures(const std::vector<int>& features) {
+  if (static_cast<int>(features.size()) >= n_features_) {
+    active_.clear();
+  } else {
+    active_ = features;
   }
 }
 
@@ -239,6 +258,8 @@ void HistogramBuilder::BuildQuantRange(const BinT* rm, const std::uint32_t* rows
   using SWord = std::make_signed_t<Word>;
   const int nf = n_features_;
   const std::uint32_t* off = layout_.offset.data();
+  const int* active = active_.empty() ? nullptr : active_.data();
+  const int n_active = static_cast<int>(active_.size());
   constexpr std::int64_t kPrefetch = 32;
   for (std::int64_t i = begin; i < end; ++i) {
     const std::size_t r = rows ? rows[i] : static_cast<std::size_t>(i);
@@ -249,7 +270,11 @@ void HistogramBuilder::BuildQuantRange(const BinT* rm, const std::uint32_t* rows
     // unsigned shifts of the two's complement gradient: well defined, wraps as intended
     const Word w = (static_cast<Word>(static_cast<SWord>(q[r].g)) << shift_g) +
                    (static_cast<Word>(static_cast<std::uint8_t>(q[r].h)) << shift_h) + Word{1};
-    for (int f = 0; f < nf; ++f) out[off[f] + b[f]] += w;
+    if (active == nullptr) {
+      for (int f = 0; f < nf; ++f) out[off[f] + b[f]] += w;
+    } else {
+      for (int j = 0; j < n_active; ++j) out[off[active[j]] + b[active[j]]] += w;
+    }
   }
 }
 

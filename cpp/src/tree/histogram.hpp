@@ -70,6 +70,10 @@ class HistogramBuilder {
   static int QuantBinBytes(std::int64_t n, int levels);
   // out = parent - child, bin by bin (exact in fixed point).
   void Subtract(const HistBin* parent, const HistBin* child, HistBin* out) const;
+  // The features the builds fill (ascending; every feature when empty or complete): a tree
+  // that colsample_bytree gave some of the features splits on no other, so the others' bins
+  // are left at zero rather than added into (with colsample_bytree 0.5, half the adds).
+  void SetFeatures(const std::vector<int>& features);
 
  private:
   template <class BinT>
@@ -87,6 +91,7 @@ class HistogramBuilder {
   const HistLayout& layout_;
   int n_threads_;
   int n_features_;
+  std::vector<int> active_;  // SetFeatures: the features filled, or empty for all
   bool wide_;
   HugeArray<BinU8> rm8_;
   HugeArray<BinU16> rm16_;
