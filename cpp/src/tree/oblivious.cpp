@@ -502,6 +502,7 @@ Tree ObliviousGrower::Grow(const GradPair* gh, double scale_g, double scale_h, C
     o.grad_rms = m > 0 ? std::sqrt(total / static_cast<double>(m)) : 0.0;
   }
   src.Start(gh, rows);
+  src.UseFeatures(features);
   std::vector<GrownLeaf> leaves;
   Tree tree = GrowObliviousTree(src, data_->Mapper(), grower_.Layout(), pool_, scale_g, scale_h,
                                 pack, features, params, o, n_threads_, &leaves, &value_nodes_);
