@@ -155,7 +155,7 @@ def test_huber_leaf_value_is_the_same_bits_in_any_row_order(weighted: bool) -> N
             assert again == got  # bit for bit
 
 
-PATTERNS = ["ties", "heavy", "sorted", "reversed", "organ", "constant"]
+PATTERNS = ["ties", "heavy", "sorted", "reversed", "organ", "constant", "sawtooth", "two"]
 
 
 def leaf_values(pattern: str, m: int, seed: int) -> np.ndarray:
@@ -164,6 +164,12 @@ def leaf_values(pattern: str, m: int, seed: int) -> np.ndarray:
         return rng.integers(-3, 4, m).astype(np.float64)
     if pattern == "constant":
         return np.full(m, 2.5)
+    if pattern == "two":  # two values, one of them rare: most partitions keep nearly all
+        v = np.full(m, -1.0)
+        v[rng.integers(0, m, max(1, m // 50))] = 7.0
+        return v
+    if pattern == "sawtooth":  # short ascending runs: median-of-three pivots see the runs
+        return (np.arange(m) % 17).astype(np.float64) * 1.5 + rng.normal(0, 1e-3, m)
     v = rng.standard_t(1.5, m) * 10
     v[: m // 20] *= 1e8  # far outliers
     if pattern == "sorted":
@@ -196,6 +202,28 @@ def test_leaf_quantile_by_sampled_selection_is_exact(m: int, pattern: str, alpha
     if alpha == 0.5:
         l1 = core_params(resolve_params({"objective": "l1", "learning_rate": 1.0}))
         assert _core.robust_leaf_value(l1, r, np.empty(0)) == float(np.median(r))
+
+
+@settings(deadline=None, derandomize=True, max_examples=60)
+@given(st.integers(1, 2100), st.sampled_from(PATTERNS),
+       st.sampled_from([0.5, 0.1, 0.9, 0.25, 0.01]), st.integers(0, 10**6))
+def test_leaf_quantile_of_small_leaves_is_exact(m: int, pattern: str, alpha: float,
+                                               seed: int) -> None:
+    # below 2,048 residuals (most leaves) the order statistic comes straight from the branch-free
+    # quickselect (QuickSelect: out-of-place three-way partitions, median-of-three pivots, sort
+    # below 17 values): the exact order statistic, and at an even split the midpoint with the
+    # next one (found from the partitions, not by a second search), in any order
+    from sapwood._params import core_params, resolve_params
+
+    cp = core_params(resolve_params({"objective": "quantile", "alpha": alpha,
+                                     "learning_rate": 1.0}))
+    r = leaf_values(pattern, m, seed)
+    want = ref_quantile(r, None, alpha)
+    assert _core.robust_leaf_value(cp, r, np.empty(0)) == want
+    perm = np.random.default_rng(seed + 1).permutation(m)
+    assert _core.robust_leaf_value(cp, r[perm], np.empty(0)) == want
+    l1 = core_params(resolve_params({"objective": "l1", "learning_rate": 1.0}))
+    assert _core.robust_leaf_value(l1, r[perm], np.empty(0)) == float(np.median(r))
 
 
 @pytest.mark.parametrize("weighted", [False, True])

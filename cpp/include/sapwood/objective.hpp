@@ -135,6 +135,9 @@ class Objective {
   // +-huber_delta). Reorders r and w. Only for RenewsLeaves() objectives. k: the output
   // (multi-quantile: its level).
   double LeafValue(double* r, double* w, std::int64_t m, int k = 0) const;
+  // huber's LeafValue given lo and hi, the least and greatest of r[0, m) (a caller that has
+  // just written r finds them in the same pass).
+  double HuberLeafValue(double* r, double* w, std::int64_t m, double lo, double hi) const;
   // raw (n x K) -> transformed values, in place (multi-quantile: each row sorted ascending).
   void Transform(double* raw, std::int64_t n, int n_threads) const;
 
