@@ -190,6 +190,13 @@ def test_leaf_quantile_by_sampled_selection_is_exact(m: int, pattern: str, alpha
     # from 2,048 residuals the unweighted quantile selects between two pivots drawn from a
     # strided sample (SelectKth): the value must still be the exact order statistic (and the
     # midpoint with the next one at an even split), whatever the order and the ties
+    _check_leaf_quantile(m, pattern, alpha, seed, median_in_order=False)
+
+
+def _check_leaf_quantile(m: int, pattern: str, alpha: float, seed: int,
+                         median_in_order: bool) -> None:
+    """The quantile (and at alpha 0.5 the l1) leaf value of `pattern`'s m residuals equals
+    numpy's order statistic, in the given order and shuffled."""
     from sapwood._params import core_params, resolve_params
 
     cp = core_params(resolve_params({"objective": "quantile", "alpha": alpha,
@@ -199,9 +206,11 @@ def test_leaf_quantile_by_sampled_selection_is_exact(m: int, pattern: str, alpha
     assert _core.robust_leaf_value(cp, r, np.empty(0)) == want
     perm = np.random.default_rng(seed + 1).permutation(m)
     assert _core.robust_leaf_value(cp, r[perm], np.empty(0)) == want
-    if alpha == 0.5:
+    if alpha == 0.5 or median_in_order:
         l1 = core_params(resolve_params({"objective": "l1", "learning_rate": 1.0}))
         assert _core.robust_leaf_value(l1, r, np.empty(0)) == float(np.median(r))
+        if median_in_order:
+            assert _core.robust_leaf_value(l1, r[perm], np.empty(0)) == float(np.median(r))
 
 
 @settings(deadline=None, derandomize=True, max_examples=60)
@@ -213,17 +222,7 @@ def test_leaf_quantile_of_small_leaves_is_exact(m: int, pattern: str, alpha: flo
     # quickselect (QuickSelect: out-of-place three-way partitions, median-of-three pivots, sort
     # below 17 values): the exact order statistic, and at an even split the midpoint with the
     # next one (found from the partitions, not by a second search), in any order
-    from sapwood._params import core_params, resolve_params
-
-    cp = core_params(resolve_params({"objective": "quantile", "alpha": alpha,
-                                     "learning_rate": 1.0}))
-    r = leaf_values(pattern, m, seed)
-    want = ref_quantile(r, None, alpha)
-    assert _core.robust_leaf_value(cp, r, np.empty(0)) == want
-    perm = np.random.default_rng(seed + 1).permutation(m)
-    assert _core.robust_leaf_value(cp, r[perm], np.empty(0)) == want
-    l1 = core_params(resolve_params({"objective": "l1", "learning_rate": 1.0}))
-    assert _core.robust_leaf_value(l1, r[perm], np.empty(0)) == float(np.median(r))
+    _check_leaf_quantile(m, pattern, alpha, seed, median_in_order=True)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

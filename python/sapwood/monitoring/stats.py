@@ -127,6 +127,19 @@ def wasserstein_binned(ref: NumericColumnProfile, cur: NumericColumnProfile) -> 
     return float(np.sum(area * w))
 
 
+def _grouped_psi(cum_ref: list[int], cum_cur: list[int], n_ref: int, n_cur: int) -> float:
+    """PSI over <= 10 groups given each side's cumulative count at every group end: plain
+    floats (a few groups; numpy calls would cost more than the arithmetic)."""
+    psi_v = 0.0
+    prev_r = prev_c = 0
+    for a, b in zip(cum_ref, cum_cur, strict=True):
+        pg = max((a - prev_r) / n_ref, EPS)
+        qg = max((b - prev_c) / n_cur, EPS)
+        psi_v += (qg - pg) * math.log(qg / pg)
+        prev_r, prev_c = a, b
+    return psi_v
+
+
 def numeric_drift(ref: NumericColumnProfile, cur: NumericColumnProfile,
                   ends: np.ndarray) -> tuple[float, float, float]:
     """(psi over the groups ``ends``, wasserstein_binned, ks_binned) in one go: the same
@@ -136,16 +149,7 @@ def numeric_drift(ref: NumericColumnProfile, cur: NumericColumnProfile,
     nr, nc = ref.finite_count, cur.finite_count
     if nr == 0 or nc == 0:
         return math.nan, math.nan, math.nan
-    # PSI over <= 10 groups: plain floats
-    gr = np.cumsum(rc)[ends].tolist()
-    gc = np.cumsum(cc)[ends].tolist()
-    psi_v = 0.0
-    prev_r = prev_c = 0
-    for a, b in zip(gr, gc, strict=True):
-        pg = max((a - prev_r) / nr, EPS)
-        qg = max((b - prev_c) / nc, EPS)
-        psi_v += (qg - pg) * math.log(qg / pg)
-        prev_r, prev_c = a, b
+    psi_v = _grouped_psi(np.cumsum(rc)[ends].tolist(), np.cumsum(cc)[ends].tolist(), nr, nc)
     p = rc / nr
     pq = p - cc / nc
     d1 = np.cumsum(pq)
@@ -252,15 +256,7 @@ def numeric_drift_many(pairs: list[tuple[NumericColumnProfile, NumericColumnProf
             if total == 0 or n_cur == 0:
                 out[i] = NumericDrift(True, np.asarray(ends, np.int64), nan, nan, nan, outside)
                 continue
-            gr = cum_r[j, ends].tolist()
-            gc = cum_c[j, ends].tolist()
-            psi_v = 0.0
-            prev_r = prev_c = 0
-            for a, b in zip(gr, gc, strict=True):
-                pg = max((a - prev_r) / total, EPS)
-                qg = max((b - prev_c) / n_cur, EPS)
-                psi_v += (qg - pg) * math.log(qg / pg)
-                prev_r, prev_c = a, b
+            psi_v = _grouped_psi(cum_r[j, ends].tolist(), cum_c[j, ends].tolist(), total, n_cur)
             out[i] = NumericDrift(True, np.asarray(ends, np.int64), psi_v, float(w_raw[j]),
                                   float(ks[j]), outside)
     return [o for o in out if o is not None]
