@@ -44,15 +44,19 @@ class Booster:
     """
 
     def __init__(self) -> None:
+        # predict's value / raw scorers for the default trees (see _scorers_now); None when
+        # the packed forest, best_iteration, objective, num_class or init_score change (their
+        # setters clear it), so a one-row predict checks one attribute instead of five
+        self._scorers: tuple[Any, Any] | None = None
         self._trees: list[dict[str, np.ndarray]] = []
         self._tree_output: list[int] = []
-        self.objective: str = "regression"
-        self.num_class: int = 1
-        self.init_score: np.ndarray = np.zeros(1)
+        self.objective = "regression"
+        self.num_class = 1
+        self.init_score = np.zeros(1)
         self.feature_names: list[str] = []
         self.bin_edges: list[np.ndarray] = []
         self.params: dict[str, Any] = {}
-        self.best_iteration: int | None = None
+        self.best_iteration = None
         self.best_score: dict[str, dict[str, float]] = {}
         self.evals_result: dict[str, dict[str, list[float]]] = {}
         # library_version, created_at, data_fingerprint (set by train(), kept by save/load)
@@ -80,11 +84,45 @@ class Booster:
         self.reference_profile: Any = None
         self._fast_numpy = False  # numpy floats may go straight to the forest (no categoricals)
         self._forest_outputs = 1  # the packed forest's outputs (a C++ property read per call)
-        # predict's value / raw scorers for the default trees (see _scorers_now): the forest,
-        # best_iteration, objective, num_class and init_score they were made for, then the two
-        self._scorers: tuple[Any, ...] | None = None
         # (packed forest, its device copy) for device="cuda" (sapwood.model.gpu); not state
         self._cuda: tuple[Any, Any] | None = None
+
+    # Model settings predict's scorers are made for: setting one drops the scorers.
+    @property
+    def objective(self) -> str:
+        return self._objective
+
+    @objective.setter
+    def objective(self, value: str) -> None:
+        self._objective = value
+        self._scorers = None
+
+    @property
+    def num_class(self) -> int:
+        return self._num_class
+
+    @num_class.setter
+    def num_class(self, value: int) -> None:
+        self._num_class = value
+        self._scorers = None
+
+    @property
+    def init_score(self) -> np.ndarray:
+        return self._init_score
+
+    @init_score.setter
+    def init_score(self, value: np.ndarray) -> None:
+        self._init_score = value
+        self._scorers = None
+
+    @property
+    def best_iteration(self) -> int | None:
+        return self._best_iteration
+
+    @best_iteration.setter
+    def best_iteration(self, value: int | None) -> None:
+        self._best_iteration = value
+        self._scorers = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -176,12 +214,14 @@ class Booster:
             self._trees.append(t)
             self._tree_output.append(k)
         self._forest = None
+        self._scorers = None
 
     def _truncate(self, rounds: int) -> None:
         k = self.num_outputs
         del self._trees[rounds * k:]
         del self._tree_output[rounds * k:]
         self._forest = None
+        self._scorers = None
 
     def _get_forest(self) -> Any:
         forest = self._forest
@@ -195,6 +235,7 @@ class Booster:
             self._forest_outputs = forest.num_outputs
             self.init_score = np.ascontiguousarray(self.init_score, dtype=np.float64)
             self._forest = forest
+            self._scorers = None
         return forest
 
     def trees(self) -> list[Tree]:
@@ -396,17 +437,10 @@ class Booster:
             # forest, which every change of trees or model file rebuilds)
         ):
             sc = self._scorers
-            if (
-                sc is None
-                or sc[0] is not self._forest
-                or sc[1] != self.best_iteration
-                or sc[2] is not self.objective
-                or sc[3] != self.num_class
-                or sc[4] is not self.init_score
-            ):
+            if sc is None:
                 sc = self._scorers_now()
             if sc is not None:
-                out: np.ndarray | None = sc[5 if output == "value" else 6].predict(
+                out: np.ndarray | None = sc[0 if output == "value" else 1].predict(
                     X, self._threads if n_jobs is None else n_jobs)
                 if out is not None:
                     return out
@@ -414,7 +448,7 @@ class Booster:
             return self._predict_offset(X, output, iteration_range, n_jobs, device, init_score)
         return self._predict_plain(X, output, iteration_range, n_jobs, device)
 
-    def _scorers_now(self) -> tuple[Any, ...] | None:
+    def _scorers_now(self) -> tuple[Any, Any] | None:
         """predict's scorers for the current forest, best_iteration, objective, num_class and
         init_score (None when there is no packed forest yet: the general path builds it)."""
         forest = self._forest
@@ -427,10 +461,9 @@ class Booster:
         k = self._forest_outputs
         end = (self.best_iteration or len(self._trees) // k) * k
         make = forest.scorer
-        self._scorers = sc = (
-            forest, self.best_iteration, self.objective, self.num_class, init,
-            make(0, end, init, self.objective, self.num_class, True),
-            make(0, end, init, self.objective, self.num_class, False))
+        sc = (make(0, end, init, self.objective, self.num_class, True),
+              make(0, end, init, self.objective, self.num_class, False))
+        self._scorers = sc
         return sc
 
     def _predict_plain(self, X: Any, output: Output, iteration_range: tuple[int, int] | None,
