@@ -17,6 +17,7 @@
 // - BitvecTrees: QuickScorer-style leaf masks for trees of at most 256 leaves (AVX2 batches).
 // - Node32Trees: QuantTrees in 32 bits (the AVX2 single-row walk), where they fit.
 // - ShapPaths: leaf paths for TreeSHAP (shap.cpp).
+#include "sapwood/aligned.hpp"
 #include <cstdint>
 #include <vector>
 
@@ -174,14 +175,14 @@ struct BitvecTrees {
 // split slot takes 10 bytes instead of 12 (AVX-512 VBMI).
 struct RowMaskTrees {
   bool ok = false;
-  std::vector<std::uint16_t> column, rank;  // per split slot
-  std::vector<std::uint64_t> keep;          // per split slot
+  AlignedVector<std::uint16_t> column, rank;  // per split slot
+  AlignedVector<std::uint64_t> keep;          // per split slot
   std::vector<std::int32_t> begin;          // per tree: its first slot (a multiple of 32)
   std::vector<std::int32_t> splits;         // per tree
   std::vector<std::int32_t> leaf_begin;     // per tree: BitvecTree::leaf_begin
   bool ok8 = false;
-  std::vector<std::uint8_t> column8, rank8;  // per byte slot
-  std::vector<std::uint64_t> keep8;          // per byte slot
+  AlignedVector<std::uint8_t> column8, rank8;  // per byte slot
+  AlignedVector<std::uint64_t> keep8;          // per byte slot
   std::vector<std::int32_t> begin8;          // per tree: its first byte slot (a multiple of 64)
 };
 
