@@ -86,9 +86,19 @@ SAPWOOD_AVX512 void MaskRows(const BitvecTree& tree, const MaskSplit* split,
   const int n_leaves = tree.split_end - tree.split_begin + 1;
   const int root = n_leaves > 1 ? n_leaves : 0;
   for (int w = 0; w < NW; ++w) m[root][w] = LiveRows(nrows, w);
+  // Each row's leaf number (left to right), one byte per row, summed on the way down: a row's
+  // leaf is preceded by the leaves of the left subtrees of the splits it goes right at, so
+  // each split adds its left_leaves to the rows it sends right (a masked byte add per split and
+  // 64 rows, in place of a masked move per leaf in a pass over the leaves' masks after the
+  // walk). Two sums per word (even and odd splits) halve the chain of dependent adds; their
+  // total is below 256.
+  __m512i idx[2][NW];
+  for (int w = 0; w < NW; ++w) idx[0][w] = idx[1][w] = _mm512_setzero_si512();
   for (std::int32_t s = tree.split_begin; s < tree.split_end; ++s) {
     const MaskSplit& q = split[s];
     const Code* c = codes + q.offset;
+    const __m512i add = _mm512_set1_epi8(static_cast<char>(q.left_leaves));
+    const int parity = (s - tree.split_begin) & 1;
     for (int w = 0; w < NW; ++w) {
       std::uint64_t right = Right(q, c + 64 * w);
       // The mask goes to a general register once: the AND, XOR and stores below are integer
@@ -101,24 +111,16 @@ SAPWOOD_AVX512 void MaskRows(const BitvecTree& tree, const MaskSplit* split,
       const std::uint64_t r = p & right;
       m[q.left][w] = p ^ r;
       m[q.right][w] = r;
+      if (parity) {
+        idx[1][w] = _mm512_mask_add_epi8(idx[1][w], _cvtu64_mask64(r), idx[1][w], add);
+      } else {
+        idx[0][w] = _mm512_mask_add_epi8(idx[0][w], _cvtu64_mask64(r), idx[0][w], add);
+      }
     }
   }
-  // Each row's leaf number (left to right), one byte per row: the leaves' masks are disjoint,
-  // so two chains of masked moves (even and odd leaves) are ORed.
   alignas(64) std::uint8_t leaf[64 * NW];
-  const __m512i two = _mm512_set1_epi8(2);
   for (int w = 0; w < NW; ++w) {
-    __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
-    __m512i ne = _mm512_setzero_si512(), no = _mm512_set1_epi8(1);
-    int i = 0;
-    for (; i + 1 < n_leaves; i += 2) {
-      even = _mm512_mask_mov_epi8(even, _cvtu64_mask64(m[i][w]), ne);
-      odd = _mm512_mask_mov_epi8(odd, _cvtu64_mask64(m[i + 1][w]), no);
-      ne = _mm512_add_epi8(ne, two);
-      no = _mm512_add_epi8(no, two);
-    }
-    if (i < n_leaves) even = _mm512_mask_mov_epi8(even, _cvtu64_mask64(m[i][w]), ne);
-    _mm512_store_si512(leaf + 64 * w, _mm512_or_si512(even, odd));
+    _mm512_store_si512(leaf + 64 * w, _mm512_add_epi8(idx[0][w], idx[1][w]));
   }
   const double* lv = leaf_value + tree.leaf_begin;
   const std::int64_t n = std::min<std::int64_t>(nrows, 64 * NW);
