@@ -61,18 +61,20 @@ inline std::uint64_t LiveRows(std::int64_t nrows, int w) {
   return n <= 0 ? 0 : (std::uint64_t{1} << n) - 1;
 }
 
-// The rows of a 64-row word of codes c (the block's rows 64 w on) that go right at split q.
+// The rows of a 64-row word of codes c (the block's rows 64 w on) that reach split q (mask p)
+// and go right there: the compare is masked by p, so its mask is the right child's.
 template <class Code>
-SAPWOOD_AVX512 inline std::uint64_t Right(const MaskSplit& q, const Code* c) {
+SAPWOOD_AVX512 inline __mmask64 Right(const MaskSplit& q, std::uint64_t p, const Code* c) {
   if constexpr (sizeof(Code) == 1) {
-    return _cvtmask64_u64(_mm512_cmpgt_epu8_mask(_mm512_loadu_si512(c), _mm512_set1_epi8(
-                                                     static_cast<char>(q.rank8))));
+    return _mm512_mask_cmpgt_epu8_mask(_cvtu64_mask64(p), _mm512_loadu_si512(c),
+                                       _mm512_set1_epi8(static_cast<char>(q.rank8)));
   } else {
     const __m512i rank = _mm512_set1_epi16(q.rank16);
-    const __mmask32 lo = _mm512_cmpgt_epi16_mask(_mm512_loadu_si512(c), rank);
-    const __mmask32 hi = _mm512_cmpgt_epi16_mask(_mm512_loadu_si512(c + 32), rank);
-    return static_cast<std::uint64_t>(_cvtmask32_u32(lo)) |
-           static_cast<std::uint64_t>(_cvtmask32_u32(hi)) << 32;
+    const __mmask32 lo = _mm512_mask_cmpgt_epi16_mask(static_cast<__mmask32>(p),
+                                                      _mm512_loadu_si512(c), rank);
+    const __mmask32 hi = _mm512_mask_cmpgt_epi16_mask(static_cast<__mmask32>(p >> 32),
+                                                      _mm512_loadu_si512(c + 32), rank);
+    return _mm512_kunpackd(_cvtu64_mask64(_cvtmask32_u32(hi)), _cvtu64_mask64(_cvtmask32_u32(lo)));
   }
 }
 
@@ -100,21 +102,19 @@ SAPWOOD_AVX512 void MaskRows(const BitvecTree& tree, const MaskSplit* split,
     const __m512i add = _mm512_set1_epi8(static_cast<char>(q.left_leaves));
     const int parity = (s - tree.split_begin) & 1;
     for (int w = 0; w < NW; ++w) {
-      std::uint64_t right = Right(q, c + 64 * w);
-      // The mask goes to a general register once: the AND, XOR and stores below are integer
-      // ops (left with it in a mask register, GCC moved the parent's mask into mask registers
-      // and both children back out, three more moves between the register files per split;
-      // 2.78 -> 2.67 ns per row-tree on the LightGBM 300 x 63 model, 2.89 -> 2.78 on the
-      // XGBoost one, one thread at load 5-6, alternated in one process).
-      asm("" : "+r"(right));
+      // The parent's mask masks the compare: its result is the right child's mask, used as
+      // it is by the byte add, and moved once to a general register for the XOR and stores
+      // (a compare, one move each way and an AND between the register files per split, else).
       const std::uint64_t p = m[q.self][w];
-      const std::uint64_t r = p & right;
+      const __mmask64 kr = Right(q, p, c + 64 * w);
+      std::uint64_t r = _cvtmask64_u64(kr);
+      asm("" : "+r"(r));
       m[q.left][w] = p ^ r;
       m[q.right][w] = r;
       if (parity) {
-        idx[1][w] = _mm512_mask_add_epi8(idx[1][w], _cvtu64_mask64(r), idx[1][w], add);
+        idx[1][w] = _mm512_mask_add_epi8(idx[1][w], kr, idx[1][w], add);
       } else {
-        idx[0][w] = _mm512_mask_add_epi8(idx[0][w], _cvtu64_mask64(r), idx[0][w], add);
+        idx[0][w] = _mm512_mask_add_epi8(idx[0][w], kr, idx[0][w], add);
       }
     }
   }
