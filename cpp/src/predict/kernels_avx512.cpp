@@ -176,9 +176,114 @@ SAPWOOD_AVX512 void MaskBlock(const BitvecTree& tree, const MaskSplit* split,
   }
 }
 
+// Tree t's state in a walk of two trees side by side (MaskPair).
+struct PairWalk {
+  std::uint64_t m[2 * 16 * kBitvecMaxWords][2];
+  __m512i idx[2];
+  const MaskSplit* split;
+  int n_leaves;
+};
+
+template <class Code>
+SAPWOOD_AVX512 inline void PairStep(PairWalk& t, const MaskSplit& q, const Code* codes) {
+  const Code* c = codes + q.offset;
+  const __m512i add = _mm512_set1_epi8(static_cast<char>(q.left_leaves));
+  for (int w = 0; w < 2; ++w) {
+    const std::uint64_t p = t.m[q.self][w];
+    const __mmask64 kr = Right(q, p, c + 64 * w);
+    std::uint64_t r = _cvtmask64_u64(kr);
+    asm("" : "+r"(r));
+    t.m[q.left][w] = p ^ r;
+    t.m[q.right][w] = r;
+    t.idx[w] = _mm512_mask_add_epi8(t.idx[w], kr, t.idx[w], add);
+  }
+}
+
+// Leaf values of a tree of at most 64 leaves (in v) for the 8 rows whose leaf numbers are at.
+SAPWOOD_AVX512 inline __m512d PickLeaves(const __m512d* v, int n_leaves, __m512i at) {
+  __m512d x = _mm512_permutex2var_pd(v[0], at, v[1]);
+  if (n_leaves > 16) {
+    const __mmask8 hi16 = _mm512_test_epi64_mask(at, _mm512_set1_epi64(16));
+    x = _mm512_mask_blend_pd(hi16, x, _mm512_permutex2var_pd(v[2], at, v[3]));
+    if (n_leaves > 32) {
+      __m512d y = _mm512_permutex2var_pd(v[4], at, v[5]);
+      y = _mm512_mask_blend_pd(hi16, y, _mm512_permutex2var_pd(v[6], at, v[7]));
+      x = _mm512_mask_blend_pd(_mm512_test_epi64_mask(at, _mm512_set1_epi64(32)), x, y);
+    }
+  }
+  return x;
+}
+
+// Two trees of at most 64 leaves each through a block of 65-128 rows (two words), their splits
+// walked side by side: a walk's every level waits on the last (compare, mask move, store and
+// reload of the child's mask), so two independent walks keep the core busier than one. Leaves
+// are added tree a first, then tree b, row by row: the same sums as one tree after the other.
+template <class Code>
+SAPWOOD_AVX512 void MaskPair(const BitvecTree& ta, const BitvecTree& tb, const MaskSplit* split,
+                             const double* leaf_value, const Code* codes, std::int64_t nrows,
+                             double* out) {
+  PairWalk w[2];
+  const BitvecTree* tree[2] = {&ta, &tb};
+  for (int k = 0; k < 2; ++k) {
+    w[k].split = split + tree[k]->split_begin;
+    w[k].n_leaves = tree[k]->split_end - tree[k]->split_begin + 1;
+    const int root = w[k].n_leaves > 1 ? w[k].n_leaves : 0;
+    for (int j = 0; j < 2; ++j) {
+      w[k].m[root][j] = LiveRows(nrows, j);
+      w[k].idx[j] = _mm512_setzero_si512();
+    }
+  }
+  const int na = w[0].n_leaves - 1, nb = w[1].n_leaves - 1;
+  const int both = std::min(na, nb);
+  for (int i = 0; i < both; ++i) {
+    PairStep(w[0], w[0].split[i], codes);
+    PairStep(w[1], w[1].split[i], codes);
+  }
+  for (int i = both; i < na; ++i) PairStep(w[0], w[0].split[i], codes);
+  for (int i = both; i < nb; ++i) PairStep(w[1], w[1].split[i], codes);
+  alignas(64) std::uint8_t leaf[2][128];
+  __m512d v[2][8];
+  for (int k = 0; k < 2; ++k) {
+    for (int j = 0; j < 2; ++j) _mm512_store_si512(leaf[k] + 64 * j, w[k].idx[j]);
+    const double* lv = leaf_value + tree[k]->leaf_begin;
+    for (int j = 0; j < 8; ++j) {
+      const int left = w[k].n_leaves - 8 * j;
+      const __mmask8 m =
+          left >= 8 ? 0xFF : left <= 0 ? 0 : static_cast<__mmask8>((1u << left) - 1);
+      v[k][j] = _mm512_maskz_loadu_pd(m, lv + 8 * j);
+    }
+  }
+  for (std::int64_t r = 0; r < nrows; r += 8) {
+    const __m512i a0 =
+        _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(leaf[0] + r)));
+    const __m512i a1 =
+        _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(leaf[1] + r)));
+    const __m512d x0 = PickLeaves(v[0], w[0].n_leaves, a0);
+    const __m512d x1 = PickLeaves(v[1], w[1].n_leaves, a1);
+    const __mmask8 k = nrows - r >= 8 ? 0xFF : static_cast<__mmask8>((1u << (nrows - r)) - 1);
+    _mm512_mask_storeu_pd(
+        out + r, k, _mm512_add_pd(_mm512_add_pd(_mm512_maskz_loadu_pd(k, out + r), x0), x1));
+  }
+}
+
 }  // namespace
 
 static_assert(kBitvecRows == 128, "a block is two words of 64 rows");
+
+SAPWOOD_AVX512 void ScoreMaskPairAvx512(const BitvecTree& ta, const BitvecTree& tb,
+                                        const MaskSplit* split, const double* leaf_value,
+                                        const void* codes, bool codes8, std::int64_t nrows,
+                                        double* out) {
+  const int la = ta.split_end - ta.split_begin + 1, lb = tb.split_end - tb.split_begin + 1;
+  if (nrows <= 64 || la > 64 || lb > 64) {
+    ScoreMaskAvx512(ta, split, leaf_value, codes, codes8, nrows, out, 1);
+    ScoreMaskAvx512(tb, split, leaf_value, codes, codes8, nrows, out, 1);
+  } else if (codes8) {
+    MaskPair(ta, tb, split, leaf_value, static_cast<const std::uint8_t*>(codes), nrows, out);
+  } else {
+    MaskPair(ta, tb, split, leaf_value, static_cast<const std::int16_t*>(codes), nrows, out);
+  }
+}
 
 SAPWOOD_AVX512 void ScoreMaskAvx512(const BitvecTree& tree, const MaskSplit* split,
                                     const double* leaf_value, const void* codes, bool codes8,
@@ -453,6 +558,9 @@ void ScoreMaskAvx512(const BitvecTree&, const MaskSplit*, const double*, const v
                      std::int64_t, double*, std::int64_t) {}
 
 void Codes8Avx512(const std::int16_t*, int, std::uint8_t*) {}
+
+void ScoreMaskPairAvx512(const BitvecTree&, const BitvecTree&, const MaskSplit*, const double*,
+                         const void*, bool, std::int64_t, double*) {}
 
 #endif
 
