@@ -4,8 +4,8 @@
 // The row-mask batch kernel (MaskSplit, layout.hpp) walks a tree top down for 64 rows at once:
 // a row is a bit of a 64-bit mask, a split's two compares of 32 int16 codes give the mask of
 // the rows that go right (mask registers, no vector result to combine), and a child's mask is
-// its parent's AND (NOT) that, in general registers. The leaf masks then set each row's leaf
-// number (one masked byte move per leaf and 64 rows), and the leaf values are picked from
+// its parent's AND (NOT) that, in general registers. Each row's leaf number is summed on the
+// way down (one masked byte add per split and 64 rows), and the leaf values are picked from
 // registers by permutes (trees of at most 64 leaves) or gathered, 8 rows at a time. Work per tree is one compare pair per split and 64 rows, against the AVX2
 // bit-vector kernel's compare, OR and AND per record (a split and a 16-leaf word it touches)
 // and 16 rows.
