@@ -461,3 +461,68 @@ def test_avx512_single_row_byte_and_word_slots(n_thr: int) -> None:
         single = np.stack([b.predict(X[i:i + 1], output="raw")[0] for i in range(300)])
         np.testing.assert_allclose(single, expect, rtol=0, atol=1e-12)
         np.testing.assert_array_equal(single, b.predict(X, output="raw"))
+
+
+def chain_tree(rng: np.random.Generator, thr: np.ndarray, right_chain: bool) -> dict[str, np.ndarray]:
+    """A caterpillar on feature 0: every split has a leaf child, the other child the next split
+    (right_chain: the chain goes right, thresholds ascending; else left, descending)."""
+    n = thr.size
+    feature, threshold, left, right = [], [], [], []
+    for i in range(n):
+        at = len(feature)
+        kids = (at + 1, at + 2)
+        feature += [0, -1]  # the split, then its leaf child
+        threshold += [float(thr[i] if right_chain else thr[n - 1 - i]), 0.0]
+        left += [kids[0] if right_chain else kids[1], -1]
+        right += [kids[1] if right_chain else kids[0], -1]
+        if i == n - 1:  # the last split's other child is a leaf too
+            feature.append(-1)
+            threshold.append(0.0)
+            left.append(-1)
+            right.append(-1)
+    size = len(feature)
+    return {
+        "feature": np.array(feature, np.int32),
+        "threshold": np.array(threshold, np.float32),
+        "default_left": rng.integers(0, 2, size=size).astype(np.uint8),
+        "left": np.array(left, np.int32),
+        "right": np.array(right, np.int32),
+        "value": rng.normal(size=size),
+        "hess": np.ones(size),
+    }
+
+
+@needs_avx512
+@pytest.mark.parametrize("n_thr", [255, 256])
+def test_avx512_row_masks_on_256_leaf_chains(n_thr: int) -> None:
+    # The row-mask kernel numbers each row's leaf by summing, over the splits it goes right at,
+    # the leaves of their left subtrees, one byte per row: caterpillars of 256 leaves reach the
+    # extremes (255 splits adding 1 each; a root whose left subtree holds 255 leaves). 255
+    # thresholds on feature 0 give byte codes, a 256th (in a one-split tree) 16-bit codes. Rows
+    # sit on every threshold, just above it, and at NaN, +-inf; every kernel against the walk,
+    # and the AVX-512 sums bit for bit equal to the AVX2 kernel's.
+    rng = np.random.default_rng(n_thr)
+    pool = np.sort(rng.choice(np.arange(-600, 600), size=n_thr, replace=False)).astype(np.float32)
+    pool /= np.float32(8)
+    trees = [chain_tree(rng, pool[:255], True), chain_tree(rng, pool[:255], False)]
+    if n_thr == 256:
+        trees.append(chain_tree(rng, pool[255:], True))
+    extra = random_tree(rng, 2, 63, False)
+    extra["feature"][extra["feature"] >= 0] = 1  # feature 0 keeps the pool's thresholds only
+    trees.append(extra)
+    b = make_booster(trees, 2)
+    vals = np.concatenate([pool, np.nextafter(pool, np.float32(np.inf)),
+                           np.array([np.nan, np.inf, -np.inf], dtype=np.float32)])
+    X = np.stack([rng.permutation(vals), rng.choice(vals, size=vals.size)], axis=1)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    expect = expected(trees, X, b.init_score, 1)
+    forest = b._get_forest()
+    results = {}
+    for name in KERNELS:
+        forest.set_kernel(name)
+        results[name] = b.predict(X, output="raw")
+        np.testing.assert_allclose(results[name], expect, rtol=0, atol=1e-12)
+    forest.set_kernel("bitvector-avx512")
+    assert forest.kernel.startswith("quant-bitvector-avx512")
+    np.testing.assert_array_equal(b.predict(X, output="raw", n_jobs=2), results["bitvector-avx2"])
+    np.testing.assert_array_equal(results["bitvector-avx512"], results["bitvector-avx2"])

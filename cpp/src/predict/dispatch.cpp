@@ -223,7 +223,16 @@ void BitvecBlock(const ForestData& d, Batch kind, const float* const* first,
   }
   for (int t = tree_begin; t < tree_end; ++t) {
     const BitvecTree& bt = d.bitvec.tree[static_cast<std::size_t>(t)];
-    if (bt.words > 0 && kind == Batch::kAvx512) {
+    if (K == 1 && kind == Batch::kAvx512 && bt.words > 0 && t + 1 < tree_end &&
+        d.bitvec.tree[static_cast<std::size_t>(t) + 1].words > 0) {
+      // One output: two trees walked side by side (ScoreMaskPairAvx512). Four side by side
+      // were slower here (one thread, 1M rows, the benchmark's models, alternated processes at
+      // load 1.1-1.3: 0.496-0.590 s with two against 0.600-0.624 s with four, LightGBM model).
+      ScoreMaskPairAvx512(bt, d.bitvec.tree[static_cast<std::size_t>(t) + 1],
+                          d.bitvec.split.data(), d.bitvec.value.data(), mask_codes,
+                          d.bitvec.codes8, nr, out);
+      ++t;
+    } else if (bt.words > 0 && kind == Batch::kAvx512) {
       ScoreMaskAvx512(bt, d.bitvec.split.data(), d.bitvec.value.data(), mask_codes,
                       d.bitvec.codes8, nr, out + d.tree_output[static_cast<std::size_t>(t)], K);
     } else if (bt.words > 0) {

@@ -87,6 +87,13 @@ void ScoreMaskAvx512(const BitvecTree& tree, const MaskSplit* split, const doubl
                      const void* codes, bool codes8, std::int64_t nrows, double* out,
                      std::int64_t out_stride);
 
+// Two trees' ScoreMaskAvx512 (a, then b, row by row: the same sums) for one output
+// (out_stride 1), walked side by side where both have at most 64 leaves and the block more than
+// 64 rows, else one after the other.
+void ScoreMaskPairAvx512(const BitvecTree& ta, const BitvecTree& tb, const MaskSplit* split,
+                         const double* leaf_value, const void* codes, bool codes8,
+                         std::int64_t nrows, double* out);
+
 // QuantizeColumnsAvx2's codes, 16 rows per register, the search's first steps from registers.
 void QuantizeColumnsAvx512(const RankCodes& c, int num_features, const float* const* first,
                            std::int64_t row_stride, std::int64_t nrows, std::int16_t* codes);

@@ -4,8 +4,8 @@
 // The row-mask batch kernel (MaskSplit, layout.hpp) walks a tree top down for 64 rows at once:
 // a row is a bit of a 64-bit mask, a split's two compares of 32 int16 codes give the mask of
 // the rows that go right (mask registers, no vector result to combine), and a child's mask is
-// its parent's AND (NOT) that, in general registers. The leaf masks then set each row's leaf
-// number (one masked byte move per leaf and 64 rows), and the leaf values are picked from
+// its parent's AND (NOT) that, in general registers. Each row's leaf number is summed on the
+// way down (one masked byte add per split and 64 rows), and the leaf values are picked from
 // registers by permutes (trees of at most 64 leaves) or gathered, 8 rows at a time. Work per tree is one compare pair per split and 64 rows, against the AVX2
 // bit-vector kernel's compare, OR and AND per record (a split and a 16-leaf word it touches)
 // and 16 rows.
@@ -61,18 +61,20 @@ inline std::uint64_t LiveRows(std::int64_t nrows, int w) {
   return n <= 0 ? 0 : (std::uint64_t{1} << n) - 1;
 }
 
-// The rows of a 64-row word of codes c (the block's rows 64 w on) that go right at split q.
+// The rows of a 64-row word of codes c (the block's rows 64 w on) that reach split q (mask p)
+// and go right there: the compare is masked by p, so its mask is the right child's.
 template <class Code>
-SAPWOOD_AVX512 inline std::uint64_t Right(const MaskSplit& q, const Code* c) {
+SAPWOOD_AVX512 inline __mmask64 Right(const MaskSplit& q, std::uint64_t p, const Code* c) {
   if constexpr (sizeof(Code) == 1) {
-    return _cvtmask64_u64(_mm512_cmpgt_epu8_mask(_mm512_loadu_si512(c), _mm512_set1_epi8(
-                                                     static_cast<char>(q.rank8))));
+    return _mm512_mask_cmpgt_epu8_mask(_cvtu64_mask64(p), _mm512_loadu_si512(c),
+                                       _mm512_set1_epi8(static_cast<char>(q.rank8)));
   } else {
     const __m512i rank = _mm512_set1_epi16(q.rank16);
-    const __mmask32 lo = _mm512_cmpgt_epi16_mask(_mm512_loadu_si512(c), rank);
-    const __mmask32 hi = _mm512_cmpgt_epi16_mask(_mm512_loadu_si512(c + 32), rank);
-    return static_cast<std::uint64_t>(_cvtmask32_u32(lo)) |
-           static_cast<std::uint64_t>(_cvtmask32_u32(hi)) << 32;
+    const __mmask32 lo = _mm512_mask_cmpgt_epi16_mask(static_cast<__mmask32>(p),
+                                                      _mm512_loadu_si512(c), rank);
+    const __mmask32 hi = _mm512_mask_cmpgt_epi16_mask(static_cast<__mmask32>(p >> 32),
+                                                      _mm512_loadu_si512(c + 32), rank);
+    return _mm512_kunpackd(_cvtu64_mask64(_cvtmask32_u32(hi)), _cvtu64_mask64(_cvtmask32_u32(lo)));
   }
 }
 
@@ -86,39 +88,39 @@ SAPWOOD_AVX512 void MaskRows(const BitvecTree& tree, const MaskSplit* split,
   const int n_leaves = tree.split_end - tree.split_begin + 1;
   const int root = n_leaves > 1 ? n_leaves : 0;
   for (int w = 0; w < NW; ++w) m[root][w] = LiveRows(nrows, w);
+  // Each row's leaf number (left to right), one byte per row, summed on the way down: a row's
+  // leaf is preceded by the leaves of the left subtrees of the splits it goes right at, so
+  // each split adds its left_leaves to the rows it sends right (a masked byte add per split and
+  // 64 rows, in place of a masked move per leaf in a pass over the leaves' masks after the
+  // walk). Two sums per word (even and odd splits) halve the chain of dependent adds; their
+  // total is below 256.
+  __m512i idx[2][NW];
+  for (int w = 0; w < NW; ++w) idx[0][w] = idx[1][w] = _mm512_setzero_si512();
   for (std::int32_t s = tree.split_begin; s < tree.split_end; ++s) {
     const MaskSplit& q = split[s];
     const Code* c = codes + q.offset;
+    const __m512i add = _mm512_set1_epi8(static_cast<char>(q.left_leaves));
+    const int parity = (s - tree.split_begin) & 1;
     for (int w = 0; w < NW; ++w) {
-      std::uint64_t right = Right(q, c + 64 * w);
-      // The mask goes to a general register once: the AND, XOR and stores below are integer
-      // ops (left with it in a mask register, GCC moved the parent's mask into mask registers
-      // and both children back out, three more moves between the register files per split;
-      // 2.78 -> 2.67 ns per row-tree on the LightGBM 300 x 63 model, 2.89 -> 2.78 on the
-      // XGBoost one, one thread at load 5-6, alternated in one process).
-      asm("" : "+r"(right));
+      // The parent's mask masks the compare: its result is the right child's mask, used as
+      // it is by the byte add, and moved once to a general register for the XOR and stores
+      // (a compare, one move each way and an AND between the register files per split, else).
       const std::uint64_t p = m[q.self][w];
-      const std::uint64_t r = p & right;
+      const __mmask64 kr = Right(q, p, c + 64 * w);
+      std::uint64_t r = _cvtmask64_u64(kr);
+      asm("" : "+r"(r));
       m[q.left][w] = p ^ r;
       m[q.right][w] = r;
+      if (parity) {
+        idx[1][w] = _mm512_mask_add_epi8(idx[1][w], kr, idx[1][w], add);
+      } else {
+        idx[0][w] = _mm512_mask_add_epi8(idx[0][w], kr, idx[0][w], add);
+      }
     }
   }
-  // Each row's leaf number (left to right), one byte per row: the leaves' masks are disjoint,
-  // so two chains of masked moves (even and odd leaves) are ORed.
   alignas(64) std::uint8_t leaf[64 * NW];
-  const __m512i two = _mm512_set1_epi8(2);
   for (int w = 0; w < NW; ++w) {
-    __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
-    __m512i ne = _mm512_setzero_si512(), no = _mm512_set1_epi8(1);
-    int i = 0;
-    for (; i + 1 < n_leaves; i += 2) {
-      even = _mm512_mask_mov_epi8(even, _cvtu64_mask64(m[i][w]), ne);
-      odd = _mm512_mask_mov_epi8(odd, _cvtu64_mask64(m[i + 1][w]), no);
-      ne = _mm512_add_epi8(ne, two);
-      no = _mm512_add_epi8(no, two);
-    }
-    if (i < n_leaves) even = _mm512_mask_mov_epi8(even, _cvtu64_mask64(m[i][w]), ne);
-    _mm512_store_si512(leaf + 64 * w, _mm512_or_si512(even, odd));
+    _mm512_store_si512(leaf + 64 * w, _mm512_add_epi8(idx[0][w], idx[1][w]));
   }
   const double* lv = leaf_value + tree.leaf_begin;
   const std::int64_t n = std::min<std::int64_t>(nrows, 64 * NW);
@@ -174,9 +176,114 @@ SAPWOOD_AVX512 void MaskBlock(const BitvecTree& tree, const MaskSplit* split,
   }
 }
 
+// Tree t's state in a walk of two trees side by side (MaskPair).
+struct PairWalk {
+  std::uint64_t m[2 * 16 * kBitvecMaxWords][2];
+  __m512i idx[2];
+  const MaskSplit* split;
+  int n_leaves;
+};
+
+template <class Code>
+SAPWOOD_AVX512 inline void PairStep(PairWalk& t, const MaskSplit& q, const Code* codes) {
+  const Code* c = codes + q.offset;
+  const __m512i add = _mm512_set1_epi8(static_cast<char>(q.left_leaves));
+  for (int w = 0; w < 2; ++w) {
+    const std::uint64_t p = t.m[q.self][w];
+    const __mmask64 kr = Right(q, p, c + 64 * w);
+    std::uint64_t r = _cvtmask64_u64(kr);
+    asm("" : "+r"(r));
+    t.m[q.left][w] = p ^ r;
+    t.m[q.right][w] = r;
+    t.idx[w] = _mm512_mask_add_epi8(t.idx[w], kr, t.idx[w], add);
+  }
+}
+
+// Leaf values of a tree of at most 64 leaves (in v) for the 8 rows whose leaf numbers are at.
+SAPWOOD_AVX512 inline __m512d PickLeaves(const __m512d* v, int n_leaves, __m512i at) {
+  __m512d x = _mm512_permutex2var_pd(v[0], at, v[1]);
+  if (n_leaves > 16) {
+    const __mmask8 hi16 = _mm512_test_epi64_mask(at, _mm512_set1_epi64(16));
+    x = _mm512_mask_blend_pd(hi16, x, _mm512_permutex2var_pd(v[2], at, v[3]));
+    if (n_leaves > 32) {
+      __m512d y = _mm512_permutex2var_pd(v[4], at, v[5]);
+      y = _mm512_mask_blend_pd(hi16, y, _mm512_permutex2var_pd(v[6], at, v[7]));
+      x = _mm512_mask_blend_pd(_mm512_test_epi64_mask(at, _mm512_set1_epi64(32)), x, y);
+    }
+  }
+  return x;
+}
+
+// Two trees of at most 64 leaves each through a block of 65-128 rows (two words), their splits
+// walked side by side: a walk's every level waits on the last (compare, mask move, store and
+// reload of the child's mask), so two independent walks keep the core busier than one. Leaves
+// are added tree a first, then tree b, row by row: the same sums as one tree after the other.
+template <class Code>
+SAPWOOD_AVX512 void MaskPair(const BitvecTree& ta, const BitvecTree& tb, const MaskSplit* split,
+                             const double* leaf_value, const Code* codes, std::int64_t nrows,
+                             double* out) {
+  PairWalk w[2];
+  const BitvecTree* tree[2] = {&ta, &tb};
+  for (int k = 0; k < 2; ++k) {
+    w[k].split = split + tree[k]->split_begin;
+    w[k].n_leaves = tree[k]->split_end - tree[k]->split_begin + 1;
+    const int root = w[k].n_leaves > 1 ? w[k].n_leaves : 0;
+    for (int j = 0; j < 2; ++j) {
+      w[k].m[root][j] = LiveRows(nrows, j);
+      w[k].idx[j] = _mm512_setzero_si512();
+    }
+  }
+  const int na = w[0].n_leaves - 1, nb = w[1].n_leaves - 1;
+  const int both = std::min(na, nb);
+  for (int i = 0; i < both; ++i) {
+    PairStep(w[0], w[0].split[i], codes);
+    PairStep(w[1], w[1].split[i], codes);
+  }
+  for (int i = both; i < na; ++i) PairStep(w[0], w[0].split[i], codes);
+  for (int i = both; i < nb; ++i) PairStep(w[1], w[1].split[i], codes);
+  alignas(64) std::uint8_t leaf[2][128];
+  __m512d v[2][8];
+  for (int k = 0; k < 2; ++k) {
+    for (int j = 0; j < 2; ++j) _mm512_store_si512(leaf[k] + 64 * j, w[k].idx[j]);
+    const double* lv = leaf_value + tree[k]->leaf_begin;
+    for (int j = 0; j < 8; ++j) {
+      const int left = w[k].n_leaves - 8 * j;
+      const __mmask8 m =
+          left >= 8 ? 0xFF : left <= 0 ? 0 : static_cast<__mmask8>((1u << left) - 1);
+      v[k][j] = _mm512_maskz_loadu_pd(m, lv + 8 * j);
+    }
+  }
+  for (std::int64_t r = 0; r < nrows; r += 8) {
+    const __m512i a0 =
+        _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(leaf[0] + r)));
+    const __m512i a1 =
+        _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(leaf[1] + r)));
+    const __m512d x0 = PickLeaves(v[0], w[0].n_leaves, a0);
+    const __m512d x1 = PickLeaves(v[1], w[1].n_leaves, a1);
+    const __mmask8 k = nrows - r >= 8 ? 0xFF : static_cast<__mmask8>((1u << (nrows - r)) - 1);
+    _mm512_mask_storeu_pd(
+        out + r, k, _mm512_add_pd(_mm512_add_pd(_mm512_maskz_loadu_pd(k, out + r), x0), x1));
+  }
+}
+
 }  // namespace
 
 static_assert(kBitvecRows == 128, "a block is two words of 64 rows");
+
+SAPWOOD_AVX512 void ScoreMaskPairAvx512(const BitvecTree& ta, const BitvecTree& tb,
+                                        const MaskSplit* split, const double* leaf_value,
+                                        const void* codes, bool codes8, std::int64_t nrows,
+                                        double* out) {
+  const int la = ta.split_end - ta.split_begin + 1, lb = tb.split_end - tb.split_begin + 1;
+  if (nrows <= 64 || la > 64 || lb > 64) {
+    ScoreMaskAvx512(ta, split, leaf_value, codes, codes8, nrows, out, 1);
+    ScoreMaskAvx512(tb, split, leaf_value, codes, codes8, nrows, out, 1);
+  } else if (codes8) {
+    MaskPair(ta, tb, split, leaf_value, static_cast<const std::uint8_t*>(codes), nrows, out);
+  } else {
+    MaskPair(ta, tb, split, leaf_value, static_cast<const std::int16_t*>(codes), nrows, out);
+  }
+}
 
 SAPWOOD_AVX512 void ScoreMaskAvx512(const BitvecTree& tree, const MaskSplit* split,
                                     const double* leaf_value, const void* codes, bool codes8,
@@ -451,6 +558,9 @@ void ScoreMaskAvx512(const BitvecTree&, const MaskSplit*, const double*, const v
                      std::int64_t, double*, std::int64_t) {}
 
 void Codes8Avx512(const std::int16_t*, int, std::uint8_t*) {}
+
+void ScoreMaskPairAvx512(const BitvecTree&, const BitvecTree&, const MaskSplit*, const double*,
+                         const void*, bool, std::int64_t, double*) {}
 
 #endif
 

@@ -330,6 +330,11 @@ void BuildBitvec(ForestData& d) {
     for (std::size_t j = 0; j < leaves.size(); ++j) {
       slot[static_cast<std::size_t>(leaves[j] - begin)] = static_cast<std::uint16_t>(j);
     }
+    std::vector<std::uint8_t> left_leaves(static_cast<std::size_t>(end - begin));
+    for (const Split& sp : splits) {
+      left_leaves[static_cast<std::size_t>(sp.node - begin)] =
+          static_cast<std::uint8_t>(sp.hi - sp.lo);  // < n_leaves <= 256
+    }
     bt.split_begin = static_cast<std::int32_t>(d.bitvec.split.size());
     for (std::int32_t i = begin; i < end; ++i) {
       if (is_leaf(i)) continue;
@@ -337,7 +342,8 @@ void BuildBitvec(ForestData& d) {
       const auto at = [&](std::int32_t node) { return slot[static_cast<std::size_t>(node - begin)]; };
       d.bitvec.split.push_back(MaskSplit{static_cast<std::int32_t>(q.column * kBitvecRows),
                                          static_cast<std::int16_t>(q.rank ^ 0x8000u),
-                                         static_cast<std::uint8_t>(std::min<int>(q.rank, 255)), 0,
+                                         static_cast<std::uint8_t>(std::min<int>(q.rank, 255)),
+                                         left_leaves[static_cast<std::size_t>(i - begin)],
                                          at(i), at(q.left), at(q.left + 1)});
     }
     bt.split_end = static_cast<std::int32_t>(d.bitvec.split.size());

@@ -142,7 +142,9 @@ struct MaskSplit {
   std::int32_t offset;  // column * kBitvecRows, as BitvecRecord
   std::int16_t rank16;  // rank ^ 0x8000: the row goes right when its int16 code > rank16
   std::uint8_t rank8;   // rank, for 8-bit codes (BitvecTrees::codes8)
-  std::uint8_t unused = 0;
+  // Leaves in the split's left subtree (at most 255 in a tree of 256): a row's leaf number is
+  // the sum of these over the splits it goes right at.
+  std::uint8_t left_leaves = 0;
   std::uint16_t self, left, right;  // slots
   std::uint16_t unused2 = 0;
 };
