@@ -227,7 +227,7 @@ def main() -> None:
                 for name, (med, p99) in res.items():
                     extra = f"  best peer / sapwood = {best_peer / med:.1f}x" \
                         if name == "sapwood" and peers else ""
-                    print(f"{key:24s} {name:24s} {med * 1e6:9.1f} {p99 * 1e6:9.1f}{extra}",
+                    print(f"{key:24s} {name:24s} {med * 1e6:9.2f} {p99 * 1e6:9.2f}{extra}",
                           flush=True)
         Xc = X[:args.contrib_rows]
         print(f"\n== contributions (TreeSHAP), {args.contrib_rows} rows ==")

@@ -9,13 +9,15 @@ import os as _os
 # OpenMP threads that wait at the end of a parallel region spin (libgomp: 300,000 spins, some
 # milliseconds) before they sleep. On a busy machine (a CI runner, Dask workers and other jobs
 # sharing cores) the spinning thread takes the core from the thread it waits for: a 2-thread
-# nycflights13 fit took 37-84 s at load 10 instead of 6. A short spin keeps nearly all of the
-# quiet-machine speed and loses that. libgomp reads its settings once, when it loads (with
+# nycflights13 fit (100 rounds) took 37-84 s at load 10-14, 11-14 s with 10,000 spins, 6 s with
+# 1,000. On a quiet machine 1,000 spins cost 8-10% on small tables (diamonds: threads sleep
+# between short steps and wake late), 10,000 nothing measurable: the setting is 10,000. libgomp
+# reads its settings once, when it loads (with
 # the compiled core, just below), so the setting is made for that moment only and the
 # environment is then restored; a user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT wins, and a
 # libgomp that another library loaded first keeps the settings it started with.
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
-    _os.environ["GOMP_SPINCOUNT"] = "1000"
+    _os.environ["GOMP_SPINCOUNT"] = "10000"
     try:
         from . import _core  # noqa: F401
     finally:

@@ -82,11 +82,11 @@ def _mark(step: str) -> None:
 # trips a tree and fetches 1% more leaves than are picked; 63 needs 10.6 and fetches 24% more.
 _DEFAULT_BATCH = 8
 # The leader's extra share of rows, as a fraction of n / W (_even_rows; negative: a smaller
-# share), meant to hide the peers' replies behind the leader's own work. Measured (fifth pass,
-# load 10-13): the leader's wait falls as its share grows (about 5 s at -0.15, 1.5-2.8 s at 0,
-# 0.6-1.6 s at 0.15 over 20 rounds; 9.5 s at 0 against 3.2 s at 0.15 over 100), but its own work
-# grows nearly as much, and the rounds moved inside the noise; 0 until a quiet rerun decides.
-_LEAD_EXTRA = 0.0
+# share), to hide the peers' replies behind the leader's own work: at equal shares the leader
+# waits for the peer's reply in transit. Quiet runs of the benchmark (2M x 32, 100 rounds, 2
+# workers, alternated): 0 took 21.74 / 22.02 / 22.74 / 23.42 s with the leader waiting 3.6-4.9 s,
+# 0.1 took 21.21 / 21.40 / 21.63 s waiting 2.2-2.7 s (0.15 under load: 0.6-1.6 s).
+_LEAD_EXTRA = 0.1
 # Peers send their histograms narrowed (_core.hist_narrow): 25% fewer bytes on the benchmark.
 _NARROW = True
 # How the leader calls its peers: "rpc" (a handler on each peer's worker, through Dask's comms;
