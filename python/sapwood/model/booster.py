@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Literal, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import numpy as np
 
@@ -30,6 +30,32 @@ __all__ = ["Booster", "ModelBuilder", "Tree"]
 Output = Literal["value", "raw", "leaf", "contrib"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+_T = TypeVar("_T")
+
+
+class _ScorerSetting(Generic[_T]):
+    """A Booster attribute that predict's cached scorers are made for: setting it drops them
+    (Booster._scorers), so a one-row predict checks one attribute instead of comparing these."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = "_" + name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _ScorerSetting[_T]: ...
+
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> _T: ...
+
+    def __get__(self, obj: object | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj.__dict__[self._slot]
+
+    def __set__(self, obj: object, value: _T) -> None:
+        obj.__dict__[self._slot] = value
+        obj.__dict__["_scorers"] = None
 
 
 class Booster:
@@ -89,41 +115,10 @@ class Booster:
         self._cuda: tuple[Any, Any] | None = None
 
     # Model settings predict's scorers are made for: setting one drops the scorers.
-    @property
-    def objective(self) -> str:
-        return self._objective
-
-    @objective.setter
-    def objective(self, value: str) -> None:
-        self._objective = value
-        self._scorers = None
-
-    @property
-    def num_class(self) -> int:
-        return self._num_class
-
-    @num_class.setter
-    def num_class(self, value: int) -> None:
-        self._num_class = value
-        self._scorers = None
-
-    @property
-    def init_score(self) -> np.ndarray:
-        return self._init_score
-
-    @init_score.setter
-    def init_score(self, value: np.ndarray) -> None:
-        self._init_score = value
-        self._scorers = None
-
-    @property
-    def best_iteration(self) -> int | None:
-        return self._best_iteration
-
-    @best_iteration.setter
-    def best_iteration(self, value: int | None) -> None:
-        self._best_iteration = value
-        self._scorers = None
+    objective: _ScorerSetting[str] = _ScorerSetting()
+    num_class: _ScorerSetting[int] = _ScorerSetting()
+    init_score: _ScorerSetting[np.ndarray] = _ScorerSetting()
+    best_iteration: _ScorerSetting[int | None] = _ScorerSetting()
 
     # ------------------------------------------------------------------ building
     @classmethod
